@@ -1,0 +1,115 @@
+//! `missive check`: warnings about a rendered issue that will not stop it from
+//! going out but that an author wants to know about before it does.
+
+use std::collections::HashMap;
+use std::fmt;
+
+use crate::issue::Issue;
+use crate::render::{GMAIL_CLIP_BYTES, Rendered};
+
+/// Subjects longer than this get cut off in most inboxes.
+pub const SUBJECT_MAX_CHARS: usize = 100;
+
+/// One thing worth a second look, and where it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Warning {
+    /// The field path, e.g. `sections[1].items[3].url`, or empty for the whole issue.
+    pub field: String,
+    pub message: String,
+}
+
+impl fmt::Display for Warning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.field.is_empty() {
+            write!(f, "{}", self.message)
+        } else {
+            write!(f, "{}: {}", self.field, self.message)
+        }
+    }
+}
+
+/// Everything `check` warns about, in the order of the issue.
+pub fn warnings(issue: &Issue, rendered: &Rendered) -> Vec<Warning> {
+    let mut out = Vec::new();
+    let mut warn = |field: &str, message: String| {
+        out.push(Warning {
+            field: field.to_string(),
+            message,
+        })
+    };
+
+    let subject_len = issue.subject.as_str().chars().count();
+    if subject_len > SUBJECT_MAX_CHARS {
+        warn(
+            "subject",
+            format!(
+                "{subject_len} characters; inboxes cut subjects off well before {SUBJECT_MAX_CHARS}"
+            ),
+        );
+    }
+    if issue.preheader.is_none() {
+        warn(
+            "preheader",
+            "missing: inboxes will show the first words of the email as the preview instead"
+                .into(),
+        );
+    }
+
+    let html_len = rendered.html.len();
+    if html_len > GMAIL_CLIP_BYTES {
+        let cut = match rendered.facts.last_item_before(GMAIL_CLIP_BYTES) {
+            Some(0) => "no item is shown in full".to_string(),
+            Some(n) => format!(
+                "item {n} of {} is the last a Gmail reader sees before \"[Message clipped]\"",
+                issue.item_count()
+            ),
+            None => "the footer is cut off".to_string(),
+        };
+        warn(
+            "",
+            format!(
+                "the HTML is {} KB, over Gmail's clip size of {} KB: {cut}",
+                html_len / 1000,
+                GMAIL_CLIP_BYTES / 1000
+            ),
+        );
+    }
+
+    let mut seen: HashMap<&str, u32> = HashMap::new();
+    for (n, s, i, item) in issue.numbered_items() {
+        let field = format!("sections[{s}].items[{i}]");
+        match &item.url {
+            None => warn(&field, format!("item {n} (\"{}\") has no url", item.title)),
+            Some(url) => {
+                if !url.is_https() {
+                    warn(&format!("{field}.url"), format!("item {n} links over http: {url}"));
+                }
+                if let Some(first) = seen.insert(url.as_str(), n) {
+                    warn(
+                        &format!("{field}.url"),
+                        format!("item {n} links to the same URL as item {first}: {url}"),
+                    );
+                    seen.insert(url.as_str(), first);
+                }
+            }
+        }
+    }
+
+    for (field, link) in &rendered.facts.links {
+        if link.starts_with("http://") {
+            warn(field, format!("link over http: {link}"));
+        }
+    }
+    for (field, src) in &rendered.facts.images_without_alt {
+        warn(field, format!("image without alt text: {src}"));
+    }
+    for (s, section) in issue.sections.iter().enumerate() {
+        if section.items.is_empty() {
+            warn(
+                &format!("sections[{s}]"),
+                format!("section \"{}\" has no items", section.title),
+            );
+        }
+    }
+    out
+}

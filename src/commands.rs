@@ -1,0 +1,194 @@
+//! The commands: each loads what it needs, runs the pipeline and reports.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+
+use crate::check::{self, Warning};
+use crate::cli::{Cli, Command};
+use crate::config::Project;
+use crate::issue::{Issue, LoadedIssue};
+use crate::personalize;
+use crate::render::{self, Rendered, Templates};
+
+/// Runs one command line; `Err` is printed by `main` and exits 1.
+pub fn run(cli: Cli) -> Result<ExitCode> {
+    match cli.command {
+        Command::Build { issue, out } => build(cli.config.as_deref(), &issue, &out),
+        Command::Check { issue, strict } => check(cli.config.as_deref(), &issue, strict),
+        Command::New { title } => new(cli.config.as_deref(), &title),
+    }
+}
+
+/// An issue rendered with its project: what build, check, preview and send share.
+pub struct Composed {
+    pub project: Project,
+    pub issue: LoadedIssue,
+    pub rendered: Rendered,
+    pub warnings: Vec<Warning>,
+}
+
+/// Loads the config and the issue, and renders it.
+pub fn compose(config: Option<&Path>, issue: &Path) -> Result<Composed> {
+    let project = Project::open(config)?;
+    let issue = Issue::load(issue)?;
+    let templates = Templates::load(&project.templates_dir())?;
+    let rendered = render::render(&issue, &project, &templates)?;
+    let warnings = check::warnings(&issue.issue, &rendered);
+    Ok(Composed {
+        project,
+        issue,
+        rendered,
+        warnings,
+    })
+}
+
+fn build(config: Option<&Path>, issue: &Path, out: &Path) -> Result<ExitCode> {
+    let started = Instant::now();
+    let composed = compose(config, issue)?;
+    let fill = personalize::neutral(&composed.project.config);
+    let html = composed.rendered.html_merge().fill(&fill);
+    let text = composed.rendered.text_merge().fill(&fill);
+    let stem = composed.issue.stem();
+    let files = [
+        (out.join(format!("{stem}.mjml")), composed.rendered.mjml.as_str()),
+        (out.join(format!("{stem}.html")), html.as_str()),
+        (out.join(format!("{stem}.txt")), text.as_str()),
+    ];
+    std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+    for (path, contents) in &files {
+        write_atomically(path, contents.as_bytes())?;
+    }
+    let elapsed = started.elapsed();
+
+    let mut stdout = std::io::stdout().lock();
+    for (path, contents) in &files {
+        writeln!(stdout, "wrote {:<48} {:>9}", path.display(), kilobytes(contents.len()))?;
+    }
+    let t = composed.rendered.timings;
+    writeln!(
+        stdout,
+        "built in {:.1} ms (templates {:.1} ms, MJML {:.1} ms, text {:.1} ms)",
+        ms(elapsed),
+        ms(t.template),
+        ms(t.mjml),
+        ms(t.text)
+    )?;
+    print_warnings(&composed.issue.path, &composed.warnings);
+    if !composed.warnings.is_empty() {
+        eprintln!(
+            "{} warning{}; `missive check {}` lists them again",
+            composed.warnings.len(),
+            plural(composed.warnings.len()),
+            composed.issue.path.display()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn check(config: Option<&Path>, issue: &Path, strict: bool) -> Result<ExitCode> {
+    let composed = compose(config, issue)?;
+    let r = &composed.rendered;
+    print_warnings(&composed.issue.path, &composed.warnings);
+    let n = composed.warnings.len();
+    println!(
+        "{}: {} items in {} sections; HTML {}, text {}; {n} warning{}",
+        composed.issue.path.display(),
+        composed.issue.issue.item_count(),
+        composed.issue.issue.sections.len(),
+        kilobytes(r.html.len()),
+        kilobytes(r.text.len()),
+        plural(n),
+    );
+    if strict && n > 0 {
+        bail!("{n} warning{} and --strict was given", plural(n));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn new(config: Option<&Path>, title: &str) -> Result<ExitCode> {
+    let project = Project::open(config)?;
+    let subject = crate::issue::OneLine::new(title)
+        .map_err(|e| anyhow::anyhow!("the title {e}"))?;
+    let today = today();
+    let slug = slug::slugify(subject.as_str());
+    let slug = if slug.is_empty() { "issue".into() } else { slug };
+    let dir = project.root.join("issues");
+    let path = dir.join(format!("{}-{slug}.toml", today.iso()));
+    let text = starter(subject.as_str(), today);
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&path)
+        .map_err(|e| match e.kind() {
+            std::io::ErrorKind::AlreadyExists => {
+                anyhow::anyhow!("{} already exists; not overwriting it", path.display())
+            }
+            _ => anyhow::anyhow!("cannot create {}: {e}", path.display()),
+        })?;
+    file.write_all(text.as_bytes())
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    println!("wrote {}", path.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The commented starter issue, with its subject and date filled in.
+pub fn starter(subject: &str, date: crate::issue::Date) -> String {
+    let quoted = toml::Value::String(subject.to_string()).to_string();
+    include_str!("starter.toml")
+        .replace("{{SUBJECT}}", &quoted)
+        .replace("{{DATE}}", &date.iso())
+}
+
+fn today() -> crate::issue::Date {
+    let now = time::OffsetDateTime::now_local().unwrap_or_else(|_| time::OffsetDateTime::now_utc());
+    crate::issue::Date(now.date())
+}
+
+fn print_warnings(path: &Path, warnings: &[Warning]) {
+    for w in warnings {
+        eprintln!("warning: {}: {w}", path.display());
+    }
+}
+
+/// Writes through a temporary file and a rename, so a reader never sees half a file.
+fn write_atomically(path: &Path, contents: &[u8]) -> Result<()> {
+    let tmp: PathBuf = path.with_extension(format!(
+        "{}.tmp",
+        path.extension().and_then(|e| e.to_str()).unwrap_or("")
+    ));
+    std::fs::write(&tmp, contents).with_context(|| format!("cannot write {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(())
+}
+
+fn kilobytes(bytes: usize) -> String {
+    format!("{:.1} KB", bytes as f64 / 1000.0)
+}
+
+fn ms(d: std::time::Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn starter_parses_and_has_the_subject() {
+        let date = crate::issue::Date(time::macros::date!(2026 - 11 - 27));
+        let text = starter("A \"quoted\" title", date);
+        let issue = Issue::parse(&text, Path::new("new.toml")).unwrap();
+        assert_eq!(issue.subject.as_str(), "A \"quoted\" title");
+        assert_eq!(issue.date, date);
+        assert_eq!(issue.item_count(), 1);
+    }
+}

@@ -1,0 +1,16 @@
+//! The `missive` binary: parse arguments, run, print the error chain once.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = missive::cli::Cli::parse();
+    match missive::run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

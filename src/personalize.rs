@@ -1,0 +1,186 @@
+//! Merge tags: `{{ name }}` or `{{ name | fallback }}` in the rendered HTML and
+//! text, filled in per reader. The issue is rendered once into a [`Merge`]
+//! template; filling it is a single pass of string concatenation.
+
+use std::borrow::Cow;
+use std::collections::BTreeSet;
+
+use crate::config::Config;
+use crate::render::escape_html;
+
+/// The merge tag the default templates put in the footer's unsubscribe link.
+pub const UNSUBSCRIBE_URL: &str = "unsubscribe_url";
+
+/// Values for a reader nobody in particular: the web version and `build`.
+/// Every tag takes its fallback except the unsubscribe link, which points at
+/// the configured mailto or the unsubscribe page with no address in it.
+pub fn neutral(config: &Config) -> impl Fn(&str) -> Option<Cow<'static, str>> + use<> {
+    let unsubscribe = match (&config.unsubscribe.mailto, &config.unsubscribe.url) {
+        (Some(mailto), _) => Some(format!("mailto:{mailto}?subject=unsubscribe")),
+        (None, Some(url)) => Some(url.fill("", "")),
+        (None, None) => None,
+    };
+    move |key| match key {
+        UNSUBSCRIBE_URL => unsubscribe.clone().map(Cow::Owned),
+        _ => None,
+    }
+}
+
+/// How substituted values are written into the output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Escape {
+    /// HTML text or attribute: `&`, `<`, `>`, `"` and `'` are escaped.
+    Html,
+    /// Plain text: values go in as they are.
+    None,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Part {
+    Literal(String),
+    Tag {
+        key: String,
+        /// Already in the output's form (escaped in HTML, as written in text).
+        fallback: String,
+    },
+}
+
+/// A rendered text with merge tags, ready to be filled in per reader.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Merge {
+    parts: Vec<Part>,
+    escape: Escape,
+    literal_len: usize,
+}
+
+impl Merge {
+    /// Splits `text` at its merge tags. A `{{` that does not open a
+    /// well-formed tag (`{{ key }}` with a key of letters, digits, `_` or `-`)
+    /// is left as text.
+    pub fn parse(text: &str, escape: Escape) -> Merge {
+        let mut parts = Vec::new();
+        let mut literal = String::new();
+        let mut rest = text;
+        while let Some(open) = rest.find("{{") {
+            let after = &rest[open + 2..];
+            match after.find("}}").and_then(|close| parse_tag(&after[..close]).map(|t| (close, t)))
+            {
+                Some((close, (key, fallback))) => {
+                    literal.push_str(&rest[..open]);
+                    if !literal.is_empty() {
+                        parts.push(Part::Literal(std::mem::take(&mut literal)));
+                    }
+                    parts.push(Part::Tag { key, fallback });
+                    rest = &after[close + 2..];
+                }
+                None => {
+                    literal.push_str(&rest[..open + 2]);
+                    rest = after;
+                }
+            }
+        }
+        literal.push_str(rest);
+        if !literal.is_empty() {
+            parts.push(Part::Literal(literal));
+        }
+        let literal_len = parts
+            .iter()
+            .map(|p| match p {
+                Part::Literal(s) => s.len(),
+                Part::Tag { .. } => 0,
+            })
+            .sum();
+        Merge {
+            parts,
+            escape,
+            literal_len,
+        }
+    }
+
+    /// The keys of all merge tags used.
+    pub fn keys(&self) -> BTreeSet<&str> {
+        self.parts
+            .iter()
+            .filter_map(|p| match p {
+                Part::Tag { key, .. } => Some(key.as_str()),
+                Part::Literal(_) => None,
+            })
+            .collect()
+    }
+
+    /// Fills every tag with `lookup(key)`, or its fallback when that is
+    /// `None` or empty.
+    pub fn fill<'a>(&self, lookup: impl Fn(&str) -> Option<Cow<'a, str>>) -> String {
+        let mut out = String::with_capacity(self.literal_len + 64);
+        for part in &self.parts {
+            match part {
+                Part::Literal(s) => out.push_str(s),
+                Part::Tag { key, fallback } => match lookup(key).filter(|v| !v.is_empty()) {
+                    Some(value) => match self.escape {
+                        Escape::Html => out.push_str(&escape_html(&value)),
+                        Escape::None => out.push_str(&value),
+                    },
+                    None => out.push_str(fallback),
+                },
+            }
+        }
+        out
+    }
+}
+
+/// Parses the inside of `{{ … }}`: a key and an optional `| fallback`.
+/// Line breaks are allowed inside (text wrapping may put them there).
+fn parse_tag(inner: &str) -> Option<(String, String)> {
+    let (key, fallback) = match inner.split_once('|') {
+        Some((k, f)) => (k, Some(f)),
+        None => (inner, None),
+    };
+    let key = key.trim();
+    let valid = !key.is_empty()
+        && key
+            .chars()
+            .all(|c| c.is_alphanumeric() || c == '_' || c == '-');
+    if !valid {
+        return None;
+    }
+    let fallback = fallback
+        .map(|f| f.split_whitespace().collect::<Vec<_>>().join(" "))
+        .unwrap_or_default();
+    Some((key.to_string(), fallback))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lookup(key: &str) -> Option<Cow<'static, str>> {
+        match key {
+            "name" => Some(Cow::Borrowed("Ada <&>")),
+            "city" => Some(Cow::Borrowed("")),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn fills_tags_with_values_escaped_for_html() {
+        let m = Merge::parse("<p>Dear {{ name }},</p>", Escape::Html);
+        assert_eq!(m.fill(lookup), "<p>Dear Ada &lt;&amp;&gt;,</p>");
+        let t = Merge::parse("Dear {{name}},", Escape::None);
+        assert_eq!(t.fill(lookup), "Dear Ada <&>,");
+    }
+
+    #[test]
+    fn empty_or_missing_values_take_the_fallback() {
+        let m = Merge::parse("{{ city | far\n away }} / {{ zip }}!", Escape::None);
+        assert_eq!(m.fill(lookup), "far away / !");
+        assert_eq!(m.keys().into_iter().collect::<Vec<_>>(), vec!["city", "zip"]);
+    }
+
+    #[test]
+    fn malformed_braces_are_text() {
+        let text = "a {{ not a key }} b {{ c";
+        let m = Merge::parse(text, Escape::None);
+        assert!(m.keys().is_empty());
+        assert_eq!(m.fill(lookup), text);
+    }
+}
