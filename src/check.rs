@@ -50,8 +50,7 @@ pub fn warnings(issue: &Issue, rendered: &Rendered) -> Vec<Warning> {
     if issue.preheader.is_none() {
         warn(
             "preheader",
-            "missing: inboxes will show the first words of the email as the preview instead"
-                .into(),
+            "missing: inboxes will show the first words of the email as the preview instead".into(),
         );
     }
 
@@ -82,7 +81,10 @@ pub fn warnings(issue: &Issue, rendered: &Rendered) -> Vec<Warning> {
             None => warn(&field, format!("item {n} (\"{}\") has no url", item.title)),
             Some(url) => {
                 if !url.is_https() {
-                    warn(&format!("{field}.url"), format!("item {n} links over http: {url}"));
+                    warn(
+                        &format!("{field}.url"),
+                        format!("item {n} links over http: {url}"),
+                    );
                 }
                 if let Some(first) = seen.insert(url.as_str(), n) {
                     warn(

@@ -54,7 +54,10 @@ fn build(config: Option<&Path>, issue: &Path, out: &Path) -> Result<ExitCode> {
     let text = composed.rendered.text_merge().fill(&fill);
     let stem = composed.issue.stem();
     let files = [
-        (out.join(format!("{stem}.mjml")), composed.rendered.mjml.as_str()),
+        (
+            out.join(format!("{stem}.mjml")),
+            composed.rendered.mjml.as_str(),
+        ),
         (out.join(format!("{stem}.html")), html.as_str()),
         (out.join(format!("{stem}.txt")), text.as_str()),
     ];
@@ -66,7 +69,12 @@ fn build(config: Option<&Path>, issue: &Path, out: &Path) -> Result<ExitCode> {
 
     let mut stdout = std::io::stdout().lock();
     for (path, contents) in &files {
-        writeln!(stdout, "wrote {:<48} {:>9}", path.display(), kilobytes(contents.len()))?;
+        writeln!(
+            stdout,
+            "wrote {:<48} {:>9}",
+            path.display(),
+            kilobytes(contents.len())
+        )?;
     }
     let t = composed.rendered.timings;
     writeln!(
@@ -111,11 +119,15 @@ fn check(config: Option<&Path>, issue: &Path, strict: bool) -> Result<ExitCode> 
 
 fn new(config: Option<&Path>, title: &str) -> Result<ExitCode> {
     let project = Project::open(config)?;
-    let subject = crate::issue::OneLine::new(title)
-        .map_err(|e| anyhow::anyhow!("the title {e}"))?;
+    let subject =
+        crate::issue::OneLine::new(title).map_err(|e| anyhow::anyhow!("the title {e}"))?;
     let today = today();
     let slug = slug::slugify(subject.as_str());
-    let slug = if slug.is_empty() { "issue".into() } else { slug };
+    let slug = if slug.is_empty() {
+        "issue".into()
+    } else {
+        slug
+    };
     let dir = project.root.join("issues");
     let path = dir.join(format!("{}-{slug}.toml", today.iso()));
     let text = starter(subject.as_str(), today);

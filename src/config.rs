@@ -89,14 +89,18 @@ impl UnsubscribeUrl {
     /// The URL for one reader; values are percent-encoded.
     pub fn fill(&self, email: &str, token: &str) -> String {
         let enc = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
-        self.0.replace("{email}", &enc(email)).replace("{token}", &enc(token))
+        self.0
+            .replace("{email}", &enc(email))
+            .replace("{token}", &enc(token))
     }
 }
 
 impl<'de> Deserialize<'de> for UnsubscribeUrl {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
-        let probe = s.replace("{email}", "reader%40example.com").replace("{token}", "0");
+        let probe = s
+            .replace("{email}", "reader%40example.com")
+            .replace("{token}", "0");
         WebUrl::parse(&probe).map_err(serde::de::Error::custom)?;
         Ok(UnsubscribeUrl(s.trim().to_string()))
     }
@@ -192,7 +196,8 @@ mod tests {
 
     #[test]
     fn unsubscribe_url_is_filled_and_encoded() {
-        let c = parse("[unsubscribe]\nurl = \"https://x.example/u?e={email}&t={token}\"\n").unwrap();
+        let c =
+            parse("[unsubscribe]\nurl = \"https://x.example/u?e={email}&t={token}\"\n").unwrap();
         let u = c.unsubscribe.url.unwrap();
         assert!(u.needs_token());
         assert!(u.is_https());

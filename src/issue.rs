@@ -88,7 +88,13 @@ impl Issue {
         self.sections
             .iter()
             .enumerate()
-            .flat_map(|(s, section)| section.items.iter().enumerate().map(move |(i, item)| (s, i, item)))
+            .flat_map(|(s, section)| {
+                section
+                    .items
+                    .iter()
+                    .enumerate()
+                    .map(move |(i, item)| (s, i, item))
+            })
             .zip(1u32..)
             .map(|((s, i, item), n)| (n, s, i, item))
     }

@@ -5,6 +5,10 @@
 //! (templates, Markdown, MJML, text) → [`personalize`] (merge tags per reader)
 //! → [`check`] (warnings). [`commands`] ties them to the command line.
 
+// Errors carry a file, position, field and snippet; they are built once, on
+// the way out, so their size does not matter.
+#![allow(clippy::result_large_err)]
+
 pub mod check;
 pub mod cli;
 pub mod commands;
@@ -13,5 +17,7 @@ pub mod issue;
 pub mod personalize;
 pub mod render;
 pub mod source;
+#[doc(hidden)]
+pub mod synthetic;
 
 pub use commands::run;

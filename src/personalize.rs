@@ -63,7 +63,9 @@ impl Merge {
         let mut rest = text;
         while let Some(open) = rest.find("{{") {
             let after = &rest[open + 2..];
-            match after.find("}}").and_then(|close| parse_tag(&after[..close]).map(|t| (close, t)))
+            match after
+                .find("}}")
+                .and_then(|close| parse_tag(&after[..close]).map(|t| (close, t)))
             {
                 Some((close, (key, fallback))) => {
                     literal.push_str(&rest[..open]);
@@ -173,7 +175,10 @@ mod tests {
     fn empty_or_missing_values_take_the_fallback() {
         let m = Merge::parse("{{ city | far\n away }} / {{ zip }}!", Escape::None);
         assert_eq!(m.fill(lookup), "far away / !");
-        assert_eq!(m.keys().into_iter().collect::<Vec<_>>(), vec!["city", "zip"]);
+        assert_eq!(
+            m.keys().into_iter().collect::<Vec<_>>(),
+            vec!["city", "zip"]
+        );
     }
 
     #[test]

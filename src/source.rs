@@ -128,31 +128,27 @@ fn from_toml_error(
 /// Rewords serde's messages where they can be clearer, and suggests the
 /// closest known key for an unknown one.
 fn explain(raw: &str) -> (String, Option<String>) {
-    if let Some(rest) = raw.strip_prefix("unknown field `") {
-        if let Some((name, expected)) = rest.split_once('`') {
-            let known: Vec<&str> = expected
-                .split('`')
-                .skip(1)
-                .step_by(2)
-                .collect::<Vec<_>>();
-            let hint = closest(name, &known).map(|k| format!("did you mean `{k}`?"));
-            let list = known
-                .iter()
-                .map(|k| format!("`{k}`"))
-                .collect::<Vec<_>>()
-                .join(", ");
-            let message = if list.is_empty() {
-                format!("unknown key `{name}`: no keys are allowed here")
-            } else {
-                format!("unknown key `{name}`; known keys are {list}")
-            };
-            return (message, hint);
-        }
+    if let Some(rest) = raw.strip_prefix("unknown field `")
+        && let Some((name, expected)) = rest.split_once('`')
+    {
+        let known: Vec<&str> = expected.split('`').skip(1).step_by(2).collect::<Vec<_>>();
+        let hint = closest(name, &known).map(|k| format!("did you mean `{k}`?"));
+        let list = known
+            .iter()
+            .map(|k| format!("`{k}`"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let message = if list.is_empty() {
+            format!("unknown key `{name}`: no keys are allowed here")
+        } else {
+            format!("unknown key `{name}`; known keys are {list}")
+        };
+        return (message, hint);
     }
-    if let Some(rest) = raw.strip_prefix("missing field `") {
-        if let Some(name) = rest.strip_suffix('`') {
-            return (format!("required key `{name}` is missing"), None);
-        }
+    if let Some(rest) = raw.strip_prefix("missing field `")
+        && let Some(name) = rest.strip_suffix('`')
+    {
+        return (format!("required key `{name}` is missing"), None);
     }
     (raw.to_string(), None)
 }
@@ -160,9 +156,9 @@ fn explain(raw: &str) -> (String, Option<String>) {
 fn closest<'a>(name: &str, known: &[&'a str]) -> Option<&'a str> {
     known
         .iter()
-        .map(|k| (strsim::jaro_winkler(name, k), *k))
-        .filter(|(score, _)| *score > 0.75)
-        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|k| (strsim::damerau_levenshtein(name, k), *k))
+        .filter(|(distance, k)| *distance <= 2 && *distance < name.len().min(k.len()))
+        .min_by_key(|(distance, _)| *distance)
         .map(|(_, k)| k)
 }
 
