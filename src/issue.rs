@@ -217,8 +217,15 @@ impl<'de> Deserialize<'de> for Date {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         use serde::de::Error;
         let expected = "expected a TOML date such as 2026-11-27 (no quotes, no time)";
-        let dt = toml::value::Datetime::deserialize(d)
-            .map_err(|e| D::Error::custom(format!("{expected}: {e}")))?;
+        let dt = toml::value::Datetime::deserialize(d).map_err(|e| {
+            // serde says "invalid type: string \"x\", expected a TOML datetime".
+            let e = e.to_string();
+            let found = e
+                .strip_prefix("invalid type: ")
+                .and_then(|rest| rest.split_once(", expected"))
+                .map_or(e.as_str(), |(found, _)| found);
+            D::Error::custom(format!("{expected}, found {found}"))
+        })?;
         match (dt.date, dt.time, dt.offset) {
             (Some(date), None, None) => {
                 let month = time::Month::try_from(date.month).map_err(D::Error::custom)?;

@@ -104,26 +104,29 @@ pub fn render(
     project: &Project,
     templates: &Templates,
 ) -> Result<Rendered, RenderError> {
-    let started = Instant::now();
     let (view, mut facts) = view::build(issue, project);
-    let mut context = tera::Context::from_serialize(&view).expect("the view serializes");
-    let mut timings = Timings::default();
+    let context = tera::Context::from_serialize(&view).expect("the view serializes");
 
-    let mut mjml = templates.render(templates::ISSUE_MJML, &context)?;
-    timings.template = started.elapsed();
-    let mut html = compile_mjml(&mjml, templates)?;
-    if html.len() > GMAIL_CLIP_BYTES {
-        // Gmail will clip: render again with the links a reader needs at the top.
-        context.insert("clipped", &true);
-        mjml = templates.render(templates::ISSUE_MJML, &context)?;
-        html = compile_mjml(&mjml, templates)?;
-    }
-    timings.mjml = started.elapsed() - timings.template;
-
-    let text_started = Instant::now();
-    let text_html = templates.render(templates::ISSUE_TEXT, &context)?;
-    let text = text::from_html(&text_html, TEXT_WIDTH);
-    timings.text = text_started.elapsed();
+    // The HTML and the text part do not depend on each other: render them on
+    // two threads.
+    let (html, text) = std::thread::scope(|scope| {
+        let text = scope.spawn(|| {
+            let started = Instant::now();
+            let text_html = templates.render(templates::ISSUE_TEXT, &context)?;
+            let text = text::from_html(&text_html, TEXT_WIDTH);
+            Ok::<_, RenderError>((text, started.elapsed()))
+        });
+        let html = render_html(templates, context.clone());
+        let text = text.join().expect("the text renderer does not panic");
+        (html, text)
+    });
+    let (mjml, html, template_time, mjml_time) = html?;
+    let (text, text_time) = text?;
+    let timings = Timings {
+        template: template_time,
+        mjml: mjml_time,
+        text: text_time,
+    };
 
     locate_items(&html, issue.issue.item_count(), &mut facts);
     Ok(Rendered {
@@ -133,6 +136,26 @@ pub fn render(
         facts,
         timings,
     })
+}
+
+/// The MJML and its HTML, with the time spent in templates and in mrml.
+fn render_html(
+    templates: &Templates,
+    mut context: tera::Context,
+) -> Result<(String, String, Duration, Duration), RenderError> {
+    let started = Instant::now();
+    let mut mjml = templates.render(templates::ISSUE_MJML, &context)?;
+    let mut template_time = started.elapsed();
+    let mut html = compile_mjml(&mjml, templates)?;
+    if html.len() > GMAIL_CLIP_BYTES {
+        // Gmail will clip: render again with the links a reader needs at the top.
+        let again = Instant::now();
+        context.insert("clipped", &true);
+        mjml = templates.render(templates::ISSUE_MJML, &context)?;
+        template_time += again.elapsed();
+        html = compile_mjml(&mjml, templates)?;
+    }
+    Ok((mjml, html, template_time, started.elapsed() - template_time))
 }
 
 fn compile_mjml(mjml: &str, templates: &Templates) -> Result<String, RenderError> {

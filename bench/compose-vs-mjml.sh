@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Times `missive build` on a 100-item synthetic issue beside the reference MJML
+# compiler (the `mjml` CLI from npm) compiling the same .mjml, in one run, and
+# prints the ratio. Usage: bench/compose-vs-mjml.sh [ITEMS] (default 100).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+items="${1:-100}"
+work=bench/work
+mkdir -p "$work"
+
+command -v hyperfine >/dev/null || { apt-get update -qq && apt-get install -y -qq hyperfine >/dev/null; }
+[ -x bench/node_modules/.bin/mjml ] || (cd bench && npm install --no-audit --no-fund --loglevel=error)
+cargo build --release --quiet --bin missive --example synthetic_issue
+
+issue="$work/synthetic-$items.toml"
+target/release/examples/synthetic_issue "$items" > "$issue"
+# One build to produce the MJML the reference compiler gets.
+target/release/missive --config missive.toml build "$issue" --out "$work/missive" >/dev/null 2>&1
+mjml_file="$work/missive/synthetic-$items.mjml"
+echo "issue: $items items, $(wc -c < "$issue") bytes of TOML; MJML $(wc -c < "$mjml_file") bytes"
+
+hyperfine --warmup 3 --min-runs 20 --export-json "$work/compose.json" \
+  -n "missive build (TOML → MJML → HTML + text)" \
+  "target/release/missive --config missive.toml build $issue --out $work/missive" \
+  -n "mjml CLI (MJML → HTML)" \
+  "bench/node_modules/.bin/mjml $mjml_file -o $work/mjml.html"
+
+python3 - "$work/compose.json" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))["results"]
+m, ref = r[0]["mean"], r[1]["mean"]
+print(f"missive build: {m*1000:.1f} ms   mjml CLI: {ref*1000:.1f} ms   "
+      f"ratio: missive is {ref/m:.1f}x faster (target: < 50 ms and >= 20x)")
+PY
