@@ -7,8 +7,10 @@ use clap::{Parser, Subcommand};
 /// Write a newsletter issue in TOML; missive renders it to email HTML and
 /// plain text, previews it and sends it to your subscribers.
 ///
-/// Exit codes: 0 success; 1 an error (bad input, failed check, refused
-/// send); 2 wrong command-line usage.
+/// Exit codes: 0 success (for send: every recipient has the issue); 1 an
+/// error (bad input, failed check, refused or stopped send); 2 wrong
+/// command-line usage; 3 a send finished but not every recipient has the
+/// issue; 130 a send interrupted by Ctrl-C.
 #[derive(Debug, Parser)]
 #[command(name = "missive", version, about, long_about)]
 pub struct Cli {
@@ -42,5 +44,49 @@ pub enum Command {
     New {
         /// The subject of the new issue.
         title: String,
+    },
+    /// Send an issue: a test to yourself (--test), or the whole subscriber list.
+    ///
+    /// A dispatch prints a summary and asks for confirmation (or takes
+    /// --yes). It journals every outcome in .missive/, so running the same
+    /// command again resumes where it stopped.
+    Send {
+        /// The issue file (TOML).
+        issue: PathBuf,
+        /// Send one test message to newsletter.test_to (or --to), subject prefixed "[TEST] ".
+        #[arg(long)]
+        test: bool,
+        /// With --test: the address to send the test to.
+        #[arg(long, value_name = "ADDRESS", requires = "test")]
+        to: Option<String>,
+        /// The subscriber list (CSV) [default: sending.subscribers from the config].
+        #[arg(long, value_name = "FILE")]
+        subscribers: Option<PathBuf>,
+        /// Build and check every message, print the summary, send nothing.
+        #[arg(long, conflicts_with = "test")]
+        dry_run: bool,
+        /// Do not ask for confirmation.
+        #[arg(long, short = 'y', conflicts_with = "test")]
+        yes: bool,
+        /// Send to at most N recipients in this run.
+        #[arg(long, value_name = "N", conflicts_with = "test")]
+        limit: Option<u64>,
+        /// Also retry recipients the server refused for good (5xx) before.
+        #[arg(long, conflicts_with = "test")]
+        retry_failed: bool,
+        /// Resume even though the issue changed since sending began.
+        #[arg(long, conflicts_with = "test")]
+        force: bool,
+        /// Send to the valid rows even when the list has invalid ones.
+        #[arg(long, conflicts_with = "test")]
+        skip_invalid: bool,
+    },
+    /// Show how the sending of an issue went: sent, failed, pending.
+    Status {
+        /// The issue file (TOML).
+        issue: PathBuf,
+        /// The subscriber list (CSV) [default: sending.subscribers from the config].
+        #[arg(long, value_name = "FILE")]
+        subscribers: Option<PathBuf>,
     },
 }

@@ -13,6 +13,7 @@ use crate::config::Project;
 use crate::issue::{Issue, LoadedIssue};
 use crate::personalize;
 use crate::render::{self, Rendered, Templates};
+use crate::send;
 
 /// Runs one command line; `Err` is printed by `main` and exits 1.
 pub fn run(cli: Cli) -> Result<ExitCode> {
@@ -20,6 +21,42 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Build { issue, out } => build(cli.config.as_deref(), &issue, &out),
         Command::Check { issue, strict } => check(cli.config.as_deref(), &issue, strict),
         Command::New { title } => new(cli.config.as_deref(), &title),
+        Command::Send {
+            issue,
+            test,
+            to,
+            subscribers,
+            dry_run,
+            yes,
+            limit,
+            retry_failed,
+            force,
+            skip_invalid,
+        } => {
+            let composed = compose(cli.config.as_deref(), &issue)?;
+            if test {
+                let to = to
+                    .map(|t| {
+                        crate::config::parse_mailbox(&t).map_err(|e| anyhow::anyhow!("--to: {e}"))
+                    })
+                    .transpose()?;
+                return send::send_test(&composed, to, subscribers.as_deref());
+            }
+            let options = send::Options {
+                subscribers,
+                dry_run,
+                yes,
+                limit,
+                retry_failed,
+                force,
+                skip_invalid,
+            };
+            send::dispatch(&composed, &options)
+        }
+        Command::Status { issue, subscribers } => {
+            let composed = compose(cli.config.as_deref(), &issue)?;
+            send::status(&composed, subscribers.as_deref())
+        }
     }
 }
 

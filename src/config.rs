@@ -1,7 +1,14 @@
 //! The project configuration, `missive.toml`: who the newsletter is from, its
-//! footer and unsubscribe method. Optional: without it, sensible defaults.
+//! footer and unsubscribe method, and how it is sent. Optional: without it,
+//! sensible defaults.
 
+use std::fmt;
+use std::num::{NonZeroU32, NonZeroUsize};
 use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use lettre::Address;
+use lettre::message::Mailbox;
 
 use serde::Deserialize;
 
@@ -19,6 +26,11 @@ pub struct Config {
     pub newsletter: Newsletter,
     #[serde(default)]
     pub unsubscribe: Unsubscribe,
+    /// The SMTP server; required when `sending.transport = "smtp"`.
+    pub smtp: Option<Smtp>,
+    #[serde(default)]
+    pub sending: Sending,
+    pub dkim: Option<Dkim>,
 }
 
 /// `[newsletter]`: identity and footer.
@@ -28,15 +40,15 @@ pub struct Newsletter {
     #[serde(default = "default_name")]
     pub name: OneLine,
     /// `"Name <address>"`.
-    pub from: Option<OneLine>,
-    pub reply_to: Option<OneLine>,
+    pub from: Option<MailboxValue>,
+    pub reply_to: Option<MailboxValue>,
     /// Shown in the footer; bulk mail law in many countries requires it.
     pub postal_address: Option<String>,
     /// Base of the "view in browser" link: `{web_url}/{issue stem}/`.
     pub web_url: Option<WebUrl>,
     pub list_id: Option<OneLine>,
     /// Where `send --test` goes.
-    pub test_to: Option<OneLine>,
+    pub test_to: Option<MailboxValue>,
 }
 
 impl Default for Newsletter {
@@ -64,7 +76,7 @@ pub struct Unsubscribe {
     /// An http(s) URL; may contain `{email}` and `{token}`.
     pub url: Option<UnsubscribeUrl>,
     /// An address that unsubscribes whoever writes to it.
-    pub mailto: Option<OneLine>,
+    pub mailto: Option<AddressValue>,
 }
 
 /// An unsubscribe URL template: an http(s) URL once `{email}` and `{token}`
@@ -104,6 +116,194 @@ impl<'de> Deserialize<'de> for UnsubscribeUrl {
         WebUrl::parse(&probe).map_err(serde::de::Error::custom)?;
         Ok(UnsubscribeUrl(s.trim().to_string()))
     }
+}
+
+/// A mailbox such as `Matt <matt@example.com>`, validated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MailboxValue(pub Mailbox);
+
+impl<'de> Deserialize<'de> for MailboxValue {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        parse_mailbox(&s)
+            .map(MailboxValue)
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+impl fmt::Display for MailboxValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// Parses `Name <address>` or a bare address; refuses line breaks.
+pub fn parse_mailbox(s: &str) -> Result<Mailbox, String> {
+    if s.contains(['\r', '\n']) {
+        return Err("must be a single line (no line breaks)".into());
+    }
+    Mailbox::from_str(s.trim())
+        .map_err(|e| format!("`{s}` is not a valid mailbox such as `Name <you@example.com>` ({e})"))
+}
+
+/// A bare email address, validated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AddressValue(pub Address);
+
+impl<'de> Deserialize<'de> for AddressValue {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Address::from_str(s.trim())
+            .map(AddressValue)
+            .map_err(|e| serde::de::Error::custom(format!("`{s}` is not a valid address ({e})")))
+    }
+}
+
+impl fmt::Display for AddressValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// `[smtp]`: the server that relays the mail.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Smtp {
+    pub host: OneLine,
+    /// Default: 587 for starttls, 465 for tls, 25 for none.
+    pub port: Option<u16>,
+    #[serde(default)]
+    pub security: Security,
+    pub username: Option<OneLine>,
+    /// The environment variable that holds the password.
+    #[serde(default = "default_password_env")]
+    pub password_env: String,
+    #[serde(default = "default_timeout_secs")]
+    pub timeout_secs: NonZeroU32,
+    /// An extra trusted root certificate (PEM), for a private relay.
+    pub ca_file: Option<PathBuf>,
+}
+
+impl Smtp {
+    pub fn port(&self) -> u16 {
+        self.port.unwrap_or(match self.security {
+            Security::Starttls => 587,
+            Security::Tls => 465,
+            Security::None => 25,
+        })
+    }
+}
+
+fn default_password_env() -> String {
+    "MISSIVE_SMTP_PASSWORD".into()
+}
+
+fn default_timeout_secs() -> NonZeroU32 {
+    NonZeroU32::new(30).expect("non-zero")
+}
+
+/// How the connection to the SMTP server is protected.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Security {
+    /// Plain connection upgraded with STARTTLS, which is required.
+    #[default]
+    Starttls,
+    /// TLS from the first byte.
+    Tls,
+    /// No encryption: only for a relay on this machine.
+    None,
+}
+
+/// `[sending]`: how a dispatch runs.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Sending {
+    #[serde(default)]
+    pub transport: TransportKind,
+    /// With `transport = "file"`: the directory that receives one `.eml` per message.
+    pub outbox: Option<PathBuf>,
+    /// Parallel SMTP connections, each reused for many messages.
+    #[serde(default = "default_concurrency")]
+    pub concurrency: NonZeroUsize,
+    /// Messages per second across all connections.
+    pub rate: Option<PositiveRate>,
+    /// Recipients per batch; the journal is made durable after each.
+    #[serde(default = "default_batch_size")]
+    pub batch_size: NonZeroUsize,
+    /// Attempts per recipient before a transient failure is given up on.
+    #[serde(default = "default_max_attempts")]
+    pub max_attempts: NonZeroU32,
+    /// The subscriber list (CSV).
+    #[serde(default = "default_subscribers")]
+    pub subscribers: PathBuf,
+}
+
+impl Default for Sending {
+    fn default() -> Self {
+        Sending {
+            transport: TransportKind::default(),
+            outbox: None,
+            concurrency: default_concurrency(),
+            rate: None,
+            batch_size: default_batch_size(),
+            max_attempts: default_max_attempts(),
+            subscribers: default_subscribers(),
+        }
+    }
+}
+
+fn default_concurrency() -> NonZeroUsize {
+    NonZeroUsize::new(4).expect("non-zero")
+}
+
+fn default_batch_size() -> NonZeroUsize {
+    NonZeroUsize::new(100).expect("non-zero")
+}
+
+fn default_max_attempts() -> NonZeroU32 {
+    NonZeroU32::new(5).expect("non-zero")
+}
+
+fn default_subscribers() -> PathBuf {
+    PathBuf::from("subscribers.csv")
+}
+
+/// Where messages go.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TransportKind {
+    #[default]
+    Smtp,
+    /// One `.eml` file per message in `outbox`: a dispatch with no server.
+    File,
+}
+
+/// A rate in messages per second, greater than zero.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PositiveRate(pub f64);
+
+impl<'de> Deserialize<'de> for PositiveRate {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let v = f64::deserialize(d)?;
+        if v.is_finite() && v > 0.0 {
+            Ok(PositiveRate(v))
+        } else {
+            Err(serde::de::Error::custom(format!(
+                "must be a number of messages per second greater than 0, not {v}"
+            )))
+        }
+    }
+}
+
+/// `[dkim]`: sign every message for the From domain.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Dkim {
+    pub domain: OneLine,
+    pub selector: OneLine,
+    /// A PEM file holding an RSA or Ed25519 private key.
+    pub private_key: PathBuf,
 }
 
 impl Config {
@@ -167,6 +367,18 @@ impl Project {
     pub fn templates_dir(&self) -> PathBuf {
         self.root.join("templates")
     }
+
+    /// A path from the config, taken relative to the project directory.
+    pub fn resolve(&self, path: &Path) -> PathBuf {
+        self.root.join(path)
+    }
+
+    /// The file config errors are reported against.
+    pub fn config_label(&self) -> PathBuf {
+        self.config_path
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(format!("{FILE_NAME} (none found; defaults)")))
+    }
 }
 
 #[cfg(test)]
@@ -212,6 +424,43 @@ mod tests {
         let e = parse("[unsubscribe]\nurl = \"ftp://x/{email}\"\n").unwrap_err();
         assert_eq!(e.field.as_deref(), Some("unsubscribe.url"));
         assert_eq!(e.line(), Some(2));
+    }
+
+    #[test]
+    fn sending_defaults_and_smtp_ports() {
+        let c = parse("[smtp]\nhost = \"smtp.example.com\"\n").unwrap();
+        assert_eq!(c.sending.concurrency.get(), 4);
+        assert_eq!(c.sending.max_attempts.get(), 5);
+        assert_eq!(c.sending.transport, TransportKind::Smtp);
+        let smtp = c.smtp.unwrap();
+        assert_eq!(smtp.security, Security::Starttls);
+        assert_eq!(smtp.port(), 587);
+        assert_eq!(smtp.password_env, "MISSIVE_SMTP_PASSWORD");
+        let c = parse("[smtp]\nhost = \"h\"\nsecurity = \"tls\"\n").unwrap();
+        assert_eq!(c.smtp.unwrap().port(), 465);
+    }
+
+    #[test]
+    fn bad_sending_values_name_their_field() {
+        let e = parse("[sending]\nrate = -2\n").unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("sending.rate"));
+        let e = parse("[sending]\nconcurrency = 0\n").unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("sending.concurrency"));
+        let e = parse("[smtp]\nhost = \"h\"\nsecurity = \"ssl\"\n").unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("smtp.security"));
+        assert_eq!(e.line(), Some(3));
+    }
+
+    #[test]
+    fn mailboxes_are_validated() {
+        let c = parse("[newsletter]\nfrom = \"Matt <matt@example.com>\"\n").unwrap();
+        let from = c.newsletter.from.unwrap().0;
+        assert_eq!(from.email.to_string(), "matt@example.com");
+        assert_eq!(from.name.as_deref(), Some("Matt"));
+        let e = parse("[newsletter]\nfrom = \"not an address\"\n").unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("newsletter.from"));
+        let e = parse("[newsletter]\nfrom = \"A <a@b.c>\\r\\nBcc: x@y.z\"\n").unwrap_err();
+        assert!(e.message.contains("single line"), "{}", e.message);
     }
 
     #[test]

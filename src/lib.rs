@@ -3,7 +3,9 @@
 //!
 //! The modules follow the pipeline: [`issue`] (the model) → [`render`]
 //! (templates, Markdown, MJML, text) → [`personalize`] (merge tags per reader)
-//! → [`check`] (warnings). [`commands`] ties them to the command line.
+//! → [`check`] (warnings) → [`subscribers`] (the list) → [`message`] (one
+//! reader's email) → [`send`] (the engine, with its [`journal`]).
+//! [`commands`] ties them to the command line.
 
 // Errors carry a file, position, field and snippet; they are built once, on
 // the way out, so their size does not matter.
@@ -14,10 +16,15 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod issue;
+pub mod journal;
+pub mod message;
 pub mod personalize;
 pub mod render;
+pub mod send;
 pub mod source;
+pub mod subscribers;
 #[doc(hidden)]
 pub mod synthetic;
+pub mod unsubscribe;
 
 pub use commands::run;

@@ -1,0 +1,302 @@
+//! The send journal: one append-only file per issue (`.missive/<stem>.journal`,
+//! JSON lines) recording each recipient's outcome as the server answers, so a
+//! dispatch can be resumed after a crash, a Ctrl-C or a failure.
+
+use std::collections::HashMap;
+use std::fs::{File, OpenOptions};
+use std::io::{BufRead, BufReader, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use anyhow::{Context, Result, bail};
+use serde::{Deserialize, Serialize};
+
+use crate::subscribers::{address_hash, normalize};
+
+/// One line of the journal.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "lowercase")]
+pub enum Entry {
+    /// A dispatch started (or resumed) sending this render of the issue.
+    Begin { fingerprint: String, at: String },
+    /// The server accepted the message.
+    Sent {
+        email: String,
+        at: String,
+        reply: String,
+    },
+    /// The server refused it for good (5xx).
+    Failed {
+        email: String,
+        at: String,
+        reply: String,
+    },
+    /// It could not be sent this time (4xx, network); a resume tries again.
+    Deferred {
+        email: String,
+        at: String,
+        reply: String,
+    },
+}
+
+/// Where a recipient stands according to the journal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum State {
+    Sent,
+    Failed,
+    Deferred,
+}
+
+/// What the journal says so far.
+#[derive(Debug, Default)]
+pub struct History {
+    /// The fingerprint of the render the last dispatch sent.
+    pub fingerprint: Option<String>,
+    /// The latest state of each recipient, by address hash.
+    states: HashMap<u64, State>,
+    /// `(address, reply)` of recipients whose latest state is not `Sent`.
+    problems: HashMap<u64, (String, String)>,
+}
+
+impl History {
+    pub fn state(&self, email: &str) -> Option<State> {
+        self.states.get(&address_hash(&normalize(email))).copied()
+    }
+
+    pub fn count(&self, state: State) -> usize {
+        self.states.values().filter(|s| **s == state).count()
+    }
+
+    /// `(address, state, reply)` of every recipient not (yet) sent, sorted.
+    pub fn problems(&self) -> Vec<(String, State, String)> {
+        let mut out: Vec<_> = self
+            .problems
+            .iter()
+            .map(|(h, (email, reply))| (email.clone(), self.states[h], reply.clone()))
+            .collect();
+        out.sort();
+        out
+    }
+
+    fn apply(&mut self, entry: Entry) {
+        let (email, state, reply) = match entry {
+            Entry::Begin { fingerprint, .. } => {
+                self.fingerprint = Some(fingerprint);
+                return;
+            }
+            Entry::Sent { email, .. } => (email, State::Sent, String::new()),
+            Entry::Failed { email, reply, .. } => (email, State::Failed, reply),
+            Entry::Deferred { email, reply, .. } => (email, State::Deferred, reply),
+        };
+        let key = normalize(&email);
+        let hash = address_hash(&key);
+        // A message once accepted stays sent, whatever a later run says.
+        if self.states.get(&hash) == Some(&State::Sent) {
+            return;
+        }
+        self.states.insert(hash, state);
+        if state == State::Sent {
+            self.problems.remove(&hash);
+        } else {
+            self.problems.insert(hash, (key, reply));
+        }
+    }
+}
+
+/// The journal file of one issue.
+pub fn path_for(state_dir: &Path, stem: &str) -> PathBuf {
+    state_dir.join(format!("{stem}.journal"))
+}
+
+/// Reads a journal; a missing file is an empty history. A last line cut short
+/// by a crash is ignored; any other unreadable line is an error.
+pub fn read(path: &Path) -> Result<History> {
+    let mut history = History::default();
+    let file = match File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(history),
+        Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+    };
+    let mut lines = BufReader::new(file).lines().enumerate().peekable();
+    while let Some((i, line)) = lines.next() {
+        let line = line.with_context(|| format!("cannot read {}", path.display()))?;
+        match serde_json::from_str::<Entry>(&line) {
+            Ok(entry) => history.apply(entry),
+            Err(_) if lines.peek().is_none() => {} // torn by a crash mid-write
+            Err(e) => bail!("{}:{}: not a journal entry: {e}", path.display(), i + 1),
+        }
+    }
+    Ok(history)
+}
+
+/// An open journal that outcomes are appended to.
+pub struct Journal {
+    path: PathBuf,
+    file: Mutex<File>,
+    unsynced: AtomicUsize,
+}
+
+impl Journal {
+    /// Opens (creating) the journal for appending. A torn last line left by a
+    /// crash is cut off first, so new entries start on a line of their own.
+    pub fn open(path: &Path) -> Result<Journal> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("cannot create {}", dir.display()))?;
+        }
+        let mut file = OpenOptions::new()
+            .read(true)
+            .append(true)
+            .create(true)
+            .open(path)
+            .with_context(|| format!("cannot open {}", path.display()))?;
+        let text =
+            std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+        if !text.is_empty() && !text.ends_with(b"\n") {
+            let keep = text.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
+            file.set_len(keep as u64)?;
+            file.seek(SeekFrom::End(0))?;
+        }
+        Ok(Journal {
+            path: path.to_path_buf(),
+            file: Mutex::new(file),
+            unsynced: AtomicUsize::new(0),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Appends one entry with a single write, so that it reaches the file
+    /// (the OS) at once and survives the process being killed.
+    pub fn record(&self, entry: &Entry) -> Result<()> {
+        let mut line = serde_json::to_vec(entry).expect("entries serialize");
+        line.push(b'\n');
+        let mut file = self.file.lock().expect("journal lock");
+        file.write_all(&line)
+            .with_context(|| format!("cannot write {}", self.path.display()))?;
+        self.unsynced.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Entries written since the last [`sync`](Self::sync).
+    pub fn unsynced(&self) -> usize {
+        self.unsynced.load(Ordering::Relaxed)
+    }
+
+    /// Makes everything written so far durable (fsync).
+    pub fn sync(&self) -> Result<()> {
+        let file = self.file.lock().expect("journal lock");
+        file.sync_data()
+            .with_context(|| format!("cannot sync {}", self.path.display()))?;
+        self.unsynced.store(0, Ordering::Relaxed);
+        Ok(())
+    }
+}
+
+/// The current time as RFC 3339, for journal entries.
+pub fn now() -> String {
+    time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .expect("formats")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sent(email: &str) -> Entry {
+        Entry::Sent {
+            email: email.into(),
+            at: now(),
+            reply: "250 ok".into(),
+        }
+    }
+
+    #[test]
+    fn records_are_read_back_with_the_latest_state() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = path_for(dir.path(), "issue");
+        let j = Journal::open(&path).unwrap();
+        j.record(&Entry::Begin {
+            fingerprint: "abc".into(),
+            at: now(),
+        })
+        .unwrap();
+        j.record(&sent("A@x.org")).unwrap();
+        j.record(&Entry::Deferred {
+            email: "b@x.org".into(),
+            at: now(),
+            reply: "451 try later".into(),
+        })
+        .unwrap();
+        j.record(&Entry::Failed {
+            email: "c@x.org".into(),
+            at: now(),
+            reply: "550 no such user".into(),
+        })
+        .unwrap();
+        j.record(&sent("b@x.org")).unwrap();
+        // A stale failure after success does not undo it.
+        j.record(&Entry::Deferred {
+            email: "a@x.org".into(),
+            at: now(),
+            reply: "421".into(),
+        })
+        .unwrap();
+        assert_eq!(j.unsynced(), 6);
+        j.sync().unwrap();
+        assert_eq!(j.unsynced(), 0);
+
+        let h = read(&path).unwrap();
+        assert_eq!(h.fingerprint.as_deref(), Some("abc"));
+        assert_eq!(h.state("a@X.org"), Some(State::Sent));
+        assert_eq!(h.state("b@x.org"), Some(State::Sent));
+        assert_eq!(h.state("c@x.org"), Some(State::Failed));
+        assert_eq!(h.state("d@x.org"), None);
+        assert_eq!((h.count(State::Sent), h.count(State::Failed)), (2, 1));
+        assert_eq!(
+            h.problems(),
+            vec![("c@x.org".into(), State::Failed, "550 no such user".into())]
+        );
+    }
+
+    #[test]
+    fn a_torn_last_line_is_ignored_and_cut_before_appending() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = path_for(dir.path(), "issue");
+        let mut text = serde_json::to_string(&sent("a@x.org")).unwrap();
+        text.push_str("\n{\"event\":\"sent\",\"email\":\"b@x");
+        std::fs::write(&path, &text).unwrap();
+        let h = read(&path).unwrap();
+        assert_eq!(h.count(State::Sent), 1);
+
+        let j = Journal::open(&path).unwrap();
+        j.record(&sent("c@x.org")).unwrap();
+        let h = read(&path).unwrap();
+        assert_eq!(h.count(State::Sent), 2);
+        assert_eq!(h.state("b@x.org"), None);
+    }
+
+    #[test]
+    fn a_corrupt_line_in_the_middle_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = path_for(dir.path(), "issue");
+        std::fs::write(
+            &path,
+            "garbage\n{\"event\":\"begin\",\"fingerprint\":\"f\",\"at\":\"t\"}\n",
+        )
+        .unwrap();
+        let e = read(&path).unwrap_err().to_string();
+        assert!(e.contains("issue.journal:1: not a journal entry"), "{e}");
+    }
+
+    #[test]
+    fn missing_journal_is_empty() {
+        let h = read(Path::new("/nonexistent/x.journal")).unwrap();
+        assert_eq!(h.count(State::Sent), 0);
+        assert!(h.fingerprint.is_none());
+    }
+}

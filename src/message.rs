@@ -1,0 +1,319 @@
+//! Personalized messages: the rendered issue (merge tags filled in for one
+//! reader) wrapped in the headers bulk senders need — List-Id,
+//! List-Unsubscribe, one-click unsubscribe — and signed with DKIM when
+//! configured. Entry point: [`Letterhead::message`].
+
+use std::borrow::Cow;
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use anyhow::{Context, Result, anyhow, bail};
+use base64::Engine;
+use lettre::Message;
+use lettre::message::dkim::{
+    DkimCanonicalization, DkimCanonicalizationType, DkimConfig, DkimSigningAlgorithm,
+    DkimSigningKey,
+};
+use lettre::message::header::{Header, HeaderName, HeaderValue};
+use lettre::message::{Mailbox, MultiPart};
+
+use crate::config::{Config, Dkim, UnsubscribeUrl};
+use crate::personalize::{Merge, UNSUBSCRIBE_URL};
+use crate::render::Rendered;
+use crate::subscribers::Subscriber;
+use crate::unsubscribe::{SECRET_ENV, Secret};
+
+/// Merge tags every reader has values for.
+pub const BUILT_IN_TAGS: &[&str] = &["name", "email", UNSUBSCRIBE_URL];
+
+/// Everything shared by all the messages of one issue.
+pub struct Letterhead {
+    from: Mailbox,
+    reply_to: Option<Mailbox>,
+    subject: String,
+    list_id: Option<String>,
+    unsubscribe_url: Option<UnsubscribeUrl>,
+    unsubscribe_mailto: Option<String>,
+    secret: Option<Secret>,
+    html: Merge,
+    text: Merge,
+    dkim: Option<DkimConfig>,
+    /// The part of Message-IDs after the `@`.
+    id_domain: String,
+}
+
+/// A message for one reader could not be made.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct MessageError(pub String);
+
+impl Letterhead {
+    /// Checks the config for sending and prepares the shared parts.
+    /// `secret` is needed when the unsubscribe URL has a `{token}`.
+    pub fn new(
+        config: &Config,
+        root: &Path,
+        subject: &str,
+        rendered: &Rendered,
+        secret: Option<Secret>,
+    ) -> Result<Letterhead> {
+        let newsletter = &config.newsletter;
+        let from = newsletter
+            .from
+            .as_ref()
+            .map(|m| m.0.clone())
+            .ok_or_else(|| anyhow!("newsletter.from is not set: who is the issue from?"))?;
+        let url = config.unsubscribe.url.clone();
+        if url.as_ref().is_some_and(UnsubscribeUrl::needs_token) && secret.is_none() {
+            bail!(
+                "unsubscribe.url has a {{token}}, but {SECRET_ENV} is not set: \
+                 set it to a long random secret (e.g. `openssl rand -hex 32`)"
+            );
+        }
+        let dkim = config
+            .dkim
+            .as_ref()
+            .map(|d| dkim_config(d, root))
+            .transpose()?;
+        let id_domain = from.email.domain().to_string();
+        Ok(Letterhead {
+            reply_to: newsletter.reply_to.as_ref().map(|m| m.0.clone()),
+            subject: subject.to_string(),
+            list_id: newsletter.list_id.as_ref().map(ToString::to_string),
+            unsubscribe_url: url,
+            unsubscribe_mailto: config.unsubscribe.mailto.as_ref().map(ToString::to_string),
+            secret,
+            html: rendered.html_merge(),
+            text: rendered.text_merge(),
+            dkim,
+            from,
+            id_domain,
+        })
+    }
+
+    /// Whether readers have a way to unsubscribe; a dispatch to a list needs one.
+    pub fn has_unsubscribe(&self) -> bool {
+        self.unsubscribe_url.is_some() || self.unsubscribe_mailto.is_some()
+    }
+
+    /// Merge tags the issue uses that neither missive nor the list's
+    /// `columns` provide.
+    pub fn unknown_tags(&self, columns: &[String]) -> BTreeSet<String> {
+        self.html
+            .keys()
+            .into_iter()
+            .chain(self.text.keys())
+            .filter(|k| !BUILT_IN_TAGS.contains(k) && !columns.iter().any(|c| c == k))
+            .map(String::from)
+            .collect()
+    }
+
+    /// The message for one reader.
+    pub fn message(&self, reader: &Subscriber) -> Result<Message, MessageError> {
+        self.build(reader, None)
+    }
+
+    /// The message for `send --test`: as `reader` would get it, but sent to
+    /// `to` with `[TEST] ` before the subject.
+    pub fn test_message(&self, reader: &Subscriber, to: &Mailbox) -> Result<Message, MessageError> {
+        self.build(reader, Some(to))
+    }
+
+    fn build(
+        &self,
+        reader: &Subscriber,
+        test_to: Option<&Mailbox>,
+    ) -> Result<Message, MessageError> {
+        let email = reader.email.to_string();
+        let url_link = self.unsubscribe_url.as_ref().map(|url| {
+            let token = self
+                .secret
+                .as_ref()
+                .map(|s| s.token(&email))
+                .unwrap_or_default();
+            url.fill(&email, &token)
+        });
+        let mailto_link = self
+            .unsubscribe_mailto
+            .as_ref()
+            .map(|m| format!("mailto:{m}?subject=unsubscribe"));
+        let link = url_link.as_deref().or(mailto_link.as_deref());
+        let lookup = |key: &str| -> Option<Cow<'_, str>> {
+            match key {
+                "name" => Some(Cow::Borrowed(reader.name.as_str())),
+                "email" => Some(Cow::Borrowed(email.as_str())),
+                UNSUBSCRIBE_URL => link.map(Cow::Borrowed),
+                column => reader.column(column).map(Cow::Borrowed),
+            }
+        };
+        let html = self.html.fill(lookup);
+        let text = self.text.fill(lookup);
+
+        if reader.name.contains(['\r', '\n']) {
+            return Err(MessageError(format!(
+                "the name of {email} contains a line break"
+            )));
+        }
+        let (to, subject) = match test_to {
+            Some(to) => (to.clone(), format!("[TEST] {}", self.subject)),
+            None => {
+                let name = (!reader.name.is_empty()).then(|| reader.name.clone());
+                (
+                    Mailbox::new(name, reader.email.clone()),
+                    self.subject.clone(),
+                )
+            }
+        };
+
+        let mut builder = Message::builder()
+            .from(self.from.clone())
+            .to(to)
+            .subject(subject)
+            .date_now()
+            .message_id(Some(format!(
+                "<{:016x}{:016x}@{}>",
+                fastrand::u64(..),
+                fastrand::u64(..),
+                self.id_domain
+            )));
+        if let Some(reply_to) = &self.reply_to {
+            builder = builder.reply_to(reply_to.clone());
+        }
+        if let Some(list_id) = &self.list_id {
+            builder = builder.header(Raw::<ListId>::new(list_id.clone()));
+        }
+        let targets: Vec<String> = [&url_link, &mailto_link]
+            .into_iter()
+            .flatten()
+            .map(|l| format!("<{l}>"))
+            .collect();
+        if !targets.is_empty() {
+            builder = builder.header(Raw::<ListUnsubscribe>::new(targets.join(", ")));
+        }
+        if self
+            .unsubscribe_url
+            .as_ref()
+            .is_some_and(UnsubscribeUrl::is_https)
+        {
+            builder = builder.header(Raw::<ListUnsubscribePost>::new(
+                "List-Unsubscribe=One-Click".into(),
+            ));
+        }
+        let mut message = builder
+            .multipart(MultiPart::alternative_plain_html(text, html))
+            .map_err(|e| MessageError(format!("cannot build the message for {email}: {e}")))?;
+        if let Some(dkim) = &self.dkim {
+            message.sign(dkim);
+        }
+        Ok(message)
+    }
+}
+
+/// Reads the DKIM key and names the headers the signature covers.
+fn dkim_config(dkim: &Dkim, root: &Path) -> Result<DkimConfig> {
+    let path = root.join(&dkim.private_key);
+    let pem = std::fs::read_to_string(&path)
+        .with_context(|| format!("dkim.private_key: cannot read {}", path.display()))?;
+    let key = signing_key(&pem).with_context(|| format!("dkim.private_key: {}", path.display()))?;
+    let headers = [
+        "From",
+        "To",
+        "Subject",
+        "Date",
+        "Message-ID",
+        "Reply-To",
+        "List-Id",
+        "List-Unsubscribe",
+        "List-Unsubscribe-Post",
+        "MIME-Version",
+        "Content-Type",
+    ]
+    .into_iter()
+    .map(HeaderName::new_from_ascii_str)
+    .collect();
+    Ok(DkimConfig::new(
+        dkim.selector.to_string(),
+        dkim.domain.to_string(),
+        key,
+        headers,
+        DkimCanonicalization {
+            header: DkimCanonicalizationType::Relaxed,
+            body: DkimCanonicalizationType::Relaxed,
+        },
+    ))
+}
+
+/// An RSA key (PKCS#1 or PKCS#8 PEM) or an Ed25519 key (PKCS#8 PEM).
+fn signing_key(pem: &str) -> Result<DkimSigningKey> {
+    use ed25519_dalek::pkcs8::DecodePrivateKey as _;
+    use rsa::pkcs1::EncodeRsaPrivateKey as _;
+
+    if pem.contains("BEGIN RSA PRIVATE KEY") {
+        return DkimSigningKey::new(pem, DkimSigningAlgorithm::Rsa)
+            .map_err(|e| anyhow!("not a usable RSA key: {e}"));
+    }
+    if let Ok(key) = ed25519_dalek::SigningKey::from_pkcs8_pem(pem) {
+        let raw = base64::engine::general_purpose::STANDARD.encode(key.to_bytes());
+        return DkimSigningKey::new(&raw, DkimSigningAlgorithm::Ed25519)
+            .map_err(|e| anyhow!("not a usable Ed25519 key: {e}"));
+    }
+    let rsa = rsa::RsaPrivateKey::from_pkcs8_pem(pem)
+        .map_err(|_| anyhow!("not an RSA or Ed25519 private key in PEM form"))?;
+    let pkcs1 = rsa
+        .to_pkcs1_pem(rsa::pkcs1::LineEnding::LF)
+        .map_err(|e| anyhow!("cannot use the RSA key: {e}"))?;
+    DkimSigningKey::new(&pkcs1, DkimSigningAlgorithm::Rsa)
+        .map_err(|e| anyhow!("not a usable RSA key: {e}"))
+}
+
+/// A header whose value is written as given (it is ASCII and one line).
+#[derive(Clone)]
+struct Raw<N> {
+    value: String,
+    name: std::marker::PhantomData<N>,
+}
+
+impl<N> Raw<N> {
+    fn new(value: String) -> Self {
+        Raw {
+            value,
+            name: std::marker::PhantomData,
+        }
+    }
+}
+
+trait Named: Clone {
+    const NAME: &'static str;
+}
+
+#[derive(Clone)]
+struct ListId;
+impl Named for ListId {
+    const NAME: &'static str = "List-Id";
+}
+
+#[derive(Clone)]
+struct ListUnsubscribe;
+impl Named for ListUnsubscribe {
+    const NAME: &'static str = "List-Unsubscribe";
+}
+
+#[derive(Clone)]
+struct ListUnsubscribePost;
+impl Named for ListUnsubscribePost {
+    const NAME: &'static str = "List-Unsubscribe-Post";
+}
+
+impl<N: Named> Header for Raw<N> {
+    fn name() -> HeaderName {
+        HeaderName::new_from_ascii_str(N::NAME)
+    }
+
+    fn parse(s: &str) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        Ok(Raw::new(s.to_string()))
+    }
+
+    fn display(&self) -> HeaderValue {
+        HeaderValue::new(Self::name(), self.value.clone())
+    }
+}

@@ -1,0 +1,566 @@
+//! Sending: a test to yourself, or a dispatch of the whole list — summary,
+//! confirmation, then the engine, with a journal that makes every run
+//! resumable. Entry points: [`send_test`], [`dispatch`], [`status`].
+
+mod engine;
+mod transport;
+
+use std::fs::File;
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Context, Result, anyhow, bail};
+use lettre::message::Mailbox;
+use sha2::{Digest, Sha256};
+
+pub use engine::{Report, Stop};
+pub use transport::Transport;
+
+use crate::commands::Composed;
+use crate::journal::{self, Entry, History, Journal, State};
+use crate::message::Letterhead;
+use crate::subscribers::{Reader, Row, Subscriber, Tally};
+use crate::unsubscribe::Secret;
+
+/// Exit code: the run ended but not every recipient has the issue.
+pub const EXIT_INCOMPLETE: u8 = 3;
+/// Exit code: stopped by Ctrl-C.
+pub const EXIT_INTERRUPTED: u8 = 130;
+
+/// The options of `missive send` for a whole list.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Overrides `sending.subscribers`.
+    pub subscribers: Option<PathBuf>,
+    pub dry_run: bool,
+    pub yes: bool,
+    pub limit: Option<u64>,
+    pub retry_failed: bool,
+    pub force: bool,
+    pub skip_invalid: bool,
+}
+
+/// Identifies a render of an issue: a resume must send the same one.
+pub fn fingerprint(composed: &Composed) -> String {
+    let mut h = Sha256::new();
+    h.update(composed.issue.issue.subject.as_str());
+    h.update([0]);
+    h.update(&composed.rendered.html);
+    h.update([0]);
+    h.update(&composed.rendered.text);
+    hex::encode(h.finalize())
+}
+
+fn state_dir(composed: &Composed) -> PathBuf {
+    composed.project.root.join(".missive")
+}
+
+fn journal_path(composed: &Composed) -> PathBuf {
+    journal::path_for(&state_dir(composed), &composed.issue.stem())
+}
+
+fn list_path(composed: &Composed, explicit: Option<&Path>) -> PathBuf {
+    explicit.map_or_else(
+        || {
+            composed
+                .project
+                .resolve(&composed.project.config.sending.subscribers)
+        },
+        Path::to_path_buf,
+    )
+}
+
+fn letterhead(composed: &Composed) -> Result<Letterhead> {
+    let secret = Secret::from_env().map_err(|e| anyhow!(e))?;
+    Letterhead::new(
+        &composed.project.config,
+        &composed.project.root,
+        composed.issue.issue.subject.as_str(),
+        &composed.rendered,
+        secret,
+    )
+    .with_context(|| format!("{}", composed.project.config_label().display()))
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}
+
+/// `missive send ISSUE --test [--to ADDR]`: one message, personalized as for
+/// the first subscriber, to the author. No journal.
+pub fn send_test(
+    composed: &Composed,
+    to: Option<Mailbox>,
+    list: Option<&Path>,
+) -> Result<ExitCode> {
+    let to = match to {
+        Some(to) => to,
+        None => composed
+            .project
+            .config
+            .newsletter
+            .test_to
+            .as_ref()
+            .map(|m| m.0.clone())
+            .ok_or_else(|| {
+                anyhow!("newsletter.test_to is not set: set it, or pass --to ADDRESS")
+            })?,
+    };
+    let letterhead = letterhead(composed)?;
+    let list = list_path(composed, list);
+    let reader = match Tally::of(&list) {
+        Ok((tally, _)) if tally.first.is_some() => tally.first.expect("checked"),
+        _ => Subscriber::stand_in(to.email.clone()),
+    };
+    let message = letterhead.test_message(&reader, &to)?;
+    let transport = Transport::from_project(&composed.project)?;
+    transport.prepare()?;
+    let reply = runtime()?.block_on(async {
+        let mut link = transport::Link::new(transport.clone());
+        let result = link.deliver(&message).await;
+        link.close().await;
+        result
+    });
+    match reply {
+        Ok(reply) => {
+            println!(
+                "sent a test of \"{}\" to {to} (personalized as {}) via {}: {reply}",
+                composed.issue.issue.subject,
+                reader.email,
+                transport.describe()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(transport::DeliverError::Fatal(e)) => Err(anyhow!("the test was not sent: {e}")),
+        Err(transport::DeliverError::Failed(f)) => {
+            Err(anyhow!("the test was not sent: {}", f.reply()))
+        }
+    }
+}
+
+/// The counts shown before a dispatch.
+#[derive(Debug)]
+struct Plan {
+    tally: Tally,
+    to_send: u64,
+    already_sent: u64,
+    failed_before: u64,
+}
+
+/// Reads the list once, counting what a dispatch would do.
+fn plan(list: &Path, history: &History, retry_failed: bool) -> Result<(Plan, Arc<Vec<String>>)> {
+    let mut reader = Reader::open(list)?;
+    let columns = reader.columns();
+    let mut plan = Plan {
+        tally: Tally::default(),
+        to_send: 0,
+        already_sent: 0,
+        failed_before: 0,
+    };
+    for row in &mut reader {
+        if let Row::Subscriber(s) = &row {
+            if is_due(history, s, retry_failed) {
+                plan.to_send += 1;
+            } else if history.state(s.email.as_ref()) == Some(State::Sent) {
+                plan.already_sent += 1;
+            } else {
+                plan.failed_before += 1;
+            }
+        }
+        plan.tally.add(row);
+    }
+    Ok((plan, columns))
+}
+
+/// Whether a dispatch sends to this subscriber, given the journal.
+fn is_due(history: &History, subscriber: &Subscriber, retry_failed: bool) -> bool {
+    match history.state(subscriber.email.as_ref()) {
+        Some(State::Sent) => false,
+        Some(State::Failed) => retry_failed,
+        Some(State::Deferred) | None => true,
+    }
+}
+
+/// `missive send ISSUE`: the whole list, resumable.
+pub fn dispatch(composed: &Composed, options: &Options) -> Result<ExitCode> {
+    let list = list_path(composed, options.subscribers.as_deref());
+    let journal_path = journal_path(composed);
+    std::fs::create_dir_all(state_dir(composed))
+        .with_context(|| format!("cannot create {}", state_dir(composed).display()))?;
+    let _lock = lock(&journal_path.with_extension("lock"))?;
+
+    let letterhead = Arc::new(letterhead(composed)?);
+    if !letterhead.has_unsubscribe() {
+        bail!(
+            "{}: no unsubscribe method: set unsubscribe.url or unsubscribe.mailto before sending to a list",
+            composed.project.config_label().display()
+        );
+    }
+    let history = Arc::new(journal::read(&journal_path)?);
+    let (plan, columns) = plan(&list, &history, options.retry_failed)?;
+    let unknown = letterhead.unknown_tags(&columns);
+    if !unknown.is_empty() {
+        bail!(
+            "the issue uses merge tags {} but {} has no such column",
+            unknown
+                .iter()
+                .map(|t| format!("{{{{ {t} }}}}"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            list.display()
+        );
+    }
+    let fingerprint = fingerprint(composed);
+    if plan.already_sent > 0
+        && history
+            .fingerprint
+            .as_deref()
+            .is_some_and(|f| f != fingerprint)
+        && !options.force
+    {
+        bail!(
+            "{} changed since it was sent to {} recipients (the journal {} holds another render): \
+             resuming would send the others a different issue; pass --force to do so anyway",
+            composed.issue.path.display(),
+            plan.already_sent,
+            journal_path.display()
+        );
+    }
+    let configured = Transport::from_project(&composed.project)?;
+    let limit = options.limit.unwrap_or(u64::MAX);
+    let this_run = plan.to_send.min(limit);
+
+    print_summary(
+        composed,
+        &list,
+        &plan,
+        &journal_path,
+        &configured,
+        options,
+        this_run,
+    );
+    if !plan.tally.invalid.is_empty() && !options.skip_invalid {
+        bail!(
+            "{} has {} invalid row{}; fix {} or pass --skip-invalid to send to the others",
+            list.display(),
+            plan.tally.invalid.len(),
+            if plan.tally.invalid.len() == 1 {
+                ""
+            } else {
+                "s"
+            },
+            if plan.tally.invalid.len() == 1 {
+                "it"
+            } else {
+                "them"
+            }
+        );
+    }
+    if this_run == 0 {
+        println!("Nothing to send.");
+        return Ok(exit_for(&plan, 0, 0, None));
+    }
+    if options.dry_run {
+        // Build every message, talk to no server.
+        let report = run_engine(
+            composed,
+            &list,
+            Arc::clone(&history),
+            options,
+            letterhead,
+            Transport::DryRun,
+            None,
+            this_run,
+        )?;
+        println!(
+            "Dry run: built {} message{} in {:.1} s; nothing was sent.",
+            report.sent,
+            if report.sent == 1 { "" } else { "s" },
+            report.elapsed.as_secs_f64()
+        );
+        if report.failed > 0 {
+            bail!("{} message(s) could not be built", report.failed);
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    if !options.yes {
+        confirm(composed, this_run)?;
+    }
+
+    configured.prepare()?;
+    let journal = Arc::new(Journal::open(&journal_path)?);
+    journal.record(&Entry::Begin {
+        fingerprint,
+        at: journal::now(),
+    })?;
+    journal.sync()?;
+    let report = run_engine(
+        composed,
+        &list,
+        history,
+        options,
+        letterhead,
+        configured,
+        Some(Arc::clone(&journal)),
+        this_run,
+    )?;
+
+    // The final word comes from the journal, which includes earlier runs.
+    let after = journal::read(&journal_path)?;
+    let (final_plan, _) = self::plan(&list, &after, false)?;
+    print_report(composed, &report, &after, &final_plan);
+    Ok(exit_for(
+        &final_plan,
+        after.count(State::Failed),
+        after.count(State::Deferred),
+        report.stop.as_ref(),
+    ))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn run_engine(
+    composed: &Composed,
+    list: &Path,
+    history: Arc<History>,
+    options: &Options,
+    letterhead: Arc<Letterhead>,
+    transport: Transport,
+    journal: Option<Arc<Journal>>,
+    total: u64,
+) -> Result<Report> {
+    let sending = &composed.project.config.sending;
+    let retry_failed = options.retry_failed;
+    let recipients = Reader::open(list)?
+        .filter_map(move |row| match row {
+            Row::Subscriber(s) if is_due(&history, &s, retry_failed) => Some(s),
+            _ => None,
+        })
+        .take(usize::try_from(total).unwrap_or(usize::MAX));
+    let settings = engine::Settings {
+        concurrency: sending.concurrency.get(),
+        rate: sending.rate.map(|r| r.0),
+        batch_size: sending.batch_size.get(),
+        max_attempts: sending.max_attempts.get(),
+        total,
+    };
+    Ok(runtime()?.block_on(engine::run(
+        Box::new(recipients),
+        letterhead,
+        transport,
+        journal,
+        settings,
+    )))
+}
+
+fn exit_for(plan: &Plan, failed: usize, deferred: usize, stop: Option<&Stop>) -> ExitCode {
+    match stop {
+        Some(Stop::Interrupted) => ExitCode::from(EXIT_INTERRUPTED),
+        Some(Stop::Fatal(_) | Stop::Breaker(_)) => ExitCode::FAILURE,
+        None if plan.to_send == 0 && plan.failed_before == 0 && failed == 0 && deferred == 0 => {
+            ExitCode::SUCCESS
+        }
+        None => ExitCode::from(EXIT_INCOMPLETE),
+    }
+}
+
+fn print_summary(
+    composed: &Composed,
+    list: &Path,
+    plan: &Plan,
+    journal_path: &Path,
+    transport: &Transport,
+    options: &Options,
+    this_run: u64,
+) {
+    let t = &plan.tally;
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(
+        out,
+        "Issue:       {} ({})",
+        composed.issue.issue.subject,
+        composed.issue.path.display()
+    );
+    let _ = writeln!(out, "Subscribers: {}", list.display());
+    let _ = writeln!(out, "  to send now:        {this_run}");
+    if plan.to_send > this_run {
+        let _ = writeln!(
+            out,
+            "  left for later:     {} (--limit)",
+            plan.to_send - this_run
+        );
+    }
+    let _ = writeln!(
+        out,
+        "  already sent:       {} (journal {})",
+        plan.already_sent,
+        journal_path.display()
+    );
+    if plan.failed_before > 0 {
+        let _ = writeln!(
+            out,
+            "  failed before:      {} (not retried without --retry-failed)",
+            plan.failed_before
+        );
+    }
+    let skipped: Vec<String> = t.inactive.iter().map(|(s, n)| format!("{n} {s}")).collect();
+    let skipped_total: u64 = t.inactive.values().sum();
+    let _ = writeln!(
+        out,
+        "  skipped by status:  {skipped_total}{}",
+        if skipped.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", skipped.join(", "))
+        }
+    );
+    let _ = writeln!(out, "  duplicates:         {}", t.duplicates.len());
+    for (line, first, email) in t.duplicates.iter().take(10) {
+        let _ = writeln!(out, "    line {line}: {email} is already on line {first}");
+    }
+    let _ = writeln!(out, "  invalid rows:       {}", t.invalid.len());
+    for (line, reason) in t.invalid.iter().take(20) {
+        let _ = writeln!(out, "    line {line}: {reason}");
+    }
+    if t.invalid.len() > 20 {
+        let _ = writeln!(out, "    … and {} more", t.invalid.len() - 20);
+    }
+    let sending = &composed.project.config.sending;
+    let rate = sending
+        .rate
+        .map_or_else(|| "no rate limit".into(), |r| format!("at most {}/s", r.0));
+    let _ = writeln!(
+        out,
+        "Transport:   {}{}; {} connection{}, {rate}",
+        transport.describe(),
+        if options.dry_run {
+            " — dry run, nothing will be sent"
+        } else {
+            ""
+        },
+        sending.concurrency,
+        if sending.concurrency.get() == 1 {
+            ""
+        } else {
+            "s"
+        },
+    );
+}
+
+fn confirm(composed: &Composed, n: u64) -> Result<()> {
+    if !std::io::stdin().is_terminal() {
+        bail!("refusing to send without confirmation: there is no terminal to ask on; pass --yes");
+    }
+    print!(
+        "Send \"{}\" to {n} recipient{}? [y/N] ",
+        composed.issue.issue.subject,
+        if n == 1 { "" } else { "s" }
+    );
+    std::io::stdout().flush()?;
+    let mut answer = String::new();
+    std::io::stdin().lock().read_line(&mut answer)?;
+    if matches!(answer.trim(), "y" | "Y" | "yes" | "YES" | "Yes") {
+        Ok(())
+    } else {
+        bail!("not sent: the answer was not yes")
+    }
+}
+
+fn print_report(composed: &Composed, report: &Report, after: &History, plan: &Plan) {
+    println!(
+        "This run: sent {}, failed {}, deferred {} in {:.1} s ({:.0} messages/s, {} attempts).",
+        report.sent,
+        report.failed,
+        report.deferred,
+        report.elapsed.as_secs_f64(),
+        report.sent as f64 / report.elapsed.as_secs_f64().max(0.001),
+        report.attempts
+    );
+    println!(
+        "In all: {} sent, {} failed, {} to retry, {} not yet attempted.",
+        after.count(State::Sent),
+        after.count(State::Failed),
+        after.count(State::Deferred),
+        plan.to_send
+            .saturating_sub(after.count(State::Deferred) as u64),
+    );
+    let resume = format!("missive send {}", composed.issue.path.display());
+    match &report.stop {
+        Some(Stop::Interrupted) => {
+            eprintln!("Interrupted. The journal is safe; resume with `{resume}`.")
+        }
+        Some(Stop::Fatal(why)) => {
+            eprintln!("error: stopped: {why}\nFix it, then resume with `{resume}`.")
+        }
+        Some(Stop::Breaker(why)) => eprintln!(
+            "error: stopped early because the server is refusing nearly everything: {why}\n\
+             Fix the cause, then resume with `{resume}` (add --retry-failed to retry the refused)."
+        ),
+        None if after.count(State::Failed) > 0 || after.count(State::Deferred) > 0 => eprintln!(
+            "Not everyone got the issue: `missive status {}` lists why; `{resume}` retries the deferred, \
+             `{resume} --retry-failed` the refused too.",
+            composed.issue.path.display()
+        ),
+        None => {}
+    }
+}
+
+/// `missive status ISSUE`: what the journal says, against the list.
+pub fn status(composed: &Composed, subscribers: Option<&Path>) -> Result<ExitCode> {
+    let list = list_path(composed, subscribers);
+    let journal_path = journal_path(composed);
+    let history = journal::read(&journal_path)?;
+    let (plan, _) = plan(&list, &history, false)?;
+    println!(
+        "{} ({})",
+        composed.issue.issue.subject,
+        composed.issue.path.display()
+    );
+    println!("journal: {}", journal_path.display());
+    println!("sent:    {}", history.count(State::Sent));
+    println!("failed:  {}", history.count(State::Failed));
+    println!("pending: {} (never attempted or to retry)", plan.to_send);
+    let problems = history.problems();
+    if !problems.is_empty() {
+        println!("not sent:");
+        for (email, state, reply) in problems {
+            let state = if state == State::Failed {
+                "failed"
+            } else {
+                "deferred"
+            };
+            println!("  {email} ({state}): {reply}");
+        }
+    }
+    Ok(if plan.to_send == 0 && plan.failed_before == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(EXIT_INCOMPLETE)
+    })
+}
+
+/// Holds an exclusive lock on `path` for as long as the file is open, so two
+/// dispatches of one issue never run at once. The OS releases it if the
+/// process dies.
+fn lock(path: &Path) -> Result<File> {
+    let file = File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)
+        .with_context(|| format!("cannot open {}", path.display()))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => bail!(
+            "another `missive send` of this issue is running (it holds {})",
+            path.display()
+        ),
+        Err(std::fs::TryLockError::Error(e)) => {
+            Err(e).with_context(|| format!("cannot lock {}", path.display()))
+        }
+    }
+}

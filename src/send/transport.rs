@@ -1,0 +1,444 @@
+//! Where messages go: SMTP connections (lettre) opened, secured and
+//! authenticated as configured, or `.eml` files in an outbox. Replies are
+//! sorted into what the engine needs to know: accepted, refused for good,
+//! try again, or the server itself is unusable.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context, Result, anyhow, bail};
+use lettre::transport::smtp::authentication::{Credentials, Mechanism};
+use lettre::transport::smtp::client::{AsyncSmtpConnection, Certificate, TlsParameters};
+use lettre::transport::smtp::extension::ClientId;
+use lettre::{AsyncFileTransport, AsyncTransport, Message, Tokio1Executor};
+
+use crate::config::{Config, Project, Security, TransportKind};
+
+/// How one attempt to deliver a message ended, short of success.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Failure {
+    /// A 5xx reply to this message: do not try again.
+    Permanent(String),
+    /// A 4xx reply; `throttle` when the server asks to slow down (421, 451, 454).
+    Transient { reply: String, throttle: bool },
+    /// The connection broke or timed out: try again on a new one.
+    Network(String),
+}
+
+impl Failure {
+    pub fn reply(&self) -> &str {
+        match self {
+            Failure::Permanent(r) | Failure::Network(r) => r,
+            Failure::Transient { reply, .. } => reply,
+        }
+    }
+}
+
+/// The server cannot be used at all (refused credentials, no TLS, a bad
+/// certificate): the dispatch stops.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{0}")]
+pub struct Fatal(pub String);
+
+/// The settings to open SMTP connections with.
+#[derive(Clone)]
+pub struct SmtpSettings {
+    host: String,
+    port: u16,
+    security: Security,
+    credentials: Option<Credentials>,
+    tls: Option<TlsParameters>,
+    timeout: Duration,
+    hello: ClientId,
+}
+
+impl std::fmt::Debug for SmtpSettings {
+    /// Never shows the credentials.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SmtpSettings")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("security", &self.security)
+            .field("auth", &self.credentials.is_some())
+            .finish()
+    }
+}
+
+/// Where a dispatch's messages go.
+#[derive(Debug, Clone)]
+pub enum Transport {
+    Smtp(SmtpSettings),
+    File(PathBuf),
+    /// `--dry-run`: messages are built and dropped.
+    DryRun,
+}
+
+impl Transport {
+    /// The transport the project's config describes. Reads the password from
+    /// the environment and the `ca_file`; refuses AUTH over plaintext except
+    /// to a relay on this machine.
+    pub fn from_project(project: &Project) -> Result<Transport> {
+        let config: &Config = &project.config;
+        let label = project.config_label();
+        match config.sending.transport {
+            TransportKind::File => {
+                let outbox = config.sending.outbox.as_ref().ok_or_else(|| {
+                    anyhow!(
+                        "{}: sending.transport is \"file\" but sending.outbox is not set",
+                        label.display()
+                    )
+                })?;
+                Ok(Transport::File(project.resolve(outbox)))
+            }
+            TransportKind::Smtp => {
+                let smtp = config.smtp.as_ref().ok_or_else(|| {
+                    anyhow!(
+                        "{}: there is no [smtp] section: set smtp.host (or sending.transport = \"file\")",
+                        label.display()
+                    )
+                })?;
+                let host = smtp.host.to_string();
+                let credentials = match &smtp.username {
+                    None => None,
+                    Some(user) => {
+                        let password = std::env::var(&smtp.password_env).unwrap_or_default();
+                        if password.is_empty() {
+                            bail!(
+                                "{}: smtp.username is set but the environment variable {} \
+                                 (smtp.password_env) is empty or unset",
+                                label.display(),
+                                smtp.password_env
+                            );
+                        }
+                        Some(Credentials::new(user.to_string(), password))
+                    }
+                };
+                if smtp.security == Security::None && credentials.is_some() && !is_loopback(&host) {
+                    bail!(
+                        "{}: refusing to send the SMTP password unencrypted to {host}: \
+                         smtp.security = \"none\" with a username is only allowed for a relay \
+                         on this machine (localhost); use \"starttls\" or \"tls\"",
+                        label.display()
+                    );
+                }
+                let tls = match smtp.security {
+                    Security::None => None,
+                    Security::Starttls | Security::Tls => {
+                        let mut builder = TlsParameters::builder(host.clone());
+                        if let Some(ca) = &smtp.ca_file {
+                            let path = project.resolve(ca);
+                            let pem = std::fs::read(&path).with_context(|| {
+                                format!("smtp.ca_file: cannot read {}", path.display())
+                            })?;
+                            let cert = Certificate::from_pem(&pem).map_err(|e| {
+                                anyhow!(
+                                    "smtp.ca_file: {}: not a PEM certificate: {e}",
+                                    path.display()
+                                )
+                            })?;
+                            builder = builder.add_root_certificate(cert);
+                        }
+                        Some(
+                            builder
+                                .build()
+                                .map_err(|e| anyhow!("TLS setup failed: {e}"))?,
+                        )
+                    }
+                };
+                Ok(Transport::Smtp(SmtpSettings {
+                    host,
+                    port: smtp.port(),
+                    security: smtp.security,
+                    credentials,
+                    tls,
+                    timeout: Duration::from_secs(u64::from(smtp.timeout_secs.get())),
+                    hello: ClientId::default(),
+                }))
+            }
+        }
+    }
+
+    /// Gets the destination ready: creates the outbox directory.
+    pub fn prepare(&self) -> Result<()> {
+        if let Transport::File(dir) = self {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("cannot create the outbox {}", dir.display()))?;
+        }
+        Ok(())
+    }
+
+    /// One line for the summary: where the messages go.
+    pub fn describe(&self) -> String {
+        match self {
+            Transport::Smtp(s) => {
+                let security = match s.security {
+                    Security::Starttls => "STARTTLS",
+                    Security::Tls => "TLS",
+                    Security::None => "no encryption",
+                };
+                let auth = if s.credentials.is_some() {
+                    ", with AUTH"
+                } else {
+                    ""
+                };
+                format!("SMTP {}:{} ({security}{auth})", s.host, s.port)
+            }
+            Transport::File(dir) => format!("files in {}", dir.display()),
+            Transport::DryRun => "nowhere (dry run)".into(),
+        }
+    }
+}
+
+fn is_loopback(host: &str) -> bool {
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// One sender's link to the destination: a reusable SMTP connection, or the
+/// file writer.
+pub struct Link {
+    transport: Transport,
+    connection: Option<AsyncSmtpConnection>,
+}
+
+impl Link {
+    pub fn new(transport: Transport) -> Link {
+        Link {
+            transport,
+            connection: None,
+        }
+    }
+
+    /// Delivers one message; `Ok` holds the server's reply.
+    pub async fn deliver(&mut self, message: &Message) -> Result<String, DeliverError> {
+        match &self.transport {
+            Transport::DryRun => Ok("dry run".into()),
+            Transport::File(dir) => {
+                let files = AsyncFileTransport::<Tokio1Executor>::new(dir);
+                match files.send(message.clone()).await {
+                    Ok(id) => Ok(format!(
+                        "written to {}",
+                        dir.join(format!("{id}.eml")).display()
+                    )),
+                    Err(e) => Err(DeliverError::Fatal(Fatal(format!(
+                        "cannot write to the outbox {}: {e}",
+                        dir.display()
+                    )))),
+                }
+            }
+            Transport::Smtp(settings) => {
+                let settings = settings.clone();
+                if self.connection.as_ref().is_none_or(|c| c.has_broken()) {
+                    self.connection = Some(connect(&settings).await?);
+                }
+                let conn = self.connection.as_mut().expect("connected above");
+                let bytes = message.formatted();
+                let sent =
+                    tokio::time::timeout(settings.timeout, conn.send(message.envelope(), &bytes))
+                        .await;
+                match sent {
+                    Ok(Ok(response)) => {
+                        Ok(reply_text(u16::from(response.code()), response.message()))
+                    }
+                    Ok(Err(e)) => {
+                        let failure = classify(&e);
+                        if matches!(failure, Failure::Network(_))
+                            || e.status().is_some_and(|c| u16::from(c) == 421)
+                        {
+                            self.connection = None;
+                        }
+                        Err(DeliverError::Failed(failure))
+                    }
+                    Err(_) => {
+                        self.connection = None;
+                        Err(DeliverError::Failed(Failure::Network(format!(
+                            "no reply within {} s",
+                            settings.timeout.as_secs()
+                        ))))
+                    }
+                }
+            }
+        }
+    }
+
+    /// Closes the connection politely, if there is one.
+    pub async fn close(&mut self) {
+        if let Some(mut conn) = self.connection.take() {
+            let _ = tokio::time::timeout(Duration::from_secs(2), conn.quit()).await;
+        }
+    }
+}
+
+/// Why a delivery did not happen.
+#[derive(Debug)]
+pub enum DeliverError {
+    /// About this message: the engine may retry or record it.
+    Failed(Failure),
+    /// About the server: the dispatch stops.
+    Fatal(Fatal),
+}
+
+impl From<Fatal> for DeliverError {
+    fn from(f: Fatal) -> Self {
+        DeliverError::Fatal(f)
+    }
+}
+
+/// Opens, secures and authenticates a connection. A refusal of TLS or of
+/// the credentials is fatal; a network failure may be retried.
+async fn connect(s: &SmtpSettings) -> Result<AsyncSmtpConnection, DeliverError> {
+    let wrapper = match s.security {
+        Security::Tls => s.tls.clone(),
+        _ => None,
+    };
+    let opened = tokio::time::timeout(
+        s.timeout,
+        AsyncSmtpConnection::connect_tokio1(
+            (s.host.as_str(), s.port),
+            Some(s.timeout),
+            &s.hello,
+            wrapper,
+            None,
+        ),
+    )
+    .await;
+    let mut conn = match opened {
+        Ok(Ok(conn)) => conn,
+        Ok(Err(e)) if e.is_tls() => {
+            return Err(Fatal(format!(
+                "TLS with {}:{} failed: {}",
+                s.host,
+                s.port,
+                chain(&e)
+            ))
+            .into());
+        }
+        Ok(Err(e)) => {
+            return Err(DeliverError::Failed(Failure::Network(format!(
+                "cannot connect to {}:{}: {}",
+                s.host,
+                s.port,
+                chain(&e)
+            ))));
+        }
+        Err(_) => {
+            return Err(DeliverError::Failed(Failure::Network(format!(
+                "cannot connect to {}:{}: no answer within {} s",
+                s.host,
+                s.port,
+                s.timeout.as_secs()
+            ))));
+        }
+    };
+    if s.security == Security::Starttls {
+        let tls = s.tls.clone().expect("STARTTLS has TLS parameters");
+        if !conn.can_starttls() {
+            return Err(Fatal(format!(
+                "{}:{} does not offer STARTTLS, which smtp.security = \"starttls\" requires",
+                s.host, s.port
+            ))
+            .into());
+        }
+        let upgraded = tokio::time::timeout(s.timeout, conn.starttls(tls, &s.hello)).await;
+        match upgraded {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) if e.is_tls() || e.is_permanent() => {
+                return Err(Fatal(format!(
+                    "STARTTLS with {}:{} failed: {}",
+                    s.host,
+                    s.port,
+                    chain(&e)
+                ))
+                .into());
+            }
+            Ok(Err(e)) => return Err(DeliverError::Failed(classify(&e))),
+            Err(_) => {
+                return Err(DeliverError::Failed(Failure::Network(
+                    "no reply to STARTTLS in time".into(),
+                )));
+            }
+        }
+    }
+    if let Some(credentials) = &s.credentials {
+        if !conn.is_encrypted() && !is_loopback(&s.host) {
+            return Err(Fatal("refusing AUTH over an unencrypted connection".into()).into());
+        }
+        let authed = tokio::time::timeout(
+            s.timeout,
+            conn.auth(&[Mechanism::Plain, Mechanism::Login], credentials),
+        )
+        .await;
+        match authed {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) if e.is_permanent() || e.is_client() => {
+                return Err(Fatal(format!(
+                    "{}:{} refused the login of smtp.username: {}",
+                    s.host,
+                    s.port,
+                    chain(&e)
+                ))
+                .into());
+            }
+            Ok(Err(e)) => return Err(DeliverError::Failed(classify(&e))),
+            Err(_) => {
+                return Err(DeliverError::Failed(Failure::Network(
+                    "no reply to AUTH in time".into(),
+                )));
+            }
+        }
+    }
+    Ok(conn)
+}
+
+/// Sorts a lettre error into the engine's kinds of failure.
+fn classify(e: &lettre::transport::smtp::Error) -> Failure {
+    let text = chain(e);
+    match e.status().map(u16::from) {
+        Some(code) if (500..600).contains(&code) => Failure::Permanent(text),
+        Some(code) if (400..500).contains(&code) => Failure::Transient {
+            reply: text,
+            throttle: matches!(code, 421 | 451 | 454),
+        },
+        _ => Failure::Network(text),
+    }
+}
+
+fn reply_text<'a>(code: u16, lines: impl Iterator<Item = &'a str>) -> String {
+    let text: Vec<&str> = lines.collect();
+    format!("{code} {}", text.join(" "))
+}
+
+/// An error with its sources, on one line.
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let more = s.to_string();
+        if !text.contains(&more) {
+            text.push_str(": ");
+            text.push_str(&more);
+        }
+        source = s.source();
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loopback_hosts() {
+        for host in ["localhost", "127.0.0.1", "127.8.9.1", "::1", "[::1]"] {
+            assert!(is_loopback(host), "{host}");
+        }
+        for host in ["example.com", "192.0.2.1", "10.0.0.1", "::2"] {
+            assert!(!is_loopback(host), "{host}");
+        }
+    }
+}

@@ -1,0 +1,474 @@
+//! The subscriber list: a CSV file read as a stream, row by row, with invalid
+//! rows, inactive subscribers and duplicate addresses told apart. Memory
+//! grows only with the set of addresses seen (8 bytes of hash each).
+
+use std::collections::HashMap;
+use std::collections::hash_map::{DefaultHasher, Entry};
+use std::fs::File;
+use std::hash::{Hash, Hasher};
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::sync::Arc;
+
+use lettre::Address;
+
+/// The list cannot be read at all (as opposed to one bad row).
+#[derive(Debug, thiserror::Error)]
+#[error("{}: {message}", path.display())]
+pub struct ListError {
+    pub path: PathBuf,
+    pub message: String,
+}
+
+/// A subscriber's status column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Status {
+    Subscribed,
+    Unsubscribed,
+    Bounced,
+    Complained,
+}
+
+impl Status {
+    fn parse(s: &str) -> Option<Status> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "" | "subscribed" => Some(Status::Subscribed),
+            "unsubscribed" => Some(Status::Unsubscribed),
+            "bounced" => Some(Status::Bounced),
+            "complained" => Some(Status::Complained),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Subscribed => "subscribed",
+            Status::Unsubscribed => "unsubscribed",
+            Status::Bounced => "bounced",
+            Status::Complained => "complained",
+        }
+    }
+}
+
+/// One row that receives mail.
+#[derive(Debug, Clone)]
+pub struct Subscriber {
+    /// 1-based line of the row in the file.
+    pub line: u64,
+    pub email: Address,
+    pub name: String,
+    columns: Arc<Vec<String>>,
+    record: csv::StringRecord,
+}
+
+impl Subscriber {
+    /// The lower-cased address: how recipients are compared and journaled.
+    pub fn key(&self) -> String {
+        normalize(self.email.as_ref())
+    }
+
+    /// The value of column `name`, if the list has one.
+    pub fn column(&self, name: &str) -> Option<&str> {
+        let i = self.columns.iter().position(|c| c == name)?;
+        self.record.get(i).map(str::trim)
+    }
+
+    /// A subscriber made up for `send --test` when there is no list.
+    pub fn stand_in(email: Address) -> Subscriber {
+        Subscriber {
+            line: 0,
+            email,
+            name: String::new(),
+            columns: Arc::new(Vec::new()),
+            record: csv::StringRecord::new(),
+        }
+    }
+}
+
+/// What one row of the list turned out to be.
+#[derive(Debug, Clone)]
+pub enum Row {
+    Subscriber(Subscriber),
+    /// Unsubscribed, bounced or complained: receives nothing.
+    Inactive {
+        line: u64,
+        status: Status,
+    },
+    /// The address appeared on an earlier line.
+    Duplicate {
+        line: u64,
+        first_line: u64,
+        email: String,
+    },
+    Invalid {
+        line: u64,
+        reason: String,
+    },
+}
+
+/// Reads the list row by row.
+pub struct Reader {
+    path: PathBuf,
+    csv: csv::Reader<Box<dyn Read + Send>>,
+    columns: Arc<Vec<String>>,
+    email: usize,
+    name: Option<usize>,
+    status: Option<usize>,
+    /// Hash of each address seen, and the line it was first seen on.
+    seen: HashMap<u64, u64>,
+    record: csv::StringRecord,
+}
+
+/// Lower-cases and trims an address for comparison.
+pub fn normalize(email: &str) -> String {
+    email.trim().to_lowercase()
+}
+
+/// A 64-bit hash of a normalized address. SipHash-1-3 with fixed keys: two
+/// different addresses collide with a chance of about one in 10^19 per pair.
+pub fn address_hash(normalized: &str) -> u64 {
+    let mut h = DefaultHasher::new();
+    normalized.hash(&mut h);
+    h.finish()
+}
+
+impl Reader {
+    /// Opens the list and reads its header row.
+    pub fn open(path: &Path) -> Result<Reader, ListError> {
+        let err = |message: String| ListError {
+            path: path.to_path_buf(),
+            message,
+        };
+        let file = File::open(path).map_err(|e| err(format!("cannot read file: {e}")))?;
+        Reader::from_reader(path, Box::new(file))
+    }
+
+    /// Reads a list from any reader; `path` labels errors.
+    pub fn from_reader(path: &Path, input: Box<dyn Read + Send>) -> Result<Reader, ListError> {
+        let err = |message: String| ListError {
+            path: path.to_path_buf(),
+            message,
+        };
+        let mut csv = csv::ReaderBuilder::new()
+            .has_headers(true)
+            .flexible(false)
+            // Lines end at LF alone, so that line numbers stay right in CRLF
+            // files (the CR is trimmed off the last field).
+            .terminator(csv::Terminator::Any(b'\n'))
+            .from_reader(input);
+        let headers = csv
+            .headers()
+            .map_err(|e| err(format!("cannot read the header row: {e}")))?;
+        let columns: Vec<String> = headers
+            .iter()
+            .map(|h| h.trim_start_matches('\u{feff}').trim().to_string())
+            .collect();
+        if columns.iter().all(String::is_empty) {
+            return Err(err(
+                "the file is empty: it needs a header row with an `email` column".into(),
+            ));
+        }
+        let find = |name: &str| columns.iter().position(|c| c.eq_ignore_ascii_case(name));
+        let email = find("email").ok_or_else(|| {
+            err(format!(
+                "the header row has no `email` column (it has {})",
+                columns
+                    .iter()
+                    .map(|c| format!("`{c}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))
+        })?;
+        let (name, status) = (find("name"), find("status"));
+        Ok(Reader {
+            path: path.to_path_buf(),
+            csv,
+            columns: Arc::new(columns),
+            email,
+            name,
+            status,
+            seen: HashMap::new(),
+            record: csv::StringRecord::new(),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The column names of the header row.
+    pub fn columns(&self) -> Arc<Vec<String>> {
+        Arc::clone(&self.columns)
+    }
+
+    fn classify(&mut self, line: u64) -> Row {
+        let record = &self.record;
+        let raw_email = record.get(self.email).unwrap_or("").trim();
+        if raw_email.is_empty() {
+            return Row::Invalid {
+                line,
+                reason: "the email field is empty".into(),
+            };
+        }
+        let email = match Address::from_str(raw_email) {
+            Ok(a) => a,
+            Err(_) => {
+                return Row::Invalid {
+                    line,
+                    reason: format!(
+                        "`{}` is not a valid email address",
+                        raw_email.escape_debug()
+                    ),
+                };
+            }
+        };
+        let name = self
+            .name
+            .and_then(|i| record.get(i))
+            .unwrap_or("")
+            .trim()
+            .to_string();
+        if name.contains(['\r', '\n']) {
+            return Row::Invalid {
+                line,
+                reason: format!("the name `{}` contains a line break", name.escape_debug()),
+            };
+        }
+        let raw_status = self.status.and_then(|i| record.get(i)).unwrap_or("").trim();
+        let Some(status) = Status::parse(raw_status) else {
+            return Row::Invalid {
+                line,
+                reason: format!(
+                    "unknown status `{raw_status}` (expected subscribed, unsubscribed, bounced or complained)"
+                ),
+            };
+        };
+        let key = normalize(email.as_ref());
+        match self.seen.entry(address_hash(&key)) {
+            Entry::Occupied(first) => {
+                return Row::Duplicate {
+                    line,
+                    first_line: *first.get(),
+                    email: key,
+                };
+            }
+            Entry::Vacant(v) => {
+                v.insert(line);
+            }
+        }
+        if status != Status::Subscribed {
+            return Row::Inactive { line, status };
+        }
+        Row::Subscriber(Subscriber {
+            line,
+            email,
+            name,
+            columns: Arc::clone(&self.columns),
+            record: self.record.clone(),
+        })
+    }
+}
+
+impl Iterator for Reader {
+    type Item = Row;
+
+    fn next(&mut self) -> Option<Row> {
+        let mut record = std::mem::take(&mut self.record);
+        let result = self.csv.read_record(&mut record);
+        let line = record
+            .position()
+            .map_or_else(|| self.csv.position().line(), |p| p.line());
+        self.record = record;
+        match result {
+            Ok(false) => None,
+            Ok(true) => Some(self.classify(line)),
+            Err(e) => {
+                let line = e.position().map_or(line, |p| p.line());
+                let reason = match e.kind() {
+                    csv::ErrorKind::UnequalLengths {
+                        expected_len, len, ..
+                    } => format!("the row has {len} fields, the header has {expected_len}"),
+                    csv::ErrorKind::Utf8 { .. } => "the row is not valid UTF-8".into(),
+                    _ => e.to_string(),
+                };
+                Some(Row::Invalid { line, reason })
+            }
+        }
+    }
+}
+
+/// Counts of a whole list, read once before anything is sent.
+#[derive(Debug, Clone, Default)]
+pub struct Tally {
+    pub subscribed: u64,
+    pub inactive: std::collections::BTreeMap<&'static str, u64>,
+    /// `(line, first line, address)`.
+    pub duplicates: Vec<(u64, u64, String)>,
+    /// `(line, reason)`.
+    pub invalid: Vec<(u64, String)>,
+    /// The first subscribed row, for personalizing a test send or preview.
+    pub first: Option<Subscriber>,
+}
+
+impl Tally {
+    /// Reads the whole list.
+    pub fn of(path: &Path) -> Result<(Tally, Arc<Vec<String>>), ListError> {
+        let mut reader = Reader::open(path)?;
+        let columns = Arc::clone(&reader.columns);
+        let mut tally = Tally::default();
+        for row in &mut reader {
+            tally.add(row);
+        }
+        Ok((tally, columns))
+    }
+
+    /// Counts one row.
+    pub fn add(&mut self, row: Row) {
+        match row {
+            Row::Subscriber(s) => {
+                self.subscribed += 1;
+                if self.first.is_none() {
+                    self.first = Some(s);
+                }
+            }
+            Row::Inactive { status, .. } => {
+                *self.inactive.entry(status.as_str()).or_default() += 1;
+            }
+            Row::Duplicate {
+                line,
+                first_line,
+                email,
+            } => self.duplicates.push((line, first_line, email)),
+            Row::Invalid { line, reason } => self.invalid.push((line, reason)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rows(text: &str) -> Vec<Row> {
+        Reader::from_reader(
+            Path::new("list.csv"),
+            Box::new(std::io::Cursor::new(text.to_string())),
+        )
+        .unwrap()
+        .collect()
+    }
+
+    fn open_err(text: &str) -> String {
+        Reader::from_reader(
+            Path::new("list.csv"),
+            Box::new(std::io::Cursor::new(text.to_string())),
+        )
+        .err()
+        .unwrap()
+        .to_string()
+    }
+
+    #[test]
+    fn reads_subscribers_with_bom_crlf_and_quotes() {
+        let rows = rows(
+            "\u{feff}email,name,city\r\nada@example.com,\"Lovelace, Ada\",London\r\n\
+             bob@example.com,,\"New \"\"York\"\"\"\r\n",
+        );
+        assert_eq!(rows.len(), 2);
+        let Row::Subscriber(ada) = &rows[0] else {
+            panic!("{rows:?}")
+        };
+        assert_eq!((ada.line, ada.name.as_str()), (2, "Lovelace, Ada"));
+        assert_eq!(ada.column("city"), Some("London"));
+        assert_eq!(ada.column("zip"), None);
+        let Row::Subscriber(bob) = &rows[1] else {
+            panic!("{rows:?}")
+        };
+        assert_eq!(bob.column("city"), Some("New \"York\""));
+        assert_eq!(bob.name, "");
+    }
+
+    #[test]
+    fn duplicates_are_case_insensitive_and_name_the_first_line() {
+        let rows = rows("email\nA@x.org\nb@x.org\na@X.ORG\n");
+        match &rows[2] {
+            Row::Duplicate {
+                line, first_line, ..
+            } => assert_eq!((*line, *first_line), (4, 2)),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn statuses_and_invalid_rows() {
+        let rows = rows(
+            "email,name,status\n\
+             a@x.org,A,unsubscribed\n\
+             not-an-address,B,\n\
+             c@x.org,C,bounced\n\
+             d@x.org,\"D\nEvil\",\n\
+             e@x.org,E\n\
+             f@x.org,F,paused\n\
+             ,G,\n\
+             h@x.org,H,Subscribed\n",
+        );
+        let kinds: Vec<String> = rows
+            .iter()
+            .map(|r| match r {
+                Row::Subscriber(s) => format!("ok {}", s.line),
+                Row::Inactive { line, status } => format!("{} {line}", status.as_str()),
+                Row::Duplicate { line, .. } => format!("dup {line}"),
+                Row::Invalid { line, reason } => format!("invalid {line}: {reason}"),
+            })
+            .collect();
+        assert_eq!(kinds[0], "unsubscribed 2");
+        assert_eq!(
+            kinds[1],
+            "invalid 3: `not-an-address` is not a valid email address"
+        );
+        assert_eq!(kinds[2], "bounced 4");
+        assert!(kinds[3].starts_with("invalid 5: the name"), "{}", kinds[3]);
+        assert_eq!(
+            kinds[4],
+            "invalid 7: the row has 2 fields, the header has 3"
+        );
+        assert!(
+            kinds[5].starts_with("invalid 8: unknown status `paused`"),
+            "{}",
+            kinds[5]
+        );
+        assert_eq!(kinds[6], "invalid 9: the email field is empty");
+        assert_eq!(kinds[7], "ok 10");
+    }
+
+    #[test]
+    fn unusable_files_are_errors() {
+        assert!(
+            open_err("").contains("the file is empty"),
+            "{}",
+            open_err("")
+        );
+        assert!(
+            open_err("name,status\nA,\n").contains("no `email` column (it has `name`, `status`)")
+        );
+    }
+
+    #[test]
+    fn tally_counts_everything() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("list.csv");
+        std::fs::write(
+            &path,
+            "email,status\na@x.org,\nb@x.org,bounced\nA@x.org,\nbad,\nc@x.org,unsubscribed\nd@x.org,\n",
+        )
+        .unwrap();
+        let (tally, columns) = Tally::of(&path).unwrap();
+        assert_eq!(columns.as_slice(), ["email", "status"]);
+        assert_eq!(tally.subscribed, 2);
+        assert_eq!(tally.inactive.get("bounced"), Some(&1));
+        assert_eq!(tally.inactive.get("unsubscribed"), Some(&1));
+        assert_eq!(tally.duplicates, vec![(4, 2, "a@x.org".to_string())]);
+        assert_eq!(tally.invalid.len(), 1);
+        assert_eq!(tally.first.unwrap().email.to_string(), "a@x.org");
+    }
+}

@@ -1,0 +1,145 @@
+#!/usr/bin/env python3
+"""A real SMTP server for missive's tests, built on aiosmtpd.
+
+It saves every accepted message to OUT/<n>.eml (with the envelope in
+OUT/<n>.json) and can misbehave on purpose, deterministically per recipient:
+answer 451 to a share of first attempts, refuse chosen addresses with 550,
+drop the connection in the middle of DATA, or stall past the client's timeout.
+It prints "READY <port>" once it listens, and runs until stdin closes or it
+is killed.
+"""
+
+import argparse
+import asyncio
+import hashlib
+import json
+import os
+import socket
+import ssl
+import sys
+import threading
+
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
+
+
+def bucket(address, salt):
+    digest = hashlib.sha256((salt + address.lower()).encode()).digest()
+    return int.from_bytes(digest[:4], "big") % 1000
+
+
+class Handler:
+    def __init__(self, args):
+        self.args = args
+        self.out = args.out
+        self.lock = threading.Lock()
+        self.count = 0
+        self.attempts = {}
+        self.reject = set(a.lower() for a in args.reject_550.split(",") if a)
+
+    def first_attempt(self, address, stage):
+        """Counts attempts per recipient and stage; True on the first."""
+        key = (address.lower(), stage)
+        with self.lock:
+            self.attempts[key] = self.attempts.get(key, 0) + 1
+            return self.attempts[key] == 1
+
+    def faulty(self, address, permille, salt):
+        return permille > 0 and bucket(address, salt) < permille
+
+    async def handle_MAIL(self, server, session, envelope, address, mail_options):
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        if self.args.delay_ms:
+            await asyncio.sleep(self.args.delay_ms / 1000)
+        return "250 OK"
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address.lower() in self.reject:
+            return "550 5.1.1 <%s>: Recipient address rejected: no such user" % address
+        if self.faulty(address, self.args.stall_permille, "stall") and self.first_attempt(address, "stall"):
+            await asyncio.sleep(self.args.stall_secs)
+        if self.faulty(address, self.args.fail_451_permille, "451") and self.first_attempt(address, "451"):
+            return "451 4.3.0 Temporary failure, try again later"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        rcpt = envelope.rcpt_tos[0] if envelope.rcpt_tos else ""
+        if self.faulty(rcpt, self.args.drop_permille, "drop") and self.first_attempt(rcpt, "drop"):
+            server.transport.abort()
+            return "421 dropped"
+        with self.lock:
+            self.count += 1
+            n = self.count
+        base = os.path.join(self.out, "%06d" % n)
+        with open(base + ".eml.tmp", "wb") as f:
+            f.write(envelope.original_content)
+        with open(base + ".json", "w") as f:
+            json.dump({
+                "mail_from": envelope.mail_from,
+                "rcpt_tos": envelope.rcpt_tos,
+                "tls": session.ssl is not None,
+                "auth": session.authenticated,
+            }, f)
+        os.rename(base + ".eml.tmp", base + ".eml")
+        return "250 2.0.0 Ok: queued as %d" % n
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--out", required=True)
+    p.add_argument("--mode", choices=["plain", "starttls", "tls"], default="plain")
+    p.add_argument("--cert")
+    p.add_argument("--key")
+    p.add_argument("--auth", default="", help="USER:PASSWORD; AUTH is then required")
+    p.add_argument("--fail-451-permille", type=int, default=0)
+    p.add_argument("--reject-550", default="", help="comma-separated addresses")
+    p.add_argument("--drop-permille", type=int, default=0)
+    p.add_argument("--stall-permille", type=int, default=0)
+    p.add_argument("--stall-secs", type=float, default=3.0)
+    p.add_argument("--delay-ms", type=float, default=0)
+    args = p.parse_args()
+    os.makedirs(args.out, exist_ok=True)
+
+    context = None
+    if args.mode != "plain":
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(args.cert, args.key)
+
+    kwargs = {}
+    if args.auth:
+        user, password = args.auth.split(":", 1)
+
+        def authenticator(server, session, envelope, mechanism, auth_data):
+            ok = (isinstance(auth_data, LoginPassword)
+                  and auth_data.login.decode() == user
+                  and auth_data.password.decode() == password)
+            return AuthResult(success=ok)
+
+        kwargs.update(authenticator=authenticator, auth_required=True,
+                      auth_require_tls=args.mode != "plain")
+    if args.mode == "starttls":
+        kwargs.update(tls_context=context, require_starttls=True)
+    elif args.mode == "tls":
+        kwargs.update(ssl_context=context)
+
+    port = free_port()
+    controller = Controller(Handler(args), hostname="127.0.0.1", port=port,
+                            server_hostname="localhost", ready_timeout=10, **kwargs)
+    controller.start()
+    print("READY %d" % port, flush=True)
+    try:
+        sys.stdin.read()
+    finally:
+        controller.stop()
+
+
+if __name__ == "__main__":
+    main()
