@@ -209,7 +209,8 @@ impl Letterhead {
     }
 }
 
-/// Reads the DKIM key and names the headers the signature covers.
+/// Reads the DKIM key and names the headers the signature covers. (Not
+/// Content-Type: lettre writes it with the body, after signing the headers.)
 fn dkim_config(dkim: &Dkim, root: &Path) -> Result<DkimConfig> {
     let path = root.join(&dkim.private_key);
     let pem = std::fs::read_to_string(&path)
@@ -226,7 +227,6 @@ fn dkim_config(dkim: &Dkim, root: &Path) -> Result<DkimConfig> {
         "List-Unsubscribe",
         "List-Unsubscribe-Post",
         "MIME-Version",
-        "Content-Type",
     ]
     .into_iter()
     .map(HeaderName::new_from_ascii_str)

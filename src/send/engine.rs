@@ -347,7 +347,7 @@ impl Throttle {
 
     fn calm(&mut self) {
         self.calm += 1;
-        if self.calm >= 20 && self.level > 0 {
+        if self.calm >= 5 && self.level > 0 {
             self.level -= 1;
             self.calm = 0;
         }
@@ -478,7 +478,7 @@ mod tests {
         t.hit();
         assert!(t.until > first);
         assert_eq!(t.level, 2);
-        for _ in 0..40 {
+        for _ in 0..10 {
             t.calm();
         }
         assert_eq!(t.level, 0);

@@ -309,7 +309,7 @@ async fn connect(s: &SmtpSettings) -> Result<AsyncSmtpConnection, DeliverError> 
     .await;
     let mut conn = match opened {
         Ok(Ok(conn)) => conn,
-        Ok(Err(e)) if e.is_tls() => {
+        Ok(Err(e)) if e.is_tls() || is_certificate_error(&e) => {
             return Err(Fatal(format!(
                 "TLS with {}:{} failed: {}",
                 s.host,
@@ -347,7 +347,7 @@ async fn connect(s: &SmtpSettings) -> Result<AsyncSmtpConnection, DeliverError> 
         let upgraded = tokio::time::timeout(s.timeout, conn.starttls(tls, &s.hello)).await;
         match upgraded {
             Ok(Ok(())) => {}
-            Ok(Err(e)) if e.is_tls() || e.is_permanent() => {
+            Ok(Err(e)) if e.is_tls() || e.is_permanent() || is_certificate_error(&e) => {
                 return Err(Fatal(format!(
                     "STARTTLS with {}:{} failed: {}",
                     s.host,
@@ -395,10 +395,36 @@ async fn connect(s: &SmtpSettings) -> Result<AsyncSmtpConnection, DeliverError> 
     Ok(conn)
 }
 
-/// Sorts a lettre error into the engine's kinds of failure.
+/// Whether TLS failed on the certificate (untrusted, expired, wrong name):
+/// retrying cannot help.
+fn is_certificate_error(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(s) = source {
+        if let Some(rustls::Error::InvalidCertificate(_)) = s.downcast_ref::<rustls::Error>() {
+            return true;
+        }
+        if let Some(io) = s.downcast_ref::<std::io::Error>()
+            && io
+                .get_ref()
+                .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+                .is_some_and(|r| matches!(r, rustls::Error::InvalidCertificate(_)))
+        {
+            return true;
+        }
+        source = s.source();
+    }
+    false
+}
+
+/// Sorts a lettre error into the engine's kinds of failure; a reply from the
+/// server is kept as the server said it (`550 5.1.1 …`).
 fn classify(e: &lettre::transport::smtp::Error) -> Failure {
-    let text = chain(e);
-    match e.status().map(u16::from) {
+    let status = e.status().map(u16::from);
+    let text = match (status, std::error::Error::source(e)) {
+        (Some(code), Some(message)) => format!("{code} {message}"),
+        _ => chain(e),
+    };
+    match status {
         Some(code) if (500..600).contains(&code) => Failure::Permanent(text),
         Some(code) if (400..500).contains(&code) => Failure::Transient {
             reply: text,

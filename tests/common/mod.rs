@@ -86,3 +86,184 @@ pub fn synthetic_issue(dir: &Path, items: usize) -> PathBuf {
     std::fs::write(&path, missive::synthetic::issue(items)).unwrap();
     path
 }
+
+/// A real SMTP server (tests/smtp/server.py, on aiosmtpd) on a free port,
+/// stopped when dropped. Accepted messages land in `out`.
+pub struct SmtpServer {
+    child: std::process::Child,
+    pub port: u16,
+    pub out: PathBuf,
+}
+
+impl SmtpServer {
+    /// Starts the server with extra arguments (`--mode`, faults, …).
+    pub fn start(out: &Path, args: &[&str]) -> SmtpServer {
+        use std::io::BufRead;
+        let mut child = Command::new("python3")
+            .arg(repo().join("tests/smtp/server.py"))
+            .arg("--out")
+            .arg(out)
+            .args(args)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::inherit())
+            .spawn()
+            .expect("python3 runs tests/smtp/server.py (bash tests/run installs aiosmtpd)");
+        let stdout = child.stdout.take().unwrap();
+        let mut line = String::new();
+        std::io::BufReader::new(stdout)
+            .read_line(&mut line)
+            .unwrap();
+        let port = line
+            .strip_prefix("READY ")
+            .and_then(|p| p.trim().parse().ok())
+            .unwrap_or_else(|| panic!("the SMTP server did not start: {line:?}"));
+        SmtpServer {
+            child,
+            port,
+            out: out.to_path_buf(),
+        }
+    }
+
+    /// The messages accepted so far: (envelope JSON, raw message), in order.
+    pub fn messages(&self) -> Vec<(serde_json::Value, Vec<u8>)> {
+        let mut names: Vec<PathBuf> = std::fs::read_dir(&self.out)
+            .map(|d| d.map(|e| e.unwrap().path()).collect())
+            .unwrap_or_default();
+        names.retain(|p| p.extension().is_some_and(|e| e == "eml"));
+        names.sort();
+        names
+            .into_iter()
+            .map(|eml| {
+                let json = std::fs::read_to_string(eml.with_extension("json")).unwrap();
+                (
+                    serde_json::from_str(&json).unwrap(),
+                    std::fs::read(&eml).unwrap(),
+                )
+            })
+            .collect()
+    }
+
+    /// The recipient of each accepted message, lower-cased.
+    pub fn recipients(&self) -> Vec<String> {
+        self.messages()
+            .iter()
+            .map(|(env, _)| env["rcpt_tos"][0].as_str().unwrap().to_lowercase())
+            .collect()
+    }
+}
+
+impl Drop for SmtpServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A project directory for sending tests: a config (with `extra` appended),
+/// the example issue and a subscriber list.
+pub struct SendProject {
+    pub dir: tempfile::TempDir,
+}
+
+impl SendProject {
+    pub fn new(config: &str, subscribers: &str) -> SendProject {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("missive.toml"), config).unwrap();
+        std::fs::write(dir.path().join("subscribers.csv"), subscribers).unwrap();
+        std::fs::create_dir(dir.path().join("issues")).unwrap();
+        std::fs::copy(
+            example_issue(),
+            dir.path()
+                .join("issues/2026-11-27-tides-and-timetables.toml"),
+        )
+        .unwrap();
+        SendProject { dir }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn issue(&self) -> &'static str {
+        "issues/2026-11-27-tides-and-timetables.toml"
+    }
+
+    /// Runs missive in the project with the given environment.
+    pub fn run(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_missive"));
+        cmd.args(args)
+            .current_dir(self.path())
+            .env_remove("MISSIVE_SMTP_PASSWORD")
+            .env_remove("MISSIVE_UNSUBSCRIBE_SECRET")
+            .stdin(std::process::Stdio::null());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        cmd.output().unwrap()
+    }
+
+    /// The lines of the journal of the example issue.
+    pub fn journal(&self) -> String {
+        std::fs::read_to_string(
+            self.path()
+                .join(".missive/2026-11-27-tides-and-timetables.journal"),
+        )
+        .unwrap_or_default()
+    }
+}
+
+/// The secret the sending tests sign unsubscribe tokens with.
+pub const SECRET: &str = "test-secret-0123456789abcdef";
+
+/// The newsletter and unsubscribe part of a sending config.
+pub const NEWSLETTER: &str = r#"[newsletter]
+name = "The Slow Commute"
+from = "Matt Example <matt@example.com>"
+reply_to = "Replies <replies@example.com>"
+list_id = "The Slow Commute <weekly.slowcommute.example.com>"
+test_to = "Matt <matt@example.com>"
+web_url = "https://slowcommute.example.com/issues"
+
+[unsubscribe]
+url = "https://slowcommute.example.com/unsubscribe?email={email}&token={token}"
+mailto = "unsubscribe@slowcommute.example.com"
+"#;
+
+/// A config for sending to `port` on loopback without TLS, with `sending`
+/// lines added to `[sending]`.
+pub fn plain_config(port: u16, sending: &str) -> String {
+    format!(
+        "{NEWSLETTER}\n[smtp]\nhost = \"127.0.0.1\"\nport = {port}\nsecurity = \"none\"\n\
+         timeout_secs = 5\n\n[sending]\nconcurrency = 4\nbatch_size = 50\n{sending}\n"
+    )
+}
+
+/// A subscriber list of `n` subscribed readers plus inactive rows and
+/// duplicates; returns the CSV and the (address, name) of each reader who
+/// should get the issue, in list order.
+pub fn subscriber_list(n: usize) -> (String, Vec<(String, String)>) {
+    let mut csv = String::from("email,name,status,city\n");
+    let mut expected = Vec::new();
+    for i in 0..n {
+        let email = format!("reader{i:04}@example.org");
+        let name = match i % 5 {
+            0 => String::new(),
+            1 => format!("Zoë Ō’Brien {i}"),
+            2 => format!("Last, First {i}"),
+            3 => format!("Ann \"Quote\" {i}"),
+            _ => format!("Reader {i}"),
+        };
+        let quoted = format!("\"{}\"", name.replace('"', "\"\""));
+        csv.push_str(&format!("{email},{quoted},subscribed,City {i}\n"));
+        expected.push((email, name));
+        if i % 50 == 7 {
+            csv.push_str(&format!("gone{i}@example.org,Gone,unsubscribed,X\n"));
+            csv.push_str(&format!("bounced{i}@example.org,Bounced,bounced,X\n"));
+        }
+        if i % 100 == 11 {
+            csv.push_str(&format!("READER{i:04}@EXAMPLE.ORG,Duplicate,,X\n"));
+        }
+    }
+    (csv, expected)
+}

@@ -5,7 +5,7 @@ It saves every accepted message to OUT/<n>.eml (with the envelope in
 OUT/<n>.json) and can misbehave on purpose, deterministically per recipient:
 answer 451 to a share of first attempts, refuse chosen addresses with 550,
 drop the connection in the middle of DATA, or stall past the client's timeout.
-It prints "READY <port>" once it listens, and runs until stdin closes or it
+Every RCPT is logged to OUT/rcpt.log. It prints "READY <port>" once it listens, and runs until stdin closes or it
 is killed.
 """
 
@@ -55,6 +55,9 @@ class Handler:
         return "250 OK"
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        with self.lock:
+            with open(os.path.join(self.out, "rcpt.log"), "a") as log:
+                log.write(address + "\n")
         if address.lower() in self.reject:
             return "550 5.1.1 <%s>: Recipient address rejected: no such user" % address
         if self.faulty(address, self.args.stall_permille, "stall") and self.first_attempt(address, "stall"):
@@ -79,7 +82,8 @@ class Handler:
             json.dump({
                 "mail_from": envelope.mail_from,
                 "rcpt_tos": envelope.rcpt_tos,
-                "tls": session.ssl is not None,
+                "tls": session.ssl is not None
+                       or server.transport.get_extra_info("ssl_object") is not None,
                 "auth": session.authenticated,
             }, f)
         os.rename(base + ".eml.tmp", base + ".eml")
@@ -121,10 +125,11 @@ def main():
             ok = (isinstance(auth_data, LoginPassword)
                   and auth_data.login.decode() == user
                   and auth_data.password.decode() == password)
-            return AuthResult(success=ok)
+            return AuthResult(success=ok, handled=False)
 
+        # With implicit TLS aiosmtpd does not know the link is encrypted.
         kwargs.update(authenticator=authenticator, auth_required=True,
-                      auth_require_tls=args.mode != "plain")
+                      auth_require_tls=args.mode == "starttls")
     if args.mode == "starttls":
         kwargs.update(tls_context=context, require_starttls=True)
     elif args.mode == "tls":
