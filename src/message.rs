@@ -317,3 +317,117 @@ impl<N: Named> Header for Raw<N> {
         HeaderValue::new(Self::name(), self.value.clone())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+    use crate::issue::Issue;
+    use crate::render::Templates;
+    use std::str::FromStr;
+
+    const CONFIG: &str = r#"
+[newsletter]
+name = "N"
+from = "Matt <matt@example.com>"
+list_id = "N <n.example.com>"
+[unsubscribe]
+url = "https://n.example.com/u?e={email}&t={token}"
+"#;
+
+    fn letterhead(config: &str, secret: Option<Secret>) -> Result<Letterhead> {
+        let config = Config::parse(config, Path::new("missive.toml")).unwrap();
+        let project = crate::config::Project {
+            root: ".".into(),
+            config_path: None,
+            config,
+        };
+        let text = "subject = \"Hi\"\ndate = 2026-11-27\n[letter]\ngreeting = \"Dear {{ name | you }} in {{ city }},\"\nbody = \"x\"\n";
+        let issue = crate::issue::LoadedIssue {
+            path: "i.toml".into(),
+            text: text.into(),
+            issue: Issue::parse(text, Path::new("i.toml")).unwrap(),
+        };
+        let templates = Templates::load(Path::new("/nonexistent")).unwrap();
+        let rendered = crate::render::render(&issue, &project, &templates).unwrap();
+        Letterhead::new(&project.config, &project.root, "Hi", &rendered, secret)
+    }
+
+    fn reader(csv: &str) -> Subscriber {
+        let mut rows = crate::subscribers::Reader::from_reader(
+            Path::new("l.csv"),
+            Box::new(std::io::Cursor::new(csv.to_string())),
+        )
+        .unwrap();
+        match rows.next() {
+            Some(crate::subscribers::Row::Subscriber(s)) => s,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_token_url_needs_the_secret() {
+        let e = letterhead(CONFIG, None).err().unwrap().to_string();
+        assert!(e.contains("MISSIVE_UNSUBSCRIBE_SECRET is not set"), "{e}");
+    }
+
+    #[test]
+    fn unknown_tags_are_those_no_column_provides() {
+        let l = letterhead(CONFIG, Some(Secret::new("0123456789abcdef").unwrap())).unwrap();
+        let unknown = l.unknown_tags(&["email".into(), "name".into()]);
+        assert_eq!(unknown.into_iter().collect::<Vec<_>>(), vec!["city".to_string()]);
+        assert!(l.unknown_tags(&["city".into()]).is_empty());
+    }
+
+    #[test]
+    fn messages_carry_list_headers_and_personal_links() {
+        let secret = Secret::new("0123456789abcdef").unwrap();
+        let token = secret.token("ada@example.org");
+        let l = letterhead(CONFIG, Some(secret)).unwrap();
+        let m = l.message(&reader("email,name,city\nada@example.org,Ada,Paris\n")).unwrap();
+        let raw = String::from_utf8(m.formatted()).unwrap();
+        assert!(raw.contains("To: Ada <ada@example.org>"), "{raw}");
+        assert!(raw.contains("List-Id: N <n.example.com>"));
+        assert!(raw.contains(&format!(
+            "List-Unsubscribe: <https://n.example.com/u?e=ada%40example.org&t={token}>"
+        )));
+        assert!(raw.contains("List-Unsubscribe-Post: List-Unsubscribe=One-Click"));
+        assert!(raw.contains("Dear Ada in Paris,"), "{raw}");
+
+        let test = l
+            .test_message(
+                &reader("email,name,city\nada@example.org,,\n"),
+                &Mailbox::from_str("me@example.com").unwrap(),
+            )
+            .unwrap();
+        let raw = String::from_utf8(test.formatted()).unwrap();
+        assert!(raw.contains("Subject: [TEST] Hi"));
+        assert!(raw.contains("To: me@example.com"));
+        assert!(raw.contains("Dear you in ,"), "{raw}");
+    }
+
+    #[test]
+    fn no_one_click_header_without_an_https_url() {
+        let config = CONFIG.replace(
+            "url = \"https://n.example.com/u?e={email}&t={token}\"",
+            "mailto = \"u@n.example.com\"",
+        );
+        let l = letterhead(&config, None).unwrap();
+        let m = l.message(&reader("email\nb@example.org\n")).unwrap();
+        let raw = String::from_utf8(m.formatted()).unwrap();
+        assert!(raw.contains("List-Unsubscribe: <mailto:u@n.example.com?subject=unsubscribe>"));
+        assert!(!raw.contains("List-Unsubscribe-Post"));
+    }
+
+    #[test]
+    fn signing_keys_in_pem_forms() {
+        // Ed25519 PKCS#8 (RFC 8410's test key).
+        let ed = "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEINTuctv5E1hK1bbY8fdp+K06/nwoy/HU++CXqI9EdVhC\n-----END PRIVATE KEY-----\n";
+        assert!(signing_key(ed).is_ok());
+        let e = signing_key("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n")
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(e.contains("not an RSA or Ed25519 private key"), "{e}");
+    }
+}

@@ -5,13 +5,19 @@
 
 use std::net::IpAddr;
 use std::path::PathBuf;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
-use anyhow::{Context, Result, anyhow, bail};
+use anyhow::{Context as _, Result, anyhow, bail};
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
-use lettre::transport::smtp::client::{AsyncSmtpConnection, Certificate, TlsParameters};
+use lettre::transport::smtp::client::{
+    AsyncSmtpConnection, AsyncTokioStream, Certificate, TlsParameters,
+};
 use lettre::transport::smtp::extension::ClientId;
 use lettre::{AsyncFileTransport, AsyncTransport, Message, Tokio1Executor};
+use tokio::net::TcpStream;
 
 use crate::config::{Config, Project, Security, TransportKind};
 
@@ -48,7 +54,10 @@ pub struct SmtpSettings {
     port: u16,
     security: Security,
     credentials: Option<Credentials>,
+    /// For STARTTLS (lettre upgrades the connection).
     tls: Option<TlsParameters>,
+    /// For implicit TLS (missive wraps the socket before the greeting).
+    wrapper: Option<Arc<rustls::ClientConfig>>,
     timeout: Duration,
     hello: ClientId,
 }
@@ -122,29 +131,30 @@ impl Transport {
                         label.display()
                     );
                 }
-                let tls = match smtp.security {
-                    Security::None => None,
-                    Security::Starttls | Security::Tls => {
+                let ca = match &smtp.ca_file {
+                    None => None,
+                    Some(ca) => {
+                        let path = project.resolve(ca);
+                        let pem = std::fs::read(&path).with_context(|| {
+                            format!("smtp.ca_file: cannot read {}", path.display())
+                        })?;
+                        Some((path, pem))
+                    }
+                };
+                let (tls, wrapper) = match smtp.security {
+                    Security::None => (None, None),
+                    Security::Starttls => {
                         let mut builder = TlsParameters::builder(host.clone());
-                        if let Some(ca) = &smtp.ca_file {
-                            let path = project.resolve(ca);
-                            let pem = std::fs::read(&path).with_context(|| {
-                                format!("smtp.ca_file: cannot read {}", path.display())
-                            })?;
-                            let cert = Certificate::from_pem(&pem).map_err(|e| {
-                                anyhow!(
-                                    "smtp.ca_file: {}: not a PEM certificate: {e}",
-                                    path.display()
-                                )
+                        if let Some((path, pem)) = &ca {
+                            let cert = Certificate::from_pem(pem).map_err(|e| {
+                                anyhow!("smtp.ca_file: {}: not a PEM certificate: {e}", path.display())
                             })?;
                             builder = builder.add_root_certificate(cert);
                         }
-                        Some(
-                            builder
-                                .build()
-                                .map_err(|e| anyhow!("TLS setup failed: {e}"))?,
-                        )
+                        let params = builder.build().map_err(|e| anyhow!("TLS setup failed: {e}"))?;
+                        (Some(params), None)
                     }
+                    Security::Tls => (None, Some(rustls_config(ca.as_ref())?)),
                 };
                 Ok(Transport::Smtp(SmtpSettings {
                     host,
@@ -152,6 +162,7 @@ impl Transport {
                     security: smtp.security,
                     credentials,
                     tls,
+                    wrapper,
                     timeout: Duration::from_secs(u64::from(smtp.timeout_secs.get())),
                     hello: ClientId::default(),
                 }))
@@ -289,43 +300,116 @@ impl From<Fatal> for DeliverError {
     }
 }
 
+/// A rustls client config trusting the usual web roots and the `ca_file`.
+fn rustls_config(ca: Option<&(PathBuf, Vec<u8>)>) -> Result<Arc<rustls::ClientConfig>> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore::empty();
+    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    if let Some((path, pem)) = ca {
+        let mut added = 0;
+        for cert in CertificateDer::pem_slice_iter(pem) {
+            let cert = cert.map_err(|e| {
+                anyhow!("smtp.ca_file: {}: not a PEM certificate: {e}", path.display())
+            })?;
+            roots
+                .add(cert)
+                .map_err(|e| anyhow!("smtp.ca_file: {}: {e}", path.display()))?;
+            added += 1;
+        }
+        if added == 0 {
+            bail!("smtp.ca_file: {}: holds no PEM certificate", path.display());
+        }
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| anyhow!("TLS setup failed: {e}"))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(Arc::new(config))
+}
+
+/// A TLS stream handed to lettre as its transport (implicit TLS).
+#[derive(Debug)]
+struct TlsSocket(tokio_rustls::client::TlsStream<TcpStream>);
+
+impl AsyncTokioStream for TlsSocket {
+    fn peer_addr(&self) -> std::io::Result<std::net::SocketAddr> {
+        self.0.get_ref().0.peer_addr()
+    }
+}
+
+impl tokio::io::AsyncRead for TlsSocket {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.0).poll_read(cx, buf)
+    }
+}
+
+impl tokio::io::AsyncWrite for TlsSocket {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.0).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.0).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.0).poll_shutdown(cx)
+    }
+}
+
+/// Opens the socket (TLS-wrapped for implicit TLS) and reads the greeting.
+/// Nagle's algorithm is off: lettre writes the end-of-data marker on its own,
+/// which would otherwise wait for a delayed ACK on every message.
+async fn open(s: &SmtpSettings) -> Result<AsyncSmtpConnection, DeliverError> {
+    let network = |what: String| DeliverError::Failed(Failure::Network(what));
+    let tcp = TcpStream::connect((s.host.as_str(), s.port))
+        .await
+        .map_err(|e| network(format!("cannot connect to {}:{}: {e}", s.host, s.port)))?;
+    tcp.set_nodelay(true)
+        .map_err(|e| network(format!("cannot set up the connection: {e}")))?;
+    let stream: Box<dyn AsyncTokioStream> = match &s.wrapper {
+        None => Box::new(tcp),
+        Some(config) => {
+            let name = rustls::pki_types::ServerName::try_from(s.host.clone())
+                .map_err(|e| Fatal(format!("smtp.host `{}` is not a TLS server name: {e}", s.host)))?;
+            let tls = tokio_rustls::TlsConnector::from(Arc::clone(config))
+                .connect(name, tcp)
+                .await
+                .map_err(|e| {
+                    let text = format!("TLS with {}:{} failed: {}", s.host, s.port, chain(&e));
+                    if is_certificate_error(&e) {
+                        DeliverError::Fatal(Fatal(text))
+                    } else {
+                        network(text)
+                    }
+                })?;
+            Box::new(TlsSocket(tls))
+        }
+    };
+    AsyncSmtpConnection::connect_with_transport(stream, &s.hello)
+        .await
+        .map_err(|e| match classify(&e) {
+            Failure::Network(text) => network(format!("{}:{}: {text}", s.host, s.port)),
+            failure => DeliverError::Failed(failure),
+        })
+}
+
 /// Opens, secures and authenticates a connection. A refusal of TLS or of
 /// the credentials is fatal; a network failure may be retried.
 async fn connect(s: &SmtpSettings) -> Result<AsyncSmtpConnection, DeliverError> {
-    let wrapper = match s.security {
-        Security::Tls => s.tls.clone(),
-        _ => None,
-    };
-    let opened = tokio::time::timeout(
-        s.timeout,
-        AsyncSmtpConnection::connect_tokio1(
-            (s.host.as_str(), s.port),
-            Some(s.timeout),
-            &s.hello,
-            wrapper,
-            None,
-        ),
-    )
-    .await;
-    let mut conn = match opened {
-        Ok(Ok(conn)) => conn,
-        Ok(Err(e)) if e.is_tls() || is_certificate_error(&e) => {
-            return Err(Fatal(format!(
-                "TLS with {}:{} failed: {}",
-                s.host,
-                s.port,
-                chain(&e)
-            ))
-            .into());
-        }
-        Ok(Err(e)) => {
-            return Err(DeliverError::Failed(Failure::Network(format!(
-                "cannot connect to {}:{}: {}",
-                s.host,
-                s.port,
-                chain(&e)
-            ))));
-        }
+    let mut conn = match tokio::time::timeout(s.timeout, open(s)).await {
+        Ok(opened) => opened?,
         Err(_) => {
             return Err(DeliverError::Failed(Failure::Network(format!(
                 "cannot connect to {}:{}: no answer within {} s",
@@ -365,7 +449,8 @@ async fn connect(s: &SmtpSettings) -> Result<AsyncSmtpConnection, DeliverError> 
         }
     }
     if let Some(credentials) = &s.credentials {
-        if !conn.is_encrypted() && !is_loopback(&s.host) {
+        let encrypted = conn.is_encrypted() || s.wrapper.is_some();
+        if !encrypted && !is_loopback(&s.host) {
             return Err(Fatal("refusing AUTH over an unencrypted connection".into()).into());
         }
         let authed = tokio::time::timeout(

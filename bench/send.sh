@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# Times `missive send` of the example issue to N generated subscribers (4
+# connections, personalization on) into Postfix's smtp-sink on loopback, and,
+# in the same run, Postfix's `smtp-source -d -s 4` sending N messages of the
+# same size; prints both rates and the ratio. Then compares missive's peak RSS
+# at N and at BIG subscribers.
+# Usage: bench/send.sh [N] [BIG]   (defaults 20000 and 200000)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+n="${1:-20000}"
+big="${2:-200000}"
+
+if ! command -v smtp-sink >/dev/null || ! [ -x /usr/bin/time ]; then
+  echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postfix time >/dev/null
+fi
+cargo build --release --quiet --bin missive
+
+work="$PWD/bench/work/send"
+rm -rf "$work" && mkdir -p "$work/project/issues"
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+smtp-sink -u nobody 127.0.0.1:"$port" 1024 &
+sink=$!
+trap 'kill $sink 2>/dev/null || true' EXIT
+sleep 0.5
+
+cp issues/2026-11-27-tides-and-timetables.toml "$work/project/issues/issue.toml"
+cat > "$work/project/missive.toml" <<TOML
+[newsletter]
+name = "The Slow Commute"
+from = "Matt Example <matt@example.com>"
+list_id = "The Slow Commute <weekly.slowcommute.example.com>"
+web_url = "https://slowcommute.example.com/issues"
+[unsubscribe]
+url = "https://slowcommute.example.com/unsubscribe?email={email}&token={token}"
+mailto = "unsubscribe@slowcommute.example.com"
+[smtp]
+host = "127.0.0.1"
+port = $port
+security = "none"
+[sending]
+concurrency = 4
+batch_size = 500
+TOML
+list() { # list N FILE: N subscribers with names and a city column
+  python3 - "$1" "$2" <<'PY'
+import sys
+n, path = int(sys.argv[1]), sys.argv[2]
+with open(path, "w") as f:
+    f.write("email,name,city\n")
+    for i in range(n):
+        f.write(f"reader{i:07d}@example.org,Reader Number {i},City {i % 97}\n")
+PY
+}
+export MISSIVE_UNSUBSCRIBE_SECRET=bench-secret-0123456789abcdef
+
+# The size of one personalized message, for smtp-source.
+mkdir -p "$work/size/issues"
+cp "$work/project/issues/issue.toml" "$work/size/issues/"
+sed -e 's/^concurrency = 4/transport = "file"\noutbox = "outbox"/' "$work/project/missive.toml" > "$work/size/missive.toml"
+list 1 "$work/size/subscribers.csv"
+(cd "$work/size" && "$OLDPWD/target/release/missive" send issues/issue.toml --yes >/dev/null)
+size=$(wc -c < "$(ls "$work"/size/outbox/*.eml | head -1)")
+echo "message size: $size bytes"
+
+run_missive() { # run_missive N: prints "seconds rss_kb"
+  list "$1" "$work/project/subscribers.csv"
+  rm -rf "$work/project/.missive"
+  (cd "$work/project" && /usr/bin/time -f "%e %M" -o "$work/time.txt" \
+     "$OLDPWD/target/release/missive" send issues/issue.toml --yes > "$work/missive-$1.log")
+  cat "$work/time.txt"
+}
+
+read -r m_secs m_rss < <(run_missive "$n")
+grep "This run" "$work/missive-$n.log"
+start=$(date +%s.%N)
+smtp-source -d -s 4 -m "$n" -l "$size" -f matt@example.com -t reader@example.org 127.0.0.1:"$port"
+end=$(date +%s.%N)
+read -r b_secs b_rss < <(run_missive "$big")
+grep "This run" "$work/missive-$big.log"
+
+python3 - "$n" "$m_secs" "$start" "$end" "$m_rss" "$big" "$b_rss" "$b_secs" <<'PY'
+import sys
+n, m_secs, start, end, m_rss, big, b_rss, b_secs = sys.argv[1:]
+n, big = int(n), int(big)
+m_rate = n / float(m_secs)
+s_rate = n / (float(end) - float(start))
+print(f"missive send: {n} messages in {float(m_secs):.2f} s = {m_rate:.0f} msg/s (whole command)")
+print(f"smtp-source:  {n} messages in {float(end)-float(start):.2f} s = {s_rate:.0f} msg/s")
+print(f"ratio: missive at {100*m_rate/s_rate:.0f}% of smtp-source's rate (target: >= 50%)")
+print(f"peak RSS: {int(m_rss)/1024:.1f} MiB at {n} subscribers, {int(b_rss)/1024:.1f} MiB at {big} "
+      f"({big} sent in {float(b_secs):.1f} s); ratio {int(b_rss)/int(m_rss):.2f} (target: <= 1.5)")
+PY
