@@ -2,7 +2,7 @@
 //! JSON lines) recording each recipient's outcome as the server answers, so a
 //! dispatch can be resumed after a crash, a Ctrl-C or a failure.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
@@ -48,32 +48,45 @@ pub enum State {
     Deferred,
 }
 
-/// What the journal says so far.
+/// What the journal says so far. Recipients who have the issue take a
+/// 64-bit hash each; only those who do not carry their address and reply.
 #[derive(Debug, Default)]
 pub struct History {
     /// The fingerprint of the render the last dispatch sent.
     pub fingerprint: Option<String>,
-    /// The latest state of each recipient, by address hash.
-    states: HashMap<u64, State>,
-    /// `(address, reply)` of recipients whose latest state is not `Sent`.
-    problems: HashMap<u64, (String, String)>,
+    /// Hashes of the recipients who have the issue.
+    sent: HashSet<u64>,
+    /// The latest state, address and reply of recipients who do not.
+    problems: HashMap<u64, (State, String, String)>,
 }
 
 impl History {
     pub fn state(&self, email: &str) -> Option<State> {
-        self.states.get(&address_hash(&normalize(email))).copied()
+        let hash = address_hash(&normalize(email));
+        if self.sent.contains(&hash) {
+            Some(State::Sent)
+        } else {
+            self.problems.get(&hash).map(|(state, _, _)| *state)
+        }
     }
 
     pub fn count(&self, state: State) -> usize {
-        self.states.values().filter(|s| **s == state).count()
+        match state {
+            State::Sent => self.sent.len(),
+            _ => self
+                .problems
+                .values()
+                .filter(|(s, _, _)| *s == state)
+                .count(),
+        }
     }
 
     /// `(address, state, reply)` of every recipient not (yet) sent, sorted.
     pub fn problems(&self) -> Vec<(String, State, String)> {
         let mut out: Vec<_> = self
             .problems
-            .iter()
-            .map(|(h, (email, reply))| (email.clone(), self.states[h], reply.clone()))
+            .values()
+            .map(|(state, email, reply)| (email.clone(), *state, reply.clone()))
             .collect();
         out.sort();
         out
@@ -92,14 +105,14 @@ impl History {
         let key = normalize(&email);
         let hash = address_hash(&key);
         // A message once accepted stays sent, whatever a later run says.
-        if self.states.get(&hash) == Some(&State::Sent) {
+        if self.sent.contains(&hash) {
             return;
         }
-        self.states.insert(hash, state);
         if state == State::Sent {
+            self.sent.insert(hash);
             self.problems.remove(&hash);
         } else {
-            self.problems.insert(hash, (key, reply));
+            self.problems.insert(hash, (state, key, reply));
         }
     }
 }

@@ -375,7 +375,10 @@ url = "https://n.example.com/u?e={email}&t={token}"
     fn unknown_tags_are_those_no_column_provides() {
         let l = letterhead(CONFIG, Some(Secret::new("0123456789abcdef").unwrap())).unwrap();
         let unknown = l.unknown_tags(&["email".into(), "name".into()]);
-        assert_eq!(unknown.into_iter().collect::<Vec<_>>(), vec!["city".to_string()]);
+        assert_eq!(
+            unknown.into_iter().collect::<Vec<_>>(),
+            vec!["city".to_string()]
+        );
         assert!(l.unknown_tags(&["city".into()]).is_empty());
     }
 
@@ -384,7 +387,9 @@ url = "https://n.example.com/u?e={email}&t={token}"
         let secret = Secret::new("0123456789abcdef").unwrap();
         let token = secret.token("ada@example.org");
         let l = letterhead(CONFIG, Some(secret)).unwrap();
-        let m = l.message(&reader("email,name,city\nada@example.org,Ada,Paris\n")).unwrap();
+        let m = l
+            .message(&reader("email,name,city\nada@example.org,Ada,Paris\n"))
+            .unwrap();
         let raw = String::from_utf8(m.formatted()).unwrap();
         assert!(raw.contains("To: Ada <ada@example.org>"), "{raw}");
         assert!(raw.contains("List-Id: N <n.example.com>"));

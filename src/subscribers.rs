@@ -1,9 +1,9 @@
 //! The subscriber list: a CSV file read as a stream, row by row, with invalid
 //! rows, inactive subscribers and duplicate addresses told apart. Memory
-//! grows only with the set of addresses seen (8 bytes of hash each).
+//! grows only with the set of addresses seen (a 64-bit hash each).
 
-use std::collections::HashMap;
-use std::collections::hash_map::{DefaultHasher, Entry};
+use std::collections::hash_map::DefaultHasher;
+use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::hash::{Hash, Hasher};
 use std::io::Read;
@@ -94,11 +94,13 @@ pub enum Row {
     Inactive {
         line: u64,
         status: Status,
+        /// The lower-cased address.
+        email: String,
     },
     /// The address appeared on an earlier line.
     Duplicate {
         line: u64,
-        first_line: u64,
+        /// The lower-cased address.
         email: String,
     },
     Invalid {
@@ -115,8 +117,8 @@ pub struct Reader {
     email: usize,
     name: Option<usize>,
     status: Option<usize>,
-    /// Hash of each address seen, and the line it was first seen on.
-    seen: HashMap<u64, u64>,
+    /// The hash of each address seen.
+    seen: HashSet<u64>,
     record: csv::StringRecord,
 }
 
@@ -188,13 +190,20 @@ impl Reader {
             email,
             name,
             status,
-            seen: HashMap::new(),
+            seen: HashSet::new(),
             record: csv::StringRecord::new(),
         })
     }
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Makes room for `addresses` addresses at once, so the set of those seen
+    /// never has to grow (and briefly double) while sending.
+    pub fn expect(mut self, addresses: usize) -> Reader {
+        self.seen.reserve(addresses);
+        self
     }
 
     /// The column names of the header row.
@@ -245,20 +254,15 @@ impl Reader {
             };
         };
         let key = normalize(email.as_ref());
-        match self.seen.entry(address_hash(&key)) {
-            Entry::Occupied(first) => {
-                return Row::Duplicate {
-                    line,
-                    first_line: *first.get(),
-                    email: key,
-                };
-            }
-            Entry::Vacant(v) => {
-                v.insert(line);
-            }
+        if !self.seen.insert(address_hash(&key)) {
+            return Row::Duplicate { line, email: key };
         }
         if status != Status::Subscribed {
-            return Row::Inactive { line, status };
+            return Row::Inactive {
+                line,
+                status,
+                email: key,
+            };
         }
         Row::Subscriber(Subscriber {
             line,
@@ -320,6 +324,7 @@ impl Tally {
         for row in &mut reader {
             tally.add(row);
         }
+        tally.find_first_lines(path)?;
         Ok((tally, columns))
     }
 
@@ -335,13 +340,44 @@ impl Tally {
             Row::Inactive { status, .. } => {
                 *self.inactive.entry(status.as_str()).or_default() += 1;
             }
-            Row::Duplicate {
-                line,
-                first_line,
-                email,
-            } => self.duplicates.push((line, first_line, email)),
+            Row::Duplicate { line, email } => self.duplicates.push((line, 0, email)),
             Row::Invalid { line, reason } => self.invalid.push((line, reason)),
         }
+    }
+
+    /// The rows of the list that hold an address, subscribed or not.
+    pub fn addresses(&self) -> u64 {
+        self.subscribed + self.inactive.values().sum::<u64>()
+    }
+
+    /// Fills in the line each duplicate first appeared on. The stream only
+    /// keeps hashes, so this reads the list again — only when there are
+    /// duplicates, and remembering only theirs.
+    pub fn find_first_lines(&mut self, path: &Path) -> Result<(), ListError> {
+        if self.duplicates.is_empty() {
+            return Ok(());
+        }
+        let mut first: HashMap<u64, u64> = self
+            .duplicates
+            .iter()
+            .map(|(_, _, email)| (address_hash(email), 0))
+            .collect();
+        for row in Reader::open(path)? {
+            let (line, email) = match &row {
+                Row::Subscriber(s) => (s.line, s.key()),
+                Row::Inactive { line, email, .. } => (*line, email.clone()),
+                _ => continue,
+            };
+            if let Some(slot) = first.get_mut(&address_hash(&email)) {
+                if *slot == 0 {
+                    *slot = line;
+                }
+            }
+        }
+        for (_, first_line, email) in &mut self.duplicates {
+            *first_line = first[&address_hash(email)];
+        }
+        Ok(())
     }
 }
 
@@ -392,9 +428,7 @@ mod tests {
     fn duplicates_are_case_insensitive_and_name_the_first_line() {
         let rows = rows("email\nA@x.org\nb@x.org\na@X.ORG\n");
         match &rows[2] {
-            Row::Duplicate {
-                line, first_line, ..
-            } => assert_eq!((*line, *first_line), (4, 2)),
+            Row::Duplicate { line, email } => assert_eq!((*line, email.as_str()), (4, "a@x.org")),
             other => panic!("{other:?}"),
         }
     }
@@ -416,7 +450,7 @@ mod tests {
             .iter()
             .map(|r| match r {
                 Row::Subscriber(s) => format!("ok {}", s.line),
-                Row::Inactive { line, status } => format!("{} {line}", status.as_str()),
+                Row::Inactive { line, status, .. } => format!("{} {line}", status.as_str()),
                 Row::Duplicate { line, .. } => format!("dup {line}"),
                 Row::Invalid { line, reason } => format!("invalid {line}: {reason}"),
             })
@@ -459,7 +493,7 @@ mod tests {
         let path = dir.path().join("list.csv");
         std::fs::write(
             &path,
-            "email,status\na@x.org,\nb@x.org,bounced\nA@x.org,\nbad,\nc@x.org,unsubscribed\nd@x.org,\n",
+            "email,status\na@x.org,\nb@x.org,bounced\nA@x.org,\nbad,\nc@x.org,unsubscribed\nd@x.org,\nB@X.org,\n",
         )
         .unwrap();
         let (tally, columns) = Tally::of(&path).unwrap();
@@ -467,7 +501,11 @@ mod tests {
         assert_eq!(tally.subscribed, 2);
         assert_eq!(tally.inactive.get("bounced"), Some(&1));
         assert_eq!(tally.inactive.get("unsubscribed"), Some(&1));
-        assert_eq!(tally.duplicates, vec![(4, 2, "a@x.org".to_string())]);
+        assert_eq!(
+            tally.duplicates,
+            vec![(4, 2, "a@x.org".to_string()), (8, 3, "b@x.org".to_string())]
+        );
+        assert_eq!(tally.addresses(), 4);
         assert_eq!(tally.invalid.len(), 1);
         assert_eq!(tally.first.unwrap().email.to_string(), "a@x.org");
     }

@@ -174,6 +174,7 @@ fn plan(list: &Path, history: &History, retry_failed: bool) -> Result<(Plan, Arc
         }
         plan.tally.add(row);
     }
+    plan.tally.find_first_lines(list)?;
     Ok((plan, columns))
 }
 
@@ -263,7 +264,7 @@ pub fn dispatch(composed: &Composed, options: &Options) -> Result<ExitCode> {
     }
     if this_run == 0 {
         println!("Nothing to send.");
-        return Ok(exit_for(&plan, 0, 0, None));
+        return Ok(Outcome::of(&plan, &Report::default()).exit_code(None));
     }
     if options.dry_run {
         // Build every message, talk to no server.
@@ -276,6 +277,7 @@ pub fn dispatch(composed: &Composed, options: &Options) -> Result<ExitCode> {
             Transport::DryRun,
             None,
             this_run,
+            plan.tally.addresses(),
         )?;
         println!(
             "Dry run: built {} message{} in {:.1} s; nothing was sent.",
@@ -308,18 +310,46 @@ pub fn dispatch(composed: &Composed, options: &Options) -> Result<ExitCode> {
         configured,
         Some(Arc::clone(&journal)),
         this_run,
+        plan.tally.addresses(),
     )?;
 
-    // The final word comes from the journal, which includes earlier runs.
-    let after = journal::read(&journal_path)?;
-    let (final_plan, _) = self::plan(&list, &after, false)?;
-    print_report(composed, &report, &after, &final_plan);
-    Ok(exit_for(
-        &final_plan,
-        after.count(State::Failed),
-        after.count(State::Deferred),
-        report.stop.as_ref(),
-    ))
+    let outcome = Outcome::of(&plan, &report);
+    print_report(composed, &report, &outcome);
+    Ok(outcome.exit_code(report.stop.as_ref()))
+}
+
+/// Where the whole list stands after a run: the plan (from the journal as
+/// it was) plus what the run did.
+#[derive(Debug)]
+struct Outcome {
+    sent: u64,
+    failed: u64,
+    deferred: u64,
+    /// Never attempted: left by `--limit` or by a stop.
+    pending: u64,
+}
+
+impl Outcome {
+    fn of(plan: &Plan, report: &Report) -> Outcome {
+        let attempted = report.sent + report.failed + report.deferred;
+        Outcome {
+            sent: plan.already_sent + report.sent,
+            failed: plan.failed_before + report.failed,
+            deferred: report.deferred,
+            pending: plan.to_send.saturating_sub(attempted),
+        }
+    }
+
+    fn exit_code(&self, stop: Option<&Stop>) -> ExitCode {
+        match stop {
+            Some(Stop::Interrupted) => ExitCode::from(EXIT_INTERRUPTED),
+            Some(Stop::Fatal(_) | Stop::Breaker(_)) => ExitCode::FAILURE,
+            None if self.failed == 0 && self.deferred == 0 && self.pending == 0 => {
+                ExitCode::SUCCESS
+            }
+            None => ExitCode::from(EXIT_INCOMPLETE),
+        }
+    }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -332,10 +362,12 @@ fn run_engine(
     transport: Transport,
     journal: Option<Arc<Journal>>,
     total: u64,
+    addresses: u64,
 ) -> Result<Report> {
     let sending = &composed.project.config.sending;
     let retry_failed = options.retry_failed;
     let recipients = Reader::open(list)?
+        .expect(usize::try_from(addresses).unwrap_or(0))
         .filter_map(move |row| match row {
             Row::Subscriber(s) if is_due(&history, &s, retry_failed) => Some(s),
             _ => None,
@@ -355,17 +387,6 @@ fn run_engine(
         journal,
         settings,
     )))
-}
-
-fn exit_for(plan: &Plan, failed: usize, deferred: usize, stop: Option<&Stop>) -> ExitCode {
-    match stop {
-        Some(Stop::Interrupted) => ExitCode::from(EXIT_INTERRUPTED),
-        Some(Stop::Fatal(_) | Stop::Breaker(_)) => ExitCode::FAILURE,
-        None if plan.to_send == 0 && plan.failed_before == 0 && failed == 0 && deferred == 0 => {
-            ExitCode::SUCCESS
-        }
-        None => ExitCode::from(EXIT_INCOMPLETE),
-    }
 }
 
 fn print_summary(
@@ -470,7 +491,7 @@ fn confirm(composed: &Composed, n: u64) -> Result<()> {
     }
 }
 
-fn print_report(composed: &Composed, report: &Report, after: &History, plan: &Plan) {
+fn print_report(composed: &Composed, report: &Report, outcome: &Outcome) {
     println!(
         "This run: sent {}, failed {}, deferred {} in {:.1} s ({:.0} messages/s, {} attempts).",
         report.sent,
@@ -482,11 +503,7 @@ fn print_report(composed: &Composed, report: &Report, after: &History, plan: &Pl
     );
     println!(
         "In all: {} sent, {} failed, {} to retry, {} not yet attempted.",
-        after.count(State::Sent),
-        after.count(State::Failed),
-        after.count(State::Deferred),
-        plan.to_send
-            .saturating_sub(after.count(State::Deferred) as u64),
+        outcome.sent, outcome.failed, outcome.deferred, outcome.pending,
     );
     let resume = format!("missive send {}", composed.issue.path.display());
     match &report.stop {
@@ -500,7 +517,7 @@ fn print_report(composed: &Composed, report: &Report, after: &History, plan: &Pl
             "error: stopped early because the server is refusing nearly everything: {why}\n\
              Fix the cause, then resume with `{resume}` (add --retry-failed to retry the refused)."
         ),
-        None if after.count(State::Failed) > 0 || after.count(State::Deferred) > 0 => eprintln!(
+        None if outcome.failed > 0 || outcome.deferred > 0 => eprintln!(
             "Not everyone got the issue: `missive status {}` lists why; `{resume}` retries the deferred, \
              `{resume} --retry-failed` the refused too.",
             composed.issue.path.display()

@@ -147,11 +147,16 @@ impl Transport {
                         let mut builder = TlsParameters::builder(host.clone());
                         if let Some((path, pem)) = &ca {
                             let cert = Certificate::from_pem(pem).map_err(|e| {
-                                anyhow!("smtp.ca_file: {}: not a PEM certificate: {e}", path.display())
+                                anyhow!(
+                                    "smtp.ca_file: {}: not a PEM certificate: {e}",
+                                    path.display()
+                                )
                             })?;
                             builder = builder.add_root_certificate(cert);
                         }
-                        let params = builder.build().map_err(|e| anyhow!("TLS setup failed: {e}"))?;
+                        let params = builder
+                            .build()
+                            .map_err(|e| anyhow!("TLS setup failed: {e}"))?;
                         (Some(params), None)
                     }
                     Security::Tls => (None, Some(rustls_config(ca.as_ref())?)),
@@ -310,7 +315,10 @@ fn rustls_config(ca: Option<&(PathBuf, Vec<u8>)>) -> Result<Arc<rustls::ClientCo
         let mut added = 0;
         for cert in CertificateDer::pem_slice_iter(pem) {
             let cert = cert.map_err(|e| {
-                anyhow!("smtp.ca_file: {}: not a PEM certificate: {e}", path.display())
+                anyhow!(
+                    "smtp.ca_file: {}: not a PEM certificate: {e}",
+                    path.display()
+                )
             })?;
             roots
                 .add(cert)
@@ -381,8 +389,12 @@ async fn open(s: &SmtpSettings) -> Result<AsyncSmtpConnection, DeliverError> {
     let stream: Box<dyn AsyncTokioStream> = match &s.wrapper {
         None => Box::new(tcp),
         Some(config) => {
-            let name = rustls::pki_types::ServerName::try_from(s.host.clone())
-                .map_err(|e| Fatal(format!("smtp.host `{}` is not a TLS server name: {e}", s.host)))?;
+            let name = rustls::pki_types::ServerName::try_from(s.host.clone()).map_err(|e| {
+                Fatal(format!(
+                    "smtp.host `{}` is not a TLS server name: {e}",
+                    s.host
+                ))
+            })?;
             let tls = tokio_rustls::TlsConnector::from(Arc::clone(config))
                 .connect(name, tcp)
                 .await
