@@ -81,6 +81,23 @@ pub enum Command {
         #[arg(long, conflicts_with = "test")]
         skip_invalid: bool,
     },
+    /// Preview an issue in the browser, re-rendered whenever you save it.
+    Preview {
+        /// The issue file (TOML).
+        issue: PathBuf,
+        /// The port to listen on (0 picks a free one).
+        #[arg(long, default_value_t = 8025)]
+        port: u16,
+        /// The address to listen on; anything but loopback exposes your draft.
+        #[arg(long, default_value = "127.0.0.1")]
+        bind: std::net::IpAddr,
+        /// Open the preview in the default browser.
+        #[arg(long)]
+        open: bool,
+        /// Show the copy of this subscriber [default: the first on the list].
+        #[arg(long = "as", value_name = "EMAIL")]
+        r#as: Option<String>,
+    },
     /// Show how the sending of an issue went: sent, failed, pending.
     Status {
         /// The issue file (TOML).

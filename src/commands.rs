@@ -13,7 +13,7 @@ use crate::config::Project;
 use crate::issue::{Issue, LoadedIssue};
 use crate::personalize;
 use crate::render::{self, Rendered, Templates};
-use crate::send;
+use crate::{preview, send};
 
 /// Runs one command line; `Err` is printed by `main` and exits 1.
 pub fn run(cli: Cli) -> Result<ExitCode> {
@@ -40,7 +40,11 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                         crate::config::parse_mailbox(&t).map_err(|e| anyhow::anyhow!("--to: {e}"))
                     })
                     .transpose()?;
-                return send::send_test(&composed, to, subscribers.as_deref());
+                println!(
+                    "{}",
+                    send::test_message(&composed, to, subscribers.as_deref())?
+                );
+                return Ok(ExitCode::SUCCESS);
             }
             let options = send::Options {
                 subscribers,
@@ -53,6 +57,20 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             };
             send::dispatch(&composed, &options)
         }
+        Command::Preview {
+            issue,
+            port,
+            bind,
+            open,
+            r#as,
+        } => preview::serve(preview::Options {
+            issue,
+            config: cli.config,
+            bind,
+            port,
+            open,
+            as_email: r#as,
+        }),
         Command::Status { issue, subscribers } => {
             let composed = compose(cli.config.as_deref(), &issue)?;
             send::status(&composed, subscribers.as_deref())

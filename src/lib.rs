@@ -19,6 +19,7 @@ pub mod issue;
 pub mod journal;
 pub mod message;
 pub mod personalize;
+pub mod preview;
 pub mod render;
 pub mod send;
 pub mod source;

@@ -14,8 +14,10 @@ use lettre::message::dkim::{
     DkimCanonicalization, DkimCanonicalizationType, DkimConfig, DkimSigningAlgorithm,
     DkimSigningKey,
 };
-use lettre::message::header::{Header, HeaderName, HeaderValue};
-use lettre::message::{Mailbox, MultiPart};
+use lettre::message::header::{
+    ContentTransferEncoding, ContentType, Header, HeaderName, HeaderValue,
+};
+use lettre::message::{Body, Mailbox, MultiPart, SinglePart};
 
 use crate::config::{Config, Dkim, UnsubscribeUrl};
 use crate::personalize::{Merge, UNSUBSCRIBE_URL};
@@ -83,8 +85,8 @@ impl Letterhead {
             unsubscribe_url: url,
             unsubscribe_mailto: config.unsubscribe.mailto.as_ref().map(ToString::to_string),
             secret,
-            html: rendered.html_merge(),
-            text: rendered.text_merge(),
+            html: rendered.html_merge().quoted_printable(),
+            text: rendered.text_merge().quoted_printable(),
             dkim,
             from,
             id_domain,
@@ -125,29 +127,16 @@ impl Letterhead {
         test_to: Option<&Mailbox>,
     ) -> Result<Message, MessageError> {
         let email = reader.email.to_string();
-        let url_link = self.unsubscribe_url.as_ref().map(|url| {
-            let token = self
-                .secret
-                .as_ref()
-                .map(|s| s.token(&email))
-                .unwrap_or_default();
-            url.fill(&email, &token)
-        });
-        let mailto_link = self
-            .unsubscribe_mailto
-            .as_ref()
-            .map(|m| format!("mailto:{m}?subject=unsubscribe"));
-        let link = url_link.as_deref().or(mailto_link.as_deref());
-        let lookup = |key: &str| -> Option<Cow<'_, str>> {
-            match key {
-                "name" => Some(Cow::Borrowed(reader.name.as_str())),
-                "email" => Some(Cow::Borrowed(email.as_str())),
-                UNSUBSCRIBE_URL => link.map(Cow::Borrowed),
-                column => reader.column(column).map(Cow::Borrowed),
-            }
-        };
-        let html = self.html.fill(lookup);
-        let text = self.text.fill(lookup);
+        let links = UnsubscribeLinks::new(
+            self.unsubscribe_url.as_ref(),
+            self.unsubscribe_mailto.as_deref(),
+            self.secret.as_ref(),
+            &email,
+        );
+        let lookup = reader_values(reader, &email, links.primary());
+        let html = self.html.fill(&lookup);
+        let text = self.text.fill(&lookup);
+        let (url_link, mailto_link) = (&links.url, &links.mailto);
 
         if reader.name.contains(['\r', '\n']) {
             return Err(MessageError(format!(
@@ -182,7 +171,7 @@ impl Letterhead {
         if let Some(list_id) = &self.list_id {
             builder = builder.header(Raw::<ListId>::new(list_id.clone()));
         }
-        let targets: Vec<String> = [&url_link, &mailto_link]
+        let targets: Vec<String> = [url_link, mailto_link]
             .into_iter()
             .flatten()
             .map(|l| format!("<{l}>"))
@@ -199,13 +188,71 @@ impl Letterhead {
                 "List-Unsubscribe=One-Click".into(),
             ));
         }
+        // The parts come out of the templates already quoted-printable.
+        let part = |content_type: ContentType, body: String| {
+            SinglePart::builder()
+                .header(content_type)
+                .body(Body::dangerous_pre_encoded(
+                    body.into_bytes(),
+                    ContentTransferEncoding::QuotedPrintable,
+                ))
+        };
         let mut message = builder
-            .multipart(MultiPart::alternative_plain_html(text, html))
+            .multipart(
+                MultiPart::alternative()
+                    .singlepart(part(ContentType::TEXT_PLAIN, text))
+                    .singlepart(part(ContentType::TEXT_HTML, html)),
+            )
             .map_err(|e| MessageError(format!("cannot build the message for {email}: {e}")))?;
         if let Some(dkim) = &self.dkim {
             message.sign(dkim);
         }
         Ok(message)
+    }
+}
+
+/// One reader's unsubscribe links: their own URL (with its token) and the mailto.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UnsubscribeLinks {
+    pub url: Option<String>,
+    pub mailto: Option<String>,
+}
+
+impl UnsubscribeLinks {
+    /// The links for `email`; without a secret, `{token}` is left empty.
+    pub fn new(
+        url: Option<&UnsubscribeUrl>,
+        mailto: Option<&str>,
+        secret: Option<&Secret>,
+        email: &str,
+    ) -> UnsubscribeLinks {
+        UnsubscribeLinks {
+            url: url.map(|url| {
+                let token = secret.map(|s| s.token(email)).unwrap_or_default();
+                url.fill(email, &token)
+            }),
+            mailto: mailto.map(|m| format!("mailto:{m}?subject=unsubscribe")),
+        }
+    }
+
+    /// The link `{{ unsubscribe_url }}` stands for: the URL, else the mailto.
+    pub fn primary(&self) -> Option<&str> {
+        self.url.as_deref().or(self.mailto.as_deref())
+    }
+}
+
+/// The merge tag values of one reader: `name`, `email`,
+/// `unsubscribe_url` and the list's columns.
+pub fn reader_values<'a>(
+    reader: &'a Subscriber,
+    email: &'a str,
+    unsubscribe: Option<&'a str>,
+) -> impl Fn(&str) -> Option<Cow<'a, str>> {
+    move |key| match key {
+        "name" => Some(Cow::Borrowed(reader.name.as_str())),
+        "email" => Some(Cow::Borrowed(email)),
+        UNSUBSCRIBE_URL => unsubscribe.map(Cow::Borrowed),
+        column => reader.column(column).map(Cow::Borrowed),
     }
 }
 
@@ -391,13 +438,17 @@ url = "https://n.example.com/u?e={email}&t={token}"
             .message(&reader("email,name,city\nada@example.org,Ada,Paris\n"))
             .unwrap();
         let raw = String::from_utf8(m.formatted()).unwrap();
+        let parsed = mail_parser::MessageParser::default()
+            .parse(raw.as_bytes())
+            .unwrap();
+        let text = parsed.body_text(0).unwrap().into_owned();
         assert!(raw.contains("To: Ada <ada@example.org>"), "{raw}");
         assert!(raw.contains("List-Id: N <n.example.com>"));
         assert!(raw.contains(&format!(
             "List-Unsubscribe: <https://n.example.com/u?e=ada%40example.org&t={token}>"
         )));
         assert!(raw.contains("List-Unsubscribe-Post: List-Unsubscribe=One-Click"));
-        assert!(raw.contains("Dear Ada in Paris,"), "{raw}");
+        assert!(text.contains("Dear Ada in Paris,"), "{text}");
 
         let test = l
             .test_message(
@@ -406,9 +457,15 @@ url = "https://n.example.com/u?e={email}&t={token}"
             )
             .unwrap();
         let raw = String::from_utf8(test.formatted()).unwrap();
+        let parsed = mail_parser::MessageParser::default()
+            .parse(raw.as_bytes())
+            .unwrap();
         assert!(raw.contains("Subject: [TEST] Hi"));
         assert!(raw.contains("To: me@example.com"));
-        assert!(raw.contains("Dear you in ,"), "{raw}");
+        assert!(
+            parsed.body_text(0).unwrap().contains("Dear you in ,"),
+            "{raw}"
+        );
     }
 
     #[test]

@@ -51,6 +51,9 @@ pub struct Merge {
     parts: Vec<Part>,
     escape: Escape,
     literal_len: usize,
+    /// Literals and fallbacks are quoted-printable encoded, and values are
+    /// encoded as they are filled in.
+    quoted_printable: bool,
 }
 
 impl Merge {
@@ -96,6 +99,39 @@ impl Merge {
             parts,
             escape,
             literal_len,
+            quoted_printable: false,
+        }
+    }
+
+    /// The same template, quoted-printable encoded (RFC 2045) with CRLF line
+    /// ends, so that filling it gives a message body ready to send: the text
+    /// is encoded once, here, and only the values per reader. Every piece
+    /// ends its line (with a soft line break where the text did not), which
+    /// keeps lines short and which decoders drop.
+    pub fn quoted_printable(&self) -> Merge {
+        let parts: Vec<Part> = self
+            .parts
+            .iter()
+            .map(|p| match p {
+                Part::Literal(s) => Part::Literal(encode_qp(s)),
+                Part::Tag { key, fallback } => Part::Tag {
+                    key: key.clone(),
+                    fallback: encode_qp(fallback),
+                },
+            })
+            .collect();
+        let literal_len = parts
+            .iter()
+            .map(|p| match p {
+                Part::Literal(s) => s.len(),
+                Part::Tag { .. } => 0,
+            })
+            .sum();
+        Merge {
+            parts,
+            escape: self.escape,
+            literal_len,
+            quoted_printable: true,
         }
     }
 
@@ -112,22 +148,48 @@ impl Merge {
 
     /// Fills every tag with `lookup(key)`, or its fallback when that is
     /// `None` or empty.
-    pub fn fill<'a>(&self, lookup: impl Fn(&str) -> Option<Cow<'a, str>>) -> String {
+    pub fn fill<'a>(&self, lookup: &impl Fn(&str) -> Option<Cow<'a, str>>) -> String {
         let mut out = String::with_capacity(self.literal_len + 64);
         for part in &self.parts {
             match part {
                 Part::Literal(s) => out.push_str(s),
                 Part::Tag { key, fallback } => match lookup(key).filter(|v| !v.is_empty()) {
-                    Some(value) => match self.escape {
-                        Escape::Html => out.push_str(&escape_html(&value)),
-                        Escape::None => out.push_str(&value),
-                    },
+                    Some(value) => {
+                        let value = match self.escape {
+                            Escape::Html => Cow::Owned(escape_html(&value)),
+                            Escape::None => value,
+                        };
+                        if self.quoted_printable {
+                            out.push_str(&encode_qp(&value));
+                        } else {
+                            out.push_str(&value);
+                        }
+                    }
                     None => out.push_str(fallback),
                 },
             }
         }
+        // A soft line break at the very end stands for nothing; some
+        // decoders stumble on it.
+        if self.quoted_printable && out.ends_with("=\r\n") {
+            out.truncate(out.len() - 3);
+        }
         out
     }
+}
+
+/// Quoted-printable encodes one piece of a body, with CRLF line ends, ending
+/// it with a soft line break unless it ends with a line break of its own.
+fn encode_qp(text: &str) -> String {
+    if text.is_empty() {
+        return String::new();
+    }
+    let crlf = text.replace("\r\n", "\n").replace('\n', "\r\n");
+    let mut out = quoted_printable::encode_to_str(crlf);
+    if !out.ends_with("\r\n") {
+        out.push_str("=\r\n");
+    }
+    out
 }
 
 /// Parses the inside of `{{ … }}`: a key and an optional `| fallback`.
@@ -166,15 +228,15 @@ mod tests {
     #[test]
     fn fills_tags_with_values_escaped_for_html() {
         let m = Merge::parse("<p>Dear {{ name }},</p>", Escape::Html);
-        assert_eq!(m.fill(lookup), "<p>Dear Ada &lt;&amp;&gt;,</p>");
+        assert_eq!(m.fill(&lookup), "<p>Dear Ada &lt;&amp;&gt;,</p>");
         let t = Merge::parse("Dear {{name}},", Escape::None);
-        assert_eq!(t.fill(lookup), "Dear Ada <&>,");
+        assert_eq!(t.fill(&lookup), "Dear Ada <&>,");
     }
 
     #[test]
     fn empty_or_missing_values_take_the_fallback() {
         let m = Merge::parse("{{ city | far\n away }} / {{ zip }}!", Escape::None);
-        assert_eq!(m.fill(lookup), "far away / !");
+        assert_eq!(m.fill(&lookup), "far away / !");
         assert_eq!(
             m.keys().into_iter().collect::<Vec<_>>(),
             vec!["city", "zip"]
@@ -182,10 +244,30 @@ mod tests {
     }
 
     #[test]
+    fn quoted_printable_fill_decodes_to_the_plain_fill() {
+        let long = "x".repeat(200);
+        let text = format!(
+            "Dear {{{{ name }}}},  \n.leading dot\n= sign and “quotes” {long}\n\
+             {{{{ city | far away }}}} trailing space \nend"
+        );
+        for escape in [Escape::Html, Escape::None] {
+            let plain = Merge::parse(&text, escape);
+            let qp = plain.quoted_printable();
+            let encoded = qp.fill(&lookup);
+            assert!(encoded.lines().all(|l| l.len() <= 76), "{encoded}");
+            assert!(encoded.is_ascii());
+            let decoded = quoted_printable::decode(&encoded, quoted_printable::ParseMode::Strict)
+                .unwrap_or_else(|e| panic!("{e:?} in {encoded}"));
+            let want = plain.fill(&lookup).replace('\n', "\r\n");
+            assert_eq!(String::from_utf8(decoded).unwrap(), want);
+        }
+    }
+
+    #[test]
     fn malformed_braces_are_text() {
         let text = "a {{ not a key }} b {{ c";
         let m = Merge::parse(text, Escape::None);
         assert!(m.keys().is_empty());
-        assert_eq!(m.fill(lookup), text);
+        assert_eq!(m.fill(&lookup), text);
     }
 }

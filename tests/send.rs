@@ -122,8 +122,8 @@ fn delivers_to_500_subscribers_each_once_with_headers_and_personalization() {
                 _ => None,
             }
         };
-        let expected_text = text.fill(lookup);
-        let expected_html = html.fill(lookup);
+        let expected_text = text.fill(&lookup);
+        let expected_html = html.fill(&lookup);
         assert_eq!(
             crlf_to_lf(&m.body_text(0).unwrap()),
             crlf_to_lf(&expected_text),

@@ -92,12 +92,13 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
 }
 
 /// `missive send ISSUE --test [--to ADDR]`: one message, personalized as for
-/// the first subscriber, to the author. No journal.
-pub fn send_test(
+/// the first subscriber, to the author. No journal. Returns what happened, in
+/// a sentence.
+pub fn test_message(
     composed: &Composed,
     to: Option<Mailbox>,
     list: Option<&Path>,
-) -> Result<ExitCode> {
+) -> Result<String> {
     let to = match to {
         Some(to) => to,
         None => composed
@@ -127,15 +128,12 @@ pub fn send_test(
         result
     });
     match reply {
-        Ok(reply) => {
-            println!(
-                "sent a test of \"{}\" to {to} (personalized as {}) via {}: {reply}",
-                composed.issue.issue.subject,
-                reader.email,
-                transport.describe()
-            );
-            Ok(ExitCode::SUCCESS)
-        }
+        Ok(reply) => Ok(format!(
+            "sent a test of \"{}\" to {to} (personalized as {}) via {}: {reply}",
+            composed.issue.issue.subject,
+            reader.email,
+            transport.describe()
+        )),
         Err(transport::DeliverError::Fatal(e)) => Err(anyhow!("the test was not sent: {e}")),
         Err(transport::DeliverError::Failed(f)) => {
             Err(anyhow!("the test was not sent: {}", f.reply()))

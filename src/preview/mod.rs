@@ -1,0 +1,374 @@
+//! `missive preview`: a local web page showing the issue as a subscriber will
+//! see it (desktop and mobile widths, plain text, HTML and MJML sources,
+//! check warnings), re-rendered and reloaded whenever the issue, a template
+//! or the config is saved. Entry point: [`serve`].
+
+use std::collections::HashSet;
+use std::convert::Infallible;
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Serialize;
+use tokio::sync::watch;
+use tokio_stream::StreamExt as _;
+use tokio_stream::wrappers::WatchStream;
+
+use crate::commands::{Composed, compose};
+use crate::message::{UnsubscribeLinks, reader_values};
+use crate::send;
+use crate::subscribers::{Reader, Row, Subscriber};
+use crate::unsubscribe::Secret;
+
+/// What `missive preview` was asked for.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub issue: PathBuf,
+    pub config: Option<PathBuf>,
+    pub bind: IpAddr,
+    pub port: u16,
+    pub open: bool,
+    /// Personalize as this subscriber instead of the first one.
+    pub as_email: Option<String>,
+}
+
+/// One render, as the page sees it.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Snapshot {
+    /// Goes up by one with every render.
+    pub version: u64,
+    /// The error (file, line, column, the offending line) when it failed.
+    pub error: Option<String>,
+    pub subject: String,
+    pub html: String,
+    pub text: String,
+    pub mjml: String,
+    pub warnings: Vec<String>,
+    pub html_bytes: usize,
+    pub text_bytes: usize,
+    /// Whose copy this is.
+    pub reader: String,
+    pub render_ms: f64,
+}
+
+/// The server's shared state.
+struct App {
+    options: Options,
+    /// The latest render; the page is told of every new one.
+    snapshot: watch::Sender<Arc<Snapshot>>,
+    /// The last render that worked, for the send-test button.
+    composed: Mutex<Option<Arc<Composed>>>,
+    /// Guards the send-test button against other sites: only the page we
+    /// served knows it.
+    token: String,
+}
+
+impl App {
+    /// Renders the issue again and publishes the result.
+    fn rerender(&self) {
+        let started = Instant::now();
+        let mut snapshot = match compose(self.options.config.as_deref(), &self.options.issue) {
+            Ok(composed) => {
+                let snapshot = personalized(&composed, self.options.as_email.as_deref());
+                *self.composed.lock().expect("lock") = Some(Arc::new(composed));
+                snapshot
+            }
+            Err(e) => Snapshot {
+                error: Some(format!("{e:#}")),
+                ..Snapshot::default()
+            },
+        };
+        snapshot.render_ms = started.elapsed().as_secs_f64() * 1000.0;
+        self.snapshot.send_modify(|current| {
+            snapshot.version = current.version + 1;
+            *current = Arc::new(snapshot);
+        });
+    }
+}
+
+/// The render filled in for the chosen subscriber.
+fn personalized(composed: &Composed, as_email: Option<&str>) -> Snapshot {
+    let list = composed
+        .project
+        .resolve(&composed.project.config.sending.subscribers);
+    let reader = pick_reader(&list, as_email);
+    let email = reader.email.to_string();
+    // Links in a preview need not be valid; without the secret, sign with a stand-in.
+    let secret = Secret::from_env()
+        .ok()
+        .flatten()
+        .or_else(|| Secret::new("missive preview, not a real secret").ok());
+    let unsubscribe = &composed.project.config.unsubscribe;
+    let links = UnsubscribeLinks::new(
+        unsubscribe.url.as_ref(),
+        unsubscribe
+            .mailto
+            .as_ref()
+            .map(ToString::to_string)
+            .as_deref(),
+        secret.as_ref(),
+        &email,
+    );
+    let lookup = reader_values(&reader, &email, links.primary());
+    let html = composed.rendered.html_merge().fill(&lookup);
+    let text = composed.rendered.text_merge().fill(&lookup);
+    Snapshot {
+        version: 0,
+        error: None,
+        subject: composed.issue.issue.subject.to_string(),
+        html_bytes: html.len(),
+        text_bytes: text.len(),
+        html,
+        text,
+        mjml: composed.rendered.mjml.clone(),
+        warnings: composed.warnings.iter().map(ToString::to_string).collect(),
+        reader: if reader.name.is_empty() {
+            email.clone()
+        } else {
+            format!("{} <{email}>", reader.name)
+        },
+        render_ms: 0.0,
+    }
+}
+
+/// The subscriber whose copy is shown: `as_email` if given and on the list,
+/// else the first subscribed row, else a stand-in.
+fn pick_reader(list: &Path, as_email: Option<&str>) -> Subscriber {
+    let wanted = as_email.map(crate::subscribers::normalize);
+    if let Ok(reader) = Reader::open(list) {
+        for row in reader {
+            if let Row::Subscriber(s) = row {
+                match &wanted {
+                    None => return s,
+                    Some(w) if s.key() == *w => return s,
+                    Some(_) => {}
+                }
+            }
+        }
+    }
+    let stand_in = as_email.unwrap_or("reader@example.com");
+    let address = stand_in
+        .parse()
+        .unwrap_or_else(|_| "reader@example.com".parse().expect("a valid address"));
+    Subscriber::stand_in(address)
+}
+
+/// Runs the preview server until Ctrl-C.
+pub fn serve(options: Options) -> Result<ExitCode> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(run(options))
+}
+
+async fn run(options: Options) -> Result<ExitCode> {
+    let (snapshot, _) = watch::channel(Arc::new(Snapshot::default()));
+    let app = Arc::new(App {
+        options: options.clone(),
+        snapshot,
+        composed: Mutex::new(None),
+        token: format!("{:016x}{:016x}", fastrand::u64(..), fastrand::u64(..)),
+    });
+    let first = Arc::clone(&app);
+    tokio::task::spawn_blocking(move || first.rerender()).await?;
+    let _watcher = watch_inputs(Arc::clone(&app))?;
+
+    let listener = tokio::net::TcpListener::bind(SocketAddr::new(options.bind, options.port))
+        .await
+        .with_context(|| format!("cannot listen on {}:{}", options.bind, options.port))?;
+    let url = format!("http://{}/", listener.local_addr()?);
+    println!(
+        "Previewing {} at {url} (Ctrl-C to stop)",
+        options.issue.display()
+    );
+    if options.open {
+        if let Err(e) = opener::open_browser(&url) {
+            eprintln!("warning: cannot open a browser: {e}");
+        }
+    }
+    axum::serve(listener, router(app))
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn router(app: Arc<App>) -> Router {
+    Router::new()
+        .route("/", get(page))
+        .route("/state", get(state))
+        .route("/email", get(email))
+        .route("/events", get(events))
+        .route("/send-test", post(send_test))
+        .with_state(app)
+}
+
+async fn page(State(app): State<Arc<App>>) -> Response {
+    let html = include_str!("page.html").replace("__MISSIVE_TOKEN__", &app.token);
+    ([(header::CACHE_CONTROL, "no-store")], Html(html)).into_response()
+}
+
+async fn state(State(app): State<Arc<App>>) -> Response {
+    let snapshot = Arc::clone(&app.snapshot.borrow());
+    ([(header::CACHE_CONTROL, "no-store")], Json(&*snapshot)).into_response()
+}
+
+async fn email(State(app): State<Arc<App>>) -> Response {
+    let snapshot = Arc::clone(&app.snapshot.borrow());
+    match &snapshot.error {
+        None => (
+            [(header::CACHE_CONTROL, "no-store")],
+            Html(snapshot.html.clone()),
+        )
+            .into_response(),
+        Some(error) => (StatusCode::UNPROCESSABLE_ENTITY, error.clone()).into_response(),
+    }
+}
+
+/// Server-sent events: a `render` event with the version, now and after
+/// every new render.
+async fn events(
+    State(app): State<Arc<App>>,
+) -> Sse<impl tokio_stream::Stream<Item = Result<Event, Infallible>>> {
+    let stream = WatchStream::new(app.snapshot.subscribe())
+        .map(|s| Ok(Event::default().event("render").data(s.version.to_string())));
+    Sse::new(stream).keep_alive(KeepAlive::default())
+}
+
+#[derive(Serialize)]
+struct SendResult {
+    ok: bool,
+    message: String,
+}
+
+/// The "Send test" button: the current render to `newsletter.test_to`,
+/// through the configured transport, as `missive send --test` does.
+async fn send_test(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
+    let token = headers
+        .get("x-missive-token")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if !constant_time_eq(token.as_bytes(), app.token.as_bytes()) {
+        let body = SendResult {
+            ok: false,
+            message: "refused: this request did not come from the preview page".into(),
+        };
+        return (StatusCode::FORBIDDEN, Json(body)).into_response();
+    }
+    let composed = app.composed.lock().expect("lock").clone();
+    let Some(composed) = composed else {
+        let body = SendResult {
+            ok: false,
+            message: "not sent: the issue has never rendered".into(),
+        };
+        return (StatusCode::CONFLICT, Json(body)).into_response();
+    };
+    let result = tokio::task::spawn_blocking(move || send::test_message(&composed, None, None))
+        .await
+        .map_err(anyhow::Error::from)
+        .and_then(|r| r);
+    match result {
+        Ok(message) => Json(SendResult { ok: true, message }).into_response(),
+        Err(e) => (
+            StatusCode::BAD_GATEWAY,
+            Json(SendResult {
+                ok: false,
+                message: format!("not sent: {e:#}"),
+            }),
+        )
+            .into_response(),
+    }
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// Watches the issue, the config and the templates; re-renders on a save.
+fn watch_inputs(
+    app: Arc<App>,
+) -> Result<
+    notify_debouncer_full::Debouncer<
+        notify_debouncer_full::notify::RecommendedWatcher,
+        notify_debouncer_full::RecommendedCache,
+    >,
+> {
+    use notify_debouncer_full::notify::RecursiveMode;
+    use notify_debouncer_full::{DebounceEventResult, new_debouncer};
+
+    let issue = absolute(&app.options.issue);
+    let project = crate::config::Project::open(app.options.config.as_deref()).ok();
+    let root = absolute(
+        project
+            .as_ref()
+            .map_or(Path::new("."), |p| p.root.as_path()),
+    );
+    let config = app
+        .options
+        .config
+        .as_deref()
+        .map_or_else(|| root.join(crate::config::FILE_NAME), absolute);
+    let templates = root.join("templates");
+
+    let watched_files: HashSet<PathBuf> = [issue.clone(), config.clone()].into_iter().collect();
+    let templates_prefix = templates.clone();
+    let handler_app = Arc::clone(&app);
+    let mut debouncer = new_debouncer(
+        Duration::from_millis(20),
+        None,
+        move |result: DebounceEventResult| {
+            let Ok(events) = result else { return };
+            let relevant = events.iter().any(|e| {
+                e.paths
+                    .iter()
+                    .any(|p| watched_files.contains(p) || p.starts_with(&templates_prefix))
+            });
+            if relevant {
+                handler_app.rerender();
+            }
+        },
+    )
+    .context("cannot watch files for changes")?;
+    // Directories, not files: editors often save by writing a new file and
+    // renaming it over the old one.
+    let mut dirs: Vec<(PathBuf, RecursiveMode)> = vec![
+        (
+            issue
+                .parent()
+                .map(Path::to_path_buf)
+                .unwrap_or_else(|| root.clone()),
+            RecursiveMode::NonRecursive,
+        ),
+        (
+            config
+                .parent()
+                .map(Path::to_path_buf)
+                .unwrap_or_else(|| root.clone()),
+            RecursiveMode::NonRecursive,
+        ),
+    ];
+    if templates.is_dir() {
+        dirs.push((templates, RecursiveMode::Recursive));
+    }
+    for (dir, mode) in dirs {
+        debouncer
+            .watch(&dir, mode)
+            .with_context(|| format!("cannot watch {}", dir.display()))?;
+    }
+    Ok(debouncer)
+}
+
+fn absolute(path: &Path) -> PathBuf {
+    std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
+}
