@@ -368,10 +368,10 @@ impl Tally {
                 Row::Inactive { line, email, .. } => (*line, email.clone()),
                 _ => continue,
             };
-            if let Some(slot) = first.get_mut(&address_hash(&email)) {
-                if *slot == 0 {
-                    *slot = line;
-                }
+            if let Some(slot) = first.get_mut(&address_hash(&email))
+                && *slot == 0
+            {
+                *slot = line;
             }
         }
         for (_, first_line, email) in &mut self.duplicates {

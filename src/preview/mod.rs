@@ -191,10 +191,10 @@ async fn run(options: Options) -> Result<ExitCode> {
         "Previewing {} at {url} (Ctrl-C to stop)",
         options.issue.display()
     );
-    if options.open {
-        if let Err(e) = opener::open_browser(&url) {
-            eprintln!("warning: cannot open a browser: {e}");
-        }
+    if options.open
+        && let Err(e) = opener::open_browser(&url)
+    {
+        eprintln!("warning: cannot open a browser: {e}");
     }
     axum::serve(listener, router(app))
         .with_graceful_shutdown(async {
