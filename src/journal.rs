@@ -40,6 +40,32 @@ pub enum Entry {
     },
 }
 
+impl Entry {
+    pub fn sent(email: String, reply: String) -> Entry {
+        Entry::Sent {
+            email,
+            at: now(),
+            reply,
+        }
+    }
+
+    pub fn failed(email: String, reply: String) -> Entry {
+        Entry::Failed {
+            email,
+            at: now(),
+            reply,
+        }
+    }
+
+    pub fn deferred(email: String, reply: String) -> Entry {
+        Entry::Deferred {
+            email,
+            at: now(),
+            reply,
+        }
+    }
+}
+
 /// Where a recipient stands according to the journal.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum State {

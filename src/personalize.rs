@@ -88,6 +88,10 @@ impl Merge {
         if !literal.is_empty() {
             parts.push(Part::Literal(literal));
         }
+        Merge::from_parts(parts, escape, false)
+    }
+
+    fn from_parts(parts: Vec<Part>, escape: Escape, quoted_printable: bool) -> Merge {
         let literal_len = parts
             .iter()
             .map(|p| match p {
@@ -99,7 +103,7 @@ impl Merge {
             parts,
             escape,
             literal_len,
-            quoted_printable: false,
+            quoted_printable,
         }
     }
 
@@ -120,19 +124,7 @@ impl Merge {
                 },
             })
             .collect();
-        let literal_len = parts
-            .iter()
-            .map(|p| match p {
-                Part::Literal(s) => s.len(),
-                Part::Tag { .. } => 0,
-            })
-            .sum();
-        Merge {
-            parts,
-            escape: self.escape,
-            literal_len,
-            quoted_printable: true,
-        }
+        Merge::from_parts(parts, self.escape, true)
     }
 
     /// The keys of all merge tags used.

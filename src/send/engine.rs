@@ -15,7 +15,7 @@ use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use tokio::sync::mpsc;
 
 use super::transport::{DeliverError, Failure, Link, Transport};
-use crate::journal::{self, Entry, Journal};
+use crate::journal::{Entry, Journal};
 use crate::message::Letterhead;
 use crate::subscribers::Subscriber;
 
@@ -225,13 +225,7 @@ async fn deliver(shared: &Shared, link: &mut Link, subscriber: Subscriber) {
         Ok(m) => m,
         Err(e) => {
             let reply = format!("not sent: {e}");
-            shared
-                .record(Entry::Failed {
-                    email,
-                    at: journal::now(),
-                    reply,
-                })
-                .await;
+            shared.record(Entry::failed(email, reply)).await;
             return;
         }
     };
@@ -253,13 +247,7 @@ async fn deliver(shared: &Shared, link: &mut Link, subscriber: Subscriber) {
                     .expect("breaker lock")
                     .push(true, &reply);
                 shared.throttle.lock().expect("throttle lock").calm();
-                shared
-                    .record(Entry::Sent {
-                        email,
-                        at: journal::now(),
-                        reply,
-                    })
-                    .await;
+                shared.record(Entry::sent(email, reply)).await;
                 return;
             }
             Err(DeliverError::Fatal(fatal)) => {
@@ -277,13 +265,7 @@ async fn deliver(shared: &Shared, link: &mut Link, subscriber: Subscriber) {
                 }
                 match failure {
                     Failure::Permanent(reply) => {
-                        shared
-                            .record(Entry::Failed {
-                                email,
-                                at: journal::now(),
-                                reply,
-                            })
-                            .await;
+                        shared.record(Entry::failed(email, reply)).await;
                         return;
                     }
                     Failure::Transient { throttle: true, .. } => {
@@ -293,13 +275,7 @@ async fn deliver(shared: &Shared, link: &mut Link, subscriber: Subscriber) {
                 }
                 if attempt == shared.settings.max_attempts {
                     let reply = format!("gave up after {attempt} attempts: {}", failure.reply());
-                    shared
-                        .record(Entry::Deferred {
-                            email,
-                            at: journal::now(),
-                            reply,
-                        })
-                        .await;
+                    shared.record(Entry::deferred(email, reply)).await;
                     return;
                 }
                 if shared.stopping() {
