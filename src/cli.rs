@@ -98,6 +98,37 @@ pub enum Command {
         #[arg(long = "as", value_name = "EMAIL")]
         r#as: Option<String>,
     },
+    /// Answer unsubscribe links (one-click, RFC 8058) and serve the web archive.
+    ///
+    /// Run it behind your reverse proxy for TLS. Unsubscribes are appended to
+    /// the suppression file beside the subscriber list, which every send honours.
+    Serve {
+        /// The address and port to listen on.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        bind: std::net::SocketAddr,
+        /// The archive `missive archive` wrote.
+        #[arg(long, default_value = "site")]
+        site: PathBuf,
+        /// The subscriber list (CSV) [default: sending.subscribers from the config].
+        #[arg(long, value_name = "FILE")]
+        subscribers: Option<PathBuf>,
+    },
+    /// Build the web archive: an index of every issue, each issue's web version, an Atom feed.
+    Archive {
+        /// Where to write the site.
+        #[arg(long, default_value = "site")]
+        out: PathBuf,
+    },
+    /// Show the subscriber list's counts, unsubscribes included; --fold writes them into the list.
+    Subscribers {
+        /// The subscriber list (CSV) [default: sending.subscribers from the config].
+        #[arg(long, value_name = "FILE")]
+        subscribers: Option<PathBuf>,
+        /// Mark the addresses that unsubscribed through `missive serve` as
+        /// `unsubscribed` in the list itself.
+        #[arg(long)]
+        fold: bool,
+    },
     /// Show how the sending of an issue went: sent, failed, pending.
     Status {
         /// The issue file (TOML).

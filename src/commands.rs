@@ -71,6 +71,26 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             open,
             as_email: r#as,
         }),
+        Command::Serve {
+            bind,
+            site,
+            subscribers,
+        } => {
+            let project = Project::open(cli.config.as_deref())?;
+            let site = project.resolve(&site);
+            crate::serve::serve(
+                &project,
+                &crate::serve::Options {
+                    bind,
+                    site,
+                    subscribers,
+                },
+            )
+        }
+        Command::Archive { out } => archive(cli.config.as_deref(), &out),
+        Command::Subscribers { subscribers, fold } => {
+            subscribers_report(cli.config.as_deref(), subscribers.as_deref(), fold)
+        }
         Command::Status { issue, subscribers } => {
             let composed = compose(cli.config.as_deref(), &issue)?;
             send::status(&composed, subscribers.as_deref())
@@ -200,6 +220,58 @@ fn new(config: Option<&Path>, title: &str) -> Result<ExitCode> {
     file.write_all(text.as_bytes())
         .with_context(|| format!("cannot write {}", path.display()))?;
     println!("wrote {}", path.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+fn archive(config: Option<&Path>, out: &Path) -> Result<ExitCode> {
+    let started = Instant::now();
+    let project = Project::open(config)?;
+    let entries = crate::archive::build(&project, out)?;
+    println!(
+        "wrote {} with {} issue{} and feed.xml in {:.1} ms",
+        out.display(),
+        entries.len(),
+        plural(entries.len()),
+        ms(started.elapsed())
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn subscribers_report(config: Option<&Path>, list: Option<&Path>, fold: bool) -> Result<ExitCode> {
+    use crate::suppress::{self, Suppressed};
+    let project = Project::open(config)?;
+    let list = list.map_or_else(
+        || project.resolve(&project.config.sending.subscribers),
+        Path::to_path_buf,
+    );
+    let path = suppress::path_for(&list);
+    let suppressed = Suppressed::load(&path)?;
+    let mut reader = crate::subscribers::Reader::open(&list)?.suppress(suppressed.clone());
+    let mut tally = crate::subscribers::Tally::default();
+    for row in &mut reader {
+        tally.add(row);
+    }
+    println!("{}", list.display());
+    println!("  subscribed:   {}", tally.subscribed);
+    for (status, n) in &tally.inactive {
+        println!("  {status:<13} {n}");
+    }
+    println!("  duplicates:   {}", tally.duplicates.len());
+    println!("  invalid rows: {}", tally.invalid.len());
+    println!(
+        "{}: {} address{} unsubscribed through `missive serve`",
+        path.display(),
+        suppressed.len(),
+        if suppressed.len() == 1 { "" } else { "es" }
+    );
+    if fold {
+        let changed = suppress::fold(&list, &suppressed)?;
+        println!(
+            "folded: {changed} row{} marked unsubscribed in {}",
+            plural(changed),
+            list.display()
+        );
+    }
     Ok(ExitCode::SUCCESS)
 }
 

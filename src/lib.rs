@@ -11,6 +11,7 @@
 // the way out, so their size does not matter.
 #![allow(clippy::result_large_err)]
 
+pub mod archive;
 pub mod check;
 pub mod cli;
 pub mod commands;
@@ -22,8 +23,10 @@ pub mod personalize;
 pub mod preview;
 pub mod render;
 pub mod send;
+pub mod serve;
 pub mod source;
 pub mod subscribers;
+pub mod suppress;
 #[doc(hidden)]
 pub mod synthetic;
 pub mod unsubscribe;

@@ -28,6 +28,8 @@ pub enum Status {
     Unsubscribed,
     Bounced,
     Complained,
+    /// Subscribed in the list, but unsubscribed through `missive serve`.
+    Suppressed,
 }
 
 impl Status {
@@ -47,6 +49,7 @@ impl Status {
             Status::Unsubscribed => "unsubscribed",
             Status::Bounced => "bounced",
             Status::Complained => "complained",
+            Status::Suppressed => "suppressed",
         }
     }
 }
@@ -119,6 +122,8 @@ pub struct Reader {
     status: Option<usize>,
     /// The hash of each address seen.
     seen: HashSet<u64>,
+    /// Addresses that unsubscribed through `missive serve`.
+    suppressed: Option<crate::suppress::Suppressed>,
     record: csv::StringRecord,
 }
 
@@ -191,12 +196,19 @@ impl Reader {
             name,
             status,
             seen: HashSet::new(),
+            suppressed: None,
             record: csv::StringRecord::new(),
         })
     }
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Treats these addresses as unsubscribed, whatever the list says.
+    pub fn suppress(mut self, suppressed: crate::suppress::Suppressed) -> Reader {
+        self.suppressed = Some(suppressed);
+        self
     }
 
     /// Makes room for `addresses` addresses at once, so the set of those seen
@@ -245,7 +257,7 @@ impl Reader {
             };
         }
         let raw_status = self.status.and_then(|i| record.get(i)).unwrap_or("").trim();
-        let Some(status) = Status::parse(raw_status) else {
+        let Some(mut status) = Status::parse(raw_status) else {
             return Row::Invalid {
                 line,
                 reason: format!(
@@ -256,6 +268,11 @@ impl Reader {
         let key = normalize(email.as_ref());
         if !self.seen.insert(address_hash(&key)) {
             return Row::Duplicate { line, email: key };
+        }
+        if status == Status::Subscribed
+            && self.suppressed.as_ref().is_some_and(|s| s.contains(&key))
+        {
+            status = Status::Suppressed;
         }
         if status != Status::Subscribed {
             return Row::Inactive {

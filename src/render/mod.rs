@@ -9,7 +9,9 @@ mod view;
 use std::time::{Duration, Instant};
 
 pub use markdown::Markdown;
-pub use templates::{DEFAULTS as DEFAULT_TEMPLATES, TemplateError, Templates, escape_html};
+pub use templates::{
+    ARCHIVE_INDEX, DEFAULTS as DEFAULT_TEMPLATES, TemplateError, Templates, escape_html,
+};
 
 use crate::config::Project;
 use crate::issue::LoadedIssue;

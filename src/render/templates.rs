@@ -10,10 +10,14 @@ pub const ISSUE_MJML: &str = "issue.mjml";
 /// Simple HTML that becomes the plain-text part through html2text.
 pub const ISSUE_TEXT: &str = "issue.text.html";
 
+/// The web archive's index page.
+pub const ARCHIVE_INDEX: &str = "archive.html";
+
 /// Every template missive uses, with its built-in default.
 pub const DEFAULTS: &[(&str, &str)] = &[
     (ISSUE_MJML, include_str!("../../templates/issue.mjml")),
     (ISSUE_TEXT, include_str!("../../templates/issue.text.html")),
+    (ARCHIVE_INDEX, include_str!("../../templates/archive.html")),
 ];
 
 /// A template could not be read or compiled, or failed to render.

@@ -22,6 +22,7 @@ use crate::commands::Composed;
 use crate::journal::{self, Entry, History, Journal, State};
 use crate::message::Letterhead;
 use crate::subscribers::{Reader, Row, Subscriber, Tally};
+use crate::suppress::Suppressed;
 use crate::unsubscribe::Secret;
 
 /// Exit code: the run ended but not every recipient has the issue.
@@ -152,7 +153,7 @@ struct Plan {
 
 /// Reads the list once, counting what a dispatch would do.
 fn plan(list: &Path, history: &History, retry_failed: bool) -> Result<(Plan, Arc<Vec<String>>)> {
-    let mut reader = Reader::open(list)?;
+    let mut reader = open_list(list)?;
     let columns = reader.columns();
     let mut plan = Plan {
         tally: Tally::default(),
@@ -174,6 +175,12 @@ fn plan(list: &Path, history: &History, retry_failed: bool) -> Result<(Plan, Arc
     }
     plan.tally.find_first_lines(list)?;
     Ok((plan, columns))
+}
+
+/// The list, with the addresses unsubscribed through `missive serve` suppressed.
+fn open_list(list: &Path) -> Result<Reader> {
+    let suppressed = Suppressed::load(&crate::suppress::path_for(list))?;
+    Ok(Reader::open(list)?.suppress(suppressed))
 }
 
 /// Whether a dispatch sends to this subscriber, given the journal.
@@ -364,7 +371,7 @@ fn run_engine(
 ) -> Result<Report> {
     let sending = &composed.project.config.sending;
     let retry_failed = options.retry_failed;
-    let recipients = Reader::open(list)?
+    let recipients = open_list(list)?
         .expect(usize::try_from(addresses).unwrap_or(0))
         .filter_map(move |row| match row {
             Row::Subscriber(s) if is_due(&history, &s, retry_failed) => Some(s),

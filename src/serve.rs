@@ -1,0 +1,225 @@
+//! `missive serve`: answers the unsubscribe links every message carries —
+//! one-click (RFC 8058) and the footer link — recording each unsubscribe in
+//! the suppression file before it answers, and serves the web archive.
+//! Entry point: [`serve`]. Meant to sit behind a reverse proxy for TLS.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::str::FromStr;
+use std::sync::{Arc, Mutex};
+
+use anyhow::{Context, Result, anyhow};
+use axum::Router;
+use axum::extract::{Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use serde::Deserialize;
+
+use crate::config::Project;
+use crate::render::escape_html;
+use crate::suppress::{self, Log, Suppressed};
+use crate::unsubscribe::{SECRET_ENV, Secret};
+
+/// What `missive serve` was asked for.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub bind: SocketAddr,
+    /// The static site `missive archive` wrote.
+    pub site: PathBuf,
+    /// Overrides `sending.subscribers` (the suppression file sits beside it).
+    pub subscribers: Option<PathBuf>,
+}
+
+struct App {
+    secret: Secret,
+    name: String,
+    /// The addresses suppressed so far, and the file they are appended to.
+    suppressed: Mutex<(Suppressed, Log)>,
+}
+
+/// Runs the server until Ctrl-C.
+pub fn serve(project: &Project, options: &Options) -> Result<ExitCode> {
+    let secret = Secret::from_env().map_err(|e| anyhow!(e))?.ok_or_else(|| {
+        anyhow!("{SECRET_ENV} is not set: it must be the secret the links were signed with")
+    })?;
+    let list = options
+        .subscribers
+        .clone()
+        .unwrap_or_else(|| project.resolve(&project.config.sending.subscribers));
+    let path = suppress::path_for(&list);
+    let app = Arc::new(App {
+        secret,
+        name: project.config.newsletter.name.to_string(),
+        suppressed: Mutex::new((Suppressed::load(&path)?, Log::open(&path)?)),
+    });
+    let router = Router::new()
+        .route("/unsubscribe", get(confirm_page).post(unsubscribe))
+        .with_state(Arc::clone(&app))
+        .fallback_service(tower_http::services::ServeDir::new(&options.site));
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind(options.bind)
+            .await
+            .with_context(|| format!("cannot listen on {}", options.bind))?;
+        println!(
+            "Serving unsubscribes (into {}) and the archive ({}) at http://{}/ (Ctrl-C to stop)",
+            path.display(),
+            options.site.display(),
+            listener.local_addr()?
+        );
+        axum::serve(listener, router)
+            .with_graceful_shutdown(async {
+                let _ = tokio::signal::ctrl_c().await;
+            })
+            .await
+            .context("the server failed")
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(Debug, Deserialize)]
+struct Params {
+    email: Option<String>,
+    token: Option<String>,
+}
+
+/// Checks the address and its token; the error is the response to send.
+fn verify(app: &App, params: &Params) -> Result<String, Response> {
+    let (Some(email), Some(token)) = (&params.email, &params.token) else {
+        return Err(page(
+            StatusCode::BAD_REQUEST,
+            "This unsubscribe link is incomplete.",
+        ));
+    };
+    if lettre::Address::from_str(email.trim()).is_err() {
+        return Err(page(
+            StatusCode::BAD_REQUEST,
+            "This unsubscribe link is not valid.",
+        ));
+    }
+    if !app.secret.verify(email, token) {
+        return Err(page(
+            StatusCode::FORBIDDEN,
+            "This unsubscribe link is not valid.",
+        ));
+    }
+    Ok(email.trim().to_string())
+}
+
+/// `GET /unsubscribe`: what a person (or a link scanner) gets. It never
+/// unsubscribes by itself: a button posts the one-click form.
+async fn confirm_page(State(app): State<Arc<App>>, Query(params): Query<Params>) -> Response {
+    let email = match verify(&app, &params) {
+        Ok(email) => email,
+        Err(response) => return response,
+    };
+    let action = format!(
+        "/unsubscribe?email={}&token={}",
+        url::form_urlencoded::byte_serialize(email.as_bytes()).collect::<String>(),
+        url::form_urlencoded::byte_serialize(params.token.unwrap_or_default().as_bytes())
+            .collect::<String>()
+    );
+    let body = format!(
+        "<p>Unsubscribe <strong>{}</strong> from {}?</p>\
+         <form method=\"post\" action=\"{}\">\
+         <input type=\"hidden\" name=\"List-Unsubscribe\" value=\"One-Click\">\
+         <input type=\"hidden\" name=\"source\" value=\"page\">\
+         <button type=\"submit\">Unsubscribe</button></form>",
+        escape_html(&email),
+        escape_html(&app.name),
+        escape_html(&action)
+    );
+    page(StatusCode::OK, &body)
+}
+
+/// The body of an unsubscribe POST.
+#[derive(Debug)]
+struct Form {
+    list_unsubscribe: Option<String>,
+    source: Option<String>,
+}
+
+/// `POST /unsubscribe` with `List-Unsubscribe=One-Click`: records the
+/// unsubscribe (durably) and answers 200, with no redirect.
+async fn unsubscribe(
+    State(app): State<Arc<App>>,
+    Query(params): Query<Params>,
+    body: String,
+) -> Response {
+    let email = match verify(&app, &params) {
+        Ok(email) => email,
+        Err(response) => return response,
+    };
+    let form = parse_form(&body);
+    if form.list_unsubscribe.as_deref() != Some("One-Click") {
+        return page(
+            StatusCode::BAD_REQUEST,
+            "Expected List-Unsubscribe=One-Click.",
+        );
+    }
+    let source = if form.source.as_deref() == Some("page") {
+        "page"
+    } else {
+        "one-click"
+    };
+    let recorded = tokio::task::spawn_blocking(move || {
+        let mut guard = app.suppressed.lock().expect("suppression lock");
+        let (suppressed, log) = &mut *guard;
+        if suppressed.contains(&email) {
+            return Ok(false);
+        }
+        log.append(&email, source)?;
+        suppressed.insert(&email);
+        Ok::<_, anyhow::Error>(true)
+    })
+    .await;
+    match recorded {
+        Ok(Ok(_)) => page(
+            StatusCode::OK,
+            "You are unsubscribed. You will get no more issues.",
+        ),
+        Ok(Err(e)) => {
+            eprintln!("error: {e:#}");
+            page(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Something went wrong; please try again.",
+            )
+        }
+        Err(_) => page(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Something went wrong; please try again.",
+        ),
+    }
+}
+
+fn parse_form(body: &str) -> Form {
+    let mut form = Form {
+        list_unsubscribe: None,
+        source: None,
+    };
+    for (key, value) in url::form_urlencoded::parse(body.as_bytes()) {
+        match key.as_ref() {
+            "List-Unsubscribe" => form.list_unsubscribe = Some(value.into_owned()),
+            "source" => form.source = Some(value.into_owned()),
+            _ => {}
+        }
+    }
+    form
+}
+
+/// A small HTML page; `body` is HTML that the caller escaped.
+fn page(status: StatusCode, body: &str) -> Response {
+    let html = format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>Unsubscribe</title></head>\
+         <body style=\"font-family:system-ui,sans-serif;max-width:32em;margin:3em auto;padding:0 1em\">\
+         {body}</body></html>"
+    );
+    (status, [(header::CACHE_CONTROL, "no-store")], Html(html)).into_response()
+}

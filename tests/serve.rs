@@ -1,0 +1,318 @@
+//! `missive serve` (unsubscribes) and `missive archive` end to end, over real
+//! HTTP, with the archive checked in headless Chromium.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+use common::*;
+use missive::unsubscribe::Secret;
+
+/// A running `missive serve` in a copy of the example project, after
+/// `missive archive` has built its site.
+struct Server {
+    child: Child,
+    url: String,
+    dir: tempfile::TempDir,
+}
+
+impl Server {
+    fn start() -> Server {
+        let dir = tempfile::tempdir().unwrap();
+        for f in ["missive.toml", "subscribers.example.csv"] {
+            std::fs::copy(repo().join(f), dir.path().join(f)).unwrap();
+        }
+        std::fs::create_dir(dir.path().join("issues")).unwrap();
+        for issue in std::fs::read_dir(repo().join("issues")).unwrap() {
+            let issue = issue.unwrap().path();
+            std::fs::copy(
+                &issue,
+                dir.path().join("issues").join(issue.file_name().unwrap()),
+            )
+            .unwrap();
+        }
+        assert_exit(&missive(dir.path(), &["archive"]), 0);
+        let mut child = Command::new(env!("CARGO_BIN_EXE_missive"))
+            .args(["serve", "--bind", "127.0.0.1:0"])
+            .current_dir(dir.path())
+            .env("MISSIVE_UNSUBSCRIBE_SECRET", SECRET)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let url = line
+            .split_whitespace()
+            .find(|w| w.starts_with("http://"))
+            .unwrap_or_else(|| panic!("no URL in {line:?}"))
+            .to_string();
+        Server { child, url, dir }
+    }
+
+    fn suppression_file(&self) -> PathBuf {
+        self.dir.path().join("subscribers.example.suppressed.csv")
+    }
+
+    /// The addresses in the suppression file, in order.
+    fn suppressed(&self) -> Vec<String> {
+        let mut reader = csv::Reader::from_path(self.suppression_file()).unwrap();
+        reader
+            .records()
+            .map(|r| {
+                let r = r.expect("a well-formed line");
+                assert_eq!(r.len(), 3, "address, time, source: {r:?}");
+                r[0].to_string()
+            })
+            .collect()
+    }
+
+    fn request(&self, method: &str, query: &str, body: &str) -> (u16, String) {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .max_redirects(0)
+            .build()
+            .into();
+        let url = format!("{}unsubscribe?{query}", self.url);
+        let mut response = match method {
+            "GET" => agent.get(&url).call().unwrap(),
+            _ => agent
+                .post(&url)
+                .header("Content-Type", "application/x-www-form-urlencoded")
+                .send(body)
+                .unwrap(),
+        };
+        let status = response.status().as_u16();
+        (status, response.body_mut().read_to_string().unwrap())
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn token(email: &str) -> String {
+    Secret::new(SECRET).unwrap().token(email)
+}
+
+const ONE_CLICK: &str = "List-Unsubscribe=One-Click";
+
+#[test]
+fn only_a_valid_token_for_that_address_unsubscribes_and_only_once() {
+    let s = Server::start();
+    let t = token("ada@example.com");
+    let bad = [
+        format!("email=ada@example.com&token={}", &t[..40]),
+        format!("email=grace@example.org&token={t}"),
+        format!("email=ada@example.com&token={}", "0".repeat(64)),
+        "email=ada@example.com&token=".to_string(),
+        "email=ada@example.com".to_string(),
+        format!("token={t}"),
+        format!("email=not-an-address&token={t}"),
+    ];
+    for query in &bad {
+        let (status, _) = s.request("POST", query, ONE_CLICK);
+        assert!(status == 400 || status == 403, "{query}: {status}");
+    }
+    assert!(s.suppressed().is_empty(), "a bad token recorded something");
+
+    // A GET never unsubscribes: it shows a button that posts the one-click form.
+    let query = format!("email=ada@example.com&token={t}");
+    for _ in 0..3 {
+        let (status, page) = s.request("GET", &query, "");
+        assert_eq!(status, 200);
+        assert!(
+            page.contains("name=\"List-Unsubscribe\" value=\"One-Click\""),
+            "{page}"
+        );
+        assert!(page.contains("ada@example.com"));
+    }
+    assert!(s.suppressed().is_empty(), "a GET recorded something");
+
+    // A POST without the one-click body is refused.
+    let (status, _) = s.request("POST", &query, "");
+    assert_eq!(status, 400);
+    assert!(s.suppressed().is_empty());
+
+    for _ in 0..3 {
+        let (status, body) = s.request("POST", &query, ONE_CLICK);
+        assert_eq!(status, 200, "no redirect, no confirmation step");
+        assert!(body.contains("You are unsubscribed"));
+    }
+    assert_eq!(s.suppressed(), vec!["ada@example.com"]);
+    let text = std::fs::read_to_string(s.suppression_file()).unwrap();
+    assert!(
+        text.lines().nth(1).unwrap().ends_with(",one-click"),
+        "{text}"
+    );
+}
+
+#[test]
+fn nothing_from_a_request_is_echoed_unescaped() {
+    let s = Server::start();
+    let (status, page) = s.request("GET", "email=%3Cscript%3Ealert(1)%3C/script%3E&token=x", "");
+    assert_eq!(status, 400);
+    assert!(!page.contains("<script>"), "{page}");
+    let email = "o'brien+news@example.com";
+    let query = format!(
+        "email={}&token={}",
+        url::form_urlencoded::byte_serialize(email.as_bytes()).collect::<String>(),
+        token(email)
+    );
+    let (status, page) = s.request("GET", &query, "");
+    assert_eq!(status, 200);
+    assert!(page.contains("o&#39;brien+news@example.com"), "{page}");
+}
+
+#[test]
+fn an_unsubscribe_through_the_server_stops_the_next_send() {
+    let s = Server::start();
+    let dry_run = |dir: &Path| {
+        let o = Command::new(env!("CARGO_BIN_EXE_missive"))
+            .args([
+                "send",
+                "issues/2026-11-27-tides-and-timetables.toml",
+                "--dry-run",
+            ])
+            .current_dir(dir)
+            .env("MISSIVE_UNSUBSCRIBE_SECRET", SECRET)
+            .output()
+            .unwrap();
+        assert_exit(&o, 0);
+        stdout(&o)
+    };
+    let before = dry_run(s.dir.path());
+    assert!(before.contains("to send now:        6"), "{before}");
+    let query = format!(
+        "email=grace@example.org&token={}",
+        token("grace@example.org")
+    );
+    assert_eq!(s.request("POST", &query, ONE_CLICK).0, 200);
+    let after = dry_run(s.dir.path());
+    assert!(after.contains("to send now:        5"), "{after}");
+    assert!(after.contains("1 suppressed"), "{after}");
+
+    // `missive subscribers` counts it, and --fold writes it into the list.
+    let o = missive(s.dir.path(), &["subscribers"]);
+    assert_exit(&o, 0);
+    assert!(
+        stdout(&o).contains("1 address unsubscribed through `missive serve`"),
+        "{}",
+        stdout(&o)
+    );
+    let o = missive(s.dir.path(), &["subscribers", "--fold"]);
+    assert_exit(&o, 0);
+    assert!(
+        stdout(&o).contains("folded: 1 row marked unsubscribed"),
+        "{}",
+        stdout(&o)
+    );
+    let list = std::fs::read_to_string(s.dir.path().join("subscribers.example.csv")).unwrap();
+    assert!(
+        list.contains("grace@example.org,Grace Hopper,unsubscribed,Arlington"),
+        "{list}"
+    );
+}
+
+#[test]
+fn a_thousand_concurrent_unsubscribes_are_each_recorded_once() {
+    let s = Server::start();
+    let addresses: Vec<String> = (0..500).map(|i| format!("reader{i}@example.org")).collect();
+    // Each address twice, from 50 threads at once: 1,000 requests.
+    let work: Vec<String> = addresses.iter().chain(addresses.iter()).cloned().collect();
+    let chunks: Vec<Vec<String>> = work.chunks(20).map(<[String]>::to_vec).collect();
+    let url = s.url.clone();
+    let handles: Vec<_> = chunks
+        .into_iter()
+        .map(|chunk| {
+            let url = url.clone();
+            std::thread::spawn(move || {
+                let agent: ureq::Agent = ureq::Agent::config_builder()
+                    .http_status_as_error(false)
+                    .build()
+                    .into();
+                for email in chunk {
+                    let response = agent
+                        .post(format!(
+                            "{url}unsubscribe?email={email}&token={}",
+                            token(&email)
+                        ))
+                        .send(ONE_CLICK)
+                        .unwrap();
+                    assert_eq!(response.status().as_u16(), 200);
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().unwrap();
+    }
+    let mut recorded = s.suppressed();
+    assert_eq!(recorded.len(), 500, "each address exactly once");
+    recorded.sort();
+    let mut want = addresses.clone();
+    want.sort();
+    assert_eq!(recorded, want);
+}
+
+#[test]
+fn the_archive_has_every_issue_and_an_atom_feed() {
+    let s = Server::start();
+    let site = s.dir.path().join("site");
+    let index = std::fs::read_to_string(site.join("index.html")).unwrap();
+    let newer = index.find("Tides and timetables").expect("the newer issue");
+    let older = index
+        .find("A quiet week, and why that’s fine")
+        .expect("the older issue");
+    assert!(newer < older, "newest first");
+    assert!(
+        index.contains("href=\"2026-11-27-tides-and-timetables/\""),
+        "relative links"
+    );
+    assert!(index.contains("November 27, 2026 · No. 87"));
+
+    let page =
+        std::fs::read_to_string(site.join("2026-11-27-tides-and-timetables/index.html")).unwrap();
+    assert!(page.contains("Dear friends,"), "neutral personalization");
+    assert!(
+        !page.contains("token="),
+        "no unsubscribe token in the web version"
+    );
+    assert!(!page.contains("{{"), "no merge tag left");
+
+    let feed =
+        atom_syndication::Feed::read_from(std::fs::read(site.join("feed.xml")).unwrap().as_slice())
+            .expect("the feed parses as Atom");
+    assert_eq!(feed.title().as_str(), "The Slow Commute");
+    let links: Vec<&str> = feed.entries().iter().map(|e| e.links()[0].href()).collect();
+    // The same URL as the emails' "view in browser" link.
+    assert_eq!(
+        links,
+        vec![
+            "https://slowcommute.example.com/issues/2026-11-27-tides-and-timetables/",
+            "https://slowcommute.example.com/issues/2026-11-20-a-quiet-week/",
+        ]
+    );
+
+    // In a real browser: the index lists every issue, every link resolves,
+    // the feed is Atom.
+    let o = Command::new("node")
+        .arg(repo().join("tests/preview/archive.mjs"))
+        .arg(&s.url)
+        .arg("2")
+        .output()
+        .expect("node runs (bash tests/run installs it with playwright-core and chromium)");
+    assert_exit(&o, 0);
+    assert!(
+        stdout(&o).contains("all archive checks passed"),
+        "{}",
+        stdout(&o)
+    );
+}
