@@ -5,7 +5,7 @@ mod common;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -21,31 +21,15 @@ struct Preview {
 
 impl Preview {
     fn start(extra_args: &[&str]) -> Preview {
-        let dir = tempfile::tempdir().unwrap();
-        for f in ["missive.toml", "subscribers.example.csv"] {
-            std::fs::copy(repo().join(f), dir.path().join(f)).unwrap();
-        }
-        std::fs::create_dir(dir.path().join("issues")).unwrap();
-        std::fs::copy(example_issue(), dir.path().join("issues/issue.toml")).unwrap();
-        std::fs::create_dir(dir.path().join("outbox")).unwrap();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_missive"))
-            .args(["preview", "issues/issue.toml", "--port", "0"])
-            .args(extra_args)
-            .current_dir(dir.path())
-            .env("MISSIVE_UNSUBSCRIBE_SECRET", SECRET)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let url = line
-            .split_whitespace()
-            .find(|w| w.starts_with("http://"))
-            .unwrap_or_else(|| panic!("no URL in {line:?}"))
-            .to_string();
+        let dir = example_project();
+        let mut args = vec![
+            "preview",
+            "issues/2026-11-27-tides-and-timetables.toml",
+            "--port",
+            "0",
+        ];
+        args.extend_from_slice(extra_args);
+        let (child, url) = spawn_server(dir.path(), &args);
         assert!(
             url.starts_with("http://127.0.0.1:"),
             "binds to loopback: {url}"
@@ -54,7 +38,9 @@ impl Preview {
     }
 
     fn issue(&self) -> PathBuf {
-        self.dir.path().join("issues/issue.toml")
+        self.dir
+            .path()
+            .join("issues/2026-11-27-tides-and-timetables.toml")
     }
 
     fn get(&self, path: &str) -> (u16, String) {
@@ -219,11 +205,14 @@ fn saving_the_issue_signals_a_reload_and_errors_replace_the_email() {
     std::thread::sleep(Duration::from_millis(300));
     let state = p.state();
     let error = state["error"].as_str().expect("an error");
-    assert!(error.contains("issues/issue.toml:3:8"), "{error}");
+    assert!(
+        error.contains("issues/2026-11-27-tides-and-timetables.toml:3:8"),
+        "{error}"
+    );
     assert!(error.contains("3 | date = 2026-13-45"), "{error}");
     let (status, body) = p.get("email");
     assert_eq!(status, 422);
-    assert!(body.contains("issue.toml:3:8"));
+    assert!(body.contains("tides-and-timetables.toml:3:8"));
 
     // A broken template is shown the same way, and the server lives on.
     let templates = p.dir.path().join("templates");

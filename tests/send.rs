@@ -230,15 +230,21 @@ const PASSWORD_ENV: &[(&str, &str)] = &[
     ("MISSIVE_SMTP_PASSWORD", "s3cret-pässword"),
 ];
 
-#[test]
-fn starttls_with_auth_and_a_private_ca() {
-    let out = tempfile::tempdir().unwrap();
-    let (ca, cert, key) = certificates(out.path());
+/// Starts a TLS server (`mode` starttls or tls) that requires AUTH, and
+/// sends `n` subscribers through it with the right password and CA; checks
+/// every message went over TLS with AUTH. Returns the server, the CA file,
+/// the list and the run's output.
+fn send_over_tls(
+    out: &Path,
+    mode: &str,
+    n: usize,
+) -> (SmtpServer, String, String, std::process::Output) {
+    let (ca, cert, key) = certificates(out);
     let server = SmtpServer::start(
-        &out.path().join("mail"),
+        &out.join("mail"),
         &[
             "--mode",
-            "starttls",
+            mode,
             "--cert",
             &cert,
             "--key",
@@ -247,17 +253,24 @@ fn starttls_with_auth_and_a_private_ca() {
             "sender:s3cret-pässword",
         ],
     );
-    let (list, _) = subscriber_list(20);
-    let p = SendProject::new(&tls_config(server.port, "starttls", Some(&ca)), &list);
+    let (list, _) = subscriber_list(n);
+    let p = SendProject::new(&tls_config(server.port, mode, Some(&ca)), &list);
     let o = p.run(&["send", p.issue(), "--yes"], PASSWORD_ENV);
     assert_exit(&o, 0);
     let messages = server.messages();
-    assert_eq!(messages.len(), 20);
+    assert_eq!(messages.len(), n);
     assert!(
         messages
             .iter()
             .all(|(env, _)| env["tls"] == true && env["auth"] == true)
     );
+    (server, ca, list, o)
+}
+
+#[test]
+fn starttls_with_auth_and_a_private_ca() {
+    let out = tempfile::tempdir().unwrap();
+    let (server, ca, list, o) = send_over_tls(out.path(), "starttls", 20);
     let all = format!("{}{}", stdout(&o), stderr(&o));
     assert!(!all.contains("s3cret"), "the password was printed");
 
@@ -291,31 +304,7 @@ fn starttls_with_auth_and_a_private_ca() {
 #[test]
 fn implicit_tls_and_an_untrusted_certificate() {
     let out = tempfile::tempdir().unwrap();
-    let (ca, cert, key) = certificates(out.path());
-    let server = SmtpServer::start(
-        &out.path().join("mail"),
-        &[
-            "--mode",
-            "tls",
-            "--cert",
-            &cert,
-            "--key",
-            &key,
-            "--auth",
-            "sender:s3cret-pässword",
-        ],
-    );
-    let (list, _) = subscriber_list(8);
-    let p = SendProject::new(&tls_config(server.port, "tls", Some(&ca)), &list);
-    let o = p.run(&["send", p.issue(), "--yes"], PASSWORD_ENV);
-    assert_exit(&o, 0);
-    let messages = server.messages();
-    assert_eq!(messages.len(), 8);
-    assert!(
-        messages
-            .iter()
-            .all(|(env, _)| env["tls"] == true && env["auth"] == true)
-    );
+    let (server, _, list, _) = send_over_tls(out.path(), "tls", 8);
 
     // Without the CA the run stops at once on the certificate.
     let p = SendProject::new(&tls_config(server.port, "tls", None), &list);

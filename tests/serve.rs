@@ -3,9 +3,8 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 
 use common::*;
 use missive::unsubscribe::Secret;
@@ -20,37 +19,9 @@ struct Server {
 
 impl Server {
     fn start() -> Server {
-        let dir = tempfile::tempdir().unwrap();
-        for f in ["missive.toml", "subscribers.example.csv"] {
-            std::fs::copy(repo().join(f), dir.path().join(f)).unwrap();
-        }
-        std::fs::create_dir(dir.path().join("issues")).unwrap();
-        for issue in std::fs::read_dir(repo().join("issues")).unwrap() {
-            let issue = issue.unwrap().path();
-            std::fs::copy(
-                &issue,
-                dir.path().join("issues").join(issue.file_name().unwrap()),
-            )
-            .unwrap();
-        }
+        let dir = example_project();
         assert_exit(&missive(dir.path(), &["archive"]), 0);
-        let mut child = Command::new(env!("CARGO_BIN_EXE_missive"))
-            .args(["serve", "--bind", "127.0.0.1:0"])
-            .current_dir(dir.path())
-            .env("MISSIVE_UNSUBSCRIBE_SECRET", SECRET)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let url = line
-            .split_whitespace()
-            .find(|w| w.starts_with("http://"))
-            .unwrap_or_else(|| panic!("no URL in {line:?}"))
-            .to_string();
+        let (child, url) = spawn_server(dir.path(), &["serve", "--bind", "127.0.0.1:0"]);
         Server { child, url, dir }
     }
 

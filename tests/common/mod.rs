@@ -267,3 +267,47 @@ pub fn subscriber_list(n: usize) -> (String, Vec<(String, String)>) {
     }
     (csv, expected)
 }
+
+/// A copy of the example project in a new directory: config, subscriber
+/// list, every issue, an empty `outbox/`.
+pub fn example_project() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for f in ["missive.toml", "subscribers.example.csv"] {
+        std::fs::copy(repo().join(f), dir.path().join(f)).unwrap();
+    }
+    std::fs::create_dir(dir.path().join("issues")).unwrap();
+    for issue in std::fs::read_dir(repo().join("issues")).unwrap() {
+        let issue = issue.unwrap().path();
+        std::fs::copy(
+            &issue,
+            dir.path().join("issues").join(issue.file_name().unwrap()),
+        )
+        .unwrap();
+    }
+    std::fs::create_dir(dir.path().join("outbox")).unwrap();
+    dir
+}
+
+/// Starts a missive server command (`preview`, `serve`) in `dir` and returns
+/// it with the URL it printed on its first line.
+pub fn spawn_server(dir: &Path, args: &[&str]) -> (std::process::Child, String) {
+    use std::io::BufRead;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_missive"))
+        .args(args)
+        .current_dir(dir)
+        .env("MISSIVE_UNSUBSCRIBE_SECRET", SECRET)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .unwrap_or_else(|| panic!("no URL in {line:?}"))
+        .to_string();
+    (child, url)
+}

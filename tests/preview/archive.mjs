@@ -1,23 +1,11 @@
 // Checks the web archive served by `missive serve` in a real headless
 // Chromium (Debian's), driven by playwright-core. Run by tests/serve.rs as:
 //   node tests/preview/archive.mjs URL EXPECTED_ISSUES
-import { chromium } from "playwright-core";
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { check, launch } from "./browser.mjs";
 
 const [url, expected] = process.argv.slice(2);
-function check(ok, what) {
-  if (!ok) throw new Error("check failed: " + what);
-  console.log("ok: " + what);
-}
 
-const context = await chromium.launchPersistentContext(mkdtempSync(join(tmpdir(), "missive-chromium-")), {
-  executablePath: "/usr/bin/chromium",
-  headless: true,
-  args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--disable-quic"],
-});
+const context = await launch();
 try {
   const page = context.pages()[0] || (await context.newPage());
   const response = await page.goto(url);

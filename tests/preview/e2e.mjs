@@ -2,26 +2,14 @@
 // driven by playwright-core. Run by tests/preview.rs as:
 //   node tests/preview/e2e.mjs URL ISSUE_FILE SCREENSHOT_DIR OUTBOX_DIR
 // Exits non-zero with a message on the first failed check.
-import { chromium } from "playwright-core";
-import { mkdtempSync, readFileSync, writeFileSync, readdirSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { check, launch } from "./browser.mjs";
+import { readFileSync, writeFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 
 const [url, issuePath, shots, outbox] = process.argv.slice(2);
 const original = readFileSync(issuePath, "utf8");
 
-function check(ok, what) {
-  if (!ok) throw new Error("check failed: " + what);
-  console.log("ok: " + what);
-}
-
-const context = await chromium.launchPersistentContext(mkdtempSync(join(tmpdir(), "missive-chromium-")), {
-  executablePath: "/usr/bin/chromium",
-  headless: true,
-  args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--disable-quic"],
-  viewport: { width: 1280, height: 900 },
-});
+const context = await launch({ viewport: { width: 1280, height: 900 } });
 try {
   const page = context.pages()[0] || (await context.newPage());
   const version = async () => Number(await page.evaluate(() => document.body.dataset.version));
