@@ -295,16 +295,16 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
+type Watcher = notify_debouncer_full::Debouncer<
+    notify_debouncer_full::notify::RecommendedWatcher,
+    notify_debouncer_full::RecommendedCache,
+>;
+
 /// Watches the issue, the config and the templates; re-renders on a save.
-fn watch_inputs(
-    app: Arc<App>,
-) -> Result<
-    notify_debouncer_full::Debouncer<
-        notify_debouncer_full::notify::RecommendedWatcher,
-        notify_debouncer_full::RecommendedCache,
-    >,
-> {
-    use notify_debouncer_full::notify::RecursiveMode;
+/// The returned watcher must be kept alive.
+fn watch_inputs(app: Arc<App>) -> Result<Arc<Mutex<Option<Watcher>>>> {
+    use notify_debouncer_full::notify::event::{CreateKind, ModifyKind};
+    use notify_debouncer_full::notify::{EventKind, RecursiveMode};
     use notify_debouncer_full::{DebounceEventResult, new_debouncer};
 
     let issue = absolute(&app.options.issue);
@@ -321,20 +321,55 @@ fn watch_inputs(
         .map_or_else(|| root.join(crate::config::FILE_NAME), absolute);
     let templates = root.join("templates");
 
+    let shared: Arc<Mutex<Option<Watcher>>> = Arc::new(Mutex::new(None));
     let watched_files: HashSet<PathBuf> = [issue.clone(), config.clone()].into_iter().collect();
-    let templates_prefix = templates.clone();
+    let templates_dir = templates.clone();
     let handler_app = Arc::clone(&app);
+    let handler_watcher = Arc::clone(&shared);
     let mut debouncer = new_debouncer(
         Duration::from_millis(20),
         None,
         move |result: DebounceEventResult| {
             let Ok(events) = result else { return };
+            // Only changes count: rendering itself opens and reads these
+            // files, and must not trigger another render.
+            let changed = |kind: &EventKind| {
+                matches!(
+                    kind,
+                    EventKind::Create(_)
+                        | EventKind::Remove(_)
+                        | EventKind::Modify(
+                            ModifyKind::Data(_) | ModifyKind::Name(_) | ModifyKind::Any
+                        )
+                )
+            };
             let relevant = events.iter().any(|e| {
-                e.paths
-                    .iter()
-                    .any(|p| watched_files.contains(p) || p.starts_with(&templates_prefix))
+                changed(&e.kind)
+                    && e.paths
+                        .iter()
+                        .any(|p| watched_files.contains(p) || p.starts_with(&templates_dir))
             });
-            if relevant {
+            // A templates/ made after the preview started is watched from then on.
+            let templates_made = events.iter().any(|e| {
+                matches!(
+                    e.kind,
+                    EventKind::Create(CreateKind::Folder | CreateKind::Any)
+                ) && e.paths.iter().any(|p| *p == templates_dir)
+            });
+            if templates_made {
+                let (watcher, app, dir) = (
+                    Arc::clone(&handler_watcher),
+                    Arc::clone(&handler_app),
+                    templates_dir.clone(),
+                );
+                // Off the watcher's own thread, which must not wait on itself.
+                std::thread::spawn(move || {
+                    if let Some(w) = watcher.lock().expect("watcher lock").as_mut() {
+                        let _ = w.watch(&dir, RecursiveMode::Recursive);
+                    }
+                    app.rerender();
+                });
+            } else if relevant {
                 handler_app.rerender();
             }
         },
@@ -350,6 +385,7 @@ fn watch_inputs(
                 .unwrap_or_else(|| root.clone()),
             RecursiveMode::NonRecursive,
         ),
+        (root.clone(), RecursiveMode::NonRecursive),
         (
             config
                 .parent()
@@ -366,7 +402,8 @@ fn watch_inputs(
             .watch(&dir, mode)
             .with_context(|| format!("cannot watch {}", dir.display()))?;
     }
-    Ok(debouncer)
+    *shared.lock().expect("watcher lock") = Some(debouncer);
+    Ok(shared)
 }
 
 fn absolute(path: &Path) -> PathBuf {
