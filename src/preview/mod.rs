@@ -354,7 +354,7 @@ fn watch_inputs(app: Arc<App>) -> Result<Arc<Mutex<Option<Watcher>>>> {
                 matches!(
                     e.kind,
                     EventKind::Create(CreateKind::Folder | CreateKind::Any)
-                ) && e.paths.iter().any(|p| *p == templates_dir)
+                ) && e.paths.contains(&templates_dir)
             });
             if templates_made {
                 let (watcher, app, dir) = (
