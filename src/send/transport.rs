@@ -440,56 +440,55 @@ async fn connect(s: &SmtpSettings) -> Result<AsyncSmtpConnection, DeliverError> 
             ))
             .into());
         }
-        let upgraded = tokio::time::timeout(s.timeout, conn.starttls(tls, &s.hello)).await;
-        match upgraded {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) if e.is_tls() || e.is_permanent() || is_certificate_error(&e) => {
-                return Err(Fatal(format!(
-                    "STARTTLS with {}:{} failed: {}",
-                    s.host,
-                    s.port,
-                    chain(&e)
-                ))
-                .into());
-            }
-            Ok(Err(e)) => return Err(DeliverError::Failed(classify(&e))),
-            Err(_) => {
-                return Err(DeliverError::Failed(Failure::Network(
-                    "no reply to STARTTLS in time".into(),
-                )));
-            }
-        }
+        step(s.timeout, "STARTTLS", conn.starttls(tls, &s.hello), |e| {
+            (e.is_tls() || e.is_permanent() || is_certificate_error(e))
+                .then(|| format!("STARTTLS with {}:{} failed: {}", s.host, s.port, chain(e)))
+        })
+        .await?;
     }
     if let Some(credentials) = &s.credentials {
         let encrypted = conn.is_encrypted() || s.wrapper.is_some();
         if !encrypted && !is_loopback(&s.host) {
             return Err(Fatal("refusing AUTH over an unencrypted connection".into()).into());
         }
-        let authed = tokio::time::timeout(
+        step(
             s.timeout,
+            "AUTH",
             conn.auth(&[Mechanism::Plain, Mechanism::Login], credentials),
+            |e| {
+                (e.is_permanent() || e.is_client()).then(|| {
+                    format!(
+                        "{}:{} refused the login of smtp.username: {}",
+                        s.host,
+                        s.port,
+                        chain(e)
+                    )
+                })
+            },
         )
-        .await;
-        match authed {
-            Ok(Ok(_)) => {}
-            Ok(Err(e)) if e.is_permanent() || e.is_client() => {
-                return Err(Fatal(format!(
-                    "{}:{} refused the login of smtp.username: {}",
-                    s.host,
-                    s.port,
-                    chain(&e)
-                ))
-                .into());
-            }
-            Ok(Err(e)) => return Err(DeliverError::Failed(classify(&e))),
-            Err(_) => {
-                return Err(DeliverError::Failed(Failure::Network(
-                    "no reply to AUTH in time".into(),
-                )));
-            }
-        }
+        .await?;
     }
     Ok(conn)
+}
+
+/// Runs one step of setting up a connection within the timeout. An error
+/// that `fatal` words is fatal (the dispatch stops); others may be retried.
+async fn step<T>(
+    timeout: Duration,
+    what: &str,
+    future: impl std::future::Future<Output = Result<T, lettre::transport::smtp::Error>>,
+    fatal: impl Fn(&lettre::transport::smtp::Error) -> Option<String>,
+) -> Result<T, DeliverError> {
+    match tokio::time::timeout(timeout, future).await {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(e)) => Err(match fatal(&e) {
+            Some(message) => DeliverError::Fatal(Fatal(message)),
+            None => DeliverError::Failed(classify(&e)),
+        }),
+        Err(_) => Err(DeliverError::Failed(Failure::Network(format!(
+            "no reply to {what} in time"
+        )))),
+    }
 }
 
 /// Whether TLS failed on the certificate (untrusted, expired, wrong name):
