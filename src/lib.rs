@@ -32,3 +32,12 @@ pub mod synthetic;
 pub mod unsubscribe;
 
 pub use commands::run;
+
+/// The multi-threaded tokio runtime the sending, preview and serve commands run on.
+pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    use anyhow::Context as _;
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}

@@ -58,11 +58,7 @@ pub fn serve(project: &Project, options: &Options) -> Result<ExitCode> {
         .route("/unsubscribe", get(confirm_page).post(unsubscribe))
         .with_state(Arc::clone(&app))
         .fallback_service(tower_http::services::ServeDir::new(&options.site));
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
-    runtime.block_on(async {
+    crate::runtime()?.block_on(async {
         let listener = tokio::net::TcpListener::bind(options.bind)
             .await
             .with_context(|| format!("cannot listen on {}", options.bind))?;

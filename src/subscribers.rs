@@ -319,6 +319,17 @@ impl Iterator for Reader {
     }
 }
 
+/// The subscribed reader with address `email` (compared case-insensitively),
+/// or the first subscribed reader when `email` is `None`. Reads the list
+/// only as far as it must; `None` when there is no such reader or no list.
+pub fn find(list: &Path, email: Option<&str>) -> Option<Subscriber> {
+    let wanted = email.map(normalize);
+    Reader::open(list).ok()?.find_map(|row| match row {
+        Row::Subscriber(s) if wanted.as_ref().is_none_or(|w| s.key() == *w) => Some(s),
+        _ => None,
+    })
+}
+
 /// Counts of a whole list, read once before anything is sent.
 #[derive(Debug, Clone, Default)]
 pub struct Tally {
@@ -328,32 +339,13 @@ pub struct Tally {
     pub duplicates: Vec<(u64, u64, String)>,
     /// `(line, reason)`.
     pub invalid: Vec<(u64, String)>,
-    /// The first subscribed row, for personalizing a test send or preview.
-    pub first: Option<Subscriber>,
 }
 
 impl Tally {
-    /// Reads the whole list.
-    pub fn of(path: &Path) -> Result<(Tally, Arc<Vec<String>>), ListError> {
-        let mut reader = Reader::open(path)?;
-        let columns = Arc::clone(&reader.columns);
-        let mut tally = Tally::default();
-        for row in &mut reader {
-            tally.add(row);
-        }
-        tally.find_first_lines(path)?;
-        Ok((tally, columns))
-    }
-
     /// Counts one row.
     pub fn add(&mut self, row: Row) {
         match row {
-            Row::Subscriber(s) => {
-                self.subscribed += 1;
-                if self.first.is_none() {
-                    self.first = Some(s);
-                }
-            }
+            Row::Subscriber(_) => self.subscribed += 1,
             Row::Inactive { status, .. } => {
                 *self.inactive.entry(status.as_str()).or_default() += 1;
             }
@@ -493,6 +485,21 @@ mod tests {
     }
 
     #[test]
+    fn find_streams_to_the_reader_asked_for() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("list.csv");
+        std::fs::write(
+            &path,
+            "email,status\na@x.org,unsubscribed\nb@x.org,\nC@x.org,\n",
+        )
+        .unwrap();
+        assert_eq!(find(&path, None).unwrap().email.to_string(), "b@x.org");
+        assert_eq!(find(&path, Some("c@X.org")).unwrap().line, 4);
+        assert!(find(&path, Some("a@x.org")).is_none(), "not subscribed");
+        assert!(find(&dir.path().join("none.csv"), None).is_none());
+    }
+
+    #[test]
     fn unusable_files_are_errors() {
         assert!(
             open_err("").contains("the file is empty"),
@@ -513,7 +520,13 @@ mod tests {
             "email,status\na@x.org,\nb@x.org,bounced\nA@x.org,\nbad,\nc@x.org,unsubscribed\nd@x.org,\nB@X.org,\n",
         )
         .unwrap();
-        let (tally, columns) = Tally::of(&path).unwrap();
+        let mut reader = Reader::open(&path).unwrap();
+        let columns = reader.columns();
+        let mut tally = Tally::default();
+        for row in &mut reader {
+            tally.add(row);
+        }
+        tally.find_first_lines(&path).unwrap();
         assert_eq!(columns.as_slice(), ["email", "status"]);
         assert_eq!(tally.subscribed, 2);
         assert_eq!(tally.inactive.get("bounced"), Some(&1));
@@ -524,6 +537,5 @@ mod tests {
         );
         assert_eq!(tally.addresses(), 4);
         assert_eq!(tally.invalid.len(), 1);
-        assert_eq!(tally.first.unwrap().email.to_string(), "a@x.org");
     }
 }

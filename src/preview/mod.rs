@@ -26,7 +26,7 @@ use tokio_stream::wrappers::WatchStream;
 use crate::commands::{Composed, compose};
 use crate::message::{UnsubscribeLinks, reader_values};
 use crate::send;
-use crate::subscribers::{Reader, Row, Subscriber};
+use crate::subscribers::Subscriber;
 use crate::unsubscribe::Secret;
 
 /// What `missive preview` was asked for.
@@ -143,32 +143,18 @@ fn personalized(composed: &Composed, as_email: Option<&str>) -> Snapshot {
 /// The subscriber whose copy is shown: `as_email` if given and on the list,
 /// else the first subscribed row, else a stand-in.
 fn pick_reader(list: &Path, as_email: Option<&str>) -> Subscriber {
-    let wanted = as_email.map(crate::subscribers::normalize);
-    if let Ok(reader) = Reader::open(list) {
-        for row in reader {
-            if let Row::Subscriber(s) = row {
-                match &wanted {
-                    None => return s,
-                    Some(w) if s.key() == *w => return s,
-                    Some(_) => {}
-                }
-            }
-        }
-    }
-    let stand_in = as_email.unwrap_or("reader@example.com");
-    let address = stand_in
-        .parse()
-        .unwrap_or_else(|_| "reader@example.com".parse().expect("a valid address"));
-    Subscriber::stand_in(address)
+    crate::subscribers::find(list, as_email).unwrap_or_else(|| {
+        let address = as_email
+            .unwrap_or("reader@example.com")
+            .parse()
+            .unwrap_or_else(|_| "reader@example.com".parse().expect("a valid address"));
+        Subscriber::stand_in(address)
+    })
 }
 
 /// Runs the preview server until Ctrl-C.
 pub fn serve(options: Options) -> Result<ExitCode> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
-    runtime.block_on(run(options))
+    crate::runtime()?.block_on(run(options))
 }
 
 async fn run(options: Options) -> Result<ExitCode> {

@@ -1,6 +1,6 @@
 //! Sending: a test to yourself, or a dispatch of the whole list — summary,
 //! confirmation, then the engine, with a journal that makes every run
-//! resumable. Entry points: [`send_test`], [`dispatch`], [`status`].
+//! resumable. Entry points: [`test_message`], [`dispatch`], [`status`].
 
 mod engine;
 mod transport;
@@ -85,13 +85,6 @@ fn letterhead(composed: &Composed) -> Result<Letterhead> {
     .with_context(|| format!("{}", composed.project.config_label().display()))
 }
 
-fn runtime() -> Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")
-}
-
 /// `missive send ISSUE --test [--to ADDR]`: one message, personalized as for
 /// the first subscriber, to the author. No journal. Returns what happened, in
 /// a sentence.
@@ -115,14 +108,12 @@ pub fn test_message(
     };
     let letterhead = letterhead(composed)?;
     let list = list_path(composed, list);
-    let reader = match Tally::of(&list) {
-        Ok((tally, _)) if tally.first.is_some() => tally.first.expect("checked"),
-        _ => Subscriber::stand_in(to.email.clone()),
-    };
+    let reader = crate::subscribers::find(&list, None)
+        .unwrap_or_else(|| Subscriber::stand_in(to.email.clone()));
     let message = letterhead.test_message(&reader, &to)?;
     let transport = Transport::from_project(&composed.project)?;
     transport.prepare()?;
-    let reply = runtime()?.block_on(async {
+    let reply = crate::runtime()?.block_on(async {
         let mut link = transport::Link::new(transport.clone());
         let result = link.deliver(&message).await;
         link.close().await;
@@ -385,7 +376,7 @@ fn run_engine(
         max_attempts: sending.max_attempts.get(),
         total,
     };
-    Ok(runtime()?.block_on(engine::run(
+    Ok(crate::runtime()?.block_on(engine::run(
         Box::new(recipients),
         letterhead,
         transport,
