@@ -1,5 +1,7 @@
 //! `cargo bench`: the composer on a 100-item synthetic issue, stage by stage
-//! and whole (parse, templates, MJML, text), in-process.
+//! and whole (parse, templates, MJML, text), in-process; and merge-tag
+//! parsing of hostile text (200 KB of unmatched braces) beside one plain
+//! scan of the same text, the floor any parser has.
 
 use std::hint::black_box;
 use std::path::Path;
@@ -49,5 +51,21 @@ fn compose(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, compose);
+fn merge_tags(c: &mut Criterion) {
+    use missive::personalize::{Escape, Merge};
+    let unmatched = "{{".repeat(100_000);
+    let opens = format!("{}}}}}", "{{ x ".repeat(40_000));
+    let mut group = c.benchmark_group("merge-tags-200KB");
+    for (name, text) in [("unmatched", &unmatched), ("opens-then-close", &opens)] {
+        group.bench_function(format!("{name}/parse"), |b| {
+            b.iter(|| Merge::parse(black_box(text), Escape::None))
+        });
+        group.bench_function(format!("{name}/one-scan"), |b| {
+            b.iter(|| black_box(text).matches("{{").count())
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, compose, merge_tags);
 criterion_main!(benches);

@@ -46,9 +46,17 @@ pub fn build(project: &Project, out: &Path) -> Result<Vec<Entry>> {
     let mut entries = Vec::new();
     for path in &paths {
         let loaded = Issue::load(path)?;
-        let rendered = render::render(&loaded, project, &templates)?;
-        let issue = &loaded.issue;
         let stem = loaded.stem();
+        if !is_page_name(&stem) {
+            bail!(
+                "{}: the file name cannot name a web page: use letters, digits, `-`, `_` and \
+                 `.` (not first), e.g. 2026-11-27-my-issue.toml",
+                crate::ui::printable(&path.display().to_string())
+            );
+        }
+        let rendered = render::render(&loaded, project, &templates)
+            .with_context(|| format!("cannot build the web version of {}", path.display()))?;
+        let issue = &loaded.issue;
         entries.push(Entry {
             stem: stem.clone(),
             date: issue.date.long(),
@@ -88,7 +96,18 @@ pub fn build(project: &Project, out: &Path) -> Result<Vec<Entry>> {
 }
 
 fn write(path: &Path, text: &str) -> Result<()> {
-    std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))
+    crate::fsutil::write_atomic(path, text.as_bytes(), None)
+}
+
+/// Whether an issue's stem can be a folder of the site and a relative
+/// link: letters, digits, `-`, `_` and `.`, not starting with `.` (so never
+/// `..`, and never a scheme such as `javascript:`).
+fn is_page_name(stem: &str) -> bool {
+    !stem.is_empty()
+        && !stem.starts_with('.')
+        && stem
+            .chars()
+            .all(|c| c.is_alphanumeric() || matches!(c, '-' | '_' | '.'))
 }
 
 /// The Atom feed of the archive. With `web_url` set, ids and links are

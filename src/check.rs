@@ -4,18 +4,35 @@
 use std::collections::HashMap;
 use std::fmt;
 
+use crate::config::Config;
 use crate::issue::Issue;
 use crate::render::{GMAIL_CLIP_BYTES, Rendered};
 
 /// Subjects longer than this get cut off in most inboxes.
 pub const SUBJECT_MAX_CHARS: usize = 100;
 
+/// How much a finding matters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Level {
+    /// The issue cannot go out as it is: `check` fails and `send` refuses.
+    Error,
+    /// Readers will notice.
+    Warning,
+}
+
 /// One thing worth a second look, and where it is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Warning {
+    pub level: Level,
     /// The field path, e.g. `sections[1].items[3].url`, or empty for the whole issue.
     pub field: String,
     pub message: String,
+}
+
+impl Warning {
+    pub fn is_error(&self) -> bool {
+        self.level == Level::Error
+    }
 }
 
 impl fmt::Display for Warning {
@@ -28,15 +45,50 @@ impl fmt::Display for Warning {
     }
 }
 
-/// Everything `check` warns about, in the order of the issue.
-pub fn warnings(issue: &Issue, rendered: &Rendered) -> Vec<Warning> {
+/// The merge tags the subject uses: filled in per reader in the Subject header.
+pub fn subject_tags(issue: &Issue) -> Vec<String> {
+    crate::personalize::scan(issue.subject.as_str())
+        .into_iter()
+        .map(|t| t.key)
+        .collect()
+}
+
+/// Everything `check` finds, errors first, then warnings in the order of
+/// the issue.
+pub fn warnings(issue: &Issue, rendered: &Rendered, config: &Config) -> Vec<Warning> {
+    let mut errors = Vec::new();
+    for (field, link) in &rendered.facts.unsafe_links {
+        errors.push(Warning {
+            level: Level::Error,
+            field: field.clone(),
+            message: format!(
+                "a link to `{}` was dropped: links that run scripts or carry data \
+                 (javascript:, vbscript:, data:) never go into an email; remove it",
+                link.chars().take(60).collect::<String>()
+            ),
+        });
+    }
     let mut out = Vec::new();
     let mut warn = |field: &str, message: String| {
         out.push(Warning {
+            level: Level::Warning,
             field: field.to_string(),
             message,
         })
     };
+
+    if let Some(url) = &config.unsubscribe.url
+        && url.is_https()
+        && !url.needs_token()
+    {
+        warn(
+            "",
+            "unsubscribe.url has no {token}, so `missive serve` cannot verify it: messages \
+             carry no one-click unsubscribe header, which Gmail and Yahoo require of bulk \
+             senders"
+                .into(),
+        );
+    }
 
     let subject_len = issue.subject.as_str().chars().count();
     if subject_len > SUBJECT_MAX_CHARS {
@@ -113,5 +165,6 @@ pub fn warnings(issue: &Issue, rendered: &Rendered) -> Vec<Warning> {
             );
         }
     }
-    out
+    errors.extend(out);
+    errors
 }

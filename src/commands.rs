@@ -1,7 +1,7 @@
 //! The commands: each loads what it needs, runs the pipeline and reports.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 use std::time::Instant;
 
@@ -13,6 +13,7 @@ use crate::config::Project;
 use crate::issue::{Issue, LoadedIssue};
 use crate::personalize;
 use crate::render::{self, Rendered, Templates};
+use crate::ui::printable;
 use crate::{preview, send};
 
 /// Runs one command line; `Err` is printed by `main` and exits 1.
@@ -47,6 +48,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                 return Ok(ExitCode::SUCCESS);
             }
             let options = send::Options {
+                config: cli.config.clone(),
                 subscribers,
                 dry_run,
                 yes,
@@ -112,7 +114,7 @@ pub fn compose(config: Option<&Path>, issue: &Path) -> Result<Composed> {
     let issue = Issue::load(issue)?;
     let templates = Templates::load(&project.templates_dir())?;
     let rendered = render::render(&issue, &project, &templates)?;
-    let warnings = check::warnings(&issue.issue, &rendered);
+    let warnings = check::warnings(&issue.issue, &rendered, &project.config);
     Ok(Composed {
         project,
         issue,
@@ -138,7 +140,7 @@ fn build(config: Option<&Path>, issue: &Path, out: &Path) -> Result<ExitCode> {
     ];
     std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
     for (path, contents) in &files {
-        write_atomically(path, contents.as_bytes())?;
+        crate::fsutil::write_atomic(path, contents.as_bytes(), None)?;
     }
     let elapsed = started.elapsed();
 
@@ -176,16 +178,38 @@ fn check(config: Option<&Path>, issue: &Path, strict: bool) -> Result<ExitCode> 
     let composed = compose(config, issue)?;
     let r = &composed.rendered;
     print_warnings(&composed.issue.path, &composed.warnings);
-    let n = composed.warnings.len();
+    let errors = composed.warnings.iter().filter(|w| w.is_error()).count();
+    let n = composed.warnings.len() - errors;
+    let tags = check::subject_tags(&composed.issue.issue);
+    if !tags.is_empty() {
+        println!(
+            "subject: personalized for each reader ({})",
+            tags.iter()
+                .map(|t| format!("{{{{ {t} }}}}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
     println!(
-        "{}: {} items in {} sections; HTML {}, text {}; {n} warning{}",
+        "{}: {} items in {} sections; HTML {}, text {}; {}{n} warning{}",
         composed.issue.path.display(),
         composed.issue.issue.item_count(),
         composed.issue.issue.sections.len(),
         kilobytes(r.html.len()),
         kilobytes(r.text.len()),
+        if errors > 0 {
+            format!("{errors} error{}, ", plural(errors))
+        } else {
+            String::new()
+        },
         plural(n),
     );
+    if errors > 0 {
+        bail!(
+            "{errors} error{}: the issue cannot be sent as it is",
+            plural(errors)
+        );
+    }
     if strict && n > 0 {
         bail!("{n} warning{} and --strict was given", plural(n));
     }
@@ -238,29 +262,31 @@ fn archive(config: Option<&Path>, out: &Path) -> Result<ExitCode> {
 }
 
 fn subscribers_report(config: Option<&Path>, list: Option<&Path>, fold: bool) -> Result<ExitCode> {
-    use crate::suppress::{self, Suppressed};
+    use crate::suppress;
     let project = Project::open(config)?;
-    let list = list.map_or_else(
-        || project.resolve(&project.config.sending.subscribers),
-        Path::to_path_buf,
-    );
-    let path = suppress::path_for(&list);
-    let suppressed = Suppressed::load(&path)?;
+    let list = project.list_path(list);
+    let (suppressed, log, notes) = project.suppressions(&list)?;
+    for note in notes {
+        eprintln!("note: {}", printable(&note));
+    }
     let mut reader = crate::subscribers::Reader::open(&list)?.suppress(suppressed.clone());
     let mut tally = crate::subscribers::Tally::default();
     for row in &mut reader {
         tally.add(row);
     }
-    println!("{}", list.display());
+    println!("{}", printable(&list.display().to_string()));
     println!("  subscribed:   {}", tally.subscribed);
     for (status, n) in &tally.inactive {
         println!("  {status:<13} {n}");
     }
     println!("  duplicates:   {}", tally.duplicates.len());
     println!("  invalid rows: {}", tally.invalid.len());
+    for (line, reason) in tally.invalid.iter().take(20) {
+        println!("    line {line}: {}", printable(reason));
+    }
     println!(
         "{}: {} address{} unsubscribed through `missive serve`",
-        path.display(),
+        log.path().display(),
         suppressed.len(),
         if suppressed.len() == 1 { "" } else { "es" }
     );
@@ -269,7 +295,7 @@ fn subscribers_report(config: Option<&Path>, list: Option<&Path>, fold: bool) ->
         println!(
             "folded: {changed} row{} marked unsubscribed in {}",
             plural(changed),
-            list.display()
+            printable(&list.display().to_string())
         );
     }
     Ok(ExitCode::SUCCESS)
@@ -290,19 +316,9 @@ fn today() -> crate::issue::Date {
 
 fn print_warnings(path: &Path, warnings: &[Warning]) {
     for w in warnings {
-        eprintln!("warning: {}: {w}", path.display());
+        let level = if w.is_error() { "error" } else { "warning" };
+        eprintln!("{level}: {}: {}", path.display(), printable(&w.to_string()));
     }
-}
-
-/// Writes through a temporary file and a rename, so a reader never sees half a file.
-fn write_atomically(path: &Path, contents: &[u8]) -> Result<()> {
-    let tmp: PathBuf = path.with_extension(format!(
-        "{}.tmp",
-        path.extension().and_then(|e| e.to_str()).unwrap_or("")
-    ));
-    std::fs::write(&tmp, contents).with_context(|| format!("cannot write {}", tmp.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
-    Ok(())
 }
 
 fn kilobytes(bytes: usize) -> String {
@@ -314,7 +330,7 @@ fn ms(d: std::time::Duration) -> f64 {
 }
 
 fn plural(n: usize) -> &'static str {
-    if n == 1 { "" } else { "s" }
+    crate::ui::plural(n)
 }
 
 #[cfg(test)]

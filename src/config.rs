@@ -94,8 +94,17 @@ impl UnsubscribeUrl {
         self.0.contains("{token}")
     }
 
+    /// Whether the URL is https (the scheme in any case: `HTTPS://` too).
     pub fn is_https(&self) -> bool {
-        self.0.starts_with("https://")
+        self.0
+            .get(..8)
+            .is_some_and(|s| s.eq_ignore_ascii_case("https://"))
+    }
+
+    /// Whether messages may advertise one-click unsubscribe (RFC 8058):
+    /// only for an https URL whose token `missive serve` can verify.
+    pub fn one_click(&self) -> bool {
+        self.is_https() && self.needs_token()
     }
 
     /// The URL for one reader; values are percent-encoded.
@@ -176,10 +185,18 @@ pub struct Smtp {
     pub security: Security,
     pub username: Option<OneLine>,
     /// The environment variable that holds the password.
-    #[serde(default = "default_password_env")]
+    #[serde(default = "default_password_env", deserialize_with = "env_name")]
     pub password_env: String,
-    #[serde(default = "default_timeout_secs")]
+    /// How long to wait for each reply while connecting and for each command.
+    #[serde(default = "default_timeout_secs", deserialize_with = "timeout_secs")]
     pub timeout_secs: NonZeroU32,
+    /// How long to wait for the reply to the end of a message's data (RFC
+    /// 5321 §4.5.3.2.6 asks for 10 minutes): the server may be scanning it.
+    #[serde(
+        default = "default_data_timeout_secs",
+        deserialize_with = "timeout_secs"
+    )]
+    pub data_timeout_secs: NonZeroU32,
     /// An extra trusted root certificate (PEM), for a private relay.
     pub ca_file: Option<PathBuf>,
 }
@@ -194,12 +211,79 @@ impl Smtp {
     }
 }
 
+/// The default of `smtp.password_env`.
+pub const DEFAULT_PASSWORD_ENV: &str = "MISSIVE_SMTP_PASSWORD";
+
 fn default_password_env() -> String {
-    "MISSIVE_SMTP_PASSWORD".into()
+    DEFAULT_PASSWORD_ENV.into()
 }
 
 fn default_timeout_secs() -> NonZeroU32 {
     NonZeroU32::new(30).expect("non-zero")
+}
+
+fn default_data_timeout_secs() -> NonZeroU32 {
+    NonZeroU32::new(600).expect("non-zero")
+}
+
+/// The name of an environment variable. The value is never repeated in
+/// the error: a password typed here by mistake must not be printed.
+fn env_name<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    let s = String::deserialize(d)?;
+    let mut chars = s.chars();
+    let valid = chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if valid {
+        Ok(s)
+    } else {
+        Err(serde::de::Error::custom(
+            "must be the name of an environment variable (letters, digits and _), \
+             such as MISSIVE_SMTP_PASSWORD, not the password itself",
+        ))
+    }
+}
+
+/// The most parallel connections a send may open.
+pub const MAX_CONCURRENCY: u64 = 1000;
+/// The fastest and slowest rates accepted, in messages per second.
+pub const RATE_RANGE: (f64, f64) = (0.001, 100_000.0);
+
+/// A whole number within `min..=max`, with an error that says the range.
+fn in_range<'de, D: serde::Deserializer<'de>>(
+    d: D,
+    min: u64,
+    max: u64,
+    what: &str,
+) -> Result<u64, D::Error> {
+    let v = i64::deserialize(d)?;
+    match u64::try_from(v) {
+        Ok(v) if (min..=max).contains(&v) => Ok(v),
+        _ => Err(serde::de::Error::custom(format!(
+            "must be a whole number of {what} from {min} to {max}, not {v}"
+        ))),
+    }
+}
+
+fn timeout_secs<'de, D: serde::Deserializer<'de>>(d: D) -> Result<NonZeroU32, D::Error> {
+    let v = in_range(d, 1, 3600, "seconds")?;
+    Ok(NonZeroU32::new(u32::try_from(v).expect("in range")).expect("at least 1"))
+}
+
+fn concurrency<'de, D: serde::Deserializer<'de>>(d: D) -> Result<NonZeroUsize, D::Error> {
+    let v = in_range(d, 1, MAX_CONCURRENCY, "connections")?;
+    Ok(NonZeroUsize::new(usize::try_from(v).expect("in range")).expect("at least 1"))
+}
+
+fn batch_size<'de, D: serde::Deserializer<'de>>(d: D) -> Result<NonZeroUsize, D::Error> {
+    let v = in_range(d, 1, 1_000_000, "recipients")?;
+    Ok(NonZeroUsize::new(usize::try_from(v).expect("in range")).expect("at least 1"))
+}
+
+fn max_attempts<'de, D: serde::Deserializer<'de>>(d: D) -> Result<NonZeroU32, D::Error> {
+    let v = in_range(d, 1, 100, "attempts")?;
+    Ok(NonZeroU32::new(u32::try_from(v).expect("in range")).expect("at least 1"))
 }
 
 /// How the connection to the SMTP server is protected.
@@ -224,15 +308,15 @@ pub struct Sending {
     /// With `transport = "file"`: the directory that receives one `.eml` per message.
     pub outbox: Option<PathBuf>,
     /// Parallel SMTP connections, each reused for many messages.
-    #[serde(default = "default_concurrency")]
+    #[serde(default = "default_concurrency", deserialize_with = "concurrency")]
     pub concurrency: NonZeroUsize,
     /// Messages per second across all connections.
     pub rate: Option<PositiveRate>,
     /// Recipients per batch; the journal is made durable after each.
-    #[serde(default = "default_batch_size")]
+    #[serde(default = "default_batch_size", deserialize_with = "batch_size")]
     pub batch_size: NonZeroUsize,
     /// Attempts per recipient before a transient failure is given up on.
-    #[serde(default = "default_max_attempts")]
+    #[serde(default = "default_max_attempts", deserialize_with = "max_attempts")]
     pub max_attempts: NonZeroU32,
     /// The subscriber list (CSV).
     #[serde(default = "default_subscribers")]
@@ -286,11 +370,12 @@ pub struct PositiveRate(pub f64);
 impl<'de> Deserialize<'de> for PositiveRate {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = f64::deserialize(d)?;
-        if v.is_finite() && v > 0.0 {
+        let (min, max) = RATE_RANGE;
+        if v.is_finite() && (min..=max).contains(&v) {
             Ok(PositiveRate(v))
         } else {
             Err(serde::de::Error::custom(format!(
-                "must be a number of messages per second greater than 0, not {v}"
+                "must be a number of messages per second from {min} to {max}, not {v}"
             )))
         }
     }
@@ -317,11 +402,16 @@ impl Config {
     }
 
     /// The "view in browser" URL of the issue with this stem, if `web_url` is set.
+    /// The stem is one path segment, percent-encoded where it needs to be.
     pub fn web_url_for(&self, stem: &str) -> Option<String> {
-        self.newsletter
-            .web_url
-            .as_ref()
-            .map(|base| format!("{}/{stem}/", base.as_str().trim_end_matches('/')))
+        let base = self.newsletter.web_url.as_ref()?;
+        let mut url = url::Url::parse(base.as_str()).ok()?;
+        url.path_segments_mut()
+            .ok()?
+            .pop_if_empty()
+            .push(stem)
+            .push("");
+        Some(url.to_string())
     }
 }
 
@@ -368,6 +458,35 @@ impl Project {
         self.root.join("templates")
     }
 
+    /// `.missive/` beside the config: journals and the list-event log.
+    pub fn state_dir(&self) -> PathBuf {
+        self.root.join(".missive")
+    }
+
+    /// The subscriber list a command reads: `explicit`, or `sending.subscribers`.
+    pub fn list_path(&self, explicit: Option<&Path>) -> PathBuf {
+        explicit.map_or_else(
+            || self.resolve(&self.config.sending.subscribers),
+            Path::to_path_buf,
+        )
+    }
+
+    /// The project's suppressions, honoured whatever list a command reads:
+    /// the list-event log in `.missive/`, with any suppression file an
+    /// earlier version left beside `list` or beside the configured list
+    /// migrated into it. Returns notes on what was migrated.
+    pub fn suppressions(
+        &self,
+        list: &Path,
+    ) -> anyhow::Result<(
+        crate::suppress::Suppressed,
+        crate::suppress::Log,
+        Vec<String>,
+    )> {
+        let configured = self.list_path(None);
+        crate::suppress::open_project(&self.state_dir(), &[list, &configured])
+    }
+
     /// A path from the config, taken relative to the project directory.
     pub fn resolve(&self, path: &Path) -> PathBuf {
         self.root.join(path)
@@ -403,6 +522,10 @@ mod tests {
         assert_eq!(
             c.web_url_for("2026-11-27-x").as_deref(),
             Some("https://news.example.com/archive/2026-11-27-x/")
+        );
+        assert_eq!(
+            c.web_url_for("a b?#").as_deref(),
+            Some("https://news.example.com/archive/a%20b%3F%23/")
         );
     }
 
@@ -449,6 +572,50 @@ mod tests {
         let e = parse("[smtp]\nhost = \"h\"\nsecurity = \"ssl\"\n").unwrap_err();
         assert_eq!(e.field.as_deref(), Some("smtp.security"));
         assert_eq!(e.line(), Some(3));
+    }
+
+    #[test]
+    fn extreme_sending_values_are_refused_with_their_range() {
+        for (line, field) in [
+            ("rate = 1e-300", "sending.rate"),
+            ("rate = 1e300", "sending.rate"),
+            ("concurrency = 9223372036854775807", "sending.concurrency"),
+            ("concurrency = 20000000", "sending.concurrency"),
+            ("batch_size = -1", "sending.batch_size"),
+            ("max_attempts = 4294967296", "sending.max_attempts"),
+        ] {
+            let e = parse(&format!("[sending]\n{line}\n")).unwrap_err();
+            assert_eq!(e.field.as_deref(), Some(field), "{line}");
+            assert!(e.message.contains(" from "), "{line}: {}", e.message);
+        }
+        let c = parse("[sending]\nrate = 0.5\nconcurrency = 1000\n").unwrap();
+        assert_eq!(c.sending.concurrency.get(), 1000);
+        let e = parse("[smtp]\nhost = \"h\"\ntimeout_secs = 0\n").unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("smtp.timeout_secs"));
+        let c = parse("[smtp]\nhost = \"h\"\n").unwrap();
+        assert_eq!(c.smtp.unwrap().data_timeout_secs.get(), 600);
+    }
+
+    #[test]
+    fn a_password_in_password_env_is_never_repeated() {
+        let text = "[smtp]\nhost = \"h\"\npassword_env = \"hunter2 is my pass!\"\n";
+        let e = parse(text).unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("smtp.password_env"));
+        assert!(!e.to_string().contains("hunter2"), "{e}");
+    }
+
+    #[test]
+    fn one_click_needs_https_in_any_case_and_a_token() {
+        let url = |u: &str| {
+            parse(&format!("[unsubscribe]\nurl = \"{u}\"\n"))
+                .unwrap()
+                .unsubscribe
+                .url
+                .unwrap()
+        };
+        assert!(url("HTTPS://x.example/u?e={email}&t={token}").one_click());
+        assert!(!url("https://x.example/u?e={email}").one_click());
+        assert!(!url("http://x.example/u?e={email}&t={token}").one_click());
     }
 
     #[test]

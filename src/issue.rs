@@ -28,11 +28,11 @@ pub struct Issue {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Letter {
-    pub greeting: Option<String>,
+    pub greeting: Option<Prose>,
     /// Markdown.
-    pub body: String,
-    pub signoff: Option<String>,
-    pub signature: Option<String>,
+    pub body: Prose,
+    pub signoff: Option<Prose>,
+    pub signature: Option<Prose>,
 }
 
 /// A titled group of items.
@@ -41,7 +41,7 @@ pub struct Letter {
 pub struct Section {
     pub title: OneLine,
     /// Markdown.
-    pub intro: Option<String>,
+    pub intro: Option<Prose>,
     #[serde(default)]
     pub items: Vec<Item>,
 }
@@ -60,9 +60,9 @@ pub struct Item {
     pub source: Option<OneLine>,
     pub published: Option<Date>,
     /// Markdown, quoted from the piece.
-    pub excerpt: Option<String>,
+    pub excerpt: Option<Prose>,
     /// Markdown, the author's own words.
-    pub comment: Option<String>,
+    pub comment: Option<Prose>,
 }
 
 impl Issue {
@@ -134,6 +134,8 @@ impl OneLine {
             Err("must not be empty".into())
         } else if trimmed.contains(['\r', '\n']) {
             Err("must be a single line (no line breaks)".into())
+        } else if let Some(c) = trimmed.chars().find(|c| c.is_control()) {
+            Err(control_character(c))
         } else {
             Ok(OneLine(trimmed.to_string()))
         }
@@ -154,6 +156,55 @@ impl<'de> Deserialize<'de> for OneLine {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
         OneLine::new(&s).map_err(serde::de::Error::custom)
+    }
+}
+
+fn control_character(c: char) -> String {
+    format!(
+        "contains the control character U+{:04X}, which cannot go into an email; remove it",
+        u32::from(c)
+    )
+}
+
+/// Text of one or more lines (Markdown, a greeting): anything but control
+/// characters other than line breaks and tabs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Prose(String);
+
+impl Prose {
+    pub fn new(s: &str) -> Result<Prose, String> {
+        match s
+            .chars()
+            .find(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+        {
+            Some(c) => Err(control_character(c)),
+            None => Ok(Prose(s.to_string())),
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::ops::Deref for Prose {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Prose {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for Prose {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Prose::new(&s).map_err(serde::de::Error::custom)
     }
 }
 
@@ -305,6 +356,22 @@ mod tests {
         assert_eq!(e.field.as_deref(), Some("subject"));
         assert!(e.message.contains("single line"));
         assert_eq!(e.line(), Some(1));
+    }
+
+    #[test]
+    fn control_characters_are_refused_with_their_field() {
+        let e = parse("subject = \"Hi\\u001b[2J\"\ndate = 2026-11-27\n").unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("subject"));
+        assert!(e.message.contains("U+001B"), "{}", e.message);
+        let text = format!(
+            "{MINIMAL}[[sections]]\ntitle = \"A\"\n[[sections.items]]\ntitle = \"one\"\n\
+             excerpt = \"a\\u0000b\"\n"
+        );
+        let e = parse(&text).unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("sections[0].items[0].excerpt"));
+        assert_eq!(e.line(), Some(7));
+        // Line breaks and tabs are text.
+        parse(&format!("{MINIMAL}[letter]\nbody = \"a\\n\\tb\"\n")).unwrap();
     }
 
     #[test]

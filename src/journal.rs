@@ -3,8 +3,8 @@
 //! dispatch can be resumed after a crash, a Ctrl-C or a failure.
 
 use std::collections::{HashMap, HashSet};
-use std::fs::{File, OpenOptions};
-use std::io::{BufRead, BufReader, Seek, SeekFrom, Write};
+use std::fs::File;
+use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -38,6 +38,14 @@ pub enum Entry {
         at: String,
         reply: String,
     },
+    /// The whole message went out but no final reply came: the server may
+    /// have accepted it. Not retried without `--retry-failed`, so that a
+    /// slow server never gets the same reader twice.
+    Unknown {
+        email: String,
+        at: String,
+        reply: String,
+    },
 }
 
 impl Entry {
@@ -64,6 +72,14 @@ impl Entry {
             reply,
         }
     }
+
+    pub fn unknown(email: String, reply: String) -> Entry {
+        Entry::Unknown {
+            email,
+            at: now(),
+            reply,
+        }
+    }
 }
 
 /// Where a recipient stands according to the journal.
@@ -72,6 +88,19 @@ pub enum State {
     Sent,
     Failed,
     Deferred,
+    /// Transmitted, with no final reply: perhaps delivered.
+    Unknown,
+}
+
+impl State {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            State::Sent => "sent",
+            State::Failed => "failed",
+            State::Deferred => "deferred",
+            State::Unknown => "unknown",
+        }
+    }
 }
 
 /// What the journal says so far. Recipients who have the issue take a
@@ -127,6 +156,7 @@ impl History {
             Entry::Sent { email, .. } => (email, State::Sent, String::new()),
             Entry::Failed { email, reply, .. } => (email, State::Failed, reply),
             Entry::Deferred { email, reply, .. } => (email, State::Deferred, reply),
+            Entry::Unknown { email, reply, .. } => (email, State::Unknown, reply),
         };
         let key = normalize(&email);
         let hash = address_hash(&key);
@@ -177,26 +207,13 @@ pub struct Journal {
 }
 
 impl Journal {
-    /// Opens (creating) the journal for appending. A torn last line left by a
-    /// crash is cut off first, so new entries start on a line of their own.
+    /// Opens (creating, private) the journal for appending. A last line
+    /// left without its newline by a crash is kept, newline added, when it
+    /// is a whole entry (the server did accept that message: dropping it
+    /// would send that reader a second copy), and cut off otherwise.
     pub fn open(path: &Path) -> Result<Journal> {
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)
-                .with_context(|| format!("cannot create {}", dir.display()))?;
-        }
-        let mut file = OpenOptions::new()
-            .read(true)
-            .append(true)
-            .create(true)
-            .open(path)
-            .with_context(|| format!("cannot open {}", path.display()))?;
-        let text =
-            std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-        if !text.is_empty() && !text.ends_with(b"\n") {
-            let keep = text.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
-            file.set_len(keep as u64)?;
-            file.seek(SeekFrom::End(0))?;
-        }
+        let (file, _) =
+            crate::fsutil::open_log(path, |line| serde_json::from_slice::<Entry>(line).is_ok())?;
         Ok(Journal {
             path: path.to_path_buf(),
             file: Mutex::new(file),
@@ -317,6 +334,24 @@ mod tests {
         let h = read(&path).unwrap();
         assert_eq!(h.count(State::Sent), 2);
         assert_eq!(h.state("b@x.org"), None);
+    }
+
+    #[test]
+    fn a_whole_last_entry_without_its_newline_is_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = path_for(dir.path(), "issue");
+        let text = format!(
+            "{}\n{}",
+            serde_json::to_string(&sent("a@x.org")).unwrap(),
+            serde_json::to_string(&sent("b@x.org")).unwrap()
+        );
+        std::fs::write(&path, &text).unwrap();
+        assert_eq!(read(&path).unwrap().count(State::Sent), 2);
+        let j = Journal::open(&path).unwrap();
+        j.record(&sent("c@x.org")).unwrap();
+        let h = read(&path).unwrap();
+        assert_eq!(h.count(State::Sent), 3, "b@x.org still has the issue");
+        assert_eq!(h.state("b@x.org"), Some(State::Sent));
     }
 
     #[test]

@@ -16,6 +16,8 @@ pub mod check;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod fsutil;
+pub(crate) mod http;
 pub mod issue;
 pub mod journal;
 pub mod message;
@@ -29,6 +31,7 @@ pub mod subscribers;
 pub mod suppress;
 #[doc(hidden)]
 pub mod synthetic;
+pub mod ui;
 pub mod unsubscribe;
 
 pub use commands::run;

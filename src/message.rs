@@ -20,7 +20,7 @@ use lettre::message::header::{
 use lettre::message::{Body, Mailbox, MultiPart, SinglePart};
 
 use crate::config::{Config, Dkim, UnsubscribeUrl};
-use crate::personalize::{Merge, UNSUBSCRIBE_URL};
+use crate::personalize::{Escape, Merge, UNSUBSCRIBE_URL};
 use crate::render::Rendered;
 use crate::subscribers::Subscriber;
 use crate::unsubscribe::{SECRET_ENV, Secret};
@@ -32,7 +32,8 @@ pub const BUILT_IN_TAGS: &[&str] = &["name", "email", UNSUBSCRIBE_URL];
 pub struct Letterhead {
     from: Mailbox,
     reply_to: Option<Mailbox>,
-    subject: String,
+    /// The Subject, with any merge tags still in it.
+    subject: Merge,
     list_id: Option<String>,
     unsubscribe_url: Option<UnsubscribeUrl>,
     unsubscribe_mailto: Option<String>,
@@ -80,7 +81,7 @@ impl Letterhead {
         let id_domain = from.email.domain().to_string();
         Ok(Letterhead {
             reply_to: newsletter.reply_to.as_ref().map(|m| m.0.clone()),
-            subject: subject.to_string(),
+            subject: Merge::parse(subject, Escape::None),
             list_id: newsletter.list_id.as_ref().map(ToString::to_string),
             unsubscribe_url: url,
             unsubscribe_mailto: config.unsubscribe.mailto.as_ref().map(ToString::to_string),
@@ -105,6 +106,7 @@ impl Letterhead {
             .keys()
             .into_iter()
             .chain(self.text.keys())
+            .chain(self.subject.keys())
             .filter(|k| !BUILT_IN_TAGS.contains(k) && !columns.iter().any(|c| c == k))
             .map(String::from)
             .collect()
@@ -115,10 +117,22 @@ impl Letterhead {
         self.build(reader, None)
     }
 
-    /// The message for `send --test`: as `reader` would get it, but sent to
-    /// `to` with `[TEST] ` before the subject.
+    /// The message for `send --test`: personalized as `reader` would get
+    /// it, but sent to `to` with `[TEST] ` before the subject. Its
+    /// unsubscribe links (header and footer) are those of `to`, never the
+    /// reader's: pressing Unsubscribe in a test cannot unsubscribe a reader.
     pub fn test_message(&self, reader: &Subscriber, to: &Mailbox) -> Result<Message, MessageError> {
         self.build(reader, Some(to))
+    }
+
+    /// The Subject for one reader: merge tags filled in, on one line.
+    fn subject_for<'a>(&self, lookup: &impl Fn(&str) -> Option<Cow<'a, str>>) -> String {
+        let filled = self.subject.fill(lookup);
+        let one_line: String = filled
+            .chars()
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .collect();
+        one_line.split_whitespace().collect::<Vec<_>>().join(" ")
     }
 
     fn build(
@@ -127,11 +141,14 @@ impl Letterhead {
         test_to: Option<&Mailbox>,
     ) -> Result<Message, MessageError> {
         let email = reader.email.to_string();
+        // Whose unsubscribe links these are: the reader's, or in a test the
+        // test recipient's.
+        let link_owner = test_to.map_or_else(|| email.clone(), |to| to.email.to_string());
         let links = UnsubscribeLinks::new(
             self.unsubscribe_url.as_ref(),
             self.unsubscribe_mailto.as_deref(),
             self.secret.as_ref(),
-            &email,
+            &link_owner,
         );
         let lookup = reader_values(reader, &email, links.primary());
         let html = self.html.fill(&lookup);
@@ -143,28 +160,28 @@ impl Letterhead {
                 "the name of {email} contains a line break"
             )));
         }
+        let subject = self.subject_for(&lookup);
         let (to, subject) = match test_to {
-            Some(to) => (to.clone(), format!("[TEST] {}", self.subject)),
+            Some(to) => (to.clone(), format!("[TEST] {subject}")),
             None => {
                 let name = (!reader.name.is_empty()).then(|| reader.name.clone());
-                (
-                    Mailbox::new(name, reader.email.clone()),
-                    self.subject.clone(),
-                )
+                (Mailbox::new(name, reader.email.clone()), subject)
             }
         };
 
-        let mut builder = Message::builder()
-            .from(self.from.clone())
-            .to(to)
-            .subject(subject)
-            .date_now()
-            .message_id(Some(format!(
-                "<{:016x}{:016x}@{}>",
-                fastrand::u64(..),
-                fastrand::u64(..),
-                self.id_domain
-            )));
+        let mut builder = Message::builder().from(self.from.clone()).to(to);
+        builder = if subject.split(' ').any(|word| word.len() > MAX_WORD) {
+            // A word no line can hold: encoded words, which fold anywhere.
+            builder.header(Subject(subject))
+        } else {
+            builder.subject(subject)
+        };
+        let mut builder = builder.date_now().message_id(Some(format!(
+            "<{:016x}{:016x}@{}>",
+            fastrand::u64(..),
+            fastrand::u64(..),
+            self.id_domain
+        )));
         if let Some(reply_to) = &self.reply_to {
             builder = builder.reply_to(reply_to.clone());
         }
@@ -182,7 +199,7 @@ impl Letterhead {
         if self
             .unsubscribe_url
             .as_ref()
-            .is_some_and(UnsubscribeUrl::is_https)
+            .is_some_and(UnsubscribeUrl::one_click)
         {
             builder = builder.header(Raw::<ListUnsubscribePost>::new(
                 "List-Unsubscribe=One-Click".into(),
@@ -313,6 +330,39 @@ fn signing_key(pem: &str) -> Result<DkimSigningKey> {
         .map_err(|e| anyhow!("not a usable RSA key: {e}"))
 }
 
+/// The longest word a Subject may have and still be folded at spaces
+/// within RFC 5322's 998-byte line limit.
+const MAX_WORD: usize = 900;
+
+/// A Subject written as RFC 2047 encoded words, folded to short lines.
+#[derive(Clone)]
+struct Subject(String);
+
+impl Header for Subject {
+    fn name() -> HeaderName {
+        HeaderName::new_from_ascii_str("Subject")
+    }
+
+    fn parse(s: &str) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        Ok(Subject(s.to_string()))
+    }
+
+    fn display(&self) -> HeaderValue {
+        let mut encoded = String::with_capacity(self.0.len() * 3 / 2);
+        {
+            let mut writer = email_encoding::headers::writer::EmailWriter::new(
+                &mut encoded,
+                "Subject: ".len(),
+                0,
+                false,
+            );
+            email_encoding::headers::rfc2047::encode(&self.0, &mut writer)
+                .expect("writing to a String cannot fail");
+        }
+        HeaderValue::dangerous_new_pre_encoded(Self::name(), self.0.clone(), encoded)
+    }
+}
+
 /// A header whose value is written as given (it is ASCII and one line).
 #[derive(Clone)]
 struct Raw<N> {
@@ -383,6 +433,14 @@ url = "https://n.example.com/u?e={email}&t={token}"
 "#;
 
     fn letterhead(config: &str, secret: Option<Secret>) -> Result<Letterhead> {
+        letterhead_with_subject(config, secret, "Hi")
+    }
+
+    fn letterhead_with_subject(
+        config: &str,
+        secret: Option<Secret>,
+        subject: &str,
+    ) -> Result<Letterhead> {
         let config = Config::parse(config, Path::new("missive.toml")).unwrap();
         let project = crate::config::Project {
             root: ".".into(),
@@ -397,7 +455,100 @@ url = "https://n.example.com/u?e={email}&t={token}"
         };
         let templates = Templates::load(Path::new("/nonexistent")).unwrap();
         let rendered = crate::render::render(&issue, &project, &templates).unwrap();
-        Letterhead::new(&project.config, &project.root, "Hi", &rendered, secret)
+        Letterhead::new(&project.config, &project.root, subject, &rendered, secret)
+    }
+
+    fn parse(raw: &[u8]) -> mail_parser::Message<'_> {
+        mail_parser::MessageParser::default().parse(raw).unwrap()
+    }
+
+    #[test]
+    fn merge_tags_in_the_subject_are_filled_in_on_one_line() {
+        let secret = Secret::new("0123456789abcdef").unwrap();
+        let l = letterhead_with_subject(CONFIG, Some(secret.clone()), "Hello {{ name | friend }}!")
+            .unwrap();
+        let m = l
+            .message(&reader("email,name\nada@example.org,Ada\n"))
+            .unwrap();
+        let raw = m.formatted();
+        assert_eq!(parse(&raw).subject(), Some("Hello Ada!"));
+        let m = l.message(&reader("email\nbob@example.org\n")).unwrap();
+        assert_eq!(parse(&m.formatted()).subject(), Some("Hello friend!"));
+        assert!(
+            l.unknown_tags(&["city".into()]).is_empty(),
+            "name is a built-in tag, so nothing is unknown"
+        );
+        let l = letterhead_with_subject(CONFIG, Some(secret), "For {{ town }}").unwrap();
+        assert!(l.unknown_tags(&["city".into()]).contains("town"));
+    }
+
+    #[test]
+    fn a_subject_with_a_huge_word_is_folded_within_the_line_limit() {
+        let secret = Secret::new("0123456789abcdef").unwrap();
+        let subject = format!("Big {}", "x".repeat(3000));
+        let l = letterhead_with_subject(CONFIG, Some(secret), &subject).unwrap();
+        let raw = l
+            .message(&reader("email\nada@example.org\n"))
+            .unwrap()
+            .formatted();
+        let text = String::from_utf8(raw.clone()).unwrap();
+        assert!(
+            text.split("\r\n").all(|line| line.len() <= 998),
+            "a line is over 998 bytes"
+        );
+        assert_eq!(parse(&raw).subject(), Some(subject.as_str()));
+    }
+
+    #[test]
+    fn a_test_message_carries_the_test_recipients_links_not_the_readers() {
+        let secret = Secret::new("0123456789abcdef").unwrap();
+        let reader_token = secret.token("ada@example.org");
+        let me_token = secret.token("me@example.com");
+        let l = letterhead(CONFIG, Some(secret)).unwrap();
+        let test = l
+            .test_message(
+                &reader("email,name,city\nada@example.org,Ada,Paris\n"),
+                &Mailbox::from_str("me@example.com").unwrap(),
+            )
+            .unwrap();
+        let raw = String::from_utf8(test.formatted()).unwrap();
+        let parsed = parse(raw.as_bytes());
+        let body = format!(
+            "{}{}",
+            parsed.body_text(0).unwrap(),
+            parsed.body_html(0).unwrap()
+        );
+        assert!(
+            body.contains("Dear Ada in Paris,"),
+            "personalized as the reader"
+        );
+        assert!(!raw.contains(&reader_token) && !body.contains(&reader_token));
+        assert!(!raw.contains("ada%40example.org") && !body.contains("ada%40example.org"));
+        assert!(raw.contains(&me_token), "{raw}");
+    }
+
+    #[test]
+    fn one_click_needs_an_https_url_with_a_token_in_any_case() {
+        let secret = Secret::new("0123456789abcdef").unwrap();
+        let upper = CONFIG.replace("https://", "HTTPS://");
+        let l = letterhead(&upper, Some(secret.clone())).unwrap();
+        let raw = String::from_utf8(
+            l.message(&reader("email\nb@example.org\n"))
+                .unwrap()
+                .formatted(),
+        )
+        .unwrap();
+        assert!(raw.contains("List-Unsubscribe-Post: List-Unsubscribe=One-Click"));
+        let no_token = CONFIG.replace("&t={token}", "");
+        let l = letterhead(&no_token, Some(secret)).unwrap();
+        let raw = String::from_utf8(
+            l.message(&reader("email\nb@example.org\n"))
+                .unwrap()
+                .formatted(),
+        )
+        .unwrap();
+        assert!(raw.contains("List-Unsubscribe: <https://n.example.com/u?e=b%40example.org>"));
+        assert!(!raw.contains("List-Unsubscribe-Post"), "{raw}");
     }
 
     fn reader(csv: &str) -> Subscriber {

@@ -62,31 +62,19 @@ impl Merge {
     /// is left as text.
     pub fn parse(text: &str, escape: Escape) -> Merge {
         let mut parts = Vec::new();
-        let mut literal = String::new();
-        let mut rest = text;
-        while let Some(open) = rest.find("{{") {
-            let after = &rest[open + 2..];
-            match after
-                .find("}}")
-                .and_then(|close| parse_tag(&after[..close]).map(|t| (close, t)))
-            {
-                Some((close, (key, fallback))) => {
-                    literal.push_str(&rest[..open]);
-                    if !literal.is_empty() {
-                        parts.push(Part::Literal(std::mem::take(&mut literal)));
-                    }
-                    parts.push(Part::Tag { key, fallback });
-                    rest = &after[close + 2..];
-                }
-                None => {
-                    literal.push_str(&rest[..open + 2]);
-                    rest = after;
-                }
+        let mut at = 0;
+        for tag in scan(text) {
+            if tag.range.start > at {
+                parts.push(Part::Literal(text[at..tag.range.start].to_string()));
             }
+            at = tag.range.end;
+            parts.push(Part::Tag {
+                key: tag.key,
+                fallback: tag.fallback,
+            });
         }
-        literal.push_str(rest);
-        if !literal.is_empty() {
-            parts.push(Part::Literal(literal));
+        if at < text.len() {
+            parts.push(Part::Literal(text[at..].to_string()));
         }
         Merge::from_parts(parts, escape, false)
     }
@@ -184,6 +172,46 @@ fn encode_qp(text: &str) -> String {
     out
 }
 
+/// One well-formed merge tag found in a text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tag {
+    /// Where it is, braces included.
+    pub range: std::ops::Range<usize>,
+    pub key: String,
+    /// Whitespace folded, as written.
+    pub fallback: String,
+}
+
+/// Every well-formed merge tag in `text`, in order, in time linear in the
+/// length of the text whatever braces it holds: each `{{` is paired with
+/// the first `}}` after it, and of several `{{` before one `}}` only the
+/// last can open a tag.
+pub fn scan(text: &str) -> Vec<Tag> {
+    let mut tags = Vec::new();
+    let mut from = 0;
+    while let Some(found) = text[from..].find("{{") {
+        let first = from + found;
+        let Some(close) = text[first + 2..].find("}}").map(|c| first + 2 + c) else {
+            break; // no `}}` anywhere after: nothing more can be a tag
+        };
+        let open = text[first + 2..close]
+            .rfind("{{")
+            .map_or(first, |r| first + 2 + r);
+        match parse_tag(&text[open + 2..close]) {
+            Some((key, fallback)) => {
+                tags.push(Tag {
+                    range: open..close + 2,
+                    key,
+                    fallback,
+                });
+                from = close + 2;
+            }
+            None => from = close,
+        }
+    }
+    tags
+}
+
 /// Parses the inside of `{{ … }}`: a key and an optional `| fallback`.
 /// Line breaks are allowed inside (text wrapping may put them there).
 fn parse_tag(inner: &str) -> Option<(String, String)> {
@@ -253,6 +281,24 @@ mod tests {
             let want = plain.fill(&lookup).replace('\n', "\r\n");
             assert_eq!(String::from_utf8(decoded).unwrap(), want);
         }
+    }
+
+    #[test]
+    fn braces_of_every_kind_parse_in_linear_time() {
+        // Quadratic parsing took seconds on a fraction of this.
+        let unmatched = "{{".repeat(500_000);
+        let m = Merge::parse(&unmatched, Escape::None);
+        assert!(m.keys().is_empty());
+        assert_eq!(m.fill(&lookup), unmatched);
+        let opens_then_one_close = format!("{}}}}} {{{{ name }}}}", "{{ x ".repeat(200_000));
+        let m = Merge::parse(&opens_then_one_close, Escape::None);
+        assert_eq!(m.keys().into_iter().collect::<Vec<_>>(), vec!["name", "x"]);
+        let text = "a {{ name }} {{ bad key }} {{ {{ city|x }}";
+        let t = scan(text);
+        let keys: Vec<&str> = t.iter().map(|t| t.key.as_str()).collect();
+        assert_eq!(keys, vec!["name", "city"]);
+        assert_eq!(&text[t[0].range.clone()], "{{ name }}");
+        assert_eq!(&text[t[1].range.clone()], "{{ city|x }}");
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! `missive serve`: answers the unsubscribe links every message carries —
-//! one-click (RFC 8058) and the footer link — recording each unsubscribe in
-//! the suppression file before it answers, and serves the web archive.
-//! Entry point: [`serve`]. Meant to sit behind a reverse proxy for TLS.
+//! one-click (RFC 8058, form-encoded or multipart) and the footer link —
+//! recording each unsubscribe in the project's list-event log before it
+//! answers, and serves the web archive. Entry point: [`serve`]. Meant to
+//! sit behind a reverse proxy for TLS.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -11,8 +12,9 @@ use std::sync::{Arc, Mutex};
 
 use anyhow::{Context, Result, anyhow};
 use axum::Router;
+use axum::body::Bytes;
 use axum::extract::{Query, State};
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use serde::Deserialize;
@@ -28,9 +30,19 @@ pub struct Options {
     pub bind: SocketAddr,
     /// The static site `missive archive` wrote.
     pub site: PathBuf,
-    /// Overrides `sending.subscribers` (the suppression file sits beside it).
+    /// Overrides `sending.subscribers`: an old suppression file beside it is
+    /// migrated into the project's log.
     pub subscribers: Option<PathBuf>,
 }
+
+/// What one client may take of the server.
+const LIMITS: crate::http::Limits = crate::http::Limits {
+    max_connections: 4096,
+    header_timeout: std::time::Duration::from_secs(10),
+};
+
+/// A request (its body included) must be answered within this.
+const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
 struct App {
     secret: Secret,
@@ -44,20 +56,25 @@ pub fn serve(project: &Project, options: &Options) -> Result<ExitCode> {
     let secret = Secret::from_env().map_err(|e| anyhow!(e))?.ok_or_else(|| {
         anyhow!("{SECRET_ENV} is not set: it must be the secret the links were signed with")
     })?;
-    let list = options
-        .subscribers
-        .clone()
-        .unwrap_or_else(|| project.resolve(&project.config.sending.subscribers));
-    let path = suppress::path_for(&list);
+    let list = project.list_path(options.subscribers.as_deref());
+    let (suppressed, log, notes) = project.suppressions(&list)?;
+    for note in notes {
+        eprintln!("note: {}", crate::ui::printable(&note));
+    }
+    let path = log.path().to_path_buf();
     let app = Arc::new(App {
         secret,
         name: project.config.newsletter.name.to_string(),
-        suppressed: Mutex::new((Suppressed::load(&path)?, Log::open(&path)?)),
+        suppressed: Mutex::new((suppressed, log)),
     });
     let router = Router::new()
         .route("/unsubscribe", get(confirm_page).post(unsubscribe))
         .with_state(Arc::clone(&app))
-        .fallback_service(tower_http::services::ServeDir::new(&options.site));
+        .fallback_service(tower_http::services::ServeDir::new(&options.site))
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            REQUEST_TIMEOUT,
+        ));
     crate::runtime()?.block_on(async {
         let listener = tokio::net::TcpListener::bind(options.bind)
             .await
@@ -68,12 +85,11 @@ pub fn serve(project: &Project, options: &Options) -> Result<ExitCode> {
             options.site.display(),
             listener.local_addr()?
         );
-        axum::serve(listener, router)
-            .with_graceful_shutdown(async {
-                let _ = tokio::signal::ctrl_c().await;
-            })
-            .await
-            .context("the server failed")
+        crate::http::serve(listener, router, LIMITS, async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await;
+        Ok::<_, anyhow::Error>(())
     })?;
     Ok(ExitCode::SUCCESS)
 }
@@ -140,18 +156,32 @@ struct Form {
     source: Option<String>,
 }
 
-/// `POST /unsubscribe` with `List-Unsubscribe=One-Click`: records the
-/// unsubscribe (durably) and answers 200, with no redirect.
+/// `POST /unsubscribe` with `List-Unsubscribe=One-Click`, form-encoded or
+/// `multipart/form-data` (RFC 8058 §3.2): records the unsubscribe (durably)
+/// and answers 200, with no redirect.
 async fn unsubscribe(
     State(app): State<Arc<App>>,
     Query(params): Query<Params>,
-    body: String,
+    headers: HeaderMap,
+    body: Bytes,
 ) -> Response {
     let email = match verify(&app, &params) {
         Ok(email) => email,
         Err(response) => return response,
     };
-    let form = parse_form(&body);
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let form = match multer::parse_boundary(content_type) {
+        Ok(boundary) => match parse_multipart(body, boundary).await {
+            Some(form) => form,
+            None => {
+                return page(StatusCode::BAD_REQUEST, "The form could not be read.");
+            }
+        },
+        Err(_) => parse_form(&body),
+    };
     if form.list_unsubscribe.as_deref() != Some("One-Click") {
         return page(
             StatusCode::BAD_REQUEST,
@@ -169,7 +199,7 @@ async fn unsubscribe(
         if suppressed.contains(&email) {
             return Ok(false);
         }
-        log.append(&email, source)?;
+        log.append(&email, suppress::UNSUBSCRIBED, source)?;
         suppressed.insert(&email);
         Ok::<_, anyhow::Error>(true)
     })
@@ -193,19 +223,45 @@ async fn unsubscribe(
     }
 }
 
-fn parse_form(body: &str) -> Form {
+impl Form {
+    fn set(&mut self, key: &str, value: String) {
+        match key {
+            "List-Unsubscribe" => self.list_unsubscribe = Some(value),
+            "source" => self.source = Some(value),
+            _ => {}
+        }
+    }
+}
+
+/// A form-encoded body (what most mail clients send).
+fn parse_form(body: &[u8]) -> Form {
     let mut form = Form {
         list_unsubscribe: None,
         source: None,
     };
-    for (key, value) in url::form_urlencoded::parse(body.as_bytes()) {
-        match key.as_ref() {
-            "List-Unsubscribe" => form.list_unsubscribe = Some(value.into_owned()),
-            "source" => form.source = Some(value.into_owned()),
-            _ => {}
-        }
+    for (key, value) in url::form_urlencoded::parse(body) {
+        form.set(&key, value.into_owned());
     }
     form
+}
+
+/// A `multipart/form-data` body; `None` when it cannot be read. Fields are
+/// small: a larger one is refused.
+async fn parse_multipart(body: Bytes, boundary: String) -> Option<Form> {
+    let stream = tokio_stream::once(Ok::<_, std::convert::Infallible>(body));
+    let constraints = multer::Constraints::new()
+        .size_limit(multer::SizeLimit::new().per_field(4096).whole_stream(65536));
+    let mut multipart = multer::Multipart::with_constraints(stream, boundary, constraints);
+    let mut form = Form {
+        list_unsubscribe: None,
+        source: None,
+    };
+    while let Some(field) = multipart.next_field().await.ok()? {
+        let name = field.name().unwrap_or("").to_string();
+        let value = field.text().await.ok()?;
+        form.set(&name, value);
+    }
+    Some(form)
 }
 
 /// A small HTML page; `body` is HTML that the caller escaped.

@@ -45,6 +45,15 @@ impl SourceError {
     fn at(mut self, text: &str, span: Range<usize>) -> Self {
         let (line, column, byte_column, line_text) = locate(text, span.start);
         self.position = Some((line, column));
+        if let Some(redacted) = redact_secret(line_text) {
+            // Show where the error is, never the value of a secret.
+            let gutter = line.to_string().len();
+            self.snippet = Some(format!(
+                "{:gutter$} |\n{line} | {redacted}\n{:gutter$} |",
+                "", ""
+            ));
+            return self;
+        }
         let rest = &line_text[byte_column..];
         let span_len = span.end.saturating_sub(span.start);
         let carets = rest
@@ -162,6 +171,17 @@ fn closest<'a>(name: &str, known: &[&'a str]) -> Option<&'a str> {
         .map(|(_, k)| k)
 }
 
+/// A `key = value` line whose key names a secret (a password, a secret, a
+/// token), with the value hidden; `None` for any other line.
+fn redact_secret(line: &str) -> Option<String> {
+    let (key, _) = line.split_once('=')?;
+    let name = key.trim().trim_matches(['"', '\'']).to_ascii_lowercase();
+    ["password", "passwd", "secret", "token"]
+        .iter()
+        .any(|s| name.contains(s))
+        .then(|| format!("{}= \"…\" (hidden: it may be a secret)", key))
+}
+
 /// For the byte `offset` in `text`: the 1-based line, the 1-based column in
 /// characters, the 0-based column in bytes, and the text of that line.
 fn locate(text: &str, offset: usize) -> (usize, usize, usize, &str) {
@@ -228,6 +248,15 @@ mod tests {
         assert_eq!(e.hint.as_deref(), Some("did you mean `title`?"));
         assert!(e.message.contains("unknown key `titel`"), "{}", e.message);
         assert_eq!(e.line(), Some(1));
+    }
+
+    #[test]
+    fn a_secret_is_never_shown_in_the_snippet() {
+        let e = err("title = \"a\"\npassword = \"hunter2-very-secret\"\n");
+        let shown = e.to_string();
+        assert!(shown.contains("unknown key `password`"), "{shown}");
+        assert!(shown.contains("2 | password = "), "{shown}");
+        assert!(!shown.contains("hunter2"), "{shown}");
     }
 
     #[test]

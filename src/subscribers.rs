@@ -127,9 +127,30 @@ pub struct Reader {
     record: csv::StringRecord,
 }
 
-/// Lower-cases and trims an address for comparison.
+/// Lower-cases and trims an address for comparison, with an international
+/// domain in its ASCII (punycode) form: `a@bücher.de` and
+/// `a@xn--bcher-kva.de` are the same mailbox.
 pub fn normalize(email: &str) -> String {
-    email.trim().to_lowercase()
+    let lower = email.trim().to_lowercase();
+    match lower.rsplit_once('@') {
+        Some((local, domain)) if !domain.is_ascii() => match idna::domain_to_ascii(domain) {
+            Ok(ascii) => format!("{local}@{ascii}"),
+            Err(_) => lower,
+        },
+        _ => lower,
+    }
+}
+
+/// Why an address that parses cannot be sent to, if it cannot: missive
+/// sends to plain `local@domain` mailboxes only.
+fn unsendable(address: &Address) -> Option<&'static str> {
+    if address.user().starts_with('"') {
+        Some("has a quoted local part, which missive does not send to")
+    } else if address.domain().starts_with('[') {
+        Some("has an IP address for a domain, which missive does not send to")
+    } else {
+        None
+    }
 }
 
 /// A 64-bit hash of a normalized address. SipHash-1-3 with fixed keys: two
@@ -167,6 +188,16 @@ impl Reader {
         let headers = csv
             .headers()
             .map_err(|e| err(format!("cannot read the header row: {e}")))?;
+        if headers
+            .iter()
+            .any(|h| h.trim_end_matches('\r').contains('\r'))
+        {
+            return Err(err(
+                "the lines end with a carriage return alone (an old Mac format): \
+                 save the file with LF or CRLF line endings"
+                    .into(),
+            ));
+        }
         let columns: Vec<String> = headers
             .iter()
             .map(|h| h.trim_start_matches('\u{feff}').trim().to_string())
@@ -244,6 +275,12 @@ impl Reader {
                 };
             }
         };
+        if let Some(why) = unsendable(&email) {
+            return Row::Invalid {
+                line,
+                reason: format!("`{}` {why}", raw_email.escape_debug()),
+            };
+        }
         let name = self
             .name
             .and_then(|i| record.get(i))
@@ -254,6 +291,15 @@ impl Reader {
             return Row::Invalid {
                 line,
                 reason: format!("the name `{}` contains a line break", name.escape_debug()),
+            };
+        }
+        if name.chars().any(char::is_control) {
+            return Row::Invalid {
+                line,
+                reason: format!(
+                    "the name `{}` contains a control character",
+                    name.escape_debug()
+                ),
             };
         }
         let raw_status = self.status.and_then(|i| record.get(i)).unwrap_or("").trim();
@@ -497,6 +543,42 @@ mod tests {
         assert_eq!(find(&path, Some("c@X.org")).unwrap().line, 4);
         assert!(find(&path, Some("a@x.org")).is_none(), "not subscribed");
         assert!(find(&dir.path().join("none.csv"), None).is_none());
+    }
+
+    #[test]
+    fn unsendable_addresses_and_names_name_their_row() {
+        let rows = rows(
+            "email,name\n\"\"\"a.b\"\"@x.org\",A\nb@[192.0.2.1],B\nc@x.org,\"C\u{0}\"\nd@x.org,\"D\u{1b}[2J\"\n",
+        );
+        let reasons: Vec<String> = rows
+            .iter()
+            .map(|r| match r {
+                Row::Invalid { line, reason } => format!("{line}: {reason}"),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert!(reasons[0].starts_with("2: "), "{reasons:?}");
+        assert!(reasons[0].contains("quoted local part"), "{reasons:?}");
+        assert!(reasons[1].starts_with("3: ") && reasons[1].contains("IP address"));
+        assert!(reasons[2].starts_with("4: ") && reasons[2].contains("control character"));
+        assert!(reasons[3].starts_with("5: ") && reasons[3].contains("\\u{1b}"));
+    }
+
+    #[test]
+    fn unicode_and_punycode_domains_are_one_mailbox() {
+        assert_eq!(normalize(" A@Bücher.DE "), "a@xn--bcher-kva.de");
+        assert_eq!(normalize("a@xn--bcher-kva.de"), "a@xn--bcher-kva.de");
+        let rows = rows("email\na@bücher.de\nA@XN--BCHER-KVA.DE\n");
+        assert!(
+            matches!(rows[1], Row::Duplicate { line: 3, .. }),
+            "{rows:?}"
+        );
+    }
+
+    #[test]
+    fn cr_only_line_endings_are_an_error() {
+        let e = open_err("email,name\ra@x.org,A\rb@x.org,B\r");
+        assert!(e.contains("carriage return alone"), "{e}");
     }
 
     #[test]

@@ -544,3 +544,146 @@ fn usage_errors_exit_2() {
     let o = missive(&repo(), &["frobnicate"]);
     assert_exit(&o, 2);
 }
+
+/// Writes an issue with `item` extra lines in its one item, in a new project.
+fn issue_with_item(dir: &Path, item: &str) -> std::path::PathBuf {
+    let path = dir.join("issue.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "subject = \"S\"\npreheader = \"P\"\ndate = 2026-11-27\n[[sections]]\ntitle = \"A\"\n\
+             [[sections.items]]\ntitle = \"T\"\nurl = \"https://example.org/t\"\n{item}\n"
+        ),
+    )
+    .unwrap();
+    path
+}
+
+#[test]
+fn deeply_nested_markdown_is_an_error_naming_the_field_not_a_crash() {
+    let dir = tempfile::tempdir().unwrap();
+    for nested in [
+        ">".repeat(8000),
+        format!("{}x", "- ".repeat(4000)),
+        // 300 levels of list: its text part came out empty before.
+        (0..300)
+            .map(|i| format!("{}- level {i}\n", "  ".repeat(i)))
+            .collect(),
+    ] {
+        let issue = issue_with_item(dir.path(), &format!("excerpt = '''\n{nested}\n'''"));
+        for command in ["build", "check"] {
+            let o = missive(dir.path(), &[command, issue.to_str().unwrap()]);
+            assert_exit(&o, 1);
+            let err = stderr(&o);
+            assert!(err.contains("issue.toml"), "{err}");
+            assert!(err.contains("sections[0].items[0].excerpt"), "{err}");
+            assert!(err.contains("nests more than 32 levels"), "{err}");
+            assert!(!err.contains("overflow"), "{err}");
+        }
+    }
+}
+
+#[test]
+fn a_deeply_nested_template_does_not_crash_the_renderer() {
+    let dir = tempfile::tempdir().unwrap();
+    let templates = dir.path().join("templates");
+    std::fs::create_dir(&templates).unwrap();
+    let depth = 3000;
+    std::fs::write(
+        templates.join("issue.mjml"),
+        format!(
+            "<mjml><mj-body><mj-section><mj-column><mj-text>{}{{{{ subject }}}}{}</mj-text>\
+             </mj-column></mj-section></mj-body></mjml>",
+            "<div>".repeat(depth),
+            "</div>".repeat(depth)
+        ),
+    )
+    .unwrap();
+    let issue = issue_with_item(dir.path(), "");
+    let o = missive(dir.path(), &["build", issue.to_str().unwrap()]);
+    assert!(
+        o.status.code().is_some(),
+        "killed by a signal: {}",
+        stderr(&o)
+    );
+    assert!(!stderr(&o).contains("overflow"), "{}", stderr(&o));
+}
+
+#[test]
+fn script_and_data_links_are_dropped_with_a_check_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let issue = issue_with_item(
+        dir.path(),
+        "comment = \"[click](javascript:alert(1)) <vbscript:x> ![i](data:text/html;base64,PHNjcmlwdD4=) [ok](https://example.org/ok)\"",
+    );
+    let o = missive(dir.path(), &["check", issue.to_str().unwrap()]);
+    assert_exit(&o, 1);
+    let err = stderr(&o);
+    assert_eq!(
+        err.matches("error: ").count(),
+        4,
+        "three dropped links and the summary: {err}"
+    );
+    assert!(
+        err.contains("sections[0].items[0].comment: a link to `javascript:alert(1)` was dropped"),
+        "{err}"
+    );
+    let out = dir.path().join("out");
+    let o = missive(
+        dir.path(),
+        &[
+            "build",
+            issue.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ],
+    );
+    assert_exit(&o, 0);
+    for ext in ["html", "txt"] {
+        let body = read(&out.join(format!("issue.{ext}"))).to_lowercase();
+        assert!(!body.contains("href=\"javascript"), "{ext}");
+        assert!(!body.contains("href=\"vbscript"), "{ext}");
+        assert!(!body.contains("data:text/html"), "{ext}");
+        assert!(body.contains("https://example.org/ok"), "{ext}");
+    }
+}
+
+#[test]
+fn control_characters_in_fields_are_named_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    for (item, field) in [
+        ("label = \"VIDEO\\u0007\"", "sections[0].items[0].label"),
+        (
+            "source = \"\\u001b[2JPaper\"",
+            "sections[0].items[0].source",
+        ),
+        ("comment = \"a\\u0000b\"", "sections[0].items[0].comment"),
+    ] {
+        let issue = issue_with_item(dir.path(), item);
+        let o = missive(dir.path(), &["build", issue.to_str().unwrap()]);
+        assert_exit(&o, 1);
+        let err = stderr(&o);
+        assert!(err.contains(&format!("issue.toml:9:")), "{err}");
+        assert!(err.contains(field), "{field}: {err}");
+        assert!(err.contains("control character"), "{err}");
+        assert!(!err.contains("MJML"), "{err}");
+    }
+}
+
+#[test]
+fn an_unsubscribe_url_without_a_token_is_warned_about() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("missive.toml"),
+        "[unsubscribe]\nurl = \"https://example.org/leave?email={email}\"\n",
+    )
+    .unwrap();
+    let issue = issue_with_item(dir.path(), "");
+    let o = missive(dir.path(), &["check", issue.to_str().unwrap()]);
+    assert_exit(&o, 0);
+    assert!(
+        stderr(&o).contains("unsubscribe.url has no {token}"),
+        "{}",
+        stderr(&o)
+    );
+}

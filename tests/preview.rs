@@ -311,3 +311,116 @@ fn the_page_works_in_a_real_browser() {
         std::fs::copy(&shot, keep.join(shot.file_name().unwrap())).unwrap();
     }
 }
+
+/// A raw HTTP/1.1 GET with the given Host header; returns the status line
+/// and the headers.
+fn raw_get(url: &str, path: &str, host: &str) -> (String, String) {
+    use std::io::{Read, Write};
+    let addr = url.trim_start_matches("http://").trim_end_matches('/');
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = String::new();
+    let _ = stream.read_to_string(&mut response);
+    let (head, _) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
+    let (status, headers) = head.split_once("\r\n").unwrap_or((head, ""));
+    (status.to_string(), headers.to_lowercase())
+}
+
+#[test]
+fn the_preview_refuses_foreign_hosts_and_sandboxes_the_email() {
+    let p = Preview::start(&[]);
+    let port = p
+        .url
+        .trim_end_matches('/')
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .to_string();
+    for path in ["/", "/state", "/email", "/events"] {
+        for host in ["evil.example", &format!("rebound.example:{port}"), ""] {
+            let (status, _) = raw_get(&p.url, path, host);
+            assert!(
+                status.contains(" 421 "),
+                "{path} with Host {host:?}: {status}"
+            );
+        }
+    }
+    for host in [format!("localhost:{port}"), format!("127.0.0.1:{port}")] {
+        let (status, headers) = raw_get(&p.url, "/", &host);
+        assert!(status.contains(" 200 "), "{host}: {status}");
+        assert!(
+            headers.contains("content-security-policy: default-src 'none'; script-src 'nonce-"),
+            "{headers}"
+        );
+        assert!(headers.contains("frame-ancestors 'none'"), "{headers}");
+    }
+    let (_, headers) = raw_get(&p.url, "/email", &format!("localhost:{port}"));
+    assert!(
+        headers.contains("content-security-policy: default-src 'none'"),
+        "{headers}"
+    );
+    assert!(!headers.contains("script-src"), "{headers}");
+    let (_, page) = p.get("");
+    assert_eq!(
+        page.matches("sandbox=\"allow-same-origin allow-popups allow-popups-to-escape-sandbox\"")
+            .count(),
+        2,
+        "both email frames are sandboxed without scripts"
+    );
+    assert!(
+        page.contains("<script nonce=\""),
+        "the page's script carries the nonce"
+    );
+    // The reader's real unsubscribe link is never in the preview.
+    let real = missive::unsubscribe::Secret::new(SECRET)
+        .unwrap()
+        .token("ada@example.com");
+    assert!(!p.state().to_string().contains(&real));
+}
+
+#[test]
+fn the_preview_survives_deeply_nested_markdown() {
+    let p = Preview::start(&[]);
+    let events = p.events();
+    assert_eq!(events.recv_timeout(Duration::from_secs(5)).unwrap(), 1);
+    let nested = format!("comment = \"\"\"\n{}deep\n", ">".repeat(8000));
+    edit(&p.issue(), "comment = \"\"\"\n", &nested);
+    events
+        .recv_timeout(Duration::from_secs(10))
+        .expect("a render after the save");
+    std::thread::sleep(Duration::from_millis(300));
+    let error = p.state()["error"].as_str().unwrap_or_default().to_string();
+    assert!(error.contains("nests more than 32 levels"), "{error}");
+    assert!(error.contains("sections[0].items[0].comment"), "{error}");
+    // Still alive, and back when the issue is fixed.
+    edit(&p.issue(), &nested, "comment = \"\"\"\n");
+    events.recv_timeout(Duration::from_secs(10)).unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(p.state()["error"].is_null(), "{}", p.state()["error"]);
+}
+
+#[test]
+fn an_idle_connection_to_the_preview_is_closed() {
+    use std::io::Read;
+    let p = Preview::start(&[]);
+    let addr = p.url.trim_start_matches("http://").trim_end_matches('/');
+    let mut idle = std::net::TcpStream::connect(addr).unwrap();
+    idle.set_read_timeout(Some(Duration::from_secs(60)))
+        .unwrap();
+    let mut buf = Vec::new();
+    let read = idle.read_to_end(&mut buf);
+    assert!(
+        read.is_ok()
+            || read
+                .as_ref()
+                .is_err_and(|e| e.kind() == std::io::ErrorKind::ConnectionReset),
+        "the preview kept an idle connection open: {read:?}"
+    );
+}

@@ -878,3 +878,377 @@ fn the_example_config_dispatches_to_files() {
     assert_exit(&o, 0);
     assert!(stdout(&o).contains("sent:    6"));
 }
+
+/// The unsubscribe URL in a raw message's List-Unsubscribe header.
+fn list_unsubscribe(raw: &[u8]) -> String {
+    let m = MessageParser::default().parse(raw).unwrap();
+    m.header_raw("List-Unsubscribe")
+        .unwrap()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[test]
+fn a_test_send_cannot_unsubscribe_a_reader() {
+    let out = tempfile::tempdir().unwrap();
+    let server = SmtpServer::start(out.path(), &[]);
+    let (list, _) = subscriber_list(3);
+    let p = personal_project(&plain_config(server.port, ""), &list);
+    let secret = Secret::new(SECRET).unwrap();
+    for (args, to) in [
+        (vec!["send", p.issue(), "--test"], "matt@example.com"),
+        (
+            vec!["send", p.issue(), "--test", "--to", "colleague@example.net"],
+            "colleague@example.net",
+        ),
+    ] {
+        assert_exit(&p.run(&args, SEND_ENV), 0);
+        let (_, raw) = server.messages().pop().unwrap();
+        let text = String::from_utf8_lossy(&raw).into_owned();
+        let m = MessageParser::default().parse(&raw).unwrap();
+        let body = format!("{}{}", m.body_text(0).unwrap(), m.body_html(0).unwrap());
+        // Personalized as the first reader…
+        assert!(body.contains("Dear friends in City 0,"), "{body}");
+        // …but no link of that reader's anywhere, header or footer.
+        let reader_token = secret.token("reader0000@example.org");
+        assert!(!text.contains(&reader_token) && !body.contains(&reader_token));
+        assert!(!body.contains("reader0000%40example.org"));
+        assert!(
+            list_unsubscribe(&raw).contains(&secret.token(to)),
+            "{}",
+            list_unsubscribe(&raw)
+        );
+    }
+}
+
+#[test]
+fn merge_tags_in_the_subject_are_personalized() {
+    let out = tempfile::tempdir().unwrap();
+    let server = SmtpServer::start(out.path(), &[]);
+    let list = "email,name\nada@example.org,Ada\nbob@example.org,\n";
+    let p = SendProject::new(&plain_config(server.port, ""), list);
+    let path = p.path().join(p.issue());
+    let text = std::fs::read_to_string(&path).unwrap().replacen(
+        "subject = \"Tides and timetables: what the week meant\"",
+        "subject = \"{{ name | Friend }}, the tides\"",
+        1,
+    );
+    std::fs::write(&path, text).unwrap();
+    let check = p.run(&["check", p.issue()], &[]);
+    assert_exit(&check, 0);
+    assert!(
+        stdout(&check).contains("subject: personalized for each reader ({{ name }})"),
+        "{}",
+        stdout(&check)
+    );
+    assert_exit(&p.run(&["send", p.issue(), "--yes"], SEND_ENV), 0);
+    let mut subjects: Vec<String> = server
+        .messages()
+        .iter()
+        .map(|(_, raw)| {
+            MessageParser::default()
+                .parse(raw)
+                .unwrap()
+                .subject()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    subjects.sort();
+    assert_eq!(subjects, vec!["Ada, the tides", "Friend, the tides"]);
+}
+
+#[test]
+fn a_slow_final_reply_is_waited_for_not_sent_again() {
+    let out = tempfile::tempdir().unwrap();
+    let (list, expected) = subscriber_list(12);
+    let slow: Vec<String> = expected.iter().take(4).map(|(e, _)| e.clone()).collect();
+    let server = SmtpServer::start(
+        out.path(),
+        &[
+            "--final-delay-for",
+            &slow.join(","),
+            "--final-delay-secs",
+            "2.5",
+        ],
+    );
+    // Commands time out after 1 s; the final reply is waited for as RFC 5321 asks.
+    let config = plain_config(server.port, "").replace("timeout_secs = 5", "timeout_secs = 1");
+    let p = SendProject::new(&config, &list);
+    let o = p.run(&["send", p.issue(), "--yes"], SEND_ENV);
+    assert_exit(&o, 0);
+    let mut recipients = server.recipients();
+    recipients.sort();
+    let mut want: Vec<String> = expected.iter().map(|(e, _)| e.clone()).collect();
+    want.sort();
+    assert_eq!(recipients, want, "each reader exactly once");
+}
+
+#[test]
+fn no_final_reply_is_recorded_unknown_and_not_sent_again_without_retry_failed() {
+    let out = tempfile::tempdir().unwrap();
+    let (list, expected) = subscriber_list(6);
+    let silent = expected[2].0.clone();
+    let server = SmtpServer::start(
+        out.path(),
+        &["--final-delay-for", &silent, "--final-delay-secs", "4"],
+    );
+    let config = plain_config(server.port, "").replace(
+        "timeout_secs = 5",
+        "timeout_secs = 5\ndata_timeout_secs = 1",
+    );
+    let p = SendProject::new(&config, &list);
+    let o = p.run(&["send", p.issue(), "--yes"], SEND_ENV);
+    assert_exit(&o, 3);
+    assert!(
+        stdout(&o).contains("1 with no final reply"),
+        "{}",
+        stdout(&o)
+    );
+    assert!(
+        p.journal().contains("\"event\":\"unknown\""),
+        "{}",
+        p.journal()
+    );
+    let status = p.run(&["status", p.issue()], &[]);
+    assert_exit(&status, 3);
+    assert!(
+        stdout(&status).contains(&format!("{silent} (unknown): no reply to the end")),
+        "{}",
+        stdout(&status)
+    );
+    // A plain resume leaves it alone; the server did store that message.
+    let o = p.run(&["send", p.issue(), "--yes"], SEND_ENV);
+    assert_exit(&o, 3);
+    assert!(stdout(&o).contains("Nothing to send."), "{}", stdout(&o));
+    let copies = |who: &str| server.recipients().iter().filter(|r| *r == who).count();
+    assert_eq!(copies(&silent), 1);
+    // --retry-failed sends it again, knowingly.
+    let o = p.run(&["send", p.issue(), "--yes", "--retry-failed"], SEND_ENV);
+    assert!(
+        stdout(&o).contains("to send now:        1"),
+        "{}",
+        stdout(&o)
+    );
+    assert_eq!(copies(&silent), 2);
+}
+
+#[test]
+fn extreme_sending_values_are_refused_not_a_panic() {
+    let (list, _) = subscriber_list(3);
+    let base = plain_config(0, "").replace("port = 0", "port = PORT");
+    for (line, field) in [
+        ("rate = 1e-300", "sending.rate"),
+        ("rate = 1e300", "sending.rate"),
+        ("concurrency = 9223372036854775807", "sending.concurrency"),
+        ("concurrency = 20000000", "sending.concurrency"),
+    ] {
+        let config = base
+            .replace("concurrency = 4\n", "")
+            .replace("[sending]\n", &format!("[sending]\n{line}\n"));
+        assert_refused(&config, &list, SEND_ENV, &[field, " from "]);
+    }
+}
+
+#[test]
+fn secrets_in_the_config_are_never_printed() {
+    let (list, _) = subscriber_list(3);
+    let base = plain_config(0, "").replace("port = 0", "port = 1");
+    // A password typed into [smtp] itself: an unknown key, shown without its value.
+    assert_refused(
+        &base.replace(
+            "security = \"none\"",
+            "security = \"none\"\npassword = \"hunter2-Secret\"",
+        ),
+        &list,
+        SEND_ENV,
+        &["unknown key `password`"],
+    );
+    // A password typed where the variable's name goes.
+    assert_refused(
+        &base.replace(
+            "security = \"none\"",
+            "security = \"none\"\nusername = \"u\"\npassword_env = \"hunter2-Secret!\"",
+        ),
+        &list,
+        SEND_ENV,
+        &["smtp.password_env", "not the password itself"],
+    );
+    let p = SendProject::new(
+        &base.replace(
+            "security = \"none\"",
+            "security = \"none\"\nusername = \"u\"\npassword_env = \"HUNTER2SECRET\"",
+        ),
+        &list,
+    );
+    let o = p.run(&["send", p.issue(), "--yes"], SEND_ENV);
+    assert_exit(&o, 1);
+    let all = format!("{}{}", stdout(&o), stderr(&o));
+    assert!(
+        all.contains("the environment variable named in smtp.password_env"),
+        "{all}"
+    );
+    for config in [
+        "security = \"none\"\npassword = \"hunter2-Secret\"",
+        "security = \"none\"\nusername = \"u\"\npassword_env = \"hunter2-Secret!\"",
+        "security = \"none\"\nusername = \"u\"\npassword_env = \"HUNTER2SECRET\"",
+    ] {
+        let p = SendProject::new(&base.replace("security = \"none\"", config), &list);
+        let o = p.run(&["send", p.issue(), "--yes"], SEND_ENV);
+        let all = format!("{}{}", stdout(&o), stderr(&o));
+        assert!(!all.to_lowercase().contains("hunter2"), "{all}");
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn journals_and_list_logs_are_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let out = tempfile::tempdir().unwrap();
+    let server = SmtpServer::start(out.path(), &[]);
+    let (list, _) = subscriber_list(3);
+    let p = SendProject::new(&plain_config(server.port, ""), &list);
+    assert_exit(&p.run(&["send", p.issue(), "--yes"], SEND_ENV), 0);
+    for file in [
+        ".missive/2026-11-27-tides-and-timetables.journal",
+        ".missive/list-events.csv",
+    ] {
+        let mode = std::fs::metadata(p.path().join(file))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "{file}");
+    }
+}
+
+#[test]
+fn the_resume_hint_keeps_the_config_and_the_list() {
+    let out = tempfile::tempdir().unwrap();
+    let server = SmtpServer::start(out.path(), &["--delay-ms", "20"]);
+    let (list, _) = subscriber_list(300);
+    let p = SendProject::new(&plain_config(server.port, ""), &list);
+    std::fs::create_dir(p.path().join("lists")).unwrap();
+    std::fs::rename(
+        p.path().join("subscribers.csv"),
+        p.path().join("lists/this week.csv"),
+    )
+    .unwrap();
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_missive"))
+        .args([
+            "--config",
+            "./missive.toml",
+            "send",
+            p.issue(),
+            "--subscribers",
+            "lists/this week.csv",
+            "--yes",
+        ])
+        .current_dir(p.path())
+        .env("MISSIVE_UNSUBSCRIBE_SECRET", SECRET)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(600));
+    assert!(
+        std::process::Command::new("kill")
+            .args(["-INT", &child.id().to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let o = child.wait_with_output().unwrap();
+    assert_exit(&o, 130);
+    let hint = format!(
+        "missive --config ./missive.toml send {} --subscribers 'lists/this week.csv'",
+        p.issue()
+    );
+    assert!(
+        stderr(&o).contains(&hint),
+        "{hint:?} not in:\n{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn a_whole_last_journal_entry_without_its_newline_is_not_sent_again() {
+    let out = tempfile::tempdir().unwrap();
+    let server = SmtpServer::start(out.path(), &[]);
+    let (list, expected) = subscriber_list(3);
+    let p = SendProject::new(&plain_config(server.port, ""), &list);
+    assert_exit(
+        &p.run(&["send", p.issue(), "--yes", "--limit", "2"], SEND_ENV),
+        3,
+    );
+    // A crash between the entry and its newline.
+    let path = p
+        .path()
+        .join(".missive/2026-11-27-tides-and-timetables.journal");
+    let journal = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(&path, journal.trim_end_matches('\n')).unwrap();
+    let status = p.run(&["status", p.issue()], &[]);
+    assert!(
+        stdout(&status).contains("sent:    2"),
+        "{}",
+        stdout(&status)
+    );
+    assert_exit(&p.run(&["send", p.issue(), "--yes"], SEND_ENV), 0);
+    let mut got = server.recipients();
+    got.sort();
+    let mut want: Vec<String> = expected.iter().map(|(e, _)| e.clone()).collect();
+    want.sort();
+    assert_eq!(got, want, "nobody got a second copy");
+}
+
+#[test]
+fn lists_that_cannot_be_sent_to_name_the_row() {
+    let config = plain_config(0, "").replace("port = 0", "port = PORT");
+    assert_refused(
+        &config,
+        "email,name\rada@example.org,Ada\rbob@example.org,Bob\r",
+        SEND_ENV,
+        &["subscribers.csv: the lines end with a carriage return alone"],
+    );
+    assert_refused(
+        &config,
+        "email,name\nok@example.org,Ok\n\"\"\"q.x\"\"@example.org\",Q\nip@[192.0.2.1],I\nnul@example.org,\"N\u{0}\"\n",
+        SEND_ENV,
+        &[
+            "line 3: `\\\"q.x\\\"@example.org` has a quoted local part",
+            "line 4: `ip@[192.0.2.1]` has an IP address for a domain",
+            "line 5: the name `N\\0` contains a control character",
+            "has 3 invalid rows",
+        ],
+    );
+}
+
+#[test]
+fn terminal_escapes_from_servers_and_lists_are_never_printed_raw() {
+    let out = tempfile::tempdir().unwrap();
+    let (list, expected) = subscriber_list(4);
+    let refused = expected[1].0.clone();
+    let server = SmtpServer::start(
+        out.path(),
+        &[
+            "--reject-550",
+            &refused,
+            "--reject-text",
+            "no such user \u{1b}]0;owned\u{7}\u{1b}[2J",
+        ],
+    );
+    let list = format!("{list}evil\u{1b}[31m@example.org,Evil\n");
+    let p = SendProject::new(&plain_config(server.port, ""), &list);
+    let o = p.run(&["send", p.issue(), "--yes", "--skip-invalid"], SEND_ENV);
+    assert_exit(&o, 3);
+    let status = p.run(&["status", p.issue()], &[]);
+    for output in [&o, &status] {
+        let all = format!("{}{}", stdout(output), stderr(output));
+        assert!(!all.contains('\u{1b}') && !all.contains('\u{7}'), "{all:?}");
+    }
+    assert!(
+        stdout(&status).contains("no such user \\u{1b}]0;owned\\u{7}\\u{1b}[2J"),
+        "{}",
+        stdout(&status)
+    );
+}

@@ -1,7 +1,9 @@
 //! `missive preview`: a local web page showing the issue as a subscriber will
 //! see it (desktop and mobile widths, plain text, HTML and MJML sources,
 //! check warnings), re-rendered and reloaded whenever the issue, a template
-//! or the config is saved. Entry point: [`serve`].
+//! or the config is saved. It answers only requests addressed to this
+//! machine (no DNS rebinding), with a Content-Security-Policy and the email
+//! in a sandboxed frame. Entry point: [`serve`].
 
 use std::collections::HashSet;
 use std::convert::Infallible;
@@ -102,11 +104,9 @@ fn personalized(composed: &Composed, as_email: Option<&str>) -> Snapshot {
         .resolve(&composed.project.config.sending.subscribers);
     let reader = pick_reader(&list, as_email);
     let email = reader.email.to_string();
-    // Links in a preview need not be valid; without the secret, sign with a stand-in.
-    let secret = Secret::from_env()
-        .ok()
-        .flatten()
-        .or_else(|| Secret::new("missive preview, not a real secret").ok());
+    // Links in a preview must not work: a click on Unsubscribe in the
+    // preview must never unsubscribe the reader shown. Sign with a stand-in.
+    let secret = Secret::new("missive preview, not a real secret").ok();
     let unsubscribe = &composed.project.config.unsubscribe;
     let links = UnsubscribeLinks::new(
         unsubscribe.url.as_ref(),
@@ -182,13 +182,18 @@ async fn run(options: Options) -> Result<ExitCode> {
     {
         eprintln!("warning: cannot open a browser: {e}");
     }
-    axum::serve(listener, router(app))
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await?;
+    crate::http::serve(listener, router(app), LIMITS, async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await;
     Ok(ExitCode::SUCCESS)
 }
+
+/// The preview serves one author: a few connections, none left idle.
+const LIMITS: crate::http::Limits = crate::http::Limits {
+    max_connections: 256,
+    header_timeout: Duration::from_secs(10),
+};
 
 fn router(app: Arc<App>) -> Router {
     Router::new()
@@ -197,12 +202,86 @@ fn router(app: Arc<App>) -> Router {
         .route("/email", get(email))
         .route("/events", get(events))
         .route("/send-test", post(send_test))
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::clone(&app),
+            only_this_machine,
+        ))
         .with_state(app)
 }
 
+/// Refuses a request whose `Host` is not this machine: a page on another
+/// site whose name was made to point here (DNS rebinding) must not read
+/// the draft or press Send test.
+async fn only_this_machine(
+    State(app): State<Arc<App>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let host = request
+        .headers()
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("");
+    if host_is_allowed(host, app.options.bind) {
+        next.run(request).await
+    } else {
+        (
+            StatusCode::MISDIRECTED_REQUEST,
+            "this preview answers only requests to this machine (localhost)",
+        )
+            .into_response()
+    }
+}
+
+/// Whether `host` (a Host header, port optional) names this machine:
+/// `localhost`, a loopback address, or the address the preview listens on.
+fn host_is_allowed(host: &str, bind: IpAddr) -> bool {
+    let name = match host.strip_prefix('[') {
+        Some(rest) => rest.split(']').next().unwrap_or(""),
+        None => host.rsplit_once(':').map_or(host, |(name, port)| {
+            if port.chars().all(|c| c.is_ascii_digit()) {
+                name
+            } else {
+                host
+            }
+        }),
+    };
+    if name.eq_ignore_ascii_case("localhost") {
+        return true;
+    }
+    name.parse::<IpAddr>()
+        .is_ok_and(|ip| ip.is_loopback() || (ip == bind && !bind.is_unspecified()))
+}
+
+/// The page's policy: its own script only (by nonce), its own server only;
+/// the email, in a `srcdoc` frame, inherits it and so runs no script.
+fn page_policy(nonce: &str) -> String {
+    format!(
+        "default-src 'none'; script-src 'nonce-{nonce}'; style-src 'unsafe-inline'; \
+         img-src * data:; connect-src 'self'; frame-src 'self'; base-uri 'none'; \
+         form-action 'none'; frame-ancestors 'none'"
+    )
+}
+
+/// The email on its own: styles and images, nothing else.
+const EMAIL_POLICY: &str = "default-src 'none'; style-src 'unsafe-inline'; img-src * data:; \
+                            base-uri 'none'; form-action 'none'; frame-ancestors 'self'";
+
 async fn page(State(app): State<Arc<App>>) -> Response {
-    let html = include_str!("page.html").replace("__MISSIVE_TOKEN__", &app.token);
-    ([(header::CACHE_CONTROL, "no-store")], Html(html)).into_response()
+    let nonce = format!("{:016x}{:016x}", fastrand::u64(..), fastrand::u64(..));
+    let html = include_str!("page.html")
+        .replace("__MISSIVE_TOKEN__", &app.token)
+        .replace("__MISSIVE_NONCE__", &nonce);
+    (
+        [
+            (header::CACHE_CONTROL, "no-store".to_string()),
+            (header::CONTENT_SECURITY_POLICY, page_policy(&nonce)),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_string()),
+            (header::REFERRER_POLICY, "no-referrer".to_string()),
+        ],
+        Html(html),
+    )
+        .into_response()
 }
 
 async fn state(State(app): State<Arc<App>>) -> Response {
@@ -214,7 +293,11 @@ async fn email(State(app): State<Arc<App>>) -> Response {
     let snapshot = Arc::clone(&app.snapshot.borrow());
     match &snapshot.error {
         None => (
-            [(header::CACHE_CONTROL, "no-store")],
+            [
+                (header::CACHE_CONTROL, "no-store"),
+                (header::CONTENT_SECURITY_POLICY, EMAIL_POLICY),
+                (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+            ],
             Html(snapshot.html.clone()),
         )
             .into_response(),
@@ -274,6 +357,41 @@ async fn send_test(State(app): State<Arc<App>>, headers: HeaderMap) -> Response 
             }),
         )
             .into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_hosts_naming_this_machine_are_allowed() {
+        let loopback: IpAddr = "127.0.0.1".parse().unwrap();
+        for host in [
+            "localhost",
+            "localhost:8025",
+            "LOCALHOST:1",
+            "127.0.0.1:8025",
+            "127.1.2.3",
+            "[::1]:8025",
+            "[::1]",
+        ] {
+            assert!(host_is_allowed(host, loopback), "{host}");
+        }
+        for host in [
+            "",
+            "evil.example",
+            "evil.example:8025",
+            "localhost.evil.example",
+            "127.0.0.1.evil.example",
+            "192.168.1.20:8025",
+            "0.0.0.0:8025",
+        ] {
+            assert!(!host_is_allowed(host, loopback), "{host}");
+        }
+        let lan: IpAddr = "192.168.1.20".parse().unwrap();
+        assert!(host_is_allowed("192.168.1.20:8025", lan));
+        assert!(!host_is_allowed("0.0.0.0:8025", "0.0.0.0".parse().unwrap()));
     }
 }
 

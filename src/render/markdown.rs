@@ -1,7 +1,14 @@
 //! Markdown (CommonMark) fields to HTML. Raw HTML in the source is escaped,
-//! never passed through; links and images are collected for `check`.
+//! never passed through; links to scripts and inline data are dropped;
+//! nesting is limited so that no field can exhaust the renderers' stacks;
+//! links and images are collected for `check`.
 
 use pulldown_cmark::{Event, LinkType, Options, Parser, Tag, TagEnd};
+
+/// How deeply block quotes, lists and inline markup may nest in one field.
+/// Real writing stays far below it; past it the email clients' and the
+/// renderers' limits come into play.
+pub const MAX_DEPTH: usize = 32;
 
 /// A Markdown field rendered to HTML, with what `check` needs to know of it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -11,61 +18,168 @@ pub struct Markdown {
     pub links: Vec<String>,
     /// Sources of images that have no alt text.
     pub images_without_alt: Vec<String>,
+    /// Links and images to `javascript:`, `vbscript:` or `data:`, dropped.
+    pub unsafe_links: Vec<String>,
+}
+
+/// A Markdown field nests deeper than [`MAX_DEPTH`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "the Markdown nests more than {MAX_DEPTH} levels deep (block quotes, lists, emphasis); \
+     flatten it"
+)]
+pub struct TooDeep;
+
+/// Whether a link destination runs a script or carries inline data: such a
+/// link never goes into an email, a preview or the archive.
+fn is_unsafe(dest: &str) -> bool {
+    let dest: String = dest
+        .trim_start_matches(|c: char| c.is_whitespace() || c.is_control())
+        .chars()
+        .filter(|c| !c.is_whitespace() && !c.is_control())
+        .take(12)
+        .collect::<String>()
+        .to_ascii_lowercase();
+    ["javascript:", "vbscript:", "data:"]
+        .iter()
+        .any(|scheme| dest.starts_with(scheme))
 }
 
 /// Renders one Markdown field.
-pub fn render(source: &str) -> Markdown {
+pub fn render(source: &str) -> Result<Markdown, TooDeep> {
     let options = Options::ENABLE_STRIKETHROUGH | Options::ENABLE_SMART_PUNCTUATION;
     let mut links = Vec::new();
     let mut images_without_alt = Vec::new();
+    let mut unsafe_links = Vec::new();
     // The image being read: its source and whether any alt text was seen.
     let mut image: Option<(String, bool)> = None;
+    // For each open link or image: whether it was dropped.
+    let mut dropped: Vec<bool> = Vec::new();
 
-    let events = Parser::new_ext(source, options).map(|event| match event {
-        // Raw HTML is shown as the text it is.
-        Event::Html(html) | Event::InlineHtml(html) => Event::Text(html),
-        Event::Start(Tag::Link {
-            link_type: LinkType::Email,
-            ..
-        }) => event,
-        Event::Start(Tag::Link { ref dest_url, .. }) => {
-            links.push(dest_url.to_string());
-            event
-        }
-        Event::Start(Tag::Image { ref dest_url, .. }) => {
-            image = Some((dest_url.to_string(), false));
-            event
-        }
-        Event::Text(ref text) | Event::Code(ref text) => {
-            if let Some((_, seen)) = image.as_mut() {
-                *seen |= !text.trim().is_empty();
+    let mut events = Vec::new();
+    let mut depth = 0usize;
+    for event in Parser::new_ext(source, options) {
+        match &event {
+            Event::Start(_) => {
+                depth += 1;
+                if depth > MAX_DEPTH {
+                    return Err(TooDeep);
+                }
             }
-            event
+            Event::End(_) => depth = depth.saturating_sub(1),
+            _ => {}
         }
-        Event::End(TagEnd::Image) => {
-            if let Some((src, false)) = image.take() {
-                images_without_alt.push(src);
+        let event = match event {
+            // Raw HTML is shown as the text it is.
+            Event::Html(html) | Event::InlineHtml(html) => Event::Text(html),
+            Event::Start(Tag::Link { ref dest_url, .. } | Tag::Image { ref dest_url, .. })
+                if is_unsafe(dest_url) =>
+            {
+                unsafe_links.push(dest_url.to_string());
+                dropped.push(true);
+                continue;
             }
-            event
-        }
-        other => other,
-    });
+            Event::Start(Tag::Link {
+                link_type: LinkType::Email,
+                ..
+            }) => {
+                dropped.push(false);
+                event
+            }
+            Event::Start(Tag::Link { ref dest_url, .. }) => {
+                links.push(dest_url.to_string());
+                dropped.push(false);
+                event
+            }
+            Event::Start(Tag::Image { ref dest_url, .. }) => {
+                image = Some((dest_url.to_string(), false));
+                dropped.push(false);
+                event
+            }
+            Event::End(TagEnd::Link) => {
+                if dropped.pop().unwrap_or(false) {
+                    continue;
+                }
+                event
+            }
+            Event::Text(ref text) | Event::Code(ref text) => {
+                if let Some((_, seen)) = image.as_mut() {
+                    *seen |= !text.trim().is_empty();
+                }
+                event
+            }
+            Event::End(TagEnd::Image) => {
+                if dropped.pop().unwrap_or(false) {
+                    continue;
+                }
+                if let Some((src, false)) = image.take() {
+                    images_without_alt.push(src);
+                }
+                image = None;
+                event
+            }
+            other => other,
+        };
+        events.push(event);
+    }
 
     let mut html = String::with_capacity(source.len() * 5 / 4 + 16);
-    pulldown_cmark::html::push_html(&mut html, events);
+    pulldown_cmark::html::push_html(&mut html, events.into_iter());
     // pulldown-cmark ends every block with a newline; the last one is noise.
     let trimmed = html.trim_end().len();
     html.truncate(trimmed);
-    Markdown {
+    Ok(Markdown {
         html,
         links,
         images_without_alt,
-    }
+        unsafe_links,
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn render(source: &str) -> Markdown {
+        super::render(source).unwrap()
+    }
+
+    #[test]
+    fn deep_nesting_is_refused_not_a_crash() {
+        for source in [
+            ">".repeat(8000),
+            format!("{}x", "- ".repeat(4000)),
+            format!("{}x", "1. ".repeat(3000)),
+            format!("{}x{}", "*".repeat(4000), "*".repeat(4000)),
+        ] {
+            let prefix: String = source.chars().take(8).collect();
+            assert_eq!(super::render(&source), Err(TooDeep), "{prefix}");
+        }
+        let ok = format!("{} quoted\n\n- a\n  - b\n    - c", ">".repeat(5));
+        assert!(super::render(&ok).is_ok());
+    }
+
+    #[test]
+    fn script_and_data_links_are_dropped_and_reported() {
+        let md = render(
+            "[a](javascript:alert(1)) [b]( JaVaScRiPt:x) ![c](data:image/png;base64,AA) \
+             <vbscript:msgbox> [ok](https://e.org/)",
+        );
+        assert_eq!(md.html.matches("href=").count(), 1, "{}", md.html);
+        assert!(!md.html.contains("src="), "{}", md.html);
+        assert!(
+            md.html.contains("<a href=\"https://e.org/\">ok</a>"),
+            "{}",
+            md.html
+        );
+        assert!(
+            md.html.starts_with("<p>a b c"),
+            "the words stay: {}",
+            md.html
+        );
+        assert_eq!(md.unsafe_links.len(), 4, "{:?}", md.unsafe_links);
+        assert_eq!(md.links, vec!["https://e.org/"]);
+    }
 
     #[test]
     fn paragraphs_emphasis_and_links() {

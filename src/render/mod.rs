@@ -55,6 +55,8 @@ pub struct Facts {
     pub links: Vec<(String, String)>,
     /// `(field path, image source)` of images with no alt text.
     pub images_without_alt: Vec<(String, String)>,
+    /// `(field path, destination)` of script and data links, dropped.
+    pub unsafe_links: Vec<(String, String)>,
     /// Byte offset in the HTML where each item starts (index 0 is item 1),
     /// when the template marks items with `id="item-N"`.
     pub item_starts: Vec<usize>,
@@ -91,14 +93,29 @@ pub struct Timings {
     pub text: Duration,
 }
 
-/// Rendering failed: a template error or MJML the compiler refused.
+/// Rendering failed: a field that cannot be rendered, a template error,
+/// MJML the compiler refused, or HTML the text renderer refused.
 #[derive(Debug, thiserror::Error)]
 pub enum RenderError {
+    #[error(transparent)]
+    Field(#[from] crate::source::SourceError),
     #[error(transparent)]
     Template(#[from] TemplateError),
     #[error("{origin}: the MJML does not compile: {message}")]
     Mjml { origin: String, message: String },
+    #[error("{origin}: {source}")]
+    Text {
+        origin: String,
+        source: text::TextError,
+    },
+    #[error("the renderer stopped unexpectedly")]
+    Crashed,
 }
+
+/// The stack each rendering thread gets. The renderers recurse on the
+/// document's nesting, which the Markdown limit keeps small; this is the
+/// second line of defence, for a template that nests deeply.
+const RENDER_STACK: usize = 256 * 1024 * 1024;
 
 /// Renders an issue with the project's templates and config.
 pub fn render(
@@ -106,21 +123,25 @@ pub fn render(
     project: &Project,
     templates: &Templates,
 ) -> Result<Rendered, RenderError> {
-    let (view, mut facts) = view::build(issue, project);
+    let (view, mut facts) = view::build(issue, project)?;
     let context = tera::Context::from_serialize(&view).expect("the view serializes");
 
     // The HTML and the text part do not depend on each other: render them on
-    // two threads.
+    // two threads, each with a large stack.
+    let thread = || std::thread::Builder::new().stack_size(RENDER_STACK);
     let (html, text) = std::thread::scope(|scope| {
-        let text = scope.spawn(|| {
+        let text = thread().spawn_scoped(scope, || {
             let started = Instant::now();
             let text_html = templates.render(templates::ISSUE_TEXT, &context)?;
-            let text = text::from_html(&text_html, TEXT_WIDTH);
+            let text =
+                text::from_html(&text_html, TEXT_WIDTH).map_err(|source| RenderError::Text {
+                    origin: templates.origin(templates::ISSUE_TEXT),
+                    source,
+                })?;
             Ok::<_, RenderError>((text, started.elapsed()))
         });
-        let html = render_html(templates, context.clone());
-        let text = text.join().expect("the text renderer does not panic");
-        (html, text)
+        let html = thread().spawn_scoped(scope, || render_html(templates, context.clone()));
+        (joined(html), joined(text))
     });
     let (mjml, html, template_time, mjml_time) = html?;
     let (text, text_time) = text?;
@@ -138,6 +159,16 @@ pub fn render(
         facts,
         timings,
     })
+}
+
+/// The result of a rendering thread; a thread that could not start or that
+/// panicked is an error, never a crash of the whole program.
+fn joined<T>(
+    spawned: std::io::Result<std::thread::ScopedJoinHandle<'_, Result<T, RenderError>>>,
+) -> Result<T, RenderError> {
+    spawned
+        .map_err(|_| RenderError::Crashed)
+        .and_then(|h| h.join().unwrap_or(Err(RenderError::Crashed)))
 }
 
 /// The MJML and its HTML, with the time spent in templates and in mrml.

@@ -1,5 +1,6 @@
 //! The plain-text part: simple HTML turned into wrapped text by html2text,
-//! with links written inline (`text <url>`) so every one is readable in place.
+//! with links written inline (`text <url>`) so every one is readable in place,
+//! and merge tags kept whole (never split by a line break or a quote mark).
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -12,22 +13,89 @@ const TOKEN_START: char = '\u{E000}';
 const TOKEN_END: char = '\u{E001}';
 /// Pads a token to the width of its URL, so lines wrap as if it were there.
 const TOKEN_FILL: char = '\u{E002}';
+/// Marks a merge tag the same way, so that wrapping never splits it.
+const TAG_START: char = '\u{E003}';
+const TAG_END: char = '\u{E004}';
+
+/// html2text could not turn the HTML into text.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot make the plain-text part: {0}")]
+pub struct TextError(String);
 
 /// Renders `html` as plain text wrapped at `width` columns (a long URL may
 /// overrun), with at most one blank line in a row and no trailing spaces.
-pub fn from_html(html: &str, width: usize) -> String {
+pub fn from_html(html: &str, width: usize) -> Result<String, TextError> {
     let decorator = InlineLinks {
         // A URL longer than this goes on a line of its own and overruns it.
         token_width: width.saturating_sub(4).max(8),
         ..InlineLinks::default()
     };
     let urls = Rc::clone(&decorator.urls);
+    let (html, tags) = protect_tags(html);
     let raw = html2text::config::with_decorator(decorator)
         .string_from_read(html.as_bytes(), width)
-        // html2text only fails on a zero width or a broken reader.
-        .unwrap_or_else(|e| format!("{e}"));
+        .map_err(|e| TextError(e.to_string()))?;
     let urls = urls.borrow();
-    tidy(&restore_urls(&raw, &urls))
+    Ok(tidy(&restore_tags(&restore_urls(&raw, &urls), &tags)))
+}
+
+/// Replaces each merge tag with an unbreakable token about as wide as its
+/// fallback; returns the tags, as text, to put back.
+fn protect_tags(html: &str) -> (String, Vec<String>) {
+    let found = crate::personalize::scan(html);
+    if found.is_empty() {
+        return (html.to_string(), Vec::new());
+    }
+    let mut out = String::with_capacity(html.len());
+    let mut tags = Vec::with_capacity(found.len());
+    let mut at = 0;
+    for tag in found {
+        out.push_str(&html[at..tag.range.start]);
+        at = tag.range.end;
+        let index = tags.len().to_string();
+        let width = tag.fallback.chars().count().clamp(6, 30);
+        out.push(TAG_START);
+        out.push_str(&index);
+        out.extend(std::iter::repeat_n(
+            TOKEN_FILL,
+            width.saturating_sub(index.len() + 2),
+        ));
+        out.push(TAG_END);
+        tags.push(unescape_html(&html[tag.range]));
+    }
+    out.push_str(&html[at..]);
+    (out, tags)
+}
+
+/// Undoes [`super::escape_html`]: the text part shows characters, not entities.
+fn unescape_html(s: &str) -> String {
+    s.replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&amp;", "&")
+}
+
+/// Puts each merge tag back in place of its token.
+fn restore_tags(text: &str, tags: &[String]) -> String {
+    if tags.is_empty() {
+        return text.to_string();
+    }
+    let mut out = String::with_capacity(text.len() + 16 * tags.len());
+    let mut rest = text;
+    while let Some(start) = rest.find(TAG_START) {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + TAG_START.len_utf8()..];
+        let end = after.find(TAG_END).unwrap_or(after.len());
+        let index = after[..end].trim_end_matches(TOKEN_FILL);
+        match index.parse::<usize>().ok().and_then(|i| tags.get(i)) {
+            Some(tag) => out.push_str(tag),
+            None => out.push_str(&after[..end]),
+        }
+        rest = after.get(end + TAG_END.len_utf8()..).unwrap_or("");
+    }
+    out.push_str(rest);
+    out
 }
 
 /// Puts each URL back in place of its token.
@@ -195,6 +263,28 @@ impl TextDecorator for InlineLinks {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn from_html(html: &str, width: usize) -> String {
+        super::from_html(html, width).unwrap()
+    }
+
+    #[test]
+    fn merge_tags_are_never_split_by_wrapping() {
+        let words = "lorem ipsum dolor sit amet consectetur ".repeat(4);
+        for i in 0..40 {
+            let html = format!(
+                "<blockquote><p>{}{} {{{{ name | dear &amp; valued friend }}}} {words}</p></blockquote>",
+                "x".repeat(i),
+                words
+            );
+            let text = from_html(&html, 78);
+            assert!(
+                text.contains("{{ name | dear & valued friend }}"),
+                "split at {i}:\n{text}"
+            );
+            assert!(text.lines().all(|l| l.starts_with("> ")), "{text}");
+        }
+    }
 
     #[test]
     fn links_are_inline_and_lines_wrap() {

@@ -8,6 +8,7 @@ use super::markdown;
 use crate::config::Project;
 use crate::issue::{Item, LoadedIssue};
 use crate::personalize::UNSUBSCRIBE_URL;
+use crate::source::SourceError;
 
 #[derive(Debug, Serialize)]
 pub struct View {
@@ -78,14 +79,24 @@ pub struct ItemView {
     pub comment: Option<String>,
 }
 
-/// Builds the view of an issue, and the facts found in its Markdown.
-pub fn build(loaded: &LoadedIssue, project: &Project) -> (View, Facts) {
+/// Builds the view of an issue, and the facts found in its Markdown. A
+/// Markdown field nested too deeply is an error naming the field.
+pub fn build(loaded: &LoadedIssue, project: &Project) -> Result<(View, Facts), SourceError> {
     let issue = &loaded.issue;
     let config = &project.config;
     let mut facts = Facts::default();
-    let mut md = |field: String, source: Option<&str>| -> Option<String> {
-        let source = source?;
-        let rendered = markdown::render(source);
+    let mut md = |field: String, source: Option<&str>| -> Result<Option<String>, SourceError> {
+        let Some(source) = source else {
+            return Ok(None);
+        };
+        let rendered = markdown::render(source)
+            .map_err(|e| SourceError::new(&loaded.path, Some(field.clone()), e.to_string()))?;
+        facts.unsafe_links.extend(
+            rendered
+                .unsafe_links
+                .into_iter()
+                .map(|l| (field.clone(), l)),
+        );
         facts
             .links
             .extend(rendered.links.into_iter().map(|l| (field.clone(), l)));
@@ -95,20 +106,23 @@ pub fn build(loaded: &LoadedIssue, project: &Project) -> (View, Facts) {
                 .into_iter()
                 .map(|i| (field.clone(), i)),
         );
-        Some(rendered.html)
+        Ok(Some(rendered.html))
     };
 
-    let letter = issue.letter.as_ref().map(|l| LetterView {
-        greeting: l.greeting.clone(),
-        body: md("letter.body".into(), Some(&l.body)).unwrap_or_default(),
-        signoff: l.signoff.clone(),
-        signature: l.signature.clone(),
-    });
+    let letter = match &issue.letter {
+        None => None,
+        Some(l) => Some(LetterView {
+            greeting: l.greeting.as_ref().map(ToString::to_string),
+            body: md("letter.body".into(), Some(&l.body))?.unwrap_or_default(),
+            signoff: l.signoff.as_ref().map(ToString::to_string),
+            signature: l.signature.as_ref().map(ToString::to_string),
+        }),
+    };
 
     let mut sections = Vec::with_capacity(issue.sections.len());
     let mut next = 1;
     for (s, section) in issue.sections.iter().enumerate() {
-        let intro = md(format!("sections[{s}].intro"), section.intro.as_deref());
+        let intro = md(format!("sections[{s}].intro"), section.intro.as_deref())?;
         let items: Vec<ItemView> = section
             .items
             .iter()
@@ -116,7 +130,7 @@ pub fn build(loaded: &LoadedIssue, project: &Project) -> (View, Facts) {
             .map(|(i, item)| {
                 let number = next + i as u32;
                 let field = |name: &str| format!("sections[{s}].items[{i}].{name}");
-                ItemView {
+                Ok(ItemView {
                     number,
                     title: item.title.to_string(),
                     url: item.url.as_ref().map(ToString::to_string),
@@ -125,11 +139,11 @@ pub fn build(loaded: &LoadedIssue, project: &Project) -> (View, Facts) {
                     source: item.source.as_ref().map(ToString::to_string),
                     published: item.published.map(|d| d.long()),
                     byline: byline(item),
-                    excerpt: md(field("excerpt"), item.excerpt.as_deref()),
-                    comment: md(field("comment"), item.comment.as_deref()),
-                }
+                    excerpt: md(field("excerpt"), item.excerpt.as_deref())?,
+                    comment: md(field("comment"), item.comment.as_deref())?,
+                })
             })
-            .collect();
+            .collect::<Result<_, SourceError>>()?;
         let first = next;
         next += items.len() as u32;
         sections.push(SectionView {
@@ -168,7 +182,7 @@ pub fn build(loaded: &LoadedIssue, project: &Project) -> (View, Facts) {
         item_count: issue.item_count(),
         clipped: false,
     };
-    (view, facts)
+    Ok((view, facts))
 }
 
 /// `Hugo Bromley and Eyck Freymann, Hoover Institution, November 25, 2026`.

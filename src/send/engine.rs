@@ -55,12 +55,28 @@ pub enum Stop {
     Breaker(String),
 }
 
+/// A message that could not be made, and the row it was for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unbuildable {
+    /// The row's line in the list.
+    pub line: u64,
+    pub email: String,
+    pub reason: String,
+}
+
+/// How many unbuildable rows a report names (all are counted).
+const UNBUILDABLE_SHOWN: usize = 20;
+
 /// What a run did.
 #[derive(Debug, Clone, Default)]
 pub struct Report {
     pub sent: u64,
     pub failed: u64,
     pub deferred: u64,
+    /// Transmitted with no final reply: perhaps delivered.
+    pub unknown: u64,
+    /// The first rows whose message could not be made.
+    pub unbuildable: Vec<Unbuildable>,
     pub attempts: u64,
     pub elapsed: Duration,
     pub stop: Option<Stop>,
@@ -78,7 +94,9 @@ struct Shared {
     sent: AtomicU64,
     failed: AtomicU64,
     deferred: AtomicU64,
+    unknown: AtomicU64,
     attempts: AtomicU64,
+    unbuildable: Mutex<Vec<Unbuildable>>,
 }
 
 impl Shared {
@@ -100,6 +118,7 @@ impl Shared {
             Entry::Sent { .. } => &self.sent,
             Entry::Failed { .. } => &self.failed,
             Entry::Deferred { .. } => &self.deferred,
+            Entry::Unknown { .. } => &self.unknown,
             Entry::Begin { .. } => return,
         };
         counter.fetch_add(1, Ordering::Relaxed);
@@ -146,7 +165,9 @@ pub async fn run(
         sent: AtomicU64::new(0),
         failed: AtomicU64::new(0),
         deferred: AtomicU64::new(0),
+        unknown: AtomicU64::new(0),
         attempts: AtomicU64::new(0),
+        unbuildable: Mutex::new(Vec::new()),
         settings,
     });
 
@@ -211,6 +232,8 @@ pub async fn run(
         sent: shared.sent.load(Ordering::Relaxed),
         failed: shared.failed.load(Ordering::Relaxed),
         deferred: shared.deferred.load(Ordering::Relaxed),
+        unknown: shared.unknown.load(Ordering::Relaxed),
+        unbuildable: std::mem::take(&mut *shared.unbuildable.lock().expect("lock")),
         attempts: shared.attempts.load(Ordering::Relaxed),
         elapsed: started.elapsed(),
         stop: shared.stop.lock().expect("stop lock").clone(),
@@ -224,6 +247,16 @@ async fn deliver(shared: &Shared, link: &mut Link, subscriber: Subscriber) {
     let message = match shared.letterhead.message(&subscriber) {
         Ok(m) => m,
         Err(e) => {
+            {
+                let mut unbuildable = shared.unbuildable.lock().expect("lock");
+                if unbuildable.len() < UNBUILDABLE_SHOWN {
+                    unbuildable.push(Unbuildable {
+                        line: subscriber.line,
+                        email: email.clone(),
+                        reason: e.to_string(),
+                    });
+                }
+            }
             let reply = format!("not sent: {e}");
             shared.record(Entry::failed(email, reply)).await;
             return;
@@ -266,6 +299,10 @@ async fn deliver(shared: &Shared, link: &mut Link, subscriber: Subscriber) {
                 match failure {
                     Failure::Permanent(reply) => {
                         shared.record(Entry::failed(email, reply)).await;
+                        return;
+                    }
+                    Failure::Unknown(reply) => {
+                        shared.record(Entry::unknown(email, reply)).await;
                         return;
                     }
                     Failure::Transient { throttle: true, .. } => {
@@ -382,8 +419,9 @@ impl Progress {
                     _ = finished.notified() => true,
                 };
                 let sent = shared.sent.load(Ordering::Relaxed);
-                let failed =
-                    shared.failed.load(Ordering::Relaxed) + shared.deferred.load(Ordering::Relaxed);
+                let failed = shared.failed.load(Ordering::Relaxed)
+                    + shared.deferred.load(Ordering::Relaxed)
+                    + shared.unknown.load(Ordering::Relaxed);
                 let rate = sent as f64 / started.elapsed().as_secs_f64().max(0.001);
                 match &bar {
                     Some(bar) if stop => bar.finish_and_clear(),

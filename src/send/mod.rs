@@ -23,6 +23,7 @@ use crate::journal::{self, Entry, History, Journal, State};
 use crate::message::Letterhead;
 use crate::subscribers::{Reader, Row, Subscriber, Tally};
 use crate::suppress::Suppressed;
+use crate::ui;
 use crate::unsubscribe::Secret;
 
 /// Exit code: the run ended but not every recipient has the issue.
@@ -33,6 +34,8 @@ pub const EXIT_INTERRUPTED: u8 = 130;
 /// The options of `missive send` for a whole list.
 #[derive(Debug, Clone, Default)]
 pub struct Options {
+    /// The `--config` given, repeated in the command that resumes.
+    pub config: Option<PathBuf>,
     /// Overrides `sending.subscribers`.
     pub subscribers: Option<PathBuf>,
     pub dry_run: bool,
@@ -54,23 +57,12 @@ pub fn fingerprint(composed: &Composed) -> String {
     hex::encode(h.finalize())
 }
 
-fn state_dir(composed: &Composed) -> PathBuf {
-    composed.project.root.join(".missive")
-}
-
 fn journal_path(composed: &Composed) -> PathBuf {
-    journal::path_for(&state_dir(composed), &composed.issue.stem())
+    journal::path_for(&composed.project.state_dir(), &composed.issue.stem())
 }
 
 fn list_path(composed: &Composed, explicit: Option<&Path>) -> PathBuf {
-    explicit.map_or_else(
-        || {
-            composed
-                .project
-                .resolve(&composed.project.config.sending.subscribers)
-        },
-        Path::to_path_buf,
-    )
+    composed.project.list_path(explicit)
 }
 
 fn letterhead(composed: &Composed) -> Result<Letterhead> {
@@ -140,26 +132,36 @@ struct Plan {
     to_send: u64,
     already_sent: u64,
     failed_before: u64,
+    /// Transmitted before with no final reply (perhaps delivered).
+    unknown_before: u64,
 }
 
 /// Reads the list once, counting what a dispatch would do.
-fn plan(list: &Path, history: &History, retry_failed: bool) -> Result<(Plan, Arc<Vec<String>>)> {
-    let mut reader = open_list(list)?;
+fn plan(
+    list: &Path,
+    suppressed: &Suppressed,
+    history: &History,
+    retry_failed: bool,
+) -> Result<(Plan, Arc<Vec<String>>)> {
+    let mut reader = Reader::open(list)?.suppress(suppressed.clone());
     let columns = reader.columns();
     let mut plan = Plan {
         tally: Tally::default(),
         to_send: 0,
         already_sent: 0,
         failed_before: 0,
+        unknown_before: 0,
     };
     for row in &mut reader {
         if let Row::Subscriber(s) = &row {
             if is_due(history, s, retry_failed) {
                 plan.to_send += 1;
-            } else if history.state(s.email.as_ref()) == Some(State::Sent) {
-                plan.already_sent += 1;
             } else {
-                plan.failed_before += 1;
+                match history.state(s.email.as_ref()) {
+                    Some(State::Sent) => plan.already_sent += 1,
+                    Some(State::Unknown) => plan.unknown_before += 1,
+                    _ => plan.failed_before += 1,
+                }
             }
         }
         plan.tally.add(row);
@@ -168,28 +170,44 @@ fn plan(list: &Path, history: &History, retry_failed: bool) -> Result<(Plan, Arc
     Ok((plan, columns))
 }
 
-/// The list, with the addresses unsubscribed through `missive serve` suppressed.
-fn open_list(list: &Path) -> Result<Reader> {
-    let suppressed = Suppressed::load(&crate::suppress::path_for(list))?;
-    Ok(Reader::open(list)?.suppress(suppressed))
+/// The project's suppressions, whatever list is read; notes on anything
+/// migrated from an old suppression file are printed.
+fn suppressions(composed: &Composed, list: &Path) -> Result<Suppressed> {
+    let (suppressed, _, notes) = composed.project.suppressions(list)?;
+    for note in notes {
+        eprintln!("note: {}", ui::printable(&note));
+    }
+    Ok(suppressed)
 }
 
 /// Whether a dispatch sends to this subscriber, given the journal.
 fn is_due(history: &History, subscriber: &Subscriber, retry_failed: bool) -> bool {
     match history.state(subscriber.email.as_ref()) {
         Some(State::Sent) => false,
-        Some(State::Failed) => retry_failed,
+        Some(State::Failed | State::Unknown) => retry_failed,
         Some(State::Deferred) | None => true,
     }
 }
 
 /// `missive send ISSUE`: the whole list, resumable.
 pub fn dispatch(composed: &Composed, options: &Options) -> Result<ExitCode> {
+    let errors = composed.warnings.iter().filter(|w| w.is_error()).count();
+    if errors > 0 {
+        for w in composed.warnings.iter().filter(|w| w.is_error()) {
+            eprintln!("error: {}: {w}", composed.issue.path.display());
+        }
+        bail!(
+            "{} has {errors} error{}: fix {} before sending to the list",
+            composed.issue.path.display(),
+            ui::plural(errors),
+            if errors == 1 { "it" } else { "them" }
+        );
+    }
     let list = list_path(composed, options.subscribers.as_deref());
     let journal_path = journal_path(composed);
-    std::fs::create_dir_all(state_dir(composed))
-        .with_context(|| format!("cannot create {}", state_dir(composed).display()))?;
+    crate::fsutil::create_private_dir(&composed.project.state_dir())?;
     let _lock = lock(&journal_path.with_extension("lock"))?;
+    let suppressed = suppressions(composed, &list)?;
 
     let letterhead = Arc::new(letterhead(composed)?);
     if !letterhead.has_unsubscribe() {
@@ -199,7 +217,7 @@ pub fn dispatch(composed: &Composed, options: &Options) -> Result<ExitCode> {
         );
     }
     let history = Arc::new(journal::read(&journal_path)?);
-    let (plan, columns) = plan(&list, &history, options.retry_failed)?;
+    let (plan, columns) = plan(&list, &suppressed, &history, options.retry_failed)?;
     let unknown = letterhead.unknown_tags(&columns);
     if !unknown.is_empty() {
         bail!(
@@ -267,6 +285,7 @@ pub fn dispatch(composed: &Composed, options: &Options) -> Result<ExitCode> {
         let report = run_engine(
             composed,
             &list,
+            &suppressed,
             Arc::clone(&history),
             options,
             letterhead,
@@ -278,11 +297,23 @@ pub fn dispatch(composed: &Composed, options: &Options) -> Result<ExitCode> {
         println!(
             "Dry run: built {} message{} in {:.1} s; nothing was sent.",
             report.sent,
-            if report.sent == 1 { "" } else { "s" },
+            ui::plural(report.sent),
             report.elapsed.as_secs_f64()
         );
         if report.failed > 0 {
-            bail!("{} message(s) could not be built", report.failed);
+            for u in &report.unbuildable {
+                eprintln!(
+                    "  line {}: {}: {}",
+                    u.line,
+                    ui::printable(&u.email),
+                    ui::printable(&u.reason)
+                );
+            }
+            bail!(
+                "{} message{} could not be built",
+                report.failed,
+                ui::plural(report.failed)
+            );
         }
         return Ok(ExitCode::SUCCESS);
     }
@@ -300,6 +331,7 @@ pub fn dispatch(composed: &Composed, options: &Options) -> Result<ExitCode> {
     let report = run_engine(
         composed,
         &list,
+        &suppressed,
         history,
         options,
         letterhead,
@@ -310,7 +342,7 @@ pub fn dispatch(composed: &Composed, options: &Options) -> Result<ExitCode> {
     )?;
 
     let outcome = Outcome::of(&plan, &report);
-    print_report(composed, &report, &outcome);
+    print_report(composed, options, &report, &outcome);
     Ok(outcome.exit_code(report.stop.as_ref()))
 }
 
@@ -321,17 +353,20 @@ struct Outcome {
     sent: u64,
     failed: u64,
     deferred: u64,
+    /// Transmitted with no final reply: not retried without `--retry-failed`.
+    unknown: u64,
     /// Never attempted: left by `--limit` or by a stop.
     pending: u64,
 }
 
 impl Outcome {
     fn of(plan: &Plan, report: &Report) -> Outcome {
-        let attempted = report.sent + report.failed + report.deferred;
+        let attempted = report.sent + report.failed + report.deferred + report.unknown;
         Outcome {
             sent: plan.already_sent + report.sent,
             failed: plan.failed_before + report.failed,
             deferred: report.deferred,
+            unknown: plan.unknown_before + report.unknown,
             pending: plan.to_send.saturating_sub(attempted),
         }
     }
@@ -340,7 +375,11 @@ impl Outcome {
         match stop {
             Some(Stop::Interrupted) => ExitCode::from(EXIT_INTERRUPTED),
             Some(Stop::Fatal(_) | Stop::Breaker(_)) => ExitCode::FAILURE,
-            None if self.failed == 0 && self.deferred == 0 && self.pending == 0 => {
+            None if self.failed == 0
+                && self.deferred == 0
+                && self.unknown == 0
+                && self.pending == 0 =>
+            {
                 ExitCode::SUCCESS
             }
             None => ExitCode::from(EXIT_INCOMPLETE),
@@ -352,6 +391,7 @@ impl Outcome {
 fn run_engine(
     composed: &Composed,
     list: &Path,
+    suppressed: &Suppressed,
     history: Arc<History>,
     options: &Options,
     letterhead: Arc<Letterhead>,
@@ -362,7 +402,8 @@ fn run_engine(
 ) -> Result<Report> {
     let sending = &composed.project.config.sending;
     let retry_failed = options.retry_failed;
-    let recipients = open_list(list)?
+    let recipients = Reader::open(list)?
+        .suppress(suppressed.clone())
         .expect(usize::try_from(addresses).unwrap_or(0))
         .filter_map(move |row| match row {
             Row::Subscriber(s) if is_due(&history, &s, retry_failed) => Some(s),
@@ -402,7 +443,11 @@ fn print_summary(
         composed.issue.issue.subject,
         composed.issue.path.display()
     );
-    let _ = writeln!(out, "Subscribers: {}", list.display());
+    let _ = writeln!(
+        out,
+        "Subscribers: {}",
+        ui::printable(&list.display().to_string())
+    );
     let _ = writeln!(out, "  to send now:        {this_run}");
     if plan.to_send > this_run {
         let _ = writeln!(
@@ -424,6 +469,13 @@ fn print_summary(
             plan.failed_before
         );
     }
+    if plan.unknown_before > 0 {
+        let _ = writeln!(
+            out,
+            "  no final reply:     {} (perhaps delivered; not retried without --retry-failed)",
+            plan.unknown_before
+        );
+    }
     let skipped: Vec<String> = t.inactive.iter().map(|(s, n)| format!("{n} {s}")).collect();
     let skipped_total: u64 = t.inactive.values().sum();
     let _ = writeln!(
@@ -437,11 +489,15 @@ fn print_summary(
     );
     let _ = writeln!(out, "  duplicates:         {}", t.duplicates.len());
     for (line, first, email) in t.duplicates.iter().take(10) {
-        let _ = writeln!(out, "    line {line}: {email} is already on line {first}");
+        let _ = writeln!(
+            out,
+            "    line {line}: {} is already on line {first}",
+            ui::printable(email)
+        );
     }
     let _ = writeln!(out, "  invalid rows:       {}", t.invalid.len());
     for (line, reason) in t.invalid.iter().take(20) {
-        let _ = writeln!(out, "    line {line}: {reason}");
+        let _ = writeln!(out, "    line {line}: {}", ui::printable(reason));
     }
     if t.invalid.len() > 20 {
         let _ = writeln!(out, "    … and {} more", t.invalid.len() - 20);
@@ -487,36 +543,83 @@ fn confirm(composed: &Composed, n: u64) -> Result<()> {
     }
 }
 
-fn print_report(composed: &Composed, report: &Report, outcome: &Outcome) {
+/// The command that resumes this send: the same issue, config and list.
+fn resume_command(composed: &Composed, options: &Options, verb: &str) -> String {
+    let mut words = vec!["missive".to_string()];
+    if let Some(config) = &options.config {
+        words.push("--config".into());
+        words.push(shell_quote(&config.display().to_string()));
+    }
+    words.push(verb.into());
+    words.push(shell_quote(&composed.issue.path.display().to_string()));
+    if let Some(list) = &options.subscribers {
+        words.push("--subscribers".into());
+        words.push(shell_quote(&list.display().to_string()));
+    }
+    words.join(" ")
+}
+
+/// A word a POSIX shell reads back as `word`.
+fn shell_quote(word: &str) -> String {
+    let plain = !word.is_empty()
+        && word
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c));
+    if plain {
+        word.to_string()
+    } else {
+        format!("'{}'", word.replace('\'', "'\\''"))
+    }
+}
+
+fn print_report(composed: &Composed, options: &Options, report: &Report, outcome: &Outcome) {
     println!(
-        "This run: sent {}, failed {}, deferred {} in {:.1} s ({:.0} messages/s, {} attempts).",
+        "This run: sent {}, failed {}, deferred {}{} in {:.1} s ({:.0} messages/s, {} attempts).",
         report.sent,
         report.failed,
         report.deferred,
+        if report.unknown > 0 {
+            format!(", {} with no final reply", report.unknown)
+        } else {
+            String::new()
+        },
         report.elapsed.as_secs_f64(),
         report.sent as f64 / report.elapsed.as_secs_f64().max(0.001),
         report.attempts
     );
     println!(
-        "In all: {} sent, {} failed, {} to retry, {} not yet attempted.",
-        outcome.sent, outcome.failed, outcome.deferred, outcome.pending,
+        "In all: {} sent, {} failed, {} to retry, {} not yet attempted{}.",
+        outcome.sent,
+        outcome.failed,
+        outcome.deferred,
+        outcome.pending,
+        if outcome.unknown > 0 {
+            format!(
+                ", {} with no final reply (perhaps delivered)",
+                outcome.unknown
+            )
+        } else {
+            String::new()
+        },
     );
-    let resume = format!("missive send {}", composed.issue.path.display());
+    let resume = ui::printable(&resume_command(composed, options, "send")).into_owned();
+    let status = ui::printable(&resume_command(composed, options, "status")).into_owned();
     match &report.stop {
         Some(Stop::Interrupted) => {
             eprintln!("Interrupted. The journal is safe; resume with `{resume}`.")
         }
-        Some(Stop::Fatal(why)) => {
-            eprintln!("error: stopped: {why}\nFix it, then resume with `{resume}`.")
-        }
-        Some(Stop::Breaker(why)) => eprintln!(
-            "error: stopped early because the server is refusing nearly everything: {why}\n\
-             Fix the cause, then resume with `{resume}` (add --retry-failed to retry the refused)."
+        Some(Stop::Fatal(why)) => eprintln!(
+            "error: stopped: {}\nFix it, then resume with `{resume}`.",
+            ui::printable(why)
         ),
-        None if outcome.failed > 0 || outcome.deferred > 0 => eprintln!(
-            "Not everyone got the issue: `missive status {}` lists why; `{resume}` retries the deferred, \
-             `{resume} --retry-failed` the refused too.",
-            composed.issue.path.display()
+        Some(Stop::Breaker(why)) => eprintln!(
+            "error: stopped early because the server is refusing nearly everything: {}\n\
+             Fix the cause, then resume with `{resume}` (add --retry-failed to retry the refused).",
+            ui::printable(why)
+        ),
+        None if outcome.failed > 0 || outcome.deferred > 0 || outcome.unknown > 0 => eprintln!(
+            "Not everyone got the issue: `{status}` lists why; `{resume}` retries the deferred, \
+             `{resume} --retry-failed` the refused and those with no final reply too."
         ),
         None => {}
     }
@@ -527,7 +630,8 @@ pub fn status(composed: &Composed, subscribers: Option<&Path>) -> Result<ExitCod
     let list = list_path(composed, subscribers);
     let journal_path = journal_path(composed);
     let history = journal::read(&journal_path)?;
-    let (plan, _) = plan(&list, &history, false)?;
+    let suppressed = suppressions(composed, &list)?;
+    let (plan, _) = plan(&list, &suppressed, &history, false)?;
     println!(
         "{} ({})",
         composed.issue.issue.subject,
@@ -536,34 +640,46 @@ pub fn status(composed: &Composed, subscribers: Option<&Path>) -> Result<ExitCod
     println!("journal: {}", journal_path.display());
     println!("sent:    {}", history.count(State::Sent));
     println!("failed:  {}", history.count(State::Failed));
+    let unknown = history.count(State::Unknown);
+    if unknown > 0 {
+        println!(
+            "unknown: {unknown} (no final reply: perhaps delivered; not retried without --retry-failed)"
+        );
+    }
     println!("pending: {} (never attempted or to retry)", plan.to_send);
     let problems = history.problems();
     if !problems.is_empty() {
         println!("not sent:");
         for (email, state, reply) in problems {
-            let state = if state == State::Failed {
-                "failed"
-            } else {
-                "deferred"
-            };
-            println!("  {email} ({state}): {reply}");
+            println!(
+                "  {} ({}): {}",
+                ui::printable(&email),
+                state.as_str(),
+                ui::printable(&reply)
+            );
         }
     }
-    Ok(if plan.to_send == 0 && plan.failed_before == 0 {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(EXIT_INCOMPLETE)
-    })
+    Ok(
+        if plan.to_send == 0 && plan.failed_before == 0 && plan.unknown_before == 0 {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(EXIT_INCOMPLETE)
+        },
+    )
 }
 
 /// Holds an exclusive lock on `path` for as long as the file is open, so two
 /// dispatches of one issue never run at once. The OS releases it if the
 /// process dies.
 fn lock(path: &Path) -> Result<File> {
-    let file = File::options()
-        .create(true)
-        .truncate(false)
-        .write(true)
+    let mut options = File::options();
+    options.create(true).truncate(false).write(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(crate::fsutil::PRIVATE_FILE);
+    }
+    let file = options
         .open(path)
         .with_context(|| format!("cannot open {}", path.display()))?;
     match file.try_lock() {

@@ -30,12 +30,15 @@ pub enum Failure {
     Transient { reply: String, throttle: bool },
     /// The connection broke or timed out: try again on a new one.
     Network(String),
+    /// The whole message went out but no final reply came in time: it may
+    /// have been accepted, so it is not tried again.
+    Unknown(String),
 }
 
 impl Failure {
     pub fn reply(&self) -> &str {
         match self {
-            Failure::Permanent(r) | Failure::Network(r) => r,
+            Failure::Permanent(r) | Failure::Network(r) | Failure::Unknown(r) => r,
             Failure::Transient { reply, .. } => reply,
         }
     }
@@ -58,7 +61,10 @@ pub struct SmtpSettings {
     tls: Option<TlsParameters>,
     /// For implicit TLS (missive wraps the socket before the greeting).
     wrapper: Option<Arc<rustls::ClientConfig>>,
+    /// For the greeting, each command and each step of the setup.
     timeout: Duration,
+    /// For the reply to the end of a message's data.
+    data_timeout: Duration,
     hello: ClientId,
 }
 
@@ -113,11 +119,17 @@ impl Transport {
                     Some(user) => {
                         let password = std::env::var(&smtp.password_env).unwrap_or_default();
                         if password.is_empty() {
+                            // Only the default name is repeated: a custom one
+                            // might be a password typed in the wrong place.
+                            let which = if smtp.password_env == crate::config::DEFAULT_PASSWORD_ENV
+                            {
+                                format!("the environment variable {}", smtp.password_env)
+                            } else {
+                                "the environment variable named in smtp.password_env".into()
+                            };
                             bail!(
-                                "{}: smtp.username is set but the environment variable {} \
-                                 (smtp.password_env) is empty or unset",
+                                "{}: smtp.username is set but {which} is empty or unset",
                                 label.display(),
-                                smtp.password_env
                             );
                         }
                         Some(Credentials::new(user.to_string(), password))
@@ -169,6 +181,7 @@ impl Transport {
                     tls,
                     wrapper,
                     timeout: Duration::from_secs(u64::from(smtp.timeout_secs.get())),
+                    data_timeout: Duration::from_secs(u64::from(smtp.data_timeout_secs.get())),
                     hello: ClientId::default(),
                 }))
             }
@@ -248,34 +261,17 @@ impl Link {
                 }
             }
             Transport::Smtp(settings) => {
-                let settings = settings.clone();
                 if self.connection.as_ref().is_none_or(|c| c.has_broken()) {
-                    self.connection = Some(connect(&settings).await?);
+                    self.connection = Some(connect(settings).await?);
                 }
                 let conn = self.connection.as_mut().expect("connected above");
                 let bytes = message.formatted();
-                let sent =
-                    tokio::time::timeout(settings.timeout, conn.send(message.envelope(), &bytes))
-                        .await;
-                match sent {
-                    Ok(Ok(response)) => {
-                        Ok(reply_text(u16::from(response.code()), response.message()))
-                    }
-                    Ok(Err(e)) => {
-                        let failure = classify(&e);
-                        if matches!(failure, Failure::Network(_))
-                            || e.status().is_some_and(|c| u16::from(c) == 421)
-                        {
-                            self.connection = None;
-                        }
-                        Err(DeliverError::Failed(failure))
-                    }
-                    Err(_) => {
+                match transmit(conn, message.envelope(), &bytes, settings).await {
+                    Ok(response) => Ok(reply_text(u16::from(response.code()), response.message())),
+                    Err(failure) => {
+                        // The connection was closed: the next message opens a new one.
                         self.connection = None;
-                        Err(DeliverError::Failed(Failure::Network(format!(
-                            "no reply within {} s",
-                            settings.timeout.as_secs()
-                        ))))
+                        Err(DeliverError::Failed(failure))
                     }
                 }
             }
@@ -303,6 +299,71 @@ impl From<Fatal> for DeliverError {
     fn from(f: Fatal) -> Self {
         DeliverError::Fatal(f)
     }
+}
+
+/// Sends one message on an open connection: MAIL, RCPT and DATA each
+/// within `timeout`, then the message and the final reply within
+/// `data_timeout` (RFC 5321 §4.5.3.2.6). A final reply that never comes
+/// is [`Failure::Unknown`], not a failure to retry: the server may well
+/// have accepted the message. On any failure the connection is closed.
+async fn transmit(
+    conn: &mut AsyncSmtpConnection,
+    envelope: &lettre::address::Envelope,
+    bytes: &[u8],
+    s: &SmtpSettings,
+) -> Result<lettre::transport::smtp::response::Response, Failure> {
+    use lettre::transport::smtp::commands::{Data, Mail, Rcpt};
+    use lettre::transport::smtp::extension::{Extension, MailBodyParameter, MailParameter};
+
+    let mut options = Vec::new();
+    let ascii = |a: &lettre::Address| AsRef::<str>::as_ref(a).is_ascii();
+    let non_ascii =
+        envelope.from().is_some_and(|a| !ascii(a)) || envelope.to().iter().any(|a| !ascii(a));
+    if non_ascii {
+        if !conn.server_info().supports_feature(Extension::SmtpUtfEight) {
+            conn.abort().await;
+            return Err(Failure::Permanent(
+                "the address is not ASCII and the server does not support SMTPUTF8".into(),
+            ));
+        }
+        options.push(MailParameter::SmtpUtfEight);
+    }
+    if !bytes.is_ascii() {
+        options.push(MailParameter::Body(MailBodyParameter::EightBitMime));
+    }
+    let step = |what: &'static str| {
+        move |_| Failure::Network(format!("no reply to {what} within the timeout"))
+    };
+    let result = async {
+        let timed = |f| tokio::time::timeout(s.timeout, f);
+        timed(conn.command(Mail::new(envelope.from().cloned(), options)))
+            .await
+            .map_err(step("MAIL FROM"))?
+            .map_err(|e| classify(&e))?;
+        for to in envelope.to() {
+            tokio::time::timeout(s.timeout, conn.command(Rcpt::new(to.clone(), vec![])))
+                .await
+                .map_err(step("RCPT TO"))?
+                .map_err(|e| classify(&e))?;
+        }
+        tokio::time::timeout(s.timeout, conn.command(Data))
+            .await
+            .map_err(step("DATA"))?
+            .map_err(|e| classify(&e))?;
+        match tokio::time::timeout(s.data_timeout, conn.message(bytes)).await {
+            Ok(reply) => reply.map_err(|e| classify(&e)),
+            Err(_) => Err(Failure::Unknown(format!(
+                "no reply to the end of the message within {} s (smtp.data_timeout_secs): \
+                 the server may have accepted it",
+                s.data_timeout.as_secs()
+            ))),
+        }
+    }
+    .await;
+    if result.is_err() {
+        conn.abort().await;
+    }
+    result
 }
 
 /// A rustls client config trusting the usual web roots and the `ca_file`.

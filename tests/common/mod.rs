@@ -291,9 +291,25 @@ pub fn example_project() -> tempfile::TempDir {
 /// Starts a missive server command (`preview`, `serve`) in `dir` and returns
 /// it with the URL it printed on its first line.
 pub fn spawn_server(dir: &Path, args: &[&str]) -> (std::process::Child, String) {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_missive"));
+    command.args(args);
+    spawn_command(dir, command)
+}
+
+/// Like [`spawn_server`], with the server's soft limit on open files set to
+/// 1,024 (the usual default), as a service manager might start it.
+pub fn spawn_server_with_few_files(dir: &Path, args: &[&str]) -> (std::process::Child, String) {
+    let mut command = Command::new("sh");
+    command
+        .args(["-c", "ulimit -Sn 1024 && exec \"$0\" \"$@\""])
+        .arg(env!("CARGO_BIN_EXE_missive"))
+        .args(args);
+    spawn_command(dir, command)
+}
+
+fn spawn_command(dir: &Path, mut command: Command) -> (std::process::Child, String) {
     use std::io::BufRead;
-    let mut child = Command::new(env!("CARGO_BIN_EXE_missive"))
-        .args(args)
+    let mut child = command
         .current_dir(dir)
         .env("MISSIVE_UNSUBSCRIBE_SECRET", SECRET)
         .stdout(std::process::Stdio::piped())

@@ -4,7 +4,8 @@
 It saves every accepted message to OUT/<n>.eml (with the envelope in
 OUT/<n>.json) and can misbehave on purpose, deterministically per recipient:
 answer 451 to a share of first attempts, refuse chosen addresses with 550,
-drop the connection in the middle of DATA, or stall past the client's timeout.
+drop the connection in the middle of DATA, stall past the client's timeout,
+or take its time over the final reply to chosen recipients' messages.
 Every RCPT is logged to OUT/rcpt.log. It prints "READY <port>" once it listens, and runs until stdin closes or it
 is killed.
 """
@@ -36,6 +37,7 @@ class Handler:
         self.count = 0
         self.attempts = {}
         self.reject = set(a.lower() for a in args.reject_550.split(",") if a)
+        self.slow_final = set(a.lower() for a in args.final_delay_for.split(",") if a)
 
     def first_attempt(self, address, stage):
         """Counts attempts per recipient and stage; True on the first."""
@@ -59,7 +61,7 @@ class Handler:
             with open(os.path.join(self.out, "rcpt.log"), "a") as log:
                 log.write(address + "\n")
         if address.lower() in self.reject:
-            return "550 5.1.1 <%s>: Recipient address rejected: no such user" % address
+            return "550 5.1.1 <%s>: %s" % (address, self.args.reject_text)
         if self.faulty(address, self.args.stall_permille, "stall") and self.first_attempt(address, "stall"):
             await asyncio.sleep(self.args.stall_secs)
         if self.faulty(address, self.args.fail_451_permille, "451") and self.first_attempt(address, "451"):
@@ -87,6 +89,9 @@ class Handler:
                 "auth": session.authenticated,
             }, f)
         os.rename(base + ".eml.tmp", base + ".eml")
+        if rcpt.lower() in self.slow_final:
+            # The message is stored; the reply saying so comes late.
+            await asyncio.sleep(self.args.final_delay_secs)
         return "250 2.0.0 Ok: queued as %d" % n
 
 
@@ -109,6 +114,9 @@ def main():
     p.add_argument("--stall-permille", type=int, default=0)
     p.add_argument("--stall-secs", type=float, default=3.0)
     p.add_argument("--delay-ms", type=float, default=0)
+    p.add_argument("--reject-text", default="Recipient address rejected: no such user")
+    p.add_argument("--final-delay-for", default="", help="comma-separated addresses")
+    p.add_argument("--final-delay-secs", type=float, default=0)
     args = p.parse_args()
     os.makedirs(args.out, exist_ok=True)
 

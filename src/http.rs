@@ -1,0 +1,88 @@
+//! Serving HTTP with limits, for `serve` and `preview`: at most so many
+//! connections at once (more wait to be accepted), headers that must
+//! arrive within a timeout (which also closes idle keep-alive connections),
+//! and a file-descriptor limit raised so the cap, not the OS, is what binds.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+
+/// How much a server lets its clients take.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Connections served at once; further ones wait in the listen queue.
+    pub max_connections: usize,
+    /// A request's headers must arrive within this; an idle keep-alive
+    /// connection is closed after it.
+    pub header_timeout: Duration,
+}
+
+/// Raises this process's limit on open files to the most it may have, and
+/// returns that limit.
+pub fn raise_open_files_limit() -> u64 {
+    rlimit::increase_nofile_limit(u64::MAX).unwrap_or(1024)
+}
+
+/// Serves `router` on `listener` within `limits` until `shutdown` resolves,
+/// then gives open requests a moment to finish.
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    limits: Limits,
+    shutdown: impl Future<Output = ()>,
+) {
+    let open_files = raise_open_files_limit();
+    // Leave room for the files the server itself opens.
+    let cap = limits
+        .max_connections
+        .min(usize::try_from(open_files.saturating_sub(64)).unwrap_or(usize::MAX))
+        .max(1);
+    let slots = Arc::new(Semaphore::new(cap));
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let permit = tokio::select! {
+            permit = Arc::clone(&slots).acquire_owned() => match permit {
+                Ok(p) => p,
+                Err(_) => break,
+            },
+            () = &mut shutdown => break,
+        };
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(_) => {
+                    // Out of file descriptors or a connection reset before
+                    // it was accepted: wait a little instead of spinning.
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let service = TowerToHyperService::new(router.clone());
+        tokio::spawn(async move {
+            let _permit = permit;
+            let mut builder = hyper::server::conn::http1::Builder::new();
+            builder
+                .timer(TokioTimer::new())
+                .header_read_timeout(limits.header_timeout)
+                .keep_alive(true);
+            let _ = builder
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        });
+    }
+    // Let requests in progress finish (long-lived streams are cut).
+    let _ = tokio::time::timeout(
+        Duration::from_secs(2),
+        slots.acquire_many(u32::try_from(cap).unwrap_or(u32::MAX)),
+    )
+    .await;
+}
