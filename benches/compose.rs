@@ -7,9 +7,8 @@ use std::hint::black_box;
 use std::path::Path;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use missive::config::Project;
-use missive::issue::{Issue, LoadedIssue};
-use missive::render::{self, Templates};
+use missive::compose::{self as render, Issue, LoadedIssue, Templates};
+use missive::project::Project;
 
 fn compose(c: &mut Criterion) {
     let text = missive::synthetic::issue(100);
@@ -41,7 +40,7 @@ fn compose(c: &mut Criterion) {
                 issue,
             };
             let rendered = render::render(&loaded, &project, &templates).unwrap();
-            let fill = missive::personalize::neutral(&project.config);
+            let fill = missive::compose::merge::neutral(&project.config);
             (
                 rendered.html_merge().fill(&fill),
                 rendered.text_merge().fill(&fill),
@@ -52,7 +51,7 @@ fn compose(c: &mut Criterion) {
 }
 
 fn merge_tags(c: &mut Criterion) {
-    use missive::personalize::{Escape, Merge};
+    use missive::compose::merge::{Escape, Merge};
     let unmatched = "{{".repeat(100_000);
     let opens = format!("{}}}}}", "{{ x ".repeat(40_000));
     let mut group = c.benchmark_group("merge-tags-200KB");

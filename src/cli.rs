@@ -1,8 +1,10 @@
-//! Command-line arguments (clap derive).
+//! Command-line arguments (clap derive): the top-level [`Cli`] and one
+//! `Args` struct per command. Nothing here runs anything.
 
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 
 /// Write a newsletter issue in TOML; missive renders it to email HTML and
 /// plain text, previews it and sends it to your subscribers.
@@ -25,116 +27,143 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Render an issue to MJML, HTML and plain text files.
-    Build {
-        /// The issue file (TOML).
-        issue: PathBuf,
-        /// Where to write `<stem>.mjml`, `<stem>.html` and `<stem>.txt`.
-        #[arg(long, default_value = "out")]
-        out: PathBuf,
-    },
+    Build(BuildArgs),
     /// Report errors and warnings in an issue without writing anything.
-    Check {
-        /// The issue file (TOML).
-        issue: PathBuf,
-        /// Treat warnings as errors.
-        #[arg(long)]
-        strict: bool,
-    },
+    Check(CheckArgs),
     /// Start a new issue from a commented starter: issues/<today>-<slug>.toml.
-    New {
-        /// The subject of the new issue.
-        title: String,
-    },
+    New(NewArgs),
     /// Send an issue: a test to yourself (--test), or the whole subscriber list.
     ///
     /// A dispatch prints a summary and asks for confirmation (or takes
     /// --yes). It journals every outcome in .missive/, so running the same
     /// command again resumes where it stopped.
-    Send {
-        /// The issue file (TOML).
-        issue: PathBuf,
-        /// Send one test message to newsletter.test_to (or --to), subject prefixed "[TEST] ".
-        #[arg(long)]
-        test: bool,
-        /// With --test: the address to send the test to.
-        #[arg(long, value_name = "ADDRESS", requires = "test")]
-        to: Option<String>,
-        /// The subscriber list (CSV) [default: sending.subscribers from the config].
-        #[arg(long, value_name = "FILE")]
-        subscribers: Option<PathBuf>,
-        /// Build and check every message, print the summary, send nothing.
-        #[arg(long, conflicts_with = "test")]
-        dry_run: bool,
-        /// Do not ask for confirmation.
-        #[arg(long, short = 'y', conflicts_with = "test")]
-        yes: bool,
-        /// Send to at most N recipients in this run.
-        #[arg(long, value_name = "N", conflicts_with = "test")]
-        limit: Option<u64>,
-        /// Also retry recipients the server refused for good (5xx) before.
-        #[arg(long, conflicts_with = "test")]
-        retry_failed: bool,
-        /// Resume even though the issue changed since sending began.
-        #[arg(long, conflicts_with = "test")]
-        force: bool,
-        /// Send to the valid rows even when the list has invalid ones.
-        #[arg(long, conflicts_with = "test")]
-        skip_invalid: bool,
-    },
+    Send(SendArgs),
     /// Preview an issue in the browser, re-rendered whenever you save it.
-    Preview {
-        /// The issue file (TOML).
-        issue: PathBuf,
-        /// The port to listen on (0 picks a free one).
-        #[arg(long, default_value_t = 8025)]
-        port: u16,
-        /// The address to listen on; anything but loopback exposes your draft.
-        #[arg(long, default_value = "127.0.0.1")]
-        bind: std::net::IpAddr,
-        /// Open the preview in the default browser.
-        #[arg(long)]
-        open: bool,
-        /// Show the copy of this subscriber [default: the first on the list].
-        #[arg(long = "as", value_name = "EMAIL")]
-        r#as: Option<String>,
-    },
+    Preview(PreviewArgs),
     /// Answer unsubscribe links (one-click, RFC 8058) and serve the web archive.
     ///
     /// Run it behind your reverse proxy for TLS. Unsubscribes are appended to
-    /// the suppression file beside the subscriber list, which every send honours.
-    Serve {
-        /// The address and port to listen on.
-        #[arg(long, default_value = "127.0.0.1:8080")]
-        bind: std::net::SocketAddr,
-        /// The archive `missive archive` wrote.
-        #[arg(long, default_value = "site")]
-        site: PathBuf,
-        /// The subscriber list (CSV) [default: sending.subscribers from the config].
-        #[arg(long, value_name = "FILE")]
-        subscribers: Option<PathBuf>,
-    },
+    /// the project's list-event log in .missive/, which every send honours.
+    Serve(ServeArgs),
     /// Build the web archive: an index of every issue, each issue's web version, an Atom feed.
-    Archive {
-        /// Where to write the site.
-        #[arg(long, default_value = "site")]
-        out: PathBuf,
-    },
+    Archive(ArchiveArgs),
     /// Show the subscriber list's counts, unsubscribes included; --fold writes them into the list.
-    Subscribers {
-        /// The subscriber list (CSV) [default: sending.subscribers from the config].
-        #[arg(long, value_name = "FILE")]
-        subscribers: Option<PathBuf>,
-        /// Mark the addresses that unsubscribed through `missive serve` as
-        /// `unsubscribed` in the list itself.
-        #[arg(long)]
-        fold: bool,
-    },
+    Subscribers(SubscribersArgs),
     /// Show how the sending of an issue went: sent, failed, pending.
-    Status {
-        /// The issue file (TOML).
-        issue: PathBuf,
-        /// The subscriber list (CSV) [default: sending.subscribers from the config].
-        #[arg(long, value_name = "FILE")]
-        subscribers: Option<PathBuf>,
-    },
+    Status(StatusArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BuildArgs {
+    /// The issue file (TOML).
+    pub issue: PathBuf,
+    /// Where to write `<stem>.mjml`, `<stem>.html` and `<stem>.txt`.
+    #[arg(long, default_value = "out")]
+    pub out: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// The issue file (TOML).
+    pub issue: PathBuf,
+    /// Treat warnings as errors.
+    #[arg(long)]
+    pub strict: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct NewArgs {
+    /// The subject of the new issue.
+    pub title: String,
+}
+
+#[derive(Debug, Args)]
+pub struct SendArgs {
+    /// The issue file (TOML).
+    pub issue: PathBuf,
+    /// Send one test message to newsletter.test_to (or --to), subject prefixed "[TEST] ".
+    #[arg(long)]
+    pub test: bool,
+    /// With --test: the address to send the test to.
+    #[arg(long, value_name = "ADDRESS", requires = "test")]
+    pub to: Option<String>,
+    /// The subscriber list (CSV) [default: sending.subscribers from the config].
+    #[arg(long, value_name = "FILE")]
+    pub subscribers: Option<PathBuf>,
+    /// Build and check every message, print the summary, send nothing.
+    #[arg(long, conflicts_with = "test")]
+    pub dry_run: bool,
+    /// Do not ask for confirmation.
+    #[arg(long, short = 'y', conflicts_with = "test")]
+    pub yes: bool,
+    /// Send to at most N recipients in this run.
+    #[arg(long, value_name = "N", conflicts_with = "test")]
+    pub limit: Option<u64>,
+    /// Also retry recipients the server refused for good (5xx) before.
+    #[arg(long, conflicts_with = "test")]
+    pub retry_failed: bool,
+    /// Resume even though the issue changed since sending began.
+    #[arg(long, conflicts_with = "test")]
+    pub force: bool,
+    /// Send to the valid rows even when the list has invalid ones.
+    #[arg(long, conflicts_with = "test")]
+    pub skip_invalid: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PreviewArgs {
+    /// The issue file (TOML).
+    pub issue: PathBuf,
+    /// The port to listen on (0 picks a free one).
+    #[arg(long, default_value_t = 8025)]
+    pub port: u16,
+    /// The address to listen on; anything but loopback exposes your draft.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub bind: IpAddr,
+    /// Open the preview in the default browser.
+    #[arg(long)]
+    pub open: bool,
+    /// Show the copy of this subscriber [default: the first on the list].
+    #[arg(long = "as", value_name = "EMAIL")]
+    pub as_email: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// The address and port to listen on.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub bind: SocketAddr,
+    /// The archive `missive archive` wrote.
+    #[arg(long, default_value = "site")]
+    pub site: PathBuf,
+    /// The subscriber list (CSV) [default: sending.subscribers from the config].
+    #[arg(long, value_name = "FILE")]
+    pub subscribers: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ArchiveArgs {
+    /// Where to write the site.
+    #[arg(long, default_value = "site")]
+    pub out: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct SubscribersArgs {
+    /// The subscriber list (CSV) [default: sending.subscribers from the config].
+    #[arg(long, value_name = "FILE")]
+    pub subscribers: Option<PathBuf>,
+    /// Mark the addresses that unsubscribed through `missive serve` as
+    /// `unsubscribed` in the list itself.
+    #[arg(long)]
+    pub fold: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// The issue file (TOML).
+    pub issue: PathBuf,
+    /// The subscriber list (CSV) [default: sending.subscribers from the config].
+    #[arg(long, value_name = "FILE")]
+    pub subscribers: Option<PathBuf>,
 }

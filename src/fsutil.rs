@@ -96,6 +96,13 @@ pub fn create_private_dir(dir: &Path) -> Result<()> {
         .with_context(|| format!("cannot create {}", dir.display()))
 }
 
+/// The current time as RFC 3339 (UTC), as log lines record it.
+pub fn timestamp() -> String {
+    time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .expect("a UTC time formats as RFC 3339")
+}
+
 /// What [`open_log`] found at the end of an existing log.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Tail {

@@ -1,40 +1,31 @@
 //! missive renders a newsletter issue written in TOML into an email (MJML,
 //! responsive HTML and plain text) and sends it to a list of subscribers.
 //!
-//! The modules follow the pipeline: [`issue`] (the model) → [`render`]
-//! (templates, Markdown, MJML, text) → [`personalize`] (merge tags per reader)
-//! → [`check`] (warnings) → [`subscribers`] (the list) → [`message`] (one
-//! reader's email) → [`send`] (the engine, with its [`journal`]).
-//! [`commands`] ties them to the command line.
+//! The modules follow the pipeline, each using only those before it:
+//! [`project`] (config, paths, source errors, validated values) →
+//! [`compose`] (issue → view → templates → MJML/HTML and text, merge tags,
+//! checks) and [`list`] (addresses, the CSV reader, the list-event log,
+//! unsubscribe tokens) → [`send`] (message, journal, engine, transports) →
+//! [`web`] (preview, serve, archive) → [`cmd`] (one file per command), with
+//! [`ui`] for everything a person reads on the terminal.
 
 // Errors carry a file, position, field and snippet; they are built once, on
 // the way out, so their size does not matter.
 #![allow(clippy::result_large_err)]
 
-pub mod archive;
-pub mod check;
 pub mod cli;
-pub mod commands;
-pub mod config;
+pub mod cmd;
+pub mod compose;
 pub mod fsutil;
-pub(crate) mod http;
-pub mod issue;
-pub mod journal;
-pub mod message;
-pub mod personalize;
-pub mod preview;
-pub mod render;
+pub mod list;
+pub mod project;
 pub mod send;
-pub mod serve;
-pub mod source;
-pub mod subscribers;
-pub mod suppress;
-#[doc(hidden)]
-pub mod synthetic;
 pub mod ui;
-pub mod unsubscribe;
+pub mod web;
 
-pub use commands::run;
+pub use cmd::run;
+#[doc(hidden)]
+pub use compose::synthetic;
 
 /// The multi-threaded tokio runtime the sending, preview and serve commands run on.
 pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {

@@ -7,7 +7,7 @@ use clap::Parser;
 fn main() -> ExitCode {
     let cli = missive::cli::Cli::parse();
     match missive::run(cli) {
-        Ok(code) => code,
+        Ok(status) => status.into(),
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE

@@ -1,8 +1,18 @@
-//! What a person reads on the terminal: values from outside (SMTP replies,
-//! list rows, file names) made safe to print, and plurals.
+//! What a person reads on the terminal: the send plan and its outcome,
+//! status, counts, warnings, sizes and times, the confirmation prompt and
+//! the progress of a send. Values from outside (SMTP replies, list rows,
+//! file names) are made safe to print first.
 
 use std::borrow::Cow;
 use std::fmt::Write as _;
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::{Result, bail};
+
+use crate::compose::{Composed, Warning};
+use crate::send::{Outcome, Plan, Progress, Reporter, Status, Stop, TestSent};
 
 /// `text` with every control character (escape sequences included) written
 /// as a visible escape such as `\u{1b}`, so a server reply or a list row can
@@ -32,6 +42,308 @@ pub fn plural(n: impl TryInto<u64>) -> &'static str {
         ""
     } else {
         "s"
+    }
+}
+
+/// `1234` bytes as `1.2 KB`.
+pub fn kilobytes(bytes: usize) -> String {
+    format!("{:.1} KB", bytes as f64 / 1000.0)
+}
+
+/// A duration in milliseconds, for timings.
+pub fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+/// A path as it may be printed.
+pub fn path(p: &Path) -> String {
+    printable(&p.display().to_string()).into_owned()
+}
+
+/// Prints `check`'s findings, one a line, on stderr.
+pub fn print_warnings(issue: &Path, warnings: &[Warning]) {
+    for w in warnings {
+        let level = if w.is_error() { "error" } else { "warning" };
+        eprintln!("{level}: {}: {}", path(issue), printable(&w.to_string()));
+    }
+}
+
+/// Prints notes (what was migrated, and the like) on stderr.
+pub fn print_notes(notes: &[String]) {
+    for note in notes {
+        eprintln!("note: {}", printable(note));
+    }
+}
+
+/// The sentence `send --test` ends with.
+pub fn test_sent(sent: &TestSent) -> String {
+    printable(&sent.to_string()).into_owned()
+}
+
+/// The summary shown before a dispatch: who gets it, who is skipped and
+/// why, where it goes.
+pub fn print_plan(composed: &Composed, plan: &Plan) {
+    let t = &plan.tally;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "Issue:       {} ({})",
+        composed.issue.issue.subject,
+        path(&composed.issue.path)
+    );
+    let _ = writeln!(out, "Subscribers: {}", path(&plan.list));
+    let _ = writeln!(out, "  to send now:        {}", plan.this_run);
+    if plan.due > plan.this_run {
+        let _ = writeln!(
+            out,
+            "  left for later:     {} (--limit)",
+            plan.due - plan.this_run
+        );
+    }
+    let _ = writeln!(
+        out,
+        "  already sent:       {} (journal {})",
+        plan.already_sent,
+        path(&plan.journal)
+    );
+    if plan.failed_before > 0 {
+        let _ = writeln!(
+            out,
+            "  failed before:      {} (not retried without --retry-failed)",
+            plan.failed_before
+        );
+    }
+    if plan.unknown_before > 0 {
+        let _ = writeln!(
+            out,
+            "  no final reply:     {} (perhaps delivered; not retried without --retry-failed)",
+            plan.unknown_before
+        );
+    }
+    let skipped: Vec<String> = t.inactive.iter().map(|(s, n)| format!("{n} {s}")).collect();
+    let _ = writeln!(
+        out,
+        "  skipped by status:  {}{}",
+        plan.skipped(),
+        if skipped.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", skipped.join(", "))
+        }
+    );
+    let _ = writeln!(out, "  duplicates:         {}", t.duplicates.len());
+    for d in t.duplicates.iter().take(10) {
+        let _ = writeln!(
+            out,
+            "    line {}: {} is already on line {}",
+            d.line,
+            printable(&d.email),
+            d.first_line
+        );
+    }
+    let _ = writeln!(out, "  invalid rows:       {}", t.invalid.len());
+    for row in t.invalid.iter().take(20) {
+        let _ = writeln!(out, "    line {}: {}", row.line, printable(&row.reason));
+    }
+    if t.invalid.len() > 20 {
+        let _ = writeln!(out, "    … and {} more", t.invalid.len() - 20);
+    }
+    let sending = &composed.project.config.sending;
+    let rate = sending
+        .rate
+        .map_or_else(|| "no rate limit".into(), |r| format!("at most {}/s", r.0));
+    let _ = writeln!(
+        out,
+        "Transport:   {}{}; {} connection{}, {rate}",
+        printable(&plan.transport.describe()),
+        if plan.dry_run {
+            " — dry run, nothing will be sent"
+        } else {
+            ""
+        },
+        sending.concurrency,
+        plural(sending.concurrency.get()),
+    );
+    print!("{out}");
+}
+
+/// Asks on the terminal whether to send; only "y" or "yes" goes ahead.
+pub fn confirm(composed: &Composed, n: u64) -> Result<()> {
+    if !std::io::stdin().is_terminal() {
+        bail!("refusing to send without confirmation: there is no terminal to ask on; pass --yes");
+    }
+    print!(
+        "Send \"{}\" to {n} recipient{}? [y/N] ",
+        composed.issue.issue.subject,
+        plural(n)
+    );
+    std::io::stdout().flush()?;
+    let mut answer = String::new();
+    std::io::stdin().lock().read_line(&mut answer)?;
+    if matches!(answer.trim(), "y" | "Y" | "yes" | "YES" | "Yes") {
+        Ok(())
+    } else {
+        bail!("not sent: the answer was not yes")
+    }
+}
+
+/// What a dry run did.
+pub fn print_dry_run(outcome: &Outcome) {
+    let report = &outcome.report;
+    println!(
+        "Dry run: built {} message{} in {:.1} s; nothing was sent.",
+        report.sent,
+        plural(report.sent),
+        report.elapsed.as_secs_f64()
+    );
+    for u in &report.unbuildable {
+        eprintln!(
+            "  line {}: {}: {}",
+            u.line,
+            printable(&u.email),
+            printable(&u.reason)
+        );
+    }
+}
+
+/// What a send did, and how to go on. `resume` and `status` are the
+/// commands that resume it and that show its status.
+pub fn print_outcome(outcome: &Outcome, resume: &str, status: &str) {
+    let report = &outcome.report;
+    println!(
+        "This run: sent {}, failed {}, deferred {}{} in {:.1} s ({:.0} messages/s, {} attempts).",
+        report.sent,
+        report.failed,
+        report.deferred,
+        if report.unknown > 0 {
+            format!(", {} with no final reply", report.unknown)
+        } else {
+            String::new()
+        },
+        report.elapsed.as_secs_f64(),
+        report.sent as f64 / report.elapsed.as_secs_f64().max(0.001),
+        report.attempts
+    );
+    println!(
+        "In all: {} sent, {} failed, {} to retry, {} not yet attempted{}.",
+        outcome.sent,
+        outcome.failed,
+        outcome.deferred,
+        outcome.pending,
+        if outcome.unknown > 0 {
+            format!(
+                ", {} with no final reply (perhaps delivered)",
+                outcome.unknown
+            )
+        } else {
+            String::new()
+        },
+    );
+    let (resume, status) = (printable(resume), printable(status));
+    match &report.stop {
+        Some(Stop::Interrupted) => {
+            eprintln!("Interrupted. The journal is safe; resume with `{resume}`.");
+        }
+        Some(Stop::Fatal(why)) => eprintln!(
+            "error: stopped: {}\nFix it, then resume with `{resume}`.",
+            printable(why)
+        ),
+        Some(Stop::Breaker(why)) => eprintln!(
+            "error: stopped early because the server is refusing nearly everything: {}\n\
+             Fix the cause, then resume with `{resume}` (add --retry-failed to retry the refused).",
+            printable(why)
+        ),
+        None if outcome.failed > 0 || outcome.deferred > 0 || outcome.unknown > 0 => eprintln!(
+            "Not everyone got the issue: `{status}` lists why; `{resume}` retries the deferred, \
+             `{resume} --retry-failed` the refused and those with no final reply too."
+        ),
+        None => {}
+    }
+}
+
+/// `missive status`.
+pub fn print_status(composed: &Composed, status: &Status) {
+    println!(
+        "{} ({})",
+        composed.issue.issue.subject,
+        path(&composed.issue.path)
+    );
+    println!("journal: {}", path(&status.journal));
+    println!("sent:    {}", status.sent);
+    println!("failed:  {}", status.failed);
+    if status.unknown > 0 {
+        println!(
+            "unknown: {} (no final reply: perhaps delivered; not retried without --retry-failed)",
+            status.unknown
+        );
+    }
+    println!("pending: {} (never attempted or to retry)", status.due);
+    if !status.problems.is_empty() {
+        println!("not sent:");
+        for p in &status.problems {
+            println!(
+                "  {} ({}): {}",
+                printable(&p.email),
+                p.state.as_str(),
+                printable(&p.reply)
+            );
+        }
+    }
+}
+
+/// A send's progress on the terminal: a bar when stderr is a terminal, a
+/// line every few seconds otherwise.
+pub struct TerminalProgress {
+    bar: Option<indicatif::ProgressBar>,
+}
+
+impl TerminalProgress {
+    pub fn new(total: u64) -> TerminalProgress {
+        let bar = std::io::stderr().is_terminal().then(|| {
+            let bar = indicatif::ProgressBar::new(total);
+            bar.set_style(
+                indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} {msg} · ETA {eta}")
+                    .expect("a valid template"),
+            );
+            bar
+        });
+        TerminalProgress { bar }
+    }
+}
+
+impl Reporter for TerminalProgress {
+    fn every(&self) -> Duration {
+        Duration::from_millis(if self.bar.is_some() { 200 } else { 5000 })
+    }
+
+    fn progress(&self, p: &Progress) {
+        match &self.bar {
+            Some(bar) => {
+                bar.set_position(p.sent + p.failed);
+                bar.set_message(format!(
+                    "sent {}, failed {}, {:.0} msg/s",
+                    p.sent, p.failed, p.rate
+                ));
+            }
+            None => eprintln!(
+                "progress: {}/{} done (sent {}, failed {}), {:.0} msg/s",
+                p.sent + p.failed,
+                p.total,
+                p.sent,
+                p.failed,
+                p.rate
+            ),
+        }
+    }
+
+    fn interrupted(&self) {
+        eprintln!("\nstopping: letting the messages in flight finish…");
+    }
+
+    fn finished(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
     }
 }
 

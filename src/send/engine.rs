@@ -2,10 +2,13 @@
 //! reused connection, fed from the subscriber stream; a shared token bucket
 //! caps the rate, throttling replies slow everyone down, transient failures
 //! are retried with backoff and jitter, every outcome is journaled as it
-//! happens, and a server that fails nearly everything stops the run.
+//! happens, and a server that fails nearly everything stops the run. It
+//! talks to the destination only through [`Deliver`], reports progress only
+//! through a [`Reporter`] the caller passes in, and stops when the
+//! `interrupt` it is given resolves.
 
 use std::collections::VecDeque;
-use std::io::IsTerminal;
+use std::future::Future;
 use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -14,10 +17,10 @@ use std::time::{Duration, Instant};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use tokio::sync::mpsc;
 
-use super::transport::{DeliverError, Failure, Link, Transport};
-use crate::journal::{Entry, Journal};
-use crate::message::Letterhead;
-use crate::subscribers::Subscriber;
+use super::journal::{Entry, Journal};
+use super::message::Letterhead;
+use super::transport::{Deliver, DeliverError, Failure};
+use crate::list::reader::Subscriber;
 
 /// How many of the latest attempts the circuit breaker looks at.
 const BREAKER_WINDOW: usize = 50;
@@ -42,6 +45,41 @@ pub struct Settings {
     pub max_attempts: u32,
     /// The number of recipients expected, for the progress display.
     pub total: u64,
+}
+
+/// Where a run stands, for a progress display.
+#[derive(Debug, Clone, Copy)]
+pub struct Progress {
+    /// Recipients expected in this run.
+    pub total: u64,
+    pub sent: u64,
+    /// Refused, deferred or with no final reply.
+    pub failed: u64,
+    /// Messages accepted per second so far.
+    pub rate: f64,
+}
+
+/// Hears how a run is going; the engine itself prints nothing.
+pub trait Reporter: Send + Sync {
+    /// How often [`progress`](Reporter::progress) is called.
+    fn every(&self) -> Duration;
+    fn progress(&self, progress: &Progress);
+    /// The interrupt came: the messages in flight are being let finish.
+    fn interrupted(&self);
+    /// The run is over (called once).
+    fn finished(&self);
+}
+
+/// A reporter that tells nobody.
+pub struct Silent;
+
+impl Reporter for Silent {
+    fn every(&self) -> Duration {
+        Duration::from_secs(3600)
+    }
+    fn progress(&self, _: &Progress) {}
+    fn interrupted(&self) {}
+    fn finished(&self) {}
 }
 
 /// Why a run ended before the list did.
@@ -137,15 +175,31 @@ impl Shared {
     }
 }
 
-/// Sends `recipients` (a stream, read on a thread of its own) and returns
-/// what happened. Stops early on Ctrl-C, a fatal error or the breaker.
-pub async fn run(
+/// What a run is given besides the recipients: the shared message parts,
+/// where outcomes are journaled (none for a dry run), its knobs, who hears
+/// of its progress.
+pub struct Context {
+    pub letterhead: Arc<Letterhead>,
+    pub journal: Option<Arc<Journal>>,
+    pub settings: Settings,
+    pub reporter: Arc<dyn Reporter>,
+}
+
+/// Sends `recipients` (a stream, read on a thread of its own) over links
+/// made by `link`, one per worker, and returns what happened. Stops early
+/// when `interrupt` resolves, on a fatal error or on the breaker.
+pub async fn run<L: Deliver + 'static>(
     recipients: Box<dyn Iterator<Item = Subscriber> + Send>,
-    letterhead: Arc<Letterhead>,
-    transport: Transport,
-    journal: Option<Arc<Journal>>,
-    settings: Settings,
+    mut link: impl FnMut() -> L,
+    context: Context,
+    interrupt: impl Future<Output = ()> + Send + 'static,
 ) -> Report {
+    let Context {
+        letterhead,
+        journal,
+        settings,
+        reporter,
+    } = context;
     let started = Instant::now();
     let limiter = settings.rate.map(|rate| {
         let period = Duration::from_secs_f64(1.0 / rate);
@@ -184,20 +238,20 @@ pub async fn run(
     });
 
     let interrupt_shared = Arc::clone(&shared);
+    let interrupt_reporter = Arc::clone(&reporter);
     let interrupt = tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            eprintln!("\nstopping: letting the messages in flight finish…");
-            interrupt_shared.halt(Stop::Interrupted);
-        }
+        interrupt.await;
+        interrupt_reporter.interrupted();
+        interrupt_shared.halt(Stop::Interrupted);
     });
 
-    let progress = Progress::start(Arc::clone(&shared));
+    let progress = Ticker::start(Arc::clone(&shared), Arc::clone(&reporter));
     let rx = Arc::new(tokio::sync::Mutex::new(rx));
     let workers: Vec<_> = (0..shared.settings.concurrency)
         .map(|_| {
             let shared = Arc::clone(&shared);
             let rx = Arc::clone(&rx);
-            let mut link = Link::new(transport.clone());
+            let mut link = link();
             tokio::spawn(async move {
                 loop {
                     if shared.stopping() {
@@ -242,7 +296,7 @@ pub async fn run(
 
 /// Tries one recipient until it is sent, refused, out of attempts, or the
 /// run stops (then it stays pending for the next run).
-async fn deliver(shared: &Shared, link: &mut Link, subscriber: Subscriber) {
+async fn deliver(shared: &Shared, link: &mut impl Deliver, subscriber: Subscriber) {
     let email = subscriber.email.to_string();
     let message = match shared.letterhead.message(&subscriber) {
         Ok(m) => m,
@@ -388,64 +442,365 @@ impl Breaker {
     }
 }
 
-/// A progress bar on a terminal, a log line every few seconds otherwise.
-struct Progress {
+/// Tells the reporter how the run is going, every so often and at the end.
+struct Ticker {
     task: tokio::task::JoinHandle<()>,
     done: Arc<tokio::sync::Notify>,
 }
 
-impl Progress {
-    fn start(shared: Arc<Shared>) -> Progress {
+impl Ticker {
+    fn start(shared: Arc<Shared>, reporter: Arc<dyn Reporter>) -> Ticker {
         let done = Arc::new(tokio::sync::Notify::new());
         let finished = Arc::clone(&done);
         let task = tokio::spawn(async move {
-            let total = shared.settings.total;
             let started = Instant::now();
-            let bar = std::io::stderr().is_terminal().then(|| {
-                let bar = indicatif::ProgressBar::new(total);
-                bar.set_style(
-                    indicatif::ProgressStyle::with_template(
-                        "{bar:30} {pos}/{len} {msg} · ETA {eta}",
-                    )
-                    .expect("a valid template"),
-                );
-                bar
-            });
-            let every = Duration::from_millis(if bar.is_some() { 200 } else { 5000 });
+            let every = reporter.every();
             let mut interval = tokio::time::interval_at((Instant::now() + every).into(), every);
             loop {
                 let stop = tokio::select! {
                     _ = interval.tick() => false,
-                    _ = finished.notified() => true,
+                    () = finished.notified() => true,
                 };
-                let sent = shared.sent.load(Ordering::Relaxed);
-                let failed = shared.failed.load(Ordering::Relaxed)
-                    + shared.deferred.load(Ordering::Relaxed)
-                    + shared.unknown.load(Ordering::Relaxed);
-                let rate = sent as f64 / started.elapsed().as_secs_f64().max(0.001);
-                match &bar {
-                    Some(bar) if stop => bar.finish_and_clear(),
-                    Some(bar) => {
-                        bar.set_position(sent + failed);
-                        bar.set_message(format!("sent {sent}, failed {failed}, {rate:.0} msg/s"));
-                    }
-                    None if !stop => eprintln!(
-                        "progress: {}/{total} done (sent {sent}, failed {failed}), {rate:.0} msg/s",
-                        sent + failed
-                    ),
-                    None => {}
-                }
                 if stop {
+                    reporter.finished();
                     return;
                 }
+                let sent = shared.sent.load(Ordering::Relaxed);
+                reporter.progress(&Progress {
+                    total: shared.settings.total,
+                    sent,
+                    failed: shared.failed.load(Ordering::Relaxed)
+                        + shared.deferred.load(Ordering::Relaxed)
+                        + shared.unknown.load(Ordering::Relaxed),
+                    rate: sent as f64 / started.elapsed().as_secs_f64().max(0.001),
+                });
             }
         });
-        Progress { task, done }
+        Ticker { task, done }
     }
 
     async fn finish(self) {
         self.done.notify_one();
         let _ = self.task.await;
+    }
+}
+
+#[cfg(test)]
+mod stub {
+    //! A scripted, in-process [`Deliver`]: for each address, what the
+    //! "server" answers attempt after attempt (past the script, it accepts),
+    //! so the engine's behaviour is tested in milliseconds. The real-server
+    //! tests in `tests/` remain the proof against real SMTP.
+
+    use std::collections::HashMap;
+    use std::path::Path;
+    use std::sync::{Arc, Mutex};
+    use std::time::{Duration, Instant};
+
+    use lettre::Message;
+
+    use super::super::message::Letterhead;
+    use super::super::transport::{Deliver, DeliverError, Failure, Fatal};
+    use crate::compose::{Issue, LoadedIssue, Templates, render};
+    use crate::list::reader::{Reader, Row, Subscriber};
+    use crate::project::{Config, Project};
+
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub enum Answer {
+        Accept,
+        /// 550.
+        Refuse,
+        /// 451, not a throttle.
+        TryLater,
+        /// 421: slow down.
+        Throttle,
+        /// The connection broke.
+        Drop,
+        /// The message went out; no final reply came.
+        NoFinalReply,
+        /// The server cannot be used at all.
+        Fatal,
+    }
+
+    /// The script, and what happened.
+    #[derive(Default)]
+    pub struct Script {
+        pub answers: HashMap<String, Vec<Answer>>,
+        /// Each attempt: address and when.
+        pub attempts: Mutex<Vec<(String, Instant)>>,
+        /// The addresses accepted, in order.
+        pub accepted: Mutex<Vec<String>>,
+        /// How long each answer takes.
+        pub delay: Duration,
+    }
+
+    impl Script {
+        pub fn new(answers: &[(&str, &[Answer])]) -> Arc<Script> {
+            Arc::new(Script {
+                answers: answers
+                    .iter()
+                    .map(|(a, list)| ((*a).to_string(), list.to_vec()))
+                    .collect(),
+                ..Script::default()
+            })
+        }
+
+        pub fn attempts_of(&self, address: &str) -> usize {
+            let attempts = self.attempts.lock().unwrap();
+            attempts.iter().filter(|(a, _)| a == address).count()
+        }
+
+        pub fn accepted(&self) -> Vec<String> {
+            self.accepted.lock().unwrap().clone()
+        }
+    }
+
+    pub struct Stub(pub Arc<Script>);
+
+    impl Deliver for Stub {
+        async fn deliver(&mut self, message: &Message) -> Result<String, DeliverError> {
+            let to = message.envelope().to()[0].to_string();
+            let n = {
+                let mut attempts = self.0.attempts.lock().unwrap();
+                attempts.push((to.clone(), Instant::now()));
+                attempts.iter().filter(|(a, _)| *a == to).count()
+            };
+            if !self.0.delay.is_zero() {
+                tokio::time::sleep(self.0.delay).await;
+            }
+            let answer = self
+                .0
+                .answers
+                .get(&to)
+                .and_then(|list| list.get(n - 1))
+                .copied()
+                .unwrap_or(Answer::Accept);
+            let failed = |f| Err(DeliverError::Failed(f));
+            match answer {
+                Answer::Accept => {
+                    self.0.accepted.lock().unwrap().push(to);
+                    Ok("250 2.0.0 queued".into())
+                }
+                Answer::Refuse => failed(Failure::Permanent("550 5.1.1 no such user".into())),
+                Answer::TryLater => failed(Failure::Transient {
+                    reply: "451 4.3.0 try later".into(),
+                    throttle: false,
+                }),
+                Answer::Throttle => failed(Failure::Transient {
+                    reply: "421 4.7.0 slow down".into(),
+                    throttle: true,
+                }),
+                Answer::Drop => failed(Failure::Network("connection reset".into())),
+                Answer::NoFinalReply => failed(Failure::Unknown("no final reply".into())),
+                Answer::Fatal => Err(DeliverError::Fatal(Fatal("535 bad credentials".into()))),
+            }
+        }
+
+        async fn close(&mut self) {}
+    }
+
+    /// The parts shared by every message of a small issue.
+    pub fn letterhead() -> Arc<Letterhead> {
+        let config = Config::parse(
+            "[newsletter]\nfrom = \"A <a@example.com>\"\n[unsubscribe]\nmailto = \"u@example.com\"\n",
+            Path::new("missive.toml"),
+        )
+        .unwrap();
+        let project = Project {
+            root: ".".into(),
+            config_path: None,
+            config,
+        };
+        let text = "subject = \"Hi\"\ndate = 2026-11-27\n";
+        let issue = LoadedIssue {
+            path: "i.toml".into(),
+            text: text.into(),
+            issue: Issue::parse(text, Path::new("i.toml")).unwrap(),
+        };
+        let templates = Templates::load(Path::new("/nonexistent")).unwrap();
+        let rendered = render(&issue, &project, &templates).unwrap();
+        Arc::new(Letterhead::new(&project.config, &project.root, "Hi", &rendered, None).unwrap())
+    }
+
+    /// Subscribers `r0@example.org` … .
+    pub fn readers(n: usize) -> Vec<Subscriber> {
+        let csv: String = std::iter::once("email\n".to_string())
+            .chain((0..n).map(|i| format!("r{i}@example.org\n")))
+            .collect();
+        Reader::from_reader(
+            Path::new("list.csv"),
+            Box::new(std::io::Cursor::new(csv)),
+        )
+        .unwrap()
+        .filter_map(|row| match row {
+            Row::Subscriber(s) => Some(s),
+            _ => None,
+        })
+        .collect()
+    }
+}
+
+#[cfg(test)]
+mod behaviour {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use super::stub::{Answer, Script, Stub, letterhead, readers};
+    use super::*;
+    use crate::send::journal::{self, State};
+
+    fn settings(concurrency: usize, total: usize) -> Settings {
+        Settings {
+            concurrency,
+            rate: None,
+            batch_size: 10,
+            max_attempts: 5,
+            total: total as u64,
+        }
+    }
+
+    /// Runs the engine over the stub; returns the report and the journal.
+    async fn run_stub(
+        script: &Arc<Script>,
+        n: usize,
+        settings: Settings,
+        interrupt: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> (Report, journal::History) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("i.journal");
+        let journal = Arc::new(Journal::open(&path).unwrap());
+        let script = Arc::clone(script);
+        let report = run(
+            Box::new(readers(n).into_iter()),
+            move || Stub(Arc::clone(&script)),
+            Context {
+                letterhead: letterhead(),
+                journal: Some(journal),
+                settings,
+                reporter: Arc::new(Silent),
+            },
+            interrupt,
+        )
+        .await;
+        (report, journal::read(&path).unwrap())
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn transient_failures_are_retried_and_every_outcome_journaled() {
+        use Answer::*;
+        let script = Script::new(&[
+            ("r0@example.org", &[TryLater, TryLater]),
+            ("r1@example.org", &[Refuse]),
+            ("r2@example.org", &[Drop]),
+            ("r3@example.org", &[NoFinalReply]),
+            ("r4@example.org", &[TryLater; 9]),
+        ]);
+        let (report, history) =
+            run_stub(&script, 8, settings(3, 8), std::future::pending()).await;
+        assert_eq!(
+            (report.sent, report.failed, report.unknown, report.deferred),
+            (5, 1, 1, 1)
+        );
+        assert_eq!(report.stop, None);
+        assert_eq!(script.attempts_of("r0@example.org"), 3, "retried until accepted");
+        assert_eq!(script.attempts_of("r1@example.org"), 1, "a refusal is final");
+        assert_eq!(script.attempts_of("r2@example.org"), 2, "a dropped link is retried");
+        assert_eq!(script.attempts_of("r3@example.org"), 1, "no final reply: never resent");
+        assert_eq!(script.attempts_of("r4@example.org"), 5, "up to max_attempts");
+        assert_eq!(history.state("r0@example.org"), Some(State::Sent));
+        assert_eq!(history.state("r1@example.org"), Some(State::Failed));
+        assert_eq!(history.state("r3@example.org"), Some(State::Unknown));
+        assert_eq!(history.state("r4@example.org"), Some(State::Deferred));
+        assert_eq!(history.count(State::Sent), 5);
+        let mut accepted = script.accepted();
+        accepted.sort();
+        accepted.dedup();
+        assert_eq!(accepted.len(), 5, "each accepted once");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn retries_back_off() {
+        let script = Script::new(&[("r0@example.org", &[Answer::TryLater; 3])]);
+        let (report, _) = run_stub(&script, 1, settings(1, 1), std::future::pending()).await;
+        assert_eq!(report.sent, 1);
+        let attempts = script.attempts.lock().unwrap().clone();
+        let gaps: Vec<Duration> = attempts.windows(2).map(|w| w[1].1 - w[0].1).collect();
+        // 100 ms, 200 ms, 400 ms, each with ±50% jitter.
+        for (i, gap) in gaps.iter().enumerate() {
+            let least = RETRY_BASE.saturating_mul(1 << i).mul_f64(0.5);
+            assert!(*gap >= least, "retry {i} came after {gap:?}, before {least:?}");
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_throttling_reply_pauses_every_worker() {
+        let script = Script::new(&[("r0@example.org", &[Answer::Throttle, Answer::Throttle])]);
+        let (report, _) = run_stub(&script, 6, settings(2, 6), std::future::pending()).await;
+        assert_eq!(report.sent, 6);
+        let attempts = script.attempts.lock().unwrap().clone();
+        let first_throttle = attempts[0].1;
+        // Whatever came after the second attempt of r0 waited out the
+        // shared pause of the first throttle (50 ms).
+        let later: Vec<_> = attempts.iter().skip(3).collect();
+        assert!(!later.is_empty());
+        for (address, at) in later {
+            assert!(
+                *at - first_throttle >= THROTTLE_BASE,
+                "{address} went out {:?} after a throttle",
+                *at - first_throttle
+            );
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_breaker_stops_a_run_that_fails_nearly_everything() {
+        let all_refused: Vec<(String, Vec<Answer>)> = (0..200)
+            .map(|i| (format!("r{i}@example.org"), vec![Answer::Refuse]))
+            .collect();
+        let script = Arc::new(Script {
+            answers: all_refused.into_iter().collect(),
+            ..Script::default()
+        });
+        let (report, history) =
+            run_stub(&script, 200, settings(4, 200), std::future::pending()).await;
+        assert!(matches!(report.stop, Some(Stop::Breaker(_))), "{:?}", report.stop);
+        let tried = script.attempts.lock().unwrap().len();
+        assert!(tried < 40, "{tried} attempts before the breaker tripped");
+        assert_eq!(history.count(State::Failed) as u64, report.failed);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_fatal_error_stops_the_run() {
+        let script = Script::new(&[("r3@example.org", &[Answer::Fatal])]);
+        let (report, history) =
+            run_stub(&script, 50, settings(1, 50), std::future::pending()).await;
+        assert_eq!(
+            report.stop,
+            Some(Stop::Fatal("535 bad credentials".into()))
+        );
+        assert_eq!(report.sent, 3);
+        assert_eq!(history.count(State::Sent), 3);
+        assert_eq!(history.state("r3@example.org"), None, "left for the next run");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_interrupt_lets_the_messages_in_flight_finish_and_journals_them() {
+        let script = Arc::new(Script {
+            delay: Duration::from_millis(5),
+            ..Script::default()
+        });
+        let watched = Arc::clone(&script);
+        let interrupt = async move {
+            while watched.accepted().len() < 10 {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+        };
+        let (report, history) = run_stub(&script, 500, settings(4, 500), interrupt).await;
+        assert_eq!(report.stop, Some(Stop::Interrupted));
+        let accepted = script.accepted().len();
+        assert!((10..100).contains(&accepted), "{accepted} accepted");
+        assert_eq!(report.sent as usize, accepted);
+        assert_eq!(history.count(State::Sent), accepted, "every accepted one is journaled");
     }
 }
 

@@ -1,6 +1,5 @@
-//! Helpers shared by the integration tests: run the real binary, find fixtures.
-
-#![allow(dead_code)]
+//! Helpers shared by the integration tests: run the real binary, find
+//! fixtures, start servers.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -1,0 +1,52 @@
+//! `missive check`: errors and warnings, nothing written.
+
+use std::path::Path;
+
+use anyhow::{Result, bail};
+
+use super::ExitStatus;
+use crate::cli::CheckArgs;
+use crate::compose::{check, compose};
+use crate::ui::{self, kilobytes, plural};
+
+pub fn run(config: Option<&Path>, args: &CheckArgs) -> Result<ExitStatus> {
+    let composed = compose(config, &args.issue)?;
+    let r = &composed.rendered;
+    ui::print_warnings(&composed.issue.path, &composed.warnings);
+    let errors = composed.warnings.iter().filter(|w| w.is_error()).count();
+    let n = composed.warnings.len() - errors;
+    let tags = check::subject_tags(&composed.issue.issue);
+    if !tags.is_empty() {
+        println!(
+            "subject: personalized for each reader ({})",
+            tags.iter()
+                .map(|t| format!("{{{{ {t} }}}}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    println!(
+        "{}: {} items in {} sections; HTML {}, text {}; {}{n} warning{}",
+        ui::path(&composed.issue.path),
+        composed.issue.issue.item_count(),
+        composed.issue.issue.sections.len(),
+        kilobytes(r.html.len()),
+        kilobytes(r.text.len()),
+        if errors > 0 {
+            format!("{errors} error{}, ", plural(errors))
+        } else {
+            String::new()
+        },
+        plural(n),
+    );
+    if errors > 0 {
+        bail!(
+            "{errors} error{}: the issue cannot be sent as it is",
+            plural(errors)
+        );
+    }
+    if args.strict && n > 0 {
+        bail!("{n} warning{} and --strict was given", plural(n));
+    }
+    Ok(ExitStatus::Success)
+}

@@ -1,0 +1,59 @@
+//! The commands: one thin file each, turning resolved arguments into a call
+//! of the library and its result into what the person reads (through
+//! [`crate::ui`]) and an [`ExitStatus`].
+
+mod archive;
+mod build;
+mod check;
+mod new;
+mod preview;
+mod send;
+mod serve;
+mod status;
+mod subscribers;
+
+use std::process::ExitCode;
+
+use anyhow::Result;
+
+use crate::cli::{Cli, Command};
+
+/// How missive exits. An `Err` from [`run`] is printed by `main` and exits 1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitStatus {
+    /// Done; for `send` and `status`, every recipient has the issue.
+    Success,
+    /// A check or a send failed or was refused.
+    Failure,
+    /// A send finished, but not every recipient has the issue.
+    Incomplete,
+    /// Stopped by Ctrl-C.
+    Interrupted,
+}
+
+impl From<ExitStatus> for ExitCode {
+    fn from(status: ExitStatus) -> ExitCode {
+        ExitCode::from(match status {
+            ExitStatus::Success => 0,
+            ExitStatus::Failure => 1,
+            ExitStatus::Incomplete => 3,
+            ExitStatus::Interrupted => 130,
+        })
+    }
+}
+
+/// Runs one command line.
+pub fn run(cli: Cli) -> Result<ExitStatus> {
+    let config = cli.config.as_deref();
+    match cli.command {
+        Command::Build(args) => build::run(config, &args),
+        Command::Check(args) => check::run(config, &args),
+        Command::New(args) => new::run(config, &args),
+        Command::Send(args) => send::run(config, &args),
+        Command::Preview(args) => preview::run(config, args),
+        Command::Serve(args) => serve::run(config, &args),
+        Command::Archive(args) => archive::run(config, &args),
+        Command::Subscribers(args) => subscribers::run(config, &args),
+        Command::Status(args) => status::run(config, &args),
+    }
+}

@@ -1,0 +1,139 @@
+//! `missive send`: a test to yourself, or the plan, a confirmation and the
+//! dispatch.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::{Result, anyhow, bail};
+
+use super::ExitStatus;
+use crate::cli::SendArgs;
+use crate::compose::{Composed, compose};
+use crate::send::{self, Options, Stop};
+use crate::ui::{self, plural};
+
+pub fn run(config: Option<&Path>, args: &SendArgs) -> Result<ExitStatus> {
+    let composed = compose(config, &args.issue)?;
+    if args.test {
+        let to = args
+            .to
+            .as_deref()
+            .map(|t| crate::project::values::parse_mailbox(t).map_err(|e| anyhow!("--to: {e}")))
+            .transpose()?;
+        let sent = send::test_message(&composed, to, args.subscribers.as_deref())?;
+        println!("{}", ui::test_sent(&sent));
+        return Ok(ExitStatus::Success);
+    }
+    let errors: Vec<_> = composed.warnings.iter().filter(|w| w.is_error()).collect();
+    if !errors.is_empty() {
+        ui::print_warnings(
+            &composed.issue.path,
+            &errors.into_iter().cloned().collect::<Vec<_>>(),
+        );
+    }
+    let options = Options {
+        list: args.subscribers.clone(),
+        dry_run: args.dry_run,
+        limit: args.limit,
+        retry_failed: args.retry_failed,
+        force: args.force,
+    };
+    let plan = send::plan(&composed, &options)?;
+    ui::print_notes(&plan.migrated);
+    ui::print_plan(&composed, &plan);
+    let invalid = plan.tally.invalid.len();
+    if invalid > 0 && !args.skip_invalid {
+        bail!(
+            "{} has {invalid} invalid row{}; fix {} or pass --skip-invalid to send to the others",
+            ui::path(&plan.list),
+            plural(invalid),
+            if invalid == 1 { "it" } else { "them" }
+        );
+    }
+    if plan.this_run == 0 {
+        println!("Nothing to send.");
+        let done = plan.failed_before == 0 && plan.unknown_before == 0;
+        return Ok(if done {
+            ExitStatus::Success
+        } else {
+            ExitStatus::Incomplete
+        });
+    }
+    if !args.yes && !args.dry_run {
+        ui::confirm(&composed, plan.this_run)?;
+    }
+    let reporter = Arc::new(ui::TerminalProgress::new(plan.this_run));
+    let outcome = send::execute(&composed, &plan, reporter, ctrl_c())?;
+    if args.dry_run {
+        ui::print_dry_run(&outcome);
+        if outcome.report.failed > 0 {
+            bail!(
+                "{} message{} could not be built",
+                outcome.report.failed,
+                plural(outcome.report.failed)
+            );
+        }
+        return Ok(ExitStatus::Success);
+    }
+    ui::print_outcome(
+        &outcome,
+        &again(config, &composed, args, "send"),
+        &again(config, &composed, args, "status"),
+    );
+    Ok(match &outcome.report.stop {
+        Some(Stop::Interrupted) => ExitStatus::Interrupted,
+        Some(Stop::Fatal(_) | Stop::Breaker(_)) => ExitStatus::Failure,
+        None if outcome.complete() => ExitStatus::Success,
+        None => ExitStatus::Incomplete,
+    })
+}
+
+/// Resolves on Ctrl-C; never, if the signal cannot be listened for.
+async fn ctrl_c() {
+    if tokio::signal::ctrl_c().await.is_err() {
+        std::future::pending::<()>().await;
+    }
+}
+
+/// The command that runs `verb` on this send again: the same issue, config
+/// and list.
+fn again(config: Option<&Path>, composed: &Composed, args: &SendArgs, verb: &str) -> String {
+    let mut words = vec!["missive".to_string()];
+    if let Some(config) = config {
+        words.push("--config".into());
+        words.push(shell_quote(&config.display().to_string()));
+    }
+    words.push(verb.into());
+    words.push(shell_quote(&composed.issue.path.display().to_string()));
+    if let Some(list) = &args.subscribers {
+        words.push("--subscribers".into());
+        words.push(shell_quote(&list.display().to_string()));
+    }
+    words.join(" ")
+}
+
+/// A word a POSIX shell reads back as `word`.
+fn shell_quote(word: &str) -> String {
+    let plain = !word.is_empty()
+        && word
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c));
+    if plain {
+        word.to_string()
+    } else {
+        format!("'{}'", word.replace('\'', "'\\''"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn words_are_quoted_for_the_shell() {
+        assert_eq!(shell_quote("issues/a-b.toml"), "issues/a-b.toml");
+        assert_eq!(shell_quote("lists/this week.csv"), "'lists/this week.csv'");
+        assert_eq!(shell_quote("o'brien"), "'o'\\''brien'");
+        assert_eq!(shell_quote(""), "''");
+    }
+}

@@ -1,0 +1,36 @@
+//! `missive serve`: unsubscribes and the archive, until Ctrl-C.
+
+use std::path::Path;
+
+use anyhow::Result;
+
+use super::ExitStatus;
+use crate::cli::ServeArgs;
+use crate::project::Project;
+use crate::ui;
+use crate::web::serve;
+
+pub fn run(config: Option<&Path>, args: &ServeArgs) -> Result<ExitStatus> {
+    let project = Project::open(config)?;
+    let options = serve::Options {
+        bind: args.bind,
+        site: project.resolve(&args.site),
+        subscribers: args.subscribers.clone(),
+    };
+    let site = options.site.clone();
+    serve::serve(
+        &project,
+        &options,
+        |ready| {
+            ui::print_notes(&ready.migrated);
+            println!(
+                "Serving unsubscribes (into {}) and the archive ({}) at http://{}/ (Ctrl-C to stop)",
+                ui::path(&ready.log),
+                ui::path(&site),
+                ready.address
+            );
+        },
+        |problem| eprintln!("error: {}", ui::printable(problem)),
+    )?;
+    Ok(ExitStatus::Success)
+}

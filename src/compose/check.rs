@@ -1,0 +1,170 @@
+//! `missive check`: warnings about a rendered issue that will not stop it from
+//! going out but that an author wants to know about before it does.
+
+use std::collections::HashMap;
+use std::fmt;
+
+use crate::compose::issue::Issue;
+use crate::compose::render::{GMAIL_CLIP_BYTES, Rendered};
+use crate::project::config::Config;
+
+/// Subjects longer than this get cut off in most inboxes.
+pub const SUBJECT_MAX_CHARS: usize = 100;
+
+/// How much a finding matters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Level {
+    /// The issue cannot go out as it is: `check` fails and `send` refuses.
+    Error,
+    /// Readers will notice.
+    Warning,
+}
+
+/// One thing worth a second look, and where it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Warning {
+    pub level: Level,
+    /// The field path, e.g. `sections[1].items[3].url`, or empty for the whole issue.
+    pub field: String,
+    pub message: String,
+}
+
+impl Warning {
+    pub fn is_error(&self) -> bool {
+        self.level == Level::Error
+    }
+}
+
+impl fmt::Display for Warning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.field.is_empty() {
+            write!(f, "{}", self.message)
+        } else {
+            write!(f, "{}: {}", self.field, self.message)
+        }
+    }
+}
+
+/// The merge tags the subject uses: filled in per reader in the Subject header.
+pub fn subject_tags(issue: &Issue) -> Vec<String> {
+    crate::compose::merge::scan(issue.subject.as_str())
+        .into_iter()
+        .map(|t| t.key)
+        .collect()
+}
+
+/// Everything `check` finds, errors first, then warnings in the order of
+/// the issue.
+pub fn warnings(issue: &Issue, rendered: &Rendered, config: &Config) -> Vec<Warning> {
+    let mut errors = Vec::new();
+    for (field, link) in &rendered.facts.unsafe_links {
+        errors.push(Warning {
+            level: Level::Error,
+            field: field.clone(),
+            message: format!(
+                "a link to `{}` was dropped: links that run scripts or carry data \
+                 (javascript:, vbscript:, data:) never go into an email; remove it",
+                link.chars().take(60).collect::<String>()
+            ),
+        });
+    }
+    let mut out = Vec::new();
+    let mut warn = |field: &str, message: String| {
+        out.push(Warning {
+            level: Level::Warning,
+            field: field.to_string(),
+            message,
+        })
+    };
+
+    if let Some(url) = &config.unsubscribe.url
+        && url.is_https()
+        && !url.needs_token()
+    {
+        warn(
+            "",
+            "unsubscribe.url has no {token}, so `missive serve` cannot verify it: messages \
+             carry no one-click unsubscribe header, which Gmail and Yahoo require of bulk \
+             senders"
+                .into(),
+        );
+    }
+
+    let subject_len = issue.subject.as_str().chars().count();
+    if subject_len > SUBJECT_MAX_CHARS {
+        warn(
+            "subject",
+            format!(
+                "{subject_len} characters; inboxes cut subjects off well before {SUBJECT_MAX_CHARS}"
+            ),
+        );
+    }
+    if issue.preheader.is_none() {
+        warn(
+            "preheader",
+            "missing: inboxes will show the first words of the email as the preview instead".into(),
+        );
+    }
+
+    let html_len = rendered.html.len();
+    if html_len > GMAIL_CLIP_BYTES {
+        let cut = match rendered.facts.last_item_before(GMAIL_CLIP_BYTES) {
+            Some(0) => "no item is shown in full".to_string(),
+            Some(n) => format!(
+                "item {n} of {} is the last a Gmail reader sees before \"[Message clipped]\"",
+                issue.item_count()
+            ),
+            None => "the footer is cut off".to_string(),
+        };
+        warn(
+            "",
+            format!(
+                "the HTML is {} KB, over Gmail's clip size of {} KB: {cut}",
+                html_len / 1000,
+                GMAIL_CLIP_BYTES / 1000
+            ),
+        );
+    }
+
+    let mut seen: HashMap<&str, u32> = HashMap::new();
+    for (n, s, i, item) in issue.numbered_items() {
+        let field = format!("sections[{s}].items[{i}]");
+        match &item.url {
+            None => warn(&field, format!("item {n} (\"{}\") has no url", item.title)),
+            Some(url) => {
+                if !url.is_https() {
+                    warn(
+                        &format!("{field}.url"),
+                        format!("item {n} links over http: {url}"),
+                    );
+                }
+                if let Some(first) = seen.insert(url.as_str(), n) {
+                    warn(
+                        &format!("{field}.url"),
+                        format!("item {n} links to the same URL as item {first}: {url}"),
+                    );
+                    seen.insert(url.as_str(), first);
+                }
+            }
+        }
+    }
+
+    for (field, link) in &rendered.facts.links {
+        if link.starts_with("http://") {
+            warn(field, format!("link over http: {link}"));
+        }
+    }
+    for (field, src) in &rendered.facts.images_without_alt {
+        warn(field, format!("image without alt text: {src}"));
+    }
+    for (s, section) in issue.sections.iter().enumerate() {
+        if section.items.is_empty() {
+            warn(
+                &format!("sections[{s}]"),
+                format!("section \"{}\" has no items", section.title),
+            );
+        }
+    }
+    errors.extend(out);
+    errors
+}

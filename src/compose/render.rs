@@ -1,0 +1,241 @@
+//! Rendering: an issue becomes MJML (tera), responsive HTML (mrml) and a
+//! plain-text alternative (html2text). Entry point: [`render`].
+
+use std::time::{Duration, Instant};
+
+use super::templates::{self, TemplateError, Templates};
+use super::{text, view};
+
+use crate::compose::issue::LoadedIssue;
+use crate::compose::merge::{Escape, Merge};
+use crate::project::Project;
+
+/// Gmail shows "[Message clipped]" and hides the rest once a message's HTML
+/// passes about 102 KB.
+pub const GMAIL_CLIP_BYTES: usize = 102_000;
+
+/// Width of the plain-text part.
+pub const TEXT_WIDTH: usize = 78;
+
+/// A rendered issue: the master copy, with merge tags still in it.
+#[derive(Debug, Clone)]
+pub struct Rendered {
+    pub mjml: String,
+    pub html: String,
+    pub text: String,
+    /// Links, images and item positions, for `check`.
+    pub facts: Facts,
+    /// How long each stage took.
+    pub timings: Timings,
+}
+
+impl Rendered {
+    /// The HTML part, ready to be filled in per reader.
+    pub fn html_merge(&self) -> Merge {
+        Merge::parse(&self.html, Escape::Html)
+    }
+
+    /// The text part, ready to be filled in per reader.
+    pub fn text_merge(&self) -> Merge {
+        Merge::parse(&self.text, Escape::None)
+    }
+}
+
+/// What the renderer learnt about the issue on the way.
+#[derive(Debug, Clone, Default)]
+pub struct Facts {
+    /// `(field path, destination)` of every link in Markdown fields.
+    pub links: Vec<(String, String)>,
+    /// `(field path, image source)` of images with no alt text.
+    pub images_without_alt: Vec<(String, String)>,
+    /// `(field path, destination)` of script and data links, dropped.
+    pub unsafe_links: Vec<(String, String)>,
+    /// Byte offset in the HTML where each item starts (index 0 is item 1),
+    /// when the template marks items with `id="item-N"`.
+    pub item_starts: Vec<usize>,
+    /// Byte offset in the HTML where the last item ends (the footer starts),
+    /// when the template marks it with `id="footer"`.
+    pub content_end: Option<usize>,
+}
+
+impl Facts {
+    /// The number of the last item shown in full when the HTML is cut after
+    /// `limit` bytes; `None` if every item fits or items are not marked.
+    pub fn last_item_before(&self, limit: usize) -> Option<u32> {
+        let ends = self
+            .item_starts
+            .iter()
+            .skip(1)
+            .copied()
+            .chain(self.content_end.or(self.item_starts.last().copied()));
+        let mut last_whole = 0;
+        for (n, end) in (1u32..).zip(ends) {
+            if end > limit {
+                return Some(last_whole);
+            }
+            last_whole = n;
+        }
+        None
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Timings {
+    pub template: Duration,
+    pub mjml: Duration,
+    pub text: Duration,
+}
+
+/// Rendering failed: a field that cannot be rendered, a template error,
+/// MJML the compiler refused, or HTML the text renderer refused.
+#[derive(Debug, thiserror::Error)]
+pub enum RenderError {
+    #[error(transparent)]
+    Field(#[from] crate::project::source::SourceError),
+    #[error(transparent)]
+    Template(#[from] TemplateError),
+    #[error("{origin}: the MJML does not compile: {message}")]
+    Mjml { origin: String, message: String },
+    #[error("{origin}: {source}")]
+    Text {
+        origin: String,
+        source: text::TextError,
+    },
+    #[error("the renderer stopped unexpectedly")]
+    Crashed,
+}
+
+/// The stack each rendering thread gets. The renderers recurse on the
+/// document's nesting, which the Markdown limit keeps small; this is the
+/// second line of defence, for a template that nests deeply.
+const RENDER_STACK: usize = 256 * 1024 * 1024;
+
+/// Renders an issue with the project's templates and config.
+pub fn render(
+    issue: &LoadedIssue,
+    project: &Project,
+    templates: &Templates,
+) -> Result<Rendered, RenderError> {
+    let (view, mut facts) = view::build(issue, project)?;
+    let context = tera::Context::from_serialize(&view).expect("the view serializes");
+
+    // The HTML and the text part do not depend on each other: render them on
+    // two threads, each with a large stack.
+    let thread = || std::thread::Builder::new().stack_size(RENDER_STACK);
+    let (html, text) = std::thread::scope(|scope| {
+        let text = thread().spawn_scoped(scope, || {
+            let started = Instant::now();
+            let text_html = templates.render(templates::ISSUE_TEXT, &context)?;
+            let text =
+                text::from_html(&text_html, TEXT_WIDTH).map_err(|source| RenderError::Text {
+                    origin: templates.origin(templates::ISSUE_TEXT),
+                    source,
+                })?;
+            Ok::<_, RenderError>((text, started.elapsed()))
+        });
+        let html = thread().spawn_scoped(scope, || render_html(templates, context.clone()));
+        (joined(html), joined(text))
+    });
+    let (mjml, html, template_time, mjml_time) = html?;
+    let (text, text_time) = text?;
+    let timings = Timings {
+        template: template_time,
+        mjml: mjml_time,
+        text: text_time,
+    };
+
+    locate_items(&html, issue.issue.item_count(), &mut facts);
+    Ok(Rendered {
+        mjml,
+        html,
+        text,
+        facts,
+        timings,
+    })
+}
+
+/// The result of a rendering thread; a thread that could not start or that
+/// panicked is an error, never a crash of the whole program.
+fn joined<T>(
+    spawned: std::io::Result<std::thread::ScopedJoinHandle<'_, Result<T, RenderError>>>,
+) -> Result<T, RenderError> {
+    spawned
+        .map_err(|_| RenderError::Crashed)
+        .and_then(|h| h.join().unwrap_or(Err(RenderError::Crashed)))
+}
+
+/// The MJML and its HTML, with the time spent in templates and in mrml.
+fn render_html(
+    templates: &Templates,
+    mut context: tera::Context,
+) -> Result<(String, String, Duration, Duration), RenderError> {
+    let started = Instant::now();
+    let mut mjml = templates.render(templates::ISSUE_MJML, &context)?;
+    let mut template_time = started.elapsed();
+    let mut html = compile_mjml(&mjml, templates)?;
+    if html.len() > GMAIL_CLIP_BYTES {
+        // Gmail will clip: render again with the links a reader needs at the top.
+        let again = Instant::now();
+        context.insert("clipped", &true);
+        mjml = templates.render(templates::ISSUE_MJML, &context)?;
+        template_time += again.elapsed();
+        html = compile_mjml(&mjml, templates)?;
+    }
+    Ok((mjml, html, template_time, started.elapsed() - template_time))
+}
+
+fn compile_mjml(mjml: &str, templates: &Templates) -> Result<String, RenderError> {
+    let origin = || templates.origin(templates::ISSUE_MJML);
+    let parsed = mrml::parse(mjml).map_err(|e| RenderError::Mjml {
+        origin: origin(),
+        message: e.to_string(),
+    })?;
+    let options = mrml::prelude::render::RenderOptions {
+        disable_comments: true,
+        // No web fonts: they are fetched from a third party on every open.
+        fonts: Default::default(),
+        ..Default::default()
+    };
+    parsed
+        .element
+        .render(&options)
+        .map_err(|e| RenderError::Mjml {
+            origin: origin(),
+            message: e.to_string(),
+        })
+}
+
+fn locate_items(html: &str, count: usize, facts: &mut Facts) {
+    let mut from = 0;
+    for n in 1..=count {
+        match html[from..].find(&format!("id=\"item-{n}\"")) {
+            Some(at) => {
+                from += at;
+                facts.item_starts.push(from);
+            }
+            None => {
+                facts.item_starts.clear();
+                return;
+            }
+        }
+    }
+    facts.content_end = html[from..].find("id=\"footer\"").map(|at| from + at);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn last_item_before_a_limit() {
+        let facts = Facts {
+            item_starts: vec![100, 200, 300],
+            content_end: Some(400),
+            ..Facts::default()
+        };
+        assert_eq!(facts.last_item_before(1000), None);
+        assert_eq!(facts.last_item_before(399), Some(2));
+        assert_eq!(facts.last_item_before(250), Some(1));
+        assert_eq!(facts.last_item_before(150), Some(0));
+    }
+}

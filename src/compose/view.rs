@@ -1,0 +1,243 @@
+//! The data the templates see: the issue with Markdown rendered, items
+//! numbered, bylines composed, and the newsletter's footer details.
+
+use serde::Serialize;
+
+use super::markdown;
+use super::render::Facts;
+use crate::compose::issue::{Item, LoadedIssue};
+use crate::compose::merge::UNSUBSCRIBE_URL;
+use crate::project::Project;
+use crate::project::source::SourceError;
+
+#[derive(Debug, Serialize)]
+pub struct View {
+    pub subject: String,
+    pub preheader: Option<String>,
+    /// `November 27, 2026`.
+    pub date: String,
+    /// `2026-11-27`.
+    pub date_iso: String,
+    pub number: Option<u32>,
+    pub newsletter: NewsletterView,
+    pub letter: Option<LetterView>,
+    pub sections: Vec<SectionView>,
+    pub item_count: usize,
+    /// True on the second pass when the HTML is over Gmail's clip size.
+    pub clipped: bool,
+}
+
+#[derive(Debug, Serialize)]
+pub struct NewsletterView {
+    pub name: String,
+    /// Lines of the postal address.
+    pub postal_address: Vec<String>,
+    /// The "view in browser" URL of this issue.
+    pub web_url: Option<String>,
+    /// Whether an unsubscribe method is configured.
+    pub unsubscribe: bool,
+    /// The merge tag for the reader's own unsubscribe link.
+    pub unsubscribe_url: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct LetterView {
+    pub greeting: Option<String>,
+    /// HTML.
+    pub body: String,
+    pub signoff: Option<String>,
+    pub signature: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct SectionView {
+    /// 1-based.
+    pub number: usize,
+    pub title: String,
+    /// HTML.
+    pub intro: Option<String>,
+    /// Number of the first and last item; equal to `first - 1` when empty.
+    pub first: u32,
+    pub last: u32,
+    pub items: Vec<ItemView>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ItemView {
+    pub number: u32,
+    pub title: String,
+    pub url: Option<String>,
+    pub label: Option<String>,
+    pub authors: Vec<String>,
+    pub source: Option<String>,
+    pub published: Option<String>,
+    /// Authors, publication and date in one line.
+    pub byline: Option<String>,
+    /// HTML.
+    pub excerpt: Option<String>,
+    /// HTML.
+    pub comment: Option<String>,
+}
+
+/// Builds the view of an issue, and the facts found in its Markdown. A
+/// Markdown field nested too deeply is an error naming the field.
+pub fn build(loaded: &LoadedIssue, project: &Project) -> Result<(View, Facts), SourceError> {
+    let issue = &loaded.issue;
+    let config = &project.config;
+    let mut facts = Facts::default();
+    let mut md = |field: String, source: Option<&str>| -> Result<Option<String>, SourceError> {
+        let Some(source) = source else {
+            return Ok(None);
+        };
+        let rendered = markdown::render(source)
+            .map_err(|e| SourceError::new(&loaded.path, Some(field.clone()), e.to_string()))?;
+        facts.unsafe_links.extend(
+            rendered
+                .unsafe_links
+                .into_iter()
+                .map(|l| (field.clone(), l)),
+        );
+        facts
+            .links
+            .extend(rendered.links.into_iter().map(|l| (field.clone(), l)));
+        facts.images_without_alt.extend(
+            rendered
+                .images_without_alt
+                .into_iter()
+                .map(|i| (field.clone(), i)),
+        );
+        Ok(Some(rendered.html))
+    };
+
+    let letter = match &issue.letter {
+        None => None,
+        Some(l) => Some(LetterView {
+            greeting: l.greeting.as_ref().map(ToString::to_string),
+            body: md("letter.body".into(), Some(&l.body))?.unwrap_or_default(),
+            signoff: l.signoff.as_ref().map(ToString::to_string),
+            signature: l.signature.as_ref().map(ToString::to_string),
+        }),
+    };
+
+    let mut sections = Vec::with_capacity(issue.sections.len());
+    let mut next = 1;
+    for (s, section) in issue.sections.iter().enumerate() {
+        let intro = md(format!("sections[{s}].intro"), section.intro.as_deref())?;
+        let items: Vec<ItemView> = section
+            .items
+            .iter()
+            .enumerate()
+            .map(|(i, item)| {
+                let number = next + i as u32;
+                let field = |name: &str| format!("sections[{s}].items[{i}].{name}");
+                Ok(ItemView {
+                    number,
+                    title: item.title.to_string(),
+                    url: item.url.as_ref().map(ToString::to_string),
+                    label: item.label.as_ref().map(ToString::to_string),
+                    authors: item.authors.iter().map(ToString::to_string).collect(),
+                    source: item.source.as_ref().map(ToString::to_string),
+                    published: item.published.map(|d| d.long()),
+                    byline: byline(item),
+                    excerpt: md(field("excerpt"), item.excerpt.as_deref())?,
+                    comment: md(field("comment"), item.comment.as_deref())?,
+                })
+            })
+            .collect::<Result<_, SourceError>>()?;
+        let first = next;
+        next += items.len() as u32;
+        sections.push(SectionView {
+            number: s + 1,
+            title: section.title.to_string(),
+            intro,
+            first,
+            last: next - 1,
+            items,
+        });
+    }
+
+    let newsletter = &config.newsletter;
+    let view = View {
+        subject: issue.subject.to_string(),
+        preheader: issue.preheader.as_ref().map(ToString::to_string),
+        date: issue.date.long(),
+        date_iso: issue.date.iso(),
+        number: issue.number.map(|n| n.get()),
+        newsletter: NewsletterView {
+            name: newsletter.name.to_string(),
+            postal_address: newsletter
+                .postal_address
+                .iter()
+                .flat_map(|a| a.lines())
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .map(String::from)
+                .collect(),
+            web_url: config.web_url_for(&loaded.stem()),
+            unsubscribe: config.unsubscribe.url.is_some() || config.unsubscribe.mailto.is_some(),
+            unsubscribe_url: format!("{{{{{UNSUBSCRIBE_URL}}}}}"),
+        },
+        letter,
+        sections,
+        item_count: issue.item_count(),
+        clipped: false,
+    };
+    Ok((view, facts))
+}
+
+/// `Hugo Bromley and Eyck Freymann, Hoover Institution, November 25, 2026`.
+pub fn byline(item: &Item) -> Option<String> {
+    let authors: Vec<&str> = item.authors.iter().map(|a| a.as_str()).collect();
+    let names = match authors.as_slice() {
+        [] => None,
+        [one] => Some(one.to_string()),
+        [a, b] => Some(format!("{a} and {b}")),
+        [rest @ .., last] => Some(format!("{}, and {last}", rest.join(", "))),
+    };
+    let parts: Vec<String> = [
+        names,
+        item.source.as_ref().map(ToString::to_string),
+        item.published.map(|d| d.long()),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    (!parts.is_empty()).then(|| parts.join(", "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::compose::issue::Issue;
+    use std::path::Path;
+
+    fn item(extra: &str) -> Item {
+        let text = format!(
+            "subject = \"s\"\ndate = 2026-11-27\n[[sections]]\ntitle = \"A\"\n\
+             [[sections.items]]\ntitle = \"t\"\n{extra}"
+        );
+        let issue = Issue::parse(&text, Path::new("x.toml")).unwrap();
+        issue.sections[0].items[0].clone()
+    }
+
+    #[test]
+    fn bylines() {
+        assert_eq!(byline(&item("")), None);
+        assert_eq!(
+            byline(&item("authors = [\"Hugo Bromley\", \"Eyck Freymann\"]\nsource = \"Hoover Institution\"\npublished = 2026-11-25\n")).as_deref(),
+            Some("Hugo Bromley and Eyck Freymann, Hoover Institution, November 25, 2026")
+        );
+        assert_eq!(
+            byline(&item("authors = [\"A\", \"B\", \"C\"]\n")).as_deref(),
+            Some("A, B, and C")
+        );
+        assert_eq!(
+            byline(&item("authors = [\"A\"]\npublished = 2026-01-02\n")).as_deref(),
+            Some("A, January 2, 2026")
+        );
+        assert_eq!(
+            byline(&item("source = \"The Paper\"\n")).as_deref(),
+            Some("The Paper")
+        );
+    }
+}

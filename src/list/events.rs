@@ -1,0 +1,385 @@
+//! The project's list events: one append-only, fsynced CSV log at
+//! `.missive/list-events.csv` (address, time, event, source, detail) that
+//! records every unsubscribe, and that every send honours whatever
+//! subscriber list it is given. Suppression files of earlier versions
+//! (`<list>.suppressed.csv` beside a list) are still read and are migrated
+//! into the log, so no unsubscribe ever recorded is lost.
+
+use std::collections::HashSet;
+use std::fs::File;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+
+use crate::list::address::{address_hash, normalize};
+use crate::project::Project;
+
+/// The log's file name in the project's state directory.
+pub const FILE_NAME: &str = "list-events.csv";
+
+const HEADER: &str = "email,time,event,source,detail\n";
+
+/// The event that takes an address off the list.
+pub const UNSUBSCRIBED: &str = "unsubscribed";
+
+/// The list-event log of the project whose state directory is `state_dir`.
+pub fn path_in(state_dir: &Path) -> PathBuf {
+    state_dir.join(FILE_NAME)
+}
+
+/// Where earlier versions kept the unsubscribes of a list:
+/// `subscribers.csv` → `subscribers.suppressed.csv`, beside it.
+pub fn legacy_path_for(list: &Path) -> PathBuf {
+    let stem = list.file_stem().map_or_else(
+        || "subscribers".into(),
+        |s| s.to_string_lossy().into_owned(),
+    );
+    list.with_file_name(format!("{stem}.suppressed.csv"))
+}
+
+/// Whether an event takes the address off the list (an unknown event does:
+/// nobody is mailed on a guess).
+fn suppresses(event: &str) -> bool {
+    !matches!(event, "subscribed" | "confirmed" | "resubscribed")
+}
+
+/// The hashes of the suppressed addresses.
+#[derive(Debug, Default, Clone)]
+pub struct Suppressed {
+    hashes: HashSet<u64>,
+}
+
+impl Suppressed {
+    /// Reads the project's log; a missing one suppresses nobody. A last
+    /// line still being written (no newline yet) is not read.
+    pub fn load(path: &Path) -> Result<Suppressed> {
+        let mut suppressed = Suppressed::default();
+        for record in read_complete_lines(path)? {
+            let (email, event) = (record.get(0).unwrap_or(""), record.get(2).unwrap_or(""));
+            if email.trim().is_empty() || email == "email" {
+                continue;
+            }
+            if suppresses(event) {
+                suppressed.insert(email);
+            } else {
+                suppressed.hashes.remove(&address_hash(&normalize(email)));
+            }
+        }
+        Ok(suppressed)
+    }
+
+    pub fn contains(&self, email: &str) -> bool {
+        self.hashes.contains(&address_hash(&normalize(email)))
+    }
+
+    /// Adds an address; false if it was there already.
+    pub fn insert(&mut self, email: &str) -> bool {
+        self.hashes.insert(address_hash(&normalize(email)))
+    }
+
+    pub fn len(&self) -> usize {
+        self.hashes.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.hashes.is_empty()
+    }
+}
+
+/// The CSV records of the complete lines of `path` (none if it is missing).
+fn read_complete_lines(path: &Path) -> Result<Vec<csv::StringRecord>> {
+    let mut bytes = match std::fs::read(path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+    };
+    let complete = bytes.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
+    bytes.truncate(complete);
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(bytes.as_slice());
+    // A damaged line is skipped rather than taking every unsubscribe with it.
+    Ok(reader.records().filter_map(Result::ok).collect())
+}
+
+/// Appends events to the log, each made durable before
+/// [`append`](Log::append) returns.
+pub struct Log {
+    path: PathBuf,
+    file: File,
+}
+
+impl Log {
+    /// Opens (creating, private) the log. A last line cut short by a crash
+    /// is cut off, so the next event starts on a line of its own.
+    pub fn open(path: &Path) -> Result<Log> {
+        let (mut file, _) = crate::fsutil::open_log(path, |_| false)?;
+        if file.metadata()?.len() == 0 {
+            file.write_all(HEADER.as_bytes())
+                .and_then(|()| file.sync_all())
+                .with_context(|| format!("cannot write {}", path.display()))?;
+        }
+        Ok(Log {
+            path: path.to_path_buf(),
+            file,
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Writes one event (address, now, event, source) and syncs it to disk.
+    pub fn append(&mut self, email: &str, event: &str, source: &str) -> Result<()> {
+        self.write(&[
+            &normalize(email),
+            &crate::fsutil::timestamp(),
+            event,
+            source,
+            "",
+        ])?;
+        self.sync()
+    }
+
+    fn write(&mut self, fields: &[&str]) -> Result<()> {
+        let mut line = csv::Writer::from_writer(Vec::new());
+        line.write_record(fields)
+            .context("cannot format a list event")?;
+        let line = line.into_inner().context("cannot format a list event")?;
+        // One write per line: lines from two processes never interleave.
+        self.file
+            .write_all(&line)
+            .with_context(|| format!("cannot write {}", self.path.display()))
+    }
+
+    fn sync(&mut self) -> Result<()> {
+        self.file
+            .sync_data()
+            .with_context(|| format!("cannot write {}", self.path.display()))
+    }
+}
+
+/// The project's suppressions, honoured whatever list a command reads: the
+/// list-event log in `.missive/`, with any suppression file an earlier
+/// version left beside `list` or beside the configured list migrated into
+/// it first. Returns the set, the open log, and a note for each old file
+/// that had something to migrate.
+pub fn open_project(project: &Project, list: &Path) -> Result<(Suppressed, Log, Vec<String>)> {
+    let configured = project.list_path(None);
+    open(&project.state_dir(), &[list, &configured])
+}
+
+/// [`open_project`], for a state directory and lists given directly.
+fn open(state_dir: &Path, lists: &[&Path]) -> Result<(Suppressed, Log, Vec<String>)> {
+    let path = path_in(state_dir);
+    let mut log = Log::open(&path)?;
+    let mut suppressed = Suppressed::load(&path)?;
+    let mut notes = Vec::new();
+    let mut seen = HashSet::new();
+    for list in lists {
+        let legacy = legacy_path_for(list);
+        if !seen.insert(legacy.clone()) {
+            continue;
+        }
+        let mut migrated = 0;
+        for record in read_complete_lines(&legacy)? {
+            let email = record.get(0).unwrap_or("").trim();
+            if email.is_empty() || email == "email" || suppressed.contains(email) {
+                continue;
+            }
+            let time = record.get(1).unwrap_or("");
+            let source = record.get(2).unwrap_or("");
+            let detail = format!(
+                "migrated from {}",
+                legacy.file_name().unwrap_or_default().to_string_lossy()
+            );
+            log.write(&[&normalize(email), time, UNSUBSCRIBED, source, &detail])?;
+            suppressed.insert(email);
+            migrated += 1;
+        }
+        if migrated > 0 {
+            log.sync()?;
+            notes.push(format!(
+                "migrated {migrated} unsubscribe{} from {} into {}",
+                crate::ui::plural(migrated),
+                legacy.display(),
+                path.display()
+            ));
+        }
+    }
+    Ok((suppressed, log, notes))
+}
+
+/// How the subscriber list file is written, so that rewriting it keeps it.
+struct Shape {
+    bom: bool,
+    crlf: bool,
+}
+
+/// Marks every suppressed address `unsubscribed` in the subscriber list
+/// itself (adding a `status` column if it has none), keeping every other
+/// column and row, the byte-order mark, the line endings and the file's
+/// permissions as they were. Replaces the file atomically. Returns how many
+/// rows changed.
+pub fn fold(list: &Path, suppressed: &Suppressed) -> Result<usize> {
+    let bytes = std::fs::read(list).with_context(|| format!("cannot read {}", list.display()))?;
+    let body = bytes.strip_prefix("\u{feff}".as_bytes()).unwrap_or(&bytes);
+    let shape = Shape {
+        bom: body.len() != bytes.len(),
+        crlf: body
+            .iter()
+            .position(|b| *b == b'\n')
+            .is_some_and(|i| i > 0 && body[i - 1] == b'\r'),
+    };
+    let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(body);
+    let mut headers = reader.headers()?.clone();
+    let column = |headers: &csv::StringRecord, name: &str| {
+        headers
+            .iter()
+            .position(|h| h.trim().eq_ignore_ascii_case(name))
+    };
+    let email = column(&headers, "email")
+        .ok_or_else(|| anyhow::anyhow!("{}: no `email` column", list.display()))?;
+    let status = match column(&headers, "status") {
+        Some(i) => i,
+        None => {
+            headers.push_field("status");
+            headers.len() - 1
+        }
+    };
+    let mut out = Vec::with_capacity(bytes.len() + 64);
+    if shape.bom {
+        out.extend_from_slice("\u{feff}".as_bytes());
+    }
+    let mut writer = csv::WriterBuilder::new()
+        .terminator(if shape.crlf {
+            csv::Terminator::CRLF
+        } else {
+            csv::Terminator::Any(b'\n')
+        })
+        .from_writer(&mut out);
+    writer.write_record(&headers)?;
+    let mut changed = 0;
+    for record in reader.records() {
+        let record = record.with_context(|| format!("cannot read {}", list.display()))?;
+        let mut fields: Vec<String> = record.iter().map(String::from).collect();
+        fields.resize(headers.len().max(fields.len()), String::new());
+        let subscribed = matches!(
+            fields[status].trim().to_ascii_lowercase().as_str(),
+            "" | "subscribed"
+        );
+        if subscribed && suppressed.contains(&fields[email]) {
+            fields[status] = "unsubscribed".into();
+            changed += 1;
+        }
+        writer.write_record(&fields)?;
+    }
+    writer.flush()?;
+    drop(writer);
+    crate::fsutil::write_atomic(list, &out, None)?;
+    Ok(changed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_are_appended_and_read_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = path_in(&dir.path().join(".missive"));
+        assert!(Suppressed::load(&path).unwrap().is_empty());
+        let mut log = Log::open(&path).unwrap();
+        log.append("Ada@Example.com", UNSUBSCRIBED, "one-click")
+            .unwrap();
+        log.append("bob@example.com", UNSUBSCRIBED, "page").unwrap();
+        let s = Suppressed::load(&path).unwrap();
+        assert_eq!(s.len(), 2);
+        assert!(s.contains("ada@example.com"));
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(
+            text.starts_with("email,time,event,source,detail\nada@example.com,"),
+            "{text}"
+        );
+        assert!(text.ends_with(",unsubscribed,page,\n"), "{text}");
+    }
+
+    #[test]
+    fn a_cut_off_last_line_does_not_corrupt_the_next_event() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = path_in(dir.path());
+        let mut log = Log::open(&path).unwrap();
+        log.append("ada@example.com", UNSUBSCRIBED, "one-click")
+            .unwrap();
+        drop(log);
+        // A crash in the middle of the next line.
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap();
+        f.write_all(b"ada@exa").unwrap();
+        drop(f);
+        let mut log = Log::open(&path).unwrap();
+        log.append("bob@example.com", UNSUBSCRIBED, "one-click")
+            .unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(!text.contains("ada@exabob"), "{text}");
+        let s = Suppressed::load(&path).unwrap();
+        assert!(s.contains("bob@example.com") && s.contains("ada@example.com"));
+        assert_eq!(s.len(), 2);
+    }
+
+    #[test]
+    fn legacy_files_beside_lists_are_migrated_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let list = dir.path().join("lists/vip.csv");
+        std::fs::create_dir_all(list.parent().unwrap()).unwrap();
+        std::fs::write(
+            legacy_path_for(&list),
+            "email,time,source\ncarol@example.com,2026-11-01T00:00:00Z,one-click\n",
+        )
+        .unwrap();
+        let state = dir.path().join(".missive");
+        let (s, _, notes) = open(&state, &[&list]).unwrap();
+        assert!(s.contains("Carol@example.com"));
+        assert_eq!(notes.len(), 1, "{notes:?}");
+        let (s, _, notes) = open(&state, &[&list]).unwrap();
+        assert!(notes.is_empty(), "migrated once: {notes:?}");
+        assert_eq!(s.len(), 1);
+        // Once in the project's log, it holds for any other list too.
+        let (s, _, _) = open(&state, &[&dir.path().join("other.csv")]).unwrap();
+        assert!(s.contains("carol@example.com"));
+    }
+
+    #[test]
+    fn fold_marks_suppressed_rows_and_keeps_the_file_as_it_was() {
+        let dir = tempfile::tempdir().unwrap();
+        let list = dir.path().join("subscribers.csv");
+        std::fs::write(
+            &list,
+            "\u{feff}email,name\r\nada@example.com,\"Lovelace, Ada\"\r\nbob@example.com,Bob\r\n",
+        )
+        .unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&list, std::fs::Permissions::from_mode(0o600)).unwrap();
+        }
+        let mut s = Suppressed::default();
+        s.insert("ADA@example.com");
+        assert_eq!(fold(&list, &s).unwrap(), 1);
+        assert_eq!(
+            std::fs::read_to_string(&list).unwrap(),
+            "\u{feff}email,name,status\r\nada@example.com,\"Lovelace, Ada\",unsubscribed\r\nbob@example.com,Bob,\r\n"
+        );
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&list).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600, "the list keeps its permissions");
+        }
+        assert_eq!(fold(&list, &s).unwrap(), 0, "folding twice changes nothing");
+    }
+}

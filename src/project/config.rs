@@ -1,0 +1,430 @@
+//! The project configuration, `missive.toml`: who the newsletter is from, its
+//! footer and unsubscribe method, and how it is sent. Optional: without it,
+//! sensible defaults.
+
+use std::num::{NonZeroU32, NonZeroUsize};
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use super::source::{self, SourceError};
+use super::values::{AddressValue, MailboxValue, OneLine, PositiveRate, UnsubscribeUrl, WebUrl};
+
+/// `missive.toml`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default)]
+    pub newsletter: Newsletter,
+    #[serde(default)]
+    pub unsubscribe: Unsubscribe,
+    /// The SMTP server; required when `sending.transport = "smtp"`.
+    pub smtp: Option<Smtp>,
+    #[serde(default)]
+    pub sending: Sending,
+    pub dkim: Option<Dkim>,
+}
+
+/// `[newsletter]`: identity and footer.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Newsletter {
+    #[serde(default = "default_name")]
+    pub name: OneLine,
+    /// `"Name <address>"`.
+    pub from: Option<MailboxValue>,
+    pub reply_to: Option<MailboxValue>,
+    /// Shown in the footer; bulk mail law in many countries requires it.
+    pub postal_address: Option<String>,
+    /// Base of the "view in browser" link: `{web_url}/{issue stem}/`.
+    pub web_url: Option<WebUrl>,
+    pub list_id: Option<OneLine>,
+    /// Where `send --test` goes.
+    pub test_to: Option<MailboxValue>,
+}
+
+impl Default for Newsletter {
+    fn default() -> Self {
+        Newsletter {
+            name: default_name(),
+            from: None,
+            reply_to: None,
+            postal_address: None,
+            web_url: None,
+            list_id: None,
+            test_to: None,
+        }
+    }
+}
+
+fn default_name() -> OneLine {
+    OneLine::new("Newsletter").expect("non-empty")
+}
+
+/// `[unsubscribe]`: how a reader leaves the list.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Unsubscribe {
+    /// An http(s) URL; may contain `{email}` and `{token}`.
+    pub url: Option<UnsubscribeUrl>,
+    /// An address that unsubscribes whoever writes to it.
+    pub mailto: Option<AddressValue>,
+}
+
+/// `[smtp]`: the server that relays the mail.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Smtp {
+    pub host: OneLine,
+    /// Default: 587 for starttls, 465 for tls, 25 for none.
+    pub port: Option<u16>,
+    #[serde(default)]
+    pub security: Security,
+    pub username: Option<OneLine>,
+    /// The environment variable that holds the password.
+    #[serde(default = "default_password_env", deserialize_with = "env_name")]
+    pub password_env: String,
+    /// How long to wait for each reply while connecting and for each command.
+    #[serde(default = "default_timeout_secs", deserialize_with = "timeout_secs")]
+    pub timeout_secs: NonZeroU32,
+    /// How long to wait for the reply to the end of a message's data (RFC
+    /// 5321 §4.5.3.2.6 asks for 10 minutes): the server may be scanning it.
+    #[serde(
+        default = "default_data_timeout_secs",
+        deserialize_with = "timeout_secs"
+    )]
+    pub data_timeout_secs: NonZeroU32,
+    /// An extra trusted root certificate (PEM), for a private relay.
+    pub ca_file: Option<PathBuf>,
+}
+
+impl Smtp {
+    pub fn port(&self) -> u16 {
+        self.port.unwrap_or(match self.security {
+            Security::Starttls => 587,
+            Security::Tls => 465,
+            Security::None => 25,
+        })
+    }
+}
+
+/// The default of `smtp.password_env`.
+pub const DEFAULT_PASSWORD_ENV: &str = "MISSIVE_SMTP_PASSWORD";
+
+fn default_password_env() -> String {
+    DEFAULT_PASSWORD_ENV.into()
+}
+
+fn default_timeout_secs() -> NonZeroU32 {
+    NonZeroU32::new(30).expect("non-zero")
+}
+
+fn default_data_timeout_secs() -> NonZeroU32 {
+    NonZeroU32::new(600).expect("non-zero")
+}
+
+/// The name of an environment variable. The value is never repeated in
+/// the error: a password typed here by mistake must not be printed.
+fn env_name<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    let s = String::deserialize(d)?;
+    let mut chars = s.chars();
+    let valid = chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if valid {
+        Ok(s)
+    } else {
+        Err(serde::de::Error::custom(
+            "must be the name of an environment variable (letters, digits and _), \
+             such as MISSIVE_SMTP_PASSWORD, not the password itself",
+        ))
+    }
+}
+
+/// The most parallel connections a send may open.
+pub const MAX_CONCURRENCY: u64 = 1000;
+
+/// A whole number within `min..=max`, with an error that says the range.
+fn in_range<'de, D: serde::Deserializer<'de>>(
+    d: D,
+    min: u64,
+    max: u64,
+    what: &str,
+) -> Result<u64, D::Error> {
+    let v = i64::deserialize(d)?;
+    match u64::try_from(v) {
+        Ok(v) if (min..=max).contains(&v) => Ok(v),
+        _ => Err(serde::de::Error::custom(format!(
+            "must be a whole number of {what} from {min} to {max}, not {v}"
+        ))),
+    }
+}
+
+fn timeout_secs<'de, D: serde::Deserializer<'de>>(d: D) -> Result<NonZeroU32, D::Error> {
+    let v = in_range(d, 1, 3600, "seconds")?;
+    Ok(NonZeroU32::new(u32::try_from(v).expect("in range")).expect("at least 1"))
+}
+
+fn concurrency<'de, D: serde::Deserializer<'de>>(d: D) -> Result<NonZeroUsize, D::Error> {
+    let v = in_range(d, 1, MAX_CONCURRENCY, "connections")?;
+    Ok(NonZeroUsize::new(usize::try_from(v).expect("in range")).expect("at least 1"))
+}
+
+fn batch_size<'de, D: serde::Deserializer<'de>>(d: D) -> Result<NonZeroUsize, D::Error> {
+    let v = in_range(d, 1, 1_000_000, "recipients")?;
+    Ok(NonZeroUsize::new(usize::try_from(v).expect("in range")).expect("at least 1"))
+}
+
+fn max_attempts<'de, D: serde::Deserializer<'de>>(d: D) -> Result<NonZeroU32, D::Error> {
+    let v = in_range(d, 1, 100, "attempts")?;
+    Ok(NonZeroU32::new(u32::try_from(v).expect("in range")).expect("at least 1"))
+}
+
+/// How the connection to the SMTP server is protected.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Security {
+    /// Plain connection upgraded with STARTTLS, which is required.
+    #[default]
+    Starttls,
+    /// TLS from the first byte.
+    Tls,
+    /// No encryption: only for a relay on this machine.
+    None,
+}
+
+/// `[sending]`: how a dispatch runs.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Sending {
+    #[serde(default)]
+    pub transport: TransportKind,
+    /// With `transport = "file"`: the directory that receives one `.eml` per message.
+    pub outbox: Option<PathBuf>,
+    /// Parallel SMTP connections, each reused for many messages.
+    #[serde(default = "default_concurrency", deserialize_with = "concurrency")]
+    pub concurrency: NonZeroUsize,
+    /// Messages per second across all connections.
+    pub rate: Option<PositiveRate>,
+    /// Recipients per batch; the journal is made durable after each.
+    #[serde(default = "default_batch_size", deserialize_with = "batch_size")]
+    pub batch_size: NonZeroUsize,
+    /// Attempts per recipient before a transient failure is given up on.
+    #[serde(default = "default_max_attempts", deserialize_with = "max_attempts")]
+    pub max_attempts: NonZeroU32,
+    /// The subscriber list (CSV).
+    #[serde(default = "default_subscribers")]
+    pub subscribers: PathBuf,
+}
+
+impl Default for Sending {
+    fn default() -> Self {
+        Sending {
+            transport: TransportKind::default(),
+            outbox: None,
+            concurrency: default_concurrency(),
+            rate: None,
+            batch_size: default_batch_size(),
+            max_attempts: default_max_attempts(),
+            subscribers: default_subscribers(),
+        }
+    }
+}
+
+fn default_concurrency() -> NonZeroUsize {
+    NonZeroUsize::new(4).expect("non-zero")
+}
+
+fn default_batch_size() -> NonZeroUsize {
+    NonZeroUsize::new(100).expect("non-zero")
+}
+
+fn default_max_attempts() -> NonZeroU32 {
+    NonZeroU32::new(5).expect("non-zero")
+}
+
+fn default_subscribers() -> PathBuf {
+    PathBuf::from("subscribers.csv")
+}
+
+/// Where messages go.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TransportKind {
+    #[default]
+    Smtp,
+    /// One `.eml` file per message in `outbox`: a dispatch with no server.
+    File,
+}
+
+/// `[dkim]`: sign every message for the From domain.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Dkim {
+    pub domain: OneLine,
+    pub selector: OneLine,
+    /// A PEM file holding an RSA or Ed25519 private key.
+    pub private_key: PathBuf,
+}
+
+impl Config {
+    /// Parses config text; `path` labels errors.
+    pub fn parse(text: &str, path: &Path) -> Result<Config, SourceError> {
+        source::parse_toml(text, path)
+    }
+
+    pub fn load(path: &Path) -> Result<Config, SourceError> {
+        Config::parse(&source::read(path)?, path)
+    }
+
+    /// The "view in browser" URL of the issue with this stem, if `web_url` is set.
+    /// The stem is one path segment, percent-encoded where it needs to be.
+    pub fn web_url_for(&self, stem: &str) -> Option<String> {
+        let base = self.newsletter.web_url.as_ref()?;
+        let mut url = url::Url::parse(base.as_str()).ok()?;
+        url.path_segments_mut()
+            .ok()?
+            .pop_if_empty()
+            .push(stem)
+            .push("");
+        Some(url.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config, SourceError> {
+        Config::parse(text, Path::new("missive.toml"))
+    }
+
+    #[test]
+    fn empty_config_has_defaults() {
+        let c = parse("").unwrap();
+        assert_eq!(c.newsletter.name.as_str(), "Newsletter");
+        assert!(c.unsubscribe.url.is_none());
+        assert_eq!(c.web_url_for("x"), None);
+    }
+
+    #[test]
+    fn web_url_joins_stem() {
+        let c = parse("[newsletter]\nweb_url = \"https://news.example.com/archive/\"\n").unwrap();
+        assert_eq!(
+            c.web_url_for("2026-11-27-x").as_deref(),
+            Some("https://news.example.com/archive/2026-11-27-x/")
+        );
+        assert_eq!(
+            c.web_url_for("a b?#").as_deref(),
+            Some("https://news.example.com/archive/a%20b%3F%23/")
+        );
+    }
+
+    #[test]
+    fn unsubscribe_url_is_filled_and_encoded() {
+        let c =
+            parse("[unsubscribe]\nurl = \"https://x.example/u?e={email}&t={token}\"\n").unwrap();
+        let u = c.unsubscribe.url.unwrap();
+        assert!(u.needs_token());
+        assert!(u.is_https());
+        assert_eq!(
+            u.fill("a+b@example.com", "ab12"),
+            "https://x.example/u?e=a%2Bb%40example.com&t=ab12"
+        );
+    }
+
+    #[test]
+    fn bad_unsubscribe_url_names_field() {
+        let e = parse("[unsubscribe]\nurl = \"ftp://x/{email}\"\n").unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("unsubscribe.url"));
+        assert_eq!(e.line(), Some(2));
+    }
+
+    #[test]
+    fn sending_defaults_and_smtp_ports() {
+        let c = parse("[smtp]\nhost = \"smtp.example.com\"\n").unwrap();
+        assert_eq!(c.sending.concurrency.get(), 4);
+        assert_eq!(c.sending.max_attempts.get(), 5);
+        assert_eq!(c.sending.transport, TransportKind::Smtp);
+        let smtp = c.smtp.unwrap();
+        assert_eq!(smtp.security, Security::Starttls);
+        assert_eq!(smtp.port(), 587);
+        assert_eq!(smtp.password_env, "MISSIVE_SMTP_PASSWORD");
+        let c = parse("[smtp]\nhost = \"h\"\nsecurity = \"tls\"\n").unwrap();
+        assert_eq!(c.smtp.unwrap().port(), 465);
+    }
+
+    #[test]
+    fn bad_sending_values_name_their_field() {
+        let e = parse("[sending]\nrate = -2\n").unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("sending.rate"));
+        let e = parse("[sending]\nconcurrency = 0\n").unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("sending.concurrency"));
+        let e = parse("[smtp]\nhost = \"h\"\nsecurity = \"ssl\"\n").unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("smtp.security"));
+        assert_eq!(e.line(), Some(3));
+    }
+
+    #[test]
+    fn extreme_sending_values_are_refused_with_their_range() {
+        for (line, field) in [
+            ("rate = 1e-300", "sending.rate"),
+            ("rate = 1e300", "sending.rate"),
+            ("concurrency = 9223372036854775807", "sending.concurrency"),
+            ("concurrency = 20000000", "sending.concurrency"),
+            ("batch_size = -1", "sending.batch_size"),
+            ("max_attempts = 4294967296", "sending.max_attempts"),
+        ] {
+            let e = parse(&format!("[sending]\n{line}\n")).unwrap_err();
+            assert_eq!(e.field.as_deref(), Some(field), "{line}");
+            assert!(e.message.contains(" from "), "{line}: {}", e.message);
+        }
+        let c = parse("[sending]\nrate = 0.5\nconcurrency = 1000\n").unwrap();
+        assert_eq!(c.sending.concurrency.get(), 1000);
+        let e = parse("[smtp]\nhost = \"h\"\ntimeout_secs = 0\n").unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("smtp.timeout_secs"));
+        let c = parse("[smtp]\nhost = \"h\"\n").unwrap();
+        assert_eq!(c.smtp.unwrap().data_timeout_secs.get(), 600);
+    }
+
+    #[test]
+    fn a_password_in_password_env_is_never_repeated() {
+        let text = "[smtp]\nhost = \"h\"\npassword_env = \"hunter2 is my pass!\"\n";
+        let e = parse(text).unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("smtp.password_env"));
+        assert!(!e.to_string().contains("hunter2"), "{e}");
+    }
+
+    #[test]
+    fn one_click_needs_https_in_any_case_and_a_token() {
+        let url = |u: &str| {
+            parse(&format!("[unsubscribe]\nurl = \"{u}\"\n"))
+                .unwrap()
+                .unsubscribe
+                .url
+                .unwrap()
+        };
+        assert!(url("HTTPS://x.example/u?e={email}&t={token}").one_click());
+        assert!(!url("https://x.example/u?e={email}").one_click());
+        assert!(!url("http://x.example/u?e={email}&t={token}").one_click());
+    }
+
+    #[test]
+    fn mailboxes_are_validated() {
+        let c = parse("[newsletter]\nfrom = \"Matt <matt@example.com>\"\n").unwrap();
+        let from = c.newsletter.from.unwrap().0;
+        assert_eq!(from.email.to_string(), "matt@example.com");
+        assert_eq!(from.name.as_deref(), Some("Matt"));
+        let e = parse("[newsletter]\nfrom = \"not an address\"\n").unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("newsletter.from"));
+        let e = parse("[newsletter]\nfrom = \"A <a@b.c>\\r\\nBcc: x@y.z\"\n").unwrap_err();
+        assert!(e.message.contains("single line"), "{}", e.message);
+    }
+
+    #[test]
+    fn unknown_section_key_is_an_error() {
+        let e = parse("[newsletter]\nnmae = \"x\"\n").unwrap_err();
+        assert_eq!(e.hint.as_deref(), Some("did you mean `name`?"));
+    }
+}

@@ -1,0 +1,383 @@
+//! The send journal: one append-only file per issue (`.missive/<stem>.journal`,
+//! JSON lines) recording each recipient's outcome as the server answers, so a
+//! dispatch can be resumed after a crash, a Ctrl-C or a failure.
+
+use std::collections::{HashMap, HashSet};
+use std::fs::File;
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use anyhow::{Context, Result, bail};
+use serde::{Deserialize, Serialize};
+
+use crate::fsutil::timestamp as now;
+use crate::list::address::{address_hash, normalize};
+
+/// One line of the journal.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "lowercase")]
+pub enum Entry {
+    /// A dispatch started (or resumed) sending this render of the issue.
+    Begin { fingerprint: String, at: String },
+    /// The server accepted the message.
+    Sent {
+        email: String,
+        at: String,
+        reply: String,
+    },
+    /// The server refused it for good (5xx).
+    Failed {
+        email: String,
+        at: String,
+        reply: String,
+    },
+    /// It could not be sent this time (4xx, network); a resume tries again.
+    Deferred {
+        email: String,
+        at: String,
+        reply: String,
+    },
+    /// The whole message went out but no final reply came: the server may
+    /// have accepted it. Not retried without `--retry-failed`, so that a
+    /// slow server never gets the same reader twice.
+    Unknown {
+        email: String,
+        at: String,
+        reply: String,
+    },
+}
+
+impl Entry {
+    pub fn sent(email: String, reply: String) -> Entry {
+        Entry::Sent {
+            email,
+            at: now(),
+            reply,
+        }
+    }
+
+    pub fn failed(email: String, reply: String) -> Entry {
+        Entry::Failed {
+            email,
+            at: now(),
+            reply,
+        }
+    }
+
+    pub fn deferred(email: String, reply: String) -> Entry {
+        Entry::Deferred {
+            email,
+            at: now(),
+            reply,
+        }
+    }
+
+    pub fn unknown(email: String, reply: String) -> Entry {
+        Entry::Unknown {
+            email,
+            at: now(),
+            reply,
+        }
+    }
+}
+
+/// Where a recipient stands according to the journal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum State {
+    Sent,
+    Failed,
+    Deferred,
+    /// Transmitted, with no final reply: perhaps delivered.
+    Unknown,
+}
+
+impl State {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            State::Sent => "sent",
+            State::Failed => "failed",
+            State::Deferred => "deferred",
+            State::Unknown => "unknown",
+        }
+    }
+}
+
+/// What the journal says so far. Recipients who have the issue take a
+/// 64-bit hash each; only those who do not carry their address and reply.
+#[derive(Debug, Default)]
+pub struct History {
+    /// The fingerprint of the render the last dispatch sent.
+    pub fingerprint: Option<String>,
+    /// Hashes of the recipients who have the issue.
+    sent: HashSet<u64>,
+    /// The latest state of recipients who do not.
+    problems: HashMap<u64, Problem>,
+}
+
+/// A recipient who does not have the issue (yet), and why.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Problem {
+    /// The lower-cased address.
+    pub email: String,
+    pub state: State,
+    /// The server's last reply, or what went wrong.
+    pub reply: String,
+}
+
+impl History {
+    pub fn state(&self, email: &str) -> Option<State> {
+        let hash = address_hash(&normalize(email));
+        if self.sent.contains(&hash) {
+            Some(State::Sent)
+        } else {
+            self.problems.get(&hash).map(|p| p.state)
+        }
+    }
+
+    pub fn count(&self, state: State) -> usize {
+        match state {
+            State::Sent => self.sent.len(),
+            _ => self.problems.values().filter(|p| p.state == state).count(),
+        }
+    }
+
+    /// Every recipient not (yet) sent, sorted by address.
+    pub fn problems(&self) -> Vec<Problem> {
+        let mut out: Vec<Problem> = self.problems.values().cloned().collect();
+        out.sort();
+        out
+    }
+
+    fn apply(&mut self, entry: Entry) {
+        let (email, state, reply) = match entry {
+            Entry::Begin { fingerprint, .. } => {
+                self.fingerprint = Some(fingerprint);
+                return;
+            }
+            Entry::Sent { email, .. } => (email, State::Sent, String::new()),
+            Entry::Failed { email, reply, .. } => (email, State::Failed, reply),
+            Entry::Deferred { email, reply, .. } => (email, State::Deferred, reply),
+            Entry::Unknown { email, reply, .. } => (email, State::Unknown, reply),
+        };
+        let key = normalize(&email);
+        let hash = address_hash(&key);
+        // A message once accepted stays sent, whatever a later run says.
+        if self.sent.contains(&hash) {
+            return;
+        }
+        if state == State::Sent {
+            self.sent.insert(hash);
+            self.problems.remove(&hash);
+        } else {
+            self.problems.insert(
+                hash,
+                Problem {
+                    email: key,
+                    state,
+                    reply,
+                },
+            );
+        }
+    }
+}
+
+/// The journal file of one issue.
+pub fn path_for(state_dir: &Path, stem: &str) -> PathBuf {
+    state_dir.join(format!("{stem}.journal"))
+}
+
+/// Reads a journal; a missing file is an empty history. A last line cut short
+/// by a crash is ignored; any other unreadable line is an error.
+pub fn read(path: &Path) -> Result<History> {
+    let mut history = History::default();
+    let file = match File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(history),
+        Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+    };
+    let mut lines = BufReader::new(file).lines().enumerate().peekable();
+    while let Some((i, line)) = lines.next() {
+        let line = line.with_context(|| format!("cannot read {}", path.display()))?;
+        match serde_json::from_str::<Entry>(&line) {
+            Ok(entry) => history.apply(entry),
+            Err(_) if lines.peek().is_none() => {} // torn by a crash mid-write
+            Err(e) => bail!("{}:{}: not a journal entry: {e}", path.display(), i + 1),
+        }
+    }
+    Ok(history)
+}
+
+/// An open journal that outcomes are appended to.
+pub struct Journal {
+    path: PathBuf,
+    file: Mutex<File>,
+    unsynced: AtomicUsize,
+}
+
+impl Journal {
+    /// Opens (creating, private) the journal for appending. A last line
+    /// left without its newline by a crash is kept, newline added, when it
+    /// is a whole entry (the server did accept that message: dropping it
+    /// would send that reader a second copy), and cut off otherwise.
+    pub fn open(path: &Path) -> Result<Journal> {
+        let (file, _) =
+            crate::fsutil::open_log(path, |line| serde_json::from_slice::<Entry>(line).is_ok())?;
+        Ok(Journal {
+            path: path.to_path_buf(),
+            file: Mutex::new(file),
+            unsynced: AtomicUsize::new(0),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Appends one entry with a single write, so that it reaches the file
+    /// (the OS) at once and survives the process being killed.
+    pub fn record(&self, entry: &Entry) -> Result<()> {
+        let mut line = serde_json::to_vec(entry).expect("entries serialize");
+        line.push(b'\n');
+        let mut file = self.file.lock().expect("journal lock");
+        file.write_all(&line)
+            .with_context(|| format!("cannot write {}", self.path.display()))?;
+        self.unsynced.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Entries written since the last [`sync`](Self::sync).
+    pub fn unsynced(&self) -> usize {
+        self.unsynced.load(Ordering::Relaxed)
+    }
+
+    /// Makes everything written so far durable (fsync).
+    pub fn sync(&self) -> Result<()> {
+        let file = self.file.lock().expect("journal lock");
+        file.sync_data()
+            .with_context(|| format!("cannot sync {}", self.path.display()))?;
+        self.unsynced.store(0, Ordering::Relaxed);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sent(email: &str) -> Entry {
+        Entry::Sent {
+            email: email.into(),
+            at: now(),
+            reply: "250 ok".into(),
+        }
+    }
+
+    #[test]
+    fn records_are_read_back_with_the_latest_state() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = path_for(dir.path(), "issue");
+        let j = Journal::open(&path).unwrap();
+        j.record(&Entry::Begin {
+            fingerprint: "abc".into(),
+            at: now(),
+        })
+        .unwrap();
+        j.record(&sent("A@x.org")).unwrap();
+        j.record(&Entry::Deferred {
+            email: "b@x.org".into(),
+            at: now(),
+            reply: "451 try later".into(),
+        })
+        .unwrap();
+        j.record(&Entry::Failed {
+            email: "c@x.org".into(),
+            at: now(),
+            reply: "550 no such user".into(),
+        })
+        .unwrap();
+        j.record(&sent("b@x.org")).unwrap();
+        // A stale failure after success does not undo it.
+        j.record(&Entry::Deferred {
+            email: "a@x.org".into(),
+            at: now(),
+            reply: "421".into(),
+        })
+        .unwrap();
+        assert_eq!(j.unsynced(), 6);
+        j.sync().unwrap();
+        assert_eq!(j.unsynced(), 0);
+
+        let h = read(&path).unwrap();
+        assert_eq!(h.fingerprint.as_deref(), Some("abc"));
+        assert_eq!(h.state("a@X.org"), Some(State::Sent));
+        assert_eq!(h.state("b@x.org"), Some(State::Sent));
+        assert_eq!(h.state("c@x.org"), Some(State::Failed));
+        assert_eq!(h.state("d@x.org"), None);
+        assert_eq!((h.count(State::Sent), h.count(State::Failed)), (2, 1));
+        assert_eq!(
+            h.problems(),
+            vec![Problem {
+                email: "c@x.org".into(),
+                state: State::Failed,
+                reply: "550 no such user".into()
+            }]
+        );
+    }
+
+    #[test]
+    fn a_torn_last_line_is_ignored_and_cut_before_appending() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = path_for(dir.path(), "issue");
+        let mut text = serde_json::to_string(&sent("a@x.org")).unwrap();
+        text.push_str("\n{\"event\":\"sent\",\"email\":\"b@x");
+        std::fs::write(&path, &text).unwrap();
+        let h = read(&path).unwrap();
+        assert_eq!(h.count(State::Sent), 1);
+
+        let j = Journal::open(&path).unwrap();
+        j.record(&sent("c@x.org")).unwrap();
+        let h = read(&path).unwrap();
+        assert_eq!(h.count(State::Sent), 2);
+        assert_eq!(h.state("b@x.org"), None);
+    }
+
+    #[test]
+    fn a_whole_last_entry_without_its_newline_is_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = path_for(dir.path(), "issue");
+        let text = format!(
+            "{}\n{}",
+            serde_json::to_string(&sent("a@x.org")).unwrap(),
+            serde_json::to_string(&sent("b@x.org")).unwrap()
+        );
+        std::fs::write(&path, &text).unwrap();
+        assert_eq!(read(&path).unwrap().count(State::Sent), 2);
+        let j = Journal::open(&path).unwrap();
+        j.record(&sent("c@x.org")).unwrap();
+        let h = read(&path).unwrap();
+        assert_eq!(h.count(State::Sent), 3, "b@x.org still has the issue");
+        assert_eq!(h.state("b@x.org"), Some(State::Sent));
+    }
+
+    #[test]
+    fn a_corrupt_line_in_the_middle_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = path_for(dir.path(), "issue");
+        std::fs::write(
+            &path,
+            "garbage\n{\"event\":\"begin\",\"fingerprint\":\"f\",\"at\":\"t\"}\n",
+        )
+        .unwrap();
+        let e = read(&path).unwrap_err().to_string();
+        assert!(e.contains("issue.journal:1: not a journal entry"), "{e}");
+    }
+
+    #[test]
+    fn missing_journal_is_empty() {
+        let h = read(Path::new("/nonexistent/x.journal")).unwrap();
+        assert_eq!(h.count(State::Sent), 0);
+        assert!(h.fingerprint.is_none());
+    }
+}

@@ -1,0 +1,647 @@
+//! Personalized messages: the rendered issue (merge tags filled in for one
+//! reader) wrapped in the headers bulk senders need — List-Id,
+//! List-Unsubscribe, one-click unsubscribe — and signed with DKIM when
+//! configured. Entry point: [`Letterhead::message`].
+
+use std::borrow::Cow;
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use anyhow::{Context, Result, anyhow, bail};
+use base64::Engine;
+use lettre::Message;
+use lettre::message::dkim::{
+    DkimCanonicalization, DkimCanonicalizationType, DkimConfig, DkimSigningAlgorithm,
+    DkimSigningKey,
+};
+use lettre::message::header::{
+    ContentTransferEncoding, ContentType, Header, HeaderName, HeaderValue,
+};
+use lettre::message::{Body, Mailbox, MultiPart, SinglePart};
+
+use crate::compose::merge::{Escape, Merge, UNSUBSCRIBE_URL};
+use crate::compose::render::Rendered;
+use crate::list::reader::Subscriber;
+use crate::list::token::{SECRET_ENV, Secret};
+use crate::project::config::{Config, Dkim};
+use crate::project::values::UnsubscribeUrl;
+
+/// Merge tags every reader has values for.
+pub const BUILT_IN_TAGS: &[&str] = &["name", "email", UNSUBSCRIBE_URL];
+
+/// Everything shared by all the messages of one issue.
+pub struct Letterhead {
+    from: Mailbox,
+    reply_to: Option<Mailbox>,
+    /// The Subject, with any merge tags still in it.
+    subject: Merge,
+    list_id: Option<String>,
+    unsubscribe_url: Option<UnsubscribeUrl>,
+    unsubscribe_mailto: Option<String>,
+    secret: Option<Secret>,
+    html: Merge,
+    text: Merge,
+    dkim: Option<DkimConfig>,
+    /// The part of Message-IDs after the `@`.
+    id_domain: String,
+}
+
+/// A message for one reader could not be made.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct MessageError(pub String);
+
+impl Letterhead {
+    /// Checks the config for sending and prepares the shared parts.
+    /// `secret` is needed when the unsubscribe URL has a `{token}`.
+    pub fn new(
+        config: &Config,
+        root: &Path,
+        subject: &str,
+        rendered: &Rendered,
+        secret: Option<Secret>,
+    ) -> Result<Letterhead> {
+        let newsletter = &config.newsletter;
+        let from = newsletter
+            .from
+            .as_ref()
+            .map(|m| m.0.clone())
+            .ok_or_else(|| anyhow!("newsletter.from is not set: who is the issue from?"))?;
+        let url = config.unsubscribe.url.clone();
+        if url.as_ref().is_some_and(UnsubscribeUrl::needs_token) && secret.is_none() {
+            bail!(
+                "unsubscribe.url has a {{token}}, but {SECRET_ENV} is not set: \
+                 set it to a long random secret (e.g. `openssl rand -hex 32`)"
+            );
+        }
+        let dkim = config
+            .dkim
+            .as_ref()
+            .map(|d| dkim_config(d, root))
+            .transpose()?;
+        let id_domain = from.email.domain().to_string();
+        Ok(Letterhead {
+            reply_to: newsletter.reply_to.as_ref().map(|m| m.0.clone()),
+            subject: Merge::parse(subject, Escape::None),
+            list_id: newsletter.list_id.as_ref().map(ToString::to_string),
+            unsubscribe_url: url,
+            unsubscribe_mailto: config.unsubscribe.mailto.as_ref().map(ToString::to_string),
+            secret,
+            html: rendered.html_merge().quoted_printable(),
+            text: rendered.text_merge().quoted_printable(),
+            dkim,
+            from,
+            id_domain,
+        })
+    }
+
+    /// Whether readers have a way to unsubscribe; a dispatch to a list needs one.
+    pub fn has_unsubscribe(&self) -> bool {
+        self.unsubscribe_url.is_some() || self.unsubscribe_mailto.is_some()
+    }
+
+    /// Merge tags the issue uses that neither missive nor the list's
+    /// `columns` provide.
+    pub fn unknown_tags(&self, columns: &[String]) -> BTreeSet<String> {
+        self.html
+            .keys()
+            .into_iter()
+            .chain(self.text.keys())
+            .chain(self.subject.keys())
+            .filter(|k| !BUILT_IN_TAGS.contains(k) && !columns.iter().any(|c| c == k))
+            .map(String::from)
+            .collect()
+    }
+
+    /// The message for one reader.
+    pub fn message(&self, reader: &Subscriber) -> Result<Message, MessageError> {
+        self.build(reader, None)
+    }
+
+    /// The message for `send --test`: personalized as `reader` would get
+    /// it, but sent to `to` with `[TEST] ` before the subject. Its
+    /// unsubscribe links (header and footer) are those of `to`, never the
+    /// reader's: pressing Unsubscribe in a test cannot unsubscribe a reader.
+    pub fn test_message(&self, reader: &Subscriber, to: &Mailbox) -> Result<Message, MessageError> {
+        self.build(reader, Some(to))
+    }
+
+    /// The Subject for one reader: merge tags filled in, on one line.
+    fn subject_for<'a>(&self, lookup: &impl Fn(&str) -> Option<Cow<'a, str>>) -> String {
+        let filled = self.subject.fill(lookup);
+        let one_line: String = filled
+            .chars()
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .collect();
+        one_line.split_whitespace().collect::<Vec<_>>().join(" ")
+    }
+
+    fn build(
+        &self,
+        reader: &Subscriber,
+        test_to: Option<&Mailbox>,
+    ) -> Result<Message, MessageError> {
+        let email = reader.email.to_string();
+        // Whose unsubscribe links these are: the reader's, or in a test the
+        // test recipient's.
+        let link_owner = test_to.map_or_else(|| email.clone(), |to| to.email.to_string());
+        let links = UnsubscribeLinks::new(
+            self.unsubscribe_url.as_ref(),
+            self.unsubscribe_mailto.as_deref(),
+            self.secret.as_ref(),
+            &link_owner,
+        );
+        let lookup = reader_values(reader, &email, links.primary());
+        let html = self.html.fill(&lookup);
+        let text = self.text.fill(&lookup);
+        let (url_link, mailto_link) = (&links.url, &links.mailto);
+
+        if reader.name.contains(['\r', '\n']) {
+            return Err(MessageError(format!(
+                "the name of {email} contains a line break"
+            )));
+        }
+        let subject = self.subject_for(&lookup);
+        let (to, subject) = match test_to {
+            Some(to) => (to.clone(), format!("[TEST] {subject}")),
+            None => {
+                let name = (!reader.name.is_empty()).then(|| reader.name.clone());
+                (Mailbox::new(name, reader.email.clone()), subject)
+            }
+        };
+
+        let mut builder = Message::builder().from(self.from.clone()).to(to);
+        builder = if subject.split(' ').any(|word| word.len() > MAX_WORD) {
+            // A word no line can hold: encoded words, which fold anywhere.
+            builder.header(Subject(subject))
+        } else {
+            builder.subject(subject)
+        };
+        let mut builder = builder.date_now().message_id(Some(format!(
+            "<{:016x}{:016x}@{}>",
+            fastrand::u64(..),
+            fastrand::u64(..),
+            self.id_domain
+        )));
+        if let Some(reply_to) = &self.reply_to {
+            builder = builder.reply_to(reply_to.clone());
+        }
+        if let Some(list_id) = &self.list_id {
+            builder = builder.header(Raw::<ListId>::new(list_id.clone()));
+        }
+        let targets: Vec<String> = [url_link, mailto_link]
+            .into_iter()
+            .flatten()
+            .map(|l| format!("<{l}>"))
+            .collect();
+        if !targets.is_empty() {
+            builder = builder.header(Raw::<ListUnsubscribe>::new(targets.join(", ")));
+        }
+        if self
+            .unsubscribe_url
+            .as_ref()
+            .is_some_and(UnsubscribeUrl::one_click)
+        {
+            builder = builder.header(Raw::<ListUnsubscribePost>::new(
+                "List-Unsubscribe=One-Click".into(),
+            ));
+        }
+        // The parts come out of the templates already quoted-printable.
+        let part = |content_type: ContentType, body: String| {
+            SinglePart::builder()
+                .header(content_type)
+                .body(Body::dangerous_pre_encoded(
+                    body.into_bytes(),
+                    ContentTransferEncoding::QuotedPrintable,
+                ))
+        };
+        let mut message = builder
+            .multipart(
+                MultiPart::alternative()
+                    .singlepart(part(ContentType::TEXT_PLAIN, text))
+                    .singlepart(part(ContentType::TEXT_HTML, html)),
+            )
+            .map_err(|e| MessageError(format!("cannot build the message for {email}: {e}")))?;
+        if let Some(dkim) = &self.dkim {
+            message.sign(dkim);
+        }
+        Ok(message)
+    }
+}
+
+/// One reader's unsubscribe links: their own URL (with its token) and the mailto.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UnsubscribeLinks {
+    pub url: Option<String>,
+    pub mailto: Option<String>,
+}
+
+impl UnsubscribeLinks {
+    /// The links for `email`; without a secret, `{token}` is left empty.
+    pub fn new(
+        url: Option<&UnsubscribeUrl>,
+        mailto: Option<&str>,
+        secret: Option<&Secret>,
+        email: &str,
+    ) -> UnsubscribeLinks {
+        UnsubscribeLinks {
+            url: url.map(|url| {
+                let token = secret.map(|s| s.token(email)).unwrap_or_default();
+                url.fill(email, &token)
+            }),
+            mailto: mailto.map(|m| format!("mailto:{m}?subject=unsubscribe")),
+        }
+    }
+
+    /// The link `{{ unsubscribe_url }}` stands for: the URL, else the mailto.
+    pub fn primary(&self) -> Option<&str> {
+        self.url.as_deref().or(self.mailto.as_deref())
+    }
+}
+
+/// The merge tag values of one reader: `name`, `email`,
+/// `unsubscribe_url` and the list's columns.
+pub fn reader_values<'a>(
+    reader: &'a Subscriber,
+    email: &'a str,
+    unsubscribe: Option<&'a str>,
+) -> impl Fn(&str) -> Option<Cow<'a, str>> {
+    move |key| match key {
+        "name" => Some(Cow::Borrowed(reader.name.as_str())),
+        "email" => Some(Cow::Borrowed(email)),
+        UNSUBSCRIBE_URL => unsubscribe.map(Cow::Borrowed),
+        column => reader.column(column).map(Cow::Borrowed),
+    }
+}
+
+/// Reads the DKIM key and names the headers the signature covers. (Not
+/// Content-Type: lettre writes it with the body, after signing the headers.)
+fn dkim_config(dkim: &Dkim, root: &Path) -> Result<DkimConfig> {
+    let path = root.join(&dkim.private_key);
+    let pem = std::fs::read_to_string(&path)
+        .with_context(|| format!("dkim.private_key: cannot read {}", path.display()))?;
+    let key = signing_key(&pem).with_context(|| format!("dkim.private_key: {}", path.display()))?;
+    let headers = [
+        "From",
+        "To",
+        "Subject",
+        "Date",
+        "Message-ID",
+        "Reply-To",
+        "List-Id",
+        "List-Unsubscribe",
+        "List-Unsubscribe-Post",
+        "MIME-Version",
+    ]
+    .into_iter()
+    .map(HeaderName::new_from_ascii_str)
+    .collect();
+    Ok(DkimConfig::new(
+        dkim.selector.to_string(),
+        dkim.domain.to_string(),
+        key,
+        headers,
+        DkimCanonicalization {
+            header: DkimCanonicalizationType::Relaxed,
+            body: DkimCanonicalizationType::Relaxed,
+        },
+    ))
+}
+
+/// An RSA key (PKCS#1 or PKCS#8 PEM) or an Ed25519 key (PKCS#8 PEM).
+fn signing_key(pem: &str) -> Result<DkimSigningKey> {
+    use ed25519_dalek::pkcs8::DecodePrivateKey as _;
+    use rsa::pkcs1::EncodeRsaPrivateKey as _;
+
+    if pem.contains("BEGIN RSA PRIVATE KEY") {
+        return DkimSigningKey::new(pem, DkimSigningAlgorithm::Rsa)
+            .map_err(|e| anyhow!("not a usable RSA key: {e}"));
+    }
+    if let Ok(key) = ed25519_dalek::SigningKey::from_pkcs8_pem(pem) {
+        let raw = base64::engine::general_purpose::STANDARD.encode(key.to_bytes());
+        return DkimSigningKey::new(&raw, DkimSigningAlgorithm::Ed25519)
+            .map_err(|e| anyhow!("not a usable Ed25519 key: {e}"));
+    }
+    let rsa = rsa::RsaPrivateKey::from_pkcs8_pem(pem)
+        .map_err(|_| anyhow!("not an RSA or Ed25519 private key in PEM form"))?;
+    let pkcs1 = rsa
+        .to_pkcs1_pem(rsa::pkcs1::LineEnding::LF)
+        .map_err(|e| anyhow!("cannot use the RSA key: {e}"))?;
+    DkimSigningKey::new(&pkcs1, DkimSigningAlgorithm::Rsa)
+        .map_err(|e| anyhow!("not a usable RSA key: {e}"))
+}
+
+/// The longest word a Subject may have and still be folded at spaces
+/// within RFC 5322's 998-byte line limit.
+const MAX_WORD: usize = 900;
+
+/// A Subject written as RFC 2047 encoded words, folded to short lines.
+#[derive(Clone)]
+struct Subject(String);
+
+impl Header for Subject {
+    fn name() -> HeaderName {
+        HeaderName::new_from_ascii_str("Subject")
+    }
+
+    fn parse(s: &str) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        Ok(Subject(s.to_string()))
+    }
+
+    fn display(&self) -> HeaderValue {
+        let mut encoded = String::with_capacity(self.0.len() * 3 / 2);
+        {
+            let mut writer = email_encoding::headers::writer::EmailWriter::new(
+                &mut encoded,
+                "Subject: ".len(),
+                0,
+                false,
+            );
+            email_encoding::headers::rfc2047::encode(&self.0, &mut writer)
+                .expect("writing to a String cannot fail");
+        }
+        HeaderValue::dangerous_new_pre_encoded(Self::name(), self.0.clone(), encoded)
+    }
+}
+
+/// A header whose value is written as given (it is ASCII and one line).
+#[derive(Clone)]
+struct Raw<N> {
+    value: String,
+    name: std::marker::PhantomData<N>,
+}
+
+impl<N> Raw<N> {
+    fn new(value: String) -> Self {
+        Raw {
+            value,
+            name: std::marker::PhantomData,
+        }
+    }
+}
+
+trait Named: Clone {
+    const NAME: &'static str;
+}
+
+#[derive(Clone)]
+struct ListId;
+impl Named for ListId {
+    const NAME: &'static str = "List-Id";
+}
+
+#[derive(Clone)]
+struct ListUnsubscribe;
+impl Named for ListUnsubscribe {
+    const NAME: &'static str = "List-Unsubscribe";
+}
+
+#[derive(Clone)]
+struct ListUnsubscribePost;
+impl Named for ListUnsubscribePost {
+    const NAME: &'static str = "List-Unsubscribe-Post";
+}
+
+impl<N: Named> Header for Raw<N> {
+    fn name() -> HeaderName {
+        HeaderName::new_from_ascii_str(N::NAME)
+    }
+
+    fn parse(s: &str) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        Ok(Raw::new(s.to_string()))
+    }
+
+    fn display(&self) -> HeaderValue {
+        HeaderValue::new(Self::name(), self.value.clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::compose::Templates;
+    use crate::compose::issue::Issue;
+    use crate::project::config::Config;
+    use std::str::FromStr;
+
+    const CONFIG: &str = r#"
+[newsletter]
+name = "N"
+from = "Matt <matt@example.com>"
+list_id = "N <n.example.com>"
+[unsubscribe]
+url = "https://n.example.com/u?e={email}&t={token}"
+"#;
+
+    fn letterhead(config: &str, secret: Option<Secret>) -> Result<Letterhead> {
+        letterhead_with_subject(config, secret, "Hi")
+    }
+
+    fn letterhead_with_subject(
+        config: &str,
+        secret: Option<Secret>,
+        subject: &str,
+    ) -> Result<Letterhead> {
+        let config = Config::parse(config, Path::new("missive.toml")).unwrap();
+        let project = crate::project::Project {
+            root: ".".into(),
+            config_path: None,
+            config,
+        };
+        let text = "subject = \"Hi\"\ndate = 2026-11-27\n[letter]\ngreeting = \"Dear {{ name | you }} in {{ city }},\"\nbody = \"x\"\n";
+        let issue = crate::compose::issue::LoadedIssue {
+            path: "i.toml".into(),
+            text: text.into(),
+            issue: Issue::parse(text, Path::new("i.toml")).unwrap(),
+        };
+        let templates = Templates::load(Path::new("/nonexistent")).unwrap();
+        let rendered = crate::compose::render::render(&issue, &project, &templates).unwrap();
+        Letterhead::new(&project.config, &project.root, subject, &rendered, secret)
+    }
+
+    fn parse(raw: &[u8]) -> mail_parser::Message<'_> {
+        mail_parser::MessageParser::default().parse(raw).unwrap()
+    }
+
+    #[test]
+    fn merge_tags_in_the_subject_are_filled_in_on_one_line() {
+        let secret = Secret::new("0123456789abcdef").unwrap();
+        let l = letterhead_with_subject(CONFIG, Some(secret.clone()), "Hello {{ name | friend }}!")
+            .unwrap();
+        let m = l
+            .message(&reader("email,name\nada@example.org,Ada\n"))
+            .unwrap();
+        let raw = m.formatted();
+        assert_eq!(parse(&raw).subject(), Some("Hello Ada!"));
+        let m = l.message(&reader("email\nbob@example.org\n")).unwrap();
+        assert_eq!(parse(&m.formatted()).subject(), Some("Hello friend!"));
+        assert!(
+            l.unknown_tags(&["city".into()]).is_empty(),
+            "name is a built-in tag, so nothing is unknown"
+        );
+        let l = letterhead_with_subject(CONFIG, Some(secret), "For {{ town }}").unwrap();
+        assert!(l.unknown_tags(&["city".into()]).contains("town"));
+    }
+
+    #[test]
+    fn a_subject_with_a_huge_word_is_folded_within_the_line_limit() {
+        let secret = Secret::new("0123456789abcdef").unwrap();
+        let subject = format!("Big {}", "x".repeat(3000));
+        let l = letterhead_with_subject(CONFIG, Some(secret), &subject).unwrap();
+        let raw = l
+            .message(&reader("email\nada@example.org\n"))
+            .unwrap()
+            .formatted();
+        let text = String::from_utf8(raw.clone()).unwrap();
+        assert!(
+            text.split("\r\n").all(|line| line.len() <= 998),
+            "a line is over 998 bytes"
+        );
+        assert_eq!(parse(&raw).subject(), Some(subject.as_str()));
+    }
+
+    #[test]
+    fn a_test_message_carries_the_test_recipients_links_not_the_readers() {
+        let secret = Secret::new("0123456789abcdef").unwrap();
+        let reader_token = secret.token("ada@example.org");
+        let me_token = secret.token("me@example.com");
+        let l = letterhead(CONFIG, Some(secret)).unwrap();
+        let test = l
+            .test_message(
+                &reader("email,name,city\nada@example.org,Ada,Paris\n"),
+                &Mailbox::from_str("me@example.com").unwrap(),
+            )
+            .unwrap();
+        let raw = String::from_utf8(test.formatted()).unwrap();
+        let parsed = parse(raw.as_bytes());
+        let body = format!(
+            "{}{}",
+            parsed.body_text(0).unwrap(),
+            parsed.body_html(0).unwrap()
+        );
+        assert!(
+            body.contains("Dear Ada in Paris,"),
+            "personalized as the reader"
+        );
+        assert!(!raw.contains(&reader_token) && !body.contains(&reader_token));
+        assert!(!raw.contains("ada%40example.org") && !body.contains("ada%40example.org"));
+        assert!(raw.contains(&me_token), "{raw}");
+    }
+
+    #[test]
+    fn one_click_needs_an_https_url_with_a_token_in_any_case() {
+        let secret = Secret::new("0123456789abcdef").unwrap();
+        let upper = CONFIG.replace("https://", "HTTPS://");
+        let l = letterhead(&upper, Some(secret.clone())).unwrap();
+        let raw = String::from_utf8(
+            l.message(&reader("email\nb@example.org\n"))
+                .unwrap()
+                .formatted(),
+        )
+        .unwrap();
+        assert!(raw.contains("List-Unsubscribe-Post: List-Unsubscribe=One-Click"));
+        let no_token = CONFIG.replace("&t={token}", "");
+        let l = letterhead(&no_token, Some(secret)).unwrap();
+        let raw = String::from_utf8(
+            l.message(&reader("email\nb@example.org\n"))
+                .unwrap()
+                .formatted(),
+        )
+        .unwrap();
+        assert!(raw.contains("List-Unsubscribe: <https://n.example.com/u?e=b%40example.org>"));
+        assert!(!raw.contains("List-Unsubscribe-Post"), "{raw}");
+    }
+
+    fn reader(csv: &str) -> Subscriber {
+        let mut rows = crate::list::reader::Reader::from_reader(
+            Path::new("l.csv"),
+            Box::new(std::io::Cursor::new(csv.to_string())),
+        )
+        .unwrap();
+        match rows.next() {
+            Some(crate::list::reader::Row::Subscriber(s)) => s,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_token_url_needs_the_secret() {
+        let e = letterhead(CONFIG, None).err().unwrap().to_string();
+        assert!(e.contains("MISSIVE_UNSUBSCRIBE_SECRET is not set"), "{e}");
+    }
+
+    #[test]
+    fn unknown_tags_are_those_no_column_provides() {
+        let l = letterhead(CONFIG, Some(Secret::new("0123456789abcdef").unwrap())).unwrap();
+        let unknown = l.unknown_tags(&["email".into(), "name".into()]);
+        assert_eq!(
+            unknown.into_iter().collect::<Vec<_>>(),
+            vec!["city".to_string()]
+        );
+        assert!(l.unknown_tags(&["city".into()]).is_empty());
+    }
+
+    #[test]
+    fn messages_carry_list_headers_and_personal_links() {
+        let secret = Secret::new("0123456789abcdef").unwrap();
+        let token = secret.token("ada@example.org");
+        let l = letterhead(CONFIG, Some(secret)).unwrap();
+        let m = l
+            .message(&reader("email,name,city\nada@example.org,Ada,Paris\n"))
+            .unwrap();
+        let raw = String::from_utf8(m.formatted()).unwrap();
+        let parsed = mail_parser::MessageParser::default()
+            .parse(raw.as_bytes())
+            .unwrap();
+        let text = parsed.body_text(0).unwrap().into_owned();
+        assert!(raw.contains("To: Ada <ada@example.org>"), "{raw}");
+        assert!(raw.contains("List-Id: N <n.example.com>"));
+        assert!(raw.contains(&format!(
+            "List-Unsubscribe: <https://n.example.com/u?e=ada%40example.org&t={token}>"
+        )));
+        assert!(raw.contains("List-Unsubscribe-Post: List-Unsubscribe=One-Click"));
+        assert!(text.contains("Dear Ada in Paris,"), "{text}");
+
+        let test = l
+            .test_message(
+                &reader("email,name,city\nada@example.org,,\n"),
+                &Mailbox::from_str("me@example.com").unwrap(),
+            )
+            .unwrap();
+        let raw = String::from_utf8(test.formatted()).unwrap();
+        let parsed = mail_parser::MessageParser::default()
+            .parse(raw.as_bytes())
+            .unwrap();
+        assert!(raw.contains("Subject: [TEST] Hi"));
+        assert!(raw.contains("To: me@example.com"));
+        assert!(
+            parsed.body_text(0).unwrap().contains("Dear you in ,"),
+            "{raw}"
+        );
+    }
+
+    #[test]
+    fn no_one_click_header_without_an_https_url() {
+        let config = CONFIG.replace(
+            "url = \"https://n.example.com/u?e={email}&t={token}\"",
+            "mailto = \"u@n.example.com\"",
+        );
+        let l = letterhead(&config, None).unwrap();
+        let m = l.message(&reader("email\nb@example.org\n")).unwrap();
+        let raw = String::from_utf8(m.formatted()).unwrap();
+        assert!(raw.contains("List-Unsubscribe: <mailto:u@n.example.com?subject=unsubscribe>"));
+        assert!(!raw.contains("List-Unsubscribe-Post"));
+    }
+
+    #[test]
+    fn signing_keys_in_pem_forms() {
+        // Ed25519 PKCS#8 (RFC 8410's test key).
+        let ed = "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEINTuctv5E1hK1bbY8fdp+K06/nwoy/HU++CXqI9EdVhC\n-----END PRIVATE KEY-----\n";
+        assert!(signing_key(ed).is_ok());
+        let e = signing_key("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n")
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(e.contains("not an RSA or Ed25519 private key"), "{e}");
+    }
+}

@@ -1,0 +1,508 @@
+//! SMTP: connections opened, secured and authenticated as configured
+//! (lettre over tokio, TCP_NODELAY, STARTTLS or implicit TLS through
+//! rustls), one reused per worker, each message sent with the command and
+//! final-reply timeouts of RFC 5321, and replies sorted into what the engine
+//! needs to know.
+
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use anyhow::{Context as _, Result, anyhow, bail};
+use lettre::Message;
+use lettre::transport::smtp::authentication::{Credentials, Mechanism};
+use lettre::transport::smtp::client::{
+    AsyncSmtpConnection, AsyncTokioStream, Certificate, TlsParameters,
+};
+use lettre::transport::smtp::extension::ClientId;
+use tokio::net::TcpStream;
+
+use super::{Deliver, DeliverError, Failure, Fatal};
+use crate::project::config::{DEFAULT_PASSWORD_ENV, Security, Smtp};
+use crate::project::error_chain as chain;
+
+/// The settings to open SMTP connections with.
+#[derive(Clone)]
+pub struct SmtpSettings {
+    host: String,
+    port: u16,
+    security: Security,
+    credentials: Option<Credentials>,
+    /// For STARTTLS (lettre upgrades the connection).
+    tls: Option<TlsParameters>,
+    /// For implicit TLS (missive wraps the socket before the greeting).
+    wrapper: Option<Arc<rustls::ClientConfig>>,
+    /// For the greeting, each command and each step of the setup.
+    timeout: Duration,
+    /// For the reply to the end of a message's data.
+    data_timeout: Duration,
+    hello: ClientId,
+}
+
+impl std::fmt::Debug for SmtpSettings {
+    /// Never shows the credentials.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SmtpSettings")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("security", &self.security)
+            .field("auth", &self.credentials.is_some())
+            .finish()
+    }
+}
+
+impl SmtpSettings {
+    /// The settings `[smtp]` describes. Reads the password from the
+    /// environment and the `ca_file`; refuses AUTH over plaintext except to
+    /// a relay on this machine. `label` names the config in errors; `root`
+    /// is where relative paths start.
+    pub fn new(smtp: &Smtp, root: &Path, label: &Path) -> Result<SmtpSettings> {
+        let resolve = |p: &Path| root.join(p);
+        let host = smtp.host.to_string();
+        let credentials = match &smtp.username {
+            None => None,
+            Some(user) => {
+                let password = std::env::var(&smtp.password_env).unwrap_or_default();
+                if password.is_empty() {
+                    // Only the default name is repeated: a custom one
+                    // might be a password typed in the wrong place.
+                    let which = if smtp.password_env == DEFAULT_PASSWORD_ENV {
+                        format!("the environment variable {}", smtp.password_env)
+                    } else {
+                        "the environment variable named in smtp.password_env".into()
+                    };
+                    bail!(
+                        "{}: smtp.username is set but {which} is empty or unset",
+                        label.display(),
+                    );
+                }
+                Some(Credentials::new(user.to_string(), password))
+            }
+        };
+        if smtp.security == Security::None && credentials.is_some() && !is_loopback(&host) {
+            bail!(
+                "{}: refusing to send the SMTP password unencrypted to {host}: \
+                 smtp.security = \"none\" with a username is only allowed for a relay \
+                 on this machine (localhost); use \"starttls\" or \"tls\"",
+                label.display()
+            );
+        }
+        let ca = match &smtp.ca_file {
+            None => None,
+            Some(ca) => {
+                let path = resolve(ca);
+                let pem = std::fs::read(&path)
+                    .with_context(|| format!("smtp.ca_file: cannot read {}", path.display()))?;
+                Some((path, pem))
+            }
+        };
+        let (tls, wrapper) = match smtp.security {
+            Security::None => (None, None),
+            Security::Starttls => {
+                let mut builder = TlsParameters::builder(host.clone());
+                if let Some((path, pem)) = &ca {
+                    let cert = Certificate::from_pem(pem).map_err(|e| {
+                        anyhow!(
+                            "smtp.ca_file: {}: not a PEM certificate: {e}",
+                            path.display()
+                        )
+                    })?;
+                    builder = builder.add_root_certificate(cert);
+                }
+                let params = builder
+                    .build()
+                    .map_err(|e| anyhow!("TLS setup failed: {e}"))?;
+                (Some(params), None)
+            }
+            Security::Tls => (None, Some(rustls_config(ca.as_ref())?)),
+        };
+        Ok(SmtpSettings {
+            host,
+            port: smtp.port(),
+            security: smtp.security,
+            credentials,
+            tls,
+            wrapper,
+            timeout: Duration::from_secs(u64::from(smtp.timeout_secs.get())),
+            data_timeout: Duration::from_secs(u64::from(smtp.data_timeout_secs.get())),
+            hello: ClientId::default(),
+        })
+    }
+
+    /// One line for the summary: where the messages go.
+    pub fn describe(&self) -> String {
+        let security = match self.security {
+            Security::Starttls => "STARTTLS",
+            Security::Tls => "TLS",
+            Security::None => "no encryption",
+        };
+        let auth = if self.credentials.is_some() {
+            ", with AUTH"
+        } else {
+            ""
+        };
+        format!("SMTP {}:{} ({security}{auth})", self.host, self.port)
+    }
+}
+
+fn is_loopback(host: &str) -> bool {
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// One worker's SMTP connection, opened when first needed and again after
+/// it breaks.
+pub struct SmtpLink {
+    settings: SmtpSettings,
+    connection: Option<AsyncSmtpConnection>,
+}
+
+impl SmtpLink {
+    pub fn new(settings: SmtpSettings) -> SmtpLink {
+        SmtpLink {
+            settings,
+            connection: None,
+        }
+    }
+}
+
+impl Deliver for SmtpLink {
+    async fn deliver(&mut self, message: &Message) -> Result<String, DeliverError> {
+        if self.connection.as_ref().is_none_or(|c| c.has_broken()) {
+            self.connection = Some(connect(&self.settings).await?);
+        }
+        let conn = self.connection.as_mut().expect("connected above");
+        let bytes = message.formatted();
+        match transmit(conn, message.envelope(), &bytes, &self.settings).await {
+            Ok(response) => Ok(reply_text(u16::from(response.code()), response.message())),
+            Err(failure) => {
+                // The connection was closed: the next message opens a new one.
+                self.connection = None;
+                Err(DeliverError::Failed(failure))
+            }
+        }
+    }
+
+    async fn close(&mut self) {
+        if let Some(mut conn) = self.connection.take() {
+            let _ = tokio::time::timeout(Duration::from_secs(2), conn.quit()).await;
+        }
+    }
+}
+
+/// Sends one message on an open connection: MAIL, RCPT and DATA each
+/// within `timeout`, then the message and the final reply within
+/// `data_timeout` (RFC 5321 §4.5.3.2.6). A final reply that never comes
+/// is [`Failure::Unknown`], not a failure to retry: the server may well
+/// have accepted the message. On any failure the connection is closed.
+async fn transmit(
+    conn: &mut AsyncSmtpConnection,
+    envelope: &lettre::address::Envelope,
+    bytes: &[u8],
+    s: &SmtpSettings,
+) -> Result<lettre::transport::smtp::response::Response, Failure> {
+    use lettre::transport::smtp::commands::{Data, Mail, Rcpt};
+    use lettre::transport::smtp::extension::{Extension, MailBodyParameter, MailParameter};
+
+    let mut options = Vec::new();
+    let ascii = |a: &lettre::Address| AsRef::<str>::as_ref(a).is_ascii();
+    let non_ascii =
+        envelope.from().is_some_and(|a| !ascii(a)) || envelope.to().iter().any(|a| !ascii(a));
+    if non_ascii {
+        if !conn.server_info().supports_feature(Extension::SmtpUtfEight) {
+            conn.abort().await;
+            return Err(Failure::Permanent(
+                "the address is not ASCII and the server does not support SMTPUTF8".into(),
+            ));
+        }
+        options.push(MailParameter::SmtpUtfEight);
+    }
+    if !bytes.is_ascii() {
+        options.push(MailParameter::Body(MailBodyParameter::EightBitMime));
+    }
+    let step = |what: &'static str| {
+        move |_| Failure::Network(format!("no reply to {what} within the timeout"))
+    };
+    let result = async {
+        let timed = |f| tokio::time::timeout(s.timeout, f);
+        timed(conn.command(Mail::new(envelope.from().cloned(), options)))
+            .await
+            .map_err(step("MAIL FROM"))?
+            .map_err(|e| classify(&e))?;
+        for to in envelope.to() {
+            tokio::time::timeout(s.timeout, conn.command(Rcpt::new(to.clone(), vec![])))
+                .await
+                .map_err(step("RCPT TO"))?
+                .map_err(|e| classify(&e))?;
+        }
+        tokio::time::timeout(s.timeout, conn.command(Data))
+            .await
+            .map_err(step("DATA"))?
+            .map_err(|e| classify(&e))?;
+        match tokio::time::timeout(s.data_timeout, conn.message(bytes)).await {
+            Ok(reply) => reply.map_err(|e| classify(&e)),
+            Err(_) => Err(Failure::Unknown(format!(
+                "no reply to the end of the message within {} s (smtp.data_timeout_secs): \
+                 the server may have accepted it",
+                s.data_timeout.as_secs()
+            ))),
+        }
+    }
+    .await;
+    if result.is_err() {
+        conn.abort().await;
+    }
+    result
+}
+
+/// A rustls client config trusting the usual web roots and the `ca_file`.
+fn rustls_config(ca: Option<&(PathBuf, Vec<u8>)>) -> Result<Arc<rustls::ClientConfig>> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore::empty();
+    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    if let Some((path, pem)) = ca {
+        let mut added = 0;
+        for cert in CertificateDer::pem_slice_iter(pem) {
+            let cert = cert.map_err(|e| {
+                anyhow!(
+                    "smtp.ca_file: {}: not a PEM certificate: {e}",
+                    path.display()
+                )
+            })?;
+            roots
+                .add(cert)
+                .map_err(|e| anyhow!("smtp.ca_file: {}: {e}", path.display()))?;
+            added += 1;
+        }
+        if added == 0 {
+            bail!("smtp.ca_file: {}: holds no PEM certificate", path.display());
+        }
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| anyhow!("TLS setup failed: {e}"))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(Arc::new(config))
+}
+
+/// A TLS stream handed to lettre as its transport (implicit TLS).
+#[derive(Debug)]
+struct TlsSocket(tokio_rustls::client::TlsStream<TcpStream>);
+
+impl AsyncTokioStream for TlsSocket {
+    fn peer_addr(&self) -> std::io::Result<std::net::SocketAddr> {
+        self.0.get_ref().0.peer_addr()
+    }
+}
+
+impl tokio::io::AsyncRead for TlsSocket {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.0).poll_read(cx, buf)
+    }
+}
+
+impl tokio::io::AsyncWrite for TlsSocket {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.0).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.0).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.0).poll_shutdown(cx)
+    }
+}
+
+/// Opens the socket (TLS-wrapped for implicit TLS) and reads the greeting.
+/// Nagle's algorithm is off: lettre writes the end-of-data marker on its own,
+/// which would otherwise wait for a delayed ACK on every message.
+async fn open(s: &SmtpSettings) -> Result<AsyncSmtpConnection, DeliverError> {
+    let network = |what: String| DeliverError::Failed(Failure::Network(what));
+    let tcp = TcpStream::connect((s.host.as_str(), s.port))
+        .await
+        .map_err(|e| network(format!("cannot connect to {}:{}: {e}", s.host, s.port)))?;
+    tcp.set_nodelay(true)
+        .map_err(|e| network(format!("cannot set up the connection: {e}")))?;
+    let stream: Box<dyn AsyncTokioStream> = match &s.wrapper {
+        None => Box::new(tcp),
+        Some(config) => {
+            let name = rustls::pki_types::ServerName::try_from(s.host.clone()).map_err(|e| {
+                Fatal(format!(
+                    "smtp.host `{}` is not a TLS server name: {e}",
+                    s.host
+                ))
+            })?;
+            let tls = tokio_rustls::TlsConnector::from(Arc::clone(config))
+                .connect(name, tcp)
+                .await
+                .map_err(|e| {
+                    let text = format!("TLS with {}:{} failed: {}", s.host, s.port, chain(&e));
+                    if is_certificate_error(&e) {
+                        DeliverError::Fatal(Fatal(text))
+                    } else {
+                        network(text)
+                    }
+                })?;
+            Box::new(TlsSocket(tls))
+        }
+    };
+    AsyncSmtpConnection::connect_with_transport(stream, &s.hello)
+        .await
+        .map_err(|e| match classify(&e) {
+            Failure::Network(text) => network(format!("{}:{}: {text}", s.host, s.port)),
+            failure => DeliverError::Failed(failure),
+        })
+}
+
+/// Opens, secures and authenticates a connection. A refusal of TLS or of
+/// the credentials is fatal; a network failure may be retried.
+async fn connect(s: &SmtpSettings) -> Result<AsyncSmtpConnection, DeliverError> {
+    let mut conn = match tokio::time::timeout(s.timeout, open(s)).await {
+        Ok(opened) => opened?,
+        Err(_) => {
+            return Err(DeliverError::Failed(Failure::Network(format!(
+                "cannot connect to {}:{}: no answer within {} s",
+                s.host,
+                s.port,
+                s.timeout.as_secs()
+            ))));
+        }
+    };
+    if s.security == Security::Starttls {
+        let tls = s.tls.clone().expect("STARTTLS has TLS parameters");
+        if !conn.can_starttls() {
+            return Err(Fatal(format!(
+                "{}:{} does not offer STARTTLS, which smtp.security = \"starttls\" requires",
+                s.host, s.port
+            ))
+            .into());
+        }
+        step(s.timeout, "STARTTLS", conn.starttls(tls, &s.hello), |e| {
+            (e.is_tls() || e.is_permanent() || is_certificate_error(e))
+                .then(|| format!("STARTTLS with {}:{} failed: {}", s.host, s.port, chain(e)))
+        })
+        .await?;
+    }
+    if let Some(credentials) = &s.credentials {
+        let encrypted = conn.is_encrypted() || s.wrapper.is_some();
+        if !encrypted && !is_loopback(&s.host) {
+            return Err(Fatal("refusing AUTH over an unencrypted connection".into()).into());
+        }
+        step(
+            s.timeout,
+            "AUTH",
+            conn.auth(&[Mechanism::Plain, Mechanism::Login], credentials),
+            |e| {
+                (e.is_permanent() || e.is_client()).then(|| {
+                    format!(
+                        "{}:{} refused the login of smtp.username: {}",
+                        s.host,
+                        s.port,
+                        chain(e)
+                    )
+                })
+            },
+        )
+        .await?;
+    }
+    Ok(conn)
+}
+
+/// Runs one step of setting up a connection within the timeout. An error
+/// that `fatal` words is fatal (the dispatch stops); others may be retried.
+async fn step<T>(
+    timeout: Duration,
+    what: &str,
+    future: impl std::future::Future<Output = Result<T, lettre::transport::smtp::Error>>,
+    fatal: impl Fn(&lettre::transport::smtp::Error) -> Option<String>,
+) -> Result<T, DeliverError> {
+    match tokio::time::timeout(timeout, future).await {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(e)) => Err(match fatal(&e) {
+            Some(message) => DeliverError::Fatal(Fatal(message)),
+            None => DeliverError::Failed(classify(&e)),
+        }),
+        Err(_) => Err(DeliverError::Failed(Failure::Network(format!(
+            "no reply to {what} in time"
+        )))),
+    }
+}
+
+/// Whether TLS failed on the certificate (untrusted, expired, wrong name):
+/// retrying cannot help.
+fn is_certificate_error(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(s) = source {
+        if let Some(rustls::Error::InvalidCertificate(_)) = s.downcast_ref::<rustls::Error>() {
+            return true;
+        }
+        if let Some(io) = s.downcast_ref::<std::io::Error>()
+            && io
+                .get_ref()
+                .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+                .is_some_and(|r| matches!(r, rustls::Error::InvalidCertificate(_)))
+        {
+            return true;
+        }
+        source = s.source();
+    }
+    false
+}
+
+/// Sorts a lettre error into the engine's kinds of failure; a reply from the
+/// server is kept as the server said it (`550 5.1.1 …`).
+fn classify(e: &lettre::transport::smtp::Error) -> Failure {
+    let status = e.status().map(u16::from);
+    let text = match (status, std::error::Error::source(e)) {
+        (Some(code), Some(message)) => format!("{code} {message}"),
+        _ => chain(e),
+    };
+    match status {
+        Some(code) if (500..600).contains(&code) => Failure::Permanent(text),
+        Some(code) if (400..500).contains(&code) => Failure::Transient {
+            reply: text,
+            throttle: matches!(code, 421 | 451 | 454),
+        },
+        _ => Failure::Network(text),
+    }
+}
+
+fn reply_text<'a>(code: u16, lines: impl Iterator<Item = &'a str>) -> String {
+    let text: Vec<&str> = lines.collect();
+    format!("{code} {}", text.join(" "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loopback_hosts() {
+        for host in ["localhost", "127.0.0.1", "127.8.9.1", "::1", "[::1]"] {
+            assert!(is_loopback(host), "{host}");
+        }
+        for host in ["example.com", "192.0.2.1", "10.0.0.1", "::2"] {
+            assert!(!is_loopback(host), "{host}");
+        }
+    }
+}

@@ -1,0 +1,293 @@
+//! `missive serve`: answers the unsubscribe links every message carries —
+//! one-click (RFC 8058, form-encoded or multipart) and the footer link —
+//! recording each unsubscribe in the project's list-event log before it
+//! answers, and serves the web archive. Entry point: [`serve`]. Meant to
+//! sit behind a reverse proxy for TLS.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::sync::{Arc, Mutex};
+
+use anyhow::{Context, Result, anyhow};
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use serde::Deserialize;
+
+use crate::compose::merge::escape_html;
+use crate::list::events::{self, Log, Suppressed};
+use crate::list::token::{SECRET_ENV, Secret};
+use crate::project::Project;
+
+/// What `missive serve` was asked for.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub bind: SocketAddr,
+    /// The static site `missive archive` wrote.
+    pub site: PathBuf,
+    /// Overrides `sending.subscribers`: an old suppression file beside it is
+    /// migrated into the project's log.
+    pub subscribers: Option<PathBuf>,
+}
+
+/// What one client may take of the server.
+const LIMITS: crate::web::http::Limits = crate::web::http::Limits {
+    max_connections: 4096,
+    header_timeout: std::time::Duration::from_secs(10),
+};
+
+/// A request (its body included) must be answered within this.
+const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+struct App {
+    secret: Secret,
+    name: String,
+    /// The addresses suppressed so far, and the file they are appended to.
+    suppressed: Mutex<(Suppressed, Log)>,
+    /// Told of what went wrong inside a request (the reader only sees a
+    /// polite page).
+    on_problem: Box<dyn Fn(&str) + Send + Sync>,
+}
+
+/// A server that is listening.
+#[derive(Debug)]
+pub struct Ready {
+    pub address: SocketAddr,
+    /// The list-event log unsubscribes are appended to.
+    pub log: PathBuf,
+    /// Suppression files of earlier versions migrated into the log.
+    pub migrated: Vec<String>,
+}
+
+/// Runs the server until Ctrl-C. `on_ready` is told where it listens;
+/// `on_problem` hears of errors inside requests.
+pub fn serve(
+    project: &Project,
+    options: &Options,
+    on_ready: impl FnOnce(&Ready),
+    on_problem: impl Fn(&str) + Send + Sync + 'static,
+) -> Result<()> {
+    let secret = Secret::from_env()?.ok_or_else(|| {
+        anyhow!("{SECRET_ENV} is not set: it must be the secret the links were signed with")
+    })?;
+    let list = project.list_path(options.subscribers.as_deref());
+    let (suppressed, log, migrated) = events::open_project(project, &list)?;
+    let path = log.path().to_path_buf();
+    let app = Arc::new(App {
+        secret,
+        name: project.config.newsletter.name.to_string(),
+        suppressed: Mutex::new((suppressed, log)),
+        on_problem: Box::new(on_problem),
+    });
+    let router = Router::new()
+        .route("/unsubscribe", get(confirm_page).post(unsubscribe))
+        .with_state(Arc::clone(&app))
+        .fallback_service(tower_http::services::ServeDir::new(&options.site))
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            REQUEST_TIMEOUT,
+        ));
+    crate::runtime()?.block_on(async {
+        let listener = tokio::net::TcpListener::bind(options.bind)
+            .await
+            .with_context(|| format!("cannot listen on {}", options.bind))?;
+        on_ready(&Ready {
+            address: listener.local_addr()?,
+            log: path,
+            migrated,
+        });
+        crate::web::http::serve(listener, router, LIMITS, async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await;
+        Ok::<_, anyhow::Error>(())
+    })?;
+    Ok(())
+}
+
+#[derive(Debug, Deserialize)]
+struct Params {
+    email: Option<String>,
+    token: Option<String>,
+}
+
+/// Checks the address and its token; the error is the response to send.
+fn verify(app: &App, params: &Params) -> Result<String, Response> {
+    let (Some(email), Some(token)) = (&params.email, &params.token) else {
+        return Err(page(
+            StatusCode::BAD_REQUEST,
+            "This unsubscribe link is incomplete.",
+        ));
+    };
+    if lettre::Address::from_str(email.trim()).is_err() {
+        return Err(page(
+            StatusCode::BAD_REQUEST,
+            "This unsubscribe link is not valid.",
+        ));
+    }
+    if !app.secret.verify(email, token) {
+        return Err(page(
+            StatusCode::FORBIDDEN,
+            "This unsubscribe link is not valid.",
+        ));
+    }
+    Ok(email.trim().to_string())
+}
+
+/// `GET /unsubscribe`: what a person (or a link scanner) gets. It never
+/// unsubscribes by itself: a button posts the one-click form.
+async fn confirm_page(State(app): State<Arc<App>>, Query(params): Query<Params>) -> Response {
+    let email = match verify(&app, &params) {
+        Ok(email) => email,
+        Err(response) => return response,
+    };
+    let action = format!(
+        "/unsubscribe?email={}&token={}",
+        url::form_urlencoded::byte_serialize(email.as_bytes()).collect::<String>(),
+        url::form_urlencoded::byte_serialize(params.token.unwrap_or_default().as_bytes())
+            .collect::<String>()
+    );
+    let body = format!(
+        "<p>Unsubscribe <strong>{}</strong> from {}?</p>\
+         <form method=\"post\" action=\"{}\">\
+         <input type=\"hidden\" name=\"List-Unsubscribe\" value=\"One-Click\">\
+         <input type=\"hidden\" name=\"source\" value=\"page\">\
+         <button type=\"submit\">Unsubscribe</button></form>",
+        escape_html(&email),
+        escape_html(&app.name),
+        escape_html(&action)
+    );
+    page(StatusCode::OK, &body)
+}
+
+/// The body of an unsubscribe POST.
+#[derive(Debug)]
+struct Form {
+    list_unsubscribe: Option<String>,
+    source: Option<String>,
+}
+
+/// `POST /unsubscribe` with `List-Unsubscribe=One-Click`, form-encoded or
+/// `multipart/form-data` (RFC 8058 §3.2): records the unsubscribe (durably)
+/// and answers 200, with no redirect.
+async fn unsubscribe(
+    State(app): State<Arc<App>>,
+    Query(params): Query<Params>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let email = match verify(&app, &params) {
+        Ok(email) => email,
+        Err(response) => return response,
+    };
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let form = match multer::parse_boundary(content_type) {
+        Ok(boundary) => match parse_multipart(body, boundary).await {
+            Some(form) => form,
+            None => {
+                return page(StatusCode::BAD_REQUEST, "The form could not be read.");
+            }
+        },
+        Err(_) => parse_form(&body),
+    };
+    if form.list_unsubscribe.as_deref() != Some("One-Click") {
+        return page(
+            StatusCode::BAD_REQUEST,
+            "Expected List-Unsubscribe=One-Click.",
+        );
+    }
+    let source = if form.source.as_deref() == Some("page") {
+        "page"
+    } else {
+        "one-click"
+    };
+    let app_for_problem = Arc::clone(&app);
+    let recorded = tokio::task::spawn_blocking(move || {
+        let mut guard = app.suppressed.lock().expect("suppression lock");
+        let (suppressed, log) = &mut *guard;
+        if suppressed.contains(&email) {
+            return Ok(false);
+        }
+        log.append(&email, events::UNSUBSCRIBED, source)?;
+        suppressed.insert(&email);
+        Ok::<_, anyhow::Error>(true)
+    })
+    .await;
+    match recorded {
+        Ok(Ok(_)) => page(
+            StatusCode::OK,
+            "You are unsubscribed. You will get no more issues.",
+        ),
+        Ok(Err(e)) => {
+            (app_for_problem.on_problem)(&format!("{e:#}"));
+            page(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Something went wrong; please try again.",
+            )
+        }
+        Err(_) => page(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Something went wrong; please try again.",
+        ),
+    }
+}
+
+impl Form {
+    fn set(&mut self, key: &str, value: String) {
+        match key {
+            "List-Unsubscribe" => self.list_unsubscribe = Some(value),
+            "source" => self.source = Some(value),
+            _ => {}
+        }
+    }
+}
+
+/// A form-encoded body (what most mail clients send).
+fn parse_form(body: &[u8]) -> Form {
+    let mut form = Form {
+        list_unsubscribe: None,
+        source: None,
+    };
+    for (key, value) in url::form_urlencoded::parse(body) {
+        form.set(&key, value.into_owned());
+    }
+    form
+}
+
+/// A `multipart/form-data` body; `None` when it cannot be read. Fields are
+/// small: a larger one is refused.
+async fn parse_multipart(body: Bytes, boundary: String) -> Option<Form> {
+    let stream = tokio_stream::once(Ok::<_, std::convert::Infallible>(body));
+    let constraints = multer::Constraints::new()
+        .size_limit(multer::SizeLimit::new().per_field(4096).whole_stream(65536));
+    let mut multipart = multer::Multipart::with_constraints(stream, boundary, constraints);
+    let mut form = Form {
+        list_unsubscribe: None,
+        source: None,
+    };
+    while let Some(field) = multipart.next_field().await.ok()? {
+        let name = field.name().unwrap_or("").to_string();
+        let value = field.text().await.ok()?;
+        form.set(&name, value);
+    }
+    Some(form)
+}
+
+/// A small HTML page; `body` is HTML that the caller escaped.
+fn page(status: StatusCode, body: &str) -> Response {
+    let html = format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>Unsubscribe</title></head>\
+         <body style=\"font-family:system-ui,sans-serif;max-width:32em;margin:3em auto;padding:0 1em\">\
+         {body}</body></html>"
+    );
+    (status, [(header::CACHE_CONTROL, "no-store")], Html(html)).into_response()
+}

@@ -1,0 +1,687 @@
+//! The composer end to end: `missive build`, `check` and `new` run as a user
+//! runs them, on fixture issues and the bundled example.
+
+use std::path::Path;
+
+use crate::common::*;
+use missive::compose::Issue;
+
+fn build(dir: &Path, issue: &Path, out: &Path) -> std::process::Output {
+    missive(
+        dir,
+        &[
+            "build",
+            issue.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ],
+    )
+}
+
+fn read(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// Collapses runs of whitespace and drops the `> ` of quoted lines, so text
+/// can be searched without caring where lines wrap.
+fn flatten(text: &str) -> String {
+    text.lines()
+        .map(|l| l.trim_start().trim_start_matches('>').trim())
+        .collect::<Vec<_>>()
+        .join(" ")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[test]
+fn example_builds_to_the_golden_html_and_text() {
+    let out = tempfile::tempdir().unwrap();
+    let o = build(&repo(), &example_issue(), out.path());
+    assert_exit(&o, 0);
+    let stem = "2026-11-27-tides-and-timetables";
+    for ext in ["mjml", "html", "txt"] {
+        let path = out.path().join(format!("{stem}.{ext}"));
+        assert!(
+            stdout(&o).contains(&path.display().to_string()),
+            "{}",
+            stdout(&o)
+        );
+    }
+    assert!(
+        stdout(&o).contains("KB"),
+        "sizes are printed: {}",
+        stdout(&o)
+    );
+    assert!(
+        stdout(&o).contains("built in "),
+        "time is printed: {}",
+        stdout(&o)
+    );
+    assert_golden(
+        &format!("{stem}.html"),
+        &read(&out.path().join(format!("{stem}.html"))),
+    );
+    assert_golden(
+        &format!("{stem}.txt"),
+        &read(&out.path().join(format!("{stem}.txt"))),
+    );
+}
+
+#[test]
+fn text_part_keeps_every_item_and_wraps_at_78() {
+    let out = tempfile::tempdir().unwrap();
+    assert_exit(&build(&repo(), &example_issue(), out.path()), 0);
+    let text = read(&out.path().join("2026-11-27-tides-and-timetables.txt"));
+    for line in text.lines() {
+        assert!(
+            line.chars().count() <= 78 || line.contains("<https://") || line.contains("<mailto:"),
+            "line over 78 columns: {line:?}"
+        );
+    }
+    assert!(!text.contains("\n\n\n"), "runs of blank lines");
+    assert!(
+        !text.contains("---|") && !text.contains("│"),
+        "table borders"
+    );
+
+    let flat = flatten(&text);
+    let issue = Issue::parse(&read(&example_issue()), &example_issue()).unwrap();
+    for (n, _, _, item) in issue.numbered_items() {
+        let label = item
+            .label
+            .as_ref()
+            .map(|l| format!("{l} – "))
+            .unwrap_or_default();
+        let heading = match &item.url {
+            Some(url) => format!("{n}. {label}{} <{url}>", item.title),
+            None => format!("{n}. {label}{}", item.title),
+        };
+        assert!(
+            flat.contains(&heading),
+            "item {n}: {heading:?} not in the text"
+        );
+        for words in [&item.excerpt, &item.comment].into_iter().flatten() {
+            let first_line = words
+                .trim()
+                .lines()
+                .next()
+                .unwrap()
+                .trim_start_matches("- ");
+            let start: String = first_line
+                .split_whitespace()
+                .take(5)
+                .collect::<Vec<_>>()
+                .join(" ");
+            assert!(flat.contains(&start), "item {n}: {start:?} not in the text");
+        }
+    }
+    assert!(
+        flat.contains("Hugo Bromley and Eyck Freymann, The Estuary Institute, November 25, 2026")
+    );
+    assert!(flat.contains("Sofía Arrieta, Tomás Berger, and Ines Walcott, Urban Review"));
+    // Merge tags are filled in (here with their fallback) and links are readable.
+    assert!(text.contains("Dear friends,"), "greeting");
+    assert!(!text.contains("{{"), "an unfilled merge tag");
+    assert!(
+        flat.contains(
+            "Unsubscribe <mailto:unsubscribe@slowcommute.example.com?subject=unsubscribe>"
+        )
+    );
+    assert!(flat.contains("Read it in your browser <https://slowcommute.example.com/issues/2026-11-27-tides-and-timetables/>"));
+}
+
+#[test]
+fn html_has_the_layout_a_reader_needs() {
+    let out = tempfile::tempdir().unwrap();
+    assert_exit(&build(&repo(), &example_issue(), out.path()), 0);
+    let html = read(&out.path().join("2026-11-27-tides-and-timetables.html"));
+    assert!(html.contains("<title>Tides and timetables: what the week meant</title>"));
+    // Preheader, table of contents with item ranges, numbered linked items, footer.
+    assert!(html.contains("On slow infrastructure, a harbour that learned to float"));
+    assert!(
+        html.contains(
+            "<a href=\"#section-2\">Cities &amp; transit</a> <span class=\"m\">5–11</span>"
+        )
+    );
+    assert!(html.contains("<span class=\"n\">8.</span> <span class=\"l\">VIDEO</span> – <a href=\"https://example.com/video/signal-box\">"));
+    assert!(html.contains("<blockquote><p>Most of the world’s container tonnage"));
+    assert!(html.contains("12 Harbour Row<br />Anytown AB1 2CD"));
+    assert!(html.contains(
+        "href=\"https://slowcommute.example.com/issues/2026-11-27-tides-and-timetables/\""
+    ));
+    assert!(
+        html.contains("href=\"mailto:unsubscribe@slowcommute.example.com?subject=unsubscribe\"")
+    );
+    // No bloat: no comments but Outlook's conditional ones, no web fonts.
+    let comments = html.matches("<!--").count();
+    let conditional = html.matches("<!--[if").count()
+        + html.matches("<!--<![endif]").count()
+        + html.matches("<!-->").count();
+    assert_eq!(comments, conditional, "plain HTML comments in the output");
+    assert!(!html.contains("fonts.googleapis"), "web fonts");
+    assert!(
+        html.len() < 40_000,
+        "the example's HTML is {} bytes",
+        html.len()
+    );
+}
+
+#[test]
+fn values_are_escaped_never_markup() {
+    let out = tempfile::tempdir().unwrap();
+    let o = build(&repo(), &fixture("escaping.toml"), out.path());
+    assert_exit(&o, 0);
+    let html = read(&out.path().join("escaping.html"));
+    assert!(!html.contains("<script>"), "script tag passed through");
+    assert!(
+        !html.contains("<img src=x"),
+        "raw HTML in Markdown passed through"
+    );
+    assert!(
+        !html.contains("<div onclick"),
+        "raw HTML in Markdown passed through"
+    );
+    assert!(
+        !html.contains("<b>bold</b>"),
+        "raw HTML in Markdown passed through"
+    );
+    assert!(!html.contains("<i>"), "markup in a section title");
+    assert!(html.contains(
+        "<title>Tom &amp; Jerry &lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;</title>"
+    ));
+    assert!(html.contains("A &lt; B &amp; C &gt; D"));
+    assert!(html.contains("&lt;VIDEO&gt;"));
+    assert!(
+        html.contains("href=\"https://example.org/?a=1&amp;b=%222%22\""),
+        "url escaped"
+    );
+    assert!(html.contains("<strong>real bold</strong>"));
+    let text = read(&out.path().join("escaping.txt"));
+    assert!(text.contains("A < B & C > D"), "{text}");
+    assert!(text.contains("Raw <b>bold</b>"), "{text}");
+}
+
+#[test]
+fn builds_with_no_config_at_all() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(fixture("clean.toml"), dir.path().join("clean.toml")).unwrap();
+    let o = missive(dir.path(), &["build", "clean.toml"]);
+    assert_exit(&o, 0);
+    let html = read(&dir.path().join("out/clean.html"));
+    assert!(html.contains("You are reading Newsletter."), "default name");
+    assert!(
+        !html.contains("Unsubscribe"),
+        "no unsubscribe link without a method"
+    );
+    assert!(
+        !html.contains("in your browser"),
+        "no web link without web_url"
+    );
+    assert!(dir.path().join("out/clean.txt").is_file());
+    assert!(dir.path().join("out/clean.mjml").is_file());
+}
+
+/// Runs `build` on a broken input and checks the exit code, that nothing was
+/// written, and that stderr holds every expected fragment.
+fn assert_build_error(dir: &Path, issue: &Path, expected: &[&str]) {
+    let out = dir.join("out-should-not-exist");
+    let o = build(dir, issue, &out);
+    assert_exit(&o, 1);
+    assert!(!out.exists(), "output written despite an error");
+    let err = stderr(&o);
+    assert!(err.starts_with("error: "), "{err}");
+    for fragment in expected {
+        assert!(err.contains(fragment), "{fragment:?} not in:\n{err}");
+    }
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+#[test]
+fn syntax_error_names_file_line_column_and_shows_the_line() {
+    let path = fixture("syntax-error.toml");
+    assert_build_error(
+        &repo(),
+        &path,
+        &[
+            &format!("{}:7:", path.display()),
+            "7 | title = \"Unclosed",
+            "^",
+        ],
+    );
+}
+
+#[test]
+fn schema_error_names_the_field_path() {
+    let path = fixture("bad-date.toml");
+    assert_build_error(
+        &repo(),
+        &path,
+        &[
+            &format!("{}:18:13: sections[1].items[1].published:", path.display()),
+            "expected a TOML date",
+            "18 | published = \"last Tuesday\"",
+        ],
+    );
+}
+
+#[test]
+fn unknown_key_suggests_the_closest_one() {
+    let path = fixture("unknown-key.toml");
+    assert_build_error(
+        &repo(),
+        &path,
+        &[
+            &format!("{}:9:1: sections[0].items[0].ulr:", path.display()),
+            "unknown key `ulr`",
+            "did you mean `url`?",
+        ],
+    );
+}
+
+#[test]
+fn non_web_links_are_refused() {
+    let path = fixture("bad-url.toml");
+    assert_build_error(
+        &repo(),
+        &path,
+        &[
+            "sections[0].items[0].url",
+            "only http and https links are allowed",
+        ],
+    );
+}
+
+#[test]
+fn missing_required_key_is_named() {
+    let path = fixture("missing-subject.toml");
+    assert_build_error(&repo(), &path, &["required key `subject` is missing"]);
+}
+
+#[test]
+fn missing_issue_file_is_named() {
+    assert_build_error(
+        &repo(),
+        &repo().join("issues/no-such-issue.toml"),
+        &["issues/no-such-issue.toml", "cannot read file"],
+    );
+}
+
+#[test]
+fn config_errors_name_the_config_file() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("missive.toml"),
+        "[newsletter]\nname = \"X\"\n\n[unsubscribe]\nurl = \"https://x.example/u\"\nmaillto = \"u@x.example\"\n",
+    )
+    .unwrap();
+    assert_build_error(
+        dir.path(),
+        &fixture("clean.toml"),
+        &[
+            "missive.toml:6:1: unsubscribe.maillto:",
+            "did you mean `mailto`?",
+        ],
+    );
+    let o = missive(
+        dir.path(),
+        &[
+            "--config",
+            "elsewhere.toml",
+            "check",
+            fixture("clean.toml").to_str().unwrap(),
+        ],
+    );
+    assert_exit(&o, 1);
+    assert!(
+        stderr(&o).contains("elsewhere.toml: cannot read file"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn template_errors_name_the_template_file() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("templates")).unwrap();
+    std::fs::write(
+        dir.path().join("templates/issue.mjml"),
+        "<mjml><mj-body>{% for x in %}</mj-body></mjml>",
+    )
+    .unwrap();
+    assert_build_error(
+        dir.path(),
+        &fixture("clean.toml"),
+        &["templates/issue.mjml", "1:"],
+    );
+
+    // A template that renders but is not valid MJML.
+    std::fs::write(
+        dir.path().join("templates/issue.mjml"),
+        "<mjml><mj-body><mj-section>{{ subject }}</mjml>",
+    )
+    .unwrap();
+    assert_build_error(
+        dir.path(),
+        &fixture("clean.toml"),
+        &["templates/issue.mjml: the MJML does not compile"],
+    );
+}
+
+#[test]
+fn a_template_in_the_project_overrides_the_default() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("templates")).unwrap();
+    std::fs::write(
+        dir.path().join("templates/issue.text.html"),
+        "<p>Custom: {{ subject }} has {{ item_count }} item.</p>",
+    )
+    .unwrap();
+    let o = missive(
+        dir.path(),
+        &["build", fixture("clean.toml").to_str().unwrap()],
+    );
+    assert_exit(&o, 0);
+    assert_eq!(
+        read(&dir.path().join("out/clean.txt")),
+        "Custom: A clean issue has 1 item.\n"
+    );
+    // The other template is still the built-in one.
+    assert!(read(&dir.path().join("out/clean.html")).contains("id=\"item-1\""));
+}
+
+#[test]
+fn check_reports_every_kind_of_warning() {
+    let path = fixture("warnings.toml");
+    let o = missive(&repo(), &["check", path.to_str().unwrap()]);
+    assert_exit(&o, 0);
+    let err = stderr(&o);
+    for expected in [
+        "subject: 107 characters",
+        "preheader: missing",
+        "sections[0].items[1].url: item 2 links to the same URL as item 1",
+        "sections[0].items[2].url: item 3 links over http: http://example.org/insecure",
+        "sections[0].items[3]: item 4 (\"No link at all\") has no url",
+        "letter.body: image without alt text: https://example.org/a.png",
+        "letter.body: link over http: http://example.org/plain",
+        "sections[1]: section \"Nothing here yet\" has no items",
+    ] {
+        assert!(err.contains(expected), "{expected:?} not in:\n{err}");
+    }
+    assert!(stdout(&o).contains("8 warnings"), "{}", stdout(&o));
+    assert!(!Path::new(&repo().join("out/warnings.html")).exists());
+
+    let strict = missive(&repo(), &["check", "--strict", path.to_str().unwrap()]);
+    assert_exit(&strict, 1);
+    assert!(stderr(&strict).contains("8 warnings and --strict was given"));
+
+    let clean = missive(
+        &repo(),
+        &["check", "--strict", fixture("clean.toml").to_str().unwrap()],
+    );
+    assert_exit(&clean, 0);
+    assert!(stdout(&clean).contains("0 warnings"), "{}", stdout(&clean));
+}
+
+#[test]
+fn check_fails_on_errors() {
+    let o = missive(
+        &repo(),
+        &["check", fixture("bad-date.toml").to_str().unwrap()],
+    );
+    assert_exit(&o, 1);
+    assert!(stderr(&o).contains("sections[1].items[1].published"));
+}
+
+#[test]
+fn a_clipped_issue_names_the_last_item_and_puts_links_on_top() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(repo().join("missive.toml"), dir.path().join("missive.toml")).unwrap();
+    let issue = synthetic_issue(dir.path(), 200);
+    let o = missive(dir.path(), &["check", issue.to_str().unwrap()]);
+    assert_exit(&o, 0);
+    let err = stderr(&o);
+    let marker = "over Gmail's clip size of 102 KB: item ";
+    let at = err
+        .find(marker)
+        .unwrap_or_else(|| panic!("no clip warning in:\n{err}"));
+    let n: usize = err[at + marker.len()..]
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+
+    let o = missive(dir.path(), &["build", issue.to_str().unwrap()]);
+    assert_exit(&o, 0);
+    let html = read(&dir.path().join("out/synthetic-200.html"));
+    // Item n ends (item n+1 starts) before the clip; item n+1 does not end before it.
+    let start = |i: usize| html.find(&format!("id=\"item-{i}\"")).unwrap();
+    assert!(
+        start(n + 1) <= 102_000,
+        "item {n} is not whole before the clip"
+    );
+    assert!(
+        start(n + 2) > 102_000,
+        "item {} is whole before the clip too",
+        n + 1
+    );
+    // The web version and unsubscribe links come before the first item.
+    let web = html
+        .find("read it in your browser")
+        .expect("web link on top");
+    let unsubscribe = html
+        .find(">unsubscribe</a>")
+        .expect("unsubscribe link on top");
+    assert!(web < start(1) && unsubscribe < start(1));
+}
+
+#[test]
+fn new_writes_a_documented_starter_and_never_overwrites() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = missive(dir.path(), &["new", "Hello, “World”!"]);
+    assert_exit(&o, 0);
+    let issues: Vec<_> = std::fs::read_dir(dir.path().join("issues"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(issues.len(), 1);
+    let path = &issues[0];
+    let name = path.file_name().unwrap().to_str().unwrap();
+    assert!(name.ends_with("-hello-world.toml"), "{name}");
+    assert_eq!(name.len(), "2026-11-29-hello-world.toml".len(), "{name}");
+    let text = read(path);
+    for field in [
+        "subject",
+        "preheader",
+        "date",
+        "number",
+        "[letter]",
+        "greeting",
+        "body",
+        "signoff",
+        "signature",
+        "[[sections]]",
+        "intro",
+        "[[sections.items]]",
+        "url",
+        "label",
+        "authors",
+        "source",
+        "published",
+        "excerpt",
+        "comment",
+    ] {
+        assert!(
+            text.contains(field),
+            "the starter does not document {field}"
+        );
+    }
+    let check = missive(dir.path(), &["check", path.to_str().unwrap()]);
+    assert_exit(&check, 0);
+    assert_eq!(
+        Issue::parse(&text, path).unwrap().subject.as_str(),
+        "Hello, “World”!"
+    );
+
+    std::fs::write(path, "edited").unwrap();
+    let again = missive(dir.path(), &["new", "Hello, “World”!"]);
+    assert_exit(&again, 1);
+    assert!(
+        stderr(&again).contains("already exists"),
+        "{}",
+        stderr(&again)
+    );
+    assert_eq!(read(path), "edited");
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    let o = missive(&repo(), &["build"]);
+    assert_exit(&o, 2);
+    let o = missive(&repo(), &["frobnicate"]);
+    assert_exit(&o, 2);
+}
+
+/// Writes an issue with `item` extra lines in its one item, in a new project.
+fn issue_with_item(dir: &Path, item: &str) -> std::path::PathBuf {
+    let path = dir.join("issue.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "subject = \"S\"\npreheader = \"P\"\ndate = 2026-11-27\n[[sections]]\ntitle = \"A\"\n\
+             [[sections.items]]\ntitle = \"T\"\nurl = \"https://example.org/t\"\n{item}\n"
+        ),
+    )
+    .unwrap();
+    path
+}
+
+#[test]
+fn deeply_nested_markdown_is_an_error_naming_the_field_not_a_crash() {
+    let dir = tempfile::tempdir().unwrap();
+    for nested in [
+        ">".repeat(8000),
+        format!("{}x", "- ".repeat(4000)),
+        // 300 levels of list: its text part came out empty before.
+        (0..300)
+            .map(|i| format!("{}- level {i}\n", "  ".repeat(i)))
+            .collect(),
+    ] {
+        let issue = issue_with_item(dir.path(), &format!("excerpt = '''\n{nested}\n'''"));
+        for command in ["build", "check"] {
+            let o = missive(dir.path(), &[command, issue.to_str().unwrap()]);
+            assert_exit(&o, 1);
+            let err = stderr(&o);
+            assert!(err.contains("issue.toml"), "{err}");
+            assert!(err.contains("sections[0].items[0].excerpt"), "{err}");
+            assert!(err.contains("nests more than 32 levels"), "{err}");
+            assert!(!err.contains("overflow"), "{err}");
+        }
+    }
+}
+
+#[test]
+fn a_deeply_nested_template_does_not_crash_the_renderer() {
+    let dir = tempfile::tempdir().unwrap();
+    let templates = dir.path().join("templates");
+    std::fs::create_dir(&templates).unwrap();
+    let depth = 3000;
+    std::fs::write(
+        templates.join("issue.mjml"),
+        format!(
+            "<mjml><mj-body><mj-section><mj-column><mj-text>{}{{{{ subject }}}}{}</mj-text>\
+             </mj-column></mj-section></mj-body></mjml>",
+            "<div>".repeat(depth),
+            "</div>".repeat(depth)
+        ),
+    )
+    .unwrap();
+    let issue = issue_with_item(dir.path(), "");
+    let o = missive(dir.path(), &["build", issue.to_str().unwrap()]);
+    assert!(
+        o.status.code().is_some(),
+        "killed by a signal: {}",
+        stderr(&o)
+    );
+    assert!(!stderr(&o).contains("overflow"), "{}", stderr(&o));
+}
+
+#[test]
+fn script_and_data_links_are_dropped_with_a_check_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let issue = issue_with_item(
+        dir.path(),
+        "comment = \"[click](javascript:alert(1)) <vbscript:x> ![i](data:text/html;base64,PHNjcmlwdD4=) [ok](https://example.org/ok)\"",
+    );
+    let o = missive(dir.path(), &["check", issue.to_str().unwrap()]);
+    assert_exit(&o, 1);
+    let err = stderr(&o);
+    assert_eq!(
+        err.matches("error: ").count(),
+        4,
+        "three dropped links and the summary: {err}"
+    );
+    assert!(
+        err.contains("sections[0].items[0].comment: a link to `javascript:alert(1)` was dropped"),
+        "{err}"
+    );
+    let out = dir.path().join("out");
+    let o = missive(
+        dir.path(),
+        &[
+            "build",
+            issue.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ],
+    );
+    assert_exit(&o, 0);
+    for ext in ["html", "txt"] {
+        let body = read(&out.join(format!("issue.{ext}"))).to_lowercase();
+        assert!(!body.contains("href=\"javascript"), "{ext}");
+        assert!(!body.contains("href=\"vbscript"), "{ext}");
+        assert!(!body.contains("data:text/html"), "{ext}");
+        assert!(body.contains("https://example.org/ok"), "{ext}");
+    }
+}
+
+#[test]
+fn control_characters_in_fields_are_named_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    for (item, field) in [
+        ("label = \"VIDEO\\u0007\"", "sections[0].items[0].label"),
+        (
+            "source = \"\\u001b[2JPaper\"",
+            "sections[0].items[0].source",
+        ),
+        ("comment = \"a\\u0000b\"", "sections[0].items[0].comment"),
+    ] {
+        let issue = issue_with_item(dir.path(), item);
+        let o = missive(dir.path(), &["build", issue.to_str().unwrap()]);
+        assert_exit(&o, 1);
+        let err = stderr(&o);
+        assert!(err.contains(&format!("issue.toml:9:")), "{err}");
+        assert!(err.contains(field), "{field}: {err}");
+        assert!(err.contains("control character"), "{err}");
+        assert!(!err.contains("MJML"), "{err}");
+    }
+}
+
+#[test]
+fn an_unsubscribe_url_without_a_token_is_warned_about() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("missive.toml"),
+        "[unsubscribe]\nurl = \"https://example.org/leave?email={email}\"\n",
+    )
+    .unwrap();
+    let issue = issue_with_item(dir.path(), "");
+    let o = missive(dir.path(), &["check", issue.to_str().unwrap()]);
+    assert_exit(&o, 0);
+    assert!(
+        stderr(&o).contains("unsubscribe.url has no {token}"),
+        "{}",
+        stderr(&o)
+    );
+}

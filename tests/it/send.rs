@@ -1,0 +1,1260 @@
+//! The sender end to end: `missive send` against a real SMTP server
+//! (aiosmtpd, started by the tests), with TLS, faults, crashes and bad input.
+
+use std::borrow::Cow;
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::path::Path;
+
+use crate::common::*;
+use mail_parser::MessageParser;
+use missive::list::token::Secret;
+
+const SEND_ENV: &[(&str, &str)] = &[("MISSIVE_UNSUBSCRIBE_SECRET", SECRET)];
+
+/// The example issue, with a greeting that also uses a list column.
+fn personal_project(config: &str, list: &str) -> SendProject {
+    let p = SendProject::new(config, list);
+    let path = p.path().join(p.issue());
+    let text = std::fs::read_to_string(&path).unwrap().replace(
+        "greeting = \"Dear {{ name | friends }},\"",
+        "greeting = \"Dear {{ name | friends }} in {{ city | your town }},\"",
+    );
+    std::fs::write(&path, text).unwrap();
+    p
+}
+
+fn crlf_to_lf(s: &str) -> String {
+    s.replace("\r\n", "\n")
+}
+
+#[test]
+fn delivers_to_500_subscribers_each_once_with_headers_and_personalization() {
+    let out = tempfile::tempdir().unwrap();
+    let server = SmtpServer::start(out.path(), &[]);
+    let (list, expected) = subscriber_list(500);
+    let p = personal_project(&plain_config(server.port, ""), &list);
+    let o = p.run(&["send", p.issue(), "--yes"], SEND_ENV);
+    assert_exit(&o, 0);
+    let summary = stdout(&o);
+    assert!(summary.contains("to send now:        500"), "{summary}");
+    assert!(
+        summary.contains("skipped by status:  20 (10 bounced, 10 unsubscribed)"),
+        "{summary}"
+    );
+    assert!(summary.contains("duplicates:         5"), "{summary}");
+    assert!(summary.contains("In all: 500 sent, 0 failed"), "{summary}");
+
+    // The library renders the expected parts for each reader.
+    let composed = missive::compose::compose(
+        Some(&p.path().join("missive.toml")),
+        &p.path().join(p.issue()),
+    )
+    .unwrap();
+    let html = composed.rendered.html_merge();
+    let text = composed.rendered.text_merge();
+    let secret = Secret::new(SECRET).unwrap();
+
+    let messages = server.messages();
+    assert_eq!(messages.len(), 500);
+    let mut received: BTreeMap<String, usize> = BTreeMap::new();
+    let mut ids = HashSet::new();
+    let by_address: BTreeMap<&str, (&str, usize)> = expected
+        .iter()
+        .enumerate()
+        .map(|(i, (e, n))| (e.as_str(), (n.as_str(), i)))
+        .collect();
+    for (envelope, raw) in &messages {
+        let rcpt = envelope["rcpt_tos"][0].as_str().unwrap().to_string();
+        *received.entry(rcpt.clone()).or_default() += 1;
+        let (name, i) = by_address[rcpt.as_str()];
+        let m = MessageParser::default().parse(raw).expect("a MIME message");
+
+        let from = m.from().unwrap().first().unwrap();
+        assert_eq!(from.address.as_deref(), Some("matt@example.com"));
+        assert_eq!(from.name.as_deref(), Some("Matt Example"));
+        let reply_to = m.reply_to().unwrap().first().unwrap();
+        assert_eq!(reply_to.address.as_deref(), Some("replies@example.com"));
+        let to = m.to().unwrap().first().unwrap();
+        assert_eq!(to.address.as_deref(), Some(rcpt.as_str()));
+        assert_eq!(to.name.as_deref().unwrap_or(""), name, "To name of {rcpt}");
+        assert_eq!(
+            m.subject(),
+            Some("Tides and timetables: what the week meant")
+        );
+        assert!(m.date().is_some(), "Date");
+        let id = m.message_id().expect("Message-ID");
+        assert!(id.ends_with("@example.com"), "{id}");
+        assert!(ids.insert(id.to_string()), "Message-ID {id} used twice");
+        assert_eq!(
+            m.header_raw("List-Id").map(str::trim),
+            Some("The Slow Commute <weekly.slowcommute.example.com>")
+        );
+        let token = secret.token(&rcpt);
+        let url = format!(
+            "https://slowcommute.example.com/unsubscribe?email={}&token={token}",
+            rcpt.replace('@', "%40")
+        );
+        let list_unsubscribe: String = m
+            .header_raw("List-Unsubscribe")
+            .unwrap()
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
+        assert_eq!(
+            list_unsubscribe,
+            format!("<{url}>, <mailto:unsubscribe@slowcommute.example.com?subject=unsubscribe>")
+        );
+        assert_eq!(
+            m.header_raw("List-Unsubscribe-Post").map(str::trim),
+            Some("List-Unsubscribe=One-Click")
+        );
+
+        // Both parts decode to the rendered issue, filled in for this reader.
+        let city = format!("City {i}");
+        let lookup = |key: &str| -> Option<Cow<'_, str>> {
+            match key {
+                "name" => Some(Cow::Borrowed(name)),
+                "email" => Some(Cow::Borrowed(rcpt.as_str())),
+                "unsubscribe_url" => Some(Cow::Owned(url.clone())),
+                "city" => Some(Cow::Owned(city.clone())),
+                _ => None,
+            }
+        };
+        let expected_text = text.fill(&lookup);
+        let expected_html = html.fill(&lookup);
+        assert_eq!(
+            crlf_to_lf(&m.body_text(0).unwrap()),
+            crlf_to_lf(&expected_text),
+            "text of {rcpt}"
+        );
+        assert_eq!(
+            crlf_to_lf(&m.body_html(0).unwrap()),
+            crlf_to_lf(&expected_html),
+            "HTML of {rcpt}"
+        );
+        let greeting = if name.is_empty() {
+            format!("Dear friends in City {i},")
+        } else {
+            format!("Dear {name} in City {i},")
+        };
+        assert!(expected_text.contains(&greeting), "{greeting}");
+        // The text part comes first in multipart/alternative.
+        let raw = String::from_utf8_lossy(raw);
+        assert!(raw.find("text/plain").unwrap() < raw.find("text/html").unwrap());
+    }
+    let want: BTreeSet<String> = expected.iter().map(|(e, _)| e.clone()).collect();
+    let got: BTreeSet<String> = received.keys().cloned().collect();
+    assert_eq!(
+        got, want,
+        "the recipients are exactly the subscribed, de-duplicated list"
+    );
+    assert!(received.values().all(|n| *n == 1), "someone got two copies");
+
+    // A second run sends nothing more.
+    let again = p.run(&["send", p.issue(), "--yes"], SEND_ENV);
+    assert_exit(&again, 0);
+    assert!(
+        stdout(&again).contains("Nothing to send."),
+        "{}",
+        stdout(&again)
+    );
+    assert_eq!(server.messages().len(), 500);
+}
+
+#[test]
+fn test_send_goes_to_the_author_only() {
+    let out = tempfile::tempdir().unwrap();
+    let server = SmtpServer::start(out.path(), &[]);
+    let (list, _) = subscriber_list(10);
+    let p = personal_project(&plain_config(server.port, ""), &list);
+    let o = p.run(&["send", p.issue(), "--test"], SEND_ENV);
+    assert_exit(&o, 0);
+    assert_eq!(server.recipients(), vec!["matt@example.com"]);
+    let (_, raw) = &server.messages()[0];
+    let m = MessageParser::default().parse(raw).unwrap();
+    assert_eq!(
+        m.subject(),
+        Some("[TEST] Tides and timetables: what the week meant")
+    );
+    // Personalized as the first subscriber (reader0000, no name, City 0).
+    assert!(m.body_text(0).unwrap().contains("Dear friends in City 0,"));
+    assert!(p.journal().is_empty(), "a test send writes no journal");
+
+    let o = p.run(
+        &[
+            "send",
+            p.issue(),
+            "--test",
+            "--to",
+            "Other <other@example.net>",
+        ],
+        SEND_ENV,
+    );
+    assert_exit(&o, 0);
+    assert_eq!(server.recipients()[1], "other@example.net");
+}
+
+/// A CA and a certificate for `localhost` signed by it, as PEM files in `dir`.
+fn certificates(dir: &Path) -> (String, String, String) {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca_cert = ca_params.self_signed(&ca_key).unwrap();
+    let issuer = Issuer::new(ca_params, ca_key);
+    let key = KeyPair::generate().unwrap();
+    let params = CertificateParams::new(vec!["localhost".to_string()]).unwrap();
+    let cert = params.signed_by(&key, &issuer).unwrap();
+    let paths = ["ca.pem", "cert.pem", "key.pem"].map(|n| dir.join(n).display().to_string());
+    std::fs::write(&paths[0], ca_cert.pem()).unwrap();
+    std::fs::write(&paths[1], cert.pem()).unwrap();
+    std::fs::write(&paths[2], key.serialize_pem()).unwrap();
+    let [ca, cert, key] = paths;
+    (ca, cert, key)
+}
+
+fn tls_config(port: u16, security: &str, ca: Option<&str>) -> String {
+    let ca = ca
+        .map(|c| format!("ca_file = \"{c}\"\n"))
+        .unwrap_or_default();
+    format!(
+        "{NEWSLETTER}\n[smtp]\nhost = \"localhost\"\nport = {port}\nsecurity = \"{security}\"\n\
+         username = \"sender\"\ntimeout_secs = 5\n{ca}\n[sending]\nconcurrency = 2\n"
+    )
+}
+
+const PASSWORD_ENV: &[(&str, &str)] = &[
+    ("MISSIVE_UNSUBSCRIBE_SECRET", SECRET),
+    ("MISSIVE_SMTP_PASSWORD", "s3cret-pässword"),
+];
+
+/// Starts a TLS server (`mode` starttls or tls) that requires AUTH, and
+/// sends `n` subscribers through it with the right password and CA; checks
+/// every message went over TLS with AUTH. Returns the server, the CA file,
+/// the list and the run's output.
+fn send_over_tls(
+    out: &Path,
+    mode: &str,
+    n: usize,
+) -> (SmtpServer, String, String, std::process::Output) {
+    let (ca, cert, key) = certificates(out);
+    let server = SmtpServer::start(
+        &out.join("mail"),
+        &[
+            "--mode",
+            mode,
+            "--cert",
+            &cert,
+            "--key",
+            &key,
+            "--auth",
+            "sender:s3cret-pässword",
+        ],
+    );
+    let (list, _) = subscriber_list(n);
+    let p = SendProject::new(&tls_config(server.port, mode, Some(&ca)), &list);
+    let o = p.run(&["send", p.issue(), "--yes"], PASSWORD_ENV);
+    assert_exit(&o, 0);
+    let messages = server.messages();
+    assert_eq!(messages.len(), n);
+    assert!(
+        messages
+            .iter()
+            .all(|(env, _)| env["tls"] == true && env["auth"] == true)
+    );
+    (server, ca, list, o)
+}
+
+#[test]
+fn starttls_with_auth_and_a_private_ca() {
+    let out = tempfile::tempdir().unwrap();
+    let (server, ca, list, o) = send_over_tls(out.path(), "starttls", 20);
+    let all = format!("{}{}", stdout(&o), stderr(&o));
+    assert!(!all.contains("s3cret"), "the password was printed");
+
+    // A wrong password stops the run at once; nothing is recorded as sent.
+    let p = SendProject::new(&tls_config(server.port, "starttls", Some(&ca)), &list);
+    let o = p.run(
+        &["send", p.issue(), "--yes"],
+        &[
+            ("MISSIVE_UNSUBSCRIBE_SECRET", SECRET),
+            ("MISSIVE_SMTP_PASSWORD", "wrong"),
+        ],
+    );
+    assert_exit(&o, 1);
+    assert!(stderr(&o).contains("refused the login"), "{}", stderr(&o));
+    assert!(!stderr(&o).contains("wrong"), "the password was printed");
+    assert!(!p.journal().contains("\"sent\""));
+    assert_eq!(server.messages().len(), 20);
+
+    // Without the CA the certificate is not trusted.
+    let p = SendProject::new(&tls_config(server.port, "starttls", None), &list);
+    let o = p.run(&["send", p.issue(), "--yes"], PASSWORD_ENV);
+    assert_exit(&o, 1);
+    assert!(
+        stderr(&o).contains("STARTTLS with localhost"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(server.messages().len(), 20);
+}
+
+#[test]
+fn implicit_tls_and_an_untrusted_certificate() {
+    let out = tempfile::tempdir().unwrap();
+    let (server, _, list, _) = send_over_tls(out.path(), "tls", 8);
+
+    // Without the CA the run stops at once on the certificate.
+    let p = SendProject::new(&tls_config(server.port, "tls", None), &list);
+    let o = p.run(&["send", p.issue(), "--yes"], PASSWORD_ENV);
+    assert_exit(&o, 1);
+    assert!(stderr(&o).contains("TLS with localhost"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("certificate"), "{}", stderr(&o));
+    assert_eq!(server.messages().len(), 8);
+}
+
+#[test]
+fn starttls_is_required_when_configured() {
+    let out = tempfile::tempdir().unwrap();
+    let server = SmtpServer::start(out.path(), &[]);
+    let (list, _) = subscriber_list(3);
+    let config = format!(
+        "{NEWSLETTER}\n[smtp]\nhost = \"localhost\"\nport = {}\nsecurity = \"starttls\"\n",
+        server.port
+    );
+    let p = SendProject::new(&config, &list);
+    let o = p.run(&["send", p.issue(), "--yes"], SEND_ENV);
+    assert_exit(&o, 1);
+    assert!(
+        stderr(&o).contains("does not offer STARTTLS"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(server.messages().is_empty());
+}
+
+#[test]
+fn auth_over_plaintext_to_another_host_is_refused() {
+    let (list, _) = subscriber_list(3);
+    let config = format!(
+        "{NEWSLETTER}\n[smtp]\nhost = \"192.0.2.10\"\nport = 25\nsecurity = \"none\"\nusername = \"u\"\n"
+    );
+    let p = SendProject::new(&config, &list);
+    let o = p.run(&["send", p.issue(), "--yes"], PASSWORD_ENV);
+    assert_exit(&o, 1);
+    assert!(stderr(&o).contains("refusing to send the SMTP password unencrypted to 192.0.2.10"));
+    assert!(p.journal().is_empty());
+}
+
+#[test]
+fn faults_are_retried_and_refusals_recorded() {
+    let out = tempfile::tempdir().unwrap();
+    let (list, expected) = subscriber_list(300);
+    let refused: Vec<String> = [3, 77, 150, 222, 299]
+        .iter()
+        .map(|i| expected[*i].0.clone())
+        .collect();
+    let server = SmtpServer::start(
+        out.path(),
+        &[
+            "--fail-451-permille",
+            "100",
+            "--reject-550",
+            &refused.join(","),
+            "--drop-permille",
+            "30",
+            "--stall-permille",
+            "15",
+            "--stall-secs",
+            "2.5",
+        ],
+    );
+    let config = plain_config(server.port, "max_attempts = 5")
+        .replace("timeout_secs = 5", "timeout_secs = 1");
+    let p = SendProject::new(&config, &list);
+    let o = p.run(&["send", p.issue(), "--yes"], SEND_ENV);
+    assert_exit(&o, 3);
+    assert!(
+        stdout(&o).contains("In all: 295 sent, 5 failed"),
+        "{}",
+        stdout(&o)
+    );
+
+    let mut counts: BTreeMap<String, usize> = BTreeMap::new();
+    for r in server.recipients() {
+        *counts.entry(r).or_default() += 1;
+    }
+    let deliverable: BTreeSet<String> = expected
+        .iter()
+        .map(|(e, _)| e.clone())
+        .filter(|e| !refused.contains(e))
+        .collect();
+    assert_eq!(counts.keys().cloned().collect::<BTreeSet<_>>(), deliverable);
+    assert!(counts.values().all(|n| *n == 1), "duplicates: {counts:?}");
+
+    let status = p.run(&["status", p.issue()], &[]);
+    assert_exit(&status, 3);
+    let s = stdout(&status);
+    assert!(
+        s.contains("sent:    295") && s.contains("failed:  5"),
+        "{s}"
+    );
+    for address in &refused {
+        assert!(
+            s.contains(&format!(
+                "{address} (failed): 550 5.1.1 <{address}>: Recipient address rejected"
+            )),
+            "{address} not listed with its reply:\n{s}"
+        );
+    }
+
+    // A plain resume does not retry the refused; --retry-failed retries only them.
+    let before = server.messages().len();
+    let o = p.run(&["send", p.issue(), "--yes"], SEND_ENV);
+    assert_exit(&o, 3);
+    assert!(stdout(&o).contains("Nothing to send."), "{}", stdout(&o));
+    let rcpt_log_before = attempts_log(out.path());
+    let o = p.run(&["send", p.issue(), "--yes", "--retry-failed"], SEND_ENV);
+    assert_exit(&o, 3);
+    assert!(
+        stdout(&o).contains("to send now:        5"),
+        "{}",
+        stdout(&o)
+    );
+    assert_eq!(server.messages().len(), before);
+    let retried: BTreeSet<String> = attempts_log(out.path())[rcpt_log_before.len()..]
+        .iter()
+        .cloned()
+        .collect();
+    assert_eq!(retried, refused.iter().cloned().collect::<BTreeSet<_>>());
+}
+
+/// Every RCPT the server has seen, in order.
+fn attempts_log(out: &Path) -> Vec<String> {
+    std::fs::read_to_string(out.join("rcpt.log"))
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_lowercase)
+        .collect()
+}
+
+#[test]
+fn killed_at_random_moments_and_resumed_delivers_everyone_with_bounded_duplicates() {
+    let out = tempfile::tempdir().unwrap();
+    let server = SmtpServer::start(out.path(), &["--delay-ms", "15"]);
+    let (list, expected) = subscriber_list(400);
+    let config = plain_config(server.port, "").replace("batch_size = 50", "batch_size = 25");
+    let p = SendProject::new(&config, &list);
+    let concurrency = 4;
+    let mut kills = 0;
+    for _ in 0..5 {
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_missive"))
+            .args(["send", p.issue(), "--yes"])
+            .current_dir(p.path())
+            .env("MISSIVE_UNSUBSCRIBE_SECRET", SECRET)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(
+            150 + fastrand::u64(0..450),
+        ));
+        if child.try_wait().unwrap().is_none() {
+            child.kill().unwrap(); // SIGKILL
+            kills += 1;
+        }
+        child.wait().unwrap();
+    }
+    let o = p.run(&["send", p.issue(), "--yes"], SEND_ENV);
+    assert_exit(&o, 0);
+    assert!(
+        kills >= 3,
+        "the runs were too short to be killed ({kills} kills)"
+    );
+
+    let mut counts: BTreeMap<String, usize> = BTreeMap::new();
+    for r in server.recipients() {
+        *counts.entry(r).or_default() += 1;
+    }
+    let want: BTreeSet<String> = expected.iter().map(|(e, _)| e.clone()).collect();
+    assert_eq!(
+        counts.keys().cloned().collect::<BTreeSet<_>>(),
+        want,
+        "someone never got it"
+    );
+    let duplicates: usize = counts.values().map(|n| n - 1).sum();
+    assert!(
+        duplicates <= kills * concurrency,
+        "{duplicates} duplicates after {kills} kills with {concurrency} connections"
+    );
+    let status = p.run(&["status", p.issue()], &[]);
+    assert_exit(&status, 0);
+    assert!(
+        stdout(&status).contains("sent:    400"),
+        "{}",
+        stdout(&status)
+    );
+}
+
+#[test]
+fn interrupt_finishes_in_flight_messages_and_resumes() {
+    let out = tempfile::tempdir().unwrap();
+    let server = SmtpServer::start(out.path(), &["--delay-ms", "20"]);
+    let (list, _) = subscriber_list(300);
+    let p = SendProject::new(&plain_config(server.port, ""), &list);
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_missive"))
+        .args(["send", p.issue(), "--yes"])
+        .current_dir(p.path())
+        .env("MISSIVE_UNSUBSCRIBE_SECRET", SECRET)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(600));
+    let pid = child.id().to_string();
+    assert!(
+        std::process::Command::new("kill")
+            .args(["-INT", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let o = child.wait_with_output().unwrap();
+    assert_exit(&o, 130);
+    assert!(
+        stderr(&o).contains("resume with `missive send"),
+        "{}",
+        stderr(&o)
+    );
+    let sent_then = server.messages().len();
+    assert!(
+        sent_then > 0 && sent_then < 300,
+        "{sent_then} sent before the interrupt"
+    );
+    let journaled = p.journal().matches("\"event\":\"sent\"").count();
+    assert_eq!(
+        journaled, sent_then,
+        "every delivered message is in the journal"
+    );
+
+    let o = p.run(&["send", p.issue(), "--yes"], SEND_ENV);
+    assert_exit(&o, 0);
+    let recipients = server.recipients();
+    assert_eq!(recipients.len(), 300);
+    assert_eq!(
+        recipients.iter().collect::<HashSet<_>>().len(),
+        300,
+        "no duplicates"
+    );
+}
+
+#[test]
+fn rate_limit_spaces_messages_out() {
+    let out = tempfile::tempdir().unwrap();
+    let server = SmtpServer::start(out.path(), &[]);
+    let (list, _) = subscriber_list(21);
+    let p = SendProject::new(&plain_config(server.port, "rate = 10"), &list);
+    let started = std::time::Instant::now();
+    let o = p.run(&["send", p.issue(), "--yes"], SEND_ENV);
+    assert_exit(&o, 0);
+    assert_eq!(server.messages().len(), 21);
+    // 21 messages at 10 per second cannot take less than 2 seconds.
+    assert!(
+        started.elapsed() >= std::time::Duration::from_millis(1950),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[test]
+fn a_changed_issue_is_not_resumed_without_force() {
+    let out = tempfile::tempdir().unwrap();
+    let server = SmtpServer::start(out.path(), &[]);
+    let (list, _) = subscriber_list(10);
+    let p = SendProject::new(&plain_config(server.port, ""), &list);
+    assert_exit(
+        &p.run(&["send", p.issue(), "--yes", "--limit", "4"], SEND_ENV),
+        3,
+    );
+    assert_eq!(server.messages().len(), 4);
+    let path = p.path().join(p.issue());
+    let text = std::fs::read_to_string(&path)
+        .unwrap()
+        .replace("what the week meant", "what the week really meant");
+    std::fs::write(&path, text).unwrap();
+    let o = p.run(&["send", p.issue(), "--yes"], SEND_ENV);
+    assert_exit(&o, 1);
+    assert!(
+        stderr(&o).contains("changed since it was sent to 4 recipients"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(server.messages().len(), 4);
+    let o = p.run(&["send", p.issue(), "--yes", "--force"], SEND_ENV);
+    assert_exit(&o, 0);
+    assert_eq!(server.messages().len(), 10);
+}
+
+#[test]
+fn dry_run_builds_everything_and_sends_nothing() {
+    // The port is closed: a dry run must not even try it.
+    let (list, _) = subscriber_list(50);
+    let p = SendProject::new(&plain_config(1, ""), &list);
+    let o = p.run(&["send", p.issue(), "--dry-run"], SEND_ENV);
+    assert_exit(&o, 0);
+    let s = stdout(&o);
+    assert!(s.contains("to send now:        50"), "{s}");
+    assert!(s.contains("dry run, nothing will be sent"), "{s}");
+    assert!(s.contains("Dry run: built 50 messages"), "{s}");
+    assert!(p.journal().is_empty());
+}
+
+#[test]
+fn without_a_terminal_or_yes_nothing_is_sent() {
+    let out = tempfile::tempdir().unwrap();
+    let server = SmtpServer::start(out.path(), &[]);
+    let (list, _) = subscriber_list(5);
+    let p = SendProject::new(&plain_config(server.port, ""), &list);
+    let o = p.run(&["send", p.issue()], SEND_ENV);
+    assert_exit(&o, 1);
+    assert!(stderr(&o).contains("pass --yes"), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("to send now:        5"),
+        "the summary comes first"
+    );
+    assert!(server.messages().is_empty());
+}
+
+/// Runs a dispatch that must be refused, and checks nothing reached the server.
+fn assert_refused(config: &str, list: &str, env: &[(&str, &str)], expected: &[&str]) {
+    let out = tempfile::tempdir().unwrap();
+    let server = SmtpServer::start(out.path(), &[]);
+    let config = config.replace("PORT", &server.port.to_string());
+    let p = SendProject::new(&config, list);
+    let o = p.run(&["send", p.issue(), "--yes"], env);
+    assert_exit(&o, 1);
+    let err = format!("{}{}", stdout(&o), stderr(&o));
+    for e in expected {
+        assert!(err.contains(e), "{e:?} not in:\n{err}");
+    }
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(server.messages().is_empty(), "something was sent");
+    assert!(!p.journal().contains("\"sent\""));
+}
+
+#[test]
+fn broken_subscriber_lists_are_refused() {
+    let config = plain_config(0, "").replace("port = 0", "port = PORT");
+    assert_refused(
+        &config,
+        "name,status\nAda,\n",
+        SEND_ENV,
+        &["subscribers.csv: the header row has no `email` column (it has `name`, `status`)"],
+    );
+    assert_refused(
+        &config,
+        "",
+        SEND_ENV,
+        &["subscribers.csv: the file is empty"],
+    );
+    assert_refused(
+        &config,
+        "email,name\nok@example.org,Ok\nnot an address,Bad\n\"evil@example.org\",\"Evil\r\nBcc: victim@example.org\"\n",
+        SEND_ENV,
+        &[
+            "line 3: `not an address` is not a valid email address",
+            "line 4: the name",
+            "contains a line break",
+            "has 2 invalid rows",
+            "--skip-invalid",
+        ],
+    );
+}
+
+#[test]
+fn skip_invalid_sends_to_the_valid_rows_only() {
+    let out = tempfile::tempdir().unwrap();
+    let server = SmtpServer::start(out.path(), &[]);
+    let list = "\u{feff}email,name\r\nok@example.org,Ok\r\nnot an address,Bad\r\n\"evil@example.org\",\"Evil\r\nBcc: victim@example.org\"\r\nOK@example.org,Again\r\n";
+    let p = SendProject::new(&plain_config(server.port, ""), list);
+    let o = p.run(&["send", p.issue(), "--yes", "--skip-invalid"], SEND_ENV);
+    assert_exit(&o, 0);
+    assert!(
+        stdout(&o).contains("line 6: ok@example.org is already on line 2"),
+        "{}",
+        stdout(&o)
+    );
+    assert_eq!(server.recipients(), vec!["ok@example.org"]);
+    let (_, raw) = &server.messages()[0];
+    assert!(
+        !String::from_utf8_lossy(raw).contains("victim"),
+        "header injection"
+    );
+}
+
+#[test]
+fn broken_configs_are_refused() {
+    let (list, _) = subscriber_list(3);
+    let base = plain_config(0, "").replace("port = 0", "port = PORT");
+    assert_refused(
+        &base,
+        &list,
+        &[],
+        &["MISSIVE_UNSUBSCRIBE_SECRET is not set"],
+    );
+    assert_refused(
+        &base
+            .replace("[unsubscribe]\nurl", "[unsubscribe]\n#url")
+            .replace("mailto =", "#mailto ="),
+        &list,
+        SEND_ENV,
+        &["no unsubscribe method"],
+    );
+    assert_refused(
+        &base.replace(
+            "security = \"none\"",
+            "security = \"none\"\nusername = \"u\"",
+        ),
+        &list,
+        SEND_ENV,
+        &["smtp.username is set but the environment variable MISSIVE_SMTP_PASSWORD"],
+    );
+    assert_refused(
+        &base.replace("[sending]", "[sending]\ntransport = \"file\""),
+        &list,
+        SEND_ENV,
+        &["sending.transport is \"file\" but sending.outbox is not set"],
+    );
+    assert_refused(
+        &base.replace("security = \"none\"", "security = \"ssl\""),
+        &list,
+        SEND_ENV,
+        &["missive.toml:", "smtp.security", "unknown variant `ssl`"],
+    );
+    assert_refused(
+        &base.replace(
+            "from = \"Matt Example <matt@example.com>\"",
+            "from = \"Matt\"",
+        ),
+        &list,
+        SEND_ENV,
+        &["missive.toml:3:", "newsletter.from", "not a valid mailbox"],
+    );
+    assert_refused(
+        &base.replace(
+            "batch_size = 50",
+            "batch_size = 50\nsubscriberz = \"x.csv\"",
+        ),
+        &list,
+        SEND_ENV,
+        &["unknown key `subscriberz`", "did you mean `subscribers`?"],
+    );
+}
+
+#[test]
+fn unknown_merge_tags_are_refused() {
+    let (list, _) = subscriber_list(3);
+    let p = SendProject::new(&plain_config(1, ""), &list.replace(",city", ",town"));
+    let path = p.path().join(p.issue());
+    let text = std::fs::read_to_string(&path).unwrap().replace(
+        "Dear {{ name | friends }},",
+        "Dear {{ name }} of {{ city }},",
+    );
+    std::fs::write(&path, text).unwrap();
+    let o = p.run(&["send", p.issue(), "--yes"], SEND_ENV);
+    assert_exit(&o, 1);
+    assert!(
+        stderr(&o).contains("merge tags {{ city }}"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn dkim_signature_verifies_against_the_public_key() {
+    let out = tempfile::tempdir().unwrap();
+    let server = SmtpServer::start(&out.path().join("mail"), &[]);
+    let key = out.path().join("dkim.pem");
+    let public = out.path().join("dkim.pub");
+    let ok = std::process::Command::new("openssl")
+        .args(["genrsa", "-traditional", "-out"])
+        .arg(&key)
+        .arg("2048")
+        .stderr(std::process::Stdio::null())
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "openssl genrsa");
+    assert!(
+        std::process::Command::new("openssl")
+            .args(["rsa", "-pubout", "-in"])
+            .arg(&key)
+            .arg("-out")
+            .arg(&public)
+            .stderr(std::process::Stdio::null())
+            .status()
+            .unwrap()
+            .success()
+    );
+    let (list, _) = subscriber_list(3);
+    let config = format!(
+        "{}\n[dkim]\ndomain = \"example.com\"\nselector = \"missive\"\nprivate_key = \"{}\"\n",
+        plain_config(server.port, ""),
+        key.display()
+    );
+    let p = SendProject::new(&config, &list);
+    assert_exit(&p.run(&["send", p.issue(), "--yes"], SEND_ENV), 0);
+    let messages = server.messages();
+    assert_eq!(messages.len(), 3);
+    for (i, (_, raw)) in messages.iter().enumerate() {
+        let eml = out.path().join(format!("signed-{i}.eml"));
+        std::fs::write(&eml, raw).unwrap();
+        let verify = std::process::Command::new("python3")
+            .arg(repo().join("tests/smtp/dkim_verify.py"))
+            .arg(&eml)
+            .arg(&public)
+            .output()
+            .unwrap();
+        assert_exit(&verify, 0);
+        let signed = String::from_utf8_lossy(&verify.stdout);
+        for header in [
+            "from",
+            "to",
+            "subject",
+            "date",
+            "message-id",
+            "list-id",
+            "list-unsubscribe",
+            "list-unsubscribe-post",
+        ] {
+            assert!(
+                signed.split_whitespace().any(|h| h == header),
+                "{header} is not covered by the signature: {signed}"
+            );
+        }
+        // Tampering with a signed header breaks the signature.
+        let tampered = String::from_utf8_lossy(raw).replacen(
+            "List-Unsubscribe-Post: List-Unsubscribe=One-Click",
+            "List-Unsubscribe-Post: x",
+            1,
+        );
+        std::fs::write(&eml, tampered).unwrap();
+        let verify = std::process::Command::new("python3")
+            .arg(repo().join("tests/smtp/dkim_verify.py"))
+            .arg(&eml)
+            .arg(&public)
+            .output()
+            .unwrap();
+        assert_exit(&verify, 1);
+    }
+}
+
+#[test]
+fn the_example_config_dispatches_to_files() {
+    let dir = tempfile::tempdir().unwrap();
+    for f in ["missive.toml", "subscribers.example.csv"] {
+        std::fs::copy(repo().join(f), dir.path().join(f)).unwrap();
+    }
+    std::fs::create_dir(dir.path().join("issues")).unwrap();
+    std::fs::copy(example_issue(), dir.path().join("issues/x.toml")).unwrap();
+    let run = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_missive"))
+            .args(args)
+            .current_dir(dir.path())
+            .env("MISSIVE_UNSUBSCRIBE_SECRET", SECRET)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap()
+    };
+    let o = run(&["send", "issues/x.toml", "--yes"]);
+    assert_exit(&o, 0);
+    let files: Vec<_> = std::fs::read_dir(dir.path().join("outbox"))
+        .unwrap()
+        .collect();
+    assert_eq!(files.len(), 6, "{}", stdout(&o));
+    let o = run(&["status", "issues/x.toml"]);
+    assert_exit(&o, 0);
+    assert!(stdout(&o).contains("sent:    6"));
+}
+
+/// The unsubscribe URL in a raw message's List-Unsubscribe header.
+fn list_unsubscribe(raw: &[u8]) -> String {
+    let m = MessageParser::default().parse(raw).unwrap();
+    m.header_raw("List-Unsubscribe")
+        .unwrap()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[test]
+fn a_test_send_cannot_unsubscribe_a_reader() {
+    let out = tempfile::tempdir().unwrap();
+    let server = SmtpServer::start(out.path(), &[]);
+    let (list, _) = subscriber_list(3);
+    let p = personal_project(&plain_config(server.port, ""), &list);
+    let secret = Secret::new(SECRET).unwrap();
+    for (args, to) in [
+        (vec!["send", p.issue(), "--test"], "matt@example.com"),
+        (
+            vec!["send", p.issue(), "--test", "--to", "colleague@example.net"],
+            "colleague@example.net",
+        ),
+    ] {
+        assert_exit(&p.run(&args, SEND_ENV), 0);
+        let (_, raw) = server.messages().pop().unwrap();
+        let text = String::from_utf8_lossy(&raw).into_owned();
+        let m = MessageParser::default().parse(&raw).unwrap();
+        let body = format!("{}{}", m.body_text(0).unwrap(), m.body_html(0).unwrap());
+        // Personalized as the first reader…
+        assert!(body.contains("Dear friends in City 0,"), "{body}");
+        // …but no link of that reader's anywhere, header or footer.
+        let reader_token = secret.token("reader0000@example.org");
+        assert!(!text.contains(&reader_token) && !body.contains(&reader_token));
+        assert!(!body.contains("reader0000%40example.org"));
+        assert!(
+            list_unsubscribe(&raw).contains(&secret.token(to)),
+            "{}",
+            list_unsubscribe(&raw)
+        );
+    }
+}
+
+#[test]
+fn merge_tags_in_the_subject_are_personalized() {
+    let out = tempfile::tempdir().unwrap();
+    let server = SmtpServer::start(out.path(), &[]);
+    let list = "email,name\nada@example.org,Ada\nbob@example.org,\n";
+    let p = SendProject::new(&plain_config(server.port, ""), list);
+    let path = p.path().join(p.issue());
+    let text = std::fs::read_to_string(&path).unwrap().replacen(
+        "subject = \"Tides and timetables: what the week meant\"",
+        "subject = \"{{ name | Friend }}, the tides\"",
+        1,
+    );
+    std::fs::write(&path, text).unwrap();
+    let check = p.run(&["check", p.issue()], &[]);
+    assert_exit(&check, 0);
+    assert!(
+        stdout(&check).contains("subject: personalized for each reader ({{ name }})"),
+        "{}",
+        stdout(&check)
+    );
+    assert_exit(&p.run(&["send", p.issue(), "--yes"], SEND_ENV), 0);
+    let mut subjects: Vec<String> = server
+        .messages()
+        .iter()
+        .map(|(_, raw)| {
+            MessageParser::default()
+                .parse(raw)
+                .unwrap()
+                .subject()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    subjects.sort();
+    assert_eq!(subjects, vec!["Ada, the tides", "Friend, the tides"]);
+}
+
+#[test]
+fn a_slow_final_reply_is_waited_for_not_sent_again() {
+    let out = tempfile::tempdir().unwrap();
+    let (list, expected) = subscriber_list(12);
+    let slow: Vec<String> = expected.iter().take(4).map(|(e, _)| e.clone()).collect();
+    let server = SmtpServer::start(
+        out.path(),
+        &[
+            "--final-delay-for",
+            &slow.join(","),
+            "--final-delay-secs",
+            "2.5",
+        ],
+    );
+    // Commands time out after 1 s; the final reply is waited for as RFC 5321 asks.
+    let config = plain_config(server.port, "").replace("timeout_secs = 5", "timeout_secs = 1");
+    let p = SendProject::new(&config, &list);
+    let o = p.run(&["send", p.issue(), "--yes"], SEND_ENV);
+    assert_exit(&o, 0);
+    let mut recipients = server.recipients();
+    recipients.sort();
+    let mut want: Vec<String> = expected.iter().map(|(e, _)| e.clone()).collect();
+    want.sort();
+    assert_eq!(recipients, want, "each reader exactly once");
+}
+
+#[test]
+fn no_final_reply_is_recorded_unknown_and_not_sent_again_without_retry_failed() {
+    let out = tempfile::tempdir().unwrap();
+    let (list, expected) = subscriber_list(6);
+    let silent = expected[2].0.clone();
+    let server = SmtpServer::start(
+        out.path(),
+        &["--final-delay-for", &silent, "--final-delay-secs", "4"],
+    );
+    let config = plain_config(server.port, "").replace(
+        "timeout_secs = 5",
+        "timeout_secs = 5\ndata_timeout_secs = 1",
+    );
+    let p = SendProject::new(&config, &list);
+    let o = p.run(&["send", p.issue(), "--yes"], SEND_ENV);
+    assert_exit(&o, 3);
+    assert!(
+        stdout(&o).contains("1 with no final reply"),
+        "{}",
+        stdout(&o)
+    );
+    assert!(
+        p.journal().contains("\"event\":\"unknown\""),
+        "{}",
+        p.journal()
+    );
+    let status = p.run(&["status", p.issue()], &[]);
+    assert_exit(&status, 3);
+    assert!(
+        stdout(&status).contains(&format!("{silent} (unknown): no reply to the end")),
+        "{}",
+        stdout(&status)
+    );
+    // A plain resume leaves it alone; the server did store that message.
+    let o = p.run(&["send", p.issue(), "--yes"], SEND_ENV);
+    assert_exit(&o, 3);
+    assert!(stdout(&o).contains("Nothing to send."), "{}", stdout(&o));
+    let copies = |who: &str| server.recipients().iter().filter(|r| *r == who).count();
+    assert_eq!(copies(&silent), 1);
+    // --retry-failed sends it again, knowingly.
+    let o = p.run(&["send", p.issue(), "--yes", "--retry-failed"], SEND_ENV);
+    assert!(
+        stdout(&o).contains("to send now:        1"),
+        "{}",
+        stdout(&o)
+    );
+    assert_eq!(copies(&silent), 2);
+}
+
+#[test]
+fn extreme_sending_values_are_refused_not_a_panic() {
+    let (list, _) = subscriber_list(3);
+    let base = plain_config(0, "").replace("port = 0", "port = PORT");
+    for (line, field) in [
+        ("rate = 1e-300", "sending.rate"),
+        ("rate = 1e300", "sending.rate"),
+        ("concurrency = 9223372036854775807", "sending.concurrency"),
+        ("concurrency = 20000000", "sending.concurrency"),
+    ] {
+        let config = base
+            .replace("concurrency = 4\n", "")
+            .replace("[sending]\n", &format!("[sending]\n{line}\n"));
+        assert_refused(&config, &list, SEND_ENV, &[field, " from "]);
+    }
+}
+
+#[test]
+fn secrets_in_the_config_are_never_printed() {
+    let (list, _) = subscriber_list(3);
+    let base = plain_config(0, "").replace("port = 0", "port = 1");
+    // A password typed into [smtp] itself: an unknown key, shown without its value.
+    assert_refused(
+        &base.replace(
+            "security = \"none\"",
+            "security = \"none\"\npassword = \"hunter2-Secret\"",
+        ),
+        &list,
+        SEND_ENV,
+        &["unknown key `password`"],
+    );
+    // A password typed where the variable's name goes.
+    assert_refused(
+        &base.replace(
+            "security = \"none\"",
+            "security = \"none\"\nusername = \"u\"\npassword_env = \"hunter2-Secret!\"",
+        ),
+        &list,
+        SEND_ENV,
+        &["smtp.password_env", "not the password itself"],
+    );
+    let p = SendProject::new(
+        &base.replace(
+            "security = \"none\"",
+            "security = \"none\"\nusername = \"u\"\npassword_env = \"HUNTER2SECRET\"",
+        ),
+        &list,
+    );
+    let o = p.run(&["send", p.issue(), "--yes"], SEND_ENV);
+    assert_exit(&o, 1);
+    let all = format!("{}{}", stdout(&o), stderr(&o));
+    assert!(
+        all.contains("the environment variable named in smtp.password_env"),
+        "{all}"
+    );
+    for config in [
+        "security = \"none\"\npassword = \"hunter2-Secret\"",
+        "security = \"none\"\nusername = \"u\"\npassword_env = \"hunter2-Secret!\"",
+        "security = \"none\"\nusername = \"u\"\npassword_env = \"HUNTER2SECRET\"",
+    ] {
+        let p = SendProject::new(&base.replace("security = \"none\"", config), &list);
+        let o = p.run(&["send", p.issue(), "--yes"], SEND_ENV);
+        let all = format!("{}{}", stdout(&o), stderr(&o));
+        assert!(!all.to_lowercase().contains("hunter2"), "{all}");
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn journals_and_list_logs_are_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let out = tempfile::tempdir().unwrap();
+    let server = SmtpServer::start(out.path(), &[]);
+    let (list, _) = subscriber_list(3);
+    let p = SendProject::new(&plain_config(server.port, ""), &list);
+    assert_exit(&p.run(&["send", p.issue(), "--yes"], SEND_ENV), 0);
+    for file in [
+        ".missive/2026-11-27-tides-and-timetables.journal",
+        ".missive/list-events.csv",
+    ] {
+        let mode = std::fs::metadata(p.path().join(file))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "{file}");
+    }
+}
+
+#[test]
+fn the_resume_hint_keeps_the_config_and_the_list() {
+    let out = tempfile::tempdir().unwrap();
+    let server = SmtpServer::start(out.path(), &["--delay-ms", "20"]);
+    let (list, _) = subscriber_list(300);
+    let p = SendProject::new(&plain_config(server.port, ""), &list);
+    std::fs::create_dir(p.path().join("lists")).unwrap();
+    std::fs::rename(
+        p.path().join("subscribers.csv"),
+        p.path().join("lists/this week.csv"),
+    )
+    .unwrap();
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_missive"))
+        .args([
+            "--config",
+            "./missive.toml",
+            "send",
+            p.issue(),
+            "--subscribers",
+            "lists/this week.csv",
+            "--yes",
+        ])
+        .current_dir(p.path())
+        .env("MISSIVE_UNSUBSCRIBE_SECRET", SECRET)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(600));
+    assert!(
+        std::process::Command::new("kill")
+            .args(["-INT", &child.id().to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let o = child.wait_with_output().unwrap();
+    assert_exit(&o, 130);
+    let hint = format!(
+        "missive --config ./missive.toml send {} --subscribers 'lists/this week.csv'",
+        p.issue()
+    );
+    assert!(
+        stderr(&o).contains(&hint),
+        "{hint:?} not in:\n{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn a_whole_last_journal_entry_without_its_newline_is_not_sent_again() {
+    let out = tempfile::tempdir().unwrap();
+    let server = SmtpServer::start(out.path(), &[]);
+    let (list, expected) = subscriber_list(3);
+    let p = SendProject::new(&plain_config(server.port, ""), &list);
+    assert_exit(
+        &p.run(&["send", p.issue(), "--yes", "--limit", "2"], SEND_ENV),
+        3,
+    );
+    // A crash between the entry and its newline.
+    let path = p
+        .path()
+        .join(".missive/2026-11-27-tides-and-timetables.journal");
+    let journal = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(&path, journal.trim_end_matches('\n')).unwrap();
+    let status = p.run(&["status", p.issue()], &[]);
+    assert!(
+        stdout(&status).contains("sent:    2"),
+        "{}",
+        stdout(&status)
+    );
+    // The next send finishes the list; the one after must find everyone sent.
+    assert_exit(&p.run(&["send", p.issue(), "--yes"], SEND_ENV), 0);
+    let status = p.run(&["status", p.issue()], &[]);
+    assert!(
+        stdout(&status).contains("sent:    3"),
+        "{}",
+        stdout(&status)
+    );
+    assert_exit(&p.run(&["send", p.issue(), "--yes"], SEND_ENV), 0);
+    let mut got = server.recipients();
+    got.sort();
+    let mut want: Vec<String> = expected.iter().map(|(e, _)| e.clone()).collect();
+    want.sort();
+    assert_eq!(got, want, "nobody got a second copy");
+}
+
+#[test]
+fn lists_that_cannot_be_sent_to_name_the_row() {
+    let config = plain_config(0, "").replace("port = 0", "port = PORT");
+    assert_refused(
+        &config,
+        "email,name\rada@example.org,Ada\rbob@example.org,Bob\r",
+        SEND_ENV,
+        &["subscribers.csv: the lines end with a carriage return alone"],
+    );
+    assert_refused(
+        &config,
+        "email,name\nok@example.org,Ok\n\"\"\"q.x\"\"@example.org\",Q\nip@[192.0.2.1],I\nnul@example.org,\"N\u{0}\"\n",
+        SEND_ENV,
+        &[
+            "line 3: `\\\"q.x\\\"@example.org` has a quoted local part",
+            "line 4: `ip@[192.0.2.1]` has an IP address for a domain",
+            "line 5: the name `N\\0` contains a control character",
+            "has 3 invalid rows",
+        ],
+    );
+}
+
+#[test]
+fn terminal_escapes_from_servers_and_lists_are_never_printed_raw() {
+    let out = tempfile::tempdir().unwrap();
+    let (list, expected) = subscriber_list(4);
+    let refused = expected[1].0.clone();
+    let server = SmtpServer::start(
+        out.path(),
+        &[
+            "--reject-550",
+            &refused,
+            "--reject-text",
+            "no such user \u{1b}]0;owned\u{7}\u{1b}[2J",
+        ],
+    );
+    let list = format!("{list}evil\u{1b}[31m@example.org,Evil\n");
+    let p = SendProject::new(&plain_config(server.port, ""), &list);
+    let o = p.run(&["send", p.issue(), "--yes", "--skip-invalid"], SEND_ENV);
+    assert_exit(&o, 3);
+    let status = p.run(&["status", p.issue()], &[]);
+    for output in [&o, &status] {
+        let all = format!("{}{}", stdout(output), stderr(output));
+        assert!(!all.contains('\u{1b}') && !all.contains('\u{7}'), "{all:?}");
+    }
+    assert!(
+        stdout(&status).contains("no such user \\u{1b}]0;owned\\u{7}\\u{1b}[2J"),
+        "{}",
+        stdout(&status)
+    );
+}
