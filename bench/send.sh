@@ -5,6 +5,8 @@
 # same size; prints both rates and the ratio. Then compares missive's peak RSS
 # at N and at BIG subscribers.
 # Usage: bench/send.sh [N] [BIG]   (defaults 20000 and 200000)
+# With MISSIVE_BASELINE=/path/to/another/missive, that build also sends N in
+# the same run, and its rate is printed beside this one's.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 n="${1:-20000}"
@@ -63,11 +65,12 @@ list 1 "$work/size/subscribers.csv"
 size=$(wc -c < "$(ls "$work"/size/outbox/*.eml | head -1)")
 echo "message size: $size bytes"
 
-run_missive() { # run_missive N: prints "seconds rss_kb"
+run_missive() { # run_missive N [BINARY]: prints "seconds rss_kb"
+  local bin="${2:-$PWD/target/release/missive}"
   list "$1" "$work/project/subscribers.csv"
   rm -rf "$work/project/.missive"
   (cd "$work/project" && /usr/bin/time -f "%e %M" -o "$work/time.txt" \
-     "$OLDPWD/target/release/missive" send issues/issue.toml --yes > "$work/missive-$1.log")
+     "$bin" send issues/issue.toml --yes > "$work/missive-$1.log")
   cat "$work/time.txt"
 }
 
@@ -78,10 +81,15 @@ smtp-source -d -s 4 -m "$n" -l "$size" -f matt@example.com -t reader@example.org
 end=$(date +%s.%N)
 read -r b_secs b_rss < <(run_missive "$big")
 grep "This run" "$work/missive-$big.log"
+base_secs=0
+if [ -n "${MISSIVE_BASELINE:-}" ]; then
+  read -r base_secs base_rss < <(run_missive "$n" "$MISSIVE_BASELINE")
+  grep "This run" "$work/missive-$n.log"
+fi
 
-python3 - "$n" "$m_secs" "$start" "$end" "$m_rss" "$big" "$b_rss" "$b_secs" <<'PY'
+python3 - "$n" "$m_secs" "$start" "$end" "$m_rss" "$big" "$b_rss" "$b_secs" "$base_secs" <<'PY'
 import sys
-n, m_secs, start, end, m_rss, big, b_rss, b_secs = sys.argv[1:]
+n, m_secs, start, end, m_rss, big, b_rss, b_secs, base_secs = sys.argv[1:]
 n, big = int(n), int(big)
 m_rate = n / float(m_secs)
 s_rate = n / (float(end) - float(start))
@@ -90,4 +98,8 @@ print(f"smtp-source:  {n} messages in {float(end)-float(start):.2f} s = {s_rate:
 print(f"ratio: missive at {100*m_rate/s_rate:.0f}% of smtp-source's rate (target: >= 50%)")
 print(f"peak RSS: {int(m_rss)/1024:.1f} MiB at {n} subscribers, {int(b_rss)/1024:.1f} MiB at {big} "
       f"({big} sent in {float(b_secs):.1f} s); ratio {int(b_rss)/int(m_rss):.2f} (target: <= 1.5)")
+if float(base_secs) > 0:
+    base_rate = n / float(base_secs)
+    print(f"baseline:     {n} messages in {float(base_secs):.2f} s = {base_rate:.0f} msg/s; "
+          f"this build at {100*m_rate/base_rate:.0f}% of the baseline's rate")
 PY

@@ -26,10 +26,10 @@ fn compose(c: &mut Criterion) {
 
     let mut group = c.benchmark_group("compose-100-items");
     group.bench_function("parse", |b| {
-        b.iter(|| Issue::parse(black_box(&text), path).unwrap())
+        b.iter(|| Issue::parse(black_box(&text), path).unwrap());
     });
     group.bench_function("render", |b| {
-        b.iter(|| render::render(black_box(&loaded), &project, &templates).unwrap())
+        b.iter(|| render::render(black_box(&loaded), &project, &templates).unwrap());
     });
     group.bench_function("parse+render+fill", |b| {
         b.iter(|| {
@@ -45,7 +45,7 @@ fn compose(c: &mut Criterion) {
                 rendered.html_merge().fill(&fill),
                 rendered.text_merge().fill(&fill),
             )
-        })
+        });
     });
     group.finish();
 }
@@ -57,10 +57,10 @@ fn merge_tags(c: &mut Criterion) {
     let mut group = c.benchmark_group("merge-tags-200KB");
     for (name, text) in [("unmatched", &unmatched), ("opens-then-close", &opens)] {
         group.bench_function(format!("{name}/parse"), |b| {
-            b.iter(|| Merge::parse(black_box(text), Escape::None))
+            b.iter(|| Merge::parse(black_box(text), Escape::None));
         });
         group.bench_function(format!("{name}/one-scan"), |b| {
-            b.iter(|| black_box(text).matches("{{").count())
+            b.iter(|| black_box(text).matches("{{").count());
         });
     }
     group.finish();

@@ -5,25 +5,25 @@
 //! [`project`] (config, paths, source errors, validated values) →
 //! [`compose`] (issue → view → templates → MJML/HTML and text, merge tags,
 //! checks) and [`list`] (addresses, the CSV reader, the list-event log,
-//! unsubscribe tokens) → [`send`] (message, journal, engine, transports) →
-//! [`web`] (preview, serve, archive) → [`cmd`] (one file per command), with
-//! [`ui`] for everything a person reads on the terminal.
+//! unsubscribe tokens) → `send` (message, journal, engine, transports) →
+//! `web` (preview, serve, archive) → `cmd` (one file per command), with
+//! `ui` for everything a person reads on the terminal.
 
 // Errors carry a file, position, field and snippet; they are built once, on
 // the way out, so their size does not matter.
 #![allow(clippy::result_large_err)]
 
 pub mod cli;
-pub mod cmd;
+mod cmd;
 pub mod compose;
-pub mod fsutil;
+pub(crate) mod fsutil;
 pub mod list;
 pub mod project;
-pub mod send;
-pub mod ui;
-pub mod web;
+pub(crate) mod send;
+pub(crate) mod ui;
+pub(crate) mod web;
 
-pub use cmd::run;
+pub use cmd::{ExitStatus, report_error, run};
 #[doc(hidden)]
 pub use compose::synthetic;
 

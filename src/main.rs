@@ -9,7 +9,7 @@ fn main() -> ExitCode {
     match missive::run(cli) {
         Ok(status) => status.into(),
         Err(e) => {
-            eprintln!("error: {e:#}");
+            missive::report_error(&e);
             ExitCode::FAILURE
         }
     }

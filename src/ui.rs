@@ -3,6 +3,12 @@
 //! the progress of a send. Values from outside (SMTP replies, list rows,
 //! file names) are made safe to print first.
 
+#![allow(
+    clippy::print_stdout,
+    clippy::print_stderr,
+    reason = "this module is what a person reads on the terminal"
+)]
+
 use std::borrow::Cow;
 use std::fmt::Write as _;
 use std::io::{BufRead, IsTerminal, Write};
@@ -12,6 +18,7 @@ use std::time::Duration;
 use anyhow::{Result, bail};
 
 use crate::compose::{Composed, Warning};
+use crate::list::events::Migrated;
 use crate::send::{Outcome, Plan, Progress, Reporter, Status, Stop, TestSent};
 
 /// `text` with every control character (escape sequences included) written
@@ -68,11 +75,45 @@ pub fn print_warnings(issue: &Path, warnings: &[Warning]) {
     }
 }
 
-/// Prints notes (what was migrated, and the like) on stderr.
-pub fn print_notes(notes: &[String]) {
-    for note in notes {
-        eprintln!("note: {}", printable(note));
+/// Says what was migrated from suppression files of earlier versions.
+pub fn print_migrated(migrated: &[Migrated]) {
+    for m in migrated {
+        eprintln!(
+            "note: migrated {} unsubscribe{} from {} into {}",
+            m.count,
+            plural(m.count),
+            path(&m.from),
+            path(&m.into)
+        );
     }
+}
+
+/// `text` with control characters made visible, except line breaks and
+/// tabs: for messages of several lines, such as an error with its snippet.
+pub fn printable_text(text: &str) -> Cow<'_, str> {
+    if !text
+        .chars()
+        .any(|c| c.is_control() && !matches!(c, '\n' | '\t'))
+    {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for line in text.split_inclusive('\n') {
+        let (body, end) = match line.strip_suffix('\n') {
+            Some(body) => (body, "\n"),
+            None => (line, ""),
+        };
+        for part in body.split_inclusive('\t') {
+            let (body, tab) = match part.strip_suffix('\t') {
+                Some(body) => (body, "\t"),
+                None => (part, ""),
+            };
+            out.push_str(&printable(body));
+            out.push_str(tab);
+        }
+        out.push_str(end);
+    }
+    Cow::Owned(out)
 }
 
 /// The sentence `send --test` ends with.

@@ -2,6 +2,12 @@
 //! of the library and its result into what the person reads (through
 //! [`crate::ui`]) and an [`ExitStatus`].
 
+#![allow(
+    clippy::print_stdout,
+    clippy::print_stderr,
+    reason = "the commands write what a person reads"
+)]
+
 mod archive;
 mod build;
 mod check;
@@ -40,6 +46,12 @@ impl From<ExitStatus> for ExitCode {
             ExitStatus::Interrupted => 130,
         })
     }
+}
+
+/// Prints an error that ended a command, with its causes, on one or more
+/// lines (a source error shows the offending line).
+pub fn report_error(e: &anyhow::Error) {
+    eprintln!("error: {}", crate::ui::printable_text(&format!("{e:#}")));
 }
 
 /// Runs one command line.

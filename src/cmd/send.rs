@@ -39,7 +39,7 @@ pub fn run(config: Option<&Path>, args: &SendArgs) -> Result<ExitStatus> {
         force: args.force,
     };
     let plan = send::plan(&composed, &options)?;
-    ui::print_notes(&plan.migrated);
+    ui::print_migrated(&plan.migrated);
     ui::print_plan(&composed, &plan);
     let invalid = plan.tally.invalid.len();
     if invalid > 0 && !args.skip_invalid {

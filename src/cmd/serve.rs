@@ -22,7 +22,7 @@ pub fn run(config: Option<&Path>, args: &ServeArgs) -> Result<ExitStatus> {
         &project,
         &options,
         |ready| {
-            ui::print_notes(&ready.migrated);
+            ui::print_migrated(&ready.migrated);
             println!(
                 "Serving unsubscribes (into {}) and the archive ({}) at http://{}/ (Ctrl-C to stop)",
                 ui::path(&ready.log),

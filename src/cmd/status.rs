@@ -12,7 +12,7 @@ use crate::ui;
 pub fn run(config: Option<&Path>, args: &StatusArgs) -> Result<ExitStatus> {
     let composed = compose(config, &args.issue)?;
     let status = crate::send::status(&composed, args.subscribers.as_deref())?;
-    ui::print_notes(&status.migrated);
+    ui::print_migrated(&status.migrated);
     ui::print_status(&composed, &status);
     Ok(if status.complete {
         ExitStatus::Success

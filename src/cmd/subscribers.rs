@@ -16,7 +16,7 @@ pub fn run(config: Option<&Path>, args: &SubscribersArgs) -> Result<ExitStatus> 
     let project = Project::open(config)?;
     let list = project.list_path(args.subscribers.as_deref());
     let (suppressed, log, migrated) = events::open_project(&project, &list)?;
-    ui::print_notes(&migrated);
+    ui::print_migrated(&migrated);
     let mut tally = Tally::default();
     for row in Reader::open(&list)?.suppress(suppressed.clone()) {
         tally.add(row);

@@ -74,7 +74,7 @@ pub fn warnings(issue: &Issue, rendered: &Rendered, config: &Config) -> Vec<Warn
             level: Level::Warning,
             field: field.to_string(),
             message,
-        })
+        });
     };
 
     if let Some(url) = &config.unsubscribe.url
@@ -127,8 +127,8 @@ pub fn warnings(issue: &Issue, rendered: &Rendered, config: &Config) -> Vec<Warn
     }
 
     let mut seen: HashMap<&str, u32> = HashMap::new();
-    for (n, s, i, item) in issue.numbered_items() {
-        let field = format!("sections[{s}].items[{i}]");
+    for numbered in issue.numbered_items() {
+        let (n, item, field) = (numbered.number, numbered.item, numbered.field());
         match &item.url {
             None => warn(&field, format!("item {n} (\"{}\") has no url", item.title)),
             Some(url) => {

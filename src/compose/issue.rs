@@ -83,24 +83,47 @@ impl Issue {
     }
 
     /// All items in order, each with its number (1-based, continuous across
-    /// sections), the index of its section and its index in that section.
-    pub fn numbered_items(&self) -> impl Iterator<Item = (u32, usize, usize, &Item)> {
+    /// sections) and where it sits.
+    pub fn numbered_items(&self) -> impl Iterator<Item = NumberedItem<'_>> {
         self.sections
             .iter()
             .enumerate()
-            .flat_map(|(s, section)| {
-                section
-                    .items
+            .flat_map(|(section, s)| {
+                s.items
                     .iter()
                     .enumerate()
-                    .map(move |(i, item)| (s, i, item))
+                    .map(move |(index, item)| (section, index, item))
             })
             .zip(1u32..)
-            .map(|((s, i, item), n)| (n, s, i, item))
+            .map(|((section, index, item), number)| NumberedItem {
+                number,
+                section,
+                index,
+                item,
+            })
     }
 
     pub fn item_count(&self) -> usize {
         self.sections.iter().map(|s| s.items.len()).sum()
+    }
+}
+
+/// An item with its number in the issue and its place in the file.
+#[derive(Debug, Clone, Copy)]
+pub struct NumberedItem<'a> {
+    /// 1-based, continuous across sections.
+    pub number: u32,
+    /// The index of its section.
+    pub section: usize,
+    /// Its index in that section.
+    pub index: usize,
+    pub item: &'a Item,
+}
+
+impl NumberedItem<'_> {
+    /// `sections[s].items[i]`, as errors and warnings name it.
+    pub fn field(&self) -> String {
+        format!("sections[{}].items[{}]", self.section, self.index)
     }
 }
 
@@ -118,8 +141,7 @@ impl LoadedIssue {
     pub fn stem(&self) -> String {
         self.path
             .file_stem()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "issue".into())
+            .map_or_else(|| "issue".into(), |s| s.to_string_lossy().into_owned())
     }
 }
 
@@ -152,7 +174,7 @@ mod tests {
         let issue = parse(&text).unwrap();
         let numbered: Vec<_> = issue
             .numbered_items()
-            .map(|(n, s, _, item)| (n, s, item.title.to_string()))
+            .map(|n| (n.number, n.section, n.item.title.to_string()))
             .collect();
         assert_eq!(
             numbered,

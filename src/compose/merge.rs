@@ -14,11 +14,10 @@ pub const UNSUBSCRIBE_URL: &str = "unsubscribe_url";
 /// Every tag takes its fallback except the unsubscribe link, which points at
 /// the configured mailto or the unsubscribe page with no address in it.
 pub fn neutral(config: &Config) -> impl Fn(&str) -> Option<Cow<'static, str>> + use<> {
-    let unsubscribe = match (&config.unsubscribe.mailto, &config.unsubscribe.url) {
-        (Some(mailto), _) => Some(format!("mailto:{mailto}?subject=unsubscribe")),
-        (None, Some(url)) => Some(url.fill("", "")),
-        (None, None) => None,
-    };
+    let unsubscribe = config
+        .unsubscribe
+        .mailto_link()
+        .or_else(|| config.unsubscribe.url.as_ref().map(|url| url.fill("", "")));
     move |key| match key {
         UNSUBSCRIBE_URL => unsubscribe.clone().map(Cow::Owned),
         _ => None,
@@ -99,6 +98,7 @@ impl Merge {
     /// is encoded once, here, and only the values per reader. Every piece
     /// ends its line (with a soft line break where the text did not), which
     /// keeps lines short and which decoders drop.
+    #[must_use]
     pub fn quoted_printable(&self) -> Merge {
         let parts: Vec<Part> = self
             .parts

@@ -3,16 +3,16 @@
 //! tags and the checks. [`compose`] is the one place an issue is composed
 //! with its project; build, check, preview, send and archive all start there.
 
-pub mod check;
+pub(crate) mod check;
 pub mod issue;
-pub mod markdown;
+pub(crate) mod markdown;
 pub mod merge;
-pub mod render;
+pub(crate) mod render;
 #[doc(hidden)]
 pub mod synthetic;
-pub mod templates;
-pub mod text;
-pub mod view;
+pub(crate) mod templates;
+pub(crate) mod text;
+pub(crate) mod view;
 
 use std::path::Path;
 

@@ -136,7 +136,12 @@ pub fn render(
         let html = thread().spawn_scoped(scope, || render_html(templates, context.clone()));
         (joined(html), joined(text))
     });
-    let (mjml, html, template_time, mjml_time) = html?;
+    let HtmlRender {
+        mjml,
+        html,
+        template_time,
+        mjml_time,
+    } = html?;
     let (text, text_time) = text?;
     let timings = Timings {
         template: template_time,
@@ -165,10 +170,18 @@ fn joined<T>(
 }
 
 /// The MJML and its HTML, with the time spent in templates and in mrml.
+/// The email's MJML and HTML, and the time each stage took.
+struct HtmlRender {
+    mjml: String,
+    html: String,
+    template_time: Duration,
+    mjml_time: Duration,
+}
+
 fn render_html(
     templates: &Templates,
     mut context: tera::Context,
-) -> Result<(String, String, Duration, Duration), RenderError> {
+) -> Result<HtmlRender, RenderError> {
     let started = Instant::now();
     let mut mjml = templates.render(templates::ISSUE_MJML, &context)?;
     let mut template_time = started.elapsed();
@@ -181,7 +194,12 @@ fn render_html(
         template_time += again.elapsed();
         html = compile_mjml(&mjml, templates)?;
     }
-    Ok((mjml, html, template_time, started.elapsed() - template_time))
+    Ok(HtmlRender {
+        mjml,
+        html,
+        template_time,
+        mjml_time: started.elapsed().saturating_sub(template_time),
+    })
 }
 
 fn compile_mjml(mjml: &str, templates: &Templates) -> Result<String, RenderError> {
@@ -193,7 +211,7 @@ fn compile_mjml(mjml: &str, templates: &Templates) -> Result<String, RenderError
     let options = mrml::prelude::render::RenderOptions {
         disable_comments: true,
         // No web fonts: they are fetched from a third party on every open.
-        fonts: Default::default(),
+        fonts: std::collections::HashMap::default(),
         ..Default::default()
     };
     parsed
@@ -208,15 +226,12 @@ fn compile_mjml(mjml: &str, templates: &Templates) -> Result<String, RenderError
 fn locate_items(html: &str, count: usize, facts: &mut Facts) {
     let mut from = 0;
     for n in 1..=count {
-        match html[from..].find(&format!("id=\"item-{n}\"")) {
-            Some(at) => {
-                from += at;
-                facts.item_starts.push(from);
-            }
-            None => {
-                facts.item_starts.clear();
-                return;
-            }
+        if let Some(at) = html[from..].find(&format!("id=\"item-{n}\"")) {
+            from += at;
+            facts.item_starts.push(from);
+        } else {
+            facts.item_starts.clear();
+            return;
         }
     }
     facts.content_end = html[from..].find("id=\"footer\"").map(|at| from + at);

@@ -271,7 +271,7 @@ fn write_item(out: &mut String, rng: &mut Rng, number: usize) {
         rng.pick(WORDS)
     )
     .unwrap();
-    let authors: Vec<String> = (0..1 + rng.below(3))
+    let authors: Vec<String> = (0..=rng.below(3))
         .map(|_| format!("\"{}\"", rng.pick(NAMES)))
         .collect();
     writeln!(out, "authors = [{}]", authors.join(", ")).unwrap();

@@ -162,7 +162,7 @@ pub fn build(loaded: &LoadedIssue, project: &Project) -> Result<(View, Facts), S
         preheader: issue.preheader.as_ref().map(ToString::to_string),
         date: issue.date.long(),
         date_iso: issue.date.iso(),
-        number: issue.number.map(|n| n.get()),
+        number: issue.number.map(std::num::NonZero::get),
         newsletter: NewsletterView {
             name: newsletter.name.to_string(),
             postal_address: newsletter
@@ -187,7 +187,11 @@ pub fn build(loaded: &LoadedIssue, project: &Project) -> Result<(View, Facts), S
 
 /// `Hugo Bromley and Eyck Freymann, Hoover Institution, November 25, 2026`.
 pub fn byline(item: &Item) -> Option<String> {
-    let authors: Vec<&str> = item.authors.iter().map(|a| a.as_str()).collect();
+    let authors: Vec<&str> = item
+        .authors
+        .iter()
+        .map(super::super::project::values::OneLine::as_str)
+        .collect();
     let names = match authors.as_slice() {
         [] => None,
         [one] => Some(one.to_string()),

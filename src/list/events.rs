@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 
 use crate::list::address::{address_hash, normalize};
+use crate::list::reader::{Status, column_index};
 use crate::project::Project;
 
 /// The log's file name in the project's state directory.
@@ -80,10 +81,6 @@ impl Suppressed {
 
     pub fn len(&self) -> usize {
         self.hashes.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.hashes.is_empty()
     }
 }
 
@@ -161,18 +158,27 @@ impl Log {
     }
 }
 
+/// Unsubscribes copied from a suppression file of an earlier version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Migrated {
+    pub count: usize,
+    /// The old file (left in place).
+    pub from: PathBuf,
+    /// The project's log.
+    pub into: PathBuf,
+}
+
 /// The project's suppressions, honoured whatever list a command reads: the
 /// list-event log in `.missive/`, with any suppression file an earlier
 /// version left beside `list` or beside the configured list migrated into
-/// it first. Returns the set, the open log, and a note for each old file
-/// that had something to migrate.
-pub fn open_project(project: &Project, list: &Path) -> Result<(Suppressed, Log, Vec<String>)> {
+/// it first. Returns the set, the open log, and what was migrated.
+pub fn open_project(project: &Project, list: &Path) -> Result<(Suppressed, Log, Vec<Migrated>)> {
     let configured = project.list_path(None);
     open(&project.state_dir(), &[list, &configured])
 }
 
 /// [`open_project`], for a state directory and lists given directly.
-fn open(state_dir: &Path, lists: &[&Path]) -> Result<(Suppressed, Log, Vec<String>)> {
+fn open(state_dir: &Path, lists: &[&Path]) -> Result<(Suppressed, Log, Vec<Migrated>)> {
     let path = path_in(state_dir);
     let mut log = Log::open(&path)?;
     let mut suppressed = Suppressed::load(&path)?;
@@ -201,12 +207,11 @@ fn open(state_dir: &Path, lists: &[&Path]) -> Result<(Suppressed, Log, Vec<Strin
         }
         if migrated > 0 {
             log.sync()?;
-            notes.push(format!(
-                "migrated {migrated} unsubscribe{} from {} into {}",
-                crate::ui::plural(migrated),
-                legacy.display(),
-                path.display()
-            ));
+            notes.push(Migrated {
+                count: migrated,
+                from: legacy.clone(),
+                into: path.clone(),
+            });
         }
     }
     Ok((suppressed, log, notes))
@@ -235,19 +240,14 @@ pub fn fold(list: &Path, suppressed: &Suppressed) -> Result<usize> {
     };
     let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(body);
     let mut headers = reader.headers()?.clone();
-    let column = |headers: &csv::StringRecord, name: &str| {
-        headers
-            .iter()
-            .position(|h| h.trim().eq_ignore_ascii_case(name))
-    };
+    let column = |headers: &csv::StringRecord, name: &str| column_index(headers, name);
     let email = column(&headers, "email")
         .ok_or_else(|| anyhow::anyhow!("{}: no `email` column", list.display()))?;
-    let status = match column(&headers, "status") {
-        Some(i) => i,
-        None => {
-            headers.push_field("status");
-            headers.len() - 1
-        }
+    let status = if let Some(i) = column(&headers, "status") {
+        i
+    } else {
+        headers.push_field("status");
+        headers.len() - 1
     };
     let mut out = Vec::with_capacity(bytes.len() + 64);
     if shape.bom {
@@ -266,10 +266,7 @@ pub fn fold(list: &Path, suppressed: &Suppressed) -> Result<usize> {
         let record = record.with_context(|| format!("cannot read {}", list.display()))?;
         let mut fields: Vec<String> = record.iter().map(String::from).collect();
         fields.resize(headers.len().max(fields.len()), String::new());
-        let subscribed = matches!(
-            fields[status].trim().to_ascii_lowercase().as_str(),
-            "" | "subscribed"
-        );
+        let subscribed = Status::parse(&fields[status]) == Some(Status::Subscribed);
         if subscribed && suppressed.contains(&fields[email]) {
             fields[status] = "unsubscribed".into();
             changed += 1;
@@ -290,7 +287,7 @@ mod tests {
     fn events_are_appended_and_read_back() {
         let dir = tempfile::tempdir().unwrap();
         let path = path_in(&dir.path().join(".missive"));
-        assert!(Suppressed::load(&path).unwrap().is_empty());
+        assert_eq!(Suppressed::load(&path).unwrap().len(), 0);
         let mut log = Log::open(&path).unwrap();
         log.append("Ada@Example.com", UNSUBSCRIBED, "one-click")
             .unwrap();

@@ -2,7 +2,7 @@
 //! list-event log (unsubscribes and every other list event) and the signed
 //! tokens in unsubscribe links.
 
-pub mod address;
-pub mod events;
-pub mod reader;
+pub(crate) mod address;
+pub(crate) mod events;
+pub(crate) mod reader;
 pub mod token;

@@ -33,7 +33,8 @@ pub enum Status {
 }
 
 impl Status {
-    fn parse(s: &str) -> Option<Status> {
+    /// A `status` cell as written in the list (any case; empty means subscribed).
+    pub fn parse(s: &str) -> Option<Status> {
         match s.trim().to_ascii_lowercase().as_str() {
             "" | "subscribed" => Some(Status::Subscribed),
             "unsubscribed" => Some(Status::Unsubscribed),
@@ -112,9 +113,18 @@ pub enum Row {
     },
 }
 
+/// The position of the column `name` (any case, spaces and a byte-order
+/// mark around it ignored) among `headers`.
+pub fn column_index<'a>(headers: impl IntoIterator<Item = &'a str>, name: &str) -> Option<usize> {
+    headers.into_iter().position(|h| {
+        h.trim_start_matches('\u{feff}')
+            .trim()
+            .eq_ignore_ascii_case(name)
+    })
+}
+
 /// Reads the list row by row.
 pub struct Reader {
-    path: PathBuf,
     csv: csv::Reader<Box<dyn Read + Send>>,
     columns: Arc<Vec<String>>,
     email: usize,
@@ -185,7 +195,7 @@ impl Reader {
                 "the file is empty: it needs a header row with an `email` column".into(),
             ));
         }
-        let find = |name: &str| columns.iter().position(|c| c.eq_ignore_ascii_case(name));
+        let find = |name: &str| column_index(columns.iter().map(String::as_str), name);
         let email = find("email").ok_or_else(|| {
             err(format!(
                 "the header row has no `email` column (it has {})",
@@ -198,7 +208,6 @@ impl Reader {
         })?;
         let (name, status) = (find("name"), find("status"));
         Ok(Reader {
-            path: path.to_path_buf(),
             csv,
             columns: Arc::new(columns),
             email,
@@ -210,11 +219,8 @@ impl Reader {
         })
     }
 
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
     /// Treats these addresses as unsubscribed, whatever the list says.
+    #[must_use]
     pub fn suppress(mut self, suppressed: crate::list::events::Suppressed) -> Reader {
         self.suppressed = Some(suppressed);
         self
@@ -222,6 +228,7 @@ impl Reader {
 
     /// Makes room for `addresses` addresses at once, so the set of those seen
     /// never has to grow (and briefly double) while sending.
+    #[must_use]
     pub fn expect(mut self, addresses: usize) -> Reader {
         self.seen.reserve(addresses);
         self
@@ -241,17 +248,14 @@ impl Reader {
                 reason: "the email field is empty".into(),
             };
         }
-        let email = match Address::from_str(raw_email) {
-            Ok(a) => a,
-            Err(_) => {
-                return Row::Invalid {
-                    line,
-                    reason: format!(
-                        "`{}` is not a valid email address",
-                        raw_email.escape_debug()
-                    ),
-                };
-            }
+        let Ok(email) = Address::from_str(raw_email) else {
+            return Row::Invalid {
+                line,
+                reason: format!(
+                    "`{}` is not a valid email address",
+                    raw_email.escape_debug()
+                ),
+            };
         };
         if let Some(why) = unsendable(&email) {
             return Row::Invalid {
@@ -323,13 +327,13 @@ impl Iterator for Reader {
         let result = self.csv.read_record(&mut record);
         let line = record
             .position()
-            .map_or_else(|| self.csv.position().line(), |p| p.line());
+            .map_or_else(|| self.csv.position().line(), csv::Position::line);
         self.record = record;
         match result {
             Ok(false) => None,
             Ok(true) => Some(self.classify(line)),
             Err(e) => {
-                let line = e.position().map_or(line, |p| p.line());
+                let line = e.position().map_or(line, csv::Position::line);
                 let reason = match e.kind() {
                     csv::ErrorKind::UnequalLengths {
                         expected_len, len, ..

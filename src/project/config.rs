@@ -71,6 +71,16 @@ pub struct Unsubscribe {
     pub mailto: Option<AddressValue>,
 }
 
+impl Unsubscribe {
+    /// The `mailto:` link that unsubscribes whoever follows it, if an
+    /// address is set.
+    pub fn mailto_link(&self) -> Option<String> {
+        self.mailto
+            .as_ref()
+            .map(|m| format!("mailto:{m}?subject=unsubscribe"))
+    }
+}
+
 /// `[smtp]`: the server that relays the mail.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]

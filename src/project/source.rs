@@ -179,7 +179,7 @@ fn redact_secret(line: &str) -> Option<String> {
     ["password", "passwd", "secret", "token"]
         .iter()
         .any(|s| name.contains(s))
-        .then(|| format!("{}= \"…\" (hidden: it may be a secret)", key))
+        .then(|| format!("{key}= \"…\" (hidden: it may be a secret)"))
 }
 
 /// For the byte `offset` in `text`: the 1-based line, the 1-based column in

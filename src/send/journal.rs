@@ -231,10 +231,6 @@ impl Journal {
         })
     }
 
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
     /// Appends one entry with a single write, so that it reaches the file
     /// (the OS) at once and survives the process being killed.
     pub fn record(&self, entry: &Entry) -> Result<()> {

@@ -23,7 +23,7 @@ use crate::compose::merge::{Escape, Merge, UNSUBSCRIBE_URL};
 use crate::compose::render::Rendered;
 use crate::list::reader::Subscriber;
 use crate::list::token::{SECRET_ENV, Secret};
-use crate::project::config::{Config, Dkim};
+use crate::project::config::{Config, Dkim, Unsubscribe};
 use crate::project::values::UnsubscribeUrl;
 
 /// Merge tags every reader has values for.
@@ -36,8 +36,7 @@ pub struct Letterhead {
     /// The Subject, with any merge tags still in it.
     subject: Merge,
     list_id: Option<String>,
-    unsubscribe_url: Option<UnsubscribeUrl>,
-    unsubscribe_mailto: Option<String>,
+    unsubscribe: Unsubscribe,
     secret: Option<Secret>,
     html: Merge,
     text: Merge,
@@ -48,8 +47,15 @@ pub struct Letterhead {
 
 /// A message for one reader could not be made.
 #[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct MessageError(pub String);
+pub enum MessageError {
+    #[error("the name of {email} contains a line break")]
+    NameLineBreak { email: String },
+    #[error("cannot build the message for {email}: {source}")]
+    Build {
+        email: String,
+        source: lettre::error::Error,
+    },
+}
 
 impl Letterhead {
     /// Checks the config for sending and prepares the shared parts.
@@ -84,8 +90,7 @@ impl Letterhead {
             reply_to: newsletter.reply_to.as_ref().map(|m| m.0.clone()),
             subject: Merge::parse(subject, Escape::None),
             list_id: newsletter.list_id.as_ref().map(ToString::to_string),
-            unsubscribe_url: url,
-            unsubscribe_mailto: config.unsubscribe.mailto.as_ref().map(ToString::to_string),
+            unsubscribe: config.unsubscribe.clone(),
             secret,
             html: rendered.html_merge().quoted_printable(),
             text: rendered.text_merge().quoted_printable(),
@@ -97,7 +102,7 @@ impl Letterhead {
 
     /// Whether readers have a way to unsubscribe; a dispatch to a list needs one.
     pub fn has_unsubscribe(&self) -> bool {
-        self.unsubscribe_url.is_some() || self.unsubscribe_mailto.is_some()
+        self.unsubscribe.url.is_some() || self.unsubscribe.mailto.is_some()
     }
 
     /// Merge tags the issue uses that neither missive nor the list's
@@ -145,29 +150,23 @@ impl Letterhead {
         // Whose unsubscribe links these are: the reader's, or in a test the
         // test recipient's.
         let link_owner = test_to.map_or_else(|| email.clone(), |to| to.email.to_string());
-        let links = UnsubscribeLinks::new(
-            self.unsubscribe_url.as_ref(),
-            self.unsubscribe_mailto.as_deref(),
-            self.secret.as_ref(),
-            &link_owner,
-        );
+        let links = UnsubscribeLinks::new(&self.unsubscribe, self.secret.as_ref(), &link_owner);
         let lookup = reader_values(reader, &email, links.primary());
         let html = self.html.fill(&lookup);
         let text = self.text.fill(&lookup);
         let (url_link, mailto_link) = (&links.url, &links.mailto);
 
         if reader.name.contains(['\r', '\n']) {
-            return Err(MessageError(format!(
-                "the name of {email} contains a line break"
-            )));
+            return Err(MessageError::NameLineBreak {
+                email: email.clone(),
+            });
         }
         let subject = self.subject_for(&lookup);
-        let (to, subject) = match test_to {
-            Some(to) => (to.clone(), format!("[TEST] {subject}")),
-            None => {
-                let name = (!reader.name.is_empty()).then(|| reader.name.clone());
-                (Mailbox::new(name, reader.email.clone()), subject)
-            }
+        let (to, subject) = if let Some(to) = test_to {
+            (to.clone(), format!("[TEST] {subject}"))
+        } else {
+            let name = (!reader.name.is_empty()).then(|| reader.name.clone());
+            (Mailbox::new(name, reader.email.clone()), subject)
         };
 
         let mut builder = Message::builder().from(self.from.clone()).to(to);
@@ -198,7 +197,8 @@ impl Letterhead {
             builder = builder.header(Raw::<ListUnsubscribe>::new(targets.join(", ")));
         }
         if self
-            .unsubscribe_url
+            .unsubscribe
+            .url
             .as_ref()
             .is_some_and(UnsubscribeUrl::one_click)
         {
@@ -221,7 +221,10 @@ impl Letterhead {
                     .singlepart(part(ContentType::TEXT_PLAIN, text))
                     .singlepart(part(ContentType::TEXT_HTML, html)),
             )
-            .map_err(|e| MessageError(format!("cannot build the message for {email}: {e}")))?;
+            .map_err(|source| MessageError::Build {
+                email: email.clone(),
+                source,
+            })?;
         if let Some(dkim) = &self.dkim {
             message.sign(dkim);
         }
@@ -239,17 +242,16 @@ pub struct UnsubscribeLinks {
 impl UnsubscribeLinks {
     /// The links for `email`; without a secret, `{token}` is left empty.
     pub fn new(
-        url: Option<&UnsubscribeUrl>,
-        mailto: Option<&str>,
+        unsubscribe: &Unsubscribe,
         secret: Option<&Secret>,
         email: &str,
     ) -> UnsubscribeLinks {
         UnsubscribeLinks {
-            url: url.map(|url| {
+            url: unsubscribe.url.as_ref().map(|url| {
                 let token = secret.map(|s| s.token(email)).unwrap_or_default();
                 url.fill(email, &token)
             }),
-            mailto: mailto.map(|m| format!("mailto:{m}?subject=unsubscribe")),
+            mailto: unsubscribe.mailto_link(),
         }
     }
 
@@ -506,13 +508,13 @@ url = "https://n.example.com/u?e={email}&t={token}"
         let reader_token = secret.token("ada@example.org");
         let me_token = secret.token("me@example.com");
         let l = letterhead(CONFIG, Some(secret)).unwrap();
-        let test = l
+        let test_mail = l
             .test_message(
                 &reader("email,name,city\nada@example.org,Ada,Paris\n"),
                 &Mailbox::from_str("me@example.com").unwrap(),
             )
             .unwrap();
-        let raw = String::from_utf8(test.formatted()).unwrap();
+        let raw = String::from_utf8(test_mail.formatted()).unwrap();
         let parsed = parse(raw.as_bytes());
         let body = format!(
             "{}{}",
@@ -602,13 +604,13 @@ url = "https://n.example.com/u?e={email}&t={token}"
         assert!(raw.contains("List-Unsubscribe-Post: List-Unsubscribe=One-Click"));
         assert!(text.contains("Dear Ada in Paris,"), "{text}");
 
-        let test = l
+        let trial = l
             .test_message(
                 &reader("email,name,city\nada@example.org,,\n"),
                 &Mailbox::from_str("me@example.com").unwrap(),
             )
             .unwrap();
-        let raw = String::from_utf8(test.formatted()).unwrap();
+        let raw = String::from_utf8(trial.formatted()).unwrap();
         let parsed = mail_parser::MessageParser::default()
             .parse(raw.as_bytes())
             .unwrap();

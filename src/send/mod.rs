@@ -18,11 +18,11 @@ use anyhow::{Context, Result, anyhow, bail};
 use lettre::message::Mailbox;
 use sha2::{Digest, Sha256};
 
-pub use engine::{Progress, Report, Reporter, Silent, Stop};
+pub use engine::{Progress, Report, Reporter, Stop};
 pub use transport::Transport;
 
 use crate::compose::Composed;
-use crate::list::events::Suppressed;
+use crate::list::events::{Migrated, Suppressed};
 use crate::list::reader::{Reader, Row, Subscriber, Tally};
 use crate::list::token::Secret;
 use journal::{Entry, History, Journal, State};
@@ -161,7 +161,7 @@ pub struct Plan {
     pub transport: Transport,
     pub dry_run: bool,
     /// Suppression files of earlier versions migrated into the project's log.
-    pub migrated: Vec<String>,
+    pub migrated: Vec<Migrated>,
     suppressed: Suppressed,
     history: Arc<History>,
     letterhead: Arc<Letterhead>,
@@ -181,14 +181,10 @@ impl Plan {
 /// what must not be sent (errors in the issue, no unsubscribe method, merge
 /// tags the list cannot fill, a changed issue being resumed).
 pub fn plan(composed: &Composed, options: &Options) -> Result<Plan> {
-    let errors: Vec<_> = composed.warnings.iter().filter(|w| w.is_error()).collect();
-    if let Some(first) = errors.first() {
+    if let Some(first) = composed.warnings.iter().find(|w| w.is_error()) {
         bail!(
-            "{} has {} error{} (the first: {first}): fix {} before sending to the list",
+            "{}: {first}: the issue cannot be sent to the list until `missive check` finds no error",
             composed.issue.path.display(),
-            errors.len(),
-            crate::ui::plural(errors.len()),
-            if errors.len() == 1 { "it" } else { "them" }
         );
     }
     let project = &composed.project;
@@ -409,7 +405,7 @@ pub struct Status {
     pub problems: Vec<journal::Problem>,
     /// Whether every recipient on the list has the issue.
     pub complete: bool,
-    pub migrated: Vec<String>,
+    pub migrated: Vec<Migrated>,
 }
 
 /// `missive status ISSUE`: what the journal says, against the list.

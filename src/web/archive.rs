@@ -51,7 +51,7 @@ pub fn build(project: &Project, out: &Path) -> Result<Vec<Entry>> {
             bail!(
                 "{}: the file name cannot name a web page: use letters, digits, `-`, `_` and \
                  `.` (not first), e.g. 2026-11-27-my-issue.toml",
-                crate::ui::printable(&path.display().to_string())
+                path.display()
             );
         }
         let rendered = render::render(&loaded, project, &templates)
@@ -60,8 +60,8 @@ pub fn build(project: &Project, out: &Path) -> Result<Vec<Entry>> {
         entries.push(Entry {
             stem: stem.clone(),
             date: issue.date.long(),
-            sort_key: (issue.date, issue.number.map_or(0, |n| n.get())),
-            number: issue.number.map(|n| n.get()),
+            sort_key: (issue.date, issue.number.map_or(0, std::num::NonZero::get)),
+            number: issue.number.map(std::num::NonZero::get),
             subject: issue.subject.to_string(),
             preheader: issue.preheader.as_ref().map(ToString::to_string),
         });

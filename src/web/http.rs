@@ -54,14 +54,11 @@ pub async fn serve(
             () = &mut shutdown => break,
         };
         let stream = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
-                Err(_) => {
-                    // Out of file descriptors or a connection reset before
-                    // it was accepted: wait a little instead of spinning.
-                    tokio::time::sleep(Duration::from_millis(20)).await;
-                    continue;
-                }
+            accepted = listener.accept() => if let Ok((stream, _)) = accepted { stream } else {
+                // Out of file descriptors or a connection reset before
+                // it was accepted: wait a little instead of spinning.
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                continue;
             },
             () = &mut shutdown => break,
         };

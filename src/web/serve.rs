@@ -60,7 +60,7 @@ pub struct Ready {
     /// The list-event log unsubscribes are appended to.
     pub log: PathBuf,
     /// Suppression files of earlier versions migrated into the log.
-    pub migrated: Vec<String>,
+    pub migrated: Vec<crate::list::events::Migrated>,
 }
 
 /// Runs the server until Ctrl-C. `on_ready` is told where it listens;

@@ -184,6 +184,7 @@ impl SendProject {
         self.dir.path()
     }
 
+    #[allow(clippy::unused_self, reason = "reads as a property of the project")]
     pub fn issue(&self) -> &'static str {
         "issues/2026-11-27-tides-and-timetables.toml"
     }
@@ -242,6 +243,7 @@ pub fn plain_config(port: u16, sending: &str) -> String {
 /// duplicates; returns the CSV and the (address, name) of each reader who
 /// should get the issue, in list order.
 pub fn subscriber_list(n: usize) -> (String, Vec<(String, String)>) {
+    use std::fmt::Write as _;
     let mut csv = String::from("email,name,status,city\n");
     let mut expected = Vec::new();
     for i in 0..n {
@@ -254,14 +256,14 @@ pub fn subscriber_list(n: usize) -> (String, Vec<(String, String)>) {
             _ => format!("Reader {i}"),
         };
         let quoted = format!("\"{}\"", name.replace('"', "\"\""));
-        csv.push_str(&format!("{email},{quoted},subscribed,City {i}\n"));
+        let _ = writeln!(csv, "{email},{quoted},subscribed,City {i}");
         expected.push((email, name));
         if i % 50 == 7 {
-            csv.push_str(&format!("gone{i}@example.org,Gone,unsubscribed,X\n"));
-            csv.push_str(&format!("bounced{i}@example.org,Bounced,bounced,X\n"));
+            let _ = writeln!(csv, "gone{i}@example.org,Gone,unsubscribed,X");
+            let _ = writeln!(csv, "bounced{i}@example.org,Bounced,bounced,X");
         }
         if i % 100 == 11 {
-            csv.push_str(&format!("READER{i:04}@EXAMPLE.ORG,Duplicate,,X\n"));
+            let _ = writeln!(csv, "READER{i:04}@EXAMPLE.ORG,Duplicate,,X");
         }
     }
     (csv, expected)

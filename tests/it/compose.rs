@@ -87,7 +87,8 @@ fn text_part_keeps_every_item_and_wraps_at_78() {
 
     let flat = flatten(&text);
     let issue = Issue::parse(&read(&example_issue()), &example_issue()).unwrap();
-    for (n, _, _, item) in issue.numbered_items() {
+    for numbered in issue.numbered_items() {
+        let (n, item) = (numbered.number, numbered.item);
         let label = item
             .label
             .as_ref()
@@ -564,9 +565,11 @@ fn deeply_nested_markdown_is_an_error_naming_the_field_not_a_crash() {
         ">".repeat(8000),
         format!("{}x", "- ".repeat(4000)),
         // 300 levels of list: its text part came out empty before.
-        (0..300)
-            .map(|i| format!("{}- level {i}\n", "  ".repeat(i)))
-            .collect(),
+        (0..300).fold(String::new(), |mut list, i| {
+            use std::fmt::Write as _;
+            let _ = writeln!(list, "{}- level {i}", "  ".repeat(i));
+            list
+        }),
     ] {
         let issue = issue_with_item(dir.path(), &format!("excerpt = '''\n{nested}\n'''"));
         for command in ["build", "check"] {
@@ -661,7 +664,7 @@ fn control_characters_in_fields_are_named_errors() {
         let o = missive(dir.path(), &["build", issue.to_str().unwrap()]);
         assert_exit(&o, 1);
         let err = stderr(&o);
-        assert!(err.contains(&format!("issue.toml:9:")), "{err}");
+        assert!(err.contains(&"issue.toml:9:".to_string()), "{err}");
         assert!(err.contains(field), "{field}: {err}");
         assert!(err.contains("control character"), "{err}");
         assert!(!err.contains("MJML"), "{err}");

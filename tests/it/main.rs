@@ -2,10 +2,17 @@
 //! `missive` binary (and real servers and a real browser) on fixture
 //! directories.
 
+#![allow(
+    clippy::print_stdout,
+    clippy::print_stderr,
+    reason = "tests may say what they see"
+)]
+
 #[path = "../common/mod.rs"]
 mod common;
 
 mod compose;
+mod layers;
 mod preview;
 mod send;
 mod serve;

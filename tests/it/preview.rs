@@ -410,8 +410,7 @@ fn an_idle_connection_to_the_preview_is_closed() {
     let p = Preview::start(&[]);
     let addr = p.url.trim_start_matches("http://").trim_end_matches('/');
     let mut idle = std::net::TcpStream::connect(addr).unwrap();
-    idle.set_read_timeout(Some(Duration::from_secs(60)))
-        .unwrap();
+    idle.set_read_timeout(Some(Duration::from_mins(1))).unwrap();
     let mut buf = Vec::new();
     let read = idle.read_to_end(&mut buf);
     assert!(

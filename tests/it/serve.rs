@@ -474,7 +474,7 @@ fn slow_clients_cannot_make_the_server_unreachable() {
     // And it hangs up on those that never finish their headers.
     let client = &mut slow[0];
     client
-        .set_read_timeout(Some(std::time::Duration::from_secs(60)))
+        .set_read_timeout(Some(std::time::Duration::from_mins(1)))
         .unwrap();
     let mut buf = Vec::new();
     let read = client.read_to_end(&mut buf);

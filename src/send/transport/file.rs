@@ -26,10 +26,10 @@ impl Deliver for FileLink {
                 "written to {}",
                 self.dir.join(format!("{id}.eml")).display()
             )),
-            Err(e) => Err(DeliverError::Fatal(Fatal(format!(
-                "cannot write to the outbox {}: {e}",
-                self.dir.display()
-            )))),
+            Err(e) => Err(DeliverError::Fatal(Fatal::Outbox {
+                dir: self.dir.clone(),
+                detail: e.to_string(),
+            })),
         }
     }
 

@@ -56,8 +56,26 @@ impl Failure {
 /// The server cannot be used at all (refused credentials, no TLS, a bad
 /// certificate): the dispatch stops.
 #[derive(Debug, Clone, thiserror::Error)]
-#[error("{0}")]
-pub struct Fatal(pub String);
+pub enum Fatal {
+    #[error("smtp.host `{host}` is not a TLS server name: {detail}")]
+    ServerName { host: String, detail: String },
+    /// The TLS handshake or STARTTLS failed for good (an untrusted
+    /// certificate, a refusal).
+    #[error("{step} with {server} failed: {detail}")]
+    Tls {
+        step: &'static str,
+        server: String,
+        detail: String,
+    },
+    #[error("{server} does not offer STARTTLS, which smtp.security = \"starttls\" requires")]
+    NoStartTls { server: String },
+    #[error("refusing AUTH over an unencrypted connection")]
+    PlaintextAuth,
+    #[error("{server} refused the login of smtp.username: {detail}")]
+    Login { server: String, detail: String },
+    #[error("cannot write to the outbox {}: {detail}", dir.display())]
+    Outbox { dir: PathBuf, detail: String },
+}
 
 /// Why a delivery did not happen.
 #[derive(Debug)]
@@ -136,7 +154,7 @@ impl Transport {
     /// A new link for one worker.
     pub fn link(&self) -> Link {
         match self {
-            Transport::Smtp(s) => Link::Smtp(SmtpLink::new(s.clone())),
+            Transport::Smtp(s) => Link::Smtp(Box::new(SmtpLink::new(s.clone()))),
             Transport::File(dir) => Link::File(FileLink::new(dir.clone())),
             Transport::DryRun => Link::DryRun,
         }
@@ -145,7 +163,8 @@ impl Transport {
 
 /// One worker's link to wherever the configured transport sends.
 pub enum Link {
-    Smtp(SmtpLink),
+    /// Boxed: a connection's state is large beside the others.
+    Smtp(Box<SmtpLink>),
     File(FileLink),
     /// Messages are built and dropped.
     DryRun,

@@ -50,7 +50,7 @@ impl std::fmt::Debug for SmtpSettings {
             .field("port", &self.port)
             .field("security", &self.security)
             .field("auth", &self.credentials.is_some())
-            .finish()
+            .finish_non_exhaustive()
     }
 }
 
@@ -132,6 +132,11 @@ impl SmtpSettings {
         })
     }
 
+    /// `host:port`, for messages.
+    fn server(&self) -> String {
+        format!("{}:{}", self.host, self.port)
+    }
+
     /// One line for the summary: where the messages go.
     pub fn describe(&self) -> String {
         let security = match self.security {
@@ -175,7 +180,11 @@ impl SmtpLink {
 
 impl Deliver for SmtpLink {
     async fn deliver(&mut self, message: &Message) -> Result<String, DeliverError> {
-        if self.connection.as_ref().is_none_or(|c| c.has_broken()) {
+        if self
+            .connection
+            .as_ref()
+            .is_none_or(lettre::transport::smtp::client::AsyncSmtpConnection::has_broken)
+        {
             self.connection = Some(connect(&self.settings).await?);
         }
         let conn = self.connection.as_mut().expect("connected above");
@@ -347,20 +356,23 @@ async fn open(s: &SmtpSettings) -> Result<AsyncSmtpConnection, DeliverError> {
         None => Box::new(tcp),
         Some(config) => {
             let name = rustls::pki_types::ServerName::try_from(s.host.clone()).map_err(|e| {
-                Fatal(format!(
-                    "smtp.host `{}` is not a TLS server name: {e}",
-                    s.host
-                ))
+                Fatal::ServerName {
+                    host: s.host.clone(),
+                    detail: e.to_string(),
+                }
             })?;
             let tls = tokio_rustls::TlsConnector::from(Arc::clone(config))
                 .connect(name, tcp)
                 .await
                 .map_err(|e| {
-                    let text = format!("TLS with {}:{} failed: {}", s.host, s.port, chain(&e));
                     if is_certificate_error(&e) {
-                        DeliverError::Fatal(Fatal(text))
+                        DeliverError::Fatal(Fatal::Tls {
+                            step: "TLS",
+                            server: s.server(),
+                            detail: chain(&e),
+                        })
                     } else {
-                        network(text)
+                        network(format!("TLS with {} failed: {}", s.server(), chain(&e)))
                     }
                 })?;
             Box::new(TlsSocket(tls))
@@ -391,35 +403,30 @@ async fn connect(s: &SmtpSettings) -> Result<AsyncSmtpConnection, DeliverError> 
     if s.security == Security::Starttls {
         let tls = s.tls.clone().expect("STARTTLS has TLS parameters");
         if !conn.can_starttls() {
-            return Err(Fatal(format!(
-                "{}:{} does not offer STARTTLS, which smtp.security = \"starttls\" requires",
-                s.host, s.port
-            ))
-            .into());
+            return Err(Fatal::NoStartTls { server: s.server() }.into());
         }
         step(s.timeout, "STARTTLS", conn.starttls(tls, &s.hello), |e| {
-            (e.is_tls() || e.is_permanent() || is_certificate_error(e))
-                .then(|| format!("STARTTLS with {}:{} failed: {}", s.host, s.port, chain(e)))
+            (e.is_tls() || e.is_permanent() || is_certificate_error(e)).then(|| Fatal::Tls {
+                step: "STARTTLS",
+                server: s.server(),
+                detail: chain(e),
+            })
         })
         .await?;
     }
     if let Some(credentials) = &s.credentials {
         let encrypted = conn.is_encrypted() || s.wrapper.is_some();
         if !encrypted && !is_loopback(&s.host) {
-            return Err(Fatal("refusing AUTH over an unencrypted connection".into()).into());
+            return Err(Fatal::PlaintextAuth.into());
         }
         step(
             s.timeout,
             "AUTH",
             conn.auth(&[Mechanism::Plain, Mechanism::Login], credentials),
             |e| {
-                (e.is_permanent() || e.is_client()).then(|| {
-                    format!(
-                        "{}:{} refused the login of smtp.username: {}",
-                        s.host,
-                        s.port,
-                        chain(e)
-                    )
+                (e.is_permanent() || e.is_client()).then(|| Fatal::Login {
+                    server: s.server(),
+                    detail: chain(e),
                 })
             },
         )
@@ -434,12 +441,12 @@ async fn step<T>(
     timeout: Duration,
     what: &str,
     future: impl std::future::Future<Output = Result<T, lettre::transport::smtp::Error>>,
-    fatal: impl Fn(&lettre::transport::smtp::Error) -> Option<String>,
+    fatal: impl Fn(&lettre::transport::smtp::Error) -> Option<Fatal>,
 ) -> Result<T, DeliverError> {
     match tokio::time::timeout(timeout, future).await {
         Ok(Ok(value)) => Ok(value),
         Ok(Err(e)) => Err(match fatal(&e) {
-            Some(message) => DeliverError::Fatal(Fatal(message)),
+            Some(fatal) => DeliverError::Fatal(fatal),
             None => DeliverError::Failed(classify(&e)),
         }),
         Err(_) => Err(DeliverError::Failed(Failure::Network(format!(

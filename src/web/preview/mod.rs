@@ -106,16 +106,7 @@ fn personalized(composed: &Composed, as_email: Option<&str>) -> Snapshot {
     // preview must never unsubscribe the reader shown. Sign with a stand-in.
     let secret = Secret::new("missive preview, not a real secret").ok();
     let unsubscribe = &composed.project.config.unsubscribe;
-    let links = UnsubscribeLinks::new(
-        unsubscribe.url.as_ref(),
-        unsubscribe
-            .mailto
-            .as_ref()
-            .map(ToString::to_string)
-            .as_deref(),
-        secret.as_ref(),
-        &email,
-    );
+    let links = UnsubscribeLinks::new(unsubscribe, secret.as_ref(), &email);
     let lookup = reader_values(&reader, &email, links.primary());
     let html = composed.rendered.html_merge().fill(&lookup);
     let text = composed.rendered.text_merge().fill(&lookup);
@@ -166,7 +157,7 @@ async fn run(options: Options, on_ready: impl FnOnce(&str)) -> Result<()> {
     });
     let first = Arc::clone(&app);
     tokio::task::spawn_blocking(move || first.rerender()).await?;
-    let _watcher = watch_inputs(Arc::clone(&app))?;
+    let _watcher = watch_inputs(&app)?;
 
     let listener = tokio::net::TcpListener::bind(SocketAddr::new(options.bind, options.port))
         .await
@@ -355,41 +346,6 @@ async fn send_test(State(app): State<Arc<App>>, headers: HeaderMap) -> Response 
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn only_hosts_naming_this_machine_are_allowed() {
-        let loopback: IpAddr = "127.0.0.1".parse().unwrap();
-        for host in [
-            "localhost",
-            "localhost:8025",
-            "LOCALHOST:1",
-            "127.0.0.1:8025",
-            "127.1.2.3",
-            "[::1]:8025",
-            "[::1]",
-        ] {
-            assert!(host_is_allowed(host, loopback), "{host}");
-        }
-        for host in [
-            "",
-            "evil.example",
-            "evil.example:8025",
-            "localhost.evil.example",
-            "127.0.0.1.evil.example",
-            "192.168.1.20:8025",
-            "0.0.0.0:8025",
-        ] {
-            assert!(!host_is_allowed(host, loopback), "{host}");
-        }
-        let lan: IpAddr = "192.168.1.20".parse().unwrap();
-        assert!(host_is_allowed("192.168.1.20:8025", lan));
-        assert!(!host_is_allowed("0.0.0.0:8025", "0.0.0.0".parse().unwrap()));
-    }
-}
-
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
@@ -401,7 +357,7 @@ type Watcher = notify_debouncer_full::Debouncer<
 
 /// Watches the issue, the config and the templates; re-renders on a save.
 /// The returned watcher must be kept alive.
-fn watch_inputs(app: Arc<App>) -> Result<Arc<Mutex<Option<Watcher>>>> {
+fn watch_inputs(app: &Arc<App>) -> Result<Arc<Mutex<Option<Watcher>>>> {
     use notify_debouncer_full::notify::event::{CreateKind, ModifyKind};
     use notify_debouncer_full::notify::{EventKind, RecursiveMode};
     use notify_debouncer_full::{DebounceEventResult, new_debouncer};
@@ -423,7 +379,7 @@ fn watch_inputs(app: Arc<App>) -> Result<Arc<Mutex<Option<Watcher>>>> {
     let shared: Arc<Mutex<Option<Watcher>>> = Arc::new(Mutex::new(None));
     let watched_files: HashSet<PathBuf> = [issue.clone(), config.clone()].into_iter().collect();
     let templates_dir = templates.clone();
-    let handler_app = Arc::clone(&app);
+    let handler_app = Arc::clone(app);
     let handler_watcher = Arc::clone(&shared);
     let mut debouncer = new_debouncer(
         Duration::from_millis(20),
@@ -480,16 +436,14 @@ fn watch_inputs(app: Arc<App>) -> Result<Arc<Mutex<Option<Watcher>>>> {
         (
             issue
                 .parent()
-                .map(Path::to_path_buf)
-                .unwrap_or_else(|| root.clone()),
+                .map_or_else(|| root.clone(), Path::to_path_buf),
             RecursiveMode::NonRecursive,
         ),
         (root.clone(), RecursiveMode::NonRecursive),
         (
             config
                 .parent()
-                .map(Path::to_path_buf)
-                .unwrap_or_else(|| root.clone()),
+                .map_or_else(|| root.clone(), Path::to_path_buf),
             RecursiveMode::NonRecursive,
         ),
     ];
@@ -507,4 +461,39 @@ fn watch_inputs(app: Arc<App>) -> Result<Arc<Mutex<Option<Watcher>>>> {
 
 fn absolute(path: &Path) -> PathBuf {
     std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_hosts_naming_this_machine_are_allowed() {
+        let loopback: IpAddr = "127.0.0.1".parse().unwrap();
+        for host in [
+            "localhost",
+            "localhost:8025",
+            "LOCALHOST:1",
+            "127.0.0.1:8025",
+            "127.1.2.3",
+            "[::1]:8025",
+            "[::1]",
+        ] {
+            assert!(host_is_allowed(host, loopback), "{host}");
+        }
+        for host in [
+            "",
+            "evil.example",
+            "evil.example:8025",
+            "localhost.evil.example",
+            "127.0.0.1.evil.example",
+            "192.168.1.20:8025",
+            "0.0.0.0:8025",
+        ] {
+            assert!(!host_is_allowed(host, loopback), "{host}");
+        }
+        let lan: IpAddr = "192.168.1.20".parse().unwrap();
+        assert!(host_is_allowed("192.168.1.20:8025", lan));
+        assert!(!host_is_allowed("0.0.0.0:8025", "0.0.0.0".parse().unwrap()));
+    }
 }
