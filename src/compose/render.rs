@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 
 use super::templates::{self, TemplateError, Templates};
 use super::{text, view};
+pub use view::Facts;
 
 use crate::compose::issue::LoadedIssue;
 use crate::compose::merge::{Escape, Merge};
@@ -38,44 +39,6 @@ impl Rendered {
     /// The text part, ready to be filled in per reader.
     pub fn text_merge(&self) -> Merge {
         Merge::parse(&self.text, Escape::None)
-    }
-}
-
-/// What the renderer learnt about the issue on the way.
-#[derive(Debug, Clone, Default)]
-pub struct Facts {
-    /// `(field path, destination)` of every link in Markdown fields.
-    pub links: Vec<(String, String)>,
-    /// `(field path, image source)` of images with no alt text.
-    pub images_without_alt: Vec<(String, String)>,
-    /// `(field path, destination)` of script and data links, dropped.
-    pub unsafe_links: Vec<(String, String)>,
-    /// Byte offset in the HTML where each item starts (index 0 is item 1),
-    /// when the template marks items with `id="item-N"`.
-    pub item_starts: Vec<usize>,
-    /// Byte offset in the HTML where the last item ends (the footer starts),
-    /// when the template marks it with `id="footer"`.
-    pub content_end: Option<usize>,
-}
-
-impl Facts {
-    /// The number of the last item shown in full when the HTML is cut after
-    /// `limit` bytes; `None` if every item fits or items are not marked.
-    pub fn last_item_before(&self, limit: usize) -> Option<u32> {
-        let ends = self
-            .item_starts
-            .iter()
-            .skip(1)
-            .copied()
-            .chain(self.content_end.or(self.item_starts.last().copied()));
-        let mut last_whole = 0;
-        for (n, end) in (1u32..).zip(ends) {
-            if end > limit {
-                return Some(last_whole);
-            }
-            last_whole = n;
-        }
-        None
     }
 }
 
@@ -235,22 +198,4 @@ fn locate_items(html: &str, count: usize, facts: &mut Facts) {
         }
     }
     facts.content_end = html[from..].find("id=\"footer\"").map(|at| from + at);
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn last_item_before_a_limit() {
-        let facts = Facts {
-            item_starts: vec![100, 200, 300],
-            content_end: Some(400),
-            ..Facts::default()
-        };
-        assert_eq!(facts.last_item_before(1000), None);
-        assert_eq!(facts.last_item_before(399), Some(2));
-        assert_eq!(facts.last_item_before(250), Some(1));
-        assert_eq!(facts.last_item_before(150), Some(0));
-    }
 }

@@ -36,7 +36,8 @@ pub fn from_html(html: &str, width: usize) -> Result<String, TextError> {
         .string_from_read(html.as_bytes(), width)
         .map_err(|e| TextError(e.to_string()))?;
     let urls = urls.borrow();
-    Ok(tidy(&restore_tags(&restore_urls(&raw, &urls), &tags)))
+    let text = restore(&raw, (TOKEN_START, TOKEN_END), &urls);
+    Ok(tidy(&restore(&text, (TAG_START, TAG_END), &tags)))
 }
 
 /// Replaces each merge tag with an unbreakable token about as wide as its
@@ -76,42 +77,24 @@ fn unescape_html(s: &str) -> String {
         .replace("&amp;", "&")
 }
 
-/// Puts each merge tag back in place of its token.
-fn restore_tags(text: &str, tags: &[String]) -> String {
-    if tags.is_empty() {
+/// Puts each value back in place of its token: a token is `start`, the
+/// value's index, fill, `end`.
+fn restore(text: &str, (start, end): (char, char), values: &[String]) -> String {
+    if values.is_empty() {
         return text.to_string();
     }
-    let mut out = String::with_capacity(text.len() + 16 * tags.len());
+    let mut out = String::with_capacity(text.len() + values.iter().map(String::len).sum::<usize>());
     let mut rest = text;
-    while let Some(start) = rest.find(TAG_START) {
-        out.push_str(&rest[..start]);
-        let after = &rest[start + TAG_START.len_utf8()..];
-        let end = after.find(TAG_END).unwrap_or(after.len());
-        let index = after[..end].trim_end_matches(TOKEN_FILL);
-        match index.parse::<usize>().ok().and_then(|i| tags.get(i)) {
-            Some(tag) => out.push_str(tag),
-            None => out.push_str(&after[..end]),
+    while let Some(at) = rest.find(start) {
+        out.push_str(&rest[..at]);
+        let after = &rest[at + start.len_utf8()..];
+        let close = after.find(end).unwrap_or(after.len());
+        let index = after[..close].trim_end_matches(TOKEN_FILL);
+        match index.parse::<usize>().ok().and_then(|i| values.get(i)) {
+            Some(value) => out.push_str(value),
+            None => out.push_str(&after[..close]),
         }
-        rest = after.get(end + TAG_END.len_utf8()..).unwrap_or("");
-    }
-    out.push_str(rest);
-    out
-}
-
-/// Puts each URL back in place of its token.
-fn restore_urls(text: &str, urls: &[String]) -> String {
-    let mut out = String::with_capacity(text.len() + urls.iter().map(String::len).sum::<usize>());
-    let mut rest = text;
-    while let Some(start) = rest.find(TOKEN_START) {
-        out.push_str(&rest[..start]);
-        let after = &rest[start + TOKEN_START.len_utf8()..];
-        let end = after.find(TOKEN_END).unwrap_or(after.len());
-        let index = after[..end].trim_end_matches(TOKEN_FILL);
-        match index.parse::<usize>().ok().and_then(|i| urls.get(i)) {
-            Some(url) => out.push_str(url),
-            None => out.push_str(&after[..end]),
-        }
-        rest = after.get(end + TOKEN_END.len_utf8()..).unwrap_or("");
+        rest = after.get(close + end.len_utf8()..).unwrap_or("");
     }
     out.push_str(rest);
     out

@@ -2,6 +2,7 @@
 //! international domains in punycode, and hashed to 64 bits where only
 //! membership matters.
 
+use std::collections::HashSet;
 use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
 
@@ -25,6 +26,32 @@ pub fn address_hash(normalized: &str) -> u64 {
     let mut h = DefaultHasher::new();
     normalized.hash(&mut h);
     h.finish()
+}
+
+/// A set of addresses, kept as their hashes: the suppressed ones.
+#[derive(Debug, Default, Clone)]
+pub struct Suppressed {
+    hashes: HashSet<u64>,
+}
+
+impl Suppressed {
+    pub fn contains(&self, email: &str) -> bool {
+        self.hashes.contains(&address_hash(&normalize(email)))
+    }
+
+    /// Adds an address; false if it was there already.
+    pub fn insert(&mut self, email: &str) -> bool {
+        self.hashes.insert(address_hash(&normalize(email)))
+    }
+
+    /// Takes an address out; false if it was not there.
+    pub fn remove(&mut self, email: &str) -> bool {
+        self.hashes.remove(&address_hash(&normalize(email)))
+    }
+
+    pub fn len(&self) -> usize {
+        self.hashes.len()
+    }
 }
 
 #[cfg(test)]

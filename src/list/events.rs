@@ -12,7 +12,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
-use crate::list::address::{address_hash, normalize};
+pub use crate::list::address::Suppressed;
+use crate::list::address::normalize;
 use crate::list::reader::{Status, column_index};
 use crate::project::Project;
 
@@ -45,43 +46,23 @@ fn suppresses(event: &str) -> bool {
     !matches!(event, "subscribed" | "confirmed" | "resubscribed")
 }
 
-/// The hashes of the suppressed addresses.
-#[derive(Debug, Default, Clone)]
-pub struct Suppressed {
-    hashes: HashSet<u64>,
-}
-
-impl Suppressed {
-    /// Reads the project's log; a missing one suppresses nobody. A last
-    /// line still being written (no newline yet) is not read.
-    pub fn load(path: &Path) -> Result<Suppressed> {
-        let mut suppressed = Suppressed::default();
-        for record in read_complete_lines(path)? {
-            let (email, event) = (record.get(0).unwrap_or(""), record.get(2).unwrap_or(""));
-            if email.trim().is_empty() || email == "email" {
-                continue;
-            }
-            if suppresses(event) {
-                suppressed.insert(email);
-            } else {
-                suppressed.hashes.remove(&address_hash(&normalize(email)));
-            }
+/// Reads the project's log into the set of suppressed addresses; a
+/// missing log suppresses nobody. A last line still being written (no
+/// newline yet) is not read.
+pub fn load(path: &Path) -> Result<Suppressed> {
+    let mut suppressed = Suppressed::default();
+    for record in read_complete_lines(path)? {
+        let (email, event) = (record.get(0).unwrap_or(""), record.get(2).unwrap_or(""));
+        if email.trim().is_empty() || email == "email" {
+            continue;
         }
-        Ok(suppressed)
+        if suppresses(event) {
+            suppressed.insert(email);
+        } else {
+            suppressed.remove(email);
+        }
     }
-
-    pub fn contains(&self, email: &str) -> bool {
-        self.hashes.contains(&address_hash(&normalize(email)))
-    }
-
-    /// Adds an address; false if it was there already.
-    pub fn insert(&mut self, email: &str) -> bool {
-        self.hashes.insert(address_hash(&normalize(email)))
-    }
-
-    pub fn len(&self) -> usize {
-        self.hashes.len()
-    }
+    Ok(suppressed)
 }
 
 /// The CSV records of the complete lines of `path` (none if it is missing).
@@ -181,7 +162,7 @@ pub fn open_project(project: &Project, list: &Path) -> Result<(Suppressed, Log, 
 fn open(state_dir: &Path, lists: &[&Path]) -> Result<(Suppressed, Log, Vec<Migrated>)> {
     let path = path_in(state_dir);
     let mut log = Log::open(&path)?;
-    let mut suppressed = Suppressed::load(&path)?;
+    let mut suppressed = load(&path)?;
     let mut notes = Vec::new();
     let mut seen = HashSet::new();
     for list in lists {
@@ -287,12 +268,12 @@ mod tests {
     fn events_are_appended_and_read_back() {
         let dir = tempfile::tempdir().unwrap();
         let path = path_in(&dir.path().join(".missive"));
-        assert_eq!(Suppressed::load(&path).unwrap().len(), 0);
+        assert_eq!(load(&path).unwrap().len(), 0);
         let mut log = Log::open(&path).unwrap();
         log.append("Ada@Example.com", UNSUBSCRIBED, "one-click")
             .unwrap();
         log.append("bob@example.com", UNSUBSCRIBED, "page").unwrap();
-        let s = Suppressed::load(&path).unwrap();
+        let s = load(&path).unwrap();
         assert_eq!(s.len(), 2);
         assert!(s.contains("ada@example.com"));
         let text = std::fs::read_to_string(&path).unwrap();
@@ -323,7 +304,7 @@ mod tests {
             .unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
         assert!(!text.contains("ada@exabob"), "{text}");
-        let s = Suppressed::load(&path).unwrap();
+        let s = load(&path).unwrap();
         assert!(s.contains("bob@example.com") && s.contains("ada@example.com"));
         assert_eq!(s.len(), 2);
     }

@@ -133,7 +133,7 @@ pub struct Reader {
     /// The hash of each address seen.
     seen: HashSet<u64>,
     /// Addresses that unsubscribed through `missive serve`.
-    suppressed: Option<crate::list::events::Suppressed>,
+    suppressed: Option<super::address::Suppressed>,
     record: csv::StringRecord,
 }
 
@@ -221,7 +221,7 @@ impl Reader {
 
     /// Treats these addresses as unsubscribed, whatever the list says.
     #[must_use]
-    pub fn suppress(mut self, suppressed: crate::list::events::Suppressed) -> Reader {
+    pub fn suppress(mut self, suppressed: super::address::Suppressed) -> Reader {
         self.suppressed = Some(suppressed);
         self
     }
