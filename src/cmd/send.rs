@@ -12,6 +12,15 @@ use crate::compose::{Composed, compose};
 use crate::send::{self, Options, Stop};
 use crate::ui::{self, plural};
 
+/// Whether a dispatch asks before it sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Confirm {
+    /// On the terminal; refused without one.
+    Ask,
+    /// `--yes`, or a dry run, which sends nothing.
+    Given,
+}
+
 pub fn run(config: Option<&Path>, args: &SendArgs) -> Result<ExitStatus> {
     let composed = compose(config, &args.issue)?;
     if args.test {
@@ -59,7 +68,12 @@ pub fn run(config: Option<&Path>, args: &SendArgs) -> Result<ExitStatus> {
             ExitStatus::Incomplete
         });
     }
-    if !args.yes && !args.dry_run {
+    let confirm = if args.yes || args.dry_run {
+        Confirm::Given
+    } else {
+        Confirm::Ask
+    };
+    if confirm == Confirm::Ask {
         ui::confirm(&composed, plan.this_run)?;
     }
     let reporter = Arc::new(ui::TerminalProgress::new(plan.this_run));

@@ -226,6 +226,8 @@ pub struct Sending {
     /// The subscriber list (CSV).
     #[serde(default = "default_subscribers")]
     pub subscribers: PathBuf,
+    /// A `Feedback-ID` header for every message (Gmail's complaint loop).
+    pub feedback_id: Option<OneLine>,
 }
 
 impl Default for Sending {
@@ -238,6 +240,7 @@ impl Default for Sending {
             batch_size: default_batch_size(),
             max_attempts: default_max_attempts(),
             subscribers: default_subscribers(),
+            feedback_id: None,
         }
     }
 }

@@ -202,9 +202,15 @@ impl UnsubscribeUrl {
         &self.0
     }
 
-    /// Whether the URL carries a signed token, so sending needs the secret.
+    /// Whether the URL carries a token, so sending needs the secret.
     pub fn needs_token(&self) -> bool {
         self.0.contains("{token}")
+    }
+
+    /// Whether the token is the only trace of the reader in the URL (no
+    /// `{email}`): then it is sealed, carrying the address encrypted.
+    pub fn sealed(&self) -> bool {
+        self.needs_token() && !self.0.contains("{email}")
     }
 
     /// Whether the URL is https (the scheme in any case: `HTTPS://` too).

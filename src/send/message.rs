@@ -43,6 +43,8 @@ pub struct Letterhead {
     dkim: Option<DkimConfig>,
     /// The part of Message-IDs after the `@`.
     id_domain: String,
+    /// `Feedback-ID`, for the mailbox providers' complaint loops.
+    feedback_id: Option<String>,
 }
 
 /// A message for one reader could not be made.
@@ -97,6 +99,7 @@ impl Letterhead {
             dkim,
             from,
             id_domain,
+            feedback_id: config.sending.feedback_id.as_ref().map(ToString::to_string),
         })
     }
 
@@ -169,7 +172,16 @@ impl Letterhead {
             (Mailbox::new(name, reader.email.clone()), subject)
         };
 
-        let mut builder = Message::builder().from(self.from.clone()).to(to);
+        let envelope =
+            lettre::address::Envelope::new(Some(self.from.email.clone()), vec![to.email.clone()])
+                .map_err(|source| MessageError::Build {
+                email: email.clone(),
+                source,
+            })?;
+        let mut builder = Message::builder()
+            .from(self.from.clone())
+            .header(To(to))
+            .envelope(envelope);
         builder = if subject.split(' ').any(|word| word.len() > MAX_WORD) {
             // A word no line can hold: encoded words, which fold anywhere.
             builder.header(Subject(subject))
@@ -187,6 +199,13 @@ impl Letterhead {
         }
         if let Some(list_id) = &self.list_id {
             builder = builder.header(Raw::<ListId>::new(list_id.clone()));
+        }
+        // Bulk mail: out-of-office and other automatic replies stay away.
+        builder = builder
+            .header(Raw::<Precedence>::new("bulk".into()))
+            .header(Raw::<AutoResponseSuppress>::new("OOF, AutoReply".into()));
+        if let Some(id) = &self.feedback_id {
+            builder = builder.header(Raw::<FeedbackId>::new(id.clone()));
         }
         let targets: Vec<String> = [url_link, mailto_link]
             .into_iter()
@@ -248,7 +267,15 @@ impl UnsubscribeLinks {
     ) -> UnsubscribeLinks {
         UnsubscribeLinks {
             url: unsubscribe.url.as_ref().map(|url| {
-                let token = secret.map(|s| s.token(email)).unwrap_or_default();
+                let token = secret
+                    .map(|s| {
+                        if url.sealed() {
+                            s.seal(email)
+                        } else {
+                            s.token(email)
+                        }
+                    })
+                    .unwrap_or_default();
                 url.fill(email, &token)
             }),
             mailto: unsubscribe.mailto_link(),
@@ -293,6 +320,9 @@ fn dkim_config(dkim: &Dkim, root: &Path) -> Result<DkimConfig> {
         "List-Id",
         "List-Unsubscribe",
         "List-Unsubscribe-Post",
+        "Precedence",
+        "X-Auto-Response-Suppress",
+        "Feedback-ID",
         "MIME-Version",
     ]
     .into_iter()
@@ -366,6 +396,54 @@ impl Header for Subject {
     }
 }
 
+/// The `To` header, with an ASCII display name always as a quoted string
+/// (`"Turing, Alan" <alan@…>`, never base64 encoded words, which read as
+/// spam) and any other name encoded as RFC 2047 words.
+#[derive(Clone)]
+struct To(Mailbox);
+
+impl Header for To {
+    fn name() -> HeaderName {
+        HeaderName::new_from_ascii_str("To")
+    }
+
+    fn parse(s: &str) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        Ok(To(s.parse()?))
+    }
+
+    fn display(&self) -> HeaderValue {
+        use std::fmt::Write as _;
+        let mut encoded = String::with_capacity(64);
+        let address = &self.0.email;
+        {
+            let mut w = email_encoding::headers::writer::EmailWriter::new(
+                &mut encoded,
+                "To: ".len(),
+                0,
+                false,
+            );
+            match self.0.name.as_deref().filter(|n| !n.is_empty()) {
+                None => {
+                    let _ = w.write_str(address.as_ref());
+                }
+                Some(name) => {
+                    if name.chars().all(|c| c.is_ascii() && !c.is_ascii_control()) {
+                        let escaped = name.replace('\\', "\\\\").replace('"', "\\\"");
+                        let _ = w.write_char('"');
+                        let _ = w.folding().write_str(&escaped);
+                        let _ = w.write_char('"');
+                    } else {
+                        let _ = email_encoding::headers::quoted_string::encode(name, &mut w);
+                    }
+                    w.space();
+                    let _ = w.folding().write_str(&format!("<{address}>"));
+                }
+            }
+        }
+        HeaderValue::dangerous_new_pre_encoded(Self::name(), self.0.to_string(), encoded)
+    }
+}
+
 /// A header whose value is written as given (it is ASCII and one line).
 #[derive(Clone)]
 struct Raw<N> {
@@ -396,6 +474,24 @@ impl Named for ListId {
 struct ListUnsubscribe;
 impl Named for ListUnsubscribe {
     const NAME: &'static str = "List-Unsubscribe";
+}
+
+#[derive(Clone)]
+struct Precedence;
+impl Named for Precedence {
+    const NAME: &'static str = "Precedence";
+}
+
+#[derive(Clone)]
+struct AutoResponseSuppress;
+impl Named for AutoResponseSuppress {
+    const NAME: &'static str = "X-Auto-Response-Suppress";
+}
+
+#[derive(Clone)]
+struct FeedbackId;
+impl Named for FeedbackId {
+    const NAME: &'static str = "Feedback-ID";
 }
 
 #[derive(Clone)]
@@ -531,6 +627,37 @@ url = "https://n.example.com/u?e={email}&t={token}"
     }
 
     #[test]
+    fn ascii_names_are_quoted_strings_and_others_encoded_words() {
+        let secret = Secret::new("0123456789abcdef").unwrap();
+        let config = CONFIG.replace(
+            "[unsubscribe]",
+            "[sending]\nfeedback_id = \"87:weekly:slowcommute\"\n[unsubscribe]",
+        );
+        let l = letterhead(&config, Some(secret)).unwrap();
+        for (name, header) in [
+            ("Turing, Alan", "To: \"Turing, Alan\" <a@example.org>"),
+            (
+                "Ann \"Q\" O'Brien",
+                "To: \"Ann \\\"Q\\\" O'Brien\" <a@example.org>",
+            ),
+            ("Zoë", "To: =?utf-8?b?Wm/Dqw==?= <a@example.org>"),
+        ] {
+            let csv = format!(
+                "email,name\na@example.org,\"{}\"\n",
+                name.replace('"', "\"\"")
+            );
+            let raw = String::from_utf8(l.message(&reader(&csv)).unwrap().formatted()).unwrap();
+            assert!(raw.contains(header), "{header} not in\n{raw}");
+            let parsed = parse(raw.as_bytes());
+            assert_eq!(
+                parsed.to().unwrap().first().unwrap().name.as_deref(),
+                Some(name)
+            );
+            assert!(raw.contains("Feedback-ID: 87:weekly:slowcommute"), "{raw}");
+        }
+    }
+
+    #[test]
     fn one_click_needs_an_https_url_with_a_token_in_any_case() {
         let secret = Secret::new("0123456789abcdef").unwrap();
         let upper = CONFIG.replace("https://", "HTTPS://");
@@ -596,7 +723,12 @@ url = "https://n.example.com/u?e={email}&t={token}"
             .parse(raw.as_bytes())
             .unwrap();
         let text = parsed.body_text(0).unwrap().into_owned();
-        assert!(raw.contains("To: Ada <ada@example.org>"), "{raw}");
+        assert!(raw.contains("To: \"Ada\" <ada@example.org>"), "{raw}");
+        assert!(raw.contains("Precedence: bulk"), "{raw}");
+        assert!(
+            raw.contains("X-Auto-Response-Suppress: OOF, AutoReply"),
+            "{raw}"
+        );
         assert!(raw.contains("List-Id: N <n.example.com>"));
         assert!(raw.contains(&format!(
             "List-Unsubscribe: <https://n.example.com/u?e=ada%40example.org&t={token}>"

@@ -115,13 +115,26 @@ struct Params {
     token: Option<String>,
 }
 
-/// Checks the address and its token; the error is the response to send.
+/// The address a link is for: the one its sealed token carries, or the
+/// one it names with a token signing it. The error is the response to send.
 fn verify(app: &App, params: &Params) -> Result<String, Response> {
-    let (Some(email), Some(token)) = (&params.email, &params.token) else {
-        return Err(page(
+    let incomplete = || {
+        page(
             StatusCode::BAD_REQUEST,
             "This unsubscribe link is incomplete.",
-        ));
+        )
+    };
+    let token = params
+        .token
+        .as_deref()
+        .filter(|t| !t.trim().is_empty())
+        .ok_or_else(incomplete)?;
+    let Some(email) = &params.email else {
+        // The sealed form: the token is all the link carries.
+        return app
+            .secret
+            .open(token)
+            .ok_or_else(|| page(StatusCode::FORBIDDEN, "This unsubscribe link is not valid."));
     };
     if lettre::Address::from_str(email.trim()).is_err() {
         return Err(page(
@@ -145,12 +158,13 @@ async fn confirm_page(State(app): State<Arc<App>>, Query(params): Query<Params>)
         Ok(email) => email,
         Err(response) => return response,
     };
-    let action = format!(
-        "/unsubscribe?email={}&token={}",
-        url::form_urlencoded::byte_serialize(email.as_bytes()).collect::<String>(),
-        url::form_urlencoded::byte_serialize(params.token.unwrap_or_default().as_bytes())
-            .collect::<String>()
-    );
+    // The form posts back the link's own parameters, encoded anew.
+    let encode = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+    let token = encode(params.token.as_deref().unwrap_or_default());
+    let action = match &params.email {
+        Some(_) => format!("/unsubscribe?email={}&token={token}", encode(&email)),
+        None => format!("/unsubscribe?token={token}"),
+    };
     let body = format!(
         "<p>Unsubscribe <strong>{}</strong> from {}?</p>\
          <form method=\"post\" action=\"{}\">\

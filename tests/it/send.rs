@@ -826,6 +826,8 @@ fn dkim_signature_verifies_against_the_public_key() {
             "list-id",
             "list-unsubscribe",
             "list-unsubscribe-post",
+            "precedence",
+            "x-auto-response-suppress",
         ] {
             assert!(
                 signed.split_whitespace().any(|h| h == header),
@@ -870,8 +872,38 @@ fn the_example_config_dispatches_to_files() {
     assert_exit(&o, 0);
     let files: Vec<_> = std::fs::read_dir(dir.path().join("outbox"))
         .unwrap()
+        .map(|f| f.unwrap().path())
         .collect();
     assert_eq!(files.len(), 6, "{}", stdout(&o));
+    // The example's unsubscribe links carry the address sealed, never in clear.
+    let secret = Secret::new(SECRET).unwrap();
+    for file in &files {
+        let raw = std::fs::read(file).unwrap();
+        let m = MessageParser::default().parse(&raw).unwrap();
+        let to = m
+            .to()
+            .unwrap()
+            .first()
+            .unwrap()
+            .address
+            .as_deref()
+            .unwrap()
+            .to_string();
+        let header = list_unsubscribe(&raw);
+        let url = header.split(", ").next().unwrap();
+        assert_eq!(
+            url,
+            format!(
+                "<https://slowcommute.example.com/unsubscribe?token={}>",
+                secret.seal(&to)
+            )
+        );
+        let html = m.body_html(0).unwrap();
+        assert!(
+            !html.contains(&to.replace('@', "%40")),
+            "the address in a link"
+        );
+    }
     let o = run(&["status", "issues/x.toml"]);
     assert_exit(&o, 0);
     assert!(stdout(&o).contains("sent:    6"));

@@ -530,3 +530,36 @@ fn an_archive_that_cannot_render_an_issue_names_it() {
     assert!(err.contains("letter.body"), "{err}");
     assert!(!err.contains("overflow"), "{err}");
 }
+
+#[test]
+fn a_sealed_token_unsubscribes_with_no_address_in_the_link() {
+    let s = Server::start();
+    let secret = Secret::new(SECRET).unwrap();
+    let sealed = secret.seal("grace@example.org");
+    let query = format!("token={sealed}");
+    assert!(!query.contains('@') && !query.contains("grace"));
+    // The page a person sees names the address and posts the same link back.
+    let (status, page) = s.request("GET", &query, "");
+    assert_eq!(status, 200);
+    assert!(page.contains("grace@example.org"), "{page}");
+    assert!(
+        page.contains(&format!("action=\"/unsubscribe?token={sealed}\"")),
+        "{page}"
+    );
+    assert!(s.suppressed().is_empty(), "a GET records nothing");
+    // Forged, truncated or another secret's tokens record nothing.
+    let other = Secret::new("another secret, also long enough").unwrap();
+    for bad in [
+        format!("token={}", &sealed[..sealed.len() - 2]),
+        format!("token=s{}", "A".repeat(40)),
+        format!("token={}", other.seal("grace@example.org")),
+        "token=".to_string(),
+    ] {
+        let (status, _) = s.request("POST", &bad, ONE_CLICK);
+        assert!(status == 400 || status == 403, "{bad}: {status}");
+    }
+    assert!(s.suppressed().is_empty());
+    let (status, _) = s.request("POST", &query, ONE_CLICK);
+    assert_eq!(status, 200);
+    assert_eq!(s.suppressed(), vec!["grace@example.org"]);
+}
