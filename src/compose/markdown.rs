@@ -3,7 +3,7 @@
 //! nesting is limited so that no field can exhaust the renderers' stacks;
 //! links and images are collected for `check`.
 
-use pulldown_cmark::{Event, LinkType, Options, Parser, Tag, TagEnd};
+use pulldown_cmark::{Event, HeadingLevel, LinkType, Options, Parser, Tag, TagEnd};
 
 /// How deeply block quotes, lists and inline markup may nest in one field.
 /// Real writing stays far below it; past it the email clients' and the
@@ -45,6 +45,15 @@ fn is_unsafe(dest: &str) -> bool {
         .any(|scheme| dest.starts_with(scheme))
 }
 
+/// A Markdown heading level moved below the email's item titles (h3).
+fn below_items(level: HeadingLevel) -> HeadingLevel {
+    match level {
+        HeadingLevel::H1 => HeadingLevel::H4,
+        HeadingLevel::H2 => HeadingLevel::H5,
+        _ => HeadingLevel::H6,
+    }
+}
+
 /// Renders one Markdown field.
 pub fn render(source: &str) -> Result<Markdown, TooDeep> {
     let options = Options::ENABLE_STRIKETHROUGH | Options::ENABLE_SMART_PUNCTUATION;
@@ -72,6 +81,20 @@ pub fn render(source: &str) -> Result<Markdown, TooDeep> {
         let event = match event {
             // Raw HTML is shown as the text it is.
             Event::Html(html) | Event::InlineHtml(html) => Event::Text(html),
+            // Headings sit below the email's own: the subject is h1,
+            // sections h2, item titles h3.
+            Event::Start(Tag::Heading {
+                level,
+                id,
+                classes,
+                attrs,
+            }) => Event::Start(Tag::Heading {
+                level: below_items(level),
+                id,
+                classes,
+                attrs,
+            }),
+            Event::End(TagEnd::Heading(level)) => Event::End(TagEnd::Heading(below_items(level))),
             Event::Start(Tag::Link { ref dest_url, .. } | Tag::Image { ref dest_url, .. })
                 if is_unsafe(dest_url) =>
             {
@@ -128,6 +151,14 @@ pub fn render(source: &str) -> Result<Markdown, TooDeep> {
     // pulldown-cmark ends every block with a newline; the last one is noise.
     let trimmed = html.trim_end().len();
     html.truncate(trimmed);
+    // Images never overflow a phone's screen, even where <style> is dropped.
+    // (Raw HTML was escaped above, so every `<img` here is the renderer's.)
+    if html.contains("<img src=") {
+        html = html.replace(
+            "<img src=",
+            "<img style=\"max-width:100%;height:auto\" src=",
+        );
+    }
     Ok(Markdown {
         html,
         links,
@@ -205,6 +236,12 @@ mod tests {
         let md = render("![](https://e.org/a.png)\n\n![A harbour](https://e.org/b.png)");
         assert_eq!(md.images_without_alt, vec!["https://e.org/a.png"]);
         assert!(md.html.contains("alt=\"A harbour\""), "{}", md.html);
+        assert!(
+            md.html
+                .contains("<img style=\"max-width:100%;height:auto\" src=\"https://e.org/b.png\""),
+            "{}",
+            md.html
+        );
     }
 
     #[test]
@@ -214,6 +251,15 @@ mod tests {
         assert!(md.html.contains("<ul>"));
         assert!(md.html.contains("<hr />"));
         assert!(md.html.contains("<ol>"));
+    }
+
+    #[test]
+    fn headings_sit_below_the_item_titles() {
+        let md = render("# One\n\n## Two\n\n### Three\n\n###### Six");
+        assert_eq!(
+            md.html,
+            "<h4>One</h4>\n<h5>Two</h5>\n<h6>Three</h6>\n<h6>Six</h6>"
+        );
     }
 
     #[test]

@@ -24,6 +24,9 @@ pub struct View {
     pub item_count: usize,
     /// True on the second pass when the HTML is over Gmail's clip size.
     pub clipped: bool,
+    /// What follows the preheader so that nothing after it shows in the
+    /// inbox preview (HTML).
+    pub preheader_padding: String,
 }
 
 #[derive(Debug, Serialize)]
@@ -37,6 +40,11 @@ pub struct NewsletterView {
     pub unsubscribe: bool,
     /// The merge tag for the reader's own unsubscribe link.
     pub unsubscribe_url: String,
+    /// `lang` of the email.
+    pub language: String,
+    pub toc_label: String,
+    pub comment_label: Option<String>,
+    pub logo: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -115,6 +123,12 @@ impl Facts {
         None
     }
 }
+
+/// Invisible characters that fill the inbox preview after the preheader,
+/// so that the preview does not go on into the email's first words.
+const PREHEADER_PADDING: &str = "&zwnj;&nbsp;";
+/// Enough of them for the longest previews (about 150 characters).
+const PREHEADER_PADS: usize = 90;
 
 /// Builds the view of an issue, and the facts found in its Markdown. A
 /// Markdown field nested too deeply is an error naming the field.
@@ -213,11 +227,16 @@ pub fn build(loaded: &LoadedIssue, project: &Project) -> Result<(View, Facts), S
             web_url: config.web_url_for(&loaded.stem()),
             unsubscribe: config.unsubscribe.url.is_some() || config.unsubscribe.mailto.is_some(),
             unsubscribe_url: format!("{{{{{UNSUBSCRIBE_URL}}}}}"),
+            language: newsletter.language.as_str().to_string(),
+            toc_label: newsletter.toc_label.to_string(),
+            comment_label: newsletter.comment_label.as_ref().map(ToString::to_string),
+            logo: newsletter.logo.as_ref().map(ToString::to_string),
         },
         letter,
         sections,
         item_count: issue.item_count(),
         clipped: false,
+        preheader_padding: PREHEADER_PADDING.repeat(PREHEADER_PADS),
     };
     Ok((view, facts))
 }

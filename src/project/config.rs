@@ -41,6 +41,16 @@ pub struct Newsletter {
     pub list_id: Option<OneLine>,
     /// Where `send --test` goes.
     pub test_to: Option<MailboxValue>,
+    /// The language the issues are written in (`lang` of the email), e.g. `en`.
+    #[serde(default = "default_language")]
+    pub language: Language,
+    /// The heading above the table of contents.
+    #[serde(default = "default_toc_label")]
+    pub toc_label: OneLine,
+    /// Shown above each of your comments, e.g. `Matt’s take`; none by default.
+    pub comment_label: Option<OneLine>,
+    /// An image shown in place of the name at the top of each issue.
+    pub logo: Option<WebUrl>,
 }
 
 impl Default for Newsletter {
@@ -53,6 +63,48 @@ impl Default for Newsletter {
             web_url: None,
             list_id: None,
             test_to: None,
+            language: default_language(),
+            toc_label: default_toc_label(),
+            comment_label: None,
+            logo: None,
+        }
+    }
+}
+
+fn default_language() -> Language {
+    Language("en".into())
+}
+
+fn default_toc_label() -> OneLine {
+    OneLine::new("In this issue").expect("non-empty")
+}
+
+/// A language tag such as `en`, `de` or `pt-BR` (BCP 47: letters, digits, `-`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Language(String);
+
+impl Language {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl<'de> Deserialize<'de> for Language {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        let valid = !s.is_empty()
+            && s.len() <= 35
+            && s.split('-').all(|part| {
+                !part.is_empty()
+                    && part.len() <= 8
+                    && part.chars().all(|c| c.is_ascii_alphanumeric())
+            });
+        if valid {
+            Ok(Language(s))
+        } else {
+            Err(serde::de::Error::custom(format!(
+                "`{s}` is not a language tag such as `en`, `de` or `pt-BR`"
+            )))
         }
     }
 }

@@ -146,7 +146,9 @@ fn html_has_the_layout_a_reader_needs() {
         )
     );
     assert!(html.contains("<span class=\"n\">8.</span> <span class=\"l\">VIDEO</span> – <a href=\"https://example.com/video/signal-box\">"));
-    assert!(html.contains("<blockquote><p>Most of the world’s container tonnage"));
+    assert!(html.contains(
+        "<blockquote style=\"border-left:3px solid #c9c2b2;padding-left:12px\"><p>Most of the world’s container tonnage"
+    ));
     assert!(html.contains("12 Harbour Row<br />Anytown AB1 2CD"));
     assert!(html.contains(
         "href=\"https://slowcommute.example.com/issues/2026-11-27-tides-and-timetables/\""
@@ -166,6 +168,50 @@ fn html_has_the_layout_a_reader_needs() {
         "the example's HTML is {} bytes",
         html.len()
     );
+}
+
+#[test]
+fn the_html_is_accessible_and_its_anchors_and_preheader_work_everywhere() {
+    let out = tempfile::tempdir().unwrap();
+    assert_exit(&build(&repo(), &example_issue(), out.path()), 0);
+    let html = read(&out.path().join("2026-11-27-tides-and-timetables.html"));
+    assert!(html.contains("<html lang=\"en\""), "the language is set");
+    // Every item title is a heading a screen reader can jump between, the
+    // subject the only h1.
+    assert_eq!(html.matches("<h3").count(), 32, "one h3 per item");
+    assert_eq!(html.matches("<h1").count(), 1);
+    // Anchors that Gmail and Outlook follow, beside the ids, and a labelled
+    // table of contents.
+    for n in 1..=5 {
+        assert!(
+            html.contains(&format!("id=\"section-{n}\"><a name=\"section-{n}\"></a>")),
+            "section {n}"
+        );
+    }
+    for n in 1..=32 {
+        assert!(
+            html.contains(&format!("<a name=\"item-{n}\"></a>")),
+            "item {n}"
+        );
+    }
+    assert!(html.contains("<strong>In this issue</strong>"));
+    // The preheader is hidden without white-on-white text, and padded so
+    // that nothing after it reaches the inbox preview.
+    let start = html.find("aria-hidden=\"true\">").expect("the preheader");
+    let preheader = &html[html[..start].rfind("<div").unwrap()..];
+    let preheader = &preheader[..preheader.find("</div>").unwrap()];
+    assert!(preheader.contains("display:none") && preheader.contains("mso-hide:all"));
+    assert!(
+        !preheader.to_lowercase().contains("color:#fff"),
+        "{preheader}"
+    );
+    assert!(preheader.contains("On slow infrastructure"));
+    assert!(preheader.matches("&zwnj;&nbsp;").count() >= 80, "padding");
+    // Dark mode is declared and styled.
+    assert!(html.contains("<meta name=\"color-scheme\" content=\"light dark\" />"));
+    assert!(html.contains("@media (prefers-color-scheme:dark)"));
+    assert!(html.contains("[data-ogsc]"));
+    assert!(html.contains("x-apple-disable-message-reformatting"));
 }
 
 #[test]

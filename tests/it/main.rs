@@ -12,6 +12,7 @@
 mod common;
 
 mod compose;
+mod inbox;
 mod layers;
 mod preview;
 mod send;

@@ -124,7 +124,7 @@ fn routes_serve_the_page_state_and_email() {
             .as_str()
             .unwrap()
             .trim_start()
-            .starts_with("<mjml>")
+            .starts_with("<mjml lang=\"en\">")
     );
     assert_eq!(
         state["html_bytes"].as_u64().unwrap() as usize,

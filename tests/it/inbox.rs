@@ -1,0 +1,116 @@
+//! How the email fares in inboxes: a real spam scorer (Debian's
+//! SpamAssassin, local tests only) on messages received by a real SMTP
+//! server.
+
+use std::path::Path;
+
+use crate::common::*;
+
+const SEND_ENV: &[(&str, &str)] = &[("MISSIVE_UNSUBSCRIBE_SECRET", SECRET)];
+
+/// SpamAssassin's score of a raw message, printing every rule that fired.
+fn spam_score(raw: &[u8], dir: &Path, name: &str) -> f64 {
+    let eml = dir.join(format!("{name}.eml"));
+    std::fs::write(&eml, raw).unwrap();
+    let o = std::process::Command::new("spamassassin")
+        .args(["-L", "-t"])
+        .stdin(std::fs::File::open(&eml).unwrap())
+        .output()
+        .expect("spamassassin runs (bash tests/run installs it)");
+    let report = String::from_utf8_lossy(&o.stdout);
+    let details = report
+        .split("Content analysis details:")
+        .nth(1)
+        .expect("a SpamAssassin report");
+    println!("SpamAssassin on {name}:{details}");
+    let status = report
+        .lines()
+        .find(|l| l.starts_with("X-Spam-Status:"))
+        .expect("an X-Spam-Status header");
+    status
+        .split("score=")
+        .nth(1)
+        .and_then(|s| s.split_whitespace().next())
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no score in {status}"))
+}
+
+/// Sends `issue` (a file name in the project's issues/) to three readers
+/// through the test SMTP server and returns the first message received.
+fn send_one(p: &SendProject, issue: &str) -> Vec<u8> {
+    let out = tempfile::tempdir().unwrap();
+    let server = SmtpServer::start(out.path(), &[]);
+    let config =
+        plain_config(server.port, "").replace("?email={email}&token={token}", "?token={token}");
+    std::fs::write(p.path().join("missive.toml"), config).unwrap();
+    assert_exit(&p.run(&["send", issue, "--yes"], SEND_ENV), 0);
+    server.messages().remove(0).1
+}
+
+#[test]
+fn spamassassin_scores_the_example_and_a_100_item_issue_at_zero_or_less() {
+    let (list, _) = subscriber_list(3);
+    let p = SendProject::new("", &list);
+    let work = tempfile::tempdir().unwrap();
+    let raw = send_one(&p, p.issue());
+    let score = spam_score(&raw, work.path(), "example");
+    assert!(score <= 0.0, "the example scores {score}");
+
+    let synthetic = synthetic_issue(&p.path().join("issues"), 100);
+    let name = format!(
+        "issues/{}",
+        synthetic.file_name().unwrap().to_string_lossy()
+    );
+    let raw = send_one(&p, &name);
+    let score = spam_score(&raw, work.path(), "synthetic-100");
+    assert!(score <= 0.0, "the 100-item issue scores {score}");
+}
+
+#[test]
+fn in_chromium_the_email_survives_no_style_a_phone_and_dark_mode() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(repo().join("missive.toml"), dir.path().join("missive.toml")).unwrap();
+    let synthetic = synthetic_issue(dir.path(), 100);
+    let out = dir.path().join("out");
+    for issue in [example_issue(), synthetic] {
+        let o = missive(
+            dir.path(),
+            &[
+                "build",
+                issue.to_str().unwrap(),
+                "--out",
+                out.to_str().unwrap(),
+            ],
+        );
+        assert_exit(&o, 0);
+    }
+    let shots = dir.path().join("screenshots");
+    std::fs::create_dir(&shots).unwrap();
+    let o = std::process::Command::new("node")
+        .arg(repo().join("tests/preview/inbox.mjs"))
+        .arg(&shots)
+        .arg(format!(
+            "example={}",
+            out.join("2026-11-27-tides-and-timetables.html").display()
+        ))
+        .arg(format!(
+            "synthetic-100={}",
+            out.join("synthetic-100.html").display()
+        ))
+        .output()
+        .expect("node runs (bash tests/run installs it with playwright-core and chromium)");
+    println!("{}", stdout(&o));
+    assert_exit(&o, 0);
+    assert!(
+        stdout(&o).contains("all inbox checks passed"),
+        "{}",
+        stdout(&o)
+    );
+    // Keep the screenshots where a person can look at them.
+    let keep = repo().join("target/inbox-screenshots");
+    std::fs::create_dir_all(&keep).unwrap();
+    for shot in std::fs::read_dir(&shots).unwrap() {
+        let shot = shot.unwrap().path();
+        std::fs::copy(&shot, keep.join(shot.file_name().unwrap())).unwrap();
+    }
+}
