@@ -45,6 +45,34 @@ fn is_unsafe(dest: &str) -> bool {
         .any(|scheme| dest.starts_with(scheme))
 }
 
+/// Pushes `text` as text events, with each http(s) URL in it made a link
+/// (found by `linkify`, so trailing punctuation stays out of the URL).
+fn linkify_into(text: &str, events: &mut Vec<Event<'_>>, links: &mut Vec<String>) {
+    let mut finder = linkify::LinkFinder::new();
+    finder.kinds(&[linkify::LinkKind::Url]);
+    for span in finder.spans(text) {
+        let url = span.as_str();
+        let is_web = span.kind().is_some()
+            && ["http://", "https://"].iter().any(|s| {
+                url.get(..s.len())
+                    .is_some_and(|p| p.eq_ignore_ascii_case(s))
+            });
+        if is_web {
+            links.push(url.to_string());
+            events.push(Event::Start(Tag::Link {
+                link_type: LinkType::Autolink,
+                dest_url: url.to_string().into(),
+                title: "".into(),
+                id: "".into(),
+            }));
+            events.push(Event::Text(url.to_string().into()));
+            events.push(Event::End(TagEnd::Link));
+        } else {
+            events.push(Event::Text(url.to_string().into()));
+        }
+    }
+}
+
 /// A Markdown heading level moved below the email's item titles (h3).
 fn below_items(level: HeadingLevel) -> HeadingLevel {
     match level {
@@ -67,6 +95,8 @@ pub fn render(source: &str) -> Result<Markdown, TooDeep> {
 
     let mut events = Vec::new();
     let mut depth = 0usize;
+    // Inside a link, an image or code, text is not searched for URLs.
+    let mut no_links = 0usize;
     for event in Parser::new_ext(source, options) {
         match &event {
             Event::Start(_) => {
@@ -124,6 +154,19 @@ pub fn render(source: &str) -> Result<Markdown, TooDeep> {
                     continue;
                 }
                 event
+            }
+            Event::Start(Tag::CodeBlock(_)) => {
+                no_links += 1;
+                event
+            }
+            Event::End(TagEnd::CodeBlock) => {
+                no_links = no_links.saturating_sub(1);
+                event
+            }
+            Event::Text(ref text) if no_links == 0 && image.is_none() && dropped.is_empty() => {
+                // A bare URL typed in the text becomes a link.
+                linkify_into(text, &mut events, &mut links);
+                continue;
             }
             Event::Text(ref text) | Event::Code(ref text) => {
                 if let Some((_, seen)) = image.as_mut() {
@@ -251,6 +294,31 @@ mod tests {
         assert!(md.html.contains("<ul>"));
         assert!(md.html.contains("<hr />"));
         assert!(md.html.contains("<ol>"));
+    }
+
+    #[test]
+    fn bare_urls_become_links_but_not_in_code_or_links() {
+        let md = render(
+            "See https://example.org/a/b?c=1. Or [this](https://e.org/x) \
+             or `https://e.org/code`, not ftp://e.org/f.",
+        );
+        assert!(
+            md.html.contains(
+                "See <a href=\"https://example.org/a/b?c=1\">https://example.org/a/b?c=1</a>. Or"
+            ),
+            "{}",
+            md.html
+        );
+        assert!(
+            md.html.contains("<code>https://e.org/code</code>"),
+            "{}",
+            md.html
+        );
+        assert!(md.html.contains("not ftp://e.org/f."), "{}", md.html);
+        assert_eq!(
+            md.links,
+            vec!["https://example.org/a/b?c=1", "https://e.org/x"]
+        );
     }
 
     #[test]

@@ -15,6 +15,11 @@ pub const ISSUE_TEXT: &str = "issue.text.html";
 /// The web archive's index page.
 pub const ARCHIVE_INDEX: &str = "archive.html";
 
+/// Around a value the `bare_url` filter marks: the plain-text part puts it
+/// on a line of its own, whole.
+pub const BARE_URL_START: char = '\u{E010}';
+pub const BARE_URL_END: char = '\u{E011}';
+
 /// Every template missive uses, with its built-in default.
 pub const DEFAULTS: &[(&str, &str)] = &[
     (ISSUE_MJML, include_str!("../../templates/issue.mjml")),
@@ -43,6 +48,15 @@ impl Templates {
         let mut tera = Tera::default();
         tera.autoescape_on(vec![".mjml", ".html"]);
         tera.set_escape_fn(escape_html);
+        tera.register_filter(
+            "bare_url",
+            |value: &tera::Value, _: &std::collections::HashMap<String, tera::Value>| {
+                let url = value.as_str().unwrap_or_default();
+                Ok(tera::Value::String(format!(
+                    "{BARE_URL_START}{url}{BARE_URL_END}"
+                )))
+            },
+        );
         let mut overrides = Vec::new();
         for (name, default) in DEFAULTS {
             let path = dir.join(name);

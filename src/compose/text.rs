@@ -31,13 +31,71 @@ pub fn from_html(html: &str, width: usize) -> Result<String, TextError> {
         ..InlineLinks::default()
     };
     let urls = Rc::clone(&decorator.urls);
-    let (html, tags) = protect_tags(html);
+    let html = rules(&bare_urls(&bare_links(html), &decorator));
+    let (html, tags) = protect_tags(&html);
     let raw = html2text::config::with_decorator(decorator)
         .string_from_read(html.as_bytes(), width)
         .map_err(|e| TextError(e.to_string()))?;
     let urls = urls.borrow();
     let text = restore(&raw, (TOKEN_START, TOKEN_END), &urls);
     Ok(tidy(&restore(&text, (TAG_START, TAG_END), &tags)))
+}
+
+/// A thematic break (`***`) or the rule before the footer, as text.
+const RULE: &str = "- - - - - - - - - -";
+
+/// Turns every `<hr>` into a paragraph holding a visible rule.
+fn rules(html: &str) -> String {
+    let rule = format!("<p>{RULE}</p>");
+    html.replace("<hr />", &rule)
+        .replace("<hr/>", &rule)
+        .replace("<hr>", &rule)
+}
+
+/// Marks each link whose text is its own URL (`<a href="u">u</a>`, as the
+/// Markdown renderer writes a bare URL) as a bare URL, so the text part
+/// shows it once, whole, rather than `u <u>` split across lines.
+fn bare_links(html: &str) -> String {
+    use super::templates::{BARE_URL_END, BARE_URL_START};
+    const OPEN: &str = "<a href=\"";
+    let mut out = String::with_capacity(html.len());
+    let mut rest = html;
+    while let Some(at) = rest.find(OPEN) {
+        out.push_str(&rest[..at]);
+        let after = &rest[at + OPEN.len()..];
+        let bare = after.split_once("\">").and_then(|(href, tail)| {
+            let (text, tail) = tail.split_once("</a>")?;
+            (href == text).then_some((href, tail))
+        });
+        if let Some((url, tail)) = bare {
+            out.push(BARE_URL_START);
+            out.push_str(url);
+            out.push(BARE_URL_END);
+            rest = tail;
+        } else {
+            out.push_str(OPEN);
+            rest = after;
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Replaces each URL the template marked with `| bare_url` by a URL token,
+/// so it comes out whole on a line of its own.
+fn bare_urls(html: &str, decorator: &InlineLinks) -> String {
+    use super::templates::{BARE_URL_END, BARE_URL_START};
+    let mut out = String::with_capacity(html.len());
+    let mut rest = html;
+    while let Some(start) = rest.find(BARE_URL_START) {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + BARE_URL_START.len_utf8()..];
+        let end = after.find(BARE_URL_END).unwrap_or(after.len());
+        out.push_str(&decorator.token(&unescape_html(&after[..end])));
+        rest = after.get(end + BARE_URL_END.len_utf8()..).unwrap_or("");
+    }
+    out.push_str(rest);
+    out
 }
 
 /// Replaces each merge tag with an unbreakable token about as wide as its
@@ -265,6 +323,18 @@ mod tests {
             );
             assert!(text.lines().all(|l| l.starts_with("> ")), "{text}");
         }
+    }
+
+    #[test]
+    fn a_bare_url_is_written_once_and_whole() {
+        let url = format!("https://example.org/{}", "long-path/".repeat(9));
+        let html = format!(
+            "<p>Lorem ipsum dolor sit amet, consectetur adipiscing elit: <a href=\"{url}\">{url}</a> and more.</p>"
+        );
+        let text = from_html(&html, 78);
+        assert_eq!(text.matches(&url).count(), 1, "{text}");
+        assert!(text.lines().any(|l| l.contains(&url)), "whole: {text}");
+        assert!(!text.contains('<'), "{text}");
     }
 
     #[test]

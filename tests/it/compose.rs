@@ -73,13 +73,10 @@ fn text_part_keeps_every_item_and_wraps_at_78() {
     let out = tempfile::tempdir().unwrap();
     assert_exit(&build(&repo(), &example_issue(), out.path()), 0);
     let text = read(&out.path().join("2026-11-27-tides-and-timetables.txt"));
-    for line in text.lines() {
-        assert!(
-            line.chars().count() <= 78 || line.contains("<https://") || line.contains("<mailto:"),
-            "line over 78 columns: {line:?}"
-        );
-    }
-    assert!(!text.contains("\n\n\n"), "runs of blank lines");
+    assert_plain_text_reads_well(
+        &text,
+        &Issue::parse(&read(&example_issue()), &example_issue()).unwrap(),
+    );
     assert!(
         !text.contains("---|") && !text.contains("│"),
         "table borders"
@@ -95,7 +92,7 @@ fn text_part_keeps_every_item_and_wraps_at_78() {
             .map(|l| format!("{l} – "))
             .unwrap_or_default();
         let heading = match &item.url {
-            Some(url) => format!("{n}. {label}{} <{url}>", item.title),
+            Some(url) => format!("{n}. {label}{} {url}", item.title),
             None => format!("{n}. {label}{}", item.title),
         };
         assert!(
@@ -124,12 +121,59 @@ fn text_part_keeps_every_item_and_wraps_at_78() {
     // Merge tags are filled in (here with their fallback) and links are readable.
     assert!(text.contains("Dear friends,"), "greeting");
     assert!(!text.contains("{{"), "an unfilled merge tag");
+    assert!(text.contains(
+        "Unsubscribe:\nmailto:unsubscribe@slowcommute.example.com?subject=unsubscribe\n"
+    ));
+    assert!(text.contains("Read it in your browser:\nhttps://slowcommute.example.com/issues/2026-11-27-tides-and-timetables/\n"));
     assert!(
-        flat.contains(
-            "Unsubscribe <mailto:unsubscribe@slowcommute.example.com?subject=unsubscribe>"
-        )
+        text.contains("Comment:\n\nA long report"),
+        "comments are labelled"
     );
-    assert!(flat.contains("Read it in your browser <https://slowcommute.example.com/issues/2026-11-27-tides-and-timetables/>"));
+}
+
+/// What the plain text part owes a reader: lines of at most 78 columns (a
+/// line that is a single URL may be longer), every item's URL whole on a
+/// line of its own, no line that is only a quote mark, never two blank
+/// lines in a row.
+fn assert_plain_text_reads_well(text: &str, issue: &Issue) {
+    for line in text.lines() {
+        let single_url = !line.contains(' ') && line.contains("://");
+        assert!(
+            line.chars().count() <= 78 || single_url,
+            "line over 78 columns: {line:?}"
+        );
+        assert_ne!(line.trim(), ">", "a line that is only a quote mark");
+    }
+    assert!(!text.contains("\n\n\n"), "runs of blank lines");
+    let lines: std::collections::HashSet<&str> = text.lines().collect();
+    for numbered in issue.numbered_items() {
+        if let Some(url) = &numbered.item.url {
+            assert!(
+                lines.contains(url.as_str()),
+                "item {}: its URL is not whole on a line of its own",
+                numbered.number
+            );
+        }
+    }
+}
+
+#[test]
+fn the_text_part_of_a_100_item_issue_reads_well_and_shows_breaks() {
+    let dir = tempfile::tempdir().unwrap();
+    let issue = synthetic_issue(dir.path(), 100);
+    // A thematic break in the letter.
+    let mut text = read(&issue);
+    let body = text.find("body = \"\"\"").expect("a letter");
+    let gap = body + text[body..].find("\n\n").expect("two paragraphs");
+    text.insert_str(gap, "\n\n***");
+    std::fs::write(&issue, &text).unwrap();
+    let out = dir.path().join("out");
+    assert_exit(&build(dir.path(), &issue, &out), 0);
+    let part = read(&out.join("synthetic-100.txt"));
+    assert_plain_text_reads_well(&part, &Issue::parse(&text, &issue).unwrap());
+    let rules = part.lines().filter(|l| *l == "- - - - - - - - - -").count();
+    // The break, one before the letter, one per section (10), one before the footer.
+    assert!(rules >= 13, "{rules} rules");
 }
 
 #[test]
