@@ -45,6 +45,64 @@ impl fmt::Display for Warning {
     }
 }
 
+/// What `[email] fit` did, or, without it, what fitting under Gmail's clip
+/// would take.
+pub fn fit_warnings(
+    issue: &Issue,
+    rendered: &Rendered,
+    config: &Config,
+    shortened: &[super::fit::Shortened],
+    out: &mut Vec<Warning>,
+) {
+    let warn = |message: String| Warning {
+        level: Level::Warning,
+        field: String::new(),
+        message,
+    };
+    if !shortened.is_empty() {
+        let items: Vec<String> = shortened
+            .iter()
+            .map(|s| format!("{} ({} → {} words)", s.item, s.words_before, s.words_after))
+            .collect();
+        out.push(warn(format!(
+            "[email] fit shortened {} excerpt{} in the email to fit under Gmail's clip \
+             (the web version has them whole): items {}",
+            shortened.len(),
+            if shortened.len() == 1 { "" } else { "s" },
+            items.join(", ")
+        )));
+        return;
+    }
+    let html = rendered.html.len();
+    if html <= GMAIL_CLIP_BYTES {
+        return;
+    }
+    let mut excerpts: Vec<(u32, usize)> = issue
+        .numbered_items()
+        .filter_map(|n| Some((n.number, n.item.excerpt.as_deref()?.len())))
+        .collect();
+    excerpts.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    let largest: Vec<String> = excerpts
+        .iter()
+        .take(5)
+        .map(|(n, bytes)| format!("item {n} ({:.1} KB)", *bytes as f64 / 1000.0))
+        .collect();
+    let how = if config.email.fit {
+        "set newsletter.web_url so that [email] fit can link shortened excerpts to the web version"
+    } else {
+        "set [email] fit = true to shorten the longest excerpts in the email only"
+    };
+    out.push(warn(format!(
+        "{:.1} KB must go to fit under Gmail's clip; the largest excerpts: {}; {how}",
+        (html - GMAIL_CLIP_BYTES) as f64 / 1000.0,
+        if largest.is_empty() {
+            "none".to_string()
+        } else {
+            largest.join(", ")
+        }
+    )));
+}
+
 /// The merge tags the subject uses: filled in per reader in the Subject header.
 pub fn subject_tags(issue: &Issue) -> Vec<String> {
     crate::compose::merge::scan(issue.subject.as_str())

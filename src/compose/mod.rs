@@ -4,6 +4,7 @@
 //! with its project; build, check, preview, send and archive all start there.
 
 pub(crate) mod check;
+pub(crate) mod fit;
 pub mod issue;
 pub(crate) mod markdown;
 pub mod merge;
@@ -22,6 +23,7 @@ pub use check::Warning;
 pub use issue::{Issue, LoadedIssue};
 pub use render::{GMAIL_CLIP_BYTES, RenderError, Rendered, TEXT_WIDTH, render};
 pub use templates::Templates;
+pub use view::byline;
 
 use crate::project::Project;
 
@@ -29,8 +31,11 @@ use crate::project::Project;
 pub struct Composed {
     pub project: Project,
     pub issue: LoadedIssue,
+    /// The email: with `[email] fit`, its longest excerpts shortened.
     pub rendered: Rendered,
     pub warnings: Vec<Warning>,
+    /// The excerpts `[email] fit` shortened in the email.
+    pub shortened: Vec<fit::Shortened>,
 }
 
 /// Loads the config and the issue, and renders it.
@@ -38,12 +43,27 @@ pub fn compose(config: Option<&Path>, issue: &Path) -> Result<Composed> {
     let project = Project::open(config)?;
     let issue = Issue::load(issue)?;
     let templates = Templates::load(&project.templates_dir())?;
-    let rendered = render::render(&issue, &project, &templates)?;
-    let warnings = check::warnings(&issue.issue, &rendered, &project.config);
+    let mut rendered = render::render(&issue, &project, &templates)?;
+    let mut shortened = Vec::new();
+    if project.config.email.fit
+        && let Some((fitted, cut)) = fit::fit(&issue, &project, &templates, &rendered)?
+    {
+        rendered = fitted;
+        shortened = cut;
+    }
+    let mut warnings = check::warnings(&issue.issue, &rendered, &project.config);
+    check::fit_warnings(
+        &issue.issue,
+        &rendered,
+        &project.config,
+        &shortened,
+        &mut warnings,
+    );
     Ok(Composed {
         project,
         issue,
         rendered,
         warnings,
+        shortened,
     })
 }

@@ -208,6 +208,24 @@ impl Rng {
 
 /// TOML text of an issue with `items` items in sections of about ten.
 pub fn issue(items: usize) -> String {
+    generate(items, Excerpts::Usual)
+}
+
+/// A synthetic issue whose excerpts are long (several paragraphs on nearly
+/// every item) and make up more than half of its bytes: the issue that must
+/// be fitted under Gmail's clip.
+pub fn issue_with_long_excerpts(items: usize) -> String {
+    generate(items, Excerpts::Long)
+}
+
+/// How much the items quote.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Excerpts {
+    Usual,
+    Long,
+}
+
+fn generate(items: usize, excerpts: Excerpts) -> String {
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ items as u64);
     let mut out = String::with_capacity(items * 1200 + 20_000);
     writeln!(out, "subject = \"Synthetic issue with {items} items\"").unwrap();
@@ -251,13 +269,13 @@ pub fn issue(items: usize) -> String {
         out.push('\n');
         for _ in 0..in_section {
             number += 1;
-            write_item(&mut out, &mut rng, number);
+            write_item(&mut out, &mut rng, number, excerpts);
         }
     }
     out
 }
 
-fn write_item(out: &mut String, rng: &mut Rng, number: usize) {
+fn write_item(out: &mut String, rng: &mut Rng, number: usize, excerpts: Excerpts) {
     out.push_str("[[sections.items]]\n");
     if rng.chance(10) {
         writeln!(out, "label = \"{}\"", rng.pick(LABELS)).unwrap();
@@ -277,10 +295,17 @@ fn write_item(out: &mut String, rng: &mut Rng, number: usize) {
     writeln!(out, "authors = [{}]", authors.join(", ")).unwrap();
     writeln!(out, "source = \"{}\"", rng.pick(SOURCES)).unwrap();
     writeln!(out, "published = 2026-11-{:02}", 1 + rng.below(27)).unwrap();
-    if rng.chance(70) {
+    if excerpts == Excerpts::Long {
+        let paragraphs: Vec<String> = (0..3 + rng.below(4)).map(|_| rng.paragraph(4)).collect();
+        writeln!(out, "excerpt = \"\"\"\n{}\n\"\"\"", paragraphs.join("\n\n")).unwrap();
+    } else if rng.chance(70) {
         writeln!(out, "excerpt = \"\"\"\n{}\n\"\"\"", rng.paragraph(3)).unwrap();
     }
-    if rng.chance(40) {
+    if excerpts == Excerpts::Long {
+        if rng.chance(10) {
+            writeln!(out, "comment = \"\"\"\n{}\n\"\"\"", rng.paragraph(2)).unwrap();
+        }
+    } else if rng.chance(40) {
         let paragraphs: Vec<String> = (0..2 + rng.below(3)).map(|_| rng.paragraph(3)).collect();
         writeln!(out, "comment = \"\"\"\n{}\n\"\"\"", paragraphs.join("\n\n")).unwrap();
     }

@@ -23,6 +23,18 @@ pub struct Config {
     #[serde(default)]
     pub sending: Sending,
     pub dkim: Option<Dkim>,
+    #[serde(default)]
+    pub email: Email,
+}
+
+/// `[email]`: how the email differs from the web version.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Email {
+    /// Shorten the longest excerpts in the email (never on the web) until
+    /// it fits under Gmail's clip size.
+    #[serde(default)]
+    pub fit: bool,
 }
 
 /// `[newsletter]`: identity and footer.

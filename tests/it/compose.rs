@@ -778,3 +778,109 @@ fn an_unsubscribe_url_without_a_token_is_warned_about() {
         stderr(&o)
     );
 }
+
+#[test]
+fn fit_brings_long_issues_under_the_clip_and_the_web_version_keeps_every_excerpt() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = std::fs::read_to_string(repo().join("missive.toml")).unwrap();
+    std::fs::create_dir(dir.path().join("issues")).unwrap();
+    // 200 items: only leaving excerpts out fits; 95 items: shortened ones do.
+    for (items, shortened_with_links) in [(200, false), (95, true)] {
+        std::fs::write(dir.path().join("missive.toml"), &config).unwrap();
+        let stem = format!("2026-12-04-long-{items}");
+        let path = dir.path().join(format!("issues/{stem}.toml"));
+        let text = missive::synthetic::issue_with_long_excerpts(items);
+        std::fs::write(&path, &text).unwrap();
+        let issue = Issue::parse(&text, &path).unwrap();
+        let excerpt_bytes: usize = issue
+            .numbered_items()
+            .filter_map(|n| n.item.excerpt.as_deref().map(str::len))
+            .sum();
+        assert!(
+            excerpt_bytes * 2 > text.len(),
+            "excerpts are most of the issue"
+        );
+
+        // Without fit: what must go, and which excerpts are largest.
+        let o = missive(dir.path(), &["check", path.to_str().unwrap()]);
+        assert_exit(&o, 0);
+        let err = stderr(&o);
+        assert!(
+            err.contains("KB must go to fit under Gmail's clip; the largest excerpts: item "),
+            "{err}"
+        );
+        assert!(err.contains("set [email] fit = true"), "{err}");
+
+        std::fs::write(
+            dir.path().join("missive.toml"),
+            format!("{config}\n[email]\nfit = true\n"),
+        )
+        .unwrap();
+        let out = dir.path().join("out");
+        let o = build(dir.path(), &path, &out);
+        assert_exit(&o, 0);
+        assert!(
+            stderr(&o).contains("[email] fit shortened "),
+            "{}",
+            stderr(&o)
+        );
+        let html = read(&out.join(format!("{stem}.html")));
+        assert!(
+            html.len() < 102_000,
+            "{items} items: the email is {} bytes",
+            html.len()
+        );
+        for numbered in issue.numbered_items() {
+            let (n, item) = (numbered.number, numbered.item);
+            assert!(html.contains(&format!("id=\"item-{n}\"")), "item {n}");
+            assert!(
+                html.contains(&escaped(item.title.as_str())),
+                "item {n}: title"
+            );
+            if let Some(url) = &item.url {
+                assert!(html.contains(&format!("href=\"{url}\"")), "item {n}: link");
+            }
+            if let Some(byline) = missive::compose::byline(item) {
+                assert!(html.contains(&escaped(&byline)), "item {n}: byline");
+            }
+        }
+        let onward = format!("href=\"https://slowcommute.example.com/issues/{stem}/#item-1\"");
+        assert_eq!(
+            html.contains(&onward),
+            shortened_with_links,
+            "{items} items"
+        );
+
+        // The web version has every excerpt whole.
+        assert_exit(&missive(dir.path(), &["archive"]), 0);
+        let web = read(&dir.path().join(format!("site/{stem}/index.html")));
+        assert!(!web.contains("continue reading"));
+        // Its words, with emphasis as plain words.
+        let web = ["<em>", "</em>", "<strong>", "</strong>"]
+            .iter()
+            .fold(web, |w, tag| w.replace(tag, ""));
+        for numbered in issue.numbered_items() {
+            if let Some(excerpt) = numbered.item.excerpt.as_deref() {
+                let words: Vec<&str> = excerpt.split_whitespace().collect();
+                let last = words[words.len().saturating_sub(3)..]
+                    .join(" ")
+                    .replace(['*', '_'], "");
+                assert!(
+                    web.contains(&escaped(&last)),
+                    "item {}: {last:?}",
+                    numbered.number
+                );
+            }
+        }
+        std::fs::remove_file(&path).unwrap();
+    }
+}
+
+/// Text as the HTML holds it.
+fn escaped(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#39;")
+}
