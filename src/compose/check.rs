@@ -8,6 +8,9 @@ use crate::compose::issue::Issue;
 use crate::compose::render::{GMAIL_CLIP_BYTES, Rendered};
 use crate::project::config::Config;
 
+/// Images heavier than this are slow on a phone.
+pub const IMAGE_MAX_BYTES: u64 = 200_000;
+
 /// Subjects longer than this get cut off in most inboxes.
 pub const SUBJECT_MAX_CHARS: usize = 100;
 
@@ -126,6 +129,29 @@ pub fn warnings(issue: &Issue, rendered: &Rendered, config: &Config) -> Vec<Warn
             ),
         });
     }
+    for (field, image) in &rendered.facts.local_images {
+        let problem = if image.bytes.is_none() {
+            Some(format!(
+                "the image `{}` is not a file in the project folder",
+                image.path
+            ))
+        } else if image.url.is_none() {
+            Some(format!(
+                "the image `{}` is a file of the project, which readers can only see once \
+                 `missive archive` puts it on the web: set newsletter.web_url",
+                image.path
+            ))
+        } else {
+            None
+        };
+        if let Some(message) = problem {
+            errors.push(Warning {
+                level: Level::Error,
+                field: field.clone(),
+                message,
+            });
+        }
+    }
     let mut out = Vec::new();
     let mut warn = |field: &str, message: String| {
         out.push(Warning {
@@ -210,6 +236,19 @@ pub fn warnings(issue: &Issue, rendered: &Rendered, config: &Config) -> Vec<Warn
     for (field, link) in &rendered.facts.links {
         if link.starts_with("http://") {
             warn(field, format!("link over http: {link}"));
+        }
+    }
+    for (field, image) in &rendered.facts.local_images {
+        if let Some(bytes) = image.bytes.filter(|b| *b > IMAGE_MAX_BYTES) {
+            warn(
+                field,
+                format!(
+                    "the image `{}` is {} KB: over {} KB, it is slow to open on a phone",
+                    image.path,
+                    bytes / 1000,
+                    IMAGE_MAX_BYTES / 1000
+                ),
+            );
         }
     }
     for (field, src) in &rendered.facts.images_without_alt {

@@ -10,6 +10,30 @@ use pulldown_cmark::{Event, HeadingLevel, LinkType, Options, Parser, Tag, TagEnd
 /// renderers' limits come into play.
 pub const MAX_DEPTH: usize = 32;
 
+/// Where an issue's local images are, and where readers will get them.
+#[derive(Debug, Clone, Default)]
+pub struct Images {
+    /// The project folder that local image paths start from.
+    pub root: std::path::PathBuf,
+    /// The web address (`{web_url}/{stem}/`), where the archive
+    /// puts its images; `None` when `web_url` is not set.
+    pub base: Option<String>,
+}
+
+/// The widest an image shows: the email's 600 px less its margins.
+const MAX_IMAGE_WIDTH: u32 = 552;
+
+/// An image of the issue's own, a file in the project.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LocalImage {
+    /// As written: a path relative to the project folder.
+    pub path: String,
+    /// The file's size in bytes; `None` if it cannot be read.
+    pub bytes: Option<u64>,
+    /// Where the email points at it, if `web_url` is set.
+    pub url: Option<String>,
+}
+
 /// A Markdown field rendered to HTML, with what `check` needs to know of it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Markdown {
@@ -20,6 +44,26 @@ pub struct Markdown {
     pub images_without_alt: Vec<String>,
     /// Links and images to `javascript:`, `vbscript:` or `data:`, dropped.
     pub unsafe_links: Vec<String>,
+    /// Images that are files of the project.
+    pub local_images: Vec<LocalImage>,
+}
+
+/// Whether an image source is a file of the project rather than an address.
+fn is_local(src: &str) -> bool {
+    !src.contains("://") && !src.starts_with("//") && !src.contains(':')
+}
+
+/// A local image's path, if it stays inside the project (no `..`, not
+/// absolute).
+fn safe_path(src: &str) -> Option<&str> {
+    let path = std::path::Path::new(src);
+    let inside = path.components().all(|c| {
+        matches!(
+            c,
+            std::path::Component::Normal(_) | std::path::Component::CurDir
+        )
+    });
+    inside.then_some(src)
 }
 
 /// A Markdown field nests deeper than [`MAX_DEPTH`].
@@ -82,12 +126,22 @@ fn below_items(level: HeadingLevel) -> HeadingLevel {
     }
 }
 
-/// Renders one Markdown field.
+/// Renders one Markdown field with no local images (tests and previews of
+/// a single field).
+#[cfg(test)]
 pub fn render(source: &str) -> Result<Markdown, TooDeep> {
+    render_with(source, &Images::default())
+}
+
+/// Renders one Markdown field; local images point where `images` says.
+pub fn render_with(source: &str, images: &Images) -> Result<Markdown, TooDeep> {
     let options = Options::ENABLE_STRIKETHROUGH | Options::ENABLE_SMART_PUNCTUATION;
     let mut links = Vec::new();
     let mut images_without_alt = Vec::new();
     let mut unsafe_links = Vec::new();
+    let mut local_images = Vec::new();
+    // The width to write on each local image whose size is known.
+    let mut widths: Vec<(String, u32)> = Vec::new();
     // The image being read: its source and whether any alt text was seen.
     let mut image: Option<(String, bool)> = None;
     // For each open link or image: whether it was dropped.
@@ -143,6 +197,44 @@ pub fn render(source: &str) -> Result<Markdown, TooDeep> {
                 links.push(dest_url.to_string());
                 dropped.push(false);
                 event
+            }
+            Event::Start(Tag::Image {
+                link_type,
+                ref dest_url,
+                ref title,
+                ref id,
+            }) if is_local(dest_url) => {
+                image = Some((dest_url.to_string(), false));
+                dropped.push(false);
+                let file = safe_path(dest_url).map(|p| images.root.join(p));
+                let bytes = file
+                    .as_ref()
+                    .and_then(|f| std::fs::metadata(f).ok())
+                    .map(|m| m.len());
+                let url = images
+                    .base
+                    .as_ref()
+                    .filter(|_| file.is_some())
+                    .map(|base| format!("{base}{}", dest_url.trim_start_matches("./")));
+                if let (Some(url), Some(file)) = (&url, &file)
+                    && let Ok(size) = imagesize::size(file)
+                {
+                    let width = u32::try_from(size.width)
+                        .unwrap_or(u32::MAX)
+                        .min(MAX_IMAGE_WIDTH);
+                    widths.push((url.clone(), width));
+                }
+                local_images.push(LocalImage {
+                    path: dest_url.to_string(),
+                    bytes,
+                    url: url.clone(),
+                });
+                Event::Start(Tag::Image {
+                    link_type,
+                    dest_url: url.unwrap_or_else(|| dest_url.to_string()).into(),
+                    title: title.clone(),
+                    id: id.clone(),
+                })
             }
             Event::Start(Tag::Image { ref dest_url, .. }) => {
                 image = Some((dest_url.to_string(), false));
@@ -202,11 +294,17 @@ pub fn render(source: &str) -> Result<Markdown, TooDeep> {
             "<img style=\"max-width:100%;height:auto\" src=",
         );
     }
+    // A width Outlook heeds, for the images whose size is known.
+    for (url, width) in widths {
+        let src = format!("src=\"{}\"", super::merge::escape_html(&url));
+        html = html.replacen(&src, &format!("width=\"{width}\" {src}"), 1);
+    }
     Ok(Markdown {
         html,
         links,
         images_without_alt,
         unsafe_links,
+        local_images,
     })
 }
 

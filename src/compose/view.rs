@@ -95,6 +95,8 @@ pub struct Facts {
     pub images_without_alt: Vec<(String, String)>,
     /// `(field path, destination)` of script and data links, dropped.
     pub unsafe_links: Vec<(String, String)>,
+    /// `(field path, image)` of the issue's own image files.
+    pub local_images: Vec<(String, super::markdown::LocalImage)>,
     /// Byte offset in the HTML where each item starts (index 0 is item 1),
     /// when the template marks items with `id="item-N"`.
     pub item_starts: Vec<usize>,
@@ -136,11 +138,15 @@ pub fn build(loaded: &LoadedIssue, project: &Project) -> Result<(View, Facts), S
     let issue = &loaded.issue;
     let config = &project.config;
     let mut facts = Facts::default();
+    let images = markdown::Images {
+        root: project.root.clone(),
+        base: config.web_url_for(&loaded.stem()),
+    };
     let mut md = |field: String, source: Option<&str>| -> Result<Option<String>, SourceError> {
         let Some(source) = source else {
             return Ok(None);
         };
-        let rendered = markdown::render(source)
+        let rendered = markdown::render_with(source, &images)
             .map_err(|e| SourceError::new(&loaded.path, Some(field.clone()), e.to_string()))?;
         facts.unsafe_links.extend(
             rendered
@@ -151,6 +157,12 @@ pub fn build(loaded: &LoadedIssue, project: &Project) -> Result<(View, Facts), S
         facts
             .links
             .extend(rendered.links.into_iter().map(|l| (field.clone(), l)));
+        facts.local_images.extend(
+            rendered
+                .local_images
+                .into_iter()
+                .map(|i| (field.clone(), i)),
+        );
         facts.images_without_alt.extend(
             rendered
                 .images_without_alt

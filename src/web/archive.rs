@@ -65,7 +65,15 @@ pub fn build(project: &Project, out: &Path) -> Result<Vec<Entry>> {
             subject: issue.subject.to_string(),
             preheader: issue.preheader.as_ref().map(ToString::to_string),
         });
-        pages.push((stem, rendered.html_merge().fill(&fill)));
+        let images: Vec<String> = rendered
+            .facts
+            .local_images
+            .iter()
+            // Only files inside the project (a path leaving it has no size).
+            .filter(|(_, image)| image.bytes.is_some())
+            .map(|(_, image)| image.path.trim_start_matches("./").to_string())
+            .collect();
+        pages.push((stem, rendered.html_merge().fill(&fill), images));
     }
     entries.sort_by(|a, b| {
         b.sort_key
@@ -84,11 +92,23 @@ pub fn build(project: &Project, out: &Path) -> Result<Vec<Entry>> {
 
     // Everything rendered: now write.
     std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
-    for (stem, html) in &pages {
+    for (stem, html, images) in &pages {
         let dir = out.join(stem);
         std::fs::create_dir_all(&dir)
             .with_context(|| format!("cannot create {}", dir.display()))?;
         write(&dir.join("index.html"), html)?;
+        // The issue's own images, where its emails point at them.
+        for image in images {
+            let from = project.root.join(image);
+            let to = dir.join(image);
+            if let Some(parent) = to.parent() {
+                std::fs::create_dir_all(parent)
+                    .with_context(|| format!("cannot create {}", parent.display()))?;
+            }
+            let bytes =
+                std::fs::read(&from).with_context(|| format!("cannot read {}", from.display()))?;
+            crate::fsutil::write_atomic(&to, &bytes, None)?;
+        }
     }
     write(&out.join("index.html"), &index)?;
     write(&out.join("feed.xml"), &feed)?;

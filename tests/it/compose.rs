@@ -884,3 +884,92 @@ fn escaped(text: &str) -> String {
         .replace('"', "&quot;")
         .replace('\'', "&#39;")
 }
+
+/// The start of a PNG file `width` × `height` px (what readers of its size
+/// look at), padded to `bytes`.
+fn png(width: u32, height: u32, bytes: usize) -> Vec<u8> {
+    let mut data = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR".to_vec();
+    data.extend_from_slice(&width.to_be_bytes());
+    data.extend_from_slice(&height.to_be_bytes());
+    data.extend_from_slice(&[8, 6, 0, 0, 0, 0, 0, 0, 0]);
+    data.resize(bytes.max(data.len()), 0);
+    data
+}
+
+#[test]
+fn local_images_are_sized_published_with_the_archive_and_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("issues")).unwrap();
+    std::fs::create_dir_all(dir.path().join("images")).unwrap();
+    std::fs::write(dir.path().join("images/wide.png"), png(1600, 400, 1000)).unwrap();
+    std::fs::write(dir.path().join("images/heavy.png"), png(300, 200, 250_000)).unwrap();
+    let issue = dir.path().join("issues/2026-12-04-pictures.toml");
+    std::fs::write(
+        &issue,
+        "subject = \"S\"\npreheader = \"P\"\ndate = 2026-12-04\n[letter]\nbody = \"\"\"\n\
+         ![A wide view](images/wide.png)\n\n![A heavy one](images/heavy.png)\n\"\"\"\n",
+    )
+    .unwrap();
+    let issue_arg = issue.to_str().unwrap();
+
+    // Without web_url readers could never see them: an error.
+    let o = missive(dir.path(), &["check", issue_arg]);
+    assert_exit(&o, 1);
+    assert!(
+        stderr(&o).contains("letter.body: the image `images/wide.png`"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(
+        stderr(&o).contains("set newsletter.web_url"),
+        "{}",
+        stderr(&o)
+    );
+
+    std::fs::write(
+        dir.path().join("missive.toml"),
+        "[newsletter]\nweb_url = \"https://news.example.com/issues\"\n",
+    )
+    .unwrap();
+    let o = missive(dir.path(), &["check", issue_arg]);
+    assert_exit(&o, 0);
+    assert!(
+        stderr(&o).contains("the image `images/heavy.png` is 250 KB: over 200 KB"),
+        "{}",
+        stderr(&o)
+    );
+    let out = dir.path().join("out");
+    assert_exit(&build(dir.path(), &issue, &out), 0);
+    let html = read(&out.join("2026-12-04-pictures.html"));
+    assert!(
+        html.contains(
+            "<img style=\"max-width:100%;height:auto\" width=\"552\" \
+             src=\"https://news.example.com/issues/2026-12-04-pictures/images/wide.png\""
+        ),
+        "{html}"
+    );
+    assert!(html.contains(
+        "width=\"300\" src=\"https://news.example.com/issues/2026-12-04-pictures/images/heavy.png\""
+    ));
+
+    // The archive puts them where the email points.
+    assert_exit(&missive(dir.path(), &["archive"]), 0);
+    assert_eq!(
+        std::fs::read(dir.path().join("site/2026-12-04-pictures/images/wide.png")).unwrap(),
+        png(1600, 400, 1000)
+    );
+
+    // A path out of the project is refused, never read.
+    std::fs::write(
+        &issue,
+        "subject = \"S\"\ndate = 2026-12-04\n[letter]\nbody = \"![x](../secret.png)\"\n",
+    )
+    .unwrap();
+    let o = missive(dir.path(), &["check", issue_arg]);
+    assert_exit(&o, 1);
+    assert!(
+        stderr(&o).contains("the image `../secret.png` is not a file in the project folder"),
+        "{}",
+        stderr(&o)
+    );
+}
