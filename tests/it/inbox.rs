@@ -84,6 +84,20 @@ fn in_chromium_the_email_survives_no_style_a_phone_and_dark_mode() {
         );
         assert_exit(&o, 0);
     }
+    // The same example with the template as it was before, for comparison.
+    let before = dir.path().join("before");
+    std::fs::create_dir_all(before.join("templates")).unwrap();
+    std::fs::copy(repo().join("missive.toml"), before.join("missive.toml")).unwrap();
+    std::fs::copy(
+        fixture("before/templates/issue.mjml"),
+        before.join("templates/issue.mjml"),
+    )
+    .unwrap();
+    let o = missive(
+        &before,
+        &["build", example_issue().to_str().unwrap(), "--out", "out"],
+    );
+    assert_exit(&o, 0);
     let shots = dir.path().join("screenshots");
     std::fs::create_dir(&shots).unwrap();
     let o = std::process::Command::new("node")
@@ -96,6 +110,12 @@ fn in_chromium_the_email_survives_no_style_a_phone_and_dark_mode() {
         .arg(format!(
             "synthetic-100={}",
             out.join("synthetic-100.html").display()
+        ))
+        .arg(format!(
+            "before-example={}",
+            before
+                .join("out/2026-11-27-tides-and-timetables.html")
+                .display()
         ))
         .output()
         .expect("node runs (bash tests/run installs it with playwright-core and chromium)");

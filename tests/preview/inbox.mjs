@@ -3,7 +3,8 @@
 // webmails), at 375 px with a 1600 px wide image, in dark mode, and whether
 // the table of contents scrolls to a section. Run by tests/it/inbox.rs as:
 //   node tests/preview/inbox.mjs SCREENSHOT_DIR NAME=HTML_FILE...
-// Exits non-zero with a message on the first failed check.
+// An email named `before-…` is only photographed (at 600 and 375 px), for
+// comparison. Exits non-zero with a message on the first failed check.
 import { check, launch } from "./browser.mjs";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -66,6 +67,14 @@ try {
       await page.setContent(html, { waitUntil: "load" });
     };
 
+    if (name.startsWith("before-")) {
+      for (const width of [600, 375]) {
+        await load(width, "light");
+        await page.screenshot({ path: join(shots, `${name}-${width}.png`) });
+      }
+      await page.close();
+      continue;
+    }
     // Light, at 600 and 375 px: every text colour readable (4.5:1).
     for (const width of [600, 375]) {
       await load(width, "light");
