@@ -29,6 +29,19 @@ pub fn missive(dir: &Path, args: &[&str]) -> Output {
         .expect("the missive binary runs")
 }
 
+/// `missive build ISSUE --out OUT`, run in `dir`.
+pub fn build(dir: &Path, issue: &Path, out: &Path) -> std::process::Output {
+    missive(
+        dir,
+        &[
+            "build",
+            issue.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ],
+    )
+}
+
 pub fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }

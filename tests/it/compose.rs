@@ -6,18 +6,6 @@ use std::path::Path;
 use crate::common::*;
 use missive::compose::Issue;
 
-fn build(dir: &Path, issue: &Path, out: &Path) -> std::process::Output {
-    missive(
-        dir,
-        &[
-            "build",
-            issue.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-        ],
-    )
-}
-
 fn read(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
@@ -720,16 +708,7 @@ fn script_and_data_links_are_dropped_with_a_check_error() {
         "{err}"
     );
     let out = dir.path().join("out");
-    let o = missive(
-        dir.path(),
-        &[
-            "build",
-            issue.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-        ],
-    );
-    assert_exit(&o, 0);
+    assert_exit(&build(dir.path(), &issue, &out), 0);
     for ext in ["html", "txt"] {
         let body = read(&out.join(format!("issue.{ext}"))).to_lowercase();
         assert!(!body.contains("href=\"javascript"), "{ext}");

@@ -73,16 +73,7 @@ fn in_chromium_the_email_survives_no_style_a_phone_and_dark_mode() {
     let synthetic = synthetic_issue(dir.path(), 100);
     let out = dir.path().join("out");
     for issue in [example_issue(), synthetic] {
-        let o = missive(
-            dir.path(),
-            &[
-                "build",
-                issue.to_str().unwrap(),
-                "--out",
-                out.to_str().unwrap(),
-            ],
-        );
-        assert_exit(&o, 0);
+        assert_exit(&build(dir.path(), &issue, &out), 0);
     }
     // The same example with the template as it was before, for comparison.
     let before = dir.path().join("before");

@@ -382,14 +382,13 @@ fn old_suppression_files_are_still_honoured_and_migrated() {
     assert_eq!(log, again);
 }
 
-#[test]
-fn one_click_accepts_multipart_form_data() {
-    let s = Server::start();
-    let query = format!("email=ada@example.com&token={}", token("ada@example.com"));
+/// POSTs a `multipart/form-data` body with one field to the unsubscribe
+/// link `query`; returns the status and the page.
+fn post_multipart(s: &Server, query: &str, field: &str, value: &str) -> (u16, String) {
     let boundary = "----missive-test-boundary";
     let body = format!(
-        "--{boundary}\r\nContent-Disposition: form-data; name=\"List-Unsubscribe\"\r\n\r\n\
-         One-Click\r\n--{boundary}--\r\n"
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"{field}\"\r\n\r\n\
+         {value}\r\n--{boundary}--\r\n"
     );
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .http_status_as_error(false)
@@ -403,32 +402,25 @@ fn one_click_accepts_multipart_form_data() {
         )
         .send(body.as_str())
         .unwrap();
-    assert_eq!(response.status().as_u16(), 200);
-    assert!(
-        response
-            .body_mut()
-            .read_to_string()
-            .unwrap()
-            .contains("You are unsubscribed")
-    );
+    let status = response.status().as_u16();
+    (status, response.body_mut().read_to_string().unwrap())
+}
+
+#[test]
+fn one_click_accepts_multipart_form_data() {
+    let s = Server::start();
+    let query = format!("email=ada@example.com&token={}", token("ada@example.com"));
+    let (status, page) = post_multipart(&s, &query, "List-Unsubscribe", "One-Click");
+    assert_eq!(status, 200);
+    assert!(page.contains("You are unsubscribed"));
     assert_eq!(s.suppressed(), vec!["ada@example.com"]);
     // A multipart body without the one-click field records nothing.
     let other = format!(
         "email=grace@example.org&token={}",
         token("grace@example.org")
     );
-    let body = format!(
-        "--{boundary}\r\nContent-Disposition: form-data; name=\"x\"\r\n\r\ny\r\n--{boundary}--\r\n"
-    );
-    let response = agent
-        .post(format!("{}unsubscribe?{other}", s.url))
-        .header(
-            "Content-Type",
-            format!("multipart/form-data; boundary={boundary}"),
-        )
-        .send(body.as_str())
-        .unwrap();
-    assert_eq!(response.status().as_u16(), 400);
+    let (status, _) = post_multipart(&s, &other, "x", "y");
+    assert_eq!(status, 400);
     assert_eq!(s.suppressed(), vec!["ada@example.com"]);
 }
 
