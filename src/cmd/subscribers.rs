@@ -31,11 +31,21 @@ pub fn run(config: Option<&Path>, args: &SubscribersArgs) -> Result<ExitStatus> 
     for row in tally.invalid.iter().take(20) {
         println!("    line {}: {}", row.line, printable(&row.reason));
     }
+    let by_kind = events::counts(log.path())?;
+    let kinds: Vec<String> = by_kind
+        .iter()
+        .map(|(event, n)| format!("{n} {event}"))
+        .collect();
     println!(
-        "{}: {} address{} unsubscribed through `missive serve`",
+        "{}: {} address{} suppressed{}",
         ui::path(log.path()),
         suppressed.len(),
-        if suppressed.len() == 1 { "" } else { "es" }
+        if suppressed.len() == 1 { "" } else { "es" },
+        if kinds.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", kinds.join(", "))
+        }
     );
     if args.fold {
         let changed = events::fold(&list, &suppressed)?;

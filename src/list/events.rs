@@ -24,6 +24,8 @@ const HEADER: &str = "email,time,event,source,detail\n";
 
 /// The event that takes an address off the list.
 pub const UNSUBSCRIBED: &str = "unsubscribed";
+/// The event of an address that bounced for good.
+pub const BOUNCED: &str = "bounced";
 
 /// The list-event log of the project whose state directory is `state_dir`.
 pub fn path_in(state_dir: &Path) -> PathBuf {
@@ -44,6 +46,27 @@ pub fn legacy_path_for(list: &Path) -> PathBuf {
 /// nobody is mailed on a guess).
 fn suppresses(event: &str) -> bool {
     !matches!(event, "subscribed" | "confirmed" | "resubscribed")
+}
+
+/// How many addresses the log suppresses, by the event that did it
+/// (`unsubscribed`, `bounced`, …), counting each address's latest event.
+pub fn counts(path: &Path) -> Result<std::collections::BTreeMap<String, usize>> {
+    let mut latest: std::collections::HashMap<u64, String> = std::collections::HashMap::new();
+    for record in read_complete_lines(path)? {
+        let (email, event) = (record.get(0).unwrap_or(""), record.get(2).unwrap_or(""));
+        if email.trim().is_empty() || email == "email" {
+            continue;
+        }
+        latest.insert(
+            crate::list::address::address_hash(&normalize(email)),
+            event.to_string(),
+        );
+    }
+    let mut counts = std::collections::BTreeMap::new();
+    for event in latest.into_values().filter(|e| suppresses(e)) {
+        *counts.entry(event).or_default() += 1;
+    }
+    Ok(counts)
 }
 
 /// Reads the project's log into the set of suppressed addresses; a
@@ -111,13 +134,19 @@ impl Log {
 
     /// Writes one event (address, now, event, source) and syncs it to disk.
     pub fn append(&mut self, email: &str, event: &str, source: &str) -> Result<()> {
-        self.write(&[
-            &normalize(email),
-            &crate::fsutil::timestamp(),
-            event,
-            source,
-            "",
-        ])?;
+        self.append_with(email, event, source, "")
+    }
+
+    /// Like [`append`](Log::append), with a detail: the reply, the issue.
+    pub fn append_with(
+        &mut self,
+        email: &str,
+        event: &str,
+        source: &str,
+        detail: &str,
+    ) -> Result<()> {
+        let now = crate::fsutil::timestamp();
+        self.write(&[&normalize(email), &now, event, source, detail])?;
         self.sync()
     }
 

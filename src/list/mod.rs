@@ -3,6 +3,7 @@
 //! tokens in unsubscribe links.
 
 pub(crate) mod address;
+pub(crate) mod bounce;
 pub(crate) mod events;
 pub(crate) mod reader;
 pub mod token;

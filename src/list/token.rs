@@ -17,6 +17,16 @@ use sha2::Sha256;
 /// be told apart.
 const SEALED_VERSION: char = 's';
 
+/// A bounce tag's bytes: issue id (4), address hash (8), signature (6).
+const VERP_BYTES: usize = 18;
+
+/// A short id of an issue (its file stem), for bounce tags.
+pub fn issue_id(stem: &str) -> [u8; 4] {
+    use sha2::Digest as _;
+    let digest = Sha256::digest(stem.as_bytes());
+    [digest[0], digest[1], digest[2], digest[3]]
+}
+
 /// The environment variable holding the secret.
 pub const SECRET_ENV: &str = "MISSIVE_UNSUBSCRIBE_SECRET";
 
@@ -103,6 +113,58 @@ impl Secret {
         String::from_utf8(opened).ok()
     }
 
+    /// The tag of a bounce address (`bounces+<tag>@…`, VERP): it names the
+    /// issue and the recipient (as hashes) and is signed, so a bounce can be
+    /// traced to both and nobody can forge one to suppress somebody else.
+    /// 29 lower-case letters and digits, whatever the address.
+    pub fn verp_tag(&self, issue: &str, email: &str) -> String {
+        let mut body = Vec::with_capacity(VERP_BYTES);
+        body.extend_from_slice(&issue_id(issue));
+        body.extend_from_slice(
+            &crate::list::address::address_hash(&crate::list::address::normalize(email))
+                .to_be_bytes(),
+        );
+        let mac = self.verp_mac(&body);
+        body.extend_from_slice(&mac);
+        data_encoding::BASE32_NOPAD.encode(&body).to_lowercase()
+    }
+
+    /// The issue id and address hash a bounce tag carries, if this secret
+    /// signed it.
+    pub fn open_verp_tag(&self, tag: &str) -> Option<([u8; 4], u64)> {
+        let body = data_encoding::BASE32_NOPAD
+            .decode(tag.trim().to_uppercase().as_bytes())
+            .ok()?;
+        if body.len() != VERP_BYTES {
+            return None;
+        }
+        let (signed, mac) = body.split_at(12);
+        let expected = self.verp_mac(signed);
+        let equal = mac.len() == expected.len()
+            && mac
+                .iter()
+                .zip(&expected)
+                .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+                == 0;
+        if !equal {
+            return None;
+        }
+        let issue: [u8; 4] = signed[..4].try_into().ok()?;
+        let address = u64::from_be_bytes(signed[4..12].try_into().ok()?);
+        Some((issue, address))
+    }
+
+    fn verp_mac(&self, body: &[u8]) -> [u8; 6] {
+        let mut mac =
+            <Hmac<Sha256> as Mac>::new_from_slice(&self.0).expect("HMAC takes any key length");
+        mac.update(b"missive bounce tag v1");
+        mac.update(body);
+        let full = mac.finalize().into_bytes();
+        let mut out = [0u8; 6];
+        out.copy_from_slice(&full[..6]);
+        out
+    }
+
     /// Whether `token` is the one for `email`, compared in constant time.
     pub fn verify(&self, email: &str, token: &str) -> bool {
         match hex::decode(token.trim()) {
@@ -160,6 +222,33 @@ mod tests {
         );
         let other = Secret::new("another secret, also long enough").unwrap();
         assert_eq!(other.open(&t), None);
+    }
+
+    #[test]
+    fn bounce_tags_name_issue_and_reader_and_cannot_be_forged() {
+        let s = secret();
+        let tag = s.verp_tag("2026-11-27-tides", "Reader@Example.com");
+        assert_eq!(tag.len(), 29, "{tag}");
+        assert!(
+            tag.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()),
+            "{tag}"
+        );
+        let (issue, address) = s.open_verp_tag(&tag).unwrap();
+        assert_eq!(issue, issue_id("2026-11-27-tides"));
+        assert_eq!(
+            address,
+            crate::list::address::address_hash("reader@example.com")
+        );
+        assert_eq!(s.open_verp_tag(&tag.to_uppercase()), Some((issue, address)));
+        // Another reader's tag with this one's signature, a truncated tag,
+        // another secret's: nothing.
+        let other = s.verp_tag("2026-11-27-tides", "victim@example.com");
+        let forged = format!("{}{}", &other[..19], &tag[19..]);
+        assert_eq!(s.open_verp_tag(&forged), None);
+        assert_eq!(s.open_verp_tag(&tag[..28]), None);
+        let stranger = Secret::new("another secret, also long enough").unwrap();
+        assert_eq!(stranger.open_verp_tag(&tag), None);
     }
 
     #[test]

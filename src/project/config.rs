@@ -25,6 +25,17 @@ pub struct Config {
     pub dkim: Option<Dkim>,
     #[serde(default)]
     pub email: Email,
+    pub bounces: Option<Bounces>,
+}
+
+/// `[bounces]`: where bounces come back to.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Bounces {
+    /// The return path: each message's envelope sender is
+    /// `<local>+<tag>@<domain>` (VERP), the tag naming the issue and the
+    /// reader, signed.
+    pub address: AddressValue,
 }
 
 /// `[email]`: how the email differs from the web version.

@@ -20,6 +20,8 @@ use tokio::sync::mpsc;
 use super::journal::{Entry, Journal};
 use super::message::Letterhead;
 use super::transport::{Deliver, DeliverError, Failure};
+use crate::list::bounce;
+use crate::list::events::{BOUNCED, Log};
 use crate::list::reader::Subscriber;
 
 /// How many of the latest attempts the circuit breaker looks at.
@@ -111,6 +113,7 @@ pub struct Report {
 struct Shared {
     letterhead: Arc<Letterhead>,
     journal: Option<Arc<Journal>>,
+    bounces: Option<(Arc<Mutex<Log>>, String)>,
     settings: Settings,
     limiter: Option<DefaultDirectRateLimiter>,
     stopping: AtomicBool,
@@ -136,6 +139,25 @@ impl Shared {
 
     fn stopping(&self) -> bool {
         self.stopping.load(Ordering::SeqCst)
+    }
+
+    /// Suppresses an address the server says does not exist, so that no
+    /// later issue goes to it; the record names the reply and the issue.
+    async fn suppress(&self, email: &str, reply: &str) {
+        let Some((log, issue)) = &self.bounces else {
+            return;
+        };
+        let (log, email) = (Arc::clone(log), email.to_string());
+        let detail = format!("{reply} (sending {issue})");
+        let written = tokio::task::spawn_blocking(move || {
+            log.lock()
+                .expect("list-event log lock")
+                .append_with(&email, BOUNCED, "bounce", &detail)
+        })
+        .await;
+        if let Ok(Err(e)) = written {
+            self.halt(Stop::Fatal(format!("{e:#}")));
+        }
     }
 
     /// Journals an outcome at once; syncs once a batch has accumulated.
@@ -169,6 +191,9 @@ impl Shared {
 pub struct Context {
     pub letterhead: Arc<Letterhead>,
     pub journal: Option<Arc<Journal>>,
+    /// Where a hard bounce at send time suppresses the address (none for a
+    /// dry run), and the issue to name in the record.
+    pub bounces: Option<(Arc<Mutex<Log>>, String)>,
     pub settings: Settings,
     pub reporter: Arc<dyn Reporter>,
 }
@@ -185,6 +210,7 @@ pub async fn run<L: Deliver + 'static>(
     let Context {
         letterhead,
         journal,
+        bounces,
         settings,
         reporter,
     } = context;
@@ -199,6 +225,7 @@ pub async fn run<L: Deliver + 'static>(
     let shared = Arc::new(Shared {
         letterhead,
         journal,
+        bounces,
         limiter,
         stopping: AtomicBool::new(false),
         stop: Mutex::new(None),
@@ -340,6 +367,9 @@ async fn deliver(shared: &Shared, link: &mut impl Deliver, subscriber: Subscribe
                 }
                 match failure {
                     Failure::Permanent(reply) => {
+                        if bounce::classify_reply(&reply) == Some(bounce::Kind::Hard) {
+                            shared.suppress(&email, &reply).await;
+                        }
                         shared.record(Entry::failed(email, reply)).await;
                         return;
                     }
@@ -610,7 +640,9 @@ mod stub {
         };
         let templates = Templates::load(Path::new("/nonexistent")).unwrap();
         let rendered = render(&issue, &project, &templates).unwrap();
-        Arc::new(Letterhead::new(&project.config, &project.root, "Hi", &rendered, None).unwrap())
+        Arc::new(
+            Letterhead::new(&project.config, &project.root, "i", "Hi", &rendered, None).unwrap(),
+        )
     }
 
     /// Subscribers `r0@example.org` … .
@@ -677,6 +709,7 @@ mod behaviour {
             Context {
                 letterhead: letterhead(),
                 journal: Some(journal),
+                bounces: None,
                 settings,
                 reporter: Arc::new(Silent),
             },

@@ -45,6 +45,9 @@ pub struct Letterhead {
     id_domain: String,
     /// `Feedback-ID`, for the mailbox providers' complaint loops.
     feedback_id: Option<String>,
+    /// With `[bounces]`: the bounce address, split at the `@`, and the
+    /// issue its tags name.
+    bounces: Option<(String, String, String)>,
 }
 
 /// A message for one reader could not be made.
@@ -52,6 +55,11 @@ pub struct Letterhead {
 pub enum MessageError {
     #[error("the name of {email} contains a line break")]
     NameLineBreak { email: String },
+    #[error("cannot make the bounce address for {email}: {source}")]
+    BounceAddress {
+        email: String,
+        source: lettre::address::AddressError,
+    },
     #[error("cannot build the message for {email}: {source}")]
     Build {
         email: String,
@@ -65,6 +73,7 @@ impl Letterhead {
     pub fn new(
         config: &Config,
         root: &Path,
+        issue: &str,
         subject: &str,
         rendered: &Rendered,
         secret: Option<Secret>,
@@ -88,6 +97,26 @@ impl Letterhead {
             .map(|d| dkim_config(d, root))
             .transpose()?;
         let id_domain = from.email.domain().to_string();
+        let bounces = match &config.bounces {
+            None => None,
+            Some(b) => {
+                if secret.is_none() {
+                    bail!(
+                        "[bounces] address is set, but {SECRET_ENV} is not set: bounce addresses \
+                         are signed with it"
+                    );
+                }
+                let (user, domain) = (b.address.0.user(), b.address.0.domain());
+                // `user+<29-character tag>` must fit the 64-byte local part.
+                if user.len() + 1 + 29 > 64 {
+                    bail!(
+                        "bounces.address: the part before the @ is too long to carry a bounce \
+                         tag (at most 34 characters)"
+                    );
+                }
+                Some((user.to_string(), domain.to_string(), issue.to_string()))
+            }
+        };
         Ok(Letterhead {
             reply_to: newsletter.reply_to.as_ref().map(|m| m.0.clone()),
             subject: Merge::parse(subject, Escape::None),
@@ -100,6 +129,7 @@ impl Letterhead {
             from,
             id_domain,
             feedback_id: config.sending.feedback_id.as_ref().map(ToString::to_string),
+            bounces,
         })
     }
 
@@ -172,9 +202,21 @@ impl Letterhead {
             (Mailbox::new(name, reader.email.clone()), subject)
         };
 
-        let envelope =
-            lettre::address::Envelope::new(Some(self.from.email.clone()), vec![to.email.clone()])
-                .map_err(|source| MessageError::Build {
+        let sender = match (&self.bounces, &self.secret) {
+            (Some((user, domain, issue)), Some(secret)) => {
+                // A test returns to its own recipient's tag, never the reader's.
+                let tag = secret.verp_tag(issue, &link_owner);
+                lettre::Address::new(format!("{user}+{tag}"), domain).map_err(|source| {
+                    MessageError::BounceAddress {
+                        email: email.clone(),
+                        source,
+                    }
+                })?
+            }
+            _ => self.from.email.clone(),
+        };
+        let envelope = lettre::address::Envelope::new(Some(sender), vec![to.email.clone()])
+            .map_err(|source| MessageError::Build {
                 email: email.clone(),
                 source,
             })?;
@@ -554,7 +596,14 @@ url = "https://n.example.com/u?e={email}&t={token}"
         };
         let templates = Templates::load(Path::new("/nonexistent")).unwrap();
         let rendered = crate::compose::render::render(&issue, &project, &templates).unwrap();
-        Letterhead::new(&project.config, &project.root, subject, &rendered, secret)
+        Letterhead::new(
+            &project.config,
+            &project.root,
+            "i",
+            subject,
+            &rendered,
+            secret,
+        )
     }
 
     fn parse(raw: &[u8]) -> mail_parser::Message<'_> {
@@ -624,6 +673,24 @@ url = "https://n.example.com/u?e={email}&t={token}"
         assert!(!raw.contains(&reader_token) && !body.contains(&reader_token));
         assert!(!raw.contains("ada%40example.org") && !body.contains("ada%40example.org"));
         assert!(raw.contains(&me_token), "{raw}");
+    }
+
+    #[test]
+    fn a_test_message_returns_to_the_test_recipients_bounce_tag() {
+        let secret = Secret::new("0123456789abcdef").unwrap();
+        let config = format!("{CONFIG}\n[bounces]\naddress = \"b@n.example.com\"\n");
+        let l = letterhead(&config, Some(secret.clone())).unwrap();
+        let trial = l
+            .test_message(
+                &reader("email,name,city\nada@example.org,Ada,Paris\n"),
+                &Mailbox::from_str("me@example.com").unwrap(),
+            )
+            .unwrap();
+        let sender = trial.envelope().from().unwrap().to_string();
+        assert_eq!(
+            sender,
+            format!("b+{}@n.example.com", secret.verp_tag("i", "me@example.com"))
+        );
     }
 
     #[test]

@@ -22,7 +22,7 @@ pub use engine::{Progress, Report, Reporter, Stop};
 pub use transport::Transport;
 
 use crate::compose::Composed;
-use crate::list::events::{Migrated, Suppressed};
+use crate::list::events::{Log, Migrated, Suppressed};
 use crate::list::reader::{Reader, Row, Subscriber, Tally};
 use crate::list::token::Secret;
 use journal::{Entry, History, Journal, State};
@@ -49,6 +49,7 @@ fn letterhead(composed: &Composed) -> Result<Letterhead> {
     Letterhead::new(
         &composed.project.config,
         &composed.project.root,
+        &composed.issue.stem(),
         composed.issue.issue.subject.as_str(),
         &composed.rendered,
         secret,
@@ -163,6 +164,8 @@ pub struct Plan {
     /// Suppression files of earlier versions migrated into the project's log.
     pub migrated: Vec<Migrated>,
     suppressed: Suppressed,
+    /// The project's list-event log, where hard bounces are recorded.
+    events: Arc<std::sync::Mutex<Log>>,
     history: Arc<History>,
     letterhead: Arc<Letterhead>,
     fingerprint: String,
@@ -192,7 +195,7 @@ pub fn plan(composed: &Composed, options: &Options) -> Result<Plan> {
     let journal_path = journal_path(composed);
     crate::fsutil::create_private_dir(&project.state_dir())?;
     let lock = lock(&journal_path.with_extension("lock"))?;
-    let (suppressed, _, migrated) = crate::list::events::open_project(project, &list)?;
+    let (suppressed, events, migrated) = crate::list::events::open_project(project, &list)?;
 
     let letterhead = letterhead(composed)?;
     if !letterhead.has_unsubscribe() {
@@ -245,6 +248,7 @@ pub fn plan(composed: &Composed, options: &Options) -> Result<Plan> {
         dry_run: options.dry_run,
         migrated,
         suppressed,
+        events: Arc::new(std::sync::Mutex::new(events)),
         history: Arc::new(history),
         letterhead: Arc::new(letterhead),
         fingerprint,
@@ -371,9 +375,13 @@ pub fn execute(
             _ => None,
         })
         .take(usize::try_from(plan.this_run).unwrap_or(usize::MAX));
+    let bounces = journal
+        .is_some()
+        .then(|| (Arc::clone(&plan.events), composed.issue.stem()));
     let context = engine::Context {
         letterhead: Arc::clone(&plan.letterhead),
         journal,
+        bounces,
         settings: engine::Settings {
             concurrency: sending.concurrency.get(),
             rate: sending.rate.map(|r| r.0),

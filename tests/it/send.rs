@@ -359,7 +359,7 @@ fn faults_are_retried_and_refusals_recorded() {
         &[
             "--fail-451-permille",
             "100",
-            "--reject-550",
+            "--reject-571",
             &refused.join(","),
             "--drop-permille",
             "30",
@@ -402,13 +402,14 @@ fn faults_are_retried_and_refusals_recorded() {
     for address in &refused {
         assert!(
             s.contains(&format!(
-                "{address} (failed): 550 5.1.1 <{address}>: Recipient address rejected"
+                "{address} (failed): 550 5.7.1 <{address}>: Message refused"
             )),
             "{address} not listed with its reply:\n{s}"
         );
     }
 
-    // A plain resume does not retry the refused; --retry-failed retries only them.
+    // Refused for a reason that is not the address (5.7.1): a plain resume
+    // does not retry them; --retry-failed retries only them.
     let before = server.messages().len();
     let o = p.run(&["send", p.issue(), "--yes"], SEND_ENV);
     assert_exit(&o, 3);
@@ -1289,4 +1290,111 @@ fn terminal_escapes_from_servers_and_lists_are_never_printed_raw() {
         "{}",
         stdout(&status)
     );
+}
+
+#[test]
+fn a_hard_refusal_suppresses_the_address_and_a_block_of_the_sender_does_not() {
+    let out = tempfile::tempdir().unwrap();
+    let (list, expected) = subscriber_list(12);
+    let gone: Vec<String> = [2, 7].iter().map(|i| expected[*i].0.clone()).collect();
+    let blocked = expected[4].0.clone();
+    let server = SmtpServer::start(
+        out.path(),
+        &["--reject-550", &gone.join(","), "--reject-571", &blocked],
+    );
+    let p = SendProject::new(&plain_config(server.port, ""), &list);
+    let o = p.run(&["send", p.issue(), "--yes"], SEND_ENV);
+    assert_exit(&o, 3);
+    let log = std::fs::read_to_string(p.path().join(".missive/list-events.csv")).unwrap();
+    for address in &gone {
+        assert!(
+            log.lines().any(|l| l.starts_with(&format!("{address},"))
+                && l.contains(",bounced,bounce,550 5.1.1 ")
+                && l.contains("(sending 2026-11-27-tides-and-timetables)")),
+            "{address} not suppressed:\n{log}"
+        );
+    }
+    assert!(
+        !log.contains(&blocked),
+        "a block of the sender is held against the reader"
+    );
+    // The next send, even retrying the refused, skips the gone addresses
+    // and tries the blocked one again.
+    let o = p.run(
+        &["send", p.issue(), "--dry-run", "--retry-failed"],
+        SEND_ENV,
+    );
+    assert_exit(&o, 0);
+    assert!(
+        stdout(&o).contains("to send now:        1\n"),
+        "{}",
+        stdout(&o)
+    );
+    assert!(stdout(&o).contains("2 suppressed"), "{}", stdout(&o));
+    let o = p.run(&["subscribers"], &[]);
+    assert_exit(&o, 0);
+    assert!(
+        stdout(&o).contains("2 addresses suppressed (2 bounced)"),
+        "{}",
+        stdout(&o)
+    );
+}
+
+#[test]
+fn with_a_bounce_address_each_message_returns_to_its_own_signed_address() {
+    let out = tempfile::tempdir().unwrap();
+    let server = SmtpServer::start(out.path(), &[]);
+    let (list, expected) = subscriber_list(4);
+    let config = format!(
+        "{}\n[bounces]\naddress = \"bounces@news.example.com\"\n",
+        plain_config(server.port, "")
+    );
+    let p = SendProject::new(&config, &list);
+    assert_exit(&p.run(&["send", p.issue(), "--yes"], SEND_ENV), 0);
+    let secret = Secret::new(SECRET).unwrap();
+    for (envelope, raw) in server.messages() {
+        let rcpt = envelope["rcpt_tos"][0].as_str().unwrap().to_string();
+        let sender = envelope["mail_from"].as_str().unwrap();
+        let local = sender.strip_suffix("@news.example.com").expect(sender);
+        let tag = local.strip_prefix("bounces+").expect(local);
+        assert!(local.len() <= 64);
+        let (issue, _reader) = secret.open_verp_tag(tag).expect("a tag this secret signed");
+        assert_eq!(
+            issue,
+            missive::list::token::issue_id("2026-11-27-tides-and-timetables")
+        );
+        // The reader too: the tag is the one made for this recipient.
+        assert_eq!(
+            tag,
+            secret.verp_tag("2026-11-27-tides-and-timetables", &rcpt)
+        );
+        // The From header is unchanged.
+        let m = MessageParser::default().parse(&raw).unwrap();
+        assert_eq!(
+            m.from().unwrap().first().unwrap().address.as_deref(),
+            Some("matt@example.com")
+        );
+    }
+    assert_eq!(server.messages().len(), expected.len());
+
+    // The file outbox writes the return path where a server would.
+    let files = SendProject::new(
+        &format!(
+            "{NEWSLETTER}\n[sending]\ntransport = \"file\"\noutbox = \"outbox\"\n\n\
+             [bounces]\naddress = \"bounces@news.example.com\"\n"
+        ),
+        &list,
+    );
+    assert_exit(&files.run(&["send", files.issue(), "--yes"], SEND_ENV), 0);
+    for eml in std::fs::read_dir(files.path().join("outbox")).unwrap() {
+        let text = std::fs::read_to_string(eml.unwrap().path()).unwrap();
+        assert!(
+            text.starts_with("Return-Path: <bounces+"),
+            "{}",
+            &text[..80]
+        );
+    }
+    // A bounce address with no secret to sign it is refused.
+    let o = files.run(&["send", files.issue(), "--yes", "--force"], &[]);
+    assert_exit(&o, 1);
 }

@@ -204,7 +204,7 @@ fn an_unsubscribe_through_the_server_stops_the_next_send() {
     let o = missive(s.dir.path(), &["subscribers"]);
     assert_exit(&o, 0);
     assert!(
-        stdout(&o).contains("1 address unsubscribed through `missive serve`"),
+        stdout(&o).contains("1 address suppressed (1 unsubscribed)"),
         "{}",
         stdout(&o)
     );

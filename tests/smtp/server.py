@@ -38,6 +38,7 @@ class Handler:
         self.attempts = {}
         self.reject = set(a.lower() for a in args.reject_550.split(",") if a)
         self.slow_final = set(a.lower() for a in args.final_delay_for.split(",") if a)
+        self.block = set(a.lower() for a in args.reject_571.split(",") if a)
 
     def first_attempt(self, address, stage):
         """Counts attempts per recipient and stage; True on the first."""
@@ -62,6 +63,8 @@ class Handler:
                 log.write(address + "\n")
         if address.lower() in self.reject:
             return "550 5.1.1 <%s>: %s" % (address, self.args.reject_text)
+        if address.lower() in self.block:
+            return "550 5.7.1 <%s>: Message refused: sender listed as spam source" % address
         if self.faulty(address, self.args.stall_permille, "stall") and self.first_attempt(address, "stall"):
             await asyncio.sleep(self.args.stall_secs)
         if self.faulty(address, self.args.fail_451_permille, "451") and self.first_attempt(address, "451"):
@@ -115,6 +118,7 @@ def main():
     p.add_argument("--stall-secs", type=float, default=3.0)
     p.add_argument("--delay-ms", type=float, default=0)
     p.add_argument("--reject-text", default="Recipient address rejected: no such user")
+    p.add_argument("--reject-571", default="", help="comma-separated addresses refused as spam")
     p.add_argument("--final-delay-for", default="", help="comma-separated addresses")
     p.add_argument("--final-delay-secs", type=float, default=0)
     args = p.parse_args()

@@ -1,0 +1,92 @@
+//! What a refusal says about an address: the one table that tells a hard
+//! bounce (the mailbox or its domain does not exist or takes no mail: the
+//! address is suppressed) from a soft one (try again another day) and from
+//! a block aimed at the sender (policy, spam, reputation), which is never
+//! held against the reader.
+
+/// How a delivery failure counts against an address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// The address or its domain does not exist or accepts no mail:
+    /// suppress it at once.
+    Hard,
+    /// Mailbox full, a temporary failure, a message too big: count it.
+    Soft,
+    /// A block about the sender, not the address (`5.7.x`): never held
+    /// against the reader; it concerns the sender's health.
+    Sender,
+}
+
+/// The enhanced status codes (RFC 3463) that mean the address is gone.
+const HARD: &[&str] = &[
+    "5.1.1",  // bad destination mailbox address
+    "5.1.2",  // bad destination system address (no such domain)
+    "5.1.6",  // destination mailbox has moved, no forwarding address
+    "5.1.10", // recipient address has null MX
+    "5.4.4",  // unable to route (null MX)
+];
+
+/// The class of an enhanced status code such as `5.1.1` (`None` if `status`
+/// is not one).
+pub fn classify_status(status: &str) -> Option<Kind> {
+    let mut parts = status.split('.');
+    let (class, subject, detail) = (parts.next()?, parts.next()?, parts.next()?);
+    let numeric = |s: &str| !s.is_empty() && s.len() <= 3 && s.chars().all(|c| c.is_ascii_digit());
+    if parts.next().is_some() || !numeric(class) || !numeric(subject) || !numeric(detail) {
+        return None;
+    }
+    Some(match (class, subject) {
+        (_, "7") => Kind::Sender,
+        ("5", _) if HARD.contains(&status) => Kind::Hard,
+        _ => Kind::Soft,
+    })
+}
+
+/// The enhanced status code in an SMTP reply such as `550 5.1.1 <a@b>: no
+/// such user`, if it has one.
+pub fn enhanced_status(reply: &str) -> Option<&str> {
+    let mut words = reply.split_whitespace();
+    let code = words.next()?;
+    let status = words.next()?.trim_end_matches([':', ',', ';']);
+    let same_class = code.chars().next() == status.chars().next();
+    (same_class && classify_status(status).is_some()).then_some(status)
+}
+
+/// How an SMTP reply to `RCPT` or to the end of the data counts against the
+/// address; `None` when it says nothing about the address (a reply without
+/// an enhanced status code is not guessed at).
+pub fn classify_reply(reply: &str) -> Option<Kind> {
+    enhanced_status(reply).and_then(classify_status)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replies_are_sorted_by_the_table() {
+        for (reply, kind) in [
+            (
+                "550 5.1.1 <a@x.org>: Recipient address rejected: no such user",
+                Some(Kind::Hard),
+            ),
+            ("550 5.1.2 Host unknown", Some(Kind::Hard)),
+            ("550 5.1.10 Recipient address has null MX", Some(Kind::Hard)),
+            ("554 5.4.4 Unable to route", Some(Kind::Hard)),
+            ("552 5.2.2 Mailbox full", Some(Kind::Soft)),
+            ("452 4.2.2 Over quota", Some(Kind::Soft)),
+            ("550 5.7.1 Message rejected as spam", Some(Kind::Sender)),
+            (
+                "554 5.7.26 Unauthenticated email (DMARC)",
+                Some(Kind::Sender),
+            ),
+            ("550 Requested action not taken", None),
+            ("550 4.1.1 mismatched class", None),
+            ("550", None),
+        ] {
+            assert_eq!(classify_reply(reply), kind, "{reply}");
+        }
+        assert_eq!(enhanced_status("550 5.1.1: x"), Some("5.1.1"));
+        assert_eq!(classify_status("5.1.1.1"), None);
+    }
+}
