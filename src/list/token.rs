@@ -19,6 +19,12 @@ const SEALED_VERSION: char = 's';
 
 /// A bounce tag's bytes: issue id (4), address hash (8), signature (6).
 const VERP_BYTES: usize = 18;
+const VERP_MAC_BYTES: usize = 6;
+
+/// An HMAC-SHA256 keyed with the secret's bytes.
+fn keyed(secret: &[u8]) -> Hmac<Sha256> {
+    <Hmac<Sha256> as Mac>::new_from_slice(secret).expect("HMAC takes any key length")
+}
 
 /// A short id of an issue (its file stem), for bounce tags.
 pub fn issue_id(stem: &str) -> [u8; 4] {
@@ -43,7 +49,11 @@ pub struct SecretTooShort;
 
 /// The secret that signs unsubscribe tokens. Its `Debug` never shows it.
 #[derive(Clone)]
-pub struct Secret(Vec<u8>);
+pub struct Secret {
+    bytes: Vec<u8>,
+    /// The key that seals addresses, derived once from the secret.
+    seal_key: aes_siv::Key<Aes128Siv>,
+}
 
 impl std::fmt::Debug for Secret {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -57,7 +67,12 @@ impl Secret {
         if bytes.len() < MIN_SECRET_LEN {
             return Err(SecretTooShort);
         }
-        Ok(Secret(bytes))
+        // Sealing has a key of its own, derived from the secret, never the
+        // secret itself (which also signs).
+        let mut derive = keyed(&bytes);
+        derive.update(b"missive unsubscribe seal v1");
+        let seal_key = derive.finalize().into_bytes();
+        Ok(Secret { bytes, seal_key })
     }
 
     /// The secret from the environment: `Ok(None)` when the variable is unset.
@@ -69,8 +84,7 @@ impl Secret {
     }
 
     fn mac(&self, email: &str) -> Hmac<Sha256> {
-        let mut mac =
-            <Hmac<Sha256> as Mac>::new_from_slice(&self.0).expect("HMAC takes any key length");
+        let mut mac = keyed(&self.bytes);
         mac.update(email.trim().to_lowercase().as_bytes());
         mac
     }
@@ -80,14 +94,8 @@ impl Secret {
         hex::encode(self.mac(email).finalize().into_bytes())
     }
 
-    /// The key that seals addresses: derived from the secret, never the
-    /// secret itself (which also signs).
-    fn seal_key(&self) -> Aes128Siv {
-        let mut mac =
-            <Hmac<Sha256> as Mac>::new_from_slice(&self.0).expect("HMAC takes any key length");
-        mac.update(b"missive unsubscribe seal v1");
-        let key = mac.finalize().into_bytes();
-        Aes128Siv::new(&key)
+    fn sealer(&self) -> Aes128Siv {
+        Aes128Siv::new(&self.seal_key)
     }
 
     /// A token that carries `email` (lower-cased), sealed: only this secret
@@ -96,7 +104,7 @@ impl Secret {
     pub fn seal(&self, email: &str) -> String {
         let address = email.trim().to_lowercase();
         let sealed = self
-            .seal_key()
+            .sealer()
             .encrypt([b"unsubscribe".as_slice()], address.as_bytes())
             .expect("AES-SIV seals any message that fits in memory");
         format!("{SEALED_VERSION}{}", URL_SAFE_NO_PAD.encode(sealed))
@@ -107,7 +115,7 @@ impl Secret {
         let body = token.trim().strip_prefix(SEALED_VERSION)?;
         let sealed = URL_SAFE_NO_PAD.decode(body).ok()?;
         let opened = self
-            .seal_key()
+            .sealer()
             .decrypt([b"unsubscribe".as_slice()], &sealed)
             .ok()?;
         String::from_utf8(opened).ok()
@@ -124,8 +132,8 @@ impl Secret {
             &crate::list::address::address_hash(&crate::list::address::normalize(email))
                 .to_be_bytes(),
         );
-        let mac = self.verp_mac(&body);
-        body.extend_from_slice(&mac);
+        let mac = self.verp_mac(&body).finalize().into_bytes();
+        body.extend_from_slice(&mac[..VERP_MAC_BYTES]);
         data_encoding::BASE32_NOPAD.encode(&body).to_lowercase()
     }
 
@@ -138,31 +146,19 @@ impl Secret {
         if body.len() != VERP_BYTES {
             return None;
         }
-        let (signed, mac) = body.split_at(12);
-        let expected = self.verp_mac(signed);
-        let equal = mac.len() == expected.len()
-            && mac
-                .iter()
-                .zip(&expected)
-                .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-                == 0;
-        if !equal {
-            return None;
-        }
+        let (signed, mac) = body.split_at(VERP_BYTES - VERP_MAC_BYTES);
+        // Compared in constant time.
+        self.verp_mac(signed).verify_truncated_left(mac).ok()?;
         let issue: [u8; 4] = signed[..4].try_into().ok()?;
         let address = u64::from_be_bytes(signed[4..12].try_into().ok()?);
         Some((issue, address))
     }
 
-    fn verp_mac(&self, body: &[u8]) -> [u8; 6] {
-        let mut mac =
-            <Hmac<Sha256> as Mac>::new_from_slice(&self.0).expect("HMAC takes any key length");
+    fn verp_mac(&self, body: &[u8]) -> Hmac<Sha256> {
+        let mut mac = keyed(&self.bytes);
         mac.update(b"missive bounce tag v1");
         mac.update(body);
-        let full = mac.finalize().into_bytes();
-        let mut out = [0u8; 6];
-        out.copy_from_slice(&full[..6]);
-        out
+        mac
     }
 
     /// Whether `token` is the one for `email`, compared in constant time.

@@ -113,7 +113,7 @@ pub struct Report {
 struct Shared {
     letterhead: Arc<Letterhead>,
     journal: Option<Arc<Journal>>,
-    bounces: Option<(Arc<Mutex<Log>>, String)>,
+    bounces: Option<Bounces>,
     settings: Settings,
     limiter: Option<DefaultDirectRateLimiter>,
     stopping: AtomicBool,
@@ -144,11 +144,11 @@ impl Shared {
     /// Suppresses an address the server says does not exist, so that no
     /// later issue goes to it; the record names the reply and the issue.
     async fn suppress(&self, email: &str, reply: &str) {
-        let Some((log, issue)) = &self.bounces else {
+        let Some(bounces) = &self.bounces else {
             return;
         };
-        let (log, email) = (Arc::clone(log), email.to_string());
-        let detail = format!("{reply} (sending {issue})");
+        let (log, email) = (Arc::clone(&bounces.log), email.to_string());
+        let detail = format!("{reply} (sending {})", bounces.issue);
         let written = tokio::task::spawn_blocking(move || {
             log.lock()
                 .expect("list-event log lock")
@@ -185,6 +185,14 @@ impl Shared {
     }
 }
 
+/// Where a run records the addresses the server says do not exist.
+pub struct Bounces {
+    /// The project's list-event log.
+    pub log: Arc<Mutex<Log>>,
+    /// The issue being sent, named in each record.
+    pub issue: String,
+}
+
 /// What a run is given besides the recipients: the shared message parts,
 /// where outcomes are journaled (none for a dry run), its knobs, who hears
 /// of its progress.
@@ -192,8 +200,8 @@ pub struct Context {
     pub letterhead: Arc<Letterhead>,
     pub journal: Option<Arc<Journal>>,
     /// Where a hard bounce at send time suppresses the address (none for a
-    /// dry run), and the issue to name in the record.
-    pub bounces: Option<(Arc<Mutex<Log>>, String)>,
+    /// dry run).
+    pub bounces: Option<Bounces>,
     pub settings: Settings,
     pub reporter: Arc<dyn Reporter>,
 }

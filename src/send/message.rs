@@ -45,9 +45,16 @@ pub struct Letterhead {
     id_domain: String,
     /// `Feedback-ID`, for the mailbox providers' complaint loops.
     feedback_id: Option<String>,
-    /// With `[bounces]`: the bounce address, split at the `@`, and the
-    /// issue its tags name.
-    bounces: Option<(String, String, String)>,
+    /// With `[bounces]`: where each message's envelope sender points.
+    return_path: Option<ReturnPath>,
+}
+
+/// The parts of a VERP bounce address: `<user>+<tag>@<domain>`, the tag
+/// naming `issue` and the reader.
+struct ReturnPath {
+    user: String,
+    domain: String,
+    issue: String,
 }
 
 /// A message for one reader could not be made.
@@ -97,7 +104,7 @@ impl Letterhead {
             .map(|d| dkim_config(d, root))
             .transpose()?;
         let id_domain = from.email.domain().to_string();
-        let bounces = match &config.bounces {
+        let return_path = match &config.bounces {
             None => None,
             Some(b) => {
                 if secret.is_none() {
@@ -114,7 +121,11 @@ impl Letterhead {
                          tag (at most 34 characters)"
                     );
                 }
-                Some((user.to_string(), domain.to_string(), issue.to_string()))
+                Some(ReturnPath {
+                    user: user.to_string(),
+                    domain: domain.to_string(),
+                    issue: issue.to_string(),
+                })
             }
         };
         Ok(Letterhead {
@@ -129,7 +140,7 @@ impl Letterhead {
             from,
             id_domain,
             feedback_id: config.sending.feedback_id.as_ref().map(ToString::to_string),
-            bounces,
+            return_path,
         })
     }
 
@@ -202,16 +213,16 @@ impl Letterhead {
             (Mailbox::new(name, reader.email.clone()), subject)
         };
 
-        let sender = match (&self.bounces, &self.secret) {
-            (Some((user, domain, issue)), Some(secret)) => {
+        let sender = match (&self.return_path, &self.secret) {
+            (Some(path), Some(secret)) => {
                 // A test returns to its own recipient's tag, never the reader's.
-                let tag = secret.verp_tag(issue, &link_owner);
-                lettre::Address::new(format!("{user}+{tag}"), domain).map_err(|source| {
-                    MessageError::BounceAddress {
+                let tag = secret.verp_tag(&path.issue, &link_owner);
+                lettre::Address::new(format!("{}+{tag}", path.user), &path.domain).map_err(
+                    |source| MessageError::BounceAddress {
                         email: email.clone(),
                         source,
-                    }
-                })?
+                    },
+                )?
             }
             _ => self.from.email.clone(),
         };
@@ -423,18 +434,9 @@ impl Header for Subject {
     }
 
     fn display(&self) -> HeaderValue {
-        let mut encoded = String::with_capacity(self.0.len() * 3 / 2);
-        {
-            let mut writer = email_encoding::headers::writer::EmailWriter::new(
-                &mut encoded,
-                "Subject: ".len(),
-                0,
-                false,
-            );
-            email_encoding::headers::rfc2047::encode(&self.0, &mut writer)
-                .expect("writing to a String cannot fail");
-        }
-        HeaderValue::dangerous_new_pre_encoded(Self::name(), self.0.clone(), encoded)
+        pre_encoded(Self::name(), self.0.clone(), |w| {
+            email_encoding::headers::rfc2047::encode(&self.0, w)
+        })
     }
 }
 
@@ -455,35 +457,45 @@ impl Header for To {
 
     fn display(&self) -> HeaderValue {
         use std::fmt::Write as _;
-        let mut encoded = String::with_capacity(64);
         let address = &self.0.email;
-        {
-            let mut w = email_encoding::headers::writer::EmailWriter::new(
-                &mut encoded,
-                "To: ".len(),
-                0,
-                false,
-            );
+        pre_encoded(Self::name(), self.0.to_string(), |w| {
             match self.0.name.as_deref().filter(|n| !n.is_empty()) {
-                None => {
-                    let _ = w.write_str(address.as_ref());
-                }
+                None => w.write_str(address.as_ref()),
                 Some(name) => {
                     if name.chars().all(|c| c.is_ascii() && !c.is_ascii_control()) {
                         let escaped = name.replace('\\', "\\\\").replace('"', "\\\"");
-                        let _ = w.write_char('"');
-                        let _ = w.folding().write_str(&escaped);
-                        let _ = w.write_char('"');
+                        w.write_char('"')?;
+                        w.folding().write_str(&escaped)?;
+                        w.write_char('"')?;
                     } else {
-                        let _ = email_encoding::headers::quoted_string::encode(name, &mut w);
+                        email_encoding::headers::quoted_string::encode(name, w)?;
                     }
                     w.space();
-                    let _ = w.folding().write_str(&format!("<{address}>"));
+                    w.folding().write_str(&format!("<{address}>"))
                 }
             }
-        }
-        HeaderValue::dangerous_new_pre_encoded(Self::name(), self.0.to_string(), encoded)
+        })
     }
+}
+
+/// A header value encoded by `write` (folded as it goes, the line starting
+/// after `Name: `), kept as written so that DKIM signs what is sent.
+fn pre_encoded(
+    name: HeaderName,
+    raw: String,
+    write: impl FnOnce(&mut email_encoding::headers::writer::EmailWriter<'_>) -> std::fmt::Result,
+) -> HeaderValue {
+    let mut encoded = String::with_capacity(raw.len() * 3 / 2);
+    {
+        let mut writer = email_encoding::headers::writer::EmailWriter::new(
+            &mut encoded,
+            name.len() + ": ".len(),
+            0,
+            false,
+        );
+        write(&mut writer).expect("writing to a String cannot fail");
+    }
+    HeaderValue::dangerous_new_pre_encoded(name, raw, encoded)
 }
 
 /// A header whose value is written as given (it is ASCII and one line).

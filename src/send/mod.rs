@@ -184,10 +184,13 @@ impl Plan {
 /// what must not be sent (errors in the issue, no unsubscribe method, merge
 /// tags the list cannot fill, a changed issue being resumed).
 pub fn plan(composed: &Composed, options: &Options) -> Result<Plan> {
-    if let Some(first) = composed.warnings.iter().find(|w| w.is_error()) {
+    let errors = composed.warnings.iter().filter(|w| w.is_error()).count();
+    if errors > 0 {
         bail!(
-            "{}: {first}: the issue cannot be sent to the list until `missive check` finds no error",
+            "{} has {errors} error{}, which `missive check` lists: the issue cannot be sent to \
+             the list until they are fixed",
             composed.issue.path.display(),
+            if errors == 1 { "" } else { "s" },
         );
     }
     let project = &composed.project;
@@ -375,9 +378,10 @@ pub fn execute(
             _ => None,
         })
         .take(usize::try_from(plan.this_run).unwrap_or(usize::MAX));
-    let bounces = journal
-        .is_some()
-        .then(|| (Arc::clone(&plan.events), composed.issue.stem()));
+    let bounces = journal.is_some().then(|| engine::Bounces {
+        log: Arc::clone(&plan.events),
+        issue: composed.issue.stem(),
+    });
     let context = engine::Context {
         letterhead: Arc::clone(&plan.letterhead),
         journal,

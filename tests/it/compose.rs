@@ -707,6 +707,19 @@ fn script_and_data_links_are_dropped_with_a_check_error() {
         err.contains("sections[0].items[0].comment: a link to `javascript:alert(1)` was dropped"),
         "{err}"
     );
+    // A send to the list refuses, naming each error once.
+    let o = missive(dir.path(), &["send", issue.to_str().unwrap(), "--dry-run"]);
+    assert_exit(&o, 1);
+    let err = stderr(&o);
+    assert_eq!(
+        err.matches("`javascript:alert(1)` was dropped").count(),
+        1,
+        "{err}"
+    );
+    assert!(
+        err.contains("has 3 errors, which `missive check` lists"),
+        "{err}"
+    );
     let out = dir.path().join("out");
     assert_exit(&build(dir.path(), &issue, &out), 0);
     for ext in ["html", "txt"] {
