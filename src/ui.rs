@@ -25,19 +25,26 @@ use crate::send::{Outcome, Plan, Progress, Reporter, Status, Stop, TestSent};
 /// as a visible escape such as `\u{1b}`, so a server reply or a list row can
 /// never move the cursor, recolour or retitle the author's terminal.
 pub fn printable(text: &str) -> Cow<'_, str> {
-    if !text.chars().any(char::is_control) {
+    escape_controls(text, |_| false)
+}
+
+/// `text` with its control characters written as visible escapes, but for
+/// those `keep` lets through.
+fn escape_controls(text: &str, keep: impl Fn(char) -> bool) -> Cow<'_, str> {
+    let escaped = |c: char| c.is_control() && !keep(c);
+    if !text.chars().any(escaped) {
         return Cow::Borrowed(text);
     }
     let mut out = String::with_capacity(text.len() + 8);
     for c in text.chars() {
         match c {
+            c if !escaped(c) => out.push(c),
             '\n' => out.push_str("\\n"),
             '\r' => out.push_str("\\r"),
             '\t' => out.push_str("\\t"),
-            c if c.is_control() => {
+            c => {
                 let _ = write!(out, "\\u{{{:x}}}", u32::from(c));
             }
-            c => out.push(c),
         }
     }
     Cow::Owned(out)
@@ -91,29 +98,7 @@ pub fn print_migrated(migrated: &[Migrated]) {
 /// `text` with control characters made visible, except line breaks and
 /// tabs: for messages of several lines, such as an error with its snippet.
 pub fn printable_text(text: &str) -> Cow<'_, str> {
-    if !text
-        .chars()
-        .any(|c| c.is_control() && !matches!(c, '\n' | '\t'))
-    {
-        return Cow::Borrowed(text);
-    }
-    let mut out = String::with_capacity(text.len() + 8);
-    for line in text.split_inclusive('\n') {
-        let (body, end) = match line.strip_suffix('\n') {
-            Some(body) => (body, "\n"),
-            None => (line, ""),
-        };
-        for part in body.split_inclusive('\t') {
-            let (body, tab) = match part.strip_suffix('\t') {
-                Some(body) => (body, "\t"),
-                None => (part, ""),
-            };
-            out.push_str(&printable(body));
-            out.push_str(tab);
-        }
-        out.push_str(end);
-    }
-    Cow::Owned(out)
+    escape_controls(text, |c| matches!(c, '\n' | '\t'))
 }
 
 /// The sentence `send --test` ends with.
@@ -400,6 +385,11 @@ mod tests {
             "550 \\u{1b}[2J\\u{1b}]0;owned\\u{7}x\\r\\ny"
         );
         assert_eq!(printable("a\u{9b}b"), "a\\u{9b}b", "C1 controls too");
+        assert_eq!(
+            printable_text("error: x\n  |\t\u{1b}[2Jy\r"),
+            "error: x\n  |\t\\u{1b}[2Jy\\r",
+            "line breaks and tabs stay"
+        );
     }
 
     #[test]

@@ -5,7 +5,7 @@
 //! leaves the excerpts out. Every item keeps its number, title, byline and
 //! link; the web version keeps every excerpt whole.
 
-use super::issue::{LoadedIssue, Prose};
+use super::issue::{LoadedIssue, NumberedItem, Prose};
 use super::render::{GMAIL_CLIP_BYTES, RenderError, Rendered, render};
 use super::templates::Templates;
 use crate::project::Project;
@@ -16,6 +16,14 @@ const MARGIN: usize = 2_000;
 const MIN_WORDS: usize = 12;
 /// How many times the budget is lowered before giving up.
 const ROUNDS: usize = 10;
+
+/// An item's excerpt, as the fitting weighs it.
+struct Excerpt<'a> {
+    item: NumberedItem<'a>,
+    text: &'a str,
+    /// The bytes of Markdown kept when the first `n + 1` words are.
+    kept: Vec<usize>,
+}
 
 /// An excerpt the email shortened.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,34 +51,30 @@ pub fn fit(
     let Some(web) = project.config.web_url_for(&loaded.stem()) else {
         return Ok(None);
     };
-    let excerpts: Vec<(u32, usize, usize, &str)> = loaded
+    let excerpts: Vec<Excerpt<'_>> = loaded
         .issue
         .numbered_items()
-        .filter_map(|n| {
-            let excerpt = n.item.excerpt.as_deref()?;
-            Some((n.number, n.section, n.index, excerpt))
-        })
-        .collect();
-    let longest = excerpts.iter().map(|(.., e)| words(e)).max().unwrap_or(0);
-    // For each excerpt, the bytes kept at each word count.
-    let kept: Vec<Vec<usize>> = excerpts
-        .iter()
-        .map(|(.., e)| {
-            e.split_whitespace()
+        .filter_map(|item| {
+            let text = item.item.excerpt.as_deref()?;
+            // The bytes kept at each word count.
+            let kept = text
+                .split_whitespace()
                 .scan(0, |sum, w| {
                     *sum += w.len() + 1;
                     Some(*sum)
                 })
-                .collect()
+                .collect();
+            Some(Excerpt { item, text, kept })
         })
         .collect();
+    let longest = excerpts.iter().map(|e| e.kept.len()).max().unwrap_or(0);
     let saved = |budget: usize| -> usize {
-        kept.iter()
-            .zip(&excerpts)
-            .filter(|(k, _)| k.len() > budget)
-            .map(|(k, (.., e))| {
-                let keep = budget.checked_sub(1).map_or(0, |i| k[i]);
-                e.len().saturating_sub(keep + LINK_BYTES)
+        excerpts
+            .iter()
+            .filter(|e| e.kept.len() > budget)
+            .map(|e| {
+                let keep = budget.checked_sub(1).map_or(0, |i| e.kept[i]);
+                e.text.len().saturating_sub(keep + LINK_BYTES)
             })
             .sum()
     };
@@ -84,20 +88,23 @@ pub fn fit(
     for _ in 0..ROUNDS {
         let mut shortened_issue = loaded.clone();
         let mut shortened = Vec::new();
-        for (number, section, index, excerpt) in &excerpts {
+        for excerpt in &excerpts {
+            let number = excerpt.item.number;
             let link = format!("{web}#item-{number}");
-            let item = &mut shortened_issue.issue.sections[*section].items[*index];
+            let item =
+                &mut shortened_issue.issue.sections[excerpt.item.section].items[excerpt.item.index];
+            let words_before = excerpt.kept.len();
             if budget == 0 {
                 shortened.push(Shortened {
-                    item: *number,
-                    words_before: words(excerpt),
+                    item: number,
+                    words_before,
                     words_after: 0,
                 });
                 item.excerpt = None;
-            } else if let Some(short) = shorten(excerpt, budget, &link) {
+            } else if let Some(short) = shorten(excerpt.text, budget, &link) {
                 shortened.push(Shortened {
-                    item: *number,
-                    words_before: words(excerpt),
+                    item: number,
+                    words_before,
                     words_after: words(&short).saturating_sub(CONTINUE_WORDS),
                 });
                 item.excerpt = Prose::new(&short).ok();

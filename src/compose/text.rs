@@ -85,14 +85,26 @@ fn bare_links(html: &str) -> String {
 /// so it comes out whole on a line of its own.
 fn bare_urls(html: &str, decorator: &InlineLinks) -> String {
     use super::templates::{BARE_URL_END, BARE_URL_START};
-    let mut out = String::with_capacity(html.len());
-    let mut rest = html;
-    while let Some(start) = rest.find(BARE_URL_START) {
-        out.push_str(&rest[..start]);
-        let after = &rest[start + BARE_URL_START.len_utf8()..];
-        let end = after.find(BARE_URL_END).unwrap_or(after.len());
-        out.push_str(&decorator.token(&unescape_html(&after[..end])));
-        rest = after.get(end + BARE_URL_END.len_utf8()..).unwrap_or("");
+    replace_marked(html, (BARE_URL_START, BARE_URL_END), |url| {
+        decorator.token(&unescape_html(url))
+    })
+}
+
+/// `text` with every span between `start` and `end` (markers included)
+/// replaced by what `replace` makes of the text inside.
+fn replace_marked(
+    text: &str,
+    (start, end): (char, char),
+    mut replace: impl FnMut(&str) -> String,
+) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find(start) {
+        out.push_str(&rest[..at]);
+        let after = &rest[at + start.len_utf8()..];
+        let close = after.find(end).unwrap_or(after.len());
+        out.push_str(&replace(&after[..close]));
+        rest = after.get(close + end.len_utf8()..).unwrap_or("");
     }
     out.push_str(rest);
     out
@@ -137,25 +149,17 @@ fn unescape_html(s: &str) -> String {
 
 /// Puts each value back in place of its token: a token is `start`, the
 /// value's index, fill, `end`.
-fn restore(text: &str, (start, end): (char, char), values: &[String]) -> String {
+fn restore(text: &str, markers: (char, char), values: &[String]) -> String {
     if values.is_empty() {
         return text.to_string();
     }
-    let mut out = String::with_capacity(text.len() + values.iter().map(String::len).sum::<usize>());
-    let mut rest = text;
-    while let Some(at) = rest.find(start) {
-        out.push_str(&rest[..at]);
-        let after = &rest[at + start.len_utf8()..];
-        let close = after.find(end).unwrap_or(after.len());
-        let index = after[..close].trim_end_matches(TOKEN_FILL);
+    replace_marked(text, markers, |token| {
+        let index = token.trim_end_matches(TOKEN_FILL);
         match index.parse::<usize>().ok().and_then(|i| values.get(i)) {
-            Some(value) => out.push_str(value),
-            None => out.push_str(&after[..close]),
+            Some(value) => value.clone(),
+            None => token.to_string(),
         }
-        rest = after.get(close + end.len_utf8()..).unwrap_or("");
-    }
-    out.push_str(rest);
-    out
+    })
 }
 
 /// Trims line ends and collapses runs of blank lines.

@@ -48,18 +48,26 @@ fn suppresses(event: &str) -> bool {
     !matches!(event, "subscribed" | "confirmed" | "resubscribed")
 }
 
+/// Each event of the log, in order, as (address, event); a last line still
+/// being written (no newline yet) is not read, nor the header.
+fn events(path: &Path) -> Result<impl Iterator<Item = (String, String)>> {
+    Ok(read_complete_lines(path)?.into_iter().filter_map(|record| {
+        let email = record.get(0).unwrap_or("");
+        if email.trim().is_empty() || email == "email" {
+            return None;
+        }
+        Some((email.to_string(), record.get(2).unwrap_or("").to_string()))
+    }))
+}
+
 /// How many addresses the log suppresses, by the event that did it
 /// (`unsubscribed`, `bounced`, …), counting each address's latest event.
 pub fn counts(path: &Path) -> Result<std::collections::BTreeMap<String, usize>> {
-    let mut latest: std::collections::HashMap<u64, String> = std::collections::HashMap::new();
-    for record in read_complete_lines(path)? {
-        let (email, event) = (record.get(0).unwrap_or(""), record.get(2).unwrap_or(""));
-        if email.trim().is_empty() || email == "email" {
-            continue;
-        }
+    let mut latest = std::collections::HashMap::new();
+    for (email, event) in events(path)? {
         latest.insert(
-            crate::list::address::address_hash(&normalize(email)),
-            event.to_string(),
+            crate::list::address::address_hash(&normalize(&email)),
+            event,
         );
     }
     let mut counts = std::collections::BTreeMap::new();
@@ -69,20 +77,15 @@ pub fn counts(path: &Path) -> Result<std::collections::BTreeMap<String, usize>> 
     Ok(counts)
 }
 
-/// Reads the project's log into the set of suppressed addresses; a
-/// missing log suppresses nobody. A last line still being written (no
-/// newline yet) is not read.
+/// Reads the project's log into the set of suppressed addresses (each
+/// address's latest event decides); a missing log suppresses nobody.
 pub fn load(path: &Path) -> Result<Suppressed> {
     let mut suppressed = Suppressed::default();
-    for record in read_complete_lines(path)? {
-        let (email, event) = (record.get(0).unwrap_or(""), record.get(2).unwrap_or(""));
-        if email.trim().is_empty() || email == "email" {
-            continue;
-        }
-        if suppresses(event) {
-            suppressed.insert(email);
+    for (email, event) in events(path)? {
+        if suppresses(&event) {
+            suppressed.insert(&email);
         } else {
-            suppressed.remove(email);
+            suppressed.remove(&email);
         }
     }
     Ok(suppressed)

@@ -175,28 +175,14 @@ fn nothing_from_a_request_is_echoed_unescaped() {
 #[test]
 fn an_unsubscribe_through_the_server_stops_the_next_send() {
     let s = Server::start();
-    let dry_run = |dir: &Path| {
-        let o = Command::new(env!("CARGO_BIN_EXE_missive"))
-            .args([
-                "send",
-                "issues/2026-11-27-tides-and-timetables.toml",
-                "--dry-run",
-            ])
-            .current_dir(dir)
-            .env("MISSIVE_UNSUBSCRIBE_SECRET", SECRET)
-            .output()
-            .unwrap();
-        assert_exit(&o, 0);
-        stdout(&o)
-    };
-    let before = dry_run(s.dir.path());
+    let before = dry_run(s.dir.path(), &[]);
     assert!(before.contains("to send now:        6"), "{before}");
     let query = format!(
         "email=grace@example.org&token={}",
         token("grace@example.org")
     );
     assert_eq!(s.request("POST", &query, ONE_CLICK).0, 200);
-    let after = dry_run(s.dir.path());
+    let after = dry_run(s.dir.path(), &[]);
     assert!(after.contains("to send now:        5"), "{after}");
     assert!(after.contains("1 suppressed"), "{after}");
 
