@@ -1,11 +1,20 @@
 //! Prints a synthetic issue of N items (default 100) as TOML, for benchmarks:
 //! `cargo run --release --example synthetic_issue -- 100 > issue.toml`.
+//! With `--long-excerpts`, nearly every item quotes several paragraphs (the
+//! issue `[email] fit` must bring under Gmail's clip).
 
 #![allow(clippy::print_stdout, reason = "the example prints the issue it makes")]
 
 fn main() {
-    let items = std::env::args()
-        .nth(1)
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let long = args.iter().any(|a| a == "--long-excerpts");
+    let items = args
+        .iter()
+        .find(|a| !a.starts_with("--"))
         .map_or(100, |a| a.parse().expect("N must be a whole number"));
-    print!("{}", missive::synthetic::issue(items));
+    if long {
+        print!("{}", missive::synthetic::issue_with_long_excerpts(items));
+    } else {
+        print!("{}", missive::synthetic::issue(items));
+    }
 }
