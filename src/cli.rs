@@ -49,8 +49,16 @@ pub enum Command {
     Archive(ArchiveArgs),
     /// Show the subscriber list's counts, unsubscribes included; --fold writes them into the list.
     Subscribers(SubscribersArgs),
-    /// Show how the sending of an issue went: sent, failed, pending.
+    /// Show how the sending of an issue went: sent, failed, pending, bounces and complaints.
     Status(StatusArgs),
+    /// Read bounces and complaints from a mailbox; suppress hard bounces and complaints.
+    ///
+    /// Reads new messages from a Maildir, an mbox or an IMAP folder,
+    /// classifies each (hard, soft, complaint, auto-reply, delayed,
+    /// unknown), and records it in the project's list-event log. Processed
+    /// messages are marked seen (never deleted); mail that is not a bounce
+    /// is left unread.
+    Bounces(BouncesArgs),
 }
 
 #[derive(Debug, Args)]
@@ -166,4 +174,17 @@ pub struct StatusArgs {
     /// The subscriber list (CSV) [default: sending.subscribers from the config].
     #[arg(long, value_name = "FILE")]
     pub subscribers: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct BouncesArgs {
+    /// maildir:PATH, mbox:PATH, imaps://user@host[:port]/FOLDER, or a path
+    /// [default: bounces.mailbox from the config].
+    pub mailbox: Option<String>,
+    /// Classify and report; record nothing, mark nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Print one JSON object per message instead of the summary.
+    #[arg(long)]
+    pub json: bool,
 }

@@ -6,13 +6,15 @@
 //! [`compose`] (issue → view → templates → MJML/HTML and text, merge tags,
 //! checks) and [`list`] (addresses, the CSV reader, the list-event log,
 //! unsubscribe tokens) → `send` (message, journal, engine, transports) →
-//! `web` (preview, serve, archive) → `cmd` (one file per command), with
+//! `bounces` (what comes back from inboxes) → `web` (preview, serve,
+//! archive) → `cmd` (one file per command), with
 //! `ui` for everything a person reads on the terminal.
 
 // Errors carry a file, position, field and snippet; they are built once, on
 // the way out, so their size does not matter.
 #![allow(clippy::result_large_err)]
 
+pub(crate) mod bounces;
 pub mod cli;
 mod cmd;
 pub mod compose;

@@ -17,6 +17,7 @@ use std::time::Duration;
 
 use anyhow::{Result, bail};
 
+use crate::bounces::{Action, Run};
 use crate::compose::{Composed, Warning};
 use crate::list::events::Migrated;
 use crate::send::{Outcome, Plan, Progress, Reporter, Status, Stop, TestSent};
@@ -304,6 +305,7 @@ pub fn print_status(composed: &Composed, status: &Status) {
         );
     }
     println!("pending: {} (never attempted or to retry)", status.due);
+    print_feedback(&status.feedback);
     if !status.problems.is_empty() {
         println!("not sent:");
         for p in &status.problems {
@@ -314,6 +316,168 @@ pub fn print_status(composed: &Composed, status: &Status) {
                 printable(&p.reply)
             );
         }
+    }
+}
+
+/// `missive bounces --json`: one JSON object per message, one per line.
+pub fn print_bounces_json(run: &Run) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    for outcome in &run.outcomes {
+        serde_json::to_writer(&mut out, outcome)?;
+        writeln!(out)?;
+    }
+    Ok(())
+}
+
+/// `missive bounces`: a table of what was found and done, then the
+/// addresses suppressed and the messages left alone.
+pub fn print_bounces(run: &Run) {
+    println!(
+        "{}: {} new message{}{}",
+        printable(&run.mailbox),
+        run.outcomes.len(),
+        plural(run.outcomes.len()),
+        if run.already_seen > 0 {
+            format!(" ({} already processed, skipped)", run.already_seen)
+        } else {
+            String::new()
+        }
+    );
+    if run.outcomes.is_empty() {
+        return;
+    }
+    let actions = [
+        Action::Suppressed,
+        Action::Counted,
+        Action::Ignored,
+        Action::None,
+    ];
+    let shown: Vec<Action> = actions
+        .into_iter()
+        .filter(|a| run.outcomes.iter().any(|o| o.action == *a))
+        .collect();
+    let name = |a: Action| match a {
+        Action::Suppressed => "suppressed",
+        Action::Counted => "counted",
+        Action::Ignored => "ignored",
+        Action::None => "recorded",
+    };
+    let mut header = format!("  {:<14} {:>6}", "kind", "total");
+    for a in &shown {
+        let _ = write!(header, " {:>10}", name(*a));
+    }
+    println!("{header}");
+    let mut kinds: Vec<String> = run.outcomes.iter().map(kind_label).collect();
+    kinds.sort();
+    kinds.dedup();
+    for kind in kinds {
+        let of_kind: Vec<_> = run
+            .outcomes
+            .iter()
+            .filter(|o| kind_label(o) == kind)
+            .collect();
+        let mut line = format!("  {kind:<14} {:>6}", of_kind.len());
+        for a in &shown {
+            let n = of_kind.iter().filter(|o| o.action == *a).count();
+            let _ = write!(line, " {n:>10}");
+        }
+        println!("{line}");
+    }
+    let listed: Vec<_> = run
+        .outcomes
+        .iter()
+        .filter(|o| o.action == Action::Suppressed)
+        .collect();
+    if !listed.is_empty() {
+        println!("suppressed:");
+        for o in listed.iter().take(50) {
+            println!("  {}", describe_bounce(o));
+        }
+        if listed.len() > 50 {
+            println!("  … and {} more (see --json)", listed.len() - 50);
+        }
+    }
+    let noted: Vec<_> = run
+        .outcomes
+        .iter()
+        .filter(|o| o.action != Action::Suppressed && !o.note.is_empty())
+        .collect();
+    if !noted.is_empty() {
+        println!("notes:");
+        for o in noted.iter().take(50) {
+            println!("  {}: {}", printable(&o.source), printable(&o.note));
+        }
+        if noted.len() > 50 {
+            println!("  … and {} more (see --json)", noted.len() - 50);
+        }
+    }
+    if run.was_dry {
+        println!("dry run: nothing recorded, no message marked");
+    } else {
+        println!("recorded in {}", path(&run.log));
+    }
+}
+
+/// A kind as the table shows it: a soft bounce that blames the sender
+/// stands apart.
+fn kind_label(o: &crate::bounces::Outcome) -> String {
+    if o.sender_block {
+        "soft (sender)".into()
+    } else {
+        o.kind.as_str().into()
+    }
+}
+
+fn describe_bounce(o: &crate::bounces::Outcome) -> String {
+    let mut line = format!(
+        "{} ({}",
+        printable(o.recipient.as_deref().unwrap_or("?")),
+        o.kind.as_str()
+    );
+    if let Some(status) = &o.status {
+        let _ = write!(line, " {status}");
+    }
+    if let Some(issue) = &o.issue {
+        let _ = write!(line, ", {}", printable(issue));
+    }
+    line.push(')');
+    if !o.note.is_empty() {
+        let _ = write!(line, ": {}", printable(&o.note));
+    } else if !o.diagnostic.is_empty() {
+        let short: String = o.diagnostic.chars().take(100).collect();
+        let _ = write!(line, ": {}", printable(&short));
+    }
+    line
+}
+
+/// The bounces and complaints of an issue, with their rates, and a warning
+/// when they pass what the large mailbox providers tolerate.
+fn print_feedback(f: &crate::send::Feedback) {
+    use crate::send::Feedback;
+    let percent = |n: usize| format!("{n} ({:.1}%)", f.rate(n) * 100.0);
+    println!("hard bounces: {}", percent(f.hard));
+    println!("soft bounces: {}", percent(f.soft));
+    println!("complaints:   {}", percent(f.complaints));
+    if f.sender_blocks > 0 {
+        println!(
+            "blocks of the sender: {} (refused for policy, spam or reputation: check SPF, \
+             DKIM, DMARC and your sending IP's blocklist status)",
+            f.sender_blocks
+        );
+    }
+    if f.rate(f.hard + f.soft) > Feedback::BOUNCE_WARNING {
+        println!(
+            "warning: bounces passed 2% of the messages sent ({:.1}%): clean the list before \
+             the next issue",
+            f.rate(f.hard + f.soft) * 100.0
+        );
+    }
+    if f.rate(f.complaints) > Feedback::COMPLAINT_WARNING {
+        println!(
+            "warning: complaints passed 0.1% of the messages sent ({:.2}%): Gmail and Yahoo \
+             filter senders above 0.3%",
+            f.rate(f.complaints) * 100.0
+        );
     }
 }
 

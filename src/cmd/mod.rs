@@ -9,6 +9,7 @@
 )]
 
 mod archive;
+mod bounces;
 mod build;
 mod check;
 mod new;
@@ -67,5 +68,6 @@ pub fn run(cli: Cli) -> Result<ExitStatus> {
         Command::Archive(args) => archive::run(config, &args),
         Command::Subscribers(args) => subscribers::run(config, &args),
         Command::Status(args) => status::run(config, &args),
+        Command::Bounces(args) => bounces::run(config, &args),
     }
 }

@@ -59,6 +59,77 @@ pub fn classify_reply(reply: &str) -> Option<Kind> {
     enhanced_status(reply).and_then(classify_status)
 }
 
+/// What the bounces of mail servers that give no status code (or only a
+/// generic one such as `5.0.0`) say, in their own words: qmail, Yahoo,
+/// Gmail, Exchange, Exim, Sendmail, Postfix. Matched lower-cased, in this
+/// order; the first phrase found decides. A block of the sender comes
+/// first, so a text that blames both the sender and the address is never
+/// held against the reader.
+const PHRASES: &[(&str, Kind)] = &[
+    ("blocked", Kind::Sender),
+    ("blacklist", Kind::Sender),
+    ("blocklist", Kind::Sender),
+    ("spamhaus", Kind::Sender),
+    ("spam", Kind::Sender),
+    ("dmarc", Kind::Sender),
+    ("policy", Kind::Sender),
+    ("reputation", Kind::Sender),
+    ("mailbox full", Kind::Soft),
+    ("mailbox is full", Kind::Soft),
+    ("over quota", Kind::Soft),
+    ("quota exceeded", Kind::Soft),
+    ("exceeded storage", Kind::Soft),
+    ("insufficient storage", Kind::Soft),
+    ("message too large", Kind::Soft),
+    ("message size exceeds", Kind::Soft),
+    ("temporar", Kind::Soft),
+    ("try again later", Kind::Soft),
+    ("no mailbox here by that name", Kind::Hard), // qmail
+    ("doesn't have a", Kind::Hard),               // Yahoo: "doesn't have a yahoo.com account"
+    ("address couldn't be found", Kind::Hard),    // Gmail
+    ("recipnotfound", Kind::Hard),                // Exchange: RESOLVER.ADR.RecipNotFound
+    ("recipient not found", Kind::Hard),
+    ("user unknown", Kind::Hard),
+    ("unknown user", Kind::Hard),
+    ("no such user", Kind::Hard),
+    ("no such recipient", Kind::Hard),
+    ("mailbox unavailable", Kind::Hard),
+    ("mailbox not found", Kind::Hard),
+    ("does not exist", Kind::Hard),
+    ("unknown recipient", Kind::Hard),
+    ("invalid recipient", Kind::Hard),
+    ("account has been disabled", Kind::Hard),
+    ("account is disabled", Kind::Hard),
+    ("host or domain name not found", Kind::Hard), // Postfix, Sendmail
+    ("host unknown", Kind::Hard),
+    ("domain not found", Kind::Hard),
+    ("unrouteable address", Kind::Hard), // Exim
+];
+
+/// How the words of a bounce count against the address (`None` when they
+/// match nothing in the table).
+pub fn classify_text(text: &str) -> Option<Kind> {
+    let lower = text.to_lowercase();
+    PHRASES
+        .iter()
+        .find(|(phrase, _)| lower.contains(phrase))
+        .map(|(_, kind)| *kind)
+}
+
+/// How a bounce that gives `status` (an enhanced status code, if any) and
+/// `words` (the diagnostic) counts: a precise code decides; a generic one
+/// (`x.0.0`) or none leaves it to the words; a permanent failure whose
+/// words match nothing is soft (not guessed to be hard).
+pub fn classify(status: Option<&str>, words: &str) -> Option<Kind> {
+    let from_status = status.and_then(classify_status);
+    let generic = status.is_some_and(|s| s.ends_with(".0.0"));
+    match (from_status, classify_text(words)) {
+        (Some(kind), _) if !generic => Some(kind),
+        (_, Some(kind)) => Some(kind),
+        (from_status, None) => from_status,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -88,5 +159,37 @@ mod tests {
         }
         assert_eq!(enhanced_status("550 5.1.1: x"), Some("5.1.1"));
         assert_eq!(classify_status("5.1.1.1"), None);
+    }
+
+    #[test]
+    fn words_decide_when_the_code_is_generic_or_missing() {
+        for (status, words, kind) in [
+            (Some("5.1.1"), "mailbox full", Some(Kind::Hard)),
+            (
+                Some("5.0.0"),
+                "Sorry, no mailbox here by that name",
+                Some(Kind::Hard),
+            ),
+            (
+                None,
+                "This user doesn't have a yahoo.com account",
+                Some(Kind::Hard),
+            ),
+            (Some("5.0.0"), "552 Mailbox is full", Some(Kind::Soft)),
+            (
+                None,
+                "554 rejected: listed on a blocklist; user unknown",
+                Some(Kind::Sender),
+            ),
+            (Some("5.0.0"), "something else entirely", Some(Kind::Soft)),
+            (None, "something else entirely", None),
+            (
+                Some("4.4.1"),
+                "connect to host: Connection refused",
+                Some(Kind::Soft),
+            ),
+        ] {
+            assert_eq!(classify(status, words), kind, "{status:?} {words}");
+        }
     }
 }

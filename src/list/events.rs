@@ -1,7 +1,7 @@
 //! The project's list events: one append-only, fsynced CSV log at
-//! `.missive/list-events.csv` (address, time, event, source, detail) that
-//! records every unsubscribe, and that every send honours whatever
-//! subscriber list it is given. Suppression files of earlier versions
+//! `.missive/list-events.csv` (address, time, event, source, detail, issue)
+//! that records every unsubscribe, bounce and complaint, and that every send
+//! honours whatever subscriber list it is given. Suppression files of earlier versions
 //! (`<list>.suppressed.csv` beside a list) are still read and are migrated
 //! into the log, so no unsubscribe ever recorded is lost.
 
@@ -20,12 +20,22 @@ use crate::project::Project;
 /// The log's file name in the project's state directory.
 pub const FILE_NAME: &str = "list-events.csv";
 
-const HEADER: &str = "email,time,event,source,detail\n";
+/// The log's first line. Logs written before the `issue` column was added
+/// keep their five-column header; their lines are read the same way.
+const HEADER: &str = "email,time,event,source,detail,issue\n";
 
 /// The event that takes an address off the list.
 pub const UNSUBSCRIBED: &str = "unsubscribed";
-/// The event of an address that bounced for good.
+/// The event of an address that bounced for good (suppresses it).
 pub const BOUNCED: &str = "bounced";
+/// The event of a reader who reported an issue as spam (suppresses them).
+pub const COMPLAINED: &str = "complained";
+/// A bounce that may pass (mailbox full, expired in a queue): counted, and
+/// suppresses only once `[bounces] soft_limit` issues in a row bounced.
+pub const SOFT_BOUNCED: &str = "soft-bounced";
+/// A refusal aimed at the sender (policy, spam, reputation): recorded for
+/// the sender's health, never held against the reader.
+pub const SENDER_BLOCKED: &str = "sender-blocked";
 
 /// The list-event log of the project whose state directory is `state_dir`.
 pub fn path_in(state_dir: &Path) -> PathBuf {
@@ -42,50 +52,98 @@ pub fn legacy_path_for(list: &Path) -> PathBuf {
     list.with_file_name(format!("{stem}.suppressed.csv"))
 }
 
-/// Whether an event takes the address off the list (an unknown event does:
-/// nobody is mailed on a guess).
-fn suppresses(event: &str) -> bool {
-    !matches!(event, "subscribed" | "confirmed" | "resubscribed")
+/// What an event does to the address's place on the list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Effect {
+    /// Takes it off (an unknown event does too: nobody is mailed on a guess).
+    Suppress,
+    /// Puts it back.
+    Restore,
+    /// Leaves it as it was: a record for counting.
+    Neutral,
 }
 
-/// Each event of the log, in order, as (address, event); a last line still
-/// being written (no newline yet) is not read, nor the header.
-fn events(path: &Path) -> Result<impl Iterator<Item = (String, String)>> {
-    Ok(read_complete_lines(path)?.into_iter().filter_map(|record| {
-        let email = record.get(0).unwrap_or("");
-        if email.trim().is_empty() || email == "email" {
-            return None;
-        }
-        Some((email.to_string(), record.get(2).unwrap_or("").to_string()))
-    }))
+fn effect(event: &str) -> Effect {
+    match event {
+        "subscribed" | "confirmed" | "resubscribed" => Effect::Restore,
+        SOFT_BOUNCED | SENDER_BLOCKED => Effect::Neutral,
+        _ => Effect::Suppress,
+    }
+}
+
+/// One line of the log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Record {
+    /// The address as written (lower-cased by missive).
+    pub email: String,
+    pub time: String,
+    pub event: String,
+    pub source: String,
+    pub detail: String,
+    /// The issue (file stem) the event concerns, if any.
+    pub issue: String,
+}
+
+/// Every event of the log, in order; a last line still being written (no
+/// newline yet) is not read, nor the header.
+pub fn records(path: &Path) -> Result<Vec<Record>> {
+    Ok(read_complete_lines(path)?
+        .into_iter()
+        .filter_map(|record| {
+            let field = |i| record.get(i).unwrap_or("").to_string();
+            let email = field(0);
+            if email.trim().is_empty() || email == "email" {
+                return None;
+            }
+            Some(Record {
+                email,
+                time: field(1),
+                event: field(2),
+                source: field(3),
+                detail: field(4),
+                issue: field(5),
+            })
+        })
+        .collect())
 }
 
 /// How many addresses the log suppresses, by the event that did it
-/// (`unsubscribed`, `bounced`, …), counting each address's latest event.
+/// (`unsubscribed`, `bounced`, …), counting each address's latest event
+/// that changed its place on the list.
 pub fn counts(path: &Path) -> Result<std::collections::BTreeMap<String, usize>> {
     let mut latest = std::collections::HashMap::new();
-    for (email, event) in events(path)? {
-        latest.insert(
-            crate::list::address::address_hash(&normalize(&email)),
-            event,
-        );
+    for record in records(path)? {
+        if effect(&record.event) != Effect::Neutral {
+            latest.insert(
+                crate::list::address::address_hash(&normalize(&record.email)),
+                record.event,
+            );
+        }
     }
     let mut counts = std::collections::BTreeMap::new();
-    for event in latest.into_values().filter(|e| suppresses(e)) {
+    for event in latest
+        .into_values()
+        .filter(|e| effect(e) == Effect::Suppress)
+    {
         *counts.entry(event).or_default() += 1;
     }
     Ok(counts)
 }
 
 /// Reads the project's log into the set of suppressed addresses (each
-/// address's latest event decides); a missing log suppresses nobody.
+/// address's latest event that changes anything decides); a missing log
+/// suppresses nobody.
 pub fn load(path: &Path) -> Result<Suppressed> {
     let mut suppressed = Suppressed::default();
-    for (email, event) in events(path)? {
-        if suppresses(&event) {
-            suppressed.insert(&email);
-        } else {
-            suppressed.remove(&email);
+    for record in records(path)? {
+        match effect(&record.event) {
+            Effect::Suppress => {
+                suppressed.insert(&record.email);
+            }
+            Effect::Restore => {
+                suppressed.remove(&record.email);
+            }
+            Effect::Neutral => {}
         }
     }
     Ok(suppressed)
@@ -137,20 +195,35 @@ impl Log {
 
     /// Writes one event (address, now, event, source) and syncs it to disk.
     pub fn append(&mut self, email: &str, event: &str, source: &str) -> Result<()> {
-        self.append_with(email, event, source, "")
+        self.append_about(email, event, source, "", "")
     }
 
-    /// Like [`append`](Log::append), with a detail: the reply, the issue.
-    pub fn append_with(
+    /// Like [`append`](Log::append), with a detail (the reply, the status
+    /// and diagnostic) and the issue it concerns.
+    pub fn append_about(
         &mut self,
         email: &str,
         event: &str,
         source: &str,
         detail: &str,
+        issue: &str,
+    ) -> Result<()> {
+        self.write_now(email, event, source, detail, issue)?;
+        self.sync()
+    }
+
+    /// Writes one event without syncing: for many in a row, followed by
+    /// [`sync`](Log::sync) before anything depends on them.
+    pub fn write_now(
+        &mut self,
+        email: &str,
+        event: &str,
+        source: &str,
+        detail: &str,
+        issue: &str,
     ) -> Result<()> {
         let now = crate::fsutil::timestamp();
-        self.write(&[&normalize(email), &now, event, source, detail])?;
-        self.sync()
+        self.write(&[&normalize(email), &now, event, source, detail, issue])
     }
 
     fn write(&mut self, fields: &[&str]) -> Result<()> {
@@ -164,7 +237,8 @@ impl Log {
             .with_context(|| format!("cannot write {}", self.path.display()))
     }
 
-    fn sync(&mut self) -> Result<()> {
+    /// Makes every event written so far durable.
+    pub fn sync(&mut self) -> Result<()> {
         self.file
             .sync_data()
             .with_context(|| format!("cannot write {}", self.path.display()))
@@ -214,7 +288,7 @@ fn open(state_dir: &Path, lists: &[&Path]) -> Result<(Suppressed, Log, Vec<Migra
                 "migrated from {}",
                 legacy.file_name().unwrap_or_default().to_string_lossy()
             );
-            log.write(&[&normalize(email), time, UNSUBSCRIBED, source, &detail])?;
+            log.write(&[&normalize(email), time, UNSUBSCRIBED, source, &detail, ""])?;
             suppressed.insert(email);
             migrated += 1;
         }
@@ -310,10 +384,10 @@ mod tests {
         assert!(s.contains("ada@example.com"));
         let text = std::fs::read_to_string(&path).unwrap();
         assert!(
-            text.starts_with("email,time,event,source,detail\nada@example.com,"),
+            text.starts_with("email,time,event,source,detail,issue\nada@example.com,"),
             "{text}"
         );
-        assert!(text.ends_with(",unsubscribed,page,\n"), "{text}");
+        assert!(text.ends_with(",unsubscribed,page,,\n"), "{text}");
     }
 
     #[test]

@@ -35,7 +35,28 @@ pub struct Bounces {
     /// The return path: each message's envelope sender is
     /// `<local>+<tag>@<domain>` (VERP), the tag naming the issue and the
     /// reader, signed.
-    pub address: AddressValue,
+    pub address: Option<AddressValue>,
+    /// Where `missive bounces` reads them: `maildir:PATH`, `mbox:PATH` or
+    /// `imaps://user@host[:port]/FOLDER`.
+    pub mailbox: Option<OneLine>,
+    /// IMAP: the folder processed bounces are moved to (they stay in the
+    /// mailbox's folder, flagged seen, without it).
+    pub processed_folder: Option<OneLine>,
+    /// How many issues in a row may soft-bounce for an address before it is
+    /// suppressed.
+    #[serde(default = "default_soft_limit", deserialize_with = "soft_limit")]
+    pub soft_limit: NonZeroU32,
+    /// IMAP: an extra trusted root certificate (PEM), for a private server.
+    pub ca_file: Option<PathBuf>,
+}
+
+fn default_soft_limit() -> NonZeroU32 {
+    NonZeroU32::new(3).expect("non-zero")
+}
+
+fn soft_limit<'de, D: serde::Deserializer<'de>>(d: D) -> Result<NonZeroU32, D::Error> {
+    let v = in_range(d, 1, 100, "issues")?;
+    Ok(NonZeroU32::new(u32::try_from(v).expect("in range")).expect("at least 1"))
 }
 
 /// `[email]`: how the email differs from the web version.

@@ -21,7 +21,7 @@ use super::journal::{Entry, Journal};
 use super::message::Letterhead;
 use super::transport::{Deliver, DeliverError, Failure};
 use crate::list::bounce;
-use crate::list::events::{BOUNCED, Log};
+use crate::list::events::{BOUNCED, Log, SENDER_BLOCKED};
 use crate::list::reader::Subscriber;
 
 /// How many of the latest attempts the circuit breaker looks at.
@@ -141,18 +141,25 @@ impl Shared {
         self.stopping.load(Ordering::SeqCst)
     }
 
-    /// Suppresses an address the server says does not exist, so that no
-    /// later issue goes to it; the record names the reply and the issue.
-    async fn suppress(&self, email: &str, reply: &str) {
+    /// Records what a permanent refusal says about the address: one the
+    /// server says does not exist is suppressed, so that no later issue goes
+    /// to it; a block of the sender is noted for the sender's health and
+    /// not held against the reader. The record names the reply and the issue.
+    async fn note_refusal(&self, email: &str, reply: &str) {
         let Some(bounces) = &self.bounces else {
             return;
         };
+        let event = match bounce::classify_reply(reply) {
+            Some(bounce::Kind::Hard) => BOUNCED,
+            Some(bounce::Kind::Sender) => SENDER_BLOCKED,
+            Some(bounce::Kind::Soft) | None => return,
+        };
         let (log, email) = (Arc::clone(&bounces.log), email.to_string());
-        let detail = format!("{reply} (sending {})", bounces.issue);
+        let (reply, issue) = (format!("at sending: {reply}"), bounces.issue.clone());
         let written = tokio::task::spawn_blocking(move || {
             log.lock()
                 .expect("list-event log lock")
-                .append_with(&email, BOUNCED, "bounce", &detail)
+                .append_about(&email, event, "bounce", &reply, &issue)
         })
         .await;
         if let Ok(Err(e)) = written {
@@ -375,9 +382,7 @@ async fn deliver(shared: &Shared, link: &mut impl Deliver, subscriber: Subscribe
                 }
                 match failure {
                     Failure::Permanent(reply) => {
-                        if bounce::classify_reply(&reply) == Some(bounce::Kind::Hard) {
-                            shared.suppress(&email, &reply).await;
-                        }
+                        shared.note_refusal(&email, &reply).await;
                         shared.record(Entry::failed(email, reply)).await;
                         return;
                     }

@@ -209,6 +209,48 @@ pub fn read(path: &Path) -> Result<History> {
     Ok(history)
 }
 
+/// Every address the journal names (sent to, refused, deferred), by its
+/// hash: how a bounce tag, which carries only the hash, finds its address.
+pub fn recipients(path: &Path) -> Result<HashMap<u64, String>> {
+    let mut out = HashMap::new();
+    let file = match File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
+        Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+    };
+    for line in BufReader::new(file).lines() {
+        let line = line.with_context(|| format!("cannot read {}", path.display()))?;
+        if let Ok(
+            Entry::Sent { email, .. }
+            | Entry::Failed { email, .. }
+            | Entry::Deferred { email, .. }
+            | Entry::Unknown { email, .. },
+        ) = serde_json::from_str::<Entry>(&line)
+        {
+            let email = normalize(&email);
+            out.insert(address_hash(&email), email);
+        }
+    }
+    Ok(out)
+}
+
+/// When sending of the issue began (its journal's first entry), if it did.
+pub fn began(path: &Path) -> Result<Option<String>> {
+    let file = match File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+    };
+    let mut first = String::new();
+    BufReader::new(file)
+        .read_line(&mut first)
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    Ok(match serde_json::from_str::<Entry>(&first) {
+        Ok(Entry::Begin { at, .. }) => Some(at),
+        _ => None,
+    })
+}
+
 /// An open journal that outcomes are appended to.
 pub struct Journal {
     path: PathBuf,

@@ -104,16 +104,16 @@ impl Letterhead {
             .map(|d| dkim_config(d, root))
             .transpose()?;
         let id_domain = from.email.domain().to_string();
-        let return_path = match &config.bounces {
+        let return_path = match config.bounces.as_ref().and_then(|b| b.address.as_ref()) {
             None => None,
-            Some(b) => {
+            Some(address) => {
                 if secret.is_none() {
                     bail!(
                         "[bounces] address is set, but {SECRET_ENV} is not set: bounce addresses \
                          are signed with it"
                     );
                 }
-                let (user, domain) = (b.address.0.user(), b.address.0.domain());
+                let (user, domain) = (address.0.user(), address.0.domain());
                 // `user+<29-character tag>` must fit the 64-byte local part.
                 if user.len() + 1 + 29 > 64 {
                     bail!(

@@ -19,7 +19,7 @@ use lettre::message::Mailbox;
 use sha2::{Digest, Sha256};
 
 pub use engine::{Progress, Report, Reporter, Stop};
-pub use transport::Transport;
+pub use transport::{Transport, tls_config};
 
 use crate::compose::Composed;
 use crate::list::events::{Log, Migrated, Suppressed};
@@ -418,6 +418,65 @@ pub struct Status {
     /// Whether every recipient on the list has the issue.
     pub complete: bool,
     pub migrated: Vec<Migrated>,
+    /// What came back: bounces and complaints recorded for this issue.
+    pub feedback: Feedback,
+}
+
+/// The bounces and complaints the list-event log records for one issue,
+/// each address counted once.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Feedback {
+    pub hard: usize,
+    pub soft: usize,
+    pub complaints: usize,
+    /// Refusals aimed at the sender (policy, spam, reputation).
+    pub sender_blocks: usize,
+    /// What the rates are of: the messages sent or refused.
+    pub attempted: usize,
+}
+
+impl Feedback {
+    /// Bounces (hard and soft) above this share of the messages attempted
+    /// hurt the sender's standing with the large mailbox providers.
+    pub const BOUNCE_WARNING: f64 = 0.02;
+    /// Complaints above this share do (Gmail and Yahoo ask for under 0.3%).
+    pub const COMPLAINT_WARNING: f64 = 0.001;
+
+    /// `n` as a share of the messages attempted.
+    pub fn rate(&self, n: usize) -> f64 {
+        if self.attempted == 0 {
+            0.0
+        } else {
+            n as f64 / self.attempted as f64
+        }
+    }
+
+    fn of(log: &Path, stem: &str, attempted: usize) -> Result<Feedback> {
+        use crate::list::address::{address_hash, normalize};
+        use crate::list::events::{BOUNCED, COMPLAINED, SENDER_BLOCKED, SOFT_BOUNCED};
+        use std::collections::HashSet;
+        let mut seen: [HashSet<u64>; 4] = Default::default();
+        for record in crate::list::events::records(log)? {
+            if record.issue != stem {
+                continue;
+            }
+            let i = match record.event.as_str() {
+                BOUNCED => 0,
+                SOFT_BOUNCED => 1,
+                COMPLAINED => 2,
+                SENDER_BLOCKED => 3,
+                _ => continue,
+            };
+            seen[i].insert(address_hash(&normalize(&record.email)));
+        }
+        Ok(Feedback {
+            hard: seen[0].len(),
+            soft: seen[1].len(),
+            complaints: seen[2].len(),
+            sender_blocks: seen[3].len(),
+            attempted,
+        })
+    }
 }
 
 /// `missive status ISSUE`: what the journal says, against the list.
@@ -425,8 +484,10 @@ pub fn status(composed: &Composed, list: Option<&Path>) -> Result<Status> {
     let list = composed.project.list_path(list);
     let journal_path = journal_path(composed);
     let history = journal::read(&journal_path)?;
-    let (suppressed, _, migrated) = crate::list::events::open_project(&composed.project, &list)?;
+    let (suppressed, log, migrated) = crate::list::events::open_project(&composed.project, &list)?;
     let count = count(&list, &suppressed, &history, false)?;
+    let (sent, failed) = (history.count(State::Sent), history.count(State::Failed));
+    let feedback = Feedback::of(log.path(), &composed.issue.stem(), sent + failed)?;
     Ok(Status {
         journal: journal_path,
         sent: history.count(State::Sent),
@@ -436,6 +497,7 @@ pub fn status(composed: &Composed, list: Option<&Path>) -> Result<Status> {
         problems: history.problems(),
         complete: count.due == 0 && count.failed_before == 0 && count.unknown_before == 0,
         migrated,
+        feedback,
     })
 }
 

@@ -11,6 +11,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod bounces;
 mod compose;
 mod inbox;
 mod layers;

@@ -5,7 +5,7 @@
 //! needs to know.
 
 use std::net::IpAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -117,7 +117,13 @@ impl SmtpSettings {
                     .map_err(|e| anyhow!("TLS setup failed: {e}"))?;
                 (Some(params), None)
             }
-            Security::Tls => (None, Some(rustls_config(ca.as_ref())?)),
+            Security::Tls => (
+                None,
+                Some(super::tls_config(
+                    ca.as_ref().map(|(p, pem)| (p.as_path(), pem.as_slice())),
+                    "smtp.ca_file",
+                )?),
+            ),
         };
         Ok(SmtpSettings {
             host,
@@ -269,39 +275,6 @@ async fn transmit(
         conn.abort().await;
     }
     result
-}
-
-/// A rustls client config trusting the usual web roots and the `ca_file`.
-fn rustls_config(ca: Option<&(PathBuf, Vec<u8>)>) -> Result<Arc<rustls::ClientConfig>> {
-    use rustls::pki_types::CertificateDer;
-    use rustls::pki_types::pem::PemObject;
-    let mut roots = rustls::RootCertStore::empty();
-    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-    if let Some((path, pem)) = ca {
-        let mut added = 0;
-        for cert in CertificateDer::pem_slice_iter(pem) {
-            let cert = cert.map_err(|e| {
-                anyhow!(
-                    "smtp.ca_file: {}: not a PEM certificate: {e}",
-                    path.display()
-                )
-            })?;
-            roots
-                .add(cert)
-                .map_err(|e| anyhow!("smtp.ca_file: {}: {e}", path.display()))?;
-            added += 1;
-        }
-        if added == 0 {
-            bail!("smtp.ca_file: {}: holds no PEM certificate", path.display());
-        }
-    }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| anyhow!("TLS setup failed: {e}"))?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    Ok(Arc::new(config))
 }
 
 /// A TLS stream handed to lettre as its transport (implicit TLS).

@@ -1,0 +1,193 @@
+//! Where bounces are read: a Maildir (processed messages move to `cur/`
+//! with the seen flag, never deleted), an mbox (read only; what was
+//! processed is remembered in `.missive/`), or an IMAP folder (see
+//! [`imap`](super::imap)). The Maildir and mbox readers are `mail-parser`'s.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use mail_parser::mailbox::{maildir, mbox};
+
+use super::imap::ImapUrl;
+
+/// A mailbox named on the command line or in `[bounces] mailbox`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Mailbox {
+    Maildir(PathBuf),
+    Mbox(PathBuf),
+    Imap(ImapUrl),
+}
+
+impl Mailbox {
+    /// Reads `maildir:PATH`, `mbox:PATH`, `imaps://…`, `imap://…`, or a
+    /// path (a directory is a Maildir, a file an mbox); relative paths are
+    /// taken from `root`.
+    pub fn parse(spec: &str, root: &Path) -> Result<Mailbox> {
+        let spec = spec.trim();
+        if spec.starts_with("imaps://") || spec.starts_with("imap://") {
+            return ImapUrl::parse(spec).map(Mailbox::Imap);
+        }
+        if let Some(path) = spec.strip_prefix("maildir:") {
+            return Ok(Mailbox::Maildir(root.join(path)));
+        }
+        if let Some(path) = spec.strip_prefix("mbox:") {
+            return Ok(Mailbox::Mbox(root.join(path)));
+        }
+        let path = root.join(spec);
+        match std::fs::metadata(&path) {
+            Ok(m) if m.is_dir() => Ok(Mailbox::Maildir(path)),
+            Ok(_) => Ok(Mailbox::Mbox(path)),
+            Err(e) => Err(e).with_context(|| {
+                format!(
+                    "cannot read the mailbox {}: name a Maildir directory, an mbox file, \
+                     or imaps://user@host/FOLDER",
+                    path.display()
+                )
+            }),
+        }
+    }
+
+    /// How the mailbox is named in reports (never with a password).
+    pub fn label(&self) -> String {
+        match self {
+            Mailbox::Maildir(p) => format!("maildir:{}", p.display()),
+            Mailbox::Mbox(p) => format!("mbox:{}", p.display()),
+            Mailbox::Imap(url) => url.to_string(),
+        }
+    }
+}
+
+/// One message read from a mailbox.
+#[derive(Debug)]
+pub struct Incoming {
+    /// How reports name it: its file name, `#N` in an mbox, `UID N`.
+    pub source: String,
+    /// Where it is, so that it can be marked processed.
+    pub place: Place,
+    pub raw: Vec<u8>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Place {
+    /// A file of a Maildir's `new/` or `cur/`.
+    File(PathBuf),
+    /// A message of a read-only mbox.
+    Mbox,
+    /// A message of the selected IMAP folder.
+    Uid(u32),
+}
+
+/// The messages of a Maildir not yet flagged seen, in `new/` and `cur/`.
+pub fn read_maildir(path: &Path) -> Result<Vec<Incoming>> {
+    let messages = maildir::MessageIterator::new(path)
+        .with_context(|| format!("{}: not a Maildir (no cur/ and new/)", path.display()))?;
+    let mut out = Vec::new();
+    for message in messages {
+        let message =
+            message.with_context(|| format!("cannot read a message of {}", path.display()))?;
+        if message.flags().contains(&maildir::Flag::Seen) {
+            continue;
+        }
+        let file = message.path().to_path_buf();
+        out.push(Incoming {
+            source: file
+                .file_name()
+                .map_or_else(String::new, |n| n.to_string_lossy().into_owned()),
+            place: Place::File(file),
+            raw: message.unwrap_contents(),
+        });
+    }
+    // The order they arrived in (the names start with the delivery time).
+    out.sort_by(|a, b| a.source.cmp(&b.source));
+    Ok(out)
+}
+
+/// Every message of an mbox file.
+pub fn read_mbox(path: &Path) -> Result<Vec<Incoming>> {
+    let file = std::fs::File::open(path)
+        .with_context(|| format!("cannot read the mailbox {}", path.display()))?;
+    let mut out = Vec::new();
+    for (i, message) in mbox::MessageIterator::new(std::io::BufReader::new(file)).enumerate() {
+        let message = message
+            .with_context(|| format!("cannot read message {} of {}", i + 1, path.display()))?;
+        out.push(Incoming {
+            source: format!("#{}", i + 1),
+            place: Place::Mbox,
+            raw: message.unwrap_contents(),
+        });
+    }
+    Ok(out)
+}
+
+/// Marks a Maildir message processed: moved to `cur/` with the seen flag
+/// (`:2,S`, its other flags kept).
+pub fn mark_seen(file: &Path) -> Result<()> {
+    let name = file
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let (base, flags) = match name.split_once(":2,") {
+        Some((base, flags)) => (base.to_string(), flags.to_string()),
+        None => (name.clone(), String::new()),
+    };
+    let mut flags: Vec<char> = flags.chars().chain(['S']).collect();
+    flags.sort_unstable();
+    flags.dedup();
+    let Some(folder) = file.parent().and_then(Path::parent) else {
+        bail!("{}: not in a Maildir", file.display());
+    };
+    let to = folder.join("cur").join(format!(
+        "{base}:2,{}",
+        flags.into_iter().collect::<String>()
+    ));
+    std::fs::rename(file, &to)
+        .with_context(|| format!("cannot move {} to {}", file.display(), to.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn specs_name_their_kind() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("box"), "").unwrap();
+        let root = dir.path();
+        assert_eq!(
+            Mailbox::parse("maildir:Mail/bounces", root).unwrap(),
+            Mailbox::Maildir(root.join("Mail/bounces"))
+        );
+        assert_eq!(
+            Mailbox::parse(".", root).unwrap(),
+            Mailbox::Maildir(root.join("."))
+        );
+        assert_eq!(
+            Mailbox::parse("box", root).unwrap(),
+            Mailbox::Mbox(root.join("box"))
+        );
+        assert!(Mailbox::parse("missing", root).is_err());
+        assert!(matches!(
+            Mailbox::parse("imaps://b@mail.example.com/INBOX", root),
+            Ok(Mailbox::Imap(_))
+        ));
+    }
+
+    #[test]
+    fn seen_messages_move_to_cur_with_their_flags() {
+        let dir = tempfile::tempdir().unwrap();
+        for sub in ["new", "cur", "tmp"] {
+            std::fs::create_dir(dir.path().join(sub)).unwrap();
+        }
+        std::fs::write(dir.path().join("new/1.a.host"), "x").unwrap();
+        std::fs::write(dir.path().join("cur/2.b.host:2,F"), "y").unwrap();
+        let found = read_maildir(dir.path()).unwrap();
+        assert_eq!(found.len(), 2);
+        for m in &found {
+            let Place::File(f) = &m.place else { panic!() };
+            mark_seen(f).unwrap();
+        }
+        assert!(dir.path().join("cur/1.a.host:2,S").exists());
+        assert!(dir.path().join("cur/2.b.host:2,FS").exists());
+        assert!(read_maildir(dir.path()).unwrap().is_empty());
+    }
+}

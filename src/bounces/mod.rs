@@ -1,0 +1,565 @@
+//! `missive bounces`: reads what came back from inboxes (a Maildir, an mbox
+//! or an IMAP folder), tells bounces, complaints, auto-replies and delay
+//! notices apart ([`report`]), traces each to its reader and issue through
+//! the signed bounce tag, and records it in the project's list-event log:
+//! hard bounces and complaints suppress the address at once, soft bounces
+//! are counted until `[bounces] soft_limit` issues in a row bounced.
+
+pub mod imap;
+pub mod mailbox;
+pub mod report;
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::fs::File;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use sha2::{Digest as _, Sha256};
+
+use crate::list::address::{address_hash, normalize};
+use crate::list::events::{
+    self, BOUNCED, COMPLAINED, Log, SENDER_BLOCKED, SOFT_BOUNCED, Suppressed,
+};
+use crate::list::reader::{Reader, Row};
+use crate::list::token::{Secret, issue_id};
+use crate::project::Project;
+use crate::project::values::OneLine;
+use crate::send::journal;
+use mailbox::{Incoming, Mailbox, Place};
+use report::Kind;
+
+/// Where the keys of processed messages are remembered.
+const SEEN_FILE: &str = "bounces-seen.csv";
+
+/// What was done about one message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Action {
+    /// The address is off the list from now on.
+    Suppressed,
+    /// Recorded and counted (a soft bounce, a block of the sender, a
+    /// bounce of an address already off the list).
+    Counted,
+    /// Nothing to record (an auto-reply, a delay, a forged tag, mail that
+    /// is not a bounce).
+    Ignored,
+    /// `--dry-run`: nothing recorded, nothing marked.
+    None,
+}
+
+/// One message processed, as `--json` prints it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Outcome {
+    /// The file name, `#N` in an mbox, or `UID N (validity)`.
+    pub source: String,
+    pub message_id: Option<String>,
+    pub kind: Kind,
+    /// A soft bounce that blames the sender, not the address.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub sender_block: bool,
+    pub recipient: Option<String>,
+    pub status: Option<String>,
+    pub diagnostic: String,
+    pub issue: Option<String>,
+    pub action: Action,
+    /// Why, when the action needs explaining.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub note: String,
+}
+
+/// What a run of `missive bounces` did.
+#[derive(Debug)]
+pub struct Run {
+    pub mailbox: String,
+    pub outcomes: Vec<Outcome>,
+    /// Messages skipped because an earlier run processed them.
+    pub already_seen: usize,
+    /// `--dry-run`: nothing was recorded or marked.
+    pub was_dry: bool,
+    /// The project's list-event log.
+    pub log: PathBuf,
+}
+
+/// Reads the mailbox (`spec`, or `[bounces] mailbox`) and records what it
+/// says; with `dry_run`, records and marks nothing.
+pub fn run(project: &Project, spec: Option<&str>, dry_run: bool) -> Result<Run> {
+    let config = project.config.bounces.as_ref();
+    let spec = match (spec, config.and_then(|b| b.mailbox.as_ref())) {
+        (Some(s), _) => s.to_string(),
+        (None, Some(m)) => m.to_string(),
+        (None, None) => bail!(
+            "name the mailbox bounces arrive in: `missive bounces maildir:PATH` \
+             (or mbox:PATH, imaps://user@host/FOLDER), or set [bounces] mailbox in {}",
+            project.config_label().display()
+        ),
+    };
+    let mailbox = Mailbox::parse(&spec, &project.root)?;
+    crate::fsutil::create_private_dir(&project.state_dir())?;
+    let mut processor = Processor::open(project, dry_run)?;
+    match &mailbox {
+        Mailbox::Maildir(path) => {
+            let incoming = mailbox::read_maildir(path)?;
+            let files: Vec<Place> = incoming.iter().map(|m| m.place.clone()).collect();
+            let done = processor.process(incoming)?;
+            for (place, done) in files.iter().zip(done) {
+                if let (Place::File(file), true) = (place, done) {
+                    mailbox::mark_seen(file)?;
+                }
+            }
+        }
+        Mailbox::Mbox(path) => {
+            processor.process(mailbox::read_mbox(path)?)?;
+        }
+        Mailbox::Imap(url) => {
+            let password = std::env::var(imap::PASSWORD_ENV).map_err(|_| {
+                anyhow::anyhow!("{}: set the IMAP password in {}", url, imap::PASSWORD_ENV)
+            })?;
+            let ca = match config.and_then(|b| b.ca_file.as_ref()) {
+                None => None,
+                Some(ca) => {
+                    let path = project.resolve(ca);
+                    let pem = std::fs::read(&path).with_context(|| {
+                        format!("bounces.ca_file: cannot read {}", path.display())
+                    })?;
+                    Some((path, pem))
+                }
+            };
+            let settings = imap::Settings {
+                url,
+                password,
+                ca,
+                processed_folder: config
+                    .and_then(|b| b.processed_folder.as_ref())
+                    .map(OneLine::as_str),
+            };
+            crate::runtime()?
+                .block_on(imap::run(&settings, |incoming| processor.process(incoming)))?;
+        }
+    }
+    Ok(Run {
+        mailbox: mailbox.label(),
+        outcomes: processor.outcomes,
+        already_seen: processor.already_seen,
+        was_dry: dry_run,
+        log: processor.log_path,
+    })
+}
+
+/// What processing needs to know, read once: the secret that checks bounce
+/// tags, the issues by tag id in the order they were sent, the addresses
+/// already suppressed, each address's soft bounces, the messages seen.
+struct Processor<'p> {
+    project: &'p Project,
+    dry_run: bool,
+    secret: Option<Secret>,
+    soft_limit: usize,
+    /// Issue stems by the id a bounce tag carries.
+    issues: HashMap<[u8; 4], String>,
+    /// Issue stems in the order their sending began.
+    order: SendingOrder,
+    /// Each issue's recipients by address hash (read when first needed).
+    recipients: HashMap<String, HashMap<u64, String>>,
+    /// Addresses of the list and the log by hash (read when first needed).
+    known: Option<HashMap<u64, String>>,
+    suppressed: Suppressed,
+    /// The issues each address soft-bounced in, by address hash.
+    soft: HashMap<u64, BTreeSet<String>>,
+    log: Log,
+    log_path: PathBuf,
+    seen: HashSet<String>,
+    seen_path: PathBuf,
+    outcomes: Vec<Outcome>,
+    already_seen: usize,
+}
+
+impl<'p> Processor<'p> {
+    fn open(project: &'p Project, dry_run: bool) -> Result<Processor<'p>> {
+        let config = project.config.bounces.as_ref();
+        let secret = Secret::from_env()?;
+        if secret.is_none() && config.is_some_and(|b| b.address.is_some()) {
+            bail!(
+                "[bounces] address is set, but {} is not set: bounce tags are checked with it",
+                crate::list::token::SECRET_ENV
+            );
+        }
+        let state = project.state_dir();
+        let list = project.list_path(None);
+        let (suppressed, log, _) = events::open_project(project, &list)?;
+        let log_path = log.path().to_path_buf();
+        let mut soft: HashMap<u64, BTreeSet<String>> = HashMap::new();
+        for record in events::records(&log_path)? {
+            if record.event == SOFT_BOUNCED && !record.issue.is_empty() {
+                soft.entry(address_hash(&normalize(&record.email)))
+                    .or_default()
+                    .insert(record.issue);
+            }
+        }
+        let (issues, order) = sent_issues(project)?;
+        let seen_path = state.join(SEEN_FILE);
+        Ok(Processor {
+            project,
+            dry_run,
+            secret,
+            soft_limit: config.map_or(3, |b| b.soft_limit.get() as usize),
+            issues,
+            order,
+            recipients: HashMap::new(),
+            known: None,
+            suppressed,
+            soft,
+            log,
+            log_path,
+            seen: read_seen(&seen_path)?,
+            seen_path,
+            outcomes: Vec::new(),
+            already_seen: 0,
+        })
+    }
+
+    /// Processes `incoming`, records what it says (durably, before any
+    /// message is marked), and says of each whether it was processed (to
+    /// be marked seen) or left alone.
+    fn process(&mut self, incoming: Vec<Incoming>) -> Result<Vec<bool>> {
+        let mut done = Vec::with_capacity(incoming.len());
+        let mut newly_seen = Vec::new();
+        for message in incoming {
+            let key = message_key(&message.raw);
+            if self.seen.contains(&key) {
+                self.already_seen += 1;
+                done.push(!self.dry_run);
+                continue;
+            }
+            let outcome = self.one(&message)?;
+            let processed = !self.dry_run && outcome.kind != Kind::Unknown;
+            if processed {
+                self.seen.insert(key.clone());
+                newly_seen.push((key, outcome.clone()));
+            }
+            self.outcomes.push(outcome);
+            done.push(processed);
+        }
+        if !self.dry_run {
+            self.log.sync()?;
+            append_seen(&self.seen_path, &newly_seen)?;
+        }
+        Ok(done)
+    }
+
+    fn one(&mut self, message: &Incoming) -> Result<Outcome> {
+        let report = report::read(&message.raw);
+        let mut outcome = Outcome {
+            source: message.source.clone(),
+            message_id: report.message_id.clone(),
+            kind: report.kind,
+            sender_block: report.sender_block,
+            recipient: report.recipient.clone(),
+            status: report.status.clone(),
+            diagnostic: report.diagnostic.clone(),
+            issue: None,
+            action: Action::Ignored,
+            note: String::new(),
+        };
+        match report.kind {
+            Kind::Unknown => {
+                outcome.note = "not a bounce: left unread".into();
+                return Ok(outcome);
+            }
+            Kind::AutoReply | Kind::Delayed => return Ok(outcome),
+            Kind::Hard | Kind::Soft | Kind::Complaint => {}
+        }
+        match self.trace(&report)? {
+            Traced::To { email, issue } => {
+                outcome.recipient = Some(email);
+                outcome.issue = issue;
+            }
+            Traced::Nobody(why) => {
+                outcome.note = why;
+                return Ok(outcome);
+            }
+        }
+        if self.dry_run {
+            outcome.action = Action::None;
+            return Ok(outcome);
+        }
+        self.record(&mut outcome)?;
+        Ok(outcome)
+    }
+
+    /// Who a report is about: the reader its signed bounce tag names, or,
+    /// with no tag, the recipient it names when that address is one missive
+    /// knows (on the list, in the log or in a journal).
+    fn trace(&mut self, report: &report::Report) -> Result<Traced> {
+        if let (Some(secret), false) = (&self.secret, report.tags.is_empty()) {
+            let Some((id, hash)) = report.tags.iter().find_map(|t| secret.open_verp_tag(t)) else {
+                return Ok(Traced::Nobody(
+                    "the bounce tag is forged or damaged: nothing recorded".into(),
+                ));
+            };
+            let issue = self.issues.get(&id).cloned();
+            let named = report
+                .recipient
+                .as_ref()
+                .filter(|r| address_hash(&normalize(r)) == hash)
+                .cloned();
+            let email = match (named, &issue) {
+                (Some(email), _) => Some(email),
+                (None, Some(stem)) => self.recipients_of(stem)?.get(&hash).cloned(),
+                (None, None) => None,
+            };
+            let email = match email {
+                Some(e) => Some(e),
+                None => self.known()?.get(&hash).cloned(),
+            };
+            return Ok(match email {
+                Some(email) => Traced::To { email, issue },
+                None => Traced::Nobody("the bounce tag names nobody missive sent to".into()),
+            });
+        }
+        let Some(recipient) = &report.recipient else {
+            return Ok(Traced::Nobody("the report names no recipient".into()));
+        };
+        let hash = address_hash(&normalize(recipient));
+        if self.known()?.contains_key(&hash) {
+            return Ok(Traced::To {
+                email: normalize(recipient),
+                issue: None,
+            });
+        }
+        let stems: Vec<String> = self.order.keys().cloned().collect();
+        for stem in stems {
+            if self.recipients_of(&stem)?.contains_key(&hash) {
+                return Ok(Traced::To {
+                    email: normalize(recipient),
+                    issue: None,
+                });
+            }
+        }
+        Ok(Traced::Nobody(format!(
+            "{recipient} is not on the list nor in any journal"
+        )))
+    }
+
+    /// Writes the event an outcome calls for and sets its action.
+    fn record(&mut self, outcome: &mut Outcome) -> Result<()> {
+        let email = outcome.recipient.clone().expect("traced");
+        let issue = outcome.issue.clone().unwrap_or_default();
+        let detail = match &outcome.status {
+            Some(status) if !outcome.diagnostic.contains(status.as_str()) => {
+                format!("{status} {}", outcome.diagnostic)
+            }
+            _ => outcome.diagnostic.clone(),
+        };
+        let (event, source) = match (outcome.kind, outcome.sender_block) {
+            (Kind::Complaint, _) => (COMPLAINED, "complaint"),
+            (Kind::Hard, _) => (BOUNCED, "bounce"),
+            (_, true) => (SENDER_BLOCKED, "bounce"),
+            _ => (SOFT_BOUNCED, "bounce"),
+        };
+        self.log.write_now(&email, event, source, &detail, &issue)?;
+        let suppresses = matches!(event, BOUNCED | COMPLAINED);
+        outcome.action = if suppresses && self.suppressed.insert(&email) {
+            Action::Suppressed
+        } else {
+            Action::Counted
+        };
+        if outcome.sender_block {
+            outcome.note = "a block of the sender, not held against the reader".into();
+        } else if event == SOFT_BOUNCED && !issue.is_empty() {
+            let issues = self.soft.entry(address_hash(&email)).or_default();
+            issues.insert(issue.clone());
+            let run = consecutive(&self.order, issues, &issue);
+            if run >= self.soft_limit && !self.suppressed.contains(&email) {
+                let why = format!("{run} issues in a row soft-bounced ([bounces] soft_limit)");
+                self.log
+                    .write_now(&email, BOUNCED, "bounce", &why, &issue)?;
+                self.suppressed.insert(&email);
+                outcome.action = Action::Suppressed;
+                outcome.note = why;
+            }
+        } else if outcome.action == Action::Counted && suppresses {
+            outcome.note = "already off the list".into();
+        }
+        Ok(())
+    }
+
+    fn recipients_of(&mut self, stem: &str) -> Result<&HashMap<u64, String>> {
+        if !self.recipients.contains_key(stem) {
+            let path = journal::path_for(&self.project.state_dir(), stem);
+            self.recipients
+                .insert(stem.to_string(), journal::recipients(&path)?);
+        }
+        Ok(&self.recipients[stem])
+    }
+
+    fn known(&mut self) -> Result<&HashMap<u64, String>> {
+        if self.known.is_none() {
+            let mut known = HashMap::new();
+            let list = self.project.list_path(None);
+            if list.exists() {
+                for row in Reader::open(&list)? {
+                    let email = match row {
+                        Row::Subscriber(s) => s.key(),
+                        Row::Inactive { email, .. } | Row::Duplicate { email, .. } => email,
+                        Row::Invalid { .. } => continue,
+                    };
+                    known.insert(address_hash(&email), email);
+                }
+            }
+            for record in events::records(&self.log_path)? {
+                let email = normalize(&record.email);
+                known.insert(address_hash(&email), email);
+            }
+            self.known = Some(known);
+        }
+        Ok(self.known.as_ref().expect("just read"))
+    }
+}
+
+/// Each sent issue's position in the order its sending began.
+type SendingOrder = HashMap<String, usize>;
+
+/// Who a report was traced to.
+enum Traced {
+    To {
+        email: String,
+        issue: Option<String>,
+    },
+    /// Nobody: why.
+    Nobody(String),
+}
+
+/// The issues of the project (every journal in `.missive/` and every issue
+/// file) by the id their bounce tags carry, and the position of each sent
+/// one in the order its sending began.
+fn sent_issues(project: &Project) -> Result<(HashMap<[u8; 4], String>, SendingOrder)> {
+    let mut ids = HashMap::new();
+    let mut began = Vec::new();
+    let stems_in = |dir: &Path, ext: &str| -> Vec<String> {
+        std::fs::read_dir(dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|e| {
+                let path = e.path();
+                (path.extension().is_some_and(|x| x == ext))
+                    .then(|| path.file_stem()?.to_str().map(str::to_string))
+                    .flatten()
+            })
+            .collect()
+    };
+    let state = project.state_dir();
+    for stem in stems_in(&state, "journal") {
+        if let Some(at) = journal::began(&journal::path_for(&state, &stem))? {
+            let at =
+                time::OffsetDateTime::parse(&at, &time::format_description::well_known::Rfc3339)
+                    .ok();
+            began.push((at, stem.clone()));
+        }
+        ids.insert(issue_id(&stem), stem);
+    }
+    for stem in stems_in(&project.issues_dir(), "toml") {
+        ids.entry(issue_id(&stem)).or_insert(stem);
+    }
+    began.sort();
+    let order = began
+        .into_iter()
+        .enumerate()
+        .map(|(i, (_, stem))| (stem, i))
+        .collect();
+    Ok((ids, order))
+}
+
+/// How many issues in a row, in sending order, around `issue` are in
+/// `bounced` (0 when `issue` was never sent).
+fn consecutive(order: &SendingOrder, bounced: &BTreeSet<String>, issue: &str) -> usize {
+    let Some(&at) = order.get(issue) else {
+        return 0;
+    };
+    let positions: HashSet<usize> = bounced
+        .iter()
+        .filter_map(|s| order.get(s).copied())
+        .collect();
+    let before = (0..at).rev().take_while(|p| positions.contains(p)).count();
+    let after = (at + 1..at + 1 + positions.len())
+        .take_while(|p| positions.contains(p))
+        .count();
+    before + 1 + after
+}
+
+/// What identifies a message across runs: its `Message-ID`, or a digest of
+/// its bytes when it has none.
+fn message_key(raw: &[u8]) -> String {
+    let id = mail_parser::MessageParser::new()
+        .parse_headers(raw)
+        .and_then(|m| m.message_id().map(str::to_string));
+    match id {
+        Some(id) => format!("id:{id}"),
+        None => format!("sha256:{}", hex::encode(&Sha256::digest(raw)[..16])),
+    }
+}
+
+fn read_seen(path: &Path) -> Result<HashSet<String>> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(HashSet::new()),
+        Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+    };
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .flexible(true)
+        .from_reader(text.as_bytes());
+    Ok(reader
+        .records()
+        .filter_map(Result::ok)
+        .filter_map(|r| r.get(0).map(str::to_string))
+        .collect())
+}
+
+/// Appends the keys of newly processed messages (with what they were) and
+/// syncs them.
+fn append_seen(path: &Path, seen: &[(String, Outcome)]) -> Result<()> {
+    if seen.is_empty() {
+        return Ok(());
+    }
+    let (mut file, _): (File, _) = crate::fsutil::open_log(path, |_| false)?;
+    let mut out = csv::Writer::from_writer(Vec::new());
+    if file.metadata()?.len() == 0 {
+        out.write_record(["key", "time", "source", "kind", "recipient", "action"])?;
+    }
+    let now = crate::fsutil::timestamp();
+    for (key, o) in seen {
+        let action = serde_json::to_value(o.action)?;
+        out.write_record([
+            key.as_str(),
+            &now,
+            &o.source,
+            o.kind.as_str(),
+            o.recipient.as_deref().unwrap_or(""),
+            action.as_str().unwrap_or(""),
+        ])?;
+    }
+    let bytes = out.into_inner().context("cannot format the seen list")?;
+    file.write_all(&bytes)
+        .and_then(|()| file.sync_data())
+        .with_context(|| format!("cannot write {}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn soft_bounces_count_only_in_a_row() {
+        let order: HashMap<String, usize> = ["a", "b", "c", "d", "e"]
+            .iter()
+            .enumerate()
+            .map(|(i, s)| ((*s).to_string(), i))
+            .collect();
+        let set = |s: &[&str]| s.iter().map(|x| (*x).to_string()).collect::<BTreeSet<_>>();
+        assert_eq!(consecutive(&order, &set(&["a", "b", "c"]), "c"), 3);
+        assert_eq!(consecutive(&order, &set(&["a", "c", "d"]), "d"), 2);
+        assert_eq!(consecutive(&order, &set(&["b", "d", "c"]), "c"), 3);
+        assert_eq!(consecutive(&order, &set(&["x"]), "x"), 0);
+    }
+}

@@ -1,0 +1,546 @@
+//! What a message that came back says: read with `mail-parser`, in this
+//! order: a delivery status notification (RFC 3464), a complaint report
+//! (ARF, RFC 5965), an Amazon SES notification forwarded by mail, an
+//! auto-reply, and the words of the bounces that follow no standard (Exim's
+//! `X-Failed-Recipients`, qmail, Sendmail, Exchange, Gmail, Yahoo). The
+//! classification itself is the table in `list::bounce`.
+
+use std::sync::LazyLock;
+
+use mail_parser::{Message, MessageParser, MessagePart, MimeHeaders as _, PartType};
+use regex::Regex;
+
+use crate::list::bounce::{self, Kind as Class};
+
+/// What a returned message is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Kind {
+    /// The address or its domain is gone.
+    Hard,
+    /// It may pass: full, too big, expired in a queue, or a block of the
+    /// sender (see [`Report::sender_block`]).
+    Soft,
+    /// The reader reported the issue as spam.
+    Complaint,
+    /// A vacation or out-of-office reply.
+    AutoReply,
+    /// A notice that delivery is still being tried.
+    Delayed,
+    /// Not a bounce: a person writing, or nothing missive can read.
+    Unknown,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Hard => "hard",
+            Kind::Soft => "soft",
+            Kind::Complaint => "complaint",
+            Kind::AutoReply => "auto-reply",
+            Kind::Delayed => "delayed",
+            Kind::Unknown => "unknown",
+        }
+    }
+}
+
+/// What one message says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Report {
+    pub kind: Kind,
+    /// A soft bounce that is about the sender (policy, spam, reputation):
+    /// never held against the reader.
+    pub sender_block: bool,
+    /// The failed recipient as the report names it (lower-cased), if it does.
+    pub recipient: Option<String>,
+    /// The enhanced status code, such as `5.1.1`.
+    pub status: Option<String>,
+    /// The server's words, on one line.
+    pub diagnostic: String,
+    /// Bounce tags (VERP) of the addresses the message came back to, and
+    /// of the original message's return path, in the order found.
+    pub tags: Vec<String>,
+    pub message_id: Option<String>,
+}
+
+impl Report {
+    fn new(kind: Kind) -> Report {
+        Report {
+            kind,
+            sender_block: false,
+            recipient: None,
+            status: None,
+            diagnostic: String::new(),
+            tags: Vec::new(),
+            message_id: None,
+        }
+    }
+}
+
+/// The headers that name the address a message was delivered to.
+const DELIVERED_TO: &[&str] = &["Delivered-To", "X-Original-To", "Envelope-To", "To"];
+
+/// Reads one message. Anything that is not a bounce, a complaint or an
+/// auto-reply is [`Kind::Unknown`]; this never fails.
+pub fn read(raw: &[u8]) -> Report {
+    let Some(message) = MessageParser::new().parse(raw) else {
+        return Report::new(Kind::Unknown);
+    };
+    let mut report = dsn(&message)
+        .or_else(|| arf(&message))
+        .or_else(|| ses(&message))
+        .or_else(|| auto_reply(&message))
+        .or_else(|| nonstandard(&message))
+        .unwrap_or_else(|| Report::new(Kind::Unknown));
+    let mut tags = Vec::new();
+    for name in DELIVERED_TO {
+        for value in header_texts(&message, name) {
+            tags.extend(tags_in(&value));
+        }
+    }
+    tags.append(&mut report.tags);
+    tags.dedup();
+    report.tags = tags;
+    report.message_id = message.message_id().map(str::to_string);
+    report.diagnostic = one_line(&report.diagnostic);
+    report
+}
+
+/// Every value of header `name`, as raw text (unfolded).
+fn header_texts(message: &Message, name: &str) -> Vec<String> {
+    message
+        .headers_raw()
+        .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+        .map(|(_, v)| one_line(v))
+        .collect()
+}
+
+fn header_text(message: &Message, name: &str) -> Option<String> {
+    header_texts(message, name).into_iter().next()
+}
+
+fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Bounce tags in the addresses of `text`: the part after the last `+` of
+/// a local part, when it has the shape of one (29 base32 characters).
+/// Whether it is genuine is for the secret to say.
+fn tags_in(text: &str) -> Vec<String> {
+    static TAG: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r"(?i)\+([a-z2-7]{29})@").expect("a valid pattern"));
+    TAG.captures_iter(text)
+        .map(|c| c[1].to_lowercase())
+        .collect()
+}
+
+/// The first e-mail address in `text`, lower-cased.
+fn address_in(text: &str) -> Option<String> {
+    static ADDRESS: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
+            .expect("a valid pattern")
+    });
+    ADDRESS.find(text).map(|m| m.as_str().to_lowercase())
+}
+
+/// The first enhanced status code (`5.1.1`, `4.2.2`) in `text`.
+fn status_in(text: &str) -> Option<String> {
+    static STATUS: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"(?:^|[^0-9.])([245]\.[0-9]{1,3}\.[0-9]{1,3})(?:[^0-9.]|\.\s|\.$|$)")
+            .expect("a valid pattern")
+    });
+    STATUS.captures(text).map(|c| c[1].to_string())
+}
+
+/// The parts of `message` whose content type is `ctype/subtype`, any of
+/// `subtypes`.
+fn parts<'a>(
+    message: &'a Message<'a>,
+    ctype: &'a str,
+    subtypes: &'a [&'a str],
+) -> impl Iterator<Item = &'a MessagePart<'a>> + 'a {
+    message.parts.iter().filter(move |part| {
+        part.content_type().is_some_and(|ct| {
+            ct.ctype().eq_ignore_ascii_case(ctype)
+                && ct
+                    .subtype()
+                    .is_some_and(|s| subtypes.iter().any(|t| s.eq_ignore_ascii_case(t)))
+        })
+    })
+}
+
+/// The field groups of a report part (`message/delivery-status`,
+/// `message/feedback-report`): blocks of header-style fields separated by
+/// blank lines, each as (name, value) pairs.
+fn field_groups(part: &MessagePart) -> Vec<Vec<(String, String)>> {
+    let text = String::from_utf8_lossy(part.contents()).replace("\r\n", "\n");
+    text.split("\n\n")
+        .filter(|block| !block.trim().is_empty())
+        .filter_map(|block| {
+            let block = format!("{}\n\n", block.trim_start_matches('\n'));
+            let fields = MessageParser::new().parse_headers(block.as_bytes())?;
+            Some(
+                fields
+                    .headers_raw()
+                    .map(|(n, v)| (n.to_string(), one_line(v)))
+                    .collect(),
+            )
+        })
+        .collect()
+}
+
+fn field<'a>(group: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    group
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
+}
+
+/// The address of a DSN or ARF address field: `rfc822; a@b` or `<a@b>`.
+fn typed_address(value: &str) -> Option<String> {
+    let value = value.split_once(';').map_or(value, |(_, a)| a);
+    address_in(value)
+}
+
+/// The original message a report carries (`message/rfc822`, or only its
+/// headers as `text/rfc822-headers`), parsed.
+fn original<'a>(message: &'a Message<'a>) -> Option<Message<'a>> {
+    for part in &message.parts {
+        match &part.body {
+            PartType::Message(inner) => return Some(inner.clone()),
+            PartType::Text(text)
+                if part.content_type().is_some_and(|ct| {
+                    ct.subtype()
+                        .is_some_and(|s| s.eq_ignore_ascii_case("rfc822-headers"))
+                }) =>
+            {
+                let text = format!("{}\n\n", text.trim_end());
+                return MessageParser::new()
+                    .parse_headers(text.as_bytes())
+                    .map(Message::into_owned);
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+/// Bounce tags in the return path of the original message a report carries.
+fn original_tags(message: &Message) -> Vec<String> {
+    original(message)
+        .map(|original| {
+            ["Return-Path", "Sender"]
+                .iter()
+                .flat_map(|name| header_texts(&original, name))
+                .flat_map(|value| tags_in(&value))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The kind and sender-block flag of a failure with `status` and `words`.
+fn failure(status: Option<&str>, words: &str) -> (Kind, bool) {
+    match bounce::classify(status, words) {
+        Some(Class::Hard) => (Kind::Hard, false),
+        Some(Class::Sender) => (Kind::Soft, true),
+        Some(Class::Soft) | None => (Kind::Soft, false),
+    }
+}
+
+/// RFC 3464 (and RFC 6533's `message/global-delivery-status`): the first
+/// recipient whose delivery failed, or, when all are only delayed, a
+/// delay notice.
+fn dsn(message: &Message) -> Option<Report> {
+    let part = parts(
+        message,
+        "message",
+        &["delivery-status", "global-delivery-status"],
+    )
+    .next()?;
+    let groups = field_groups(part);
+    let recipients: Vec<&Vec<(String, String)>> = groups
+        .iter()
+        .filter(|g| field(g, "Final-Recipient").is_some() || field(g, "Action").is_some())
+        .collect();
+    let failed = recipients
+        .iter()
+        .find(|g| field(g, "Action").is_some_and(|a| a.eq_ignore_ascii_case("failed")));
+    let delayed = recipients
+        .iter()
+        .find(|g| field(g, "Action").is_some_and(|a| a.eq_ignore_ascii_case("delayed")));
+    let (group, kind) = match (failed, delayed) {
+        (Some(g), _) => (*g, None),
+        (None, Some(g)) => (*g, Some(Kind::Delayed)),
+        // Delivered, relayed, expanded: nothing went wrong.
+        (None, None) => return Some(Report::new(Kind::Unknown)),
+    };
+    let status = field(group, "Status").and_then(status_in);
+    let diagnostic = field(group, "Diagnostic-Code")
+        .map(|d| {
+            d.split_once(';')
+                .map_or(d, |(_, text)| text)
+                .trim()
+                .to_string()
+        })
+        .unwrap_or_default();
+    let (kind, sender_block) = match kind {
+        Some(kind) => (kind, false),
+        None => failure(status.as_deref(), &diagnostic),
+    };
+    let recipient = field(group, "Original-Recipient")
+        .or_else(|| field(group, "Final-Recipient"))
+        .and_then(typed_address);
+    Some(Report {
+        kind,
+        sender_block,
+        recipient,
+        status,
+        diagnostic,
+        tags: original_tags(message),
+        message_id: None,
+    })
+}
+
+/// RFC 5965: a complaint (`Feedback-Type: abuse`, or `fraud`) about a
+/// message, naming its recipient in `Original-Rcpt-To` or in the original
+/// message's `To`.
+fn arf(message: &Message) -> Option<Report> {
+    let part = parts(message, "message", &["feedback-report"]).next()?;
+    let fields: Vec<(String, String)> = field_groups(part).into_iter().flatten().collect();
+    let feedback = field(&fields, "Feedback-Type").unwrap_or("").to_lowercase();
+    if !matches!(feedback.as_str(), "abuse" | "fraud") {
+        return Some(Report::new(Kind::Unknown));
+    }
+    let mut tags: Vec<String> = field(&fields, "Original-Mail-From")
+        .map(tags_in)
+        .unwrap_or_default();
+    tags.extend(original_tags(message));
+    let recipient = field(&fields, "Original-Rcpt-To")
+        .and_then(address_in)
+        .or_else(|| {
+            original(message)
+                .and_then(|o| header_text(&o, "To"))
+                .and_then(|to| address_in(&to))
+        });
+    Some(Report {
+        kind: Kind::Complaint,
+        sender_block: false,
+        recipient,
+        status: None,
+        diagnostic: format!("Feedback-Type: {feedback}"),
+        tags,
+        message_id: None,
+    })
+}
+
+/// An Amazon SES bounce or complaint notification, forwarded by mail as
+/// its JSON (bare, or inside an SNS envelope's `Message`).
+fn ses(message: &Message) -> Option<Report> {
+    let body = message.body_text(0)?;
+    let start = body.find('{')?;
+    let mut json: serde_json::Value = serde_json::from_str(body[start..].trim_end()).ok()?;
+    if let Some(inner) = json.get("Message").and_then(|m| m.as_str()) {
+        json = serde_json::from_str(inner).ok()?;
+    }
+    let text =
+        |v: &serde_json::Value, key: &str| v.get(key).and_then(|x| x.as_str()).map(str::to_string);
+    let kind = text(&json, "notificationType").or_else(|| text(&json, "eventType"))?;
+    match kind.as_str() {
+        "Bounce" => {
+            let bounce = json.get("bounce")?;
+            let recipient = bounce.get("bouncedRecipients")?.get(0)?;
+            let status = text(recipient, "status").and_then(|s| status_in(&s));
+            let diagnostic = text(recipient, "diagnosticCode").unwrap_or_default();
+            let permanent = text(bounce, "bounceType").as_deref() == Some("Permanent");
+            let (kind, sender_block) = match failure(status.as_deref(), &diagnostic) {
+                // SES's own word decides between hard and soft; a block of
+                // the sender stays one.
+                (_, true) => (Kind::Soft, true),
+                _ if permanent => (Kind::Hard, false),
+                _ => (Kind::Soft, false),
+            };
+            Some(Report {
+                kind,
+                sender_block,
+                recipient: text(recipient, "emailAddress").map(|a| a.to_lowercase()),
+                status,
+                diagnostic,
+                tags: Vec::new(),
+                message_id: None,
+            })
+        }
+        "Complaint" => {
+            let complaint = json.get("complaint")?;
+            let recipient = complaint.get("complainedRecipients")?.get(0)?;
+            Some(Report {
+                kind: Kind::Complaint,
+                sender_block: false,
+                recipient: text(recipient, "emailAddress").map(|a| a.to_lowercase()),
+                status: None,
+                diagnostic: text(complaint, "complaintFeedbackType")
+                    .map(|t| format!("Feedback-Type: {t}"))
+                    .unwrap_or_default(),
+                tags: Vec::new(),
+                message_id: None,
+            })
+        }
+        _ => None,
+    }
+}
+
+/// A vacation or out-of-office reply (RFC 3834 `Auto-Submitted:
+/// auto-replied`, the headers of common responders, or their subjects),
+/// unless it is a mail system's (bounces are auto-replied too).
+fn auto_reply(message: &Message) -> Option<Report> {
+    if header_text(message, "X-Failed-Recipients").is_some() || from_daemon(message) {
+        return None;
+    }
+    let header = |name: &str| header_text(message, name).map(|v| v.to_lowercase());
+    let subject = message.subject().unwrap_or("").to_lowercase();
+    let replied = header("Auto-Submitted").is_some_and(|v| v.starts_with("auto-replied"))
+        || header("X-Autoreply").is_some()
+        || header("X-Autorespond").is_some()
+        || header("Precedence").is_some_and(|v| v == "auto_reply")
+        || [
+            "out of office",
+            "automatic reply",
+            "auto:",
+            "autoreply",
+            "auto-reply",
+            "vacation",
+        ]
+        .iter()
+        .any(|s| subject.contains(s));
+    replied.then(|| Report::new(Kind::AutoReply))
+}
+
+/// Whether a message is from a mail system rather than a person: a null
+/// return path (which auto-replies have too), or [`from_daemon`].
+fn from_mail_system(message: &Message) -> bool {
+    header_text(message, "Return-Path").is_some_and(|r| r.trim() == "<>") || from_daemon(message)
+}
+
+/// Whether a message is from a mailer-daemon or postmaster, or has the
+/// subject of a bounce.
+fn from_daemon(message: &Message) -> bool {
+    let from = message
+        .from()
+        .and_then(|a| a.first())
+        .and_then(|a| a.address())
+        .unwrap_or("")
+        .to_lowercase();
+    let subject = message.subject().unwrap_or("").to_lowercase();
+    ["mailer-daemon", "postmaster", "mail-daemon"]
+        .iter()
+        .any(|d| from.starts_with(d))
+        || [
+            "undeliver",
+            "delivery status notification",
+            "delivery failure",
+            "delivery has failed",
+            "mail delivery failed",
+            "failure notice",
+            "returned mail",
+            "returned to sender",
+        ]
+        .iter()
+        .any(|s| subject.contains(s))
+}
+
+/// The bounces that follow no standard: a message from a mail system whose
+/// text names a status code or a phrase of the table. The recipient is
+/// `X-Failed-Recipients` (Exim) or the first address the text names.
+fn nonstandard(message: &Message) -> Option<Report> {
+    let failed = header_text(message, "X-Failed-Recipients");
+    if failed.is_none() && !from_mail_system(message) {
+        return None;
+    }
+    let text = message
+        .body_text(0)
+        .map(std::borrow::Cow::into_owned)
+        .or_else(|| {
+            message
+                .body_html(0)
+                .map(|h| html2text::from_read(h.as_bytes(), 200).unwrap_or_default())
+        })
+        .unwrap_or_default();
+    // The report is the part before the original message, if quoted.
+    let cut = [
+        "------ This is a copy of the message",
+        "----- Original message -----",
+        "--- Below this line is a copy of the message.",
+        "----- Transcript of session follows -----\n\n\n",
+        "Original message headers:",
+    ]
+    .iter()
+    .filter_map(|marker| text.find(marker))
+    .min()
+    .unwrap_or(text.len());
+    let text = &text[..cut];
+    let status = status_in(text);
+    // Neither a status code nor words of the table: not a bounce missive
+    // can read.
+    bounce::classify(status.as_deref(), text)?;
+    let (kind, sender_block) = failure(status.as_deref(), text);
+    let recipient = failed
+        .as_deref()
+        .and_then(address_in)
+        .or_else(|| address_in(text));
+    let diagnostic = diagnostic_line(text, status.as_deref());
+    Some(Report {
+        kind,
+        sender_block,
+        recipient,
+        status,
+        diagnostic,
+        tags: original_tags(message),
+        message_id: None,
+    })
+}
+
+/// The line of a bounce's text that carries its status code, or the first
+/// line of the table's words, or its first line.
+fn diagnostic_line(text: &str, status: Option<&str>) -> String {
+    let lines: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    status
+        .and_then(|s| lines.iter().find(|l| l.contains(s)))
+        .or_else(|| lines.iter().find(|l| bounce::classify_text(l).is_some()))
+        .or_else(|| lines.first())
+        .map_or_else(String::new, |l| l.chars().take(300).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_codes_and_addresses_are_found_in_text() {
+        assert_eq!(
+            status_in("550 5.1.1 <a@b.org>: no").as_deref(),
+            Some("5.1.1")
+        );
+        assert_eq!(status_in("Sorry. (#5.1.1)").as_deref(), Some("5.1.1"));
+        assert_eq!(status_in("Status: 4.4.1").as_deref(), Some("4.4.1"));
+        assert_eq!(status_in("version 1.5.1.2 of 10.0.0.1"), None);
+        assert_eq!(
+            address_in("<Reader@Example.org>:").as_deref(),
+            Some("reader@example.org")
+        );
+        assert_eq!(
+            tags_in("To: bounces+abcdefghijklmnopqrstuvwxyz234@news.example.com"),
+            vec!["abcdefghijklmnopqrstuvwxyz234"]
+        );
+        assert!(tags_in("bounces+short@news.example.com").is_empty());
+    }
+
+    #[test]
+    fn a_person_writing_is_unknown() {
+        let raw = b"From: Ada <ada@example.org>\r\nTo: bounces@news.example.com\r\n\
+                    Subject: why did you write to me?\r\n\r\nHello, user unknown to me.\r\n";
+        assert_eq!(read(raw).kind, Kind::Unknown);
+    }
+}

@@ -1,0 +1,21 @@
+//! `missive bounces`: read a bounce mailbox and keep the list clean.
+
+use std::path::Path;
+
+use anyhow::Result;
+
+use super::ExitStatus;
+use crate::cli::BouncesArgs;
+use crate::project::Project;
+use crate::ui;
+
+pub fn run(config: Option<&Path>, args: &BouncesArgs) -> Result<ExitStatus> {
+    let project = Project::open(config)?;
+    let run = crate::bounces::run(&project, args.mailbox.as_deref(), args.dry_run)?;
+    if args.json {
+        ui::print_bounces_json(&run)?;
+    } else {
+        ui::print_bounces(&run);
+    }
+    Ok(ExitStatus::Success)
+}

@@ -1,0 +1,338 @@
+//! `missive bounces` on returned mail in every format it reads (fixtures
+//! written from the published formats), from a Maildir and an mbox: what
+//! suppresses, what is counted, what is left alone, and that a second run
+//! records nothing twice.
+
+use std::path::{Path, PathBuf};
+
+use missive::list::token::Secret;
+use serde_json::Value;
+
+use crate::common::{
+    NEWSLETTER, SECRET, SendProject, assert_exit, fixture, stdout, subscriber_list,
+};
+
+const ENV: &[(&str, &str)] = &[("MISSIVE_UNSUBSCRIBE_SECRET", SECRET)];
+const STEM: &str = "2026-11-27-tides-and-timetables";
+
+/// A project that sent the example issue to `n` readers through the file
+/// outbox, with a bounce address (so each message had its own signed
+/// return path) and `extra` config.
+fn sent_project(n: usize, extra: &str) -> SendProject {
+    let (list, _) = subscriber_list(n);
+    let p = SendProject::new(
+        &format!(
+            "{NEWSLETTER}\n[sending]\ntransport = \"file\"\noutbox = \"outbox\"\n\n\
+             [bounces]\naddress = \"bounces@news.example.com\"\n{extra}"
+        ),
+        &list,
+    );
+    assert_exit(&p.run(&["send", p.issue(), "--yes"], ENV), 0);
+    p
+}
+
+fn reader(i: usize) -> String {
+    format!("reader{i:04}@example.org")
+}
+
+/// The bounce address the message of `issue` to `email` went out with.
+fn return_path(issue: &str, email: &str) -> String {
+    let tag = Secret::new(SECRET).unwrap().verp_tag(issue, email);
+    format!("bounces+{tag}@news.example.com")
+}
+
+/// A fixture filled in for the reader `email` of `issue`.
+fn returned(name: &str, issue: &str, email: &str) -> String {
+    std::fs::read_to_string(fixture(&format!("bounces/{name}.eml")))
+        .unwrap()
+        .replace("%RECIPIENT%", email)
+        .replace("%RETURN%", &return_path(issue, email))
+}
+
+/// `text` with its Message-ID made its own (each copy of a fixture is a
+/// message of its own).
+fn unique(text: &str, i: usize) -> String {
+    let at = text
+        .to_lowercase()
+        .find("\nmessage-id: <")
+        .expect("a Message-ID")
+        + 14;
+    format!("{}{i}.{}", &text[..at], &text[at..])
+}
+
+/// A Maildir at `dir` with the given messages in `new/`.
+fn maildir(dir: &Path, messages: &[(String, String)]) -> PathBuf {
+    for sub in ["new", "cur", "tmp"] {
+        std::fs::create_dir_all(dir.join(sub)).unwrap();
+    }
+    for (i, (name, text)) in messages.iter().enumerate() {
+        std::fs::write(
+            dir.join(format!("new/{:05}.{name}.mx", i + 1)),
+            unique(text, i),
+        )
+        .unwrap();
+    }
+    dir.to_path_buf()
+}
+
+/// `missive bounces … --json`, parsed.
+fn bounces_json(p: &SendProject, args: &[&str]) -> Vec<Value> {
+    let mut all = vec!["bounces"];
+    all.extend_from_slice(args);
+    all.push("--json");
+    let o = p.run(&all, ENV);
+    assert_exit(&o, 0);
+    stdout(&o)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+fn events(p: &SendProject) -> String {
+    std::fs::read_to_string(p.path().join(".missive/list-events.csv")).unwrap()
+}
+
+/// Each fixture, the kind it is, what is done about it, its status code,
+/// and whether it blames the sender.
+const FORMATS: &[(&str, &str, &str, Option<&str>)] = &[
+    ("sendmail-dsn", "hard", "suppressed", Some("5.1.1")),
+    ("dsn-mailbox-full", "soft", "counted", Some("5.2.2")),
+    ("dsn-delayed", "delayed", "ignored", Some("4.4.1")),
+    ("dsn-sender-block", "soft", "counted", Some("5.7.1")),
+    ("arf-abuse", "complaint", "suppressed", None),
+    ("exim", "hard", "suppressed", Some("5.1.1")),
+    ("qmail", "hard", "suppressed", Some("5.1.1")),
+    ("sendmail-text", "hard", "suppressed", None),
+    ("exchange", "hard", "suppressed", Some("5.1.10")),
+    ("gmail", "hard", "suppressed", Some("5.1.1")),
+    ("yahoo", "hard", "suppressed", None),
+    ("ses-bounce", "hard", "suppressed", Some("5.1.1")),
+    ("ses-complaint", "complaint", "suppressed", None),
+    ("vacation", "auto-reply", "ignored", None),
+    ("human-reply", "unknown", "ignored", None),
+];
+
+#[test]
+fn every_format_is_classified_and_only_hard_bounces_and_complaints_suppress() {
+    let p = sent_project(40, "");
+    let mut messages: Vec<(String, String)> = FORMATS
+        .iter()
+        .enumerate()
+        .map(|(i, (name, ..))| ((*name).to_string(), returned(name, STEM, &reader(i))))
+        .collect();
+    // A bounce whose tag was altered to name another reader: forged.
+    let genuine = return_path(STEM, &reader(30));
+    let forged_tag = {
+        let mut t = genuine.into_bytes();
+        t[12] = if t[12] == b'a' { b'b' } else { b'a' };
+        String::from_utf8(t).unwrap()
+    };
+    messages.push((
+        "forged".into(),
+        std::fs::read_to_string(fixture("bounces/sendmail-dsn.eml"))
+            .unwrap()
+            .replace("%RECIPIENT%", &reader(31))
+            .replace("%RETURN%", &forged_tag),
+    ));
+    let dir = maildir(&p.path().join("Mail"), &messages);
+
+    // A dry run records nothing and moves nothing.
+    let dry = bounces_json(&p, &["maildir:Mail", "--dry-run"]);
+    assert_eq!(dry.len(), messages.len());
+    assert!(
+        dry.iter()
+            .all(|o| o["action"] == "none" || o["action"] == "ignored")
+    );
+    assert!(!events(&p).contains("bounced"), "{}", events(&p));
+    assert_eq!(
+        std::fs::read_dir(dir.join("new")).unwrap().count(),
+        messages.len()
+    );
+
+    let out = bounces_json(&p, &["maildir:Mail"]);
+    assert_eq!(out.len(), messages.len(), "{out:#?}");
+    for (i, (name, kind, action, status)) in FORMATS.iter().enumerate() {
+        let o = out
+            .iter()
+            .find(|o| o["source"].as_str().unwrap().contains(&format!(".{name}.")))
+            .unwrap_or_else(|| panic!("{name} not reported"));
+        assert_eq!(o["kind"], *kind, "{name}: {o}");
+        assert_eq!(o["action"], *action, "{name}: {o}");
+        assert_eq!(o["status"].as_str(), *status, "{name}: {o}");
+        if !matches!(*kind, "unknown" | "auto-reply" | "delayed") {
+            assert_eq!(o["recipient"], reader(i), "{name}: {o}");
+        }
+        let tagged = !name.starts_with("ses-");
+        if *action != "ignored" {
+            assert_eq!(o["issue"].as_str(), tagged.then_some(STEM), "{name}: {o}");
+        }
+        assert!(o["message_id"].is_string(), "{name}: {o}");
+    }
+    let block = out.iter().find(|o| o["status"] == "5.7.1").unwrap();
+    assert_eq!(block["sender_block"], true, "{block}");
+    let forged = out
+        .iter()
+        .find(|o| o["source"].as_str().unwrap().contains(".forged."))
+        .unwrap();
+    assert_eq!(forged["action"], "ignored", "{forged}");
+    assert!(
+        forged["note"].as_str().unwrap().contains("forged"),
+        "{forged}"
+    );
+
+    // The log names each suppressed reader with its reason and issue.
+    let log = events(&p);
+    let line = |i: usize| {
+        log.lines()
+            .find(|l| l.starts_with(&format!("{},", reader(i))))
+            .unwrap_or_default()
+            .to_string()
+    };
+    assert!(
+        line(0).contains(",bounced,bounce,550 5.1.1 "),
+        "{}",
+        line(0)
+    );
+    assert!(line(0).ends_with(&format!(",{STEM}")), "{}", line(0));
+    assert!(
+        line(4).contains(",complained,complaint,Feedback-Type: abuse,"),
+        "{}",
+        line(4)
+    );
+    assert!(
+        line(1).contains(",soft-bounced,bounce,5.2.2 "),
+        "{}",
+        line(1)
+    );
+    assert!(line(3).contains(",sender-blocked,bounce,"), "{}", line(3));
+    for i in [2, 13, 14, 31] {
+        assert_eq!(line(i), "", "reader {i} must not be in the log");
+    }
+
+    // Processed messages are in cur/ and seen; the person's reply is still new.
+    let left: Vec<String> = std::fs::read_dir(dir.join("new"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(left.len(), 1, "{left:?}");
+    assert!(left[0].contains("human-reply"), "{left:?}");
+    let cur = std::fs::read_dir(dir.join("cur")).unwrap().count();
+    assert_eq!(cur, messages.len() - 1);
+
+    // Counts by source, and the next issue skips exactly the suppressed.
+    let o = p.run(&["subscribers"], &[]);
+    assert!(
+        stdout(&o).contains("10 addresses suppressed (8 bounced, 2 complained)"),
+        "{}",
+        stdout(&o)
+    );
+    let next = p.path().join("issues/2026-12-04-next.toml");
+    std::fs::copy(p.path().join(p.issue()), &next).unwrap();
+    let o = p.run(&["send", "issues/2026-12-04-next.toml", "--dry-run"], ENV);
+    assert_exit(&o, 0);
+    assert!(
+        stdout(&o).contains("to send now:        30\n"),
+        "{}",
+        stdout(&o)
+    );
+
+    // A second run records nothing again and reports only the reply.
+    let before = events(&p);
+    let again = bounces_json(&p, &["maildir:Mail"]);
+    assert_eq!(again.len(), 1, "{again:#?}");
+    assert_eq!(again[0]["kind"], "unknown");
+    assert_eq!(events(&p), before);
+
+    // The status of the issue: its bounce and complaint rates, warned about.
+    let o = p.run(&["status", p.issue()], &[]);
+    let text = stdout(&o);
+    assert!(text.contains("hard bounces: 7 (17.5%)"), "{text}");
+    assert!(text.contains("soft bounces: 1 (2.5%)"), "{text}");
+    assert!(text.contains("complaints:   1 (2.5%)"), "{text}");
+    assert!(text.contains("blocks of the sender: 1"), "{text}");
+    assert!(text.contains("warning: bounces passed 2%"), "{text}");
+    assert!(text.contains("warning: complaints passed 0.1%"), "{text}");
+}
+
+#[test]
+fn an_mbox_is_read_only_and_remembered() {
+    let p = sent_project(5, "");
+    let mut mbox = String::new();
+    for (i, name) in ["qmail", "gmail", "vacation"].iter().enumerate() {
+        mbox.push_str("From MAILER-DAEMON Fri Nov 27 09:14:06 2026\n");
+        mbox.push_str(&unique(&returned(name, STEM, &reader(i)), i));
+        mbox.push('\n');
+    }
+    std::fs::write(p.path().join("bounces.mbox"), &mbox).unwrap();
+    let out = bounces_json(&p, &["bounces.mbox"]);
+    let kinds: Vec<&str> = out.iter().map(|o| o["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["hard", "hard", "auto-reply"]);
+    assert_eq!(
+        std::fs::read_to_string(p.path().join("bounces.mbox")).unwrap(),
+        mbox
+    );
+    let before = events(&p);
+    assert!(bounces_json(&p, &["mbox:bounces.mbox"]).is_empty());
+    assert_eq!(events(&p), before);
+    let o = p.run(&["bounces", "mbox:bounces.mbox"], ENV);
+    assert!(
+        stdout(&o).contains("0 new messages (3 already processed, skipped)"),
+        "{}",
+        stdout(&o)
+    );
+}
+
+#[test]
+fn soft_bounces_suppress_only_after_the_limit_of_issues_in_a_row() {
+    let p = sent_project(6, "soft_limit = 3\n");
+    // Two more issues, sent after the first.
+    let stems = [STEM, "2026-12-04-second", "2026-12-11-third"];
+    for stem in &stems[1..] {
+        let file = format!("issues/{stem}.toml");
+        std::fs::copy(p.path().join(p.issue()), p.path().join(&file)).unwrap();
+        assert_exit(&p.run(&["send", &file, "--yes"], ENV), 0);
+    }
+    // Reader 1 bounces soft on all three; reader 2 on the first and the
+    // third, delivered in between.
+    let mut messages = Vec::new();
+    for stem in stems {
+        messages.push((
+            "full".to_string(),
+            returned("dsn-mailbox-full", stem, &reader(1)),
+        ));
+    }
+    for stem in [stems[0], stems[2]] {
+        messages.push((
+            "full".to_string(),
+            returned("dsn-mailbox-full", stem, &reader(2)),
+        ));
+    }
+    maildir(&p.path().join("Mail"), &messages);
+    let out = bounces_json(&p, &["Mail"]);
+    let about = |i: usize| -> Vec<&str> {
+        out.iter()
+            .filter(|o| o["recipient"] == reader(i))
+            .map(|o| o["action"].as_str().unwrap())
+            .collect()
+    };
+    assert_eq!(about(1), ["counted", "counted", "suppressed"], "{out:#?}");
+    assert_eq!(about(2), ["counted", "counted"], "{out:#?}");
+    let log = events(&p);
+    assert!(
+        log.lines().any(|l| l.starts_with(&reader(1))
+            && l.contains(",bounced,bounce,3 issues in a row soft-bounced")),
+        "{log}"
+    );
+}
+
+#[test]
+fn without_a_mailbox_the_command_says_how_to_name_one() {
+    let p = sent_project(1, "");
+    let o = p.run(&["bounces"], ENV);
+    assert_exit(&o, 1);
+    assert!(
+        crate::common::stderr(&o).contains("name the mailbox bounces arrive in"),
+        "{}",
+        crate::common::stderr(&o)
+    );
+}
