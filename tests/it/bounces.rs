@@ -336,3 +336,200 @@ fn without_a_mailbox_the_command_says_how_to_name_one() {
         crate::common::stderr(&o)
     );
 }
+
+/// The readers of the real-server tests, and what Postfix makes of each.
+const POSTFIX_LIST: &str = "email,name\n\
+    ok@mailbox.test,Delivered\n\
+    nobody@mailbox.test,No such user\n\
+    anyone@nowhere.invalid,No such domain\n\
+    full@mailbox.test,Over quota\n\
+    late@slow.test,Expired in the queue\n";
+
+/// A project that sends through `postfix` with a bounce address.
+fn postfix_project(postfix: &crate::common::mta::Postfix, extra: &str) -> SendProject {
+    SendProject::new(
+        &format!(
+            "{NEWSLETTER}\n[smtp]\nhost = \"127.0.0.1\"\nport = {}\nsecurity = \"none\"\n\n\
+             [bounces]\naddress = \"bounces@news.example.com\"\n{extra}",
+            postfix.port
+        ),
+        POSTFIX_LIST,
+    )
+}
+
+/// What `missive bounces` must make of Postfix's notifications: each
+/// reader's kind, status and action.
+fn assert_postfix_verdicts(out: &[Value]) {
+    let verdict = |email: &str| {
+        let o = out
+            .iter()
+            .find(|o| o["recipient"] == email)
+            .unwrap_or_else(|| panic!("no report about {email}: {out:#?}"));
+        assert_eq!(o["issue"], STEM, "{o}");
+        (
+            o["kind"].as_str().unwrap().to_string(),
+            o["status"].as_str().unwrap_or("").to_string(),
+            o["action"].as_str().unwrap().to_string(),
+        )
+    };
+    let expect = |kind: &str, status: &str, action: &str| {
+        (kind.to_string(), status.to_string(), action.to_string())
+    };
+    assert_eq!(
+        verdict("nobody@mailbox.test"),
+        expect("hard", "5.1.1", "suppressed")
+    );
+    assert_eq!(
+        verdict("anyone@nowhere.invalid"),
+        expect("hard", "5.4.4", "suppressed")
+    );
+    assert_eq!(
+        verdict("full@mailbox.test"),
+        expect("soft", "5.2.2", "counted")
+    );
+    assert_eq!(
+        verdict("late@slow.test"),
+        expect("soft", "4.4.1", "counted")
+    );
+    assert!(
+        out.iter().all(|o| o["recipient"] != "ok@mailbox.test"),
+        "{out:#?}"
+    );
+    assert_eq!(out.len(), 4, "{out:#?}");
+}
+
+/// The next issue goes to everyone but the two hard bounces.
+fn assert_next_issue_skips_the_hard_bounces(p: &SendProject) {
+    let next = p.path().join("issues/2026-12-04-next.toml");
+    std::fs::copy(p.path().join(p.issue()), &next).unwrap();
+    let o = p.run(&["send", "issues/2026-12-04-next.toml", "--dry-run"], ENV);
+    assert_exit(&o, 0);
+    assert!(
+        stdout(&o).contains("to send now:        3\n"),
+        "{}",
+        stdout(&o)
+    );
+}
+
+#[test]
+fn real_postfix_bounces_in_a_maildir_suppress_exactly_the_hard_ones() {
+    use crate::common::mta::{BounceBox, Dovecot, Postfix, wait_for_mail};
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("dovecot")).unwrap();
+    std::fs::create_dir(dir.path().join("postfix")).unwrap();
+    let dovecot = Dovecot::start(&dir.path().join("dovecot"), &[("full", "x", Some("20K"))]);
+    let postfix = Postfix::start(
+        &dir.path().join("postfix"),
+        dovecot.lmtp,
+        &BounceBox::Maildir,
+    );
+    let p = postfix_project(&postfix, "");
+    let o = p.run(&["send", p.issue(), "--yes"], ENV);
+    assert_exit(&o, 0);
+    // Four notifications come back to the signed bounce addresses.
+    wait_for_mail(&postfix.bounces(), 4, || postfix.log());
+    let mailbox = format!("maildir:{}", postfix.bounces().display());
+    let out = bounces_json(&p, &[&mailbox]);
+    assert_postfix_verdicts(&out);
+    assert_next_issue_skips_the_hard_bounces(&p);
+    // The notifications are seen and kept; a second run finds nothing new.
+    assert_eq!(
+        std::fs::read_dir(postfix.bounces().join("cur"))
+            .unwrap()
+            .count(),
+        4
+    );
+    assert!(bounces_json(&p, &[&mailbox]).is_empty());
+}
+
+#[test]
+fn real_postfix_bounces_read_over_imaps_from_dovecot_are_flagged_and_moved() {
+    use crate::common::mta::{BounceBox, Dovecot, Postfix, wait_for_mail};
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("dovecot")).unwrap();
+    std::fs::create_dir(dir.path().join("postfix")).unwrap();
+    let dovecot = Dovecot::start(
+        &dir.path().join("dovecot"),
+        &[("full", "x", Some("20K")), ("bounces", "imap-s3cret", None)],
+    );
+    let postfix = Postfix::start(
+        &dir.path().join("postfix"),
+        dovecot.lmtp,
+        &BounceBox::Lmtp(dovecot.lmtp),
+    );
+    let p = postfix_project(
+        &postfix,
+        &format!(
+            "mailbox = \"imaps://bounces@localhost:{}/INBOX\"\nprocessed_folder = \"Processed\"\n\
+             ca_file = \"{}\"\n",
+            dovecot.imaps,
+            dovecot.ca.display()
+        ),
+    );
+    let o = p.run(&["send", p.issue(), "--yes"], ENV);
+    assert_exit(&o, 0);
+    let inbox = dovecot.maildir("bounces");
+    wait_for_mail(&inbox, 4, || postfix.log());
+    // A person's reply to the bounce address arrives too, and is left alone.
+    let reply = returned("human-reply", STEM, "ok@mailbox.test");
+    std::fs::write(inbox.join("new/1.reply.test"), reply).unwrap();
+
+    let with_password: Vec<(&str, &str)> =
+        [ENV, &[("MISSIVE_BOUNCES_PASSWORD", "imap-s3cret")]].concat();
+    // Without the password: a clear error, nothing read.
+    let o = p.run(&["bounces"], ENV);
+    assert_exit(&o, 1);
+    assert!(crate::common::stderr(&o).contains("MISSIVE_BOUNCES_PASSWORD"));
+    // A wrong one: refused.
+    let o = p.run(
+        &["bounces"],
+        &[ENV, &[("MISSIVE_BOUNCES_PASSWORD", "wrong")]].concat(),
+    );
+    assert_exit(&o, 1);
+    assert!(
+        crate::common::stderr(&o).contains("login refused"),
+        "{}",
+        crate::common::stderr(&o)
+    );
+
+    let o = p.run(&["bounces", "--json"], &with_password);
+    assert_exit(&o, 0);
+    let out: Vec<Value> = stdout(&o)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let (bounces, others): (Vec<Value>, Vec<Value>) =
+        out.into_iter().partition(|o| o["kind"] != "unknown");
+    assert_postfix_verdicts(&bounces);
+    assert_eq!(others.len(), 1, "{others:#?}");
+    assert!(
+        others[0]["source"].as_str().unwrap().starts_with("UID "),
+        "{others:#?}"
+    );
+    assert_next_issue_skips_the_hard_bounces(&p);
+    // The four were moved to the processed folder, flagged seen; the reply
+    // stays in the inbox, unseen.
+    let processed = inbox.join(".Processed/cur");
+    let moved: Vec<String> = std::fs::read_dir(&processed)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(moved.len(), 4, "{moved:?}");
+    assert!(
+        moved
+            .iter()
+            .all(|n| n.contains(":2,") && n.rsplit(":2,").next().unwrap().contains('S')),
+        "{moved:?}"
+    );
+    // A second run records nothing and still leaves the reply alone.
+    let before = events(&p);
+    let o = p.run(&["bounces", "--json"], &with_password);
+    assert_exit(&o, 0);
+    let again: Vec<Value> = stdout(&o)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(again.len(), 1, "{again:#?}");
+    assert_eq!(again[0]["kind"], "unknown");
+    assert_eq!(events(&p), before);
+}

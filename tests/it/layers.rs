@@ -17,12 +17,19 @@ const MAY_USE: &[(&str, &[&str])] = &[
     ("compose", &["project", "fsutil"]),
     ("list", &["project", "fsutil"]),
     ("send", &["project", "compose", "list", "fsutil"]),
-    ("web", &["project", "compose", "list", "send", "fsutil"]),
-    ("ui", &["project", "compose", "list", "send", "fsutil"]),
+    ("bounces", &["project", "list", "send", "fsutil"]),
+    (
+        "web",
+        &["project", "compose", "list", "send", "bounces", "fsutil"],
+    ),
+    (
+        "ui",
+        &["project", "compose", "list", "send", "bounces", "fsutil"],
+    ),
     (
         "cmd",
         &[
-            "project", "compose", "list", "send", "web", "ui", "fsutil", "cli",
+            "project", "compose", "list", "send", "bounces", "web", "ui", "fsutil", "cli",
         ],
     ),
 ];

@@ -194,25 +194,6 @@ fn test_send_goes_to_the_author_only() {
     assert_eq!(server.recipients()[1], "other@example.net");
 }
 
-/// A CA and a certificate for `localhost` signed by it, as PEM files in `dir`.
-fn certificates(dir: &Path) -> (String, String, String) {
-    use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
-    let ca_key = KeyPair::generate().unwrap();
-    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    let ca_cert = ca_params.self_signed(&ca_key).unwrap();
-    let issuer = Issuer::new(ca_params, ca_key);
-    let key = KeyPair::generate().unwrap();
-    let params = CertificateParams::new(vec!["localhost".to_string()]).unwrap();
-    let cert = params.signed_by(&key, &issuer).unwrap();
-    let paths = ["ca.pem", "cert.pem", "key.pem"].map(|n| dir.join(n).display().to_string());
-    std::fs::write(&paths[0], ca_cert.pem()).unwrap();
-    std::fs::write(&paths[1], cert.pem()).unwrap();
-    std::fs::write(&paths[2], key.serialize_pem()).unwrap();
-    let [ca, cert, key] = paths;
-    (ca, cert, key)
-}
-
 fn tls_config(port: u16, security: &str, ca: Option<&str>) -> String {
     let ca = ca
         .map(|c| format!("ca_file = \"{c}\"\n"))
