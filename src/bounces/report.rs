@@ -455,15 +455,8 @@ fn nonstandard(message: &Message) -> Option<Report> {
     if failed.is_none() && !from_mail_system(message) {
         return None;
     }
-    let text = message
-        .body_text(0)
-        .map(std::borrow::Cow::into_owned)
-        .or_else(|| {
-            message
-                .body_html(0)
-                .map(|h| html2text::from_read(h.as_bytes(), 200).unwrap_or_default())
-        })
-        .unwrap_or_default();
+    // mail-parser gives the text of an HTML-only message (Exchange's) too.
+    let text = message.body_text(0).unwrap_or_default();
     // The report is the part before the original message, if quoted.
     let cut = [
         "------ This is a copy of the message",
@@ -535,6 +528,26 @@ mod tests {
             vec!["abcdefghijklmnopqrstuvwxyz234"]
         );
         assert!(tags_in("bounces+short@news.example.com").is_empty());
+    }
+
+    #[test]
+    fn no_input_makes_it_panic() {
+        let mut nested = String::new();
+        for _ in 0..5000 {
+            nested.push_str("Content-Type: message/rfc822\r\n\r\n");
+        }
+        let html = format!(
+            "From: postmaster@x.example\r\nContent-Type: text/html\r\n\r\n{}550 5.1.1 a@b.example",
+            "<div><blockquote>".repeat(50_000)
+        );
+        let mut noise = vec![0u8; 4096];
+        for (i, b) in noise.iter_mut().enumerate() {
+            *b = (i * 7919 % 251) as u8;
+        }
+        for raw in [nested.as_bytes(), html.as_bytes(), &noise, b"", b"\r\n\r\n"] {
+            let _ = read(raw);
+        }
+        assert_eq!(read(html.as_bytes()).kind, Kind::Hard);
     }
 
     #[test]
