@@ -35,8 +35,8 @@ fn main() -> std::io::Result<()> {
          [bounces]\naddress = \"bounces@news.example.com\"\nmailbox = \"maildir:Mail\"\n",
     )?;
     let mut list = String::from("email,name\n");
-    let mut journal = format!(
-        "{{\"event\":\"begin\",\"fingerprint\":\"bench\",\"at\":\"2026-11-27T09:00:00Z\"}}\n"
+    let mut journal = String::from(
+        "{\"event\":\"begin\",\"fingerprint\":\"bench\",\"at\":\"2026-11-27T09:00:00Z\"}\n",
     );
     for i in 0..n {
         let email = format!("reader{i:06}@example.org");
