@@ -1,103 +1,18 @@
 //! Bounces from an IMAP folder (`async-imap` on tokio): TLS verified
-//! (`imaps://`; plain `imap://` only to this machine), the password from
-//! `MISSIVE_BOUNCES_PASSWORD`, unseen messages fetched without marking them
+//! (`imaps://`), the password from `MISSIVE_BOUNCES_PASSWORD`, unseen messages fetched without marking them
 //! read, and only those processed flagged `\Seen` (and moved to the
 //! processed folder, when there is one).
 
 use std::fmt;
 use std::path::PathBuf;
 
-use anyhow::{Context, Result, anyhow, bail};
+use anyhow::{Context, Result, anyhow};
 use async_imap::Client;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio_stream::StreamExt as _;
 
-use super::mailbox::{Incoming, Place};
-
-/// The environment variable holding the IMAP password.
-pub const PASSWORD_ENV: &str = "MISSIVE_BOUNCES_PASSWORD";
-
-/// `imaps://user@host[:port]/FOLDER`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ImapUrl {
-    pub tls: bool,
-    pub user: String,
-    pub host: String,
-    pub port: u16,
-    pub folder: String,
-}
-
-impl ImapUrl {
-    pub fn parse(spec: &str) -> Result<ImapUrl> {
-        let url = url::Url::parse(spec).with_context(|| format!("{spec}: not an IMAP URL"))?;
-        let tls = match url.scheme() {
-            "imaps" => true,
-            "imap" => false,
-            other => {
-                bail!("{spec}: the scheme must be imaps (or imap to this machine), not {other}")
-            }
-        };
-        if url.password().is_some() {
-            bail!("{spec}: put the password in {PASSWORD_ENV}, not in the URL");
-        }
-        let user = percent_decode(url.username());
-        if user.is_empty() {
-            bail!("{spec}: name the user: imaps://user@host/FOLDER");
-        }
-        let host = url
-            .host_str()
-            .ok_or_else(|| anyhow!("{spec}: no host"))?
-            .trim_start_matches('[')
-            .trim_end_matches(']')
-            .to_string();
-        let folder = percent_decode(url.path().trim_start_matches('/'));
-        let parsed = ImapUrl {
-            tls,
-            user,
-            port: url.port().unwrap_or(if tls { 993 } else { 143 }),
-            folder: if folder.is_empty() {
-                "INBOX".into()
-            } else {
-                folder
-            },
-            host,
-        };
-        if !tls && !parsed.is_loopback() {
-            bail!(
-                "{spec}: plain imap:// would send the password in clear; use imaps:// \
-                 (imap:// is only for a server on this machine)"
-            );
-        }
-        Ok(parsed)
-    }
-
-    fn is_loopback(&self) -> bool {
-        self.host == "localhost"
-            || self
-                .host
-                .parse::<std::net::IpAddr>()
-                .is_ok_and(|ip| ip.is_loopback())
-    }
-}
-
-fn percent_decode(text: &str) -> String {
-    url::form_urlencoded::parse(format!("x={}", text.replace('+', "%2B")).as_bytes())
-        .next()
-        .map(|(_, v)| v.into_owned())
-        .unwrap_or_default()
-}
-
-impl fmt::Display for ImapUrl {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let scheme = if self.tls { "imaps" } else { "imap" };
-        write!(
-            f,
-            "{scheme}://{}@{}:{}/{}",
-            self.user, self.host, self.port, self.folder
-        )
-    }
-}
+use super::mailbox::{ImapUrl, Incoming, Place};
 
 /// How to reach the server: the URL, the password, the extra root
 /// certificate (its path and PEM bytes) and the folder processed messages
@@ -226,23 +141,4 @@ fn uid_set(uids: &[u32]) -> String {
         .map(u32::to_string)
         .collect::<Vec<_>>()
         .join(",")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn urls_name_user_host_port_and_folder() {
-        let u =
-            ImapUrl::parse("imaps://bounces%40news.example.com@mail.example.com/Bounces").unwrap();
-        assert_eq!(u.user, "bounces@news.example.com");
-        assert_eq!((u.host.as_str(), u.port), ("mail.example.com", 993));
-        assert_eq!(u.folder, "Bounces");
-        assert_eq!(ImapUrl::parse("imaps://b@h:1993").unwrap().folder, "INBOX");
-        assert!(ImapUrl::parse("imap://b@127.0.0.1:1143/INBOX").is_ok());
-        assert!(ImapUrl::parse("imap://b@mail.example.com/INBOX").is_err());
-        assert!(ImapUrl::parse("imaps://b:secret@h/INBOX").is_err());
-        assert!(ImapUrl::parse("imaps://h/INBOX").is_err());
-    }
 }

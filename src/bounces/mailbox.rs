@@ -1,14 +1,13 @@
 //! Where bounces are read: a Maildir (processed messages move to `cur/`
 //! with the seen flag, never deleted), an mbox (read only; what was
-//! processed is remembered in `.missive/`), or an IMAP folder (see
-//! [`imap`](super::imap)). The Maildir and mbox readers are `mail-parser`'s.
+//! processed is remembered in `.missive/`), or an IMAP folder named by an
+//! `imaps://` URL (read by [`imap`](super::imap)). The Maildir and mbox readers are `mail-parser`'s.
 
+use std::fmt;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result, anyhow, bail};
 use mail_parser::mailbox::{maildir, mbox};
-
-use super::imap::ImapUrl;
 
 /// A mailbox named on the command line or in `[bounces] mailbox`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -144,6 +143,90 @@ pub fn mark_seen(file: &Path) -> Result<()> {
         .with_context(|| format!("cannot move {} to {}", file.display(), to.display()))
 }
 
+/// The environment variable holding the IMAP password.
+pub const PASSWORD_ENV: &str = "MISSIVE_BOUNCES_PASSWORD";
+
+/// `imaps://user@host[:port]/FOLDER`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImapUrl {
+    pub tls: bool,
+    pub user: String,
+    pub host: String,
+    pub port: u16,
+    pub folder: String,
+}
+
+impl ImapUrl {
+    pub fn parse(spec: &str) -> Result<ImapUrl> {
+        let url = url::Url::parse(spec).with_context(|| format!("{spec}: not an IMAP URL"))?;
+        let tls = match url.scheme() {
+            "imaps" => true,
+            "imap" => false,
+            other => {
+                bail!("{spec}: the scheme must be imaps (or imap to this machine), not {other}")
+            }
+        };
+        if url.password().is_some() {
+            bail!("{spec}: put the password in {PASSWORD_ENV}, not in the URL");
+        }
+        let user = percent_decode(url.username());
+        if user.is_empty() {
+            bail!("{spec}: name the user: imaps://user@host/FOLDER");
+        }
+        let host = url
+            .host_str()
+            .ok_or_else(|| anyhow!("{spec}: no host"))?
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_string();
+        let folder = percent_decode(url.path().trim_start_matches('/'));
+        let parsed = ImapUrl {
+            tls,
+            user,
+            port: url.port().unwrap_or(if tls { 993 } else { 143 }),
+            folder: if folder.is_empty() {
+                "INBOX".into()
+            } else {
+                folder
+            },
+            host,
+        };
+        if !tls && !parsed.is_loopback() {
+            bail!(
+                "{spec}: plain imap:// would send the password in clear; use imaps:// \
+                 (imap:// is only for a server on this machine)"
+            );
+        }
+        Ok(parsed)
+    }
+
+    fn is_loopback(&self) -> bool {
+        self.host == "localhost"
+            || self
+                .host
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback())
+    }
+}
+
+fn percent_decode(text: &str) -> String {
+    url::form_urlencoded::parse(format!("x={}", text.replace('+', "%2B")).as_bytes())
+        .next()
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_default()
+}
+
+impl fmt::Display for ImapUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let scheme = if self.tls { "imaps" } else { "imap" };
+        write!(
+            f,
+            "{scheme}://{}@{}:{}/{}",
+            self.user, self.host, self.port, self.folder
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -189,5 +272,19 @@ mod tests {
         assert!(dir.path().join("cur/1.a.host:2,S").exists());
         assert!(dir.path().join("cur/2.b.host:2,FS").exists());
         assert!(read_maildir(dir.path()).unwrap().is_empty());
+    }
+
+    #[test]
+    fn urls_name_user_host_port_and_folder() {
+        let u =
+            ImapUrl::parse("imaps://bounces%40news.example.com@mail.example.com/Bounces").unwrap();
+        assert_eq!(u.user, "bounces@news.example.com");
+        assert_eq!((u.host.as_str(), u.port), ("mail.example.com", 993));
+        assert_eq!(u.folder, "Bounces");
+        assert_eq!(ImapUrl::parse("imaps://b@h:1993").unwrap().folder, "INBOX");
+        assert!(ImapUrl::parse("imap://b@127.0.0.1:1143/INBOX").is_ok());
+        assert!(ImapUrl::parse("imap://b@mail.example.com/INBOX").is_err());
+        assert!(ImapUrl::parse("imaps://b:secret@h/INBOX").is_err());
+        assert!(ImapUrl::parse("imaps://h/INBOX").is_err());
     }
 }

@@ -112,8 +112,12 @@ pub fn run(project: &Project, spec: Option<&str>, dry_run: bool) -> Result<Run> 
             processor.process(mailbox::read_mbox(path)?)?;
         }
         Mailbox::Imap(url) => {
-            let password = std::env::var(imap::PASSWORD_ENV).map_err(|_| {
-                anyhow::anyhow!("{}: set the IMAP password in {}", url, imap::PASSWORD_ENV)
+            let password = std::env::var(mailbox::PASSWORD_ENV).map_err(|_| {
+                anyhow::anyhow!(
+                    "{}: set the IMAP password in {}",
+                    url,
+                    mailbox::PASSWORD_ENV
+                )
             })?;
             let ca = match config.and_then(|b| b.ca_file.as_ref()) {
                 None => None,

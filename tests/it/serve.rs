@@ -44,7 +44,11 @@ impl Server {
             .records()
             .map(|r| {
                 let r = r.expect("a well-formed line");
-                assert_eq!(r.len(), 5, "address, time, event, source, detail: {r:?}");
+                assert_eq!(
+                    r.len(),
+                    6,
+                    "address, time, event, source, detail, issue: {r:?}"
+                );
                 assert_eq!(&r[2], "unsubscribed");
                 r[0].to_string()
             })
@@ -150,7 +154,7 @@ fn only_a_valid_token_for_that_address_unsubscribes_and_only_once() {
         text.lines()
             .nth(1)
             .unwrap()
-            .ends_with(",unsubscribed,one-click,"),
+            .ends_with(",unsubscribed,one-click,,"),
         "{text}"
     );
 }
