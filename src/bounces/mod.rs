@@ -96,6 +96,13 @@ pub fn run(project: &Project, spec: Option<&str>, dry_run: bool) -> Result<Run> 
     };
     let mailbox = Mailbox::parse(&spec, &project.root)?;
     crate::fsutil::create_private_dir(&project.state_dir())?;
+    let lock_path = project.state_dir().join("bounces.lock");
+    let Some(_lock) = crate::fsutil::try_lock(&lock_path)? else {
+        bail!(
+            "another `missive bounces` is running (it holds {})",
+            lock_path.display()
+        );
+    };
     let mut processor = Processor::open(project, dry_run)?;
     match &mailbox {
         Mailbox::Maildir(path) => {

@@ -197,7 +197,12 @@ pub fn plan(composed: &Composed, options: &Options) -> Result<Plan> {
     let list = project.list_path(options.list.as_deref());
     let journal_path = journal_path(composed);
     crate::fsutil::create_private_dir(&project.state_dir())?;
-    let lock = lock(&journal_path.with_extension("lock"))?;
+    let Some(lock) = crate::fsutil::try_lock(&journal_path.with_extension("lock"))? else {
+        bail!(
+            "another `missive send` of this issue is running (it holds {})",
+            journal_path.with_extension("lock").display()
+        );
+    };
     let (suppressed, events, migrated) = crate::list::events::open_project(project, &list)?;
 
     let letterhead = letterhead(composed)?;
@@ -499,30 +504,4 @@ pub fn status(composed: &Composed, list: Option<&Path>) -> Result<Status> {
         migrated,
         feedback,
     })
-}
-
-/// Holds an exclusive lock on `path` for as long as the file is open, so two
-/// dispatches of one issue never run at once. The OS releases it if the
-/// process dies.
-fn lock(path: &Path) -> Result<File> {
-    let mut options = File::options();
-    options.create(true).truncate(false).write(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(crate::fsutil::PRIVATE_FILE);
-    }
-    let file = options
-        .open(path)
-        .with_context(|| format!("cannot open {}", path.display()))?;
-    match file.try_lock() {
-        Ok(()) => Ok(file),
-        Err(std::fs::TryLockError::WouldBlock) => bail!(
-            "another `missive send` of this issue is running (it holds {})",
-            path.display()
-        ),
-        Err(std::fs::TryLockError::Error(e)) => {
-            Err(e).with_context(|| format!("cannot lock {}", path.display()))
-        }
-    }
 }
