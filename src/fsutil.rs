@@ -178,6 +178,29 @@ fn finish_tail(
     Ok(tail)
 }
 
+/// An exclusive lock on `path` (created, private), held for as long as the
+/// returned file is open and released by the OS if the process dies; `None`
+/// when another process holds it.
+pub fn try_lock(path: &Path) -> Result<Option<File>> {
+    let mut options = File::options();
+    options.create(true).truncate(false).write(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(PRIVATE_FILE);
+    }
+    let file = options
+        .open(path)
+        .with_context(|| format!("cannot open {}", path.display()))?;
+    match file.try_lock() {
+        Ok(()) => Ok(Some(file)),
+        Err(std::fs::TryLockError::WouldBlock) => Ok(None),
+        Err(std::fs::TryLockError::Error(e)) => {
+            Err(e).with_context(|| format!("cannot lock {}", path.display()))
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -232,28 +255,5 @@ mod tests {
         assert_eq!(tail, Tail::Completed);
         file.write_all(b"c\n").unwrap();
         assert_eq!(std::fs::read(&path).unwrap(), b"a\nb\nwhole\nc\n");
-    }
-}
-
-/// An exclusive lock on `path` (created, private), held for as long as the
-/// returned file is open and released by the OS if the process dies; `None`
-/// when another process holds it.
-pub fn try_lock(path: &Path) -> Result<Option<File>> {
-    let mut options = File::options();
-    options.create(true).truncate(false).write(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(PRIVATE_FILE);
-    }
-    let file = options
-        .open(path)
-        .with_context(|| format!("cannot open {}", path.display()))?;
-    match file.try_lock() {
-        Ok(()) => Ok(Some(file)),
-        Err(std::fs::TryLockError::WouldBlock) => Ok(None),
-        Err(std::fs::TryLockError::Error(e)) => {
-            Err(e).with_context(|| format!("cannot lock {}", path.display()))
-        }
     }
 }
