@@ -4,9 +4,11 @@
 //! processed folder, when there is one).
 
 use std::fmt;
+use std::future::Future;
 use std::path::PathBuf;
+use std::time::Duration;
 
-use anyhow::{Context, Result, anyhow};
+use anyhow::{Context, Result, anyhow, bail};
 use async_imap::Client;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
@@ -47,10 +49,12 @@ pub async fn run(
         let config = crate::send::tls_config(ca, "bounces.ca_file")?;
         let name = rustls::pki_types::ServerName::try_from(url.host.clone())
             .map_err(|e| anyhow!("{url}: {e}"))?;
-        let tls = tokio_rustls::TlsConnector::from(config)
-            .connect(name, tcp)
-            .await
-            .with_context(|| format!("{url}: TLS failed"))?;
+        let tls = step(
+            url,
+            "TLS failed",
+            tokio_rustls::TlsConnector::from(config).connect(name, tcp),
+        )
+        .await?;
         session(Client::new(tls), settings, process).await
     } else {
         session(Client::new(tcp), settings, process).await
@@ -66,36 +70,50 @@ where
     T: AsyncRead + AsyncWrite + Unpin + fmt::Debug + Send,
 {
     let url = settings.url;
-    client
-        .read_response()
-        .await
-        .with_context(|| format!("{url}: no greeting"))?
+    step(url, "no greeting", client.read_response())
+        .await?
         .ok_or_else(|| anyhow!("{url}: the server closed the connection"))?;
-    let mut imap = client
-        .login(&url.user, &settings.password)
-        .await
-        .map_err(|(e, _)| anyhow!("{url}: login refused: {e}"))?;
-    let folder = imap
-        .select(&url.folder)
-        .await
-        .with_context(|| format!("{url}: cannot open the folder"))?;
+    let mut imap =
+        match tokio::time::timeout(STEP, client.login(&url.user, &settings.password)).await {
+            Err(_) => bail!("{url}: no answer to the login within {} s", STEP.as_secs()),
+            Ok(Err((e, _))) => bail!("{url}: login refused: {e}"),
+            Ok(Ok(session)) => session,
+        };
+    if settings.processed_folder.is_some() {
+        let capabilities = step(
+            url,
+            "cannot ask the server's capabilities",
+            imap.capabilities(),
+        )
+        .await?;
+        if !capabilities.has_str("MOVE") {
+            bail!(
+                "{url}: the server cannot MOVE messages (RFC 6851): unset \
+                 [bounces] processed_folder to leave processed bounces in the folder, flagged seen"
+            );
+        }
+    }
+    let folder = step(url, "cannot open the folder", imap.select(&url.folder)).await?;
     let validity = folder.uid_validity.unwrap_or(0);
-    let mut uids: Vec<u32> = imap
-        .uid_search("UNSEEN")
-        .await
-        .with_context(|| format!("{url}: cannot search the folder"))?
+    let mut uids: Vec<u32> = step(url, "cannot search the folder", imap.uid_search("UNSEEN"))
+        .await?
         .into_iter()
         .collect();
     uids.sort_unstable();
     let mut incoming = Vec::with_capacity(uids.len());
     for chunk in uids.chunks(500) {
         let set = uid_set(chunk);
-        let mut fetches = imap
-            .uid_fetch(&set, "(UID BODY.PEEK[])")
-            .await
-            .with_context(|| format!("{url}: cannot fetch messages"))?;
-        while let Some(fetch) = fetches.next().await {
-            let fetch = fetch.with_context(|| format!("{url}: cannot fetch messages"))?;
+        let mut fetches = step(
+            url,
+            "cannot fetch messages",
+            imap.uid_fetch(&set, "(UID BODY.PEEK[])"),
+        )
+        .await?;
+        while let Some(fetch) = step(url, "cannot fetch messages", async {
+            fetches.next().await.transpose()
+        })
+        .await?
+        {
             let (Some(uid), Some(body)) = (fetch.uid, fetch.body()) else {
                 continue;
             };
@@ -118,21 +136,36 @@ where
         .collect();
     for chunk in done.chunks(500) {
         let set = uid_set(chunk);
-        let flagged = imap
-            .uid_store(&set, "+FLAGS.SILENT (\\Seen)")
-            .await
-            .with_context(|| format!("{url}: cannot flag messages seen"))?;
+        let flagged = step(
+            url,
+            "cannot flag messages seen",
+            imap.uid_store(&set, "+FLAGS.SILENT (\\Seen)"),
+        )
+        .await?;
         drop(flagged.collect::<Vec<_>>().await);
         if let Some(to) = settings.processed_folder {
             // Created on first use; an error here means it exists.
-            let _ = imap.create(to).await;
-            imap.uid_mv(&set, to)
-                .await
-                .with_context(|| format!("{url}: cannot move messages to {to}"))?;
+            let _ = step(url, "cannot create the folder", imap.create(to)).await;
+            step(url, "cannot move messages", imap.uid_mv(&set, to)).await?;
         }
     }
-    imap.logout().await.ok();
+    let _ = tokio::time::timeout(STEP, imap.logout()).await;
     Ok(())
+}
+
+/// How long any one exchange with the server may take.
+const STEP: Duration = Duration::from_mins(2);
+
+/// `fut`, given [`STEP`] to finish; its error, or the lack of an answer,
+/// says `what` went wrong with `url`.
+async fn step<T, E>(url: &ImapUrl, what: &str, fut: impl Future<Output = Result<T, E>>) -> Result<T>
+where
+    E: std::error::Error + Send + Sync + 'static,
+{
+    match tokio::time::timeout(STEP, fut).await {
+        Err(_) => bail!("{url}: {what}: no answer within {} s", STEP.as_secs()),
+        Ok(result) => result.with_context(|| format!("{url}: {what}")),
+    }
 }
 
 /// `1,2,5` for an IMAP command.

@@ -492,6 +492,22 @@ fn real_postfix_bounces_read_over_imaps_from_dovecot_are_flagged_and_moved() {
         crate::common::stderr(&o)
     );
 
+    // A certificate the machine does not trust (the test CA left out): refused.
+    let config = std::fs::read_to_string(p.path().join("missive.toml")).unwrap();
+    let untrusting = config
+        .lines()
+        .filter(|l| !l.starts_with("ca_file"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    std::fs::write(p.path().join("untrusting.toml"), untrusting).unwrap();
+    let o = p.run(&["bounces", "--config", "untrusting.toml"], &with_password);
+    assert_exit(&o, 1);
+    assert!(
+        crate::common::stderr(&o).contains("TLS failed"),
+        "{}",
+        crate::common::stderr(&o)
+    );
+
     let o = p.run(&["bounces", "--json"], &with_password);
     assert_exit(&o, 0);
     let out: Vec<Value> = stdout(&o)
