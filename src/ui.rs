@@ -455,6 +455,10 @@ fn describe_bounce(o: &crate::bounces::Outcome) -> String {
 fn print_feedback(f: &crate::send::Feedback) {
     use crate::send::Feedback;
     let percent = |n: usize| format!("{n} ({:.1}%)", f.rate(n) * 100.0);
+    println!(
+        "delivered:    {} (accepted, less what bounced since)",
+        f.delivered
+    );
     println!("hard bounces: {}", percent(f.hard));
     println!("soft bounces: {}", percent(f.soft));
     println!("complaints:   {}", percent(f.complaints));

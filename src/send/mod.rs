@@ -438,6 +438,8 @@ pub struct Feedback {
     pub sender_blocks: usize,
     /// What the rates are of: the messages sent or refused.
     pub attempted: usize,
+    /// Messages the server accepted that have not bounced (so far).
+    pub delivered: usize,
 }
 
 impl Feedback {
@@ -456,11 +458,14 @@ impl Feedback {
         }
     }
 
-    fn of(log: &Path, stem: &str, attempted: usize) -> Result<Feedback> {
+    fn of(log: &Path, stem: &str, history: &History) -> Result<Feedback> {
         use crate::list::address::{address_hash, normalize};
         use crate::list::events::{BOUNCED, COMPLAINED, SENDER_BLOCKED, SOFT_BOUNCED};
         use std::collections::HashSet;
         let mut seen: [HashSet<u64>; 4] = Default::default();
+        // Bounces of messages the server had accepted (not refusals while
+        // sending): they are not delivered.
+        let mut returned = HashSet::new();
         for record in crate::list::events::records(log)? {
             if record.issue != stem {
                 continue;
@@ -472,14 +477,20 @@ impl Feedback {
                 SENDER_BLOCKED => 3,
                 _ => continue,
             };
-            seen[i].insert(address_hash(&normalize(&record.email)));
+            let hash = address_hash(&normalize(&record.email));
+            seen[i].insert(hash);
+            if i != 2 && history.state(&record.email) == Some(State::Sent) {
+                returned.insert(hash);
+            }
         }
+        let sent = history.count(State::Sent);
         Ok(Feedback {
             hard: seen[0].len(),
             soft: seen[1].len(),
             complaints: seen[2].len(),
             sender_blocks: seen[3].len(),
-            attempted,
+            attempted: sent + history.count(State::Failed),
+            delivered: sent.saturating_sub(returned.len()),
         })
     }
 }
@@ -491,8 +502,7 @@ pub fn status(composed: &Composed, list: Option<&Path>) -> Result<Status> {
     let history = journal::read(&journal_path)?;
     let (suppressed, log, migrated) = crate::list::events::open_project(&composed.project, &list)?;
     let count = count(&list, &suppressed, &history, false)?;
-    let (sent, failed) = (history.count(State::Sent), history.count(State::Failed));
-    let feedback = Feedback::of(log.path(), &composed.issue.stem(), sent + failed)?;
+    let feedback = Feedback::of(log.path(), &composed.issue.stem(), &history)?;
     Ok(Status {
         journal: journal_path,
         sent: history.count(State::Sent),

@@ -246,6 +246,9 @@ fn every_format_is_classified_and_only_hard_bounces_and_complaints_suppress() {
     // The status of the issue: its bounce and complaint rates, warned about.
     let o = p.run(&["status", p.issue()], &[]);
     let text = stdout(&o);
+    // 40 accepted; 7 hard, 1 soft and 1 block of the sender came back
+    // with this issue's tag.
+    assert!(text.contains("delivered:    31 "), "{text}");
     assert!(text.contains("hard bounces: 7 (17.5%)"), "{text}");
     assert!(text.contains("soft bounces: 1 (2.5%)"), "{text}");
     assert!(text.contains("complaints:   1 (2.5%)"), "{text}");
