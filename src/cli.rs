@@ -40,14 +40,17 @@ pub enum Command {
     Send(SendArgs),
     /// Preview an issue in the browser, re-rendered whenever you save it.
     Preview(PreviewArgs),
-    /// Answer unsubscribe links (one-click, RFC 8058) and serve the web archive.
+    /// Answer unsubscribe links (one-click, RFC 8058) and sign-ups, and serve the web archive.
     ///
-    /// Run it behind your reverse proxy for TLS. Unsubscribes are appended to
-    /// the project's list-event log in .missive/, which every send honours.
+    /// Run it behind your reverse proxy for TLS. Unsubscribes and sign-ups
+    /// (with [signup]: double opt-in, confirmed by email) are appended to the
+    /// project's list-event log in .missive/, which every send honours.
     Serve(ServeArgs),
+    /// Print a sign-up form to paste into a page of your site.
+    SignupForm,
     /// Build the web archive: an index of every issue, each issue's web version, an Atom feed.
     Archive(ArchiveArgs),
-    /// Show the subscriber list's counts, unsubscribes included; --fold writes them into the list.
+    /// Show the subscriber list's counts, unsubscribes included; --fold writes them into the list; add and remove readers.
     Subscribers(SubscribersArgs),
     /// Show how the sending of an issue went: sent, failed, pending, bounces and complaints.
     Status(StatusArgs),
@@ -147,6 +150,9 @@ pub struct ServeArgs {
     /// The subscriber list (CSV) [default: sending.subscribers from the config].
     #[arg(long, value_name = "FILE")]
     pub subscribers: Option<PathBuf>,
+    /// Welcome each confirmed sign-up with the latest issue sent (in place of signup.welcome).
+    #[arg(long)]
+    pub send_latest: bool,
 }
 
 #[derive(Debug, Args)]
@@ -161,10 +167,29 @@ pub struct SubscribersArgs {
     /// The subscriber list (CSV) [default: sending.subscribers from the config].
     #[arg(long, value_name = "FILE")]
     pub subscribers: Option<PathBuf>,
-    /// Mark the addresses that unsubscribed through `missive serve` as
-    /// `unsubscribed` in the list itself.
+    /// Write the log into the list itself: unsubscribes, bounces and
+    /// complaints marked `unsubscribed`, confirmed sign-ups added.
     #[arg(long)]
     pub fold: bool,
+    #[command(subcommand)]
+    pub change: Option<SubscribersChange>,
+}
+
+/// A change the author makes to the list, written to the list-event log.
+#[derive(Debug, Subcommand)]
+pub enum SubscribersChange {
+    /// Add a reader: with --confirmed at once, otherwise mailed a confirmation link first.
+    Add {
+        email: String,
+        /// Their name.
+        #[arg(long)]
+        name: Option<String>,
+        /// They already agreed (e.g. on paper): no confirmation email.
+        #[arg(long)]
+        confirmed: bool,
+    },
+    /// Take a reader off the list (recorded as unsubscribed by the author).
+    Remove { email: String },
 }
 
 #[derive(Debug, Args)]

@@ -16,6 +16,7 @@ mod new;
 mod preview;
 mod send;
 mod serve;
+mod signup_form;
 mod status;
 mod subscribers;
 
@@ -65,6 +66,7 @@ pub fn run(cli: Cli) -> Result<ExitStatus> {
         Command::Send(args) => send::run(config, &args),
         Command::Preview(args) => preview::run(config, args),
         Command::Serve(args) => serve::run(config, &args),
+        Command::SignupForm => signup_form::run(config),
         Command::Archive(args) => archive::run(config, &args),
         Command::Subscribers(args) => subscribers::run(config, &args),
         Command::Status(args) => status::run(config, &args),

@@ -16,15 +16,18 @@ pub fn run(config: Option<&Path>, args: &ServeArgs) -> Result<ExitStatus> {
         bind: args.bind,
         site: project.resolve(&args.site),
         subscribers: args.subscribers.clone(),
+        send_latest: args.send_latest,
     };
     let site = options.site.clone();
+    let signup = project.config.signup.is_some();
     serve::serve(
         &project,
         &options,
         |ready| {
             ui::print_migrated(&ready.migrated);
             println!(
-                "Serving unsubscribes (into {}) and the archive ({}) at http://{}/ (Ctrl-C to stop)",
+                "Serving unsubscribes{} (into {}) and the archive ({}) at http://{}/ (Ctrl-C to stop)",
+                if signup { " and sign-ups" } else { "" },
                 ui::path(&ready.log),
                 ui::path(&site),
                 ready.address

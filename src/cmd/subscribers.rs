@@ -1,12 +1,15 @@
 //! `missive subscribers`: the list's counts, unsubscribes included, and
-//! `--fold` to write the unsubscribes into the list.
+//! `--fold` to write the log into the list; `add` and `remove` for the
+//! author, written to the same log as everything else.
 
 use std::path::Path;
 
-use anyhow::Result;
+use std::str::FromStr;
+
+use anyhow::{Result, anyhow, bail};
 
 use super::ExitStatus;
-use crate::cli::SubscribersArgs;
+use crate::cli::{SubscribersArgs, SubscribersChange};
 use crate::list::events;
 use crate::list::reader::{Reader, Tally};
 use crate::project::Project;
@@ -14,6 +17,9 @@ use crate::ui::{self, plural, printable};
 
 pub fn run(config: Option<&Path>, args: &SubscribersArgs) -> Result<ExitStatus> {
     let project = Project::open(config)?;
+    if let Some(change) = &args.change {
+        return change_list(&project, args, change);
+    }
     let list = project.list_path(args.subscribers.as_deref());
     let (suppressed, log, migrated) = events::open_project(&project, &list)?;
     ui::print_migrated(&migrated);
@@ -47,13 +53,74 @@ pub fn run(config: Option<&Path>, args: &SubscribersArgs) -> Result<ExitStatus> 
             format!(" ({})", kinds.join(", "))
         }
     );
+    let latest = events::latest_counts(log.path())?;
+    let (confirmed, pending) = (
+        latest.get(events::CONFIRMED).copied().unwrap_or(0),
+        latest.get(events::PENDING).copied().unwrap_or(0),
+    );
+    if confirmed + pending > 0 {
+        println!("sign-ups: {confirmed} confirmed, {pending} waiting for their confirmation");
+    }
     if args.fold {
         let changed = events::fold(&list, &suppressed)?;
         println!(
-            "folded: {changed} row{} marked unsubscribed in {}",
+            "folded: {changed} row{} changed or added in {}",
             plural(changed),
             ui::path(&list)
         );
+    }
+    Ok(ExitStatus::Success)
+}
+
+/// `subscribers add` and `subscribers remove`.
+fn change_list(
+    project: &Project,
+    args: &SubscribersArgs,
+    change: &SubscribersChange,
+) -> Result<ExitStatus> {
+    let list = project.list_path(args.subscribers.as_deref());
+    let email = match change {
+        SubscribersChange::Add { email, .. } | SubscribersChange::Remove { email } => email,
+    };
+    let address = lettre::Address::from_str(email.trim())
+        .map_err(|e| anyhow!("`{}` is not an email address: {e}", printable(email)))?;
+    let key = crate::list::address::normalize(address.as_ref());
+    match change {
+        SubscribersChange::Add {
+            name, confirmed, ..
+        } => {
+            let name = name.as_deref().unwrap_or("").trim().to_string();
+            if name.chars().any(char::is_control) {
+                bail!("the name contains a line break or a control character");
+            }
+            if *confirmed {
+                let (_, mut log, _) = events::open_project(project, &list)?;
+                let joined = events::Joined {
+                    email: key.clone(),
+                    name,
+                    fields: Vec::new(),
+                };
+                let detail = events::joined_detail(&joined, &[]);
+                log.append_about(&key, events::CONFIRMED, "author", &detail, "")?;
+                println!(
+                    "added {} (confirmed) in {}",
+                    printable(&key),
+                    ui::path(log.path())
+                );
+            } else {
+                let reply = crate::web::signup::invite(project, &address, &name)?;
+                println!(
+                    "{} is pending: a confirmation link was sent ({})",
+                    printable(&key),
+                    printable(&reply)
+                );
+            }
+        }
+        SubscribersChange::Remove { .. } => {
+            let (_, mut log, _) = events::open_project(project, &list)?;
+            log.append(&key, events::UNSUBSCRIBED, "author")?;
+            println!("removed {} in {}", printable(&key), ui::path(log.path()));
+        }
     }
     Ok(ExitStatus::Success)
 }

@@ -4,6 +4,7 @@
 //! with its project; build, check, preview, send and archive all start there.
 
 pub(crate) mod check;
+pub(crate) mod confirm;
 pub(crate) mod fit;
 pub mod issue;
 pub(crate) mod markdown;

@@ -148,14 +148,14 @@ fn render_html(
     let started = Instant::now();
     let mut mjml = templates.render(templates::ISSUE_MJML, &context)?;
     let mut template_time = started.elapsed();
-    let mut html = compile_mjml(&mjml, templates)?;
+    let mut html = compile_mjml(&mjml, templates, templates::ISSUE_MJML)?;
     if html.len() > GMAIL_CLIP_BYTES {
         // Gmail will clip: render again with the links a reader needs at the top.
         let again = Instant::now();
         context.insert("clipped", &true);
         mjml = templates.render(templates::ISSUE_MJML, &context)?;
         template_time += again.elapsed();
-        html = compile_mjml(&mjml, templates)?;
+        html = compile_mjml(&mjml, templates, templates::ISSUE_MJML)?;
     }
     Ok(HtmlRender {
         mjml,
@@ -165,8 +165,13 @@ fn render_html(
     })
 }
 
-fn compile_mjml(mjml: &str, templates: &Templates) -> Result<String, RenderError> {
-    let origin = || templates.origin(templates::ISSUE_MJML);
+/// Compiles `mjml`, which the template `name` made, to HTML.
+pub(crate) fn compile_mjml(
+    mjml: &str,
+    templates: &Templates,
+    name: &str,
+) -> Result<String, RenderError> {
+    let origin = || templates.origin(name);
     let parsed = mrml::parse(mjml).map_err(|e| RenderError::Mjml {
         origin: origin(),
         message: e.to_string(),

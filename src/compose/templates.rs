@@ -12,6 +12,11 @@ pub const ISSUE_MJML: &str = "issue.mjml";
 /// Simple HTML that becomes the plain-text part through html2text.
 pub const ISSUE_TEXT: &str = "issue.text.html";
 
+/// The confirmation email of a sign-up, rendered to MJML.
+pub const CONFIRM_MJML: &str = "confirm.mjml";
+/// Its plain-text part, as simple HTML.
+pub const CONFIRM_TEXT: &str = "confirm.text.html";
+
 /// The web archive's index page.
 pub const ARCHIVE_INDEX: &str = "archive.html";
 
@@ -25,6 +30,11 @@ pub const DEFAULTS: &[(&str, &str)] = &[
     (ISSUE_MJML, include_str!("../../templates/issue.mjml")),
     (ISSUE_TEXT, include_str!("../../templates/issue.text.html")),
     (ARCHIVE_INDEX, include_str!("../../templates/archive.html")),
+    (CONFIRM_MJML, include_str!("../../templates/confirm.mjml")),
+    (
+        CONFIRM_TEXT,
+        include_str!("../../templates/confirm.text.html"),
+    ),
 ];
 
 /// A template could not be read or compiled, or failed to render.

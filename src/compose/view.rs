@@ -47,6 +47,32 @@ pub struct NewsletterView {
     pub logo: Option<String>,
 }
 
+impl NewsletterView {
+    /// The newsletter's details for templates; `stem` names the issue whose
+    /// "view in browser" link it gives, if any.
+    pub fn of(config: &crate::project::Config, stem: Option<&str>) -> NewsletterView {
+        let newsletter = &config.newsletter;
+        NewsletterView {
+            name: newsletter.name.to_string(),
+            postal_address: newsletter
+                .postal_address
+                .iter()
+                .flat_map(|a| a.lines())
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .map(String::from)
+                .collect(),
+            web_url: stem.and_then(|stem| config.web_url_for(stem)),
+            unsubscribe: config.unsubscribe.url.is_some() || config.unsubscribe.mailto.is_some(),
+            unsubscribe_url: format!("{{{{{UNSUBSCRIBE_URL}}}}}"),
+            language: newsletter.language.as_str().to_string(),
+            toc_label: newsletter.toc_label.to_string(),
+            comment_label: newsletter.comment_label.as_ref().map(ToString::to_string),
+            logo: newsletter.logo.as_ref().map(ToString::to_string),
+        }
+    }
+}
+
 #[derive(Debug, Serialize)]
 pub struct LetterView {
     pub greeting: Option<String>,
@@ -219,31 +245,13 @@ pub fn build(loaded: &LoadedIssue, project: &Project) -> Result<(View, Facts), S
         });
     }
 
-    let newsletter = &config.newsletter;
     let view = View {
         subject: issue.subject.to_string(),
         preheader: issue.preheader.as_ref().map(ToString::to_string),
         date: issue.date.long(),
         date_iso: issue.date.iso(),
         number: issue.number.map(std::num::NonZero::get),
-        newsletter: NewsletterView {
-            name: newsletter.name.to_string(),
-            postal_address: newsletter
-                .postal_address
-                .iter()
-                .flat_map(|a| a.lines())
-                .map(str::trim)
-                .filter(|l| !l.is_empty())
-                .map(String::from)
-                .collect(),
-            web_url: config.web_url_for(&loaded.stem()),
-            unsubscribe: config.unsubscribe.url.is_some() || config.unsubscribe.mailto.is_some(),
-            unsubscribe_url: format!("{{{{{UNSUBSCRIBE_URL}}}}}"),
-            language: newsletter.language.as_str().to_string(),
-            toc_label: newsletter.toc_label.to_string(),
-            comment_label: newsletter.comment_label.as_ref().map(ToString::to_string),
-            logo: newsletter.logo.as_ref().map(ToString::to_string),
-        },
+        newsletter: NewsletterView::of(config, Some(&loaded.stem())),
         letter,
         sections,
         item_count: issue.item_count(),

@@ -2,8 +2,8 @@
 //! international domains in punycode, and hashed to 64 bits where only
 //! membership matters.
 
-use std::collections::HashSet;
 use std::collections::hash_map::DefaultHasher;
+use std::collections::{HashMap, HashSet};
 use std::hash::{Hash, Hasher};
 
 /// Lower-cases and trims an address for comparison, with an international
@@ -28,10 +28,24 @@ pub fn address_hash(normalized: &str) -> u64 {
     h.finish()
 }
 
-/// A set of addresses, kept as their hashes: the suppressed ones.
+/// The list as the project's event log has it: the addresses taken off it
+/// (kept as their hashes), and those whose latest event joined them to it —
+/// a sign-up confirmed through `missive serve`, or added by the author —
+/// who receive mail whatever the CSV says.
 #[derive(Debug, Default, Clone)]
 pub struct Suppressed {
     hashes: HashSet<u64>,
+    joined: HashMap<u64, Joined>,
+}
+
+/// A reader the log joined to the list, with what they gave.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Joined {
+    /// Lower-cased.
+    pub email: String,
+    pub name: String,
+    /// Further columns (`[signup] fields`), by name.
+    pub fields: Vec<(String, String)>,
 }
 
 impl Suppressed {
@@ -39,16 +53,38 @@ impl Suppressed {
         self.hashes.contains(&address_hash(&normalize(email)))
     }
 
-    /// Adds an address; false if it was there already.
+    /// Takes an address off the list; false if it was off already.
     pub fn insert(&mut self, email: &str) -> bool {
-        self.hashes.insert(address_hash(&normalize(email)))
+        let hash = address_hash(&normalize(email));
+        self.joined.remove(&hash);
+        self.hashes.insert(hash)
     }
 
-    /// Takes an address out; false if it was not there.
+    /// Puts an address back; false if it was not off the list.
     pub fn remove(&mut self, email: &str) -> bool {
         self.hashes.remove(&address_hash(&normalize(email)))
     }
 
+    /// Joins a reader to the list (and puts them back if they were off it).
+    pub fn join(&mut self, joined: Joined) {
+        let hash = address_hash(&normalize(&joined.email));
+        self.hashes.remove(&hash);
+        self.joined.insert(hash, joined);
+    }
+
+    /// The reader the log joined to the list with this address, if any.
+    pub fn joined(&self, email: &str) -> Option<&Joined> {
+        self.joined.get(&address_hash(&normalize(email)))
+    }
+
+    /// Every reader the log joined to the list, in address order.
+    pub fn all_joined(&self) -> Vec<&Joined> {
+        let mut all: Vec<&Joined> = self.joined.values().collect();
+        all.sort_by(|a, b| a.email.cmp(&b.email));
+        all
+    }
+
+    /// How many addresses are off the list.
     pub fn len(&self) -> usize {
         self.hashes.len()
     }

@@ -12,8 +12,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
-pub use crate::list::address::Suppressed;
 use crate::list::address::normalize;
+pub use crate::list::address::{Joined, Suppressed};
 use crate::list::reader::{Status, column_index};
 use crate::project::Project;
 
@@ -36,6 +36,56 @@ pub const SOFT_BOUNCED: &str = "soft-bounced";
 /// A refusal aimed at the sender (policy, spam, reputation): recorded for
 /// the sender's health, never held against the reader.
 pub const SENDER_BLOCKED: &str = "sender-blocked";
+/// A sign-up waiting for its confirmation: changes nothing yet.
+pub const PENDING: &str = "pending";
+/// A confirmed sign-up (or the author's `subscribers add`): the reader
+/// receives mail whatever the CSV says, with the name and fields the detail
+/// carries.
+pub const CONFIRMED: &str = "confirmed";
+
+/// The facts a [`CONFIRMED`] event's detail may hold beside the reader's
+/// name and fields (which may not be named so): the confirmation token's
+/// digest, the IP address, and what the reader was before.
+pub const DETAIL_KEYS: &[&str] = &["token", "ip", "was"];
+
+/// The detail of a [`CONFIRMED`] event: the reader's name and fields, and
+/// `extra` facts (`ip`, `was`, `token`), form-encoded so the log stays one
+/// line a record.
+pub fn joined_detail(joined: &Joined, extra: &[(&str, &str)]) -> String {
+    let mut out = url::form_urlencoded::Serializer::new(String::new());
+    out.append_pair("name", &joined.name);
+    for (key, value) in &joined.fields {
+        out.append_pair(key, value);
+    }
+    for (key, value) in extra {
+        out.append_pair(key, value);
+    }
+    out.finish()
+}
+
+/// The reader a [`CONFIRMED`] event's detail describes.
+fn joined_from(email: &str, detail: &str) -> Joined {
+    let mut joined = Joined {
+        email: normalize(email),
+        name: String::new(),
+        fields: Vec::new(),
+    };
+    for (key, value) in url::form_urlencoded::parse(detail.as_bytes()) {
+        if key == "name" {
+            joined.name = value.into_owned();
+        } else if !DETAIL_KEYS.contains(&key.as_ref()) {
+            joined.fields.push((key.into_owned(), value.into_owned()));
+        }
+    }
+    joined
+}
+
+/// A value of a detail written by [`joined_detail`].
+pub fn detail_value(detail: &str, key: &str) -> Option<String> {
+    url::form_urlencoded::parse(detail.as_bytes())
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.into_owned())
+}
 
 /// The list-event log of the project whose state directory is `state_dir`.
 pub fn path_in(state_dir: &Path) -> PathBuf {
@@ -59,14 +109,17 @@ enum Effect {
     Suppress,
     /// Puts it back.
     Restore,
+    /// Joins it to the list, with the name and fields the event carries.
+    Join,
     /// Leaves it as it was: a record for counting.
     Neutral,
 }
 
 fn effect(event: &str) -> Effect {
     match event {
-        "subscribed" | "confirmed" | "resubscribed" => Effect::Restore,
-        SOFT_BOUNCED | SENDER_BLOCKED => Effect::Neutral,
+        CONFIRMED => Effect::Join,
+        "subscribed" | "resubscribed" => Effect::Restore,
+        SOFT_BOUNCED | SENDER_BLOCKED | PENDING => Effect::Neutral,
         _ => Effect::Suppress,
     }
 }
@@ -107,6 +160,25 @@ pub fn records(path: &Path) -> Result<Vec<Record>> {
         .collect())
 }
 
+/// How many addresses have each latest event that changed their place on
+/// the list, pending sign-ups included (`confirmed`, `pending`, …).
+pub fn latest_counts(path: &Path) -> Result<std::collections::BTreeMap<String, usize>> {
+    let mut latest = std::collections::HashMap::new();
+    for record in records(path)? {
+        if effect(&record.event) != Effect::Neutral || record.event == PENDING {
+            latest.insert(
+                crate::list::address::address_hash(&normalize(&record.email)),
+                record.event,
+            );
+        }
+    }
+    let mut counts = std::collections::BTreeMap::new();
+    for event in latest.into_values() {
+        *counts.entry(event).or_default() += 1;
+    }
+    Ok(counts)
+}
+
 /// How many addresses the log suppresses, by the event that did it
 /// (`unsubscribed`, `bounced`, …), counting each address's latest event
 /// that changed its place on the list.
@@ -143,6 +215,7 @@ pub fn load(path: &Path) -> Result<Suppressed> {
             Effect::Restore => {
                 suppressed.remove(&record.email);
             }
+            Effect::Join => suppressed.join(joined_from(&record.email, &record.detail)),
             Effect::Neutral => {}
         }
     }
@@ -310,11 +383,13 @@ struct Shape {
     crlf: bool,
 }
 
-/// Marks every suppressed address `unsubscribed` in the subscriber list
-/// itself (adding a `status` column if it has none), keeping every other
-/// column and row, the byte-order mark, the line endings and the file's
-/// permissions as they were. Replaces the file atomically. Returns how many
-/// rows changed.
+/// Writes the log into the subscriber list itself: every suppressed address
+/// is marked `unsubscribed`, every confirmed sign-up `subscribed` (a row of
+/// its own, with its name and fields, if the file has none), adding a
+/// `status` column if there is none, and keeping every other column and
+/// row, the byte-order mark, the line endings and the file's permissions as
+/// they were. Replaces the file atomically. Returns how many rows changed
+/// or were added.
 pub fn fold(list: &Path, suppressed: &Suppressed) -> Result<usize> {
     let bytes = std::fs::read(list).with_context(|| format!("cannot read {}", list.display()))?;
     let body = bytes.strip_prefix("\u{feff}".as_bytes()).unwrap_or(&bytes);
@@ -349,16 +424,49 @@ pub fn fold(list: &Path, suppressed: &Suppressed) -> Result<usize> {
         .from_writer(&mut out);
     writer.write_record(&headers)?;
     let mut changed = 0;
+    let mut in_file = HashSet::new();
     for record in reader.records() {
         let record = record.with_context(|| format!("cannot read {}", list.display()))?;
         let mut fields: Vec<String> = record.iter().map(String::from).collect();
         fields.resize(headers.len().max(fields.len()), String::new());
+        in_file.insert(normalize(&fields[email]));
         let subscribed = Status::parse(&fields[status]) == Some(Status::Subscribed);
         if subscribed && suppressed.contains(&fields[email]) {
             fields[status] = "unsubscribed".into();
             changed += 1;
+        } else if !subscribed && suppressed.joined(&fields[email]).is_some() {
+            fields[status] = "subscribed".into();
+            changed += 1;
         }
         writer.write_record(&fields)?;
+    }
+    // Sign-ups the file does not hold yet become rows of their own.
+    let name = column(&headers, "name");
+    for joined in suppressed.all_joined() {
+        if in_file.contains(&joined.email) {
+            continue;
+        }
+        let row: Vec<&str> = headers
+            .iter()
+            .enumerate()
+            .map(|(i, header)| {
+                if i == email {
+                    joined.email.as_str()
+                } else if i == status {
+                    "subscribed"
+                } else if Some(i) == name {
+                    joined.name.as_str()
+                } else {
+                    joined
+                        .fields
+                        .iter()
+                        .find(|(k, _)| k.eq_ignore_ascii_case(header.trim()))
+                        .map_or("", |(_, v)| v.as_str())
+                }
+            })
+            .collect();
+        writer.write_record(&row)?;
+        changed += 1;
     }
     writer.flush()?;
     drop(writer);

@@ -78,6 +78,26 @@ impl Subscriber {
         self.record.get(i).map(str::trim)
     }
 
+    /// A reader who is not a row of the file (a sign-up), with `values` for
+    /// the merge tags beside `email` and `name`.
+    pub fn with_values(email: Address, name: &str, values: &[(&str, &str)]) -> Subscriber {
+        let mut columns = vec!["email".to_string(), "name".to_string()];
+        let mut record = csv::StringRecord::new();
+        record.push_field(email.as_ref());
+        record.push_field(name);
+        for (key, value) in values {
+            columns.push((*key).to_string());
+            record.push_field(value);
+        }
+        Subscriber {
+            line: 0,
+            email,
+            name: name.to_string(),
+            columns: Arc::new(columns),
+            record,
+        }
+    }
+
     /// A subscriber made up for `send --test` when there is no list.
     pub fn stand_in(email: Address) -> Subscriber {
         Subscriber {
@@ -132,9 +152,13 @@ pub struct Reader {
     status: Option<usize>,
     /// The hash of each address seen.
     seen: HashSet<u64>,
-    /// Addresses that unsubscribed through `missive serve`.
+    /// The list as the project's event log has it: who is off it, and who
+    /// joined it through `missive serve`.
     suppressed: Option<super::address::Suppressed>,
     record: csv::StringRecord,
+    /// After the last row: the readers the log joined who are not in the
+    /// file, still to come.
+    joined: Option<std::vec::IntoIter<super::address::Joined>>,
 }
 
 /// Why an address that parses cannot be sent to, if it cannot: missive
@@ -216,10 +240,13 @@ impl Reader {
             seen: HashSet::new(),
             suppressed: None,
             record: csv::StringRecord::new(),
+            joined: None,
         })
     }
 
-    /// Treats these addresses as unsubscribed, whatever the list says.
+    /// Treats the addresses the log took off the list as unsubscribed, and
+    /// those it joined to the list as subscribed, whatever the file says;
+    /// after the file's last row come the joined readers it does not hold.
     #[must_use]
     pub fn suppress(mut self, suppressed: super::address::Suppressed) -> Reader {
         self.suppressed = Some(suppressed);
@@ -302,6 +329,15 @@ impl Reader {
         {
             status = Status::Suppressed;
         }
+        if status != Status::Subscribed
+            && self
+                .suppressed
+                .as_ref()
+                .is_some_and(|s| s.joined(&key).is_some())
+        {
+            // The log's latest word (a confirmed sign-up) wins over the file.
+            status = Status::Subscribed;
+        }
         if status != Status::Subscribed {
             return Row::Inactive {
                 line,
@@ -330,7 +366,7 @@ impl Iterator for Reader {
             .map_or_else(|| self.csv.position().line(), csv::Position::line);
         self.record = record;
         match result {
-            Ok(false) => None,
+            Ok(false) => self.next_joined(),
             Ok(true) => Some(self.classify(line)),
             Err(e) => {
                 let line = e.position().map_or(line, csv::Position::line);
@@ -343,6 +379,56 @@ impl Iterator for Reader {
                 };
                 Some(Row::Invalid { line, reason })
             }
+        }
+    }
+}
+
+impl Reader {
+    /// The next reader the log joined to the list who is not in the file.
+    fn next_joined(&mut self) -> Option<Row> {
+        if self.joined.is_none() {
+            let all: Vec<super::address::Joined> = self
+                .suppressed
+                .as_ref()
+                .map(|s| s.all_joined().into_iter().cloned().collect())
+                .unwrap_or_default();
+            self.joined = Some(all.into_iter());
+        }
+        loop {
+            let joined = self.joined.as_mut()?.next()?;
+            let Ok(email) = Address::from_str(&joined.email) else {
+                continue;
+            };
+            if !self.seen.insert(address_hash(&joined.email)) {
+                continue;
+            }
+            let record: csv::StringRecord = self
+                .columns
+                .iter()
+                .enumerate()
+                .map(|(i, column)| {
+                    if i == self.email {
+                        joined.email.as_str()
+                    } else if Some(i) == self.name {
+                        joined.name.as_str()
+                    } else if Some(i) == self.status {
+                        "subscribed"
+                    } else {
+                        joined
+                            .fields
+                            .iter()
+                            .find(|(k, _)| k.eq_ignore_ascii_case(column))
+                            .map_or("", |(_, v)| v.as_str())
+                    }
+                })
+                .collect();
+            return Some(Row::Subscriber(Subscriber {
+                line: 0,
+                email,
+                name: joined.name.clone(),
+                columns: Arc::clone(&self.columns),
+                record,
+            }));
         }
     }
 }

@@ -17,6 +17,24 @@ use sha2::Sha256;
 /// be told apart.
 const SEALED_VERSION: char = 's';
 
+/// The first character of a confirmation token.
+const CONFIRM_VERSION: char = 'c';
+
+/// What a confirmation link carries: who signed up, with what, and when.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SignupClaim {
+    /// Lower-cased.
+    #[serde(rename = "e")]
+    pub email: String,
+    #[serde(rename = "n")]
+    pub name: String,
+    #[serde(rename = "f")]
+    pub fields: Vec<(String, String)>,
+    /// When the form was sent, in seconds since 1970.
+    #[serde(rename = "t")]
+    pub at: i64,
+}
+
 /// A bounce tag's bytes: issue id (4), address hash (8), signature (6).
 const VERP_BYTES: usize = 18;
 const VERP_MAC_BYTES: usize = 6;
@@ -119,6 +137,29 @@ impl Secret {
             .decrypt([b"unsubscribe".as_slice()], &sealed)
             .ok()?;
         String::from_utf8(opened).ok()
+    }
+
+    /// A confirmation token: the sign-up itself, sealed (so the link shows
+    /// no address and nobody can alter or forge one), for
+    /// [`open_signup`](Secret::open_signup) to read back.
+    pub fn seal_signup(&self, claim: &SignupClaim) -> String {
+        let json = serde_json::to_vec(claim).expect("a claim serializes");
+        let sealed = self
+            .sealer()
+            .encrypt([b"confirm".as_slice()], &json)
+            .expect("AES-SIV seals any message that fits in memory");
+        format!("{CONFIRM_VERSION}{}", URL_SAFE_NO_PAD.encode(sealed))
+    }
+
+    /// The sign-up a confirmation token carries, if this secret sealed it.
+    pub fn open_signup(&self, token: &str) -> Option<SignupClaim> {
+        let body = token.trim().strip_prefix(CONFIRM_VERSION)?;
+        let sealed = URL_SAFE_NO_PAD.decode(body).ok()?;
+        let json = self
+            .sealer()
+            .decrypt([b"confirm".as_slice()], &sealed)
+            .ok()?;
+        serde_json::from_slice(&json).ok()
     }
 
     /// The tag of a bounce address (`bounces+<tag>@…`, VERP): it names the
@@ -245,6 +286,29 @@ mod tests {
         assert_eq!(s.open_verp_tag(&tag[..28]), None);
         let stranger = Secret::new("another secret, also long enough").unwrap();
         assert_eq!(stranger.open_verp_tag(&tag), None);
+    }
+
+    #[test]
+    fn confirmation_tokens_carry_the_sign_up_and_nothing_else_opens_them() {
+        let s = secret();
+        let claim = SignupClaim {
+            email: "ada@example.org".into(),
+            name: "Ada".into(),
+            fields: vec![("city".into(), "Paris".into())],
+            at: 1_764_234_842,
+        };
+        let t = s.seal_signup(&claim);
+        assert!(!t.contains("ada") && !t.contains('@'), "{t}");
+        assert_eq!(s.open_signup(&t), Some(claim.clone()));
+        assert_eq!(s.open_signup(&t[..t.len() - 1]), None);
+        assert_eq!(
+            s.open_signup(&s.seal("ada@example.org")),
+            None,
+            "another kind"
+        );
+        assert_eq!(s.open(&t), None, "not an unsubscribe token");
+        let other = Secret::new("another secret, also long enough").unwrap();
+        assert_eq!(other.open_signup(&t), None);
     }
 
     #[test]

@@ -26,6 +26,82 @@ pub struct Config {
     #[serde(default)]
     pub email: Email,
     pub bounces: Option<Bounces>,
+    pub signup: Option<Signup>,
+}
+
+/// `[signup]`: sign-ups through `missive serve`, confirmed by email.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Signup {
+    /// Where readers reach `missive serve`: the confirmation link is
+    /// `{url}/confirm?token=…`. Default: the scheme and host of
+    /// `unsubscribe.url`.
+    pub url: Option<WebUrl>,
+    /// The extra columns a sign-up form may fill (`name` always may).
+    #[serde(default, deserialize_with = "signup_fields")]
+    pub fields: Vec<OneLine>,
+    /// Where the form's answer sends the reader (default: a built-in
+    /// "check your inbox" page).
+    pub thanks_url: Option<WebUrl>,
+    /// How long a confirmation link works.
+    #[serde(default = "default_confirm_hours", deserialize_with = "confirm_hours")]
+    pub confirm_hours: NonZeroU32,
+    /// An issue file sent to each reader who confirms.
+    pub welcome: Option<PathBuf>,
+    /// Record the IP address a sign-up came from, with its consent.
+    #[serde(default)]
+    pub record_ip: bool,
+    /// How many sign-ups one IP address may send per hour.
+    #[serde(
+        default = "default_per_ip_per_hour",
+        deserialize_with = "per_ip_per_hour"
+    )]
+    pub per_ip_per_hour: NonZeroU32,
+    /// `serve` sits behind a reverse proxy on this machine: a request's IP
+    /// address is the last one in its `X-Forwarded-For`.
+    #[serde(default)]
+    pub behind_proxy: bool,
+}
+
+/// Names a form field may not take: the form's own, and the facts a
+/// confirmation records beside the fields.
+const RESERVED_FIELDS: &[&str] = &["email", "name", "status", "website", "token", "ip", "was"];
+
+fn signup_fields<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<OneLine>, D::Error> {
+    let fields = Vec::<OneLine>::deserialize(d)?;
+    for field in &fields {
+        let name = field.as_str();
+        if RESERVED_FIELDS.contains(&name) {
+            return Err(serde::de::Error::custom(format!(
+                "`{name}` is not a field a form may fill (reserved: {})",
+                RESERVED_FIELDS.join(", ")
+            )));
+        }
+        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            return Err(serde::de::Error::custom(format!(
+                "`{name}`: a field is a column name of letters, digits and _"
+            )));
+        }
+    }
+    Ok(fields)
+}
+
+fn default_confirm_hours() -> NonZeroU32 {
+    NonZeroU32::new(48).expect("non-zero")
+}
+
+fn confirm_hours<'de, D: serde::Deserializer<'de>>(d: D) -> Result<NonZeroU32, D::Error> {
+    let v = in_range(d, 1, 720, "hours")?;
+    Ok(NonZeroU32::new(u32::try_from(v).expect("in range")).expect("at least 1"))
+}
+
+fn default_per_ip_per_hour() -> NonZeroU32 {
+    NonZeroU32::new(20).expect("non-zero")
+}
+
+fn per_ip_per_hour<'de, D: serde::Deserializer<'de>>(d: D) -> Result<NonZeroU32, D::Error> {
+    let v = in_range(d, 1, 10_000_000, "sign-ups")?;
+    Ok(NonZeroU32::new(u32::try_from(v).expect("in range")).expect("at least 1"))
 }
 
 /// `[bounces]`: where bounces come back to.

@@ -6,6 +6,7 @@
 
 pub mod engine;
 pub mod journal;
+pub mod mailer;
 pub mod message;
 pub mod transport;
 

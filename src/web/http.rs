@@ -53,8 +53,8 @@ pub async fn serve(
             },
             () = &mut shutdown => break,
         };
-        let stream = tokio::select! {
-            accepted = listener.accept() => if let Ok((stream, _)) = accepted { stream } else {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => if let Ok(accepted) = accepted { accepted } else {
                 // Out of file descriptors or a connection reset before
                 // it was accepted: wait a little instead of spinning.
                 tokio::time::sleep(Duration::from_millis(20)).await;
@@ -63,7 +63,12 @@ pub async fn serve(
             () = &mut shutdown => break,
         };
         let _ = stream.set_nodelay(true);
-        let service = TowerToHyperService::new(router.clone());
+        // Handlers that need it (the sign-up limits) read the peer's address.
+        let service = TowerToHyperService::new(
+            router
+                .clone()
+                .layer(axum::Extension(axum::extract::ConnectInfo(peer))),
+        );
         tokio::spawn(async move {
             let _permit = permit;
             let mut builder = hyper::server::conn::http1::Builder::new();

@@ -5,3 +5,4 @@ pub mod archive;
 pub(crate) mod http;
 pub mod preview;
 pub mod serve;
+pub mod signup;

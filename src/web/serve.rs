@@ -1,9 +1,11 @@
 //! `missive serve`: answers the unsubscribe links every message carries —
 //! one-click (RFC 8058, form-encoded or multipart) and the footer link —
-//! recording each unsubscribe in the project's list-event log before it
-//! answers, and serves the web archive. Entry point: [`serve`]. Meant to
-//! sit behind a reverse proxy for TLS.
+//! and, with `[signup]`, sign-ups with their confirmations
+//! ([`signup`](super::signup)), recording each in the project's list-event
+//! log before it answers; serves the web archive. Entry point: [`serve`].
+//! Meant to sit behind a reverse proxy for TLS.
 
+use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::str::FromStr;
@@ -19,6 +21,7 @@ use axum::routing::get;
 use serde::Deserialize;
 
 use crate::compose::merge::escape_html;
+use crate::list::address::{address_hash, normalize};
 use crate::list::events::{self, Log, Suppressed};
 use crate::list::token::{SECRET_ENV, Secret};
 use crate::project::Project;
@@ -32,6 +35,9 @@ pub struct Options {
     /// Overrides `sending.subscribers`: an old suppression file beside it is
     /// migrated into the project's log.
     pub subscribers: Option<PathBuf>,
+    /// Welcome each confirmed reader with the latest issue sent (in place
+    /// of `[signup] welcome`).
+    pub send_latest: bool,
 }
 
 /// What one client may take of the server.
@@ -43,14 +49,26 @@ const LIMITS: crate::web::http::Limits = crate::web::http::Limits {
 /// A request (its body included) must be answered within this.
 const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
-struct App {
-    secret: Secret,
-    name: String,
-    /// The addresses suppressed so far, and the file they are appended to.
-    suppressed: Mutex<(Suppressed, Log)>,
+pub(super) struct App {
+    pub(super) secret: Secret,
+    pub(super) name: String,
+    /// The list as the log has it, and the log events are appended to.
+    pub(super) list: Mutex<ListState>,
     /// Told of what went wrong inside a request (the reader only sees a
     /// polite page).
-    on_problem: Box<dyn Fn(&str) + Send + Sync>,
+    pub(super) on_problem: Arc<dyn Fn(&str) + Send + Sync>,
+    /// With `[signup]`: what sign-ups need.
+    pub(super) signup: Option<super::signup::Signup>,
+}
+
+/// What the server knows of the list, kept with the log it appends to.
+pub(super) struct ListState {
+    pub(super) suppressed: Suppressed,
+    pub(super) log: Log,
+    /// Each address's latest event (pending ones included), by hash.
+    pub(super) latest: HashMap<u64, String>,
+    /// The confirmation tokens already used.
+    pub(super) used: HashSet<String>,
 }
 
 /// A server that is listening.
@@ -77,21 +95,61 @@ pub fn serve(
     let list = project.list_path(options.subscribers.as_deref());
     let (suppressed, log, migrated) = events::open_project(project, &list)?;
     let path = log.path().to_path_buf();
+    let mut latest = HashMap::new();
+    let mut used = HashSet::new();
+    for record in events::records(&path)? {
+        let hash = address_hash(&normalize(&record.email));
+        if record.event == events::CONFIRMED
+            && let Some(token) = events::detail_value(&record.detail, "token")
+        {
+            used.insert(token);
+        }
+        if !matches!(
+            record.event.as_str(),
+            events::SOFT_BOUNCED | events::SENDER_BLOCKED
+        ) {
+            latest.insert(hash, record.event);
+        }
+    }
+    let on_problem: Arc<dyn Fn(&str) + Send + Sync> = Arc::new(on_problem);
+    let runtime = crate::runtime()?;
+    let signup = match &project.config.signup {
+        Some(settings) => Some(runtime.block_on(async {
+            super::signup::Signup::start(
+                project,
+                settings,
+                secret.clone(),
+                options.send_latest,
+                Arc::clone(&on_problem),
+            )
+        })?),
+        None if options.send_latest => {
+            anyhow::bail!("--send-latest welcomes confirmed sign-ups: set up [signup] first")
+        }
+        None => None,
+    };
     let app = Arc::new(App {
         secret,
         name: project.config.newsletter.name.to_string(),
-        suppressed: Mutex::new((suppressed, log)),
-        on_problem: Box::new(on_problem),
+        list: Mutex::new(ListState {
+            suppressed,
+            log,
+            latest,
+            used,
+        }),
+        on_problem,
+        signup,
     });
-    let router = Router::new()
-        .route("/unsubscribe", get(confirm_page).post(unsubscribe))
-        .with_state(Arc::clone(&app))
-        .fallback_service(tower_http::services::ServeDir::new(&options.site))
-        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
-            StatusCode::REQUEST_TIMEOUT,
-            REQUEST_TIMEOUT,
-        ));
-    crate::runtime()?.block_on(async {
+    let router = super::signup::routes(
+        Router::new().route("/unsubscribe", get(confirm_page).post(unsubscribe)),
+    )
+    .with_state(Arc::clone(&app))
+    .fallback_service(tower_http::services::ServeDir::new(&options.site))
+    .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+        StatusCode::REQUEST_TIMEOUT,
+        REQUEST_TIMEOUT,
+    ));
+    runtime.block_on(async {
         let listener = tokio::net::TcpListener::bind(options.bind)
             .await
             .with_context(|| format!("cannot listen on {}", options.bind))?;
@@ -224,13 +282,16 @@ async fn unsubscribe(
     };
     let app_for_problem = Arc::clone(&app);
     let recorded = tokio::task::spawn_blocking(move || {
-        let mut guard = app.suppressed.lock().expect("suppression lock");
-        let (suppressed, log) = &mut *guard;
-        if suppressed.contains(&email) {
+        let mut list = app.list.lock().expect("list lock");
+        if list.suppressed.contains(&email) {
             return Ok(false);
         }
-        log.append(&email, events::UNSUBSCRIBED, source)?;
-        suppressed.insert(&email);
+        list.log.append(&email, events::UNSUBSCRIBED, source)?;
+        list.suppressed.insert(&email);
+        list.latest.insert(
+            address_hash(&normalize(&email)),
+            events::UNSUBSCRIBED.to_string(),
+        );
         Ok::<_, anyhow::Error>(true)
     })
     .await;
@@ -295,13 +356,20 @@ async fn parse_multipart(body: Bytes, boundary: String) -> Option<Form> {
 }
 
 /// A small HTML page; `body` is HTML that the caller escaped.
-fn page(status: StatusCode, body: &str) -> Response {
+pub(super) fn page(status: StatusCode, body: &str) -> Response {
+    titled_page(status, "Unsubscribe", body)
+}
+
+/// A small HTML page titled `title` (plain text); `body` is HTML that the
+/// caller escaped.
+pub(super) fn titled_page(status: StatusCode, title: &str, body: &str) -> Response {
     let html = format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>Unsubscribe</title></head>\
+         <title>{}</title></head>\
          <body style=\"font-family:system-ui,sans-serif;max-width:32em;margin:3em auto;padding:0 1em\">\
-         {body}</body></html>"
+         {body}</body></html>",
+        escape_html(title)
     );
     (status, [(header::CACHE_CONTROL, "no-store")], Html(html)).into_response()
 }

@@ -201,7 +201,7 @@ fn an_unsubscribe_through_the_server_stops_the_next_send() {
     let o = missive(s.dir.path(), &["subscribers", "--fold"]);
     assert_exit(&o, 0);
     assert!(
-        stdout(&o).contains("folded: 1 row marked unsubscribed"),
+        stdout(&o).contains("folded: 1 row changed or added"),
         "{}",
         stdout(&o)
     );

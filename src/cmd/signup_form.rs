@@ -1,0 +1,25 @@
+//! `missive signup-form`: a sign-up form to paste into the author's site.
+
+use std::path::Path;
+
+use anyhow::{Result, anyhow};
+
+use super::ExitStatus;
+use crate::project::Project;
+
+pub fn run(config: Option<&Path>) -> Result<ExitStatus> {
+    let project = Project::open(config)?;
+    let signup = project.config.signup.as_ref().ok_or_else(|| {
+        anyhow!(
+            "{}: no [signup]: set it up first (README, \"Sign-ups\")",
+            project.config_label().display()
+        )
+    })?;
+    let base = crate::web::signup::base_url(&project)?;
+    let fields: Vec<String> = signup.fields.iter().map(ToString::to_string).collect();
+    print!(
+        "{}",
+        crate::web::signup::form_html(&format!("{base}/subscribe"), &fields)
+    );
+    Ok(ExitStatus::Success)
+}

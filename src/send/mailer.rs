@@ -1,0 +1,88 @@
+//! One message at a time, in the background: what `missive serve` sends
+//! (confirmation emails, welcome messages) goes into a queue that one task
+//! delivers over one link of the configured transport, retrying a
+//! temporary failure a few times and journaling each outcome when asked to.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use lettre::Message;
+use tokio::sync::mpsc;
+
+use super::journal::{Entry, Journal};
+use super::transport::{Deliver, DeliverError, Failure, Transport};
+
+/// How many messages may wait; more are refused (and reported) rather than
+/// letting a flood of sign-ups take the server's memory.
+const QUEUE: usize = 10_000;
+/// Tries of a message that meets a temporary failure.
+const ATTEMPTS: u32 = 3;
+
+/// A message to send, and the journal its outcome goes to, if any.
+pub struct Outgoing {
+    pub message: Message,
+    /// The lower-cased recipient, for the journal and reports.
+    pub email: String,
+    pub journal: Option<Arc<Journal>>,
+}
+
+/// The queue's sending end.
+#[derive(Clone)]
+pub struct Mailer {
+    queue: mpsc::Sender<Outgoing>,
+}
+
+impl Mailer {
+    /// Starts the sending task (on the current tokio runtime); `on_problem`
+    /// hears of each message that could not be sent.
+    pub fn start(transport: Transport, on_problem: Arc<dyn Fn(&str) + Send + Sync>) -> Mailer {
+        let (queue, mut waiting) = mpsc::channel::<Outgoing>(QUEUE);
+        tokio::spawn(async move {
+            let mut link = transport.link();
+            while let Some(out) = waiting.recv().await {
+                let mut attempt = 1;
+                let outcome = loop {
+                    match link.deliver(&out.message).await {
+                        Ok(reply) => break Ok(reply),
+                        Err(DeliverError::Failed(
+                            Failure::Transient { .. } | Failure::Network(_),
+                        )) if attempt < ATTEMPTS => {
+                            link.close().await;
+                            link = transport.link();
+                            tokio::time::sleep(Duration::from_secs(2 << attempt)).await;
+                            attempt += 1;
+                        }
+                        Err(e) => {
+                            // A new connection for the next message.
+                            link.close().await;
+                            link = transport.link();
+                            break Err(match e {
+                                DeliverError::Failed(f) => f.reply().to_string(),
+                                DeliverError::Fatal(f) => f.to_string(),
+                            });
+                        }
+                    }
+                };
+                let entry = match &outcome {
+                    Ok(reply) => Entry::sent(out.email.clone(), reply.clone()),
+                    Err(reply) => {
+                        on_problem(&format!("could not send to {}: {reply}", out.email));
+                        Entry::failed(out.email.clone(), reply.clone())
+                    }
+                };
+                if let Some(journal) = &out.journal
+                    && let Err(e) = journal.record(&entry).and_then(|()| journal.sync())
+                {
+                    on_problem(&format!("{e:#}"));
+                }
+            }
+            link.close().await;
+        });
+        Mailer { queue }
+    }
+
+    /// Queues a message; `false` when the queue is full.
+    pub fn send(&self, out: Outgoing) -> bool {
+        self.queue.try_send(out).is_ok()
+    }
+}

@@ -1,0 +1,673 @@
+//! Sign-ups through `missive serve`, with double opt-in: `POST /subscribe`
+//! from a form on the author's site records a pending sign-up and mails a
+//! sealed confirmation link; `GET /confirm` shows one button, and only its
+//! `POST` subscribes (link scanners fetch, they do not press); a welcome
+//! message may follow. The answer to a sign-up is the same whoever the
+//! address belongs to, and limits per IP address and per address keep bots
+//! and mail-bombing out.
+
+use std::fmt::Write as _;
+use std::net::{IpAddr, SocketAddr};
+use std::num::NonZeroU32;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result, anyhow, bail};
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use serde::Deserialize;
+use sha2::{Digest as _, Sha256};
+
+use super::serve::{App, titled_page};
+use crate::compose::merge::escape_html;
+use crate::list::address::{Joined, address_hash, normalize};
+use crate::list::events;
+use crate::list::reader::Subscriber;
+use crate::list::token::{Secret, SignupClaim};
+use crate::project::Project;
+use crate::project::config;
+use crate::send::journal::{self, Journal};
+use crate::send::mailer::{Mailer, Outgoing};
+use crate::send::message::Letterhead;
+
+/// The form field bots fill and people never see.
+pub const HONEYPOT: &str = "website";
+/// The longest name or field value a form may send, in characters.
+const MAX_VALUE: usize = 200;
+/// The largest sign-up form body.
+const MAX_FORM: usize = 16 * 1024;
+/// One confirmation email per address per this long.
+const PER_ADDRESS: Duration = Duration::from_mins(10);
+
+/// What sign-ups need, made once when the server starts.
+pub struct Signup {
+    settings: config::Signup,
+    /// `{url}/confirm`.
+    confirm_url: String,
+    /// Where the answer to a sign-up sends the reader.
+    thanks: String,
+    per_ip: DefaultKeyedRateLimiter<IpAddr>,
+    per_address: DefaultKeyedRateLimiter<u64>,
+    confirm: Letterhead,
+    welcome: Option<Welcome>,
+    mailer: Mailer,
+}
+
+/// The message each confirmed reader gets, and its journal.
+struct Welcome {
+    letterhead: Letterhead,
+    journal: Arc<Journal>,
+}
+
+impl Signup {
+    /// Checks `[signup]`, renders the confirmation email, composes the
+    /// welcome (or, with `send_latest`, the latest issue sent) and starts
+    /// the mailer on the current runtime.
+    pub fn start(
+        project: &Project,
+        settings: &config::Signup,
+        secret: Secret,
+        send_latest: bool,
+        on_problem: Arc<dyn Fn(&str) + Send + Sync>,
+    ) -> Result<Signup> {
+        let config = &project.config;
+        let label = project.config_label();
+        let base = base_url(project)?;
+        let templates = crate::compose::Templates::load(&project.templates_dir())?;
+        let hours = settings.confirm_hours.get();
+        let rendered = crate::compose::confirm::confirmation(project, &templates, hours)?;
+        let confirm = Letterhead::new(
+            config,
+            &project.root,
+            "signup",
+            &crate::compose::confirm::subject(project),
+            &rendered,
+            Some(secret.clone()),
+        )
+        .with_context(|| format!("{}", label.display()))?;
+        let welcome_issue = if send_latest {
+            Some(latest_issue(project)?)
+        } else {
+            settings.welcome.as_ref().map(|w| project.resolve(w))
+        };
+        let welcome = match welcome_issue {
+            None => None,
+            Some(path) => {
+                let composed = crate::compose::compose(project.config_path.as_deref(), &path)?;
+                let letterhead = Letterhead::new(
+                    config,
+                    &project.root,
+                    &composed.issue.stem(),
+                    composed.issue.issue.subject.as_str(),
+                    &composed.rendered,
+                    Some(secret),
+                )
+                .with_context(|| format!("{}", label.display()))?;
+                let journal = Journal::open(&journal::path_for(
+                    &project.state_dir(),
+                    &composed.issue.stem(),
+                ))?;
+                Some(Welcome {
+                    letterhead,
+                    journal: Arc::new(journal),
+                })
+            }
+        };
+        let transport = crate::send::Transport::from_project(project)?;
+        transport.prepare()?;
+        let per_hour = settings.per_ip_per_hour;
+        Ok(Signup {
+            confirm_url: format!("{base}/confirm"),
+            thanks: settings
+                .thanks_url
+                .as_ref()
+                .map_or_else(|| "/subscribed".to_string(), ToString::to_string),
+            per_ip: RateLimiter::keyed(Quota::per_hour(per_hour).allow_burst(per_hour)),
+            per_address: RateLimiter::keyed(
+                Quota::with_period(PER_ADDRESS)
+                    .expect("a period")
+                    .allow_burst(NonZeroU32::MIN),
+            ),
+            confirm,
+            welcome,
+            mailer: Mailer::start(transport, on_problem),
+            settings: settings.clone(),
+        })
+    }
+
+    /// The one answer to every sign-up: a 303 to the thanks page.
+    fn answer(&self) -> Response {
+        (
+            StatusCode::SEE_OTHER,
+            [
+                (header::LOCATION, self.thanks.as_str()),
+                (header::CACHE_CONTROL, "no-store"),
+            ],
+        )
+            .into_response()
+    }
+}
+
+/// The issue sent most recently (by when its sending began), as a file.
+fn latest_issue(project: &Project) -> Result<std::path::PathBuf> {
+    let state = project.state_dir();
+    let mut latest: Option<(time::OffsetDateTime, String)> = None;
+    for entry in std::fs::read_dir(&state).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.extension().is_none_or(|x| x != "journal") {
+            continue;
+        }
+        let Some(stem) = path.file_stem().and_then(|s| s.to_str()) else {
+            continue;
+        };
+        let Some(at) = journal::began(&path)?.and_then(|at| {
+            time::OffsetDateTime::parse(&at, &time::format_description::well_known::Rfc3339).ok()
+        }) else {
+            continue;
+        };
+        let file = project.issues_dir().join(format!("{stem}.toml"));
+        if file.is_file() && latest.as_ref().is_none_or(|(t, _)| at > *t) {
+            latest = Some((at, stem.to_string()));
+        }
+    }
+    latest
+        .map(|(_, stem)| project.issues_dir().join(format!("{stem}.toml")))
+        .ok_or_else(|| anyhow!("--send-latest: no issue has been sent yet"))
+}
+
+/// The sign-up routes, when `[signup]` is set up (they answer 404 otherwise).
+pub(super) fn routes(router: Router<Arc<App>>) -> Router<Arc<App>> {
+    router
+        .route(
+            "/subscribe",
+            post(subscribe).layer(DefaultBodyLimit::max(MAX_FORM)),
+        )
+        .route("/subscribed", get(thanks))
+        .route(
+            "/confirm",
+            get(confirm_page)
+                .post(confirm)
+                .layer(DefaultBodyLimit::max(MAX_FORM)),
+        )
+}
+
+fn not_here() -> Response {
+    titled_page(StatusCode::NOT_FOUND, "Not found", "<p>Not found.</p>")
+}
+
+/// The IP address a request came from: the peer's, or behind a proxy on
+/// this machine the last one it added to `X-Forwarded-For`.
+fn client_ip(signup: &Signup, peer: SocketAddr, headers: &HeaderMap) -> IpAddr {
+    if signup.settings.behind_proxy && peer.ip().is_loopback() {
+        let forwarded = headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .filter_map(|ip| ip.trim().parse::<IpAddr>().ok())
+            .next_back();
+        if let Some(ip) = forwarded {
+            return ip;
+        }
+    }
+    peer.ip()
+}
+
+/// A value from a form: trimmed, control characters dropped, cut to
+/// [`MAX_VALUE`] characters.
+fn clean(value: &str) -> String {
+    value
+        .trim()
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(MAX_VALUE)
+        .collect()
+}
+
+/// `POST /subscribe`: records a pending sign-up (durably) and mails its
+/// confirmation link, unless the address is already subscribed or must
+/// get no mail (a complaint, a hard bounce), the honeypot is filled, or a
+/// limit is reached. The answer is the same in every case.
+async fn subscribe(
+    State(app): State<Arc<App>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let Some(signup) = &app.signup else {
+        return not_here();
+    };
+    let mut email = String::new();
+    let mut name = String::new();
+    let mut honeypot = false;
+    let mut fields = Vec::new();
+    for (key, value) in url::form_urlencoded::parse(&body) {
+        match key.as_ref() {
+            "email" => email = value.trim().to_string(),
+            "name" => name = clean(&value),
+            HONEYPOT => honeypot |= !value.trim().is_empty(),
+            other => {
+                if let Some(field) = signup.settings.fields.iter().find(|f| f.as_str() == other)
+                    && !fields.iter().any(|(k, _): &(String, String)| k == other)
+                {
+                    fields.push((field.to_string(), clean(&value)));
+                }
+            }
+        }
+    }
+    let Ok(address) = lettre::Address::from_str(&email) else {
+        return titled_page(
+            StatusCode::BAD_REQUEST,
+            "Sign up",
+            "<p>That is not an email address we can send to. Please go back and check it.</p>",
+        );
+    };
+    if honeypot {
+        return signup.answer();
+    }
+    let ip = client_ip(signup, peer, &headers);
+    if signup.per_ip.check_key(&ip).is_err() {
+        return signup.answer();
+    }
+    let email = normalize(address.as_ref());
+    let hash = address_hash(&email);
+    if signup.per_address.check_key(&hash).is_err() {
+        return signup.answer();
+    }
+    let detail = if signup.settings.record_ip {
+        format!("ip={ip}")
+    } else {
+        String::new()
+    };
+    let app_for_log = Arc::clone(&app);
+    let log_email = email.clone();
+    let recorded = tokio::task::spawn_blocking(move || {
+        let mut list = app_for_log.list.lock().expect("list lock");
+        let latest = list.latest.get(&hash).map(String::as_str);
+        let subscribed = latest == Some(events::CONFIRMED) && !list.suppressed.contains(&log_email);
+        if subscribed || matches!(latest, Some(events::BOUNCED | events::COMPLAINED)) {
+            return Ok(false);
+        }
+        list.log
+            .append_about(&log_email, events::PENDING, "signup", &detail, "")?;
+        list.latest.insert(hash, events::PENDING.to_string());
+        Ok::<_, anyhow::Error>(true)
+    })
+    .await;
+    match recorded {
+        Ok(Ok(true)) => {}
+        Ok(Ok(false)) => return signup.answer(),
+        Ok(Err(e)) => {
+            (app.on_problem)(&format!("{e:#}"));
+            return titled_page(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Sign up",
+                "<p>Something went wrong; please try again.</p>",
+            );
+        }
+        Err(_) => {
+            return titled_page(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Sign up",
+                "<p>Something went wrong; please try again.</p>",
+            );
+        }
+    }
+    let claim = SignupClaim {
+        email: email.clone(),
+        name,
+        fields,
+        at: time::OffsetDateTime::now_utc().unix_timestamp(),
+    };
+    match confirmation(
+        &signup.confirm,
+        &signup.confirm_url,
+        &app.secret,
+        address,
+        &claim,
+    ) {
+        Ok(message) => {
+            if !signup.mailer.send(Outgoing {
+                message,
+                email,
+                journal: None,
+            }) {
+                (app.on_problem)("the mail queue is full: a confirmation was not sent");
+            }
+        }
+        Err(e) => (app.on_problem)(&e.to_string()),
+    }
+    signup.answer()
+}
+
+/// The confirmation email of `claim`, its link under `confirm_url`.
+fn confirmation(
+    letterhead: &Letterhead,
+    confirm_url: &str,
+    secret: &Secret,
+    address: lettre::Address,
+    claim: &SignupClaim,
+) -> Result<lettre::Message, crate::send::message::MessageError> {
+    let link = format!("{confirm_url}?token={}", secret.seal_signup(claim));
+    let reader = Subscriber::with_values(
+        address,
+        &claim.name,
+        &[(crate::compose::confirm::CONFIRM_URL, link.as_str())],
+    );
+    letterhead.message(&reader)
+}
+
+/// The public address of `missive serve`: `[signup] url`, or the scheme
+/// and host of `unsubscribe.url`.
+pub fn base_url(project: &Project) -> Result<String> {
+    let label = project.config_label();
+    let signup = project.config.signup.as_ref();
+    match (
+        signup.and_then(|s| s.url.as_ref()),
+        &project.config.unsubscribe.url,
+    ) {
+        (Some(url), _) => Ok(url.as_str().trim_end_matches('/').to_string()),
+        (None, Some(unsubscribe)) => {
+            let url = url::Url::parse(&unsubscribe.fill("", ""))
+                .with_context(|| format!("{}: unsubscribe.url", label.display()))?;
+            Ok(url.origin().ascii_serialization())
+        }
+        (None, None) => bail!(
+            "{}: set signup.url, where readers reach `missive serve` (the confirmation \
+             link starts with it)",
+            label.display()
+        ),
+    }
+}
+
+/// `missive subscribers add EMAIL` (without `--confirmed`): records a
+/// pending sign-up for the author and mails its confirmation link now,
+/// through the configured transport. Returns the server's reply.
+pub fn invite(project: &Project, email: &lettre::Address, name: &str) -> Result<String> {
+    let settings = project.config.signup.as_ref().ok_or_else(|| {
+        anyhow!(
+            "{}: a confirmation link needs [signup] (or add the reader with --confirmed)",
+            project.config_label().display()
+        )
+    })?;
+    let secret = Secret::from_env()?.ok_or_else(|| {
+        anyhow!(
+            "{}: it seals the confirmation link",
+            crate::list::token::SECRET_ENV
+        )
+    })?;
+    let templates = crate::compose::Templates::load(&project.templates_dir())?;
+    let rendered =
+        crate::compose::confirm::confirmation(project, &templates, settings.confirm_hours.get())?;
+    let letterhead = Letterhead::new(
+        &project.config,
+        &project.root,
+        "signup",
+        &crate::compose::confirm::subject(project),
+        &rendered,
+        Some(secret.clone()),
+    )?;
+    let claim = SignupClaim {
+        email: normalize(email.as_ref()),
+        name: name.to_string(),
+        fields: Vec::new(),
+        at: time::OffsetDateTime::now_utc().unix_timestamp(),
+    };
+    let confirm_url = format!("{}/confirm", base_url(project)?);
+    let message = confirmation(&letterhead, &confirm_url, &secret, email.clone(), &claim)?;
+    let (_, mut log, _) = events::open_project(project, &project.list_path(None))?;
+    log.append_about(&claim.email, events::PENDING, "author", "", "")?;
+    let transport = crate::send::Transport::from_project(project)?;
+    transport.prepare()?;
+    crate::runtime()?.block_on(async {
+        use crate::send::transport::Deliver as _;
+        let mut link = transport.link();
+        let result = link.deliver(&message).await;
+        link.close().await;
+        result.map_err(|e| match e {
+            crate::send::transport::DeliverError::Failed(f) => anyhow!("not sent: {}", f.reply()),
+            crate::send::transport::DeliverError::Fatal(f) => anyhow!("not sent: {f}"),
+        })
+    })
+}
+
+/// `GET /subscribed`: the built-in "check your inbox" page.
+async fn thanks(State(app): State<Arc<App>>) -> Response {
+    if app.signup.is_none() {
+        return not_here();
+    }
+    titled_page(
+        StatusCode::OK,
+        &app.name,
+        &format!(
+            "<p>Thank you. Please check your inbox: a message from {} has a link that \
+             confirms your subscription. Nothing more is sent until you press it.</p>",
+            escape_html(&app.name)
+        ),
+    )
+}
+
+#[derive(Debug, Deserialize)]
+struct TokenParam {
+    token: Option<String>,
+}
+
+/// Why a confirmation link cannot be used.
+fn refused(status: StatusCode, why: &str) -> Response {
+    titled_page(status, "Confirm", &format!("<p>{why}</p>"))
+}
+
+/// The sign-up a confirmation token carries, if it is genuine, unexpired
+/// and unused; the error is the page to answer with.
+fn check_token(
+    app: &App,
+    signup: &Signup,
+    token: Option<&str>,
+) -> Result<(SignupClaim, String), Response> {
+    let token = token
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| {
+            refused(
+                StatusCode::BAD_REQUEST,
+                "This confirmation link is incomplete.",
+            )
+        })?;
+    let claim = app.secret.open_signup(token).ok_or_else(|| {
+        refused(
+            StatusCode::FORBIDDEN,
+            "This confirmation link is not valid.",
+        )
+    })?;
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let hours = i64::from(signup.settings.confirm_hours.get());
+    if claim.at > now + 300 || now - claim.at > hours * 3600 {
+        return Err(refused(
+            StatusCode::BAD_REQUEST,
+            "This confirmation link has expired. Please sign up again.",
+        ));
+    }
+    let id = token_id(token);
+    if app.list.lock().expect("list lock").used.contains(&id) {
+        return Err(refused(
+            StatusCode::BAD_REQUEST,
+            "This confirmation link was used already.",
+        ));
+    }
+    Ok((claim, id))
+}
+
+/// What identifies a used token in the log (a digest; the token itself
+/// would be a working link).
+fn token_id(token: &str) -> String {
+    hex::encode(&Sha256::digest(token.as_bytes())[..12])
+}
+
+/// `GET /confirm`: a page with one button. Fetching it changes nothing.
+async fn confirm_page(State(app): State<Arc<App>>, Query(params): Query<TokenParam>) -> Response {
+    let Some(signup) = &app.signup else {
+        return not_here();
+    };
+    let (claim, _) = match check_token(&app, signup, params.token.as_deref()) {
+        Ok(checked) => checked,
+        Err(page) => return page,
+    };
+    let token = params.token.unwrap_or_default();
+    titled_page(
+        StatusCode::OK,
+        "Confirm",
+        &format!(
+            "<p>Subscribe <strong>{}</strong> to {}?</p>\
+             <form method=\"post\" action=\"/confirm\">\
+             <input type=\"hidden\" name=\"token\" value=\"{}\">\
+             <button type=\"submit\">Confirm my subscription</button></form>",
+            escape_html(&claim.email),
+            escape_html(&app.name),
+            escape_html(token.trim())
+        ),
+    )
+}
+
+/// `POST /confirm` (the button): subscribes the reader, durably, once; a
+/// reader who had unsubscribed is subscribed again and the record says so.
+/// The welcome message follows, if there is one.
+async fn confirm(
+    State(app): State<Arc<App>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let Some(signup) = &app.signup else {
+        return not_here();
+    };
+    let token = url::form_urlencoded::parse(&body)
+        .find(|(k, _)| k == "token")
+        .map(|(_, v)| v.into_owned());
+    let (claim, id) = match check_token(&app, signup, token.as_deref()) {
+        Ok(checked) => checked,
+        Err(page) => return page,
+    };
+    let ip = client_ip(signup, peer, &headers).to_string();
+    let record_ip = signup.settings.record_ip;
+    let joined = Joined {
+        email: claim.email.clone(),
+        name: claim.name.clone(),
+        fields: claim.fields.clone(),
+    };
+    let app_for_log = Arc::clone(&app);
+    let for_log = joined.clone();
+    let recorded = tokio::task::spawn_blocking(move || {
+        let mut list = app_for_log.list.lock().expect("list lock");
+        if list.used.contains(&id) {
+            return Ok(false);
+        }
+        let hash = address_hash(&for_log.email);
+        let was = list
+            .latest
+            .get(&hash)
+            .filter(|e| {
+                matches!(
+                    e.as_str(),
+                    events::UNSUBSCRIBED | events::BOUNCED | events::COMPLAINED
+                )
+            })
+            .cloned();
+        let mut extra = vec![("token", id.as_str())];
+        if record_ip {
+            extra.push(("ip", ip.as_str()));
+        }
+        if let Some(was) = &was {
+            extra.push(("was", was.as_str()));
+        }
+        let detail = events::joined_detail(&for_log, &extra);
+        list.log
+            .append_about(&for_log.email, events::CONFIRMED, "signup", &detail, "")?;
+        list.suppressed.join(for_log);
+        list.latest.insert(hash, events::CONFIRMED.to_string());
+        list.used.insert(id);
+        Ok::<_, anyhow::Error>(true)
+    })
+    .await;
+    match recorded {
+        Ok(Ok(true)) => {}
+        Ok(Ok(false)) => {
+            return refused(
+                StatusCode::BAD_REQUEST,
+                "This confirmation link was used already.",
+            );
+        }
+        Ok(Err(e)) => {
+            (app.on_problem)(&format!("{e:#}"));
+            return refused(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Something went wrong; please try again.",
+            );
+        }
+        Err(_) => {
+            return refused(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Something went wrong; please try again.",
+            );
+        }
+    }
+    if let Some(welcome) = &signup.welcome
+        && let Ok(address) = lettre::Address::from_str(&joined.email)
+    {
+        let values: Vec<(&str, &str)> = joined
+            .fields
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        let reader = Subscriber::with_values(address, &joined.name, &values);
+        match welcome.letterhead.message(&reader) {
+            Ok(message) => {
+                if !signup.mailer.send(Outgoing {
+                    message,
+                    email: joined.email.clone(),
+                    journal: Some(Arc::clone(&welcome.journal)),
+                }) {
+                    (app.on_problem)("the mail queue is full: a welcome message was not sent");
+                }
+            }
+            Err(e) => (app.on_problem)(&e.to_string()),
+        }
+    }
+    titled_page(
+        StatusCode::OK,
+        &app.name,
+        &format!(
+            "<p>You are subscribed to {}. Thank you!</p>",
+            escape_html(&app.name)
+        ),
+    )
+}
+
+/// A form to paste into a page of the author's site: it posts to `action`
+/// (`{signup.url}/subscribe`), with the honeypot hidden from people.
+pub fn form_html(action: &str, fields: &[String]) -> String {
+    let mut extra = String::new();
+    for field in fields {
+        let label = escape_html(field);
+        let _ = writeln!(
+            extra,
+            "  <label>{label} <input type=\"text\" name=\"{label}\" maxlength=\"{MAX_VALUE}\"></label>"
+        );
+    }
+    format!(
+        "<form method=\"post\" action=\"{}\">\n\
+         \x20 <label>Email <input type=\"email\" name=\"email\" required autocomplete=\"email\"></label>\n\
+         \x20 <label>Name <input type=\"text\" name=\"name\" autocomplete=\"name\" maxlength=\"{MAX_VALUE}\"></label>\n\
+         {extra}\
+         \x20 <div style=\"position:absolute;left:-10000px\" aria-hidden=\"true\">\
+         <label>Leave this empty <input type=\"text\" name=\"{HONEYPOT}\" tabindex=\"-1\" autocomplete=\"off\"></label></div>\n\
+         \x20 <button type=\"submit\">Subscribe</button>\n\
+         </form>\n",
+        escape_html(action)
+    )
+}
