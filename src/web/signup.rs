@@ -253,10 +253,12 @@ async fn subscribe(
             "name" => name = clean(&value),
             HONEYPOT => honeypot |= !value.trim().is_empty(),
             other => {
+                let value = clean(&value);
                 if let Some(field) = signup.settings.fields.iter().find(|f| f.as_str() == other)
+                    && !value.is_empty()
                     && !fields.iter().any(|(k, _): &(String, String)| k == other)
                 {
-                    fields.push((field.to_string(), clean(&value)));
+                    fields.push((field.to_string(), value));
                 }
             }
         }

@@ -18,3 +18,4 @@ mod layers;
 mod preview;
 mod send;
 mod serve;
+mod signup;

@@ -1,0 +1,588 @@
+//! Sign-ups through `missive serve`, end to end over real HTTP, with the
+//! confirmation emails delivered to the aiosmtpd test server: double
+//! opt-in in Chromium, tokens that cannot be replayed, forged or stretched,
+//! one answer for every address, limits, and no acknowledged sign-up lost
+//! to `kill -9`.
+
+use std::collections::{BTreeSet, HashMap};
+use std::io::Write as _;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::common::*;
+use missive::list::token::{Secret, SignupClaim};
+
+/// `missive serve` with `[signup]`, its confirmation emails going to an
+/// aiosmtpd server; the project has the example issue.
+struct Signups {
+    child: Child,
+    url: String,
+    port: u16,
+    project: SendProject,
+    smtp: SmtpServer,
+    _mail: tempfile::TempDir,
+}
+
+impl Signups {
+    /// `signup` is added to `[signup]`; `events` is the project's list-event
+    /// log before the server starts.
+    fn start(signup: &str, events: &str) -> Signups {
+        let mail = tempfile::tempdir().unwrap();
+        let smtp = SmtpServer::start(mail.path(), &[]);
+        let port = crate::common::mta::free_port();
+        let config = format!(
+            "{}\n[signup]\nurl = \"http://127.0.0.1:{port}\"\nfields = [\"city\"]\n{signup}",
+            plain_config(smtp.port, "")
+        );
+        let (list, _) = subscriber_list(3);
+        let project = SendProject::new(&config, &list);
+        if !events.is_empty() {
+            std::fs::create_dir_all(project.path().join(".missive")).unwrap();
+            std::fs::write(
+                project.path().join(".missive/list-events.csv"),
+                format!("email,time,event,source,detail,issue\n{events}"),
+            )
+            .unwrap();
+        }
+        let (child, url) = spawn_server(
+            project.path(),
+            &["serve", "--bind", &format!("127.0.0.1:{port}")],
+        );
+        Signups {
+            child,
+            url,
+            port,
+            project,
+            smtp,
+            _mail: mail,
+        }
+    }
+
+    fn agent() -> ureq::Agent {
+        ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .max_redirects(0)
+            .build()
+            .into()
+    }
+
+    /// POSTs a form to `path`: the status, the headers but `date`, the body.
+    fn post(&self, path: &str, form: &[(&str, &str)]) -> (u16, Vec<(String, String)>, String) {
+        let body: String = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(form)
+            .finish();
+        let mut response = Self::agent()
+            .post(&format!("{}{}", self.url, path.trim_start_matches('/')))
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .send(body.as_str())
+            .unwrap();
+        let headers = response
+            .headers()
+            .iter()
+            .filter(|(k, _)| k.as_str() != "date")
+            .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_string()))
+            .collect();
+        (
+            response.status().as_u16(),
+            headers,
+            response.body_mut().read_to_string().unwrap(),
+        )
+    }
+
+    fn get(&self, path_and_query: &str) -> (u16, String) {
+        let mut response = Self::agent()
+            .get(&format!(
+                "{}{}",
+                self.url,
+                path_and_query.trim_start_matches('/')
+            ))
+            .call()
+            .unwrap();
+        (
+            response.status().as_u16(),
+            response.body_mut().read_to_string().unwrap(),
+        )
+    }
+
+    fn sign_up(&self, email: &str, name: &str) -> (u16, Vec<(String, String)>, String) {
+        self.post(
+            "/subscribe",
+            &[
+                ("email", email),
+                ("name", name),
+                ("city", "Lyon"),
+                ("website", ""),
+            ],
+        )
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.project.path().join(".missive/list-events.csv"))
+            .unwrap_or_default()
+    }
+
+    /// The log's lines about `email` with `event`.
+    fn events(&self, email: &str, event: &str) -> usize {
+        self.log()
+            .lines()
+            .filter(|l| l.starts_with(&format!("{email},")) && l.contains(&format!(",{event},")))
+            .count()
+    }
+
+    /// Waits until `n` messages have arrived at the SMTP server.
+    fn wait_for_mail(&self, n: usize) -> Vec<(serde_json::Value, Vec<u8>)> {
+        let start = Instant::now();
+        loop {
+            let messages = self.smtp.messages();
+            if messages.len() >= n {
+                return messages;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "{} of {n} messages arrived",
+                messages.len()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// The confirmation token mailed to `email` (the latest).
+    fn token_for(&self, email: &str) -> String {
+        let messages = self.smtp.messages();
+        let (_, raw) = messages
+            .iter()
+            .rev()
+            .find(|(env, _)| env["rcpt_tos"][0] == email)
+            .unwrap_or_else(|| panic!("no mail to {email}"));
+        let text = confirmation_link(raw);
+        text.split("token=").nth(1).unwrap().to_string()
+    }
+}
+
+impl Drop for Signups {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The confirmation link in a message's text part.
+fn confirmation_link(raw: &[u8]) -> String {
+    let message = mail_parser::MessageParser::default().parse(raw).unwrap();
+    let text = message.body_text(0).unwrap();
+    text.split_whitespace()
+        .find(|w| w.contains("/confirm?token="))
+        .unwrap_or_else(|| panic!("no link in {text}"))
+        .to_string()
+}
+
+#[test]
+fn a_sign_up_in_chromium_is_confirmed_by_the_button_alone_and_welcomed() {
+    let s = Signups::start(
+        "welcome = \"issues/2026-11-27-tides-and-timetables.toml\"\n",
+        "",
+    );
+    // The author's page, with the form `missive signup-form` prints.
+    let o = s.project.run(&["signup-form"], &[]);
+    assert_exit(&o, 0);
+    let form = stdout(&o);
+    assert!(
+        form.contains(&format!("action=\"http://127.0.0.1:{}/subscribe\"", s.port)),
+        "{form}"
+    );
+    let page = s.project.path().join("page.html");
+    std::fs::write(
+        &page,
+        format!("<!doctype html><title>Sign up</title>{form}"),
+    )
+    .unwrap();
+    let node = |args: &[&str]| {
+        Command::new("node")
+            .arg(repo().join("tests/preview/signup.mjs"))
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("node runs (bash tests/run installs it with playwright-core and chromium)")
+    };
+    let reader = "new.reader@example.org";
+    let out = node(&[
+        "form",
+        &format!("file://{}", page.display()),
+        "New.Reader@Example.org",
+        "Nell",
+    ])
+    .wait_with_output()
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert_eq!(s.events(reader, "pending"), 1, "{}", s.log());
+
+    // The confirmation email: an issue's headers, to the reader, one link.
+    let messages = s.wait_for_mail(1);
+    let (envelope, raw) = &messages[0];
+    // Sent to the address as the reader typed it.
+    assert_eq!(envelope["rcpt_tos"][0], "New.Reader@Example.org");
+    let message = mail_parser::MessageParser::default().parse(raw).unwrap();
+    assert_eq!(
+        message.subject(),
+        Some("Please confirm your subscription to The Slow Commute")
+    );
+    assert!(message.header("List-Unsubscribe").is_some());
+    assert!(message.body_text(0).unwrap().contains("Hello Nell,"));
+    let link = confirmation_link(raw);
+    assert!(
+        link.starts_with(&format!("http://127.0.0.1:{}/confirm?token=", s.port)),
+        "{link}"
+    );
+
+    // Opening the link (as a scanner would) subscribes nobody; the button does.
+    let mut browser = node(&["confirm", &link]);
+    let mut lines =
+        std::io::BufRead::lines(std::io::BufReader::new(browser.stdout.take().unwrap()));
+    for line in lines.by_ref() {
+        if line.unwrap() == "waiting" {
+            break;
+        }
+    }
+    assert_eq!(
+        s.events(reader, "confirmed"),
+        0,
+        "the page alone confirmed: {}",
+        s.log()
+    );
+    browser.stdin.take().unwrap().write_all(b"go\n").unwrap();
+    let rest: Vec<String> = lines.map(Result::unwrap).collect();
+    assert!(browser.wait().unwrap().success(), "{rest:?}");
+    assert_eq!(s.events(reader, "confirmed"), 1, "{}", s.log());
+    let confirmed = s
+        .log()
+        .lines()
+        .find(|l| l.contains(",confirmed,"))
+        .unwrap()
+        .to_string();
+    assert!(
+        confirmed.contains(",signup,name=Nell&token="),
+        "{confirmed}"
+    );
+    assert!(
+        !confirmed.contains("ip="),
+        "no IP address without record_ip: {confirmed}"
+    );
+
+    // The welcome (the example issue) reaches the new reader, and the next
+    // send counts them.
+    let messages = s.wait_for_mail(2);
+    let (envelope, raw) = &messages[1];
+    assert_eq!(
+        envelope["rcpt_tos"][0], reader,
+        "the welcome goes to the address as recorded"
+    );
+    let welcome = mail_parser::MessageParser::default().parse(raw).unwrap();
+    assert_eq!(
+        welcome.subject(),
+        Some("Tides and timetables: what the week meant")
+    );
+    let next = s.project.path().join("issues/2026-12-04-next.toml");
+    std::fs::copy(s.project.path().join(s.project.issue()), &next).unwrap();
+    let o = s.project.run(
+        &["send", "issues/2026-12-04-next.toml", "--dry-run"],
+        &[("MISSIVE_UNSUBSCRIBE_SECRET", SECRET)],
+    );
+    assert_exit(&o, 0);
+    assert!(
+        stdout(&o).contains("to send now:        4\n"),
+        "{}",
+        stdout(&o)
+    );
+    let o = s.project.run(&["subscribers"], &[]);
+    assert!(
+        stdout(&o).contains("sign-ups: 1 confirmed, 0 waiting"),
+        "{}",
+        stdout(&o)
+    );
+}
+
+#[test]
+fn a_link_that_is_replayed_expired_cut_or_forged_records_nothing() {
+    let s = Signups::start("confirm_hours = 48\n", "");
+    let reader = "ada@example.org";
+    assert_eq!(s.sign_up(reader, "Ada").0, 303);
+    s.wait_for_mail(1);
+    let token = s.token_for(reader);
+    let secret = Secret::new(SECRET).unwrap();
+    let claim = |at: i64| SignupClaim {
+        email: "eve@example.org".into(),
+        name: String::new(),
+        fields: Vec::new(),
+        at,
+    };
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let expired = secret.seal_signup(&claim(now - 49 * 3600));
+    let future = secret.seal_signup(&claim(now + 3600));
+    let forged = Secret::new("another secret, also long enough")
+        .unwrap()
+        .seal_signup(&claim(now));
+    let unsubscribe_token = secret.seal("eve@example.org");
+    let before = s.log();
+    for (bad, status) in [
+        (&token[..token.len() - 3], 403),
+        (expired.as_str(), 400),
+        (future.as_str(), 400),
+        (forged.as_str(), 403),
+        (unsubscribe_token.as_str(), 403),
+        ("", 400),
+    ] {
+        assert_eq!(
+            s.get(&format!("/confirm?token={bad}")).0,
+            status,
+            "GET {bad}"
+        );
+        assert_eq!(
+            s.post("/confirm", &[("token", bad)]).0,
+            status,
+            "POST {bad}"
+        );
+    }
+    assert_eq!(s.log(), before, "a bad link recorded something");
+    // The genuine one: a GET changes nothing, a POST confirms, once.
+    for _ in 0..3 {
+        assert_eq!(s.get(&format!("/confirm?token={token}")).0, 200);
+    }
+    assert_eq!(s.log(), before);
+    assert_eq!(s.post("/confirm", &[("token", &token)]).0, 200);
+    assert_eq!(s.events(reader, "confirmed"), 1);
+    assert_eq!(s.post("/confirm", &[("token", &token)]).0, 400, "replayed");
+    assert_eq!(s.get(&format!("/confirm?token={token}")).0, 400, "replayed");
+    // Even after the reader leaves, the old link does not bring them back.
+    let o = s.project.run(&["subscribers", "remove", reader], &[]);
+    assert_exit(&o, 0);
+    assert_eq!(s.post("/confirm", &[("token", &token)]).0, 400);
+    assert_eq!(s.events(reader, "confirmed"), 1);
+    assert_eq!(s.events(reader, "unsubscribed"), 1);
+}
+
+#[test]
+fn the_answer_is_the_same_for_every_address_and_the_suppressed_get_no_mail() {
+    let now = "2026-11-01T00:00:00Z";
+    let s = Signups::start(
+        "",
+        &format!(
+            "complained@example.org,{now},complained,complaint,Feedback-Type: abuse,\n\
+             bounced@example.org,{now},bounced,bounce,550 5.1.1 no such user,\n\
+             confirmed@example.org,{now},confirmed,signup,name=C&token=00,\n"
+        ),
+    );
+    let first = s.sign_up("pending@example.org", "P");
+    s.wait_for_mail(1);
+    let answers: Vec<_> = [
+        "new@example.org",
+        "pending@example.org",
+        "confirmed@example.org",
+        "complained@example.org",
+        "bounced@example.org",
+        "reader0001@example.org",
+    ]
+    .iter()
+    .map(|email| (email, s.sign_up(email, "X")))
+    .collect();
+    for (email, answer) in &answers {
+        assert_eq!(*answer, first, "the answer for {email} differs");
+    }
+    assert_eq!(first.0, 303);
+    assert!(
+        first.1.contains(&("location".into(), "/subscribed".into())),
+        "{:?}",
+        first.1
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    let to: BTreeSet<String> = s.smtp.recipients().into_iter().collect();
+    for quiet in [
+        "complained@example.org",
+        "bounced@example.org",
+        "confirmed@example.org",
+    ] {
+        assert!(!to.contains(quiet), "{quiet} was mailed: {to:?}");
+    }
+    assert!(
+        to.contains("new@example.org") && to.contains("pending@example.org"),
+        "{to:?}"
+    );
+    // Not an address at all: told so (this says nothing about anyone).
+    assert_eq!(s.sign_up("not an address", "X").0, 400);
+}
+
+#[test]
+fn a_hundred_sign_ups_of_one_address_send_one_email_and_a_filled_honeypot_none() {
+    let s = Signups::start("", "");
+    let victim = "victim@example.org";
+    let answers: Vec<u16> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..100)
+            .map(|_| scope.spawn(|| s.sign_up(victim, "V").0))
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert!(answers.iter().all(|a| *a == 303), "{answers:?}");
+    let bot = s.post(
+        "/subscribe",
+        &[
+            ("email", "bot-target@example.org"),
+            ("website", "http://spam.example"),
+        ],
+    );
+    assert_eq!(bot.0, 303);
+    std::thread::sleep(Duration::from_secs(1));
+    let to = s.smtp.recipients();
+    assert_eq!(to.iter().filter(|r| *r == victim).count(), 1, "{to:?}");
+    assert!(!to.iter().any(|r| r == "bot-target@example.org"), "{to:?}");
+    assert_eq!(s.events(victim, "pending"), 1, "{}", s.log());
+    assert!(!s.log().contains("bot-target"), "{}", s.log());
+}
+
+/// Sends `forms` to `/subscribe` from `threads` threads at once; returns
+/// each address whose sign-up got the usual answer.
+fn sign_up_all(url: &str, emails: &[String], threads: usize) -> Vec<String> {
+    let chunks: Vec<&[String]> = emails.chunks(emails.len().div_ceil(threads)).collect();
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = chunks
+            .into_iter()
+            .map(|chunk| {
+                scope.spawn(move || {
+                    let agent = Signups::agent();
+                    let mut answered = Vec::new();
+                    for email in chunk {
+                        let body = format!(
+                            "email={}",
+                            url::form_urlencoded::byte_serialize(email.as_bytes())
+                                .collect::<String>()
+                        );
+                        let Ok(response) = agent
+                            .post(&format!("{url}subscribe"))
+                            .header("Content-Type", "application/x-www-form-urlencoded")
+                            .send(body.as_str())
+                        else {
+                            continue;
+                        };
+                        if response.status().as_u16() == 303 {
+                            answered.push(email.clone());
+                        }
+                    }
+                    answered
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap())
+            .collect()
+    })
+}
+
+/// The log's lines, each checked to be a whole record.
+fn well_formed(log: &str) -> Vec<Vec<String>> {
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .from_reader(log.as_bytes());
+    reader
+        .records()
+        .map(|r| {
+            let r = r.expect("a well-formed line");
+            assert_eq!(r.len(), 6, "{r:?}");
+            r.iter().map(String::from).collect()
+        })
+        .collect()
+}
+
+#[test]
+fn a_thousand_concurrent_sign_ups_are_each_recorded_once_and_none_is_lost_to_kill_9() {
+    let s = Signups::start("per_ip_per_hour = 10000000\n", "");
+    // 1,000 sign-ups of 500 addresses, two each, all at once.
+    let emails: Vec<String> = (0..1000)
+        .map(|i| format!("r{:03}@example.org", i % 500))
+        .collect();
+    let answered = sign_up_all(&s.url, &emails, 32);
+    assert_eq!(answered.len(), 1000);
+    let records = well_formed(&s.log());
+    let mut pending: HashMap<&str, usize> = HashMap::new();
+    for r in &records {
+        assert_eq!(r[2], "pending");
+        *pending.entry(r[0].as_str()).or_default() += 1;
+    }
+    assert_eq!(pending.len(), 500);
+    assert!(
+        pending.values().all(|n| *n == 1),
+        "an address recorded twice"
+    );
+    // Their 500 confirmations, all at once.
+    s.wait_for_mail(500);
+    let tokens: Vec<String> = s
+        .smtp
+        .messages()
+        .iter()
+        .map(|(_, raw)| {
+            confirmation_link(raw)
+                .split("token=")
+                .nth(1)
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    let confirmed: usize = std::thread::scope(|scope| {
+        let handles: Vec<_> = tokens
+            .chunks(16)
+            .map(|chunk| {
+                scope.spawn(|| {
+                    chunk
+                        .iter()
+                        .filter(|t| s.post("/confirm", &[("token", t)]).0 == 200)
+                        .count()
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).sum()
+    });
+    assert_eq!(confirmed, 500);
+    let records = well_formed(&s.log());
+    let confirmed: BTreeSet<&str> = records
+        .iter()
+        .filter(|r| r[2] == "confirmed")
+        .map(|r| r[0].as_str())
+        .collect();
+    assert_eq!(confirmed.len(), 500);
+    assert_eq!(records.iter().filter(|r| r[2] == "confirmed").count(), 500);
+    drop(s);
+
+    // kill -9 in the middle of 1,000 sign-ups: every one answered is on disk.
+    let mut s = Signups::start("per_ip_per_hour = 10000000\n", "");
+    let emails: Vec<String> = (0..1000).map(|i| format!("k{i:04}@example.org")).collect();
+    let pid = s.child.id();
+    let answered = std::thread::scope(|scope| {
+        let url = s.url.clone();
+        let signing = scope.spawn(move || sign_up_all(&url, &emails, 16));
+        let start = Instant::now();
+        while s.log().lines().count() < 200 && start.elapsed() < Duration::from_secs(30) {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        Command::new("kill")
+            .args(["-9", &pid.to_string()])
+            .status()
+            .unwrap();
+        signing.join().unwrap()
+    });
+    let _ = s.child.wait();
+    assert!(
+        !answered.is_empty() && answered.len() < 1000,
+        "{} answered: the kill came too early or too late",
+        answered.len()
+    );
+    let on_disk: BTreeSet<String> = well_formed(&s.log())
+        .into_iter()
+        .map(|r| r[0].clone())
+        .collect();
+    let lost: Vec<&String> = answered.iter().filter(|e| !on_disk.contains(*e)).collect();
+    assert!(lost.is_empty(), "answered but not recorded: {lost:?}");
+}
