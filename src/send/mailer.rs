@@ -1,7 +1,8 @@
-//! One message at a time, in the background: what `missive serve` sends
-//! (confirmation emails, welcome messages) goes into a queue that one task
-//! delivers over one link of the configured transport, retrying a
-//! temporary failure a few times and journaling each outcome when asked to.
+//! Single messages, in the background: what `missive serve` sends
+//! (confirmation emails, welcome messages) goes into a queue that a few
+//! tasks deliver, each over its own link of the configured transport,
+//! retrying a temporary failure a few times and journaling each outcome
+//! when asked to.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -33,51 +34,22 @@ pub struct Mailer {
 }
 
 impl Mailer {
-    /// Starts the sending task (on the current tokio runtime); `on_problem`
-    /// hears of each message that could not be sent.
-    pub fn start(transport: Transport, on_problem: Arc<dyn Fn(&str) + Send + Sync>) -> Mailer {
-        let (queue, mut waiting) = mpsc::channel::<Outgoing>(QUEUE);
-        tokio::spawn(async move {
-            let mut link = transport.link();
-            while let Some(out) = waiting.recv().await {
-                let mut attempt = 1;
-                let outcome = loop {
-                    match link.deliver(&out.message).await {
-                        Ok(reply) => break Ok(reply),
-                        Err(DeliverError::Failed(
-                            Failure::Transient { .. } | Failure::Network(_),
-                        )) if attempt < ATTEMPTS => {
-                            link.close().await;
-                            link = transport.link();
-                            tokio::time::sleep(Duration::from_secs(2 << attempt)).await;
-                            attempt += 1;
-                        }
-                        Err(e) => {
-                            // A new connection for the next message.
-                            link.close().await;
-                            link = transport.link();
-                            break Err(match e {
-                                DeliverError::Failed(f) => f.reply().to_string(),
-                                DeliverError::Fatal(f) => f.to_string(),
-                            });
-                        }
-                    }
-                };
-                let entry = match &outcome {
-                    Ok(reply) => Entry::sent(out.email.clone(), reply.clone()),
-                    Err(reply) => {
-                        on_problem(&format!("could not send to {}: {reply}", out.email));
-                        Entry::failed(out.email.clone(), reply.clone())
-                    }
-                };
-                if let Some(journal) = &out.journal
-                    && let Err(e) = journal.record(&entry).and_then(|()| journal.sync())
-                {
-                    on_problem(&format!("{e:#}"));
-                }
-            }
-            link.close().await;
-        });
+    /// Starts `workers` sending tasks (on the current tokio runtime), one
+    /// link each; `on_problem` hears of each message that could not be sent.
+    pub fn start(
+        transport: &Transport,
+        workers: usize,
+        on_problem: &Arc<dyn Fn(&str) + Send + Sync>,
+    ) -> Mailer {
+        let (queue, waiting) = mpsc::channel::<Outgoing>(QUEUE);
+        let waiting = Arc::new(tokio::sync::Mutex::new(waiting));
+        for _ in 0..workers.max(1) {
+            tokio::spawn(work(
+                transport.clone(),
+                Arc::clone(&waiting),
+                Arc::clone(on_problem),
+            ));
+        }
         Mailer { queue }
     }
 
@@ -85,4 +57,54 @@ impl Mailer {
     pub fn send(&self, out: Outgoing) -> bool {
         self.queue.try_send(out).is_ok()
     }
+}
+
+/// One sending task: takes the next message off the queue, delivers it,
+/// journals it, until the queue closes.
+async fn work(
+    transport: Transport,
+    waiting: Arc<tokio::sync::Mutex<mpsc::Receiver<Outgoing>>>,
+    on_problem: Arc<dyn Fn(&str) + Send + Sync>,
+) {
+    let mut link = transport.link();
+    loop {
+        let next = waiting.lock().await.recv().await;
+        let Some(out) = next else { break };
+        let mut attempt = 1;
+        let outcome = loop {
+            match link.deliver(&out.message).await {
+                Ok(reply) => break Ok(reply),
+                Err(DeliverError::Failed(Failure::Transient { .. } | Failure::Network(_)))
+                    if attempt < ATTEMPTS =>
+                {
+                    link.close().await;
+                    link = transport.link();
+                    tokio::time::sleep(Duration::from_secs(2 << attempt)).await;
+                    attempt += 1;
+                }
+                Err(e) => {
+                    // A new connection for the next message.
+                    link.close().await;
+                    link = transport.link();
+                    break Err(match e {
+                        DeliverError::Failed(f) => f.reply().to_string(),
+                        DeliverError::Fatal(f) => f.to_string(),
+                    });
+                }
+            }
+        };
+        let entry = match &outcome {
+            Ok(reply) => Entry::sent(out.email.clone(), reply.clone()),
+            Err(reply) => {
+                on_problem(&format!("could not send to {}: {reply}", out.email));
+                Entry::failed(out.email.clone(), reply.clone())
+            }
+        };
+        if let Some(journal) = &out.journal
+            && let Err(e) = journal.record(&entry).and_then(|()| journal.sync())
+        {
+            on_problem(&format!("{e:#}"));
+        }
+    }
+    link.close().await;
 }

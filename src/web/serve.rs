@@ -120,7 +120,7 @@ pub fn serve(
                 settings,
                 secret.clone(),
                 options.send_latest,
-                Arc::clone(&on_problem),
+                &on_problem,
             )
         })?),
         None if options.send_latest => {

@@ -74,7 +74,7 @@ impl Signup {
         settings: &config::Signup,
         secret: Secret,
         send_latest: bool,
-        on_problem: Arc<dyn Fn(&str) + Send + Sync>,
+        on_problem: &Arc<dyn Fn(&str) + Send + Sync>,
     ) -> Result<Signup> {
         let config = &project.config;
         let label = project.config_label();
@@ -136,7 +136,7 @@ impl Signup {
             ),
             confirm,
             welcome,
-            mailer: Mailer::start(transport, on_problem),
+            mailer: Mailer::start(&transport, config.sending.concurrency.get(), on_problem),
             settings: settings.clone(),
         })
     }
