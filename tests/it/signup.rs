@@ -305,6 +305,73 @@ fn a_sign_up_in_chromium_is_confirmed_by_the_button_alone_and_welcomed() {
         "{}",
         stdout(&o)
     );
+    // Folded into the CSV: a row of its own.
+    assert_exit(&s.project.run(&["subscribers", "--fold"], &[]), 0);
+    let csv = std::fs::read_to_string(s.project.path().join("subscribers.csv")).unwrap();
+    assert!(
+        csv.ends_with("new.reader@example.org,Nell,subscribed,\n"),
+        "{csv}"
+    );
+}
+
+#[test]
+fn the_author_adds_and_removes_readers_through_the_same_log() {
+    let s = Signups::start("", "");
+    let env = [("MISSIVE_UNSUBSCRIBE_SECRET", SECRET)];
+    let o = s.project.run(
+        &[
+            "subscribers",
+            "add",
+            "Paper@Example.org",
+            "--name",
+            "On Paper",
+            "--confirmed",
+        ],
+        &env,
+    );
+    assert_exit(&o, 0);
+    assert_eq!(s.events("paper@example.org", "confirmed"), 1, "{}", s.log());
+    // Without --confirmed: a confirmation link, sent now, and pending.
+    let o = s
+        .project
+        .run(&["subscribers", "add", "asked@example.org"], &env);
+    assert_exit(&o, 0);
+    assert!(
+        stdout(&o).contains("asked@example.org is pending"),
+        "{}",
+        stdout(&o)
+    );
+    assert_eq!(s.events("asked@example.org", "pending"), 1, "{}", s.log());
+    s.wait_for_mail(1);
+    let token = s.token_for("asked@example.org");
+    let o = s
+        .project
+        .run(&["subscribers", "remove", "reader0001@example.org"], &env);
+    assert_exit(&o, 0);
+    let o = s
+        .project
+        .run(&["send", s.project.issue(), "--dry-run"], &env);
+    assert_exit(&o, 0);
+    // 3 on the list, one removed, one added on paper; the one asked is not
+    // a reader until they confirm.
+    assert!(
+        stdout(&o).contains("to send now:        3\n"),
+        "{}",
+        stdout(&o)
+    );
+    assert_eq!(s.post("/confirm", &[("token", &token)]).0, 200);
+    let o = s
+        .project
+        .run(&["send", s.project.issue(), "--dry-run"], &env);
+    assert!(
+        stdout(&o).contains("to send now:        4\n"),
+        "{}",
+        stdout(&o)
+    );
+    let o = s
+        .project
+        .run(&["subscribers", "add", "not an address"], &env);
+    assert_exit(&o, 1);
 }
 
 #[test]
