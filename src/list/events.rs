@@ -140,24 +140,7 @@ pub struct Record {
 /// Every event of the log, in order; a last line still being written (no
 /// newline yet) is not read, nor the header.
 pub fn records(path: &Path) -> Result<Vec<Record>> {
-    Ok(read_complete_lines(path)?
-        .into_iter()
-        .filter_map(|record| {
-            let field = |i| record.get(i).unwrap_or("").to_string();
-            let email = field(0);
-            if email.trim().is_empty() || email == "email" {
-                return None;
-            }
-            Some(Record {
-                email,
-                time: field(1),
-                event: field(2),
-                source: field(3),
-                detail: field(4),
-                issue: field(5),
-            })
-        })
-        .collect())
+    records_from(path, 0).map(|(records, _)| records)
 }
 
 /// How many addresses have each latest event that changed their place on
@@ -208,18 +191,76 @@ pub fn counts(path: &Path) -> Result<std::collections::BTreeMap<String, usize>> 
 pub fn load(path: &Path) -> Result<Suppressed> {
     let mut suppressed = Suppressed::default();
     for record in records(path)? {
-        match effect(&record.event) {
-            Effect::Suppress => {
-                suppressed.insert(&record.email);
-            }
-            Effect::Restore => {
-                suppressed.remove(&record.email);
-            }
-            Effect::Join => suppressed.join(joined_from(&record.email, &record.detail)),
-            Effect::Neutral => {}
-        }
+        apply(&mut suppressed, &record);
     }
     Ok(suppressed)
+}
+
+/// What one event does to the list.
+pub fn apply(suppressed: &mut Suppressed, record: &Record) {
+    match effect(&record.event) {
+        Effect::Suppress => {
+            suppressed.insert(&record.email);
+        }
+        Effect::Restore => {
+            suppressed.remove(&record.email);
+        }
+        Effect::Join => suppressed.join(joined_from(&record.email, &record.detail)),
+        Effect::Neutral => {}
+    }
+}
+
+/// The events written to the log from byte `offset` on (by this process or
+/// any other), and the offset after the last complete line: what a
+/// long-running server reads to keep up with the log.
+pub fn records_from(path: &Path, offset: u64) -> Result<(Vec<Record>, u64)> {
+    use std::io::{Read as _, Seek as _};
+    let mut file = match File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((Vec::new(), offset)),
+        Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+    };
+    let length = file.metadata()?.len();
+    if length <= offset {
+        return Ok((Vec::new(), offset));
+    }
+    let mut bytes = Vec::new();
+    file.seek(std::io::SeekFrom::Start(offset))
+        .and_then(|_| file.read_to_end(&mut bytes))
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    let complete = bytes.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
+    bytes.truncate(complete);
+    Ok((parse(&bytes), offset + complete as u64))
+}
+
+/// The events of complete lines of the log.
+fn parse(bytes: &[u8]) -> Vec<Record> {
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(bytes);
+    reader
+        .records()
+        .filter_map(Result::ok)
+        .filter_map(|record| to_record(&record))
+        .collect()
+}
+
+/// A line of the log as an event (`None` for the header or a blank line).
+fn to_record(record: &csv::StringRecord) -> Option<Record> {
+    let field = |i| record.get(i).unwrap_or("").to_string();
+    let email = field(0);
+    if email.trim().is_empty() || email == "email" {
+        return None;
+    }
+    Some(Record {
+        email,
+        time: field(1),
+        event: field(2),
+        source: field(3),
+        detail: field(4),
+        issue: field(5),
+    })
 }
 
 /// The CSV records of the complete lines of `path` (none if it is missing).

@@ -65,10 +65,41 @@ pub(super) struct App {
 pub(super) struct ListState {
     pub(super) suppressed: Suppressed,
     pub(super) log: Log,
-    /// Each address's latest event (pending ones included), by hash.
+    /// Each address's latest event that says where it stands (not a
+    /// pending sign-up, nor a soft bounce), by hash.
     pub(super) latest: HashMap<u64, String>,
     /// The confirmation tokens already used.
     pub(super) used: HashSet<String>,
+    /// How far the log has been read.
+    read_to: u64,
+}
+
+impl ListState {
+    /// Reads what was appended to the log since it was last read — by this
+    /// server, or by another process (`missive bounces`, a send that met a
+    /// hard bounce, `subscribers remove`) — so that every decision sees the
+    /// latest events.
+    pub(super) fn catch_up(&mut self) -> Result<()> {
+        let (records, read_to) = events::records_from(self.log.path(), self.read_to)?;
+        self.read_to = read_to;
+        for record in records {
+            let hash = address_hash(&normalize(&record.email));
+            if record.event == events::CONFIRMED
+                && let Some(token) = events::detail_value(&record.detail, "token")
+            {
+                self.used.insert(token);
+            }
+            events::apply(&mut self.suppressed, &record);
+            // A pending sign-up changes nothing about where the reader stands.
+            if !matches!(
+                record.event.as_str(),
+                events::SOFT_BOUNCED | events::SENDER_BLOCKED | events::PENDING
+            ) {
+                self.latest.insert(hash, record.event);
+            }
+        }
+        Ok(())
+    }
 }
 
 /// A server that is listening.
@@ -93,24 +124,16 @@ pub fn serve(
         anyhow!("{SECRET_ENV} is not set: it must be the secret the links were signed with")
     })?;
     let list = project.list_path(options.subscribers.as_deref());
-    let (suppressed, log, migrated) = events::open_project(project, &list)?;
+    let (_, log, migrated) = events::open_project(project, &list)?;
     let path = log.path().to_path_buf();
-    let mut latest = HashMap::new();
-    let mut used = HashSet::new();
-    for record in events::records(&path)? {
-        let hash = address_hash(&normalize(&record.email));
-        if record.event == events::CONFIRMED
-            && let Some(token) = events::detail_value(&record.detail, "token")
-        {
-            used.insert(token);
-        }
-        if !matches!(
-            record.event.as_str(),
-            events::SOFT_BOUNCED | events::SENDER_BLOCKED
-        ) {
-            latest.insert(hash, record.event);
-        }
-    }
+    let mut state = ListState {
+        suppressed: Suppressed::default(),
+        log,
+        latest: HashMap::new(),
+        used: HashSet::new(),
+        read_to: 0,
+    };
+    state.catch_up()?;
     let on_problem: Arc<dyn Fn(&str) + Send + Sync> = Arc::new(on_problem);
     let runtime = crate::runtime()?;
     let signup = match &project.config.signup {
@@ -131,12 +154,7 @@ pub fn serve(
     let app = Arc::new(App {
         secret,
         name: project.config.newsletter.name.to_string(),
-        list: Mutex::new(ListState {
-            suppressed,
-            log,
-            latest,
-            used,
-        }),
+        list: Mutex::new(state),
         on_problem,
         signup,
     });
@@ -283,15 +301,12 @@ async fn unsubscribe(
     let app_for_problem = Arc::clone(&app);
     let recorded = tokio::task::spawn_blocking(move || {
         let mut list = app.list.lock().expect("list lock");
+        list.catch_up()?;
         if list.suppressed.contains(&email) {
             return Ok(false);
         }
         list.log.append(&email, events::UNSUBSCRIBED, source)?;
-        list.suppressed.insert(&email);
-        list.latest.insert(
-            address_hash(&normalize(&email)),
-            events::UNSUBSCRIBED.to_string(),
-        );
+        list.catch_up()?;
         Ok::<_, anyhow::Error>(true)
     })
     .await;

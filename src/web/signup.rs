@@ -291,6 +291,7 @@ async fn subscribe(
     let log_email = email.clone();
     let recorded = tokio::task::spawn_blocking(move || {
         let mut list = app_for_log.list.lock().expect("list lock");
+        list.catch_up()?;
         let latest = list.latest.get(&hash).map(String::as_str);
         let subscribed = latest == Some(events::CONFIRMED) && !list.suppressed.contains(&log_email);
         if subscribed || matches!(latest, Some(events::BOUNCED | events::COMPLAINED)) {
@@ -298,7 +299,7 @@ async fn subscribe(
         }
         list.log
             .append_about(&log_email, events::PENDING, "signup", &detail, "")?;
-        list.latest.insert(hash, events::PENDING.to_string());
+        list.catch_up()?;
         Ok::<_, anyhow::Error>(true)
     })
     .await;
@@ -496,7 +497,13 @@ fn check_token(
         ));
     }
     let id = token_id(token);
-    if app.list.lock().expect("list lock").used.contains(&id) {
+    let used = {
+        let mut list = app.list.lock().expect("list lock");
+        // A failure to read the log is found again, and reported, on POST.
+        let _ = list.catch_up();
+        list.used.contains(&id)
+    };
+    if used {
         return Err(refused(
             StatusCode::BAD_REQUEST,
             "This confirmation link was used already.",
@@ -566,6 +573,7 @@ async fn confirm(
     let for_log = joined.clone();
     let recorded = tokio::task::spawn_blocking(move || {
         let mut list = app_for_log.list.lock().expect("list lock");
+        list.catch_up()?;
         if list.used.contains(&id) {
             return Ok(false);
         }
@@ -590,9 +598,7 @@ async fn confirm(
         let detail = events::joined_detail(&for_log, &extra);
         list.log
             .append_about(&for_log.email, events::CONFIRMED, "signup", &detail, "")?;
-        list.suppressed.join(for_log);
-        list.latest.insert(hash, events::CONFIRMED.to_string());
-        list.used.insert(id);
+        list.catch_up()?;
         Ok::<_, anyhow::Error>(true)
     })
     .await;

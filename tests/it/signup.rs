@@ -27,6 +27,17 @@ impl Signups {
     /// `signup` is added to `[signup]`; `events` is the project's list-event
     /// log before the server starts.
     fn start(signup: &str, events: &str) -> Signups {
+        Signups::start_with(signup, events, &[], |_| {})
+    }
+
+    /// Like [`start`](Signups::start), with `serve` given `args` and the
+    /// project first handed to `prepare`.
+    fn start_with(
+        signup: &str,
+        events: &str,
+        args: &[&str],
+        prepare: impl FnOnce(&SendProject),
+    ) -> Signups {
         let mail = tempfile::tempdir().unwrap();
         let smtp = SmtpServer::start(mail.path(), &[]);
         let port = crate::common::mta::free_port();
@@ -44,10 +55,11 @@ impl Signups {
             )
             .unwrap();
         }
-        let (child, url) = spawn_server(
-            project.path(),
-            &["serve", "--bind", &format!("127.0.0.1:{port}")],
-        );
+        prepare(&project);
+        let bind = format!("127.0.0.1:{port}");
+        let mut serve = vec!["serve", "--bind", &bind];
+        serve.extend_from_slice(args);
+        let (child, url) = spawn_server(project.path(), &serve);
         Signups {
             child,
             url,
@@ -316,7 +328,7 @@ fn a_sign_up_in_chromium_is_confirmed_by_the_button_alone_and_welcomed() {
 
 #[test]
 fn the_author_adds_and_removes_readers_through_the_same_log() {
-    let s = Signups::start("", "");
+    let s = Signups::start("record_ip = true\n", "");
     let env = [("MISSIVE_UNSUBSCRIBE_SECRET", SECRET)];
     let o = s.project.run(
         &[
@@ -372,6 +384,67 @@ fn the_author_adds_and_removes_readers_through_the_same_log() {
         .project
         .run(&["subscribers", "add", "not an address"], &env);
     assert_exit(&o, 1);
+    // The removed reader signs up again and confirms: back on the list, and
+    // the record says they had unsubscribed (and, asked to, where from).
+    assert_eq!(s.sign_up("reader0001@example.org", "Again").0, 303);
+    s.wait_for_mail(2);
+    let token = s.token_for("reader0001@example.org");
+    assert_eq!(s.post("/confirm", &[("token", &token)]).0, 200);
+    let line = s
+        .log()
+        .lines()
+        .rfind(|l| l.starts_with("reader0001@example.org,"))
+        .unwrap()
+        .to_string();
+    assert!(
+        line.contains(",confirmed,signup,name=Again&city=Lyon&token=")
+            && line.contains("&ip=127.0.0.1&was=unsubscribed"),
+        "{line}"
+    );
+    let o = s
+        .project
+        .run(&["send", s.project.issue(), "--dry-run"], &env);
+    assert!(
+        stdout(&o).contains("to send now:        5\n"),
+        "{}",
+        stdout(&o)
+    );
+}
+
+#[test]
+fn send_latest_welcomes_with_the_latest_issue_sent() {
+    let env = [("MISSIVE_UNSUBSCRIBE_SECRET", SECRET)];
+    let s = Signups::start_with("", "", &["--send-latest"], |p| {
+        assert_exit(&p.run(&["send", p.issue(), "--yes"], &env), 0);
+    });
+    let sent = s.smtp.messages().len();
+    assert_eq!(s.sign_up("late@example.org", "").0, 303);
+    s.wait_for_mail(sent + 1);
+    let token = s.token_for("late@example.org");
+    assert_eq!(s.post("/confirm", &[("token", &token)]).0, 200);
+    let messages = s.wait_for_mail(sent + 2);
+    let (envelope, raw) = messages.last().unwrap();
+    assert_eq!(envelope["rcpt_tos"][0], "late@example.org");
+    let welcome = mail_parser::MessageParser::default().parse(raw).unwrap();
+    assert_eq!(
+        welcome.subject(),
+        Some("Tides and timetables: what the week meant")
+    );
+    // Nothing sent yet: --send-latest has nothing to send, and says so.
+    let fresh = SendProject::new(
+        &format!(
+            "{}\n[signup]\nurl = \"http://127.0.0.1:1\"\n",
+            plain_config(s.smtp.port, "")
+        ),
+        "email\n",
+    );
+    let o = fresh.run(&["serve", "--bind", "127.0.0.1:0", "--send-latest"], &env);
+    assert_exit(&o, 1);
+    assert!(
+        stderr(&o).contains("no issue has been sent yet"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 #[test]
