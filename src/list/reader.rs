@@ -163,7 +163,7 @@ pub struct Reader {
 
 /// Why an address that parses cannot be sent to, if it cannot: missive
 /// sends to plain `local@domain` mailboxes only.
-fn unsendable(address: &Address) -> Option<&'static str> {
+pub fn unsendable(address: &Address) -> Option<&'static str> {
     if address.user().starts_with('"') {
         Some("has a quoted local part, which missive does not send to")
     } else if address.domain().starts_with('[') {

@@ -168,6 +168,18 @@ pub fn serve(
         REQUEST_TIMEOUT,
     ));
     runtime.block_on(async {
+        if app.signup.is_some() {
+            let app = Arc::clone(&app);
+            tokio::spawn(async move {
+                let mut every = tokio::time::interval(std::time::Duration::from_mins(10));
+                loop {
+                    every.tick().await;
+                    if let Some(signup) = &app.signup {
+                        signup.forget_old();
+                    }
+                }
+            });
+        }
         let listener = tokio::net::TcpListener::bind(options.bind)
             .await
             .with_context(|| format!("cannot listen on {}", options.bind))?;

@@ -141,6 +141,13 @@ impl Signup {
         })
     }
 
+    /// Forgets the limits' record of addresses and IPs not seen lately, so
+    /// their memory does not grow with every address ever seen.
+    pub fn forget_old(&self) {
+        self.per_ip.retain_recent();
+        self.per_address.retain_recent();
+    }
+
     /// The one answer to every sign-up: a 303 to the thanks page.
     fn answer(&self) -> Response {
         (
@@ -263,7 +270,10 @@ async fn subscribe(
             }
         }
     }
-    let Ok(address) = lettre::Address::from_str(&email) else {
+    let address = lettre::Address::from_str(&email)
+        .ok()
+        .filter(|a| crate::list::reader::unsendable(a).is_none());
+    let Some(address) = address else {
         return titled_page(
             StatusCode::BAD_REQUEST,
             "Sign up",
