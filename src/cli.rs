@@ -32,6 +32,12 @@ pub enum Command {
     Check(CheckArgs),
     /// Start a new issue from a commented starter: issues/<today>-<slug>.toml.
     New(NewArgs),
+    /// Add an item to an issue from its page: title, authors, publication and date filled in.
+    ///
+    /// Fetches URL and reads the page's own metadata (JSON-LD, citation_*,
+    /// OpenGraph, <meta name=author>, <time>, <title>); the item goes at the
+    /// end of its section, and nothing else in the file changes.
+    Add(AddArgs),
     /// Send an issue: a test to yourself (--test), or the whole subscriber list.
     ///
     /// A dispatch prints a summary and asks for confirmation (or takes
@@ -212,4 +218,28 @@ pub struct BouncesArgs {
     /// Print one JSON object per message instead of the summary.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct AddArgs {
+    /// The page to add.
+    pub url: String,
+    /// The issue file [default: the newest in issues/].
+    #[arg(long, value_name = "FILE")]
+    pub issue: Option<PathBuf>,
+    /// The section to add it to [default: the last]; a new one if none has that title.
+    #[arg(long, value_name = "TITLE")]
+    pub section: Option<String>,
+    /// A label shown before the title, e.g. VIDEO.
+    #[arg(long, value_name = "L")]
+    pub label: Option<String>,
+    /// Your comment (Markdown).
+    #[arg(long, value_name = "TEXT")]
+    pub comment: Option<String>,
+    /// The title, when the page has none worth using.
+    #[arg(long, value_name = "TEXT")]
+    pub title: Option<String>,
+    /// Print the item; change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
 }

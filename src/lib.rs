@@ -18,10 +18,12 @@ pub(crate) mod bounces;
 pub mod cli;
 mod cmd;
 pub mod compose;
+pub(crate) mod curate;
 pub(crate) mod fsutil;
 pub mod list;
 pub mod project;
 pub(crate) mod send;
+pub(crate) mod tls;
 pub(crate) mod ui;
 pub(crate) mod web;
 

@@ -46,7 +46,7 @@ pub async fn run(
             .ca
             .as_ref()
             .map(|(path, pem)| (path.as_path(), pem.as_slice()));
-        let config = crate::send::tls_config(ca, "bounces.ca_file")?;
+        let config = crate::tls::client_config(ca, "bounces.ca_file")?;
         let name = rustls::pki_types::ServerName::try_from(url.host.clone())
             .map_err(|e| anyhow!("{url}: {e}"))?;
         let tls = step(

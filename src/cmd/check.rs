@@ -6,15 +6,17 @@ use anyhow::{Result, bail};
 
 use super::ExitStatus;
 use crate::cli::CheckArgs;
-use crate::compose::{check, compose};
+use crate::compose::{check, compose, links};
 use crate::ui::{self, kilobytes, plural};
 
 pub fn run(config: Option<&Path>, args: &CheckArgs) -> Result<ExitStatus> {
     let composed = compose(config, &args.issue)?;
     let r = &composed.rendered;
-    ui::print_warnings(&composed.issue.path, &composed.warnings);
-    let errors = composed.warnings.iter().filter(|w| w.is_error()).count();
-    let n = composed.warnings.len() - errors;
+    let mut warnings = composed.warnings.clone();
+    warnings.extend(links::sent_before(&composed.project, &composed.issue));
+    ui::print_warnings(&composed.issue.path, &warnings);
+    let errors = warnings.iter().filter(|w| w.is_error()).count();
+    let n = warnings.len() - errors;
     let tags = check::subject_tags(&composed.issue.issue);
     if !tags.is_empty() {
         println!(

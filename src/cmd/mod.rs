@@ -8,6 +8,7 @@
     reason = "the commands write what a person reads"
 )]
 
+mod add;
 mod archive;
 mod bounces;
 mod build;
@@ -63,6 +64,7 @@ pub fn run(cli: Cli) -> Result<ExitStatus> {
         Command::Build(args) => build::run(config, &args),
         Command::Check(args) => check::run(config, &args),
         Command::New(args) => new::run(config, &args),
+        Command::Add(args) => add::run(config, &args),
         Command::Send(args) => send::run(config, &args),
         Command::Preview(args) => preview::run(config, args),
         Command::Serve(args) => serve::run(config, &args),

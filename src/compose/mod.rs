@@ -7,6 +7,7 @@ pub(crate) mod check;
 pub(crate) mod confirm;
 pub(crate) mod fit;
 pub mod issue;
+pub(crate) mod links;
 pub(crate) mod markdown;
 pub mod merge;
 pub(crate) mod render;

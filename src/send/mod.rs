@@ -20,7 +20,7 @@ use lettre::message::Mailbox;
 use sha2::{Digest, Sha256};
 
 pub use engine::{Progress, Report, Reporter, Stop};
-pub use transport::{Transport, tls_config};
+pub use transport::Transport;
 
 use crate::compose::Composed;
 use crate::list::events::{Log, Migrated, Suppressed};

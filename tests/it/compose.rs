@@ -965,3 +965,50 @@ fn local_images_are_sized_published_with_the_archive_and_checked() {
         stderr(&o)
     );
 }
+
+#[test]
+fn check_warns_of_a_link_an_earlier_issue_already_sent() {
+    let dir = example_project();
+    std::fs::write(
+        dir.path().join("issues/2026-12-04-next.toml"),
+        r#"subject = "Next"
+date = 2026-12-04
+number = 88
+
+[[sections]]
+title = "Again"
+
+[[sections.items]]
+title = "A new piece"
+url = "https://example.org/new"
+
+[[sections.items]]
+title = "The harbour, again"
+url = "http://www.example.org/reports/beneath-the-harbor/?utm_source=newsletter#top"
+"#,
+    )
+    .unwrap();
+    let o = missive(dir.path(), &["check", "issues/2026-12-04-next.toml"]);
+    assert_exit(&o, 0);
+    let all = format!("{}{}", stdout(&o), stderr(&o));
+    assert!(
+        all.contains("sections[0].items[1].url: item 2 links to what issue No. 87 (2026-11-27) already sent as item 1"),
+        "{all}"
+    );
+    assert!(!all.contains("items[0].url"), "{all}");
+    assert!(
+        missive(
+            dir.path(),
+            &["check", "issues/2026-12-04-next.toml", "--strict"]
+        )
+        .status
+        .code()
+            == Some(1)
+    );
+    // The earlier issue is not warned about the later one.
+    let o = missive(
+        dir.path(),
+        &["check", "issues/2026-11-27-tides-and-timetables.toml"],
+    );
+    assert!(!format!("{}{}", stdout(&o), stderr(&o)).contains("already sent"));
+}

@@ -8,28 +8,32 @@ use std::path::Path;
 
 use crate::common::repo;
 
-/// What each top-level module may use. `cmd` and `ui` sit on top; `fsutil`
-/// and `cli` use nothing of missive's.
+/// What each top-level module may use. `cmd` and `ui` sit on top; `fsutil`,
+/// `tls` and `cli` use nothing of missive's.
 const MAY_USE: &[(&str, &[&str])] = &[
     ("fsutil", &[]),
+    ("tls", &[]),
     ("cli", &[]),
     ("project", &["fsutil"]),
     ("compose", &["project", "fsutil"]),
+    ("curate", &["project", "compose", "fsutil", "tls"]),
     ("list", &["project", "fsutil"]),
-    ("send", &["project", "compose", "list", "fsutil"]),
-    ("bounces", &["project", "list", "send", "fsutil"]),
+    ("send", &["project", "compose", "list", "fsutil", "tls"]),
+    ("bounces", &["project", "list", "send", "fsutil", "tls"]),
     (
         "web",
         &["project", "compose", "list", "send", "bounces", "fsutil"],
     ),
     (
         "ui",
-        &["project", "compose", "list", "send", "bounces", "fsutil"],
+        &[
+            "project", "compose", "curate", "list", "send", "bounces", "fsutil",
+        ],
     ),
     (
         "cmd",
         &[
-            "project", "compose", "list", "send", "bounces", "web", "ui", "fsutil", "cli",
+            "project", "compose", "curate", "list", "send", "bounces", "web", "ui", "fsutil", "cli",
         ],
     ),
 ];

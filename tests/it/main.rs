@@ -13,6 +13,7 @@ mod common;
 
 mod bounces;
 mod compose;
+mod curate;
 mod inbox;
 mod layers;
 mod preview;

@@ -7,10 +7,9 @@ mod file;
 mod smtp;
 
 use std::future::Future;
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::path::PathBuf;
 
-use anyhow::{Result, anyhow, bail};
+use anyhow::{Result, anyhow};
 use lettre::Message;
 
 pub use file::FileLink;
@@ -187,35 +186,4 @@ impl Deliver for Link {
             Link::DryRun => {}
         }
     }
-}
-
-/// A rustls client config trusting the usual web roots and, given as its
-/// path and PEM bytes, the extra root certificate named by `field` (such
-/// as `smtp.ca_file`) in errors.
-pub fn tls_config(ca: Option<(&Path, &[u8])>, field: &str) -> Result<Arc<rustls::ClientConfig>> {
-    use rustls::pki_types::CertificateDer;
-    use rustls::pki_types::pem::PemObject;
-    let mut roots = rustls::RootCertStore::empty();
-    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-    if let Some((path, pem)) = ca {
-        let mut added = 0;
-        for cert in CertificateDer::pem_slice_iter(pem) {
-            let cert = cert
-                .map_err(|e| anyhow!("{field}: {}: not a PEM certificate: {e}", path.display()))?;
-            roots
-                .add(cert)
-                .map_err(|e| anyhow!("{field}: {}: {e}", path.display()))?;
-            added += 1;
-        }
-        if added == 0 {
-            bail!("{field}: {}: holds no PEM certificate", path.display());
-        }
-    }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| anyhow!("TLS setup failed: {e}"))?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    Ok(Arc::new(config))
 }

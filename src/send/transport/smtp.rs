@@ -119,7 +119,7 @@ impl SmtpSettings {
             }
             Security::Tls => (
                 None,
-                Some(super::tls_config(
+                Some(crate::tls::client_config(
                     ca.as_ref().map(|(p, pem)| (p.as_path(), pem.as_slice())),
                     "smtp.ca_file",
                 )?),

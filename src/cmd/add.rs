@@ -1,0 +1,38 @@
+//! `missive add URL`: an item from its page, added to the issue.
+
+use std::path::Path;
+
+use anyhow::Result;
+
+use super::ExitStatus;
+use crate::cli::AddArgs;
+use crate::curate::{self, AddRequest};
+use crate::project::Project;
+use crate::ui;
+
+pub fn run(config: Option<&Path>, args: &AddArgs) -> Result<ExitStatus> {
+    let project = Project::open(config)?;
+    let added = curate::add(
+        &project,
+        &AddRequest {
+            url: args.url.clone(),
+            issue: args.issue.clone(),
+            section: args.section.clone(),
+            label: args.label.clone(),
+            comment: args.comment.clone(),
+            title: args.title.clone(),
+            dry_run: args.dry_run,
+        },
+    )?;
+    print!("{}", ui::printable_text(&added.toml));
+    println!(
+        "{} {}",
+        if added.written {
+            "added to"
+        } else {
+            "dry run: not added to"
+        },
+        ui::path(&added.issue)
+    );
+    Ok(ExitStatus::Success)
+}

@@ -1,0 +1,152 @@
+//! Fetching a page for `missive add`: `reqwest` over rustls, a `User-Agent`
+//! that names missive and the newsletter, a timeout, redirects followed, the
+//! body capped, and its charset decoded (`encoding_rs`) from the
+//! `Content-Type` header or the page's own `<meta charset>`.
+
+use std::time::Duration;
+
+use anyhow::{Context, Result, anyhow, bail};
+
+use crate::project::Project;
+
+/// The largest HTML page read.
+pub const MAX_HTML: usize = 5 * 1024 * 1024;
+
+/// How long a page may take, redirects included.
+const TIMEOUT: Duration = Duration::from_secs(20);
+
+/// A page as fetched.
+#[derive(Debug, Clone)]
+pub struct Page {
+    /// Where the redirects ended.
+    pub url: String,
+    /// The media type, lower-cased, without parameters.
+    pub media_type: String,
+    /// The body as text.
+    pub text: String,
+}
+
+/// The HTTP client: rustls with the web's roots, missive's `User-Agent`.
+pub fn client(project: &Project) -> Result<reqwest::Client> {
+    let tls = crate::tls::client_config(None, "")?;
+    let contact = project
+        .config
+        .newsletter
+        .web_url
+        .as_ref()
+        .map_or_else(String::new, |u| format!("; +{u}"));
+    reqwest::Client::builder()
+        .use_preconfigured_tls((*tls).clone())
+        .user_agent(format!(
+            "missive/{} (newsletter link fetcher{contact})",
+            env!("CARGO_PKG_VERSION")
+        ))
+        .timeout(TIMEOUT)
+        .redirect(reqwest::redirect::Policy::limited(10))
+        .build()
+        .context("cannot set up the HTTP client")
+}
+
+/// Fetches `url`: a page that cannot be fetched, answers with an error
+/// status, or is larger than [`MAX_HTML`] is an error that says so.
+pub async fn fetch(client: &reqwest::Client, url: &str) -> Result<Page> {
+    let mut response = client.get(url).send().await.map_err(|e| {
+        if e.is_timeout() {
+            anyhow!("{url}: no answer within {} s", TIMEOUT.as_secs())
+        } else {
+            anyhow!(
+                "{url}: cannot fetch it: {}",
+                crate::project::error_chain(&e)
+            )
+        }
+    })?;
+    let status = response.status();
+    if !status.is_success() {
+        bail!("{url}: the server answered {status}");
+    }
+    let content_type = response
+        .headers()
+        .get(reqwest::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    let final_url = response.url().to_string();
+    let mut body = Vec::new();
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .with_context(|| format!("{url}: the page broke off"))?
+    {
+        body.extend_from_slice(&chunk);
+        if body.len() > MAX_HTML {
+            bail!(
+                "{url}: the page is larger than {} MB",
+                MAX_HTML / 1024 / 1024
+            );
+        }
+    }
+    let media_type = content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    Ok(Page {
+        url: final_url,
+        text: decode(&body, &content_type),
+        media_type,
+    })
+}
+
+/// The text of `body`, in the charset the `Content-Type` names, or else the
+/// one the page's `<meta>` declares, or else UTF-8 (windows-1252 where it
+/// is not valid UTF-8).
+fn decode(body: &[u8], content_type: &str) -> String {
+    let declared = charset_param(content_type).or_else(|| meta_charset(body));
+    let encoding = declared
+        .and_then(|label| encoding_rs::Encoding::for_label(label.as_bytes()))
+        .unwrap_or_else(|| {
+            if std::str::from_utf8(body).is_ok() {
+                encoding_rs::UTF_8
+            } else {
+                encoding_rs::WINDOWS_1252
+            }
+        });
+    encoding.decode_with_bom_removal(body).0.into_owned()
+}
+
+fn charset_param(content_type: &str) -> Option<String> {
+    content_type.split(';').skip(1).find_map(|p| {
+        let (k, v) = p.split_once('=')?;
+        k.trim()
+            .eq_ignore_ascii_case("charset")
+            .then(|| v.trim().trim_matches('"').to_string())
+    })
+}
+
+/// The charset a page declares in its first 1,024 bytes (`<meta
+/// charset=…>` or the `http-equiv` form), as the HTML standard prescans.
+fn meta_charset(body: &[u8]) -> Option<String> {
+    let head = String::from_utf8_lossy(&body[..body.len().min(1024)]).to_ascii_lowercase();
+    let at = head.find("charset=")? + "charset=".len();
+    let rest = head[at..].trim_start_matches(['"', '\'']);
+    let end = rest
+        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '_'))
+        .unwrap_or(rest.len());
+    Some(rest[..end].to_string()).filter(|c| !c.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn charsets_come_from_the_header_or_the_page() {
+        let latin = b"<meta charset=\"windows-1252\"><title>Caf\xe9 \x93quoted\x94</title>";
+        assert!(decode(latin, "text/html").contains("Café “quoted”"));
+        assert!(
+            decode(b"<title>Caf\xe9</title>", "text/html; charset=ISO-8859-1").contains("Café")
+        );
+        assert!(decode("<title>Café</title>".as_bytes(), "text/html").contains("Café"));
+    }
+}

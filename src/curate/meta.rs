@@ -1,0 +1,297 @@
+//! What a page says about itself, read with a real HTML parser (`scraper`),
+//! best source first: JSON-LD (`Article`, `NewsArticle`, `Report`,
+//! `ScholarlyArticle`, `BlogPosting`), Highwire/Google Scholar `citation_*`
+//! meta, OpenGraph and `article:*`, `<meta name="author">`, `<time
+//! datetime>`, and last the `<title>` without the site's name.
+
+use scraper::{Html, Selector};
+use serde_json::Value;
+
+/// An item's facts, as far as the page gives them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Found {
+    pub title: Option<String>,
+    pub authors: Vec<String>,
+    /// The publication's name.
+    pub source: Option<String>,
+    /// `YYYY-MM-DD`.
+    pub published: Option<String>,
+    /// The page's own address (`link rel=canonical`, `og:url`).
+    pub canonical: Option<String>,
+}
+
+/// The article types whose JSON-LD describes an item.
+const ARTICLE_TYPES: &[&str] = &[
+    "Article",
+    "NewsArticle",
+    "Report",
+    "ScholarlyArticle",
+    "BlogPosting",
+    "AnalysisNewsArticle",
+    "OpinionNewsArticle",
+    "TechArticle",
+];
+
+fn selector(css: &str) -> Selector {
+    Selector::parse(css).expect("a valid selector")
+}
+
+/// Reads the facts of an HTML page.
+pub fn from_html(html: &str) -> Found {
+    let doc = Html::parse_document(html);
+    let meta = |attr: &str, name: &str| -> Vec<String> {
+        doc.select(&selector(&format!("meta[{attr}]")))
+            .filter(|m| {
+                m.value()
+                    .attr(attr)
+                    .is_some_and(|v| v.trim().eq_ignore_ascii_case(name))
+            })
+            .filter_map(|m| m.value().attr("content"))
+            .map(tidy)
+            .filter(|v| !v.is_empty())
+            .collect()
+    };
+    let first = |attr: &str, name: &str| meta(attr, name).into_iter().next();
+    let ld = json_ld(&doc);
+
+    let site = first("property", "og:site_name");
+    let title = ld
+        .as_ref()
+        .and_then(|a| text(a.get("headline")).or_else(|| text(a.get("name"))))
+        .or_else(|| first("name", "citation_title"))
+        .or_else(|| first("property", "og:title"))
+        .or_else(|| first("name", "twitter:title"))
+        .or_else(|| {
+            doc.select(&selector("title"))
+                .next()
+                .map(|t| tidy(&t.text().collect::<String>()))
+                .map(|t| without_site(&t, site.as_deref()))
+        })
+        .filter(|t| !t.is_empty());
+
+    let mut authors = ld
+        .as_ref()
+        .map(|a| people(a.get("author")))
+        .unwrap_or_default();
+    if authors.is_empty() {
+        // One author each, often "Last, First".
+        authors = meta("name", "citation_author")
+            .into_iter()
+            .map(|a| match a.split_once(',') {
+                Some((last, first)) if !first.contains(',') => {
+                    format!("{} {}", first.trim(), last.trim())
+                }
+                _ => a,
+            })
+            .collect();
+    }
+    if authors.is_empty() {
+        authors = meta("property", "article:author")
+            .into_iter()
+            .filter(|a| !a.contains("://"))
+            .collect();
+    }
+    if authors.is_empty() {
+        authors = meta("name", "author");
+    }
+    let authors = normalize_authors(&authors);
+
+    let source = ld
+        .as_ref()
+        .and_then(|a| a.get("publisher"))
+        .and_then(|p| text(p.get("name")).or_else(|| text(Some(p))))
+        .or_else(|| first("name", "citation_journal_title"))
+        .or_else(|| first("name", "citation_publisher"))
+        .or(site);
+
+    let published = ld
+        .as_ref()
+        .and_then(|a| text(a.get("datePublished")))
+        .or_else(|| first("name", "citation_publication_date"))
+        .or_else(|| first("name", "citation_date"))
+        .or_else(|| first("property", "article:published_time"))
+        .or_else(|| {
+            doc.select(&selector("time[datetime]"))
+                .next()
+                .and_then(|t| t.value().attr("datetime"))
+                .map(tidy)
+        })
+        .and_then(|d| date(&d));
+
+    let canonical = doc
+        .select(&selector("link[rel]"))
+        .find(|l| {
+            l.value().attr("rel").is_some_and(|r| {
+                r.split_whitespace()
+                    .any(|r| r.eq_ignore_ascii_case("canonical"))
+            })
+        })
+        .and_then(|l| l.value().attr("href"))
+        .map(str::trim)
+        .map(String::from)
+        .or_else(|| first("property", "og:url"))
+        .filter(|u| u.starts_with("http://") || u.starts_with("https://"));
+
+    Found {
+        title,
+        authors,
+        source,
+        published,
+        canonical,
+    }
+}
+
+/// The first JSON-LD object of an article type, looking into arrays and
+/// `@graph`.
+fn json_ld(doc: &Html) -> Option<Value> {
+    fn is_article(v: &Value) -> bool {
+        match v.get("@type") {
+            Some(Value::String(t)) => ARTICLE_TYPES.contains(&t.as_str()),
+            Some(Value::Array(ts)) => ts
+                .iter()
+                .any(|t| t.as_str().is_some_and(|t| ARTICLE_TYPES.contains(&t))),
+            _ => false,
+        }
+    }
+    fn find(v: &Value, depth: usize) -> Option<Value> {
+        if depth > 8 {
+            return None;
+        }
+        match v {
+            Value::Array(items) => items.iter().find_map(|i| find(i, depth + 1)),
+            Value::Object(map) => {
+                if is_article(v) {
+                    return Some(v.clone());
+                }
+                map.get("@graph").and_then(|g| find(g, depth + 1))
+            }
+            _ => None,
+        }
+    }
+    doc.select(&selector("script[type]"))
+        .filter(|s| {
+            s.value()
+                .attr("type")
+                .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/ld+json"))
+        })
+        .filter_map(|s| serde_json::from_str::<Value>(&s.text().collect::<String>()).ok())
+        .find_map(|v| find(&v, 0))
+}
+
+/// A JSON-LD value as text: a string, or the `name` of an object.
+fn text(v: Option<&Value>) -> Option<String> {
+    match v? {
+        Value::String(s) => Some(tidy(s)),
+        Value::Object(map) => map.get("name").and_then(|n| text(Some(n))),
+        Value::Array(items) => items.iter().find_map(|i| text(Some(i))),
+        _ => None,
+    }
+    .filter(|s| !s.is_empty())
+}
+
+/// The names of a JSON-LD `author`: a name, a `Person`, or a list of them.
+fn people(v: Option<&Value>) -> Vec<String> {
+    match v {
+        Some(Value::Array(items)) => items.iter().flat_map(|i| people(Some(i))).collect(),
+        Some(v) => text(Some(v)).into_iter().collect(),
+        None => Vec::new(),
+    }
+}
+
+/// Entities decoded (by the parser already) and whitespace collapsed.
+fn tidy(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// A `<title>` without the site's name after ` | `, ` – `, ` — ` or ` - `.
+fn without_site(title: &str, site: Option<&str>) -> String {
+    for separator in [" | ", " – ", " — ", " - ", " · "] {
+        if let Some((head, tail)) = title.rsplit_once(separator) {
+            let is_site = site.is_none_or(|s| tail.trim().eq_ignore_ascii_case(s.trim()));
+            if is_site && !head.trim().is_empty() {
+                return head.trim().to_string();
+            }
+        }
+    }
+    title.to_string()
+}
+
+/// Names from bylines: "By A, B and C" becomes three names; "Staff",
+/// addresses and links are dropped; repeats are kept once.
+pub fn normalize_authors(raw: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for entry in raw {
+        let entry = tidy(entry);
+        let entry = entry
+            .strip_prefix("By ")
+            .or_else(|| entry.strip_prefix("by "))
+            .unwrap_or(&entry)
+            .to_string();
+        for name in entry
+            .split([',', ';', '&'])
+            .flat_map(|part| part.split(" and "))
+            .map(str::trim)
+        {
+            let staff =
+                name.eq_ignore_ascii_case("staff") || name.to_ascii_lowercase().ends_with(" staff");
+            if name.is_empty() || staff || name.contains("://") || name.contains('@') {
+                continue;
+            }
+            if !out.iter().any(|n| n.eq_ignore_ascii_case(name)) {
+                out.push(name.to_string());
+            }
+        }
+    }
+    out
+}
+
+/// A date as TOML writes it (`YYYY-MM-DD`), from an ISO date or date-time,
+/// or `YYYY/MM/DD`.
+pub fn date(raw: &str) -> Option<String> {
+    let digits: Vec<&str> = raw.trim().split(['-', '/', 'T', ' ']).take(3).collect();
+    let [y, m, d] = digits.as_slice() else {
+        return None;
+    };
+    let (y, m, d): (i32, u8, u8) = (y.parse().ok()?, m.parse().ok()?, d.get(..2)?.parse().ok()?);
+    let month = time::Month::try_from(m).ok()?;
+    let date = time::Date::from_calendar_date(y, month, d).ok()?;
+    Some(format!(
+        "{:04}-{:02}-{:02}",
+        date.year(),
+        u8::from(date.month()),
+        date.day()
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bylines_become_lists_of_names() {
+        let raw = vec!["By Ada Lovelace, Charles Babbage and Mary Somerville".to_string()];
+        assert_eq!(
+            normalize_authors(&raw),
+            ["Ada Lovelace", "Charles Babbage", "Mary Somerville"]
+        );
+        assert_eq!(
+            normalize_authors(&["Staff".into(), "https://x.org/ada".into(), "Ada".into()]),
+            ["Ada"]
+        );
+    }
+
+    #[test]
+    fn dates_become_toml_dates() {
+        assert_eq!(date("2026-11-25T08:00:00Z").as_deref(), Some("2026-11-25"));
+        assert_eq!(date("2026/11/05").as_deref(), Some("2026-11-05"));
+        assert_eq!(date("2026-02-30"), None);
+        assert_eq!(date("last Tuesday"), None);
+    }
+
+    #[test]
+    fn a_title_loses_the_site_name() {
+        assert_eq!(without_site("Tides | The Harbour Review", None), "Tides");
+        assert_eq!(without_site("A – B – Harbour", Some("Harbour")), "A – B");
+        assert_eq!(without_site("Just a title", None), "Just a title");
+    }
+}

@@ -1,0 +1,177 @@
+//! `missive add` against pages served on loopback by Python's http.server
+//! (fixtures written for this project, one per metadata style), and
+//! `check`'s warning about links sent before.
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+
+use crate::common::*;
+
+/// Python's http.server serving `tests/fixtures/pages/` on a free port.
+struct Pages {
+    child: Child,
+    port: u16,
+}
+
+impl Pages {
+    fn start() -> Pages {
+        let port = crate::common::mta::free_port();
+        let child = Command::new("python3")
+            .args([
+                "-m",
+                "http.server",
+                "--bind",
+                "127.0.0.1",
+                &port.to_string(),
+            ])
+            .current_dir(repo().join("tests/fixtures/pages"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let start = std::time::Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(start.elapsed().as_secs() < 20, "http.server did not start");
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        Pages { child, port }
+    }
+
+    fn url(&self, page: &str) -> String {
+        format!("http://127.0.0.1:{}/{page}", self.port)
+    }
+}
+
+impl Drop for Pages {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `missive add URL --dry-run` in `dir`: the item it would write.
+fn item_for(dir: &Path, url: &str) -> String {
+    let o = missive(dir, &["add", url, "--dry-run"]);
+    assert_exit(&o, 0);
+    stdout(&o)
+}
+
+#[test]
+fn add_fills_an_item_from_each_kind_of_page_metadata() {
+    let pages = Pages::start();
+    let dir = example_project();
+    for (page, expected) in [
+        (
+            "jsonld.html",
+            "[[sections.items]]\ntitle = \"Beneath the Harbour: the tunnels nobody maps\"\n\
+             url = \"https://review.example.org/2026/beneath-the-harbour\"\n\
+             authors = [\"Ines Ferreira\", \"Tomás Okafor\"]\nsource = \"The Harbour Review\"\n\
+             published = 2026-11-20\n",
+        ),
+        (
+            "citation.html",
+            "[[sections.items]]\ntitle = \"Maintenance as Policy: Evidence from 40 Port Cities\"\n\
+             url = \"URL/citation.html\"\n\
+             authors = [\"Adaeze Okonkwo\", \"Per Lindqvist\", \"Thandi Mbeki\", \"Rui Salgado\"]\n\
+             source = \"Institute for Slow Cities\"\npublished = 2026-10-01\n",
+        ),
+        (
+            "opengraph.html",
+            "[[sections.items]]\ntitle = \"The Maintenance Manifesto & other essays\"\n\
+             url = \"https://longreads.example.com/maintenance-manifesto\"\n\
+             authors = [\"Jane Doe\", \"John Roe\"]\nsource = \"Long Reads\"\npublished = 2026-11-02\n",
+        ),
+        (
+            "title.html",
+            "[[sections.items]]\ntitle = \"Floating neighbourhoods\"\nurl = \"URL/title.html\"\n\
+             published = 2026-09-14\n",
+        ),
+        (
+            "cp1252.html",
+            "[[sections.items]]\ntitle = \"Café society: “the third place”\"\nurl = \"URL/cp1252.html\"\n",
+        ),
+    ] {
+        let url = pages.url(page);
+        let base = url.trim_end_matches(page).trim_end_matches('/');
+        let expected = expected.replace("URL", base);
+        let out = item_for(dir.path(), &url);
+        assert!(
+            out.starts_with(&expected),
+            "{page}:\n{out}\nexpected:\n{expected}"
+        );
+    }
+    // A page that is not there, and one with no title without --title.
+    let o = missive(
+        dir.path(),
+        &["add", &pages.url("missing.html"), "--dry-run"],
+    );
+    assert_exit(&o, 1);
+    assert!(stderr(&o).contains("404"), "{}", stderr(&o));
+}
+
+#[test]
+fn add_leaves_every_other_byte_of_the_issue_as_it_was() {
+    let pages = Pages::start();
+    let dir = example_project();
+    let issue = dir
+        .path()
+        .join("issues/2026-11-27-tides-and-timetables.toml");
+    // The example issue, with an author's comments and odd spacing all over.
+    let before = std::fs::read_to_string(&issue)
+        .unwrap()
+        .replacen("number = 87\n", "number   =   87   # after 86\n", 1)
+        .replace(
+            "[[sections]]\n",
+            "\n# ----- a new section: keep them short -----\n[[sections]]   # here\n",
+        )
+        .replace(
+            "[[sections.items]]\n",
+            "[[sections.items]]\n# checked the link on Tuesday\n",
+        );
+    let before = format!(
+        "# Draft of issue 87.\n# Items in reading order.\n\n{before}\n# end of the draft\n"
+    );
+    std::fs::write(&issue, &before).unwrap();
+    let first_section = before
+        .lines()
+        .skip_while(|l| !l.starts_with("[[sections]]"))
+        .nth(1)
+        .unwrap()
+        .trim()
+        .trim_start_matches("title = ")
+        .trim_matches('"')
+        .to_string();
+    let o = missive(
+        dir.path(),
+        &[
+            "add",
+            &pages.url("jsonld.html"),
+            "--section",
+            &first_section,
+            "--label",
+            "LONG READ",
+            "--comment",
+            "Worth it for the maps.",
+        ],
+    );
+    assert_exit(&o, 0);
+    let block = stdout(&o).split("added to").next().unwrap().to_string();
+    assert!(
+        block.contains("label = \"LONG READ\"\n")
+            && block.contains("comment = \"Worth it for the maps.\"\n"),
+        "{block}"
+    );
+    let after = std::fs::read_to_string(&issue).unwrap();
+    assert_ne!(after, before);
+    assert_eq!(
+        after.replacen(&format!("{block}\n"), "", 1),
+        before,
+        "only the new item changed"
+    );
+    // It loads and checks, with one more item.
+    let o = missive(
+        dir.path(),
+        &["check", "issues/2026-11-27-tides-and-timetables.toml"],
+    );
+    assert_exit(&o, 0);
+}
