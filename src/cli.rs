@@ -83,9 +83,15 @@ pub struct BuildArgs {
 pub struct CheckArgs {
     /// The issue file (TOML).
     pub issue: PathBuf,
-    /// Treat warnings as errors.
+    /// Treat warnings (and, with --links, dead links) as errors.
     #[arg(long)]
     pub strict: bool,
+    /// Also ask for every link of the issue: dead, moved and redirected links, by item.
+    #[arg(long)]
+    pub links: bool,
+    /// With --links: ask again even for links checked in the last day.
+    #[arg(long, requires = "links")]
+    pub fresh: bool,
 }
 
 #[derive(Debug, Args)]

@@ -319,6 +319,50 @@ pub fn print_status(composed: &Composed, status: &Status) {
     }
 }
 
+/// `missive check --links`: every link that is not simply fine, by item,
+/// then a count.
+pub fn print_link_check(checked: &[crate::curate::linkcheck::Checked]) {
+    use crate::curate::linkcheck::Verdict;
+    for c in checked.iter().filter(|c| !c.verdict.is_fine()) {
+        let what = match &c.verdict {
+            Verdict::Fine { .. } => continue,
+            Verdict::Moved { to } => format!("moved for good: link to {to} instead"),
+            Verdict::Redirected { to } => format!("redirects to {to}"),
+            Verdict::MovedHome { to } => {
+                format!("redirects to the site's home page ({to}): probably gone")
+            }
+            Verdict::Dead { status } => format!("dead ({status})"),
+            Verdict::Unreachable { reason } => format!("unreachable: {reason}"),
+        };
+        let place = match c.target.item {
+            Some(n) => format!("item {n}"),
+            None if c.target.field.starts_with("letter") => "the letter".to_string(),
+            None => "the issue".to_string(),
+        };
+        println!(
+            "{place} ({}): {} {}",
+            printable(&c.target.field),
+            printable(&c.target.url),
+            printable(&what)
+        );
+    }
+    let dead = checked.iter().filter(|c| c.verdict.is_dead()).count();
+    let moved = checked
+        .iter()
+        .filter(|c| !c.verdict.is_fine() && !c.verdict.is_dead())
+        .count();
+    let cached = checked.iter().filter(|c| c.cached).count();
+    println!(
+        "links: {} checked, {dead} dead, {moved} moved{}",
+        checked.len(),
+        if cached > 0 {
+            format!(" ({cached} from the last day's check; --fresh asks again)")
+        } else {
+            String::new()
+        }
+    );
+}
+
 /// `missive bounces --json`: one JSON object per message, one per line.
 pub fn print_bounces_json(run: &Run) -> Result<()> {
     let mut out = std::io::stdout().lock();

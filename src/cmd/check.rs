@@ -41,6 +41,12 @@ pub fn run(config: Option<&Path>, args: &CheckArgs) -> Result<ExitStatus> {
         },
         plural(n),
     );
+    let mut dead = 0;
+    if args.links {
+        let checked = crate::curate::check_links(&composed, args.fresh)?;
+        dead = checked.iter().filter(|c| c.verdict.is_dead()).count();
+        ui::print_link_check(&checked);
+    }
     if errors > 0 {
         bail!(
             "{errors} error{}: the issue cannot be sent as it is",
@@ -49,6 +55,9 @@ pub fn run(config: Option<&Path>, args: &CheckArgs) -> Result<ExitStatus> {
     }
     if args.strict && n > 0 {
         bail!("{n} warning{} and --strict was given", plural(n));
+    }
+    if args.strict && dead > 0 {
+        bail!("{dead} dead link{} and --strict was given", plural(dead));
     }
     Ok(ExitStatus::Success)
 }

@@ -26,8 +26,25 @@ pub struct Page {
     pub text: String,
 }
 
-/// The HTTP client: rustls with the web's roots, missive's `User-Agent`.
+/// The HTTP client: rustls with the web's roots, missive's `User-Agent`,
+/// redirects followed.
 pub fn client(project: &Project) -> Result<reqwest::Client> {
+    builder(project, TIMEOUT)?
+        .redirect(reqwest::redirect::Policy::limited(10))
+        .build()
+        .context("cannot set up the HTTP client")
+}
+
+/// The link checker's client: like [`client`], but each redirect is left
+/// to the caller, and `timeout` per request.
+pub fn checker(project: &Project, timeout: Duration) -> Result<reqwest::Client> {
+    builder(project, timeout)?
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .context("cannot set up the HTTP client")
+}
+
+fn builder(project: &Project, timeout: Duration) -> Result<reqwest::ClientBuilder> {
     let tls = crate::tls::client_config(None, "")?;
     let contact = project
         .config
@@ -35,16 +52,13 @@ pub fn client(project: &Project) -> Result<reqwest::Client> {
         .web_url
         .as_ref()
         .map_or_else(String::new, |u| format!("; +{u}"));
-    reqwest::Client::builder()
+    Ok(reqwest::Client::builder()
         .use_preconfigured_tls((*tls).clone())
         .user_agent(format!(
-            "missive/{} (newsletter link fetcher{contact})",
+            "missive/{} (newsletter link checker{contact})",
             env!("CARGO_PKG_VERSION")
         ))
-        .timeout(TIMEOUT)
-        .redirect(reqwest::redirect::Policy::limited(10))
-        .build()
-        .context("cannot set up the HTTP client")
+        .timeout(timeout))
 }
 
 /// Fetches `url`: a page that cannot be fetched, answers with an error

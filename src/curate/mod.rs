@@ -1,9 +1,11 @@
 //! Curation: `missive add URL` fills an item from the page's own metadata
 //! ([`meta`]), fetched with [`fetch`], and adds it to the issue file without
-//! disturbing anything else in it ([`edit`]).
+//! disturbing anything else in it ([`edit`]); `check --links` asks for
+//! every link of an issue ([`linkcheck`]).
 
 pub mod edit;
 pub mod fetch;
+pub mod linkcheck;
 pub mod meta;
 
 use std::path::{Path, PathBuf};
@@ -85,9 +87,54 @@ pub fn add(project: &Project, request: &AddRequest) -> Result<Added> {
     })
 }
 
+/// Checks every link of a composed issue: its items' URLs and the links in
+/// its Markdown, each named by its item's number where it has one.
+pub fn check_links(
+    composed: &crate::compose::Composed,
+    fresh: bool,
+) -> Result<Vec<linkcheck::Checked>> {
+    let issue = &composed.issue.issue;
+    let numbers: Vec<(String, u32)> = issue
+        .numbered_items()
+        .map(|n| (n.field(), n.number))
+        .collect();
+    let number_of = |field: &str| {
+        numbers
+            .iter()
+            .find(|(prefix, _)| field == prefix || field.starts_with(&format!("{prefix}.")))
+            .map(|(_, n)| *n)
+    };
+    let mut targets: Vec<linkcheck::Target> = issue
+        .numbered_items()
+        .filter_map(|n| {
+            Some(linkcheck::Target {
+                url: n.item.url.as_ref()?.to_string(),
+                field: format!("{}.url", n.field()),
+                item: Some(n.number),
+            })
+        })
+        .collect();
+    for (field, url) in &composed.rendered.facts.links {
+        if url.starts_with("http://") || url.starts_with("https://") {
+            targets.push(linkcheck::Target {
+                url: url.clone(),
+                field: field.clone(),
+                item: number_of(field),
+            });
+        }
+    }
+    let client = fetch::checker(&composed.project, linkcheck::TIMEOUT)?;
+    linkcheck::check(
+        &client,
+        targets,
+        &linkcheck::cache_path(&composed.project.state_dir()),
+        fresh,
+    )
+}
+
 /// The newest issue file: the last `.toml` of `issues/` by name (names
 /// start with the date).
-fn newest_issue(dir: &Path) -> Result<PathBuf> {
+pub fn newest_issue(dir: &Path) -> Result<PathBuf> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
         .map_err(|e| anyhow!("cannot read {}: {e}", dir.display()))?
         .flatten()

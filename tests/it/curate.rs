@@ -2,6 +2,7 @@
 //! (fixtures written for this project, one per metadata style), and
 //! `check`'s warning about links sent before.
 
+use std::fmt::Write as _;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
@@ -174,4 +175,123 @@ fn add_leaves_every_other_byte_of_the_issue_as_it_was() {
         &["check", "issues/2026-11-27-tides-and-timetables.toml"],
     );
     assert_exit(&o, 0);
+}
+
+/// tests/links/server.py on a free port, counting requests in `count`.
+struct LinkServer {
+    child: Child,
+    port: u16,
+}
+
+impl LinkServer {
+    fn start(count: &Path) -> LinkServer {
+        use std::io::BufRead as _;
+        let mut child = Command::new("python3")
+            .arg(repo().join("tests/links/server.py"))
+            .arg("--count")
+            .arg(count)
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let port = line.trim().strip_prefix("READY ").unwrap().parse().unwrap();
+        LinkServer { child, port }
+    }
+}
+
+impl Drop for LinkServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn check_links_reports_each_kind_of_failure_on_its_item_and_caches_the_day() {
+    let dir = example_project();
+    let count = dir.path().join("requests.log");
+    let server = LinkServer::start(&count);
+    let base = format!("http://127.0.0.1:{}", server.port);
+    let mut issue = String::from(
+        "subject = \"Links\"\ndate = 2026-12-04\n\n[[sections]]\ntitle = \"All kinds\"\n",
+    );
+    for path in [
+        "ok", "moved", "temp", "gone", "missing", "broken", "no-head", "slow", "huge",
+    ] {
+        let _ = write!(
+            issue,
+            "\n[[sections.items]]\ntitle = \"{path}\"\nurl = \"{base}/{path}\"\n"
+        );
+    }
+    let _ = write!(
+        issue,
+        "\n[[sections.items]]\ntitle = \"fine\"\nurl = \"{base}/ok-2\"\n\
+         comment = \"See also [this]({base}/missing-too).\"\n"
+    );
+    std::fs::write(dir.path().join("issues/2026-12-04-links.toml"), issue).unwrap();
+    let run = |extra: &[&str]| {
+        let mut args = vec!["check", "issues/2026-12-04-links.toml", "--links"];
+        args.extend_from_slice(extra);
+        missive(dir.path(), &args)
+    };
+    let o = run(&[]);
+    assert_exit(&o, 0);
+    let out = stdout(&o);
+    for expected in [
+        format!(
+            "item 2 (sections[0].items[1].url): {base}/moved moved for good: link to {base}/new-home-of-moved instead"
+        ),
+        format!(
+            "item 3 (sections[0].items[2].url): {base}/temp redirects to the site's home page ({base}/): probably gone"
+        ),
+        format!("item 4 (sections[0].items[3].url): {base}/gone dead (410)"),
+        format!("item 5 (sections[0].items[4].url): {base}/missing dead (404)"),
+        format!("item 6 (sections[0].items[5].url): {base}/broken dead (500)"),
+        format!("item 8 (sections[0].items[7].url): {base}/slow unreachable: no answer within 8 s"),
+        format!("item 10 (sections[0].items[9].comment): {base}/missing-too dead (404)"),
+        "links: 11 checked, 6 dead, 1 moved".to_string(),
+    ] {
+        assert!(out.contains(&expected), "missing {expected:?} in:\n{out}");
+    }
+    for fine in ["/ok ", "/no-head ", "/huge ", "/ok-2 "] {
+        assert!(
+            !out.contains(&format!("{base}{fine}")),
+            "{fine} reported:\n{out}"
+        );
+    }
+    // The server refusing HEAD was asked with GET.
+    let requests = std::fs::read_to_string(&count).unwrap();
+    assert!(
+        requests.contains("HEAD /no-head\nGET /no-head") || requests.contains("GET /no-head"),
+        "{requests}"
+    );
+    assert_exit(&run(&["--strict"]), 1);
+    // A second run asks nothing: the day's results are cached.
+    let asked = std::fs::read_to_string(&count).unwrap().lines().count();
+    let o = run(&[]);
+    assert!(
+        stdout(&o).contains("(11 from the last day's check"),
+        "{}",
+        stdout(&o)
+    );
+    assert!(
+        stdout(&o).contains("links: 11 checked, 6 dead, 1 moved"),
+        "{}",
+        stdout(&o)
+    );
+    assert_eq!(
+        std::fs::read_to_string(&count).unwrap().lines().count(),
+        asked
+    );
+    // --fresh asks again.
+    let o = run(&["--fresh"]);
+    assert!(
+        !stdout(&o).contains("from the last day's check"),
+        "{}",
+        stdout(&o)
+    );
+    assert!(std::fs::read_to_string(&count).unwrap().lines().count() > asked);
 }
