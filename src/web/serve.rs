@@ -5,7 +5,6 @@
 //! log before it answers; serves the web archive. Entry point: [`serve`].
 //! Meant to sit behind a reverse proxy for TLS.
 
-use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::str::FromStr;
@@ -16,13 +15,13 @@ use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::get;
 use serde::Deserialize;
 
+use super::app::{App, ListState, page};
 use crate::compose::merge::escape_html;
-use crate::list::address::{address_hash, normalize};
-use crate::list::events::{self, Log, Suppressed};
+use crate::list::events;
 use crate::list::token::{SECRET_ENV, Secret};
 use crate::project::Project;
 
@@ -49,59 +48,6 @@ const LIMITS: crate::web::http::Limits = crate::web::http::Limits {
 /// A request (its body included) must be answered within this.
 const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
-pub(super) struct App {
-    pub(super) secret: Secret,
-    pub(super) name: String,
-    /// The list as the log has it, and the log events are appended to.
-    pub(super) list: Mutex<ListState>,
-    /// Told of what went wrong inside a request (the reader only sees a
-    /// polite page).
-    pub(super) on_problem: Arc<dyn Fn(&str) + Send + Sync>,
-    /// With `[signup]`: what sign-ups need.
-    pub(super) signup: Option<super::signup::Signup>,
-}
-
-/// What the server knows of the list, kept with the log it appends to.
-pub(super) struct ListState {
-    pub(super) suppressed: Suppressed,
-    pub(super) log: Log,
-    /// Each address's latest event that says where it stands (not a
-    /// pending sign-up, nor a soft bounce), by hash.
-    pub(super) latest: HashMap<u64, String>,
-    /// The confirmation tokens already used.
-    pub(super) used: HashSet<String>,
-    /// How far the log has been read.
-    read_to: u64,
-}
-
-impl ListState {
-    /// Reads what was appended to the log since it was last read — by this
-    /// server, or by another process (`missive bounces`, a send that met a
-    /// hard bounce, `subscribers remove`) — so that every decision sees the
-    /// latest events.
-    pub(super) fn catch_up(&mut self) -> Result<()> {
-        let (records, read_to) = events::records_from(self.log.path(), self.read_to)?;
-        self.read_to = read_to;
-        for record in records {
-            let hash = address_hash(&normalize(&record.email));
-            if record.event == events::CONFIRMED
-                && let Some(token) = events::detail_value(&record.detail, "token")
-            {
-                self.used.insert(token);
-            }
-            events::apply(&mut self.suppressed, &record);
-            // A pending sign-up changes nothing about where the reader stands.
-            if !matches!(
-                record.event.as_str(),
-                events::SOFT_BOUNCED | events::SENDER_BLOCKED | events::PENDING
-            ) {
-                self.latest.insert(hash, record.event);
-            }
-        }
-        Ok(())
-    }
-}
-
 /// A server that is listening.
 #[derive(Debug)]
 pub struct Ready {
@@ -126,19 +72,12 @@ pub fn serve(
     let list = project.list_path(options.subscribers.as_deref());
     let (_, log, migrated) = events::open_project(project, &list)?;
     let path = log.path().to_path_buf();
-    let mut state = ListState {
-        suppressed: Suppressed::default(),
-        log,
-        latest: HashMap::new(),
-        used: HashSet::new(),
-        read_to: 0,
-    };
-    state.catch_up()?;
+    let state = ListState::open(log)?;
     let on_problem: Arc<dyn Fn(&str) + Send + Sync> = Arc::new(on_problem);
     let runtime = crate::runtime()?;
     let signup = match &project.config.signup {
         Some(settings) => Some(runtime.block_on(async {
-            super::signup::Signup::start(
+            super::signup::start(
                 project,
                 settings,
                 secret.clone(),
@@ -380,23 +319,4 @@ async fn parse_multipart(body: Bytes, boundary: String) -> Option<Form> {
         form.set(&name, value);
     }
     Some(form)
-}
-
-/// A small HTML page; `body` is HTML that the caller escaped.
-pub(super) fn page(status: StatusCode, body: &str) -> Response {
-    titled_page(status, "Unsubscribe", body)
-}
-
-/// A small HTML page titled `title` (plain text); `body` is HTML that the
-/// caller escaped.
-pub(super) fn titled_page(status: StatusCode, title: &str, body: &str) -> Response {
-    let html = format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>{}</title></head>\
-         <body style=\"font-family:system-ui,sans-serif;max-width:32em;margin:3em auto;padding:0 1em\">\
-         {body}</body></html>",
-        escape_html(title)
-    );
-    (status, [(header::CACHE_CONTROL, "no-store")], Html(html)).into_response()
 }

@@ -17,14 +17,14 @@ use anyhow::{Context, Result, anyhow, bail};
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, DefaultBodyLimit, Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
 use axum::routing::{get, post};
-use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use governor::{Quota, RateLimiter};
 use serde::Deserialize;
 use sha2::{Digest as _, Sha256};
 
-use super::serve::{App, titled_page};
+use super::app::{App, Signup, Welcome, titled_page};
 use crate::compose::merge::escape_html;
 use crate::list::address::{Joined, address_hash, normalize};
 use crate::list::events;
@@ -45,120 +45,79 @@ const MAX_FORM: usize = 16 * 1024;
 /// One confirmation email per address per this long.
 const PER_ADDRESS: Duration = Duration::from_mins(10);
 
-/// What sign-ups need, made once when the server starts.
-pub struct Signup {
-    settings: config::Signup,
-    /// `{url}/confirm`.
-    confirm_url: String,
-    /// Where the answer to a sign-up sends the reader.
-    thanks: String,
-    per_ip: DefaultKeyedRateLimiter<IpAddr>,
-    per_address: DefaultKeyedRateLimiter<u64>,
-    confirm: Letterhead,
-    welcome: Option<Welcome>,
-    mailer: Mailer,
-}
-
-/// The message each confirmed reader gets, and its journal.
-struct Welcome {
-    letterhead: Letterhead,
-    journal: Arc<Journal>,
-}
-
-impl Signup {
-    /// Checks `[signup]`, renders the confirmation email, composes the
-    /// welcome (or, with `send_latest`, the latest issue sent) and starts
-    /// the mailer on the current runtime.
-    pub fn start(
-        project: &Project,
-        settings: &config::Signup,
-        secret: Secret,
-        send_latest: bool,
-        on_problem: &Arc<dyn Fn(&str) + Send + Sync>,
-    ) -> Result<Signup> {
-        let config = &project.config;
-        let label = project.config_label();
-        let base = base_url(project)?;
-        let templates = crate::compose::Templates::load(&project.templates_dir())?;
-        let hours = settings.confirm_hours.get();
-        let rendered = crate::compose::confirm::confirmation(project, &templates, hours)?;
-        let confirm = Letterhead::new(
-            config,
-            &project.root,
-            "signup",
-            &crate::compose::confirm::subject(project),
-            &rendered,
-            Some(secret.clone()),
-        )
-        .with_context(|| format!("{}", label.display()))?;
-        let welcome_issue = if send_latest {
-            Some(latest_issue(project)?)
-        } else {
-            settings.welcome.as_ref().map(|w| project.resolve(w))
-        };
-        let welcome = match welcome_issue {
-            None => None,
-            Some(path) => {
-                let composed = crate::compose::compose(project.config_path.as_deref(), &path)?;
-                let letterhead = Letterhead::new(
-                    config,
-                    &project.root,
-                    &composed.issue.stem(),
-                    composed.issue.issue.subject.as_str(),
-                    &composed.rendered,
-                    Some(secret),
-                )
-                .with_context(|| format!("{}", label.display()))?;
-                let journal = Journal::open(&journal::path_for(
-                    &project.state_dir(),
-                    &composed.issue.stem(),
-                ))?;
-                Some(Welcome {
-                    letterhead,
-                    journal: Arc::new(journal),
-                })
-            }
-        };
-        let transport = crate::send::Transport::from_project(project)?;
-        transport.prepare()?;
-        let per_hour = settings.per_ip_per_hour;
-        Ok(Signup {
-            confirm_url: format!("{base}/confirm"),
-            thanks: settings
-                .thanks_url
-                .as_ref()
-                .map_or_else(|| "/subscribed".to_string(), ToString::to_string),
-            per_ip: RateLimiter::keyed(Quota::per_hour(per_hour).allow_burst(per_hour)),
-            per_address: RateLimiter::keyed(
-                Quota::with_period(PER_ADDRESS)
-                    .expect("a period")
-                    .allow_burst(NonZeroU32::MIN),
-            ),
-            confirm,
-            welcome,
-            mailer: Mailer::start(&transport, config.sending.concurrency.get(), on_problem),
-            settings: settings.clone(),
-        })
-    }
-
-    /// Forgets the limits' record of addresses and IPs not seen lately, so
-    /// their memory does not grow with every address ever seen.
-    pub fn forget_old(&self) {
-        self.per_ip.retain_recent();
-        self.per_address.retain_recent();
-    }
-
-    /// The one answer to every sign-up: a 303 to the thanks page.
-    fn answer(&self) -> Response {
-        (
-            StatusCode::SEE_OTHER,
-            [
-                (header::LOCATION, self.thanks.as_str()),
-                (header::CACHE_CONTROL, "no-store"),
-            ],
-        )
-            .into_response()
-    }
+/// Checks `[signup]`, renders the confirmation email, composes the
+/// welcome (or, with `send_latest`, the latest issue sent) and starts the
+/// mailer on the current runtime.
+pub fn start(
+    project: &Project,
+    settings: &config::Signup,
+    secret: Secret,
+    send_latest: bool,
+    on_problem: &Arc<dyn Fn(&str) + Send + Sync>,
+) -> Result<Signup> {
+    let config = &project.config;
+    let label = project.config_label();
+    let base = base_url(project)?;
+    let templates = crate::compose::Templates::load(&project.templates_dir())?;
+    let hours = settings.confirm_hours.get();
+    let rendered = crate::compose::confirm::confirmation(project, &templates, hours)?;
+    let confirm = Letterhead::new(
+        config,
+        &project.root,
+        "signup",
+        &crate::compose::confirm::subject(project),
+        &rendered,
+        Some(secret.clone()),
+    )
+    .with_context(|| format!("{}", label.display()))?;
+    let welcome_issue = if send_latest {
+        Some(latest_issue(project)?)
+    } else {
+        settings.welcome.as_ref().map(|w| project.resolve(w))
+    };
+    let welcome = match welcome_issue {
+        None => None,
+        Some(path) => {
+            let composed = crate::compose::compose(project.config_path.as_deref(), &path)?;
+            let letterhead = Letterhead::new(
+                config,
+                &project.root,
+                &composed.issue.stem(),
+                composed.issue.issue.subject.as_str(),
+                &composed.rendered,
+                Some(secret),
+            )
+            .with_context(|| format!("{}", label.display()))?;
+            let journal = Journal::open(&journal::path_for(
+                &project.state_dir(),
+                &composed.issue.stem(),
+            ))?;
+            Some(Welcome {
+                letterhead,
+                journal: Arc::new(journal),
+            })
+        }
+    };
+    let transport = crate::send::Transport::from_project(project)?;
+    transport.prepare()?;
+    let per_hour = settings.per_ip_per_hour;
+    Ok(Signup {
+        confirm_url: format!("{base}/confirm"),
+        thanks: settings
+            .thanks_url
+            .as_ref()
+            .map_or_else(|| "/subscribed".to_string(), ToString::to_string),
+        per_ip: RateLimiter::keyed(Quota::per_hour(per_hour).allow_burst(per_hour)),
+        per_address: RateLimiter::keyed(
+            Quota::with_period(PER_ADDRESS)
+                .expect("a period")
+                .allow_burst(NonZeroU32::MIN),
+        ),
+        confirm,
+        welcome,
+        mailer: Mailer::start(&transport, config.sending.concurrency.get(), on_problem),
+        settings: settings.clone(),
+    })
 }
 
 /// The issue sent most recently (by when its sending began), as a file.

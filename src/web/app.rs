@@ -1,0 +1,146 @@
+//! What `missive serve`'s handlers share: the list as the log has it (kept
+//! up with the log), the sign-up state, and the small pages they answer with.
+
+use std::collections::{HashMap, HashSet};
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
+
+use anyhow::Result;
+use axum::http::{StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use governor::DefaultKeyedRateLimiter;
+
+use crate::compose::merge::escape_html;
+use crate::list::address::{address_hash, normalize};
+use crate::list::events::{self, Log, Suppressed};
+use crate::list::token::Secret;
+use crate::project::config;
+use crate::send::journal::Journal;
+use crate::send::mailer::Mailer;
+use crate::send::message::Letterhead;
+
+pub(super) struct App {
+    pub(super) secret: Secret,
+    pub(super) name: String,
+    /// The list as the log has it, and the log events are appended to.
+    pub(super) list: Mutex<ListState>,
+    /// Told of what went wrong inside a request (the reader only sees a
+    /// polite page).
+    pub(super) on_problem: Arc<dyn Fn(&str) + Send + Sync>,
+    /// With `[signup]`: what sign-ups need.
+    pub(super) signup: Option<Signup>,
+}
+
+/// What the server knows of the list, kept with the log it appends to.
+pub(super) struct ListState {
+    pub(super) suppressed: Suppressed,
+    pub(super) log: Log,
+    /// Each address's latest event that says where it stands (not a
+    /// pending sign-up, nor a soft bounce), by hash.
+    pub(super) latest: HashMap<u64, String>,
+    /// The confirmation tokens already used.
+    pub(super) used: HashSet<String>,
+    /// How far the log has been read.
+    read_to: u64,
+}
+
+impl ListState {
+    /// The list as the log at `log` has it now.
+    pub(super) fn open(log: Log) -> Result<ListState> {
+        let mut state = ListState {
+            suppressed: Suppressed::default(),
+            log,
+            latest: HashMap::new(),
+            used: HashSet::new(),
+            read_to: 0,
+        };
+        state.catch_up()?;
+        Ok(state)
+    }
+
+    /// Reads what was appended to the log since it was last read — by this
+    /// server, or by another process (`missive bounces`, a send that met a
+    /// hard bounce, `subscribers remove`) — so that every decision sees the
+    /// latest events.
+    pub(super) fn catch_up(&mut self) -> Result<()> {
+        let (records, read_to) = events::records_from(self.log.path(), self.read_to)?;
+        self.read_to = read_to;
+        for record in records {
+            let hash = address_hash(&normalize(&record.email));
+            if record.event == events::CONFIRMED
+                && let Some(token) = events::detail_value(&record.detail, "token")
+            {
+                self.used.insert(token);
+            }
+            events::apply(&mut self.suppressed, &record);
+            // A pending sign-up changes nothing about where the reader stands.
+            if !matches!(
+                record.event.as_str(),
+                events::SOFT_BOUNCED | events::SENDER_BLOCKED | events::PENDING
+            ) {
+                self.latest.insert(hash, record.event);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// What sign-ups need, made once when the server starts.
+pub struct Signup {
+    pub(super) settings: config::Signup,
+    /// `{url}/confirm`.
+    pub(super) confirm_url: String,
+    /// Where the answer to a sign-up sends the reader.
+    pub(super) thanks: String,
+    pub(super) per_ip: DefaultKeyedRateLimiter<IpAddr>,
+    pub(super) per_address: DefaultKeyedRateLimiter<u64>,
+    pub(super) confirm: Letterhead,
+    pub(super) welcome: Option<Welcome>,
+    pub(super) mailer: Mailer,
+}
+
+/// The message each confirmed reader gets, and its journal.
+pub(super) struct Welcome {
+    pub(super) letterhead: Letterhead,
+    pub(super) journal: Arc<Journal>,
+}
+
+impl Signup {
+    /// Forgets the limits' record of addresses and IPs not seen lately, so
+    /// their memory does not grow with every address ever seen.
+    pub fn forget_old(&self) {
+        self.per_ip.retain_recent();
+        self.per_address.retain_recent();
+    }
+
+    /// The one answer to every sign-up: a 303 to the thanks page.
+    pub(super) fn answer(&self) -> Response {
+        (
+            StatusCode::SEE_OTHER,
+            [
+                (header::LOCATION, self.thanks.as_str()),
+                (header::CACHE_CONTROL, "no-store"),
+            ],
+        )
+            .into_response()
+    }
+}
+
+/// A small HTML page; `body` is HTML that the caller escaped.
+pub(super) fn page(status: StatusCode, body: &str) -> Response {
+    titled_page(status, "Unsubscribe", body)
+}
+
+/// A small HTML page titled `title` (plain text); `body` is HTML that the
+/// caller escaped.
+pub(super) fn titled_page(status: StatusCode, title: &str, body: &str) -> Response {
+    let html = format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>{}</title></head>\
+         <body style=\"font-family:system-ui,sans-serif;max-width:32em;margin:3em auto;padding:0 1em\">\
+         {body}</body></html>",
+        escape_html(title)
+    );
+    (status, [(header::CACHE_CONTROL, "no-store")], Html(html)).into_response()
+}
