@@ -11,6 +11,8 @@ use crate::project::Project;
 
 /// The largest HTML page read.
 pub const MAX_HTML: usize = 5 * 1024 * 1024;
+/// The largest PDF read.
+pub const MAX_PDF: usize = 20 * 1024 * 1024;
 
 /// How long a page may take, redirects included.
 const TIMEOUT: Duration = Duration::from_secs(20);
@@ -22,8 +24,10 @@ pub struct Page {
     pub url: String,
     /// The media type, lower-cased, without parameters.
     pub media_type: String,
-    /// The body as text.
+    /// The body as text (empty for a PDF).
     pub text: String,
+    /// The body of a PDF (empty for anything else).
+    pub pdf: Vec<u8>,
 }
 
 /// The HTTP client: rustls with the web's roots, missive's `User-Agent`,
@@ -85,6 +89,14 @@ pub async fn fetch(client: &reqwest::Client, url: &str) -> Result<Page> {
         .unwrap_or("")
         .to_string();
     let final_url = response.url().to_string();
+    let media_type = content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    let is_pdf = media_type == "application/pdf";
+    let cap = if is_pdf { MAX_PDF } else { MAX_HTML };
     let mut body = Vec::new();
     while let Some(chunk) = response
         .chunk()
@@ -92,23 +104,27 @@ pub async fn fetch(client: &reqwest::Client, url: &str) -> Result<Page> {
         .with_context(|| format!("{url}: the page broke off"))?
     {
         body.extend_from_slice(&chunk);
-        if body.len() > MAX_HTML {
+        if body.len() > cap {
             bail!(
-                "{url}: the page is larger than {} MB",
-                MAX_HTML / 1024 / 1024
+                "{url}: the document is larger than {} MB",
+                cap / 1024 / 1024
             );
         }
     }
-    let media_type = content_type
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
-    Ok(Page {
-        url: final_url,
-        text: decode(&body, &content_type),
-        media_type,
+    Ok(if is_pdf {
+        Page {
+            url: final_url,
+            text: String::new(),
+            pdf: body,
+            media_type,
+        }
+    } else {
+        Page {
+            url: final_url,
+            text: decode(&body, &content_type),
+            pdf: Vec::new(),
+            media_type,
+        }
     })
 }
 

@@ -141,6 +141,55 @@ pub fn from_html(html: &str) -> Found {
     }
 }
 
+/// Reads the facts of a PDF from its document information: `Title`,
+/// `Author` (names split as bylines are), `CreationDate`.
+pub fn from_pdf(bytes: &[u8]) -> Found {
+    let Ok(doc) = lopdf::Document::load_mem(bytes) else {
+        return Found::default();
+    };
+    let info = doc
+        .trailer
+        .get(b"Info")
+        .ok()
+        .and_then(|i| match i {
+            lopdf::Object::Reference(id) => doc.get_object(*id).ok(),
+            other => Some(other),
+        })
+        .and_then(|o| o.as_dict().ok());
+    let field = |key: &[u8]| -> Option<String> {
+        let value = info?.get(key).ok()?;
+        let value = match value {
+            lopdf::Object::Reference(id) => doc.get_object(*id).ok()?,
+            other => other,
+        };
+        lopdf::decode_text_string(value)
+            .ok()
+            .map(|t| tidy(&t))
+            .filter(|t| !t.is_empty())
+    };
+    let published = field(b"CreationDate").and_then(|d| {
+        // `D:YYYYMMDDHHmmSS…`
+        let digits: String = d.trim_start_matches("D:").chars().take(8).collect();
+        (digits.len() == 8)
+            .then(|| {
+                date(&format!(
+                    "{}-{}-{}",
+                    &digits[..4],
+                    &digits[4..6],
+                    &digits[6..8]
+                ))
+            })
+            .flatten()
+    });
+    Found {
+        title: field(b"Title"),
+        authors: field(b"Author").map_or_else(Vec::new, |a| normalize_authors(&[a])),
+        source: None,
+        published,
+        canonical: None,
+    }
+}
+
 /// The first JSON-LD object of an article type, looking into arrays and
 /// `@graph`.
 fn json_ld(doc: &Html) -> Option<Value> {

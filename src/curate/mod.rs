@@ -49,17 +49,15 @@ pub fn add(project: &Project, request: &AddRequest) -> Result<Added> {
         .map_err(|e| anyhow!("cannot read {}: {e}", issue.display()))?;
     let client = fetch::client(project)?;
     let page = crate::runtime()?.block_on(fetch::fetch(&client, &request.url))?;
-    if !page.media_type.is_empty()
-        && page.media_type != "text/html"
-        && page.media_type != "application/xhtml+xml"
-    {
-        bail!(
-            "{}: a {} document, not a web page: give the item's title with --title",
-            request.url,
-            page.media_type
-        );
-    }
-    let found = meta::from_html(&page.text);
+    let found = match page.media_type.as_str() {
+        "application/pdf" => meta::from_pdf(&page.pdf),
+        "" | "text/html" | "application/xhtml+xml" => meta::from_html(&page.text),
+        _ if request.title.is_some() => meta::Found::default(),
+        other => bail!(
+            "{}: a {other} document, not a web page or a PDF: give the item's title with --title",
+            request.url
+        ),
+    };
     let title = request.title.clone().or(found.title).ok_or_else(|| {
         anyhow!(
             "{}: the page has no usable title: give one with --title",

@@ -88,6 +88,12 @@ fn add_fills_an_item_from_each_kind_of_page_metadata() {
              published = 2026-09-14\n",
         ),
         (
+            "report.pdf",
+            "[[sections.items]]\ntitle = \"Harbour Futures: Dredging, Silt and the Next Fifty Years\"\n\
+             url = \"URL/report.pdf\"\nauthors = [\"Ada Okonkwo\", \"Per Lindqvist\"]\n\
+             published = 2026-10-15\n",
+        ),
+        (
             "cp1252.html",
             "[[sections.items]]\ntitle = \"Café society: “the third place”\"\nurl = \"URL/cp1252.html\"\n",
         ),
@@ -294,4 +300,29 @@ fn check_links_reports_each_kind_of_failure_on_its_item_and_caches_the_day() {
         stdout(&o)
     );
     assert!(std::fs::read_to_string(&count).unwrap().lines().count() > asked);
+}
+
+#[test]
+fn add_refuses_a_page_too_large_or_too_slow_and_says_why() {
+    let dir = example_project();
+    let count = dir.path().join("requests.log");
+    let server = LinkServer::start(&count);
+    let base = format!("http://127.0.0.1:{}", server.port);
+    let o = missive(dir.path(), &["add", &format!("{base}/huge"), "--dry-run"]);
+    assert_exit(&o, 1);
+    assert!(stderr(&o).contains("larger than 5 MB"), "{}", stderr(&o));
+    let o = missive(dir.path(), &["add", &format!("{base}/slow"), "--dry-run"]);
+    assert_exit(&o, 1);
+    assert!(
+        stderr(&o).contains("no answer within 20 s"),
+        "{}",
+        stderr(&o)
+    );
+    // A page without a usable title, unless one is given.
+    let o = missive(
+        dir.path(),
+        &["add", &format!("{base}/gone"), "--dry-run", "--title", "X"],
+    );
+    assert_exit(&o, 1);
+    assert!(stderr(&o).contains("410"), "{}", stderr(&o));
 }
