@@ -38,6 +38,10 @@ pub enum Command {
     /// OpenGraph, <meta name=author>, <time>, <title>); the item goes at the
     /// end of its section, and nothing else in the file changes.
     Add(AddArgs),
+    /// Draft items from an RSS or Atom feed, or a bookmarks export, into an issue.
+    ///
+    /// Links already in the issue or sent in an earlier one are left out.
+    Import(ImportArgs),
     /// Send an issue: a test to yourself (--test), or the whole subscriber list.
     ///
     /// A dispatch prints a summary and asks for confirmation (or takes
@@ -248,4 +252,33 @@ pub struct AddArgs {
     /// Print the item; change nothing.
     #[arg(long)]
     pub dry_run: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// A feed (a URL or a file) or a bookmarks export (HTML, as browsers write it).
+    pub source: String,
+    /// The issue file [default: the newest in issues/].
+    #[arg(long, value_name = "FILE")]
+    pub issue: Option<PathBuf>,
+    /// The section to add them to [default: the last]; a new one if none has that title.
+    #[arg(long, value_name = "TITLE")]
+    pub section: Option<String>,
+    /// Only what was published (or bookmarked) on or after this day, e.g. 2026-11-20.
+    #[arg(long, value_name = "DATE", value_parser = parse_day)]
+    pub since: Option<String>,
+    /// Fill each item from its page, as `add` does.
+    #[arg(long)]
+    pub enrich: bool,
+    /// Print what would be added; change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// A day as `YYYY-MM-DD`.
+fn parse_day(s: &str) -> Result<String, String> {
+    let format = time::macros::format_description!("[year]-[month]-[day]");
+    time::Date::parse(s.trim(), &format)
+        .map(|_| s.trim().to_string())
+        .map_err(|_| format!("`{s}` is not a day such as 2026-11-20"))
 }

@@ -13,6 +13,7 @@ mod archive;
 mod bounces;
 mod build;
 mod check;
+mod import;
 mod new;
 mod preview;
 mod send;
@@ -65,6 +66,7 @@ pub fn run(cli: Cli) -> Result<ExitStatus> {
         Command::Check(args) => check::run(config, &args),
         Command::New(args) => new::run(config, &args),
         Command::Add(args) => add::run(config, &args),
+        Command::Import(args) => import::run(config, &args),
         Command::Send(args) => send::run(config, &args),
         Command::Preview(args) => preview::run(config, args),
         Command::Serve(args) => serve::run(config, &args),

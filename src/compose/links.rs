@@ -114,6 +114,32 @@ pub fn sent_before(project: &Project, loaded: &LoadedIssue) -> Vec<Warning> {
         .collect()
 }
 
+/// The canonical links of `loaded` and of every earlier issue in the
+/// project's `issues/`: what an import leaves out.
+pub fn already_sent(project: &Project, loaded: &LoadedIssue) -> std::collections::HashSet<String> {
+    let this = (loaded.issue.date, loaded.stem());
+    let mut out: std::collections::HashSet<String> = issue_files(&project.issues_dir())
+        .into_iter()
+        .filter(|path| path.file_stem() != loaded.path.file_stem())
+        .filter_map(|path| Issue::load(&path).ok())
+        .filter(|other| (other.issue.date, other.stem()) < this)
+        .flat_map(|other| {
+            other
+                .issue
+                .numbered_items()
+                .filter_map(|n| n.item.url.as_ref().map(|u| canonical(u.as_str())))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    out.extend(
+        loaded
+            .issue
+            .numbered_items()
+            .filter_map(|n| n.item.url.as_ref().map(|u| canonical(u.as_str()))),
+    );
+    out
+}
+
 /// The `.toml` files of `dir`.
 fn issue_files(dir: &Path) -> Vec<std::path::PathBuf> {
     std::fs::read_dir(dir)

@@ -5,6 +5,7 @@
 
 pub mod edit;
 pub mod fetch;
+pub mod import;
 pub mod linkcheck;
 pub mod meta;
 
@@ -83,6 +84,107 @@ pub fn add(project: &Project, request: &AddRequest) -> Result<Added> {
         toml: item.to_toml(),
         written: !request.dry_run,
     })
+}
+
+/// What `missive import` was asked.
+#[derive(Debug, Clone, Default)]
+pub struct ImportRequest {
+    /// A feed or bookmarks file, or the URL of a feed.
+    pub source: String,
+    pub issue: Option<PathBuf>,
+    pub section: Option<String>,
+    /// Only what was published (or saved) on or after this `YYYY-MM-DD`.
+    pub since: Option<String>,
+    /// Fill each item from its page, as `add` does.
+    pub enrich: bool,
+    pub dry_run: bool,
+}
+
+/// What `missive import` did.
+#[derive(Debug, Clone)]
+pub struct Imported {
+    pub issue: PathBuf,
+    /// The items added (or, with `--dry-run`, that would be).
+    pub items: Vec<NewItem>,
+    /// Left out: already in the issue or sent before.
+    pub known: usize,
+    /// Left out: older than `--since`.
+    pub older: usize,
+    /// Pages `--enrich` could not read (the feed's facts were kept).
+    pub not_enriched: Vec<String>,
+    pub written: bool,
+}
+
+/// Drafts items from a feed or a bookmarks export into the issue.
+pub fn import(project: &Project, request: &ImportRequest) -> Result<Imported> {
+    let issue_path = match &request.issue {
+        Some(path) => path.clone(),
+        None => newest_issue(&project.issues_dir())?,
+    };
+    let mut text = std::fs::read_to_string(&issue_path)
+        .map_err(|e| anyhow!("cannot read {}: {e}", issue_path.display()))?;
+    let runtime = crate::runtime()?;
+    let client = fetch::client(project)?;
+    let source = if request.source.starts_with("http://") || request.source.starts_with("https://")
+    {
+        runtime
+            .block_on(fetch::fetch(&client, &request.source))?
+            .text
+    } else {
+        std::fs::read_to_string(&request.source)
+            .map_err(|e| anyhow!("cannot read {}: {e}", request.source))?
+    };
+    let entries = import::entries(&source, &request.source)?;
+    let loaded = crate::compose::Issue::load(&issue_path)?;
+    let mut known = links::already_sent(project, &loaded);
+    let mut imported = Imported {
+        issue: issue_path.clone(),
+        items: Vec::new(),
+        known: 0,
+        older: 0,
+        not_enriched: Vec::new(),
+        written: false,
+    };
+    for entry in entries {
+        if let (Some(since), Some(dated)) = (&request.since, &entry.dated)
+            && dated < since
+        {
+            imported.older += 1;
+            continue;
+        }
+        if !known.insert(links::canonical(&entry.item.url)) {
+            imported.known += 1;
+            continue;
+        }
+        let mut item = entry.item;
+        if request.enrich {
+            match runtime.block_on(fetch::fetch(&client, &item.url)) {
+                Ok(page) => {
+                    let found = match page.media_type.as_str() {
+                        "application/pdf" => meta::from_pdf(&page.pdf),
+                        _ => meta::from_html(&page.text),
+                    };
+                    item.title = found.title.unwrap_or(item.title);
+                    if !found.authors.is_empty() {
+                        item.authors = found.authors;
+                    }
+                    item.source = found.source.or(item.source);
+                    item.published = found.published.or(item.published);
+                    if let Some(canonical) = found.canonical {
+                        item.url = links::clean(&canonical);
+                    }
+                }
+                Err(e) => imported.not_enriched.push(format!("{e:#}")),
+            }
+        }
+        text = edit::add_item(&text, &issue_path, request.section.as_deref(), &item)?;
+        imported.items.push(item);
+    }
+    if !request.dry_run && !imported.items.is_empty() {
+        crate::fsutil::write_atomic(&issue_path, text.as_bytes(), None)?;
+        imported.written = true;
+    }
+    Ok(imported)
 }
 
 /// Checks every link of a composed issue: its items' URLs and the links in

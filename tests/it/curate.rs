@@ -16,6 +16,11 @@ struct Pages {
 
 impl Pages {
     fn start() -> Pages {
+        Pages::serve(&repo().join("tests/fixtures/pages"))
+    }
+
+    /// Serves `dir` instead.
+    fn serve(dir: &Path) -> Pages {
         let port = crate::common::mta::free_port();
         let child = Command::new("python3")
             .args([
@@ -25,7 +30,7 @@ impl Pages {
                 "127.0.0.1",
                 &port.to_string(),
             ])
-            .current_dir(repo().join("tests/fixtures/pages"))
+            .current_dir(dir)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -325,4 +330,120 @@ fn add_refuses_a_page_too_large_or_too_slow_and_says_why() {
     );
     assert_exit(&o, 1);
     assert!(stderr(&o).contains("410"), "{}", stderr(&o));
+}
+
+/// `missive import` of a fixture into a copy of the example project, with
+/// an empty next issue to import into; the output and the issue after.
+fn import(source: &str, extra: &[&str]) -> (String, String) {
+    let dir = example_project();
+    let next = "issues/2026-12-04-next.toml";
+    std::fs::write(
+        dir.path().join(next),
+        "subject = \"Next\"\ndate = 2026-12-04\n\n[[sections]]\ntitle = \"Reading\"\n",
+    )
+    .unwrap();
+    let fixture = repo().join("tests/fixtures/feeds").join(source);
+    let mut args = vec!["import", fixture.to_str().unwrap(), "--issue", next];
+    args.extend_from_slice(extra);
+    let o = missive(dir.path(), &args);
+    assert_exit(&o, 0);
+    let out = stdout(&o);
+    let text = std::fs::read_to_string(dir.path().join(next)).unwrap();
+    // What it wrote loads and checks.
+    assert_exit(&missive(dir.path(), &["check", next]), 0);
+    (out, text)
+}
+
+#[test]
+fn import_drafts_items_from_atom_rss_and_bookmarks_leaving_out_what_was_sent() {
+    let (out, atom) = import("atom.xml", &["--since", "2026-11-15"]);
+    assert!(
+        out.contains("imported 1 item into issues/2026-12-04-next.toml (left out: 1 already in the issue or sent before, 1 older than --since)"),
+        "{out}"
+    );
+    assert!(
+        atom.contains(
+            "[[sections.items]]\ntitle = \"Silt, the quiet budget line\"\n\
+             url = \"https://portcities.example.net/silt\"\n\
+             authors = [\"Rui Salgado\", \"Thandi Mbeki\"]\nsource = \"Port Cities Weekly\"\n\
+             published = 2026-12-01\n"
+        ),
+        "{atom}"
+    );
+    assert!(
+        !atom.contains("again"),
+        "a link issue 87 sent came back: {atom}"
+    );
+    assert!(
+        !atom.contains("An old one"),
+        "--since let an old one in: {atom}"
+    );
+
+    let (_, rss) = import("rss.xml", &[]);
+    assert!(
+        rss.contains(
+            "title = \"Why ferries run late & early\"\nurl = \"https://tidewater.example.com/ferries\"\n\
+             authors = [\"Per Lindqvist\"]\nsource = \"The Tidewater Letter\"\npublished = 2026-12-01\n"
+        ),
+        "{rss}"
+    );
+    assert!(rss.contains("title = \"Tide tables, annotated\""), "{rss}");
+
+    let (_, marks) = import("bookmarks.html", &["--since", "2025-01-01"]);
+    assert!(
+        marks.contains("title = \"Locks & keepers\"\nurl = \"https://canals.example.org/locks\"\n"),
+        "{marks}"
+    );
+    // Issue 87 sent the manifesto; a bookmarklet is no link; 2019 is too old.
+    assert!(!marks.contains("maintenance-manifesto"), "{marks}");
+    assert!(!marks.contains("javascript"), "{marks}");
+    assert!(!marks.contains("Saved long ago"), "{marks}");
+}
+
+#[test]
+fn import_reads_a_feed_from_a_url_and_enrich_fills_items_from_their_pages() {
+    let site = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        repo().join("tests/fixtures/pages/jsonld.html"),
+        site.path().join("jsonld.html"),
+    )
+    .unwrap();
+    let pages = Pages::serve(site.path());
+    std::fs::write(
+        site.path().join("feed.xml"),
+        format!(
+            "<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>Relay</title>\
+             <item><title>a terse feed title</title><link>{}</link></item></channel></rss>",
+            pages.url("jsonld.html")
+        ),
+    )
+    .unwrap();
+    let dir = example_project();
+    let next = "issues/2026-12-04-next.toml";
+    std::fs::write(
+        dir.path().join(next),
+        "subject = \"Next\"\ndate = 2026-12-04\n\n[[sections]]\ntitle = \"Reading\"\n",
+    )
+    .unwrap();
+    let o = missive(
+        dir.path(),
+        &[
+            "import",
+            &pages.url("feed.xml"),
+            "--issue",
+            next,
+            "--enrich",
+        ],
+    );
+    assert_exit(&o, 0);
+    let text = std::fs::read_to_string(dir.path().join(next)).unwrap();
+    assert!(
+        text.contains(
+            "title = \"Beneath the Harbour: the tunnels nobody maps\"\n\
+             url = \"https://review.example.org/2026/beneath-the-harbour\"\n\
+             authors = [\"Ines Ferreira\", \"Tomás Okafor\"]\nsource = \"The Harbour Review\"\n\
+             published = 2026-11-20\n"
+        ),
+        "{text}"
+    );
 }

@@ -1,0 +1,51 @@
+//! `missive import SOURCE`: items drafted from a feed or a bookmarks export.
+
+use std::path::Path;
+
+use anyhow::Result;
+
+use super::ExitStatus;
+use crate::cli::ImportArgs;
+use crate::curate::{self, ImportRequest};
+use crate::project::Project;
+use crate::ui::{self, plural, printable};
+
+pub fn run(config: Option<&Path>, args: &ImportArgs) -> Result<ExitStatus> {
+    let project = Project::open(config)?;
+    let imported = curate::import(
+        &project,
+        &ImportRequest {
+            source: args.source.clone(),
+            issue: args.issue.clone(),
+            section: args.section.clone(),
+            since: args.since.clone(),
+            enrich: args.enrich,
+            dry_run: args.dry_run,
+        },
+    )?;
+    for item in &imported.items {
+        println!("+ {} <{}>", printable(&item.title), printable(&item.url));
+    }
+    for problem in &imported.not_enriched {
+        println!("  not enriched: {}", printable(problem));
+    }
+    let n = imported.items.len();
+    println!(
+        "{} {n} item{} {} {} (left out: {} already in the issue or sent before, {} older than --since)",
+        if imported.written {
+            "imported"
+        } else {
+            "would import"
+        },
+        plural(n),
+        if imported.written {
+            "into"
+        } else {
+            "into (dry run)"
+        },
+        ui::path(&imported.issue),
+        imported.known,
+        imported.older,
+    );
+    Ok(ExitStatus::Success)
+}
