@@ -322,28 +322,13 @@ pub fn print_status(composed: &Composed, status: &Status) {
 /// `missive check --links`: every link that is not simply fine, by item,
 /// then a count.
 pub fn print_link_check(checked: &[crate::curate::linkcheck::Checked]) {
-    use crate::curate::linkcheck::Verdict;
     for c in checked.iter().filter(|c| !c.verdict.is_fine()) {
-        let what = match &c.verdict {
-            Verdict::Fine { .. } => continue,
-            Verdict::Moved { to } => format!("moved for good: link to {to} instead"),
-            Verdict::Redirected { to } => format!("redirects to {to}"),
-            Verdict::MovedHome { to } => {
-                format!("redirects to the site's home page ({to}): probably gone")
-            }
-            Verdict::Dead { status } => format!("dead ({status})"),
-            Verdict::Unreachable { reason } => format!("unreachable: {reason}"),
-        };
-        let place = match c.target.item {
-            Some(n) => format!("item {n}"),
-            None if c.target.field.starts_with("letter") => "the letter".to_string(),
-            None => "the issue".to_string(),
-        };
         println!(
-            "{place} ({}): {} {}",
+            "{} ({}): {} {}",
+            c.place(),
             printable(&c.target.field),
             printable(&c.target.url),
-            printable(&what)
+            printable(&c.verdict.to_string())
         );
     }
     let dead = checked.iter().filter(|c| c.verdict.is_dead()).count();

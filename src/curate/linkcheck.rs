@@ -78,6 +78,33 @@ impl Verdict {
     }
 }
 
+impl std::fmt::Display for Verdict {
+    /// What a person reads about the link, after its URL.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Verdict::Fine { status } => write!(f, "fine ({status})"),
+            Verdict::Moved { to } => write!(f, "moved for good: link to {to} instead"),
+            Verdict::Redirected { to } => write!(f, "redirects to {to}"),
+            Verdict::MovedHome { to } => {
+                write!(f, "redirects to the site's home page ({to}): probably gone")
+            }
+            Verdict::Dead { status } => write!(f, "dead ({status})"),
+            Verdict::Unreachable { reason } => write!(f, "unreachable: {reason}"),
+        }
+    }
+}
+
+impl Checked {
+    /// Where the link is: `item 12`, `the letter`, `the issue`.
+    pub fn place(&self) -> String {
+        match self.target.item {
+            Some(n) => format!("item {n}"),
+            None if self.target.field.starts_with("letter") => "the letter".to_string(),
+            None => "the issue".to_string(),
+        }
+    }
+}
+
 /// One link checked.
 #[derive(Debug, Clone)]
 pub struct Checked {
@@ -98,6 +125,29 @@ struct Cached {
 /// The cache file of a project's state directory.
 pub fn cache_path(state_dir: &Path) -> std::path::PathBuf {
     state_dir.join("links.json")
+}
+
+/// What the last day's checks (in `cache_file`) said of `targets`, for
+/// those they covered: read without asking anything (the preview shows it).
+pub fn cached(targets: Vec<Target>, cache_file: &Path) -> Vec<Checked> {
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let cache: BTreeMap<String, Cached> = std::fs::read(cache_file)
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or_default();
+    targets
+        .into_iter()
+        .filter_map(|target| {
+            let found = cache
+                .get(&target.url)
+                .filter(|c| now - c.at < CACHE_SECONDS)?;
+            Some(Checked {
+                verdict: found.verdict.clone(),
+                target,
+                cached: true,
+            })
+        })
+        .collect()
 }
 
 /// Checks `targets` (a URL found twice is asked once); `fresh` ignores

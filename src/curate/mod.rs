@@ -187,12 +187,9 @@ pub fn import(project: &Project, request: &ImportRequest) -> Result<Imported> {
     Ok(imported)
 }
 
-/// Checks every link of a composed issue: its items' URLs and the links in
-/// its Markdown, each named by its item's number where it has one.
-pub fn check_links(
-    composed: &crate::compose::Composed,
-    fresh: bool,
-) -> Result<Vec<linkcheck::Checked>> {
+/// Every link of a composed issue: its items' URLs and the links in its
+/// Markdown, each named by its item's number where it has one.
+pub fn link_targets(composed: &crate::compose::Composed) -> Vec<linkcheck::Target> {
     let issue = &composed.issue.issue;
     let numbers: Vec<(String, u32)> = issue
         .numbered_items()
@@ -223,13 +220,33 @@ pub fn check_links(
             });
         }
     }
+    targets
+}
+
+/// Checks every link of a composed issue ([`link_targets`]).
+pub fn check_links(
+    composed: &crate::compose::Composed,
+    fresh: bool,
+) -> Result<Vec<linkcheck::Checked>> {
     let client = fetch::checker(&composed.project, linkcheck::TIMEOUT)?;
     linkcheck::check(
         &client,
-        targets,
+        link_targets(composed),
         &linkcheck::cache_path(&composed.project.state_dir()),
         fresh,
     )
+}
+
+/// What the last day's `check --links` said of the issue's links that are
+/// not fine, without asking anything: for the preview.
+pub fn cached_link_problems(composed: &crate::compose::Composed) -> Vec<linkcheck::Checked> {
+    linkcheck::cached(
+        link_targets(composed),
+        &linkcheck::cache_path(&composed.project.state_dir()),
+    )
+    .into_iter()
+    .filter(|c| !c.verdict.is_fine())
+    .collect()
 }
 
 /// The newest issue file: the last `.toml` of `issues/` by name (names

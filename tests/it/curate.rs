@@ -280,6 +280,39 @@ fn check_links_reports_each_kind_of_failure_on_its_item_and_caches_the_day() {
         "{requests}"
     );
     assert_exit(&run(&["--strict"]), 1);
+    // The preview shows the latest results beside the warnings.
+    let (mut preview, url) = spawn_server(
+        dir.path(),
+        &["preview", "issues/2026-12-04-links.toml", "--port", "0"],
+    );
+    let state: serde_json::Value = serde_json::from_str(
+        &ureq::get(format!("{url}state"))
+            .call()
+            .unwrap()
+            .body_mut()
+            .read_to_string()
+            .unwrap(),
+    )
+    .unwrap();
+    let _ = preview.kill();
+    let _ = preview.wait();
+    let warnings: Vec<&str> = state["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w.as_str().unwrap())
+        .collect();
+    assert!(
+        warnings.contains(
+            &format!("link check: item 4 (sections[0].items[3].url): {base}/gone dead (410)")
+                .as_str()
+        ),
+        "{warnings:#?}"
+    );
+    assert!(
+        !warnings.iter().any(|w| w.contains("/ok ")),
+        "{warnings:#?}"
+    );
     // A second run asks nothing: the day's results are cached.
     let asked = std::fs::read_to_string(&count).unwrap().lines().count();
     let o = run(&[]);

@@ -22,7 +22,9 @@ const MAY_USE: &[(&str, &[&str])] = &[
     ("bounces", &["project", "list", "send", "fsutil", "tls"]),
     (
         "web",
-        &["project", "compose", "list", "send", "bounces", "fsutil"],
+        &[
+            "project", "compose", "curate", "list", "send", "bounces", "fsutil",
+        ],
     ),
     (
         "ui",

@@ -119,7 +119,24 @@ fn personalized(composed: &Composed, as_email: Option<&str>) -> Snapshot {
         html,
         text,
         mjml: composed.rendered.mjml.clone(),
-        warnings: composed.warnings.iter().map(ToString::to_string).collect(),
+        warnings: composed
+            .warnings
+            .iter()
+            .map(ToString::to_string)
+            .chain(
+                crate::curate::cached_link_problems(composed)
+                    .iter()
+                    .map(|c| {
+                        format!(
+                            "link check: {} ({}): {} {}",
+                            c.place(),
+                            c.target.field,
+                            c.target.url,
+                            c.verdict
+                        )
+                    }),
+            )
+            .collect(),
         reader: if reader.name.is_empty() {
             email.clone()
         } else {
