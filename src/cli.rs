@@ -85,8 +85,8 @@ pub struct BuildArgs {
 
 #[derive(Debug, Args)]
 pub struct CheckArgs {
-    /// The issue file (TOML).
-    pub issue: PathBuf,
+    /// The issue file (TOML) [default: the newest in issues/].
+    pub issue: Option<PathBuf>,
     /// Treat warnings (and, with --links, dead links) as errors.
     #[arg(long)]
     pub strict: bool,

@@ -10,7 +10,11 @@ use crate::compose::{check, compose, links};
 use crate::ui::{self, kilobytes, plural};
 
 pub fn run(config: Option<&Path>, args: &CheckArgs) -> Result<ExitStatus> {
-    let composed = compose(config, &args.issue)?;
+    let issue = match &args.issue {
+        Some(issue) => issue.clone(),
+        None => crate::curate::newest_issue(&crate::project::Project::open(config)?.issues_dir())?,
+    };
+    let composed = compose(config, &issue)?;
     let r = &composed.rendered;
     let mut warnings = composed.warnings.clone();
     warnings.extend(links::sent_before(&composed.project, &composed.issue));
