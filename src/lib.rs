@@ -4,11 +4,12 @@
 //! The modules follow the pipeline, each using only those before it:
 //! [`project`] (config, paths, source errors, validated values) →
 //! [`compose`] (issue → view → templates → MJML/HTML and text, merge tags,
+//! checks) → `curate` (items from their pages, feeds and bookmarks; link
 //! checks) and [`list`] (addresses, the CSV reader, the list-event log,
 //! unsubscribe tokens) → `send` (message, journal, engine, transports) →
 //! `bounces` (what comes back from inboxes) → `web` (preview, serve,
-//! archive) → `cmd` (one file per command), with
-//! `ui` for everything a person reads on the terminal.
+//! sign-ups, archive) → `cmd` (one file per command), with `ui` for
+//! everything a person reads on the terminal; `fsutil` and `tls` serve all.
 
 // Errors carry a file, position, field and snippet; they are built once, on
 // the way out, so their size does not matter.
