@@ -6,6 +6,14 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+/// `0.1.0 (commit 1a2b3c4d5e6f)`: the version and the git commit built.
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("MISSIVE_GIT_COMMIT"),
+    ")"
+);
+
 /// Write a newsletter issue in TOML; missive renders it to email HTML and
 /// plain text, previews it and sends it to your subscribers.
 ///
@@ -14,7 +22,7 @@ use clap::{Args, Parser, Subcommand};
 /// command-line usage; 3 a send finished but not every recipient has the
 /// issue; 130 a send interrupted by Ctrl-C.
 #[derive(Debug, Parser)]
-#[command(name = "missive", version, about, long_about)]
+#[command(name = "missive", version = VERSION)]
 pub struct Cli {
     /// The project config [default: ./missive.toml if present].
     #[arg(long, global = true, value_name = "FILE")]
@@ -64,6 +72,12 @@ pub enum Command {
     Subscribers(SubscribersArgs),
     /// Show how the sending of an issue went: sent, failed, pending, bounces and complaints.
     Status(StatusArgs),
+    /// Print the shell completion script for bash, zsh or fish.
+    ///
+    /// For bash: `missive completions bash > ~/.local/share/bash-completion/completions/missive`.
+    Completions { shell: clap_complete::Shell },
+    /// Print the manual page (roff): `missive man > missive.1`, then `man -l missive.1`.
+    Man,
     /// Read bounces and complaints from a mailbox; suppress hard bounces and complaints.
     ///
     /// Reads new messages from a Maildir, an mbox or an IMAP folder,

@@ -13,6 +13,7 @@ mod archive;
 mod bounces;
 mod build;
 mod check;
+mod completions;
 mod import;
 mod new;
 mod preview;
@@ -75,5 +76,7 @@ pub fn run(cli: Cli) -> Result<ExitStatus> {
         Command::Subscribers(args) => subscribers::run(config, &args),
         Command::Status(args) => status::run(config, &args),
         Command::Bounces(args) => bounces::run(config, &args),
+        Command::Completions { shell } => completions::completions(shell),
+        Command::Man => completions::man(),
     }
 }
