@@ -80,3 +80,38 @@ fn man_renders_the_manual_page_without_a_warning() {
         String::from_utf8_lossy(&rendered.stderr)
     );
 }
+
+#[test]
+fn systemd_accepts_the_service_and_timer_units() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("secrets.env"), "").unwrap();
+    let mut units = Vec::new();
+    for unit in std::fs::read_dir(repo().join("contrib/systemd")).unwrap() {
+        let unit = unit.unwrap().path();
+        // The unit as installed, with this machine's paths for the binary,
+        // the folder and the secrets file.
+        let text = std::fs::read_to_string(&unit)
+            .unwrap()
+            .replace("/usr/local/bin/missive", env!("CARGO_BIN_EXE_missive"))
+            .replace("/srv/newsletter", &dir.path().display().to_string())
+            .replace(
+                "/etc/missive/secrets.env",
+                &dir.path().join("secrets.env").display().to_string(),
+            );
+        let copy = dir.path().join(unit.file_name().unwrap());
+        std::fs::write(&copy, text).unwrap();
+        units.push(copy);
+    }
+    assert_eq!(units.len(), 3, "{units:?}");
+    let o = Command::new("systemd-analyze")
+        .args(["verify", "--man=no"])
+        .args(&units)
+        .output()
+        .expect("systemd-analyze runs (bash tests/run installs systemd)");
+    assert!(
+        o.status.success() && o.stderr.is_empty(),
+        "{}{}",
+        stdout(&o),
+        stderr(&o)
+    );
+}
