@@ -148,6 +148,14 @@ pub fn run(project: &Project, spec: Option<&str>, dry_run: bool) -> Result<Run> 
                 .block_on(imap::run(&settings, |incoming| processor.process(incoming)))?;
         }
     }
+    tracing::info!(
+        mailbox = %mailbox.label(),
+        messages = processor.outcomes.len(),
+        suppressed = processor.outcomes.iter().filter(|o| o.action == Action::Suppressed).count(),
+        already_seen = processor.already_seen,
+        dry_run,
+        "bounces read"
+    );
     Ok(Run {
         mailbox: mailbox.label(),
         outcomes: processor.outcomes,

@@ -27,7 +27,7 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 
-use crate::cli::{Cli, Command};
+use crate::cli::{Cli, Command, LogFormat};
 
 /// How missive exits. An `Err` from [`run`] is printed by `main` and exits 1.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,8 +59,34 @@ pub fn report_error(e: &anyhow::Error) {
     eprintln!("error: {}", crate::ui::printable_text(&format!("{e:#}")));
 }
 
+/// The environment variable that sets what is logged (`info` by default;
+/// `debug` shows addresses in full; any `tracing` filter).
+pub const LOG_ENV: &str = "MISSIVE_LOG";
+
+/// Sends the `tracing` events of the long-running commands to stderr, as
+/// text or JSON lines, filtered by [`LOG_ENV`].
+fn start_logging(format: LogFormat) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env(LOG_ENV).unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false);
+    // A second call (tests run commands in one process) keeps the first.
+    let _ = match format {
+        LogFormat::Text => builder.with_ansi(false).try_init(),
+        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+    };
+}
+
 /// Runs one command line.
 pub fn run(cli: Cli) -> Result<ExitStatus> {
+    if matches!(
+        cli.command,
+        Command::Serve(_) | Command::Send(_) | Command::Bounces(_)
+    ) {
+        start_logging(cli.log_format);
+    }
     let config = cli.config.as_deref();
     match cli.command {
         Command::Build(args) => build::run(config, &args),

@@ -28,6 +28,18 @@ pub fn address_hash(normalized: &str) -> u64 {
     h.finish()
 }
 
+/// An address as logs show it: `a…@example.org` (the whole address only
+/// when the log asks for debug detail).
+pub fn masked(email: &str) -> String {
+    match email.trim().rsplit_once('@') {
+        Some((local, domain)) => {
+            let first: String = local.chars().take(1).collect();
+            format!("{first}…@{domain}")
+        }
+        None => "…".into(),
+    }
+}
+
 /// The list as the project's event log has it: the addresses taken off it
 /// (kept as their hashes), and those whose latest event joined them to it —
 /// a sign-up confirmed through `missive serve`, or added by the author —

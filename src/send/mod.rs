@@ -401,12 +401,29 @@ pub fn execute(
         },
         reporter,
     };
+    tracing::info!(
+        issue = %composed.issue.stem(),
+        recipients = plan.this_run,
+        transport = %plan.transport.describe(),
+        dry_run = plan.dry_run,
+        "send started"
+    );
     let report = crate::runtime()?.block_on(engine::run(
         Box::new(recipients),
         move || transport.link(),
         context,
         interrupt,
     ));
+    tracing::info!(
+        issue = %composed.issue.stem(),
+        sent = report.sent,
+        failed = report.failed,
+        deferred = report.deferred,
+        unknown = report.unknown,
+        seconds = report.elapsed.as_secs_f64(),
+        stopped = report.stop.as_ref().map_or_else(String::new, |s| format!("{s:?}")),
+        "send finished"
+    );
     Ok(Outcome::of(plan, report))
 }
 

@@ -39,6 +39,16 @@ pub struct Options {
     pub send_latest: bool,
 }
 
+/// An address as the log shows it: masked, unless `MISSIVE_LOG` asks for
+/// debug detail.
+pub(super) fn shown(email: &str) -> String {
+    if tracing::enabled!(tracing::Level::DEBUG) {
+        email.to_string()
+    } else {
+        crate::list::address::masked(email)
+    }
+}
+
 /// What one client may take of the server.
 const LIMITS: crate::web::http::Limits = crate::web::http::Limits {
     max_connections: 4096,
@@ -105,7 +115,8 @@ pub fn serve(
     .layer(tower_http::timeout::TimeoutLayer::with_status_code(
         StatusCode::REQUEST_TIMEOUT,
         REQUEST_TIMEOUT,
-    ));
+    ))
+    .layer(axum::middleware::from_fn(crate::web::http::log_request));
     runtime.block_on(async {
         if app.signup.is_some() {
             let app = Arc::clone(&app);
@@ -258,6 +269,7 @@ async fn unsubscribe(
         }
         list.log.append(&email, events::UNSUBSCRIBED, source)?;
         list.catch_up()?;
+        tracing::info!(event = events::UNSUBSCRIBED, source, address = %shown(&email), "list event");
         Ok::<_, anyhow::Error>(true)
     })
     .await;

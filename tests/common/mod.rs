@@ -328,6 +328,8 @@ fn spawn_command(dir: &Path, mut command: Command) -> (std::process::Child, Stri
     let mut child = command
         .current_dir(dir)
         .env("MISSIVE_UNSUBSCRIBE_SECRET", SECRET)
+        // The servers' request logs would drown the test output.
+        .env("MISSIVE_LOG", "warn")
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::inherit())
         .spawn()

@@ -115,3 +115,109 @@ fn systemd_accepts_the_service_and_timer_units() {
         stderr(&o)
     );
 }
+
+/// `missive serve` in a copy of the example project, its log (stderr) in
+/// `log`, with `args` after `serve`.
+fn serve_logging(
+    dir: &std::path::Path,
+    log: &std::path::Path,
+    args: &[&str],
+) -> (std::process::Child, String) {
+    use std::io::BufRead as _;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_missive"))
+        .args(args)
+        .current_dir(dir)
+        .env("MISSIVE_UNSUBSCRIBE_SECRET", SECRET)
+        .env_remove("MISSIVE_LOG")
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(log).unwrap())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .unwrap()
+        .to_string();
+    (child, url)
+}
+
+#[test]
+fn serve_logs_each_request_as_text_or_json_and_never_a_token_or_an_address() {
+    use missive::list::token::Secret;
+    let reader = "reader.one@example.org";
+    let token = Secret::new(SECRET).unwrap().seal(reader);
+    for format in ["text", "json"] {
+        let dir = example_project();
+        let log = dir.path().join("serve.log");
+        let (mut child, url) = serve_logging(
+            dir.path(),
+            &log,
+            &["--log-format", format, "serve", "--bind", "127.0.0.1:0"],
+        );
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build()
+            .into();
+        let page = agent
+            .get(format!("{url}unsubscribe?token={token}"))
+            .call()
+            .unwrap();
+        assert_eq!(page.status().as_u16(), 200);
+        let done = agent
+            .post(format!("{url}unsubscribe?token={token}"))
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .send("List-Unsubscribe=One-Click")
+            .unwrap();
+        assert_eq!(done.status().as_u16(), 200);
+        let missing = agent.get(format!("{url}no-such-page")).call().unwrap();
+        assert_eq!(missing.status().as_u16(), 404);
+        let _ = child.kill();
+        let _ = child.wait();
+        let text = std::fs::read_to_string(&log).unwrap();
+        let requests: Vec<&str> = text.lines().filter(|l| l.contains("request")).collect();
+        assert_eq!(requests.len(), 3, "{format}: one line per request:\n{text}");
+        if format == "json" {
+            let lines: Vec<serde_json::Value> = text
+                .lines()
+                .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+                .collect();
+            let asked: Vec<(String, String, u64)> = lines
+                .iter()
+                .filter(|l| l["message"] == "request")
+                .map(|l| {
+                    (
+                        l["method"].as_str().unwrap().to_string(),
+                        l["path"].as_str().unwrap().to_string(),
+                        l["status"].as_u64().unwrap(),
+                    )
+                })
+                .collect();
+            assert_eq!(
+                asked,
+                [
+                    ("GET".into(), "/unsubscribe".into(), 200),
+                    ("POST".into(), "/unsubscribe".into(), 200),
+                    ("GET".into(), "/no-such-page".into(), 404)
+                ]
+            );
+            let event = lines.iter().find(|l| l["message"] == "list event").unwrap();
+            assert_eq!(event["event"], "unsubscribed");
+            assert_eq!(event["address"], "r…@example.org");
+        } else {
+            assert!(
+                requests[0].contains("method=GET path=/unsubscribe status=200"),
+                "{text}"
+            );
+        }
+        for secret in [token.as_str(), SECRET, reader] {
+            assert!(
+                !text.contains(secret),
+                "{format}: the log shows {secret}:\n{text}"
+            );
+        }
+    }
+}
