@@ -193,9 +193,16 @@ pub fn check(
     Ok(targets
         .into_iter()
         .map(|target| {
-            let (verdict, cached) = match asked.get(&target.url) {
-                Some(v) => (v.clone(), false),
-                None => (cache[&target.url].verdict.clone(), true),
+            let (verdict, cached) = match (asked.get(&target.url), cache.get(&target.url)) {
+                (Some(v), _) => (v.clone(), false),
+                (None, Some(c)) => (c.verdict.clone(), true),
+                // Its check stopped unexpectedly: say so, never guess.
+                (None, None) => (
+                    Verdict::Unreachable {
+                        reason: "the check of this link did not finish".into(),
+                    },
+                    false,
+                ),
             };
             Checked {
                 target,

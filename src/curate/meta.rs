@@ -144,7 +144,12 @@ pub fn from_html(html: &str) -> Found {
 /// Reads the facts of a PDF from its document information: `Title`,
 /// `Author` (names split as bylines are), `CreationDate`.
 pub fn from_pdf(bytes: &[u8]) -> Found {
-    let Ok(doc) = lopdf::Document::load_mem(bytes) else {
+    // A damaged PDF from anywhere on the web must never take missive down:
+    // a panic in the reader is a PDF that says nothing.
+    let loaded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        lopdf::Document::load_mem(bytes)
+    }));
+    let Ok(Ok(doc)) = loaded else {
         return Found::default();
     };
     let info = doc
@@ -170,7 +175,7 @@ pub fn from_pdf(bytes: &[u8]) -> Found {
     let published = field(b"CreationDate").and_then(|d| {
         // `D:YYYYMMDDHHmmSS…`
         let digits: String = d.trim_start_matches("D:").chars().take(8).collect();
-        (digits.len() == 8)
+        (digits.len() == 8 && digits.bytes().all(|b| b.is_ascii_digit()))
             .then(|| {
                 date(&format!(
                     "{}-{}-{}",
@@ -335,6 +340,15 @@ mod tests {
         assert_eq!(date("2026/11/05").as_deref(), Some("2026-11-05"));
         assert_eq!(date("2026-02-30"), None);
         assert_eq!(date("last Tuesday"), None);
+    }
+
+    #[test]
+    fn a_damaged_pdf_says_nothing() {
+        assert_eq!(
+            from_pdf(b"%PDF-1.4\n1 0 obj << /Type /Catalog"),
+            Found::default()
+        );
+        assert_eq!(from_pdf(b""), Found::default());
     }
 
     #[test]
