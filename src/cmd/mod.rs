@@ -64,10 +64,10 @@ pub fn report_error(e: &anyhow::Error) {
 pub const LOG_ENV: &str = "MISSIVE_LOG";
 
 /// Sends the `tracing` events of the long-running commands to stderr, as
-/// text or JSON lines, filtered by [`LOG_ENV`].
-fn start_logging(format: LogFormat) {
+/// text or JSON lines, filtered by [`LOG_ENV`] (default: `level`).
+fn start_logging(format: LogFormat, level: &str) {
     use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_env(LOG_ENV).unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter = EnvFilter::try_from_env(LOG_ENV).unwrap_or_else(|_| EnvFilter::new(level));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
@@ -81,11 +81,20 @@ fn start_logging(format: LogFormat) {
 
 /// Runs one command line.
 pub fn run(cli: Cli) -> Result<ExitStatus> {
-    if matches!(
-        cli.command,
-        Command::Serve(_) | Command::Send(_) | Command::Bounces(_)
-    ) {
-        start_logging(cli.log_format);
+    match cli.command {
+        Command::Serve(_) => start_logging(cli.log_format, "info"),
+        // At a terminal, the summary a person reads says it all; run by
+        // cron or systemd, the log says it for the journal.
+        Command::Send(_) | Command::Bounces(_) => {
+            use std::io::IsTerminal as _;
+            let level = if std::io::stderr().is_terminal() {
+                "warn"
+            } else {
+                "info"
+            };
+            start_logging(cli.log_format, level);
+        }
+        _ => {}
     }
     let config = cli.config.as_deref();
     match cli.command {
