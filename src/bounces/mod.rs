@@ -453,38 +453,19 @@ enum Traced {
 /// one in the order its sending began.
 fn sent_issues(project: &Project) -> Result<(HashMap<[u8; 4], String>, SendingOrder)> {
     let mut ids = HashMap::new();
-    let mut began = Vec::new();
-    let stems_in = |dir: &Path, ext: &str| -> Vec<String> {
-        std::fs::read_dir(dir)
-            .into_iter()
-            .flatten()
-            .flatten()
-            .filter_map(|e| {
-                let path = e.path();
-                (path.extension().is_some_and(|x| x == ext))
-                    .then(|| path.file_stem()?.to_str().map(str::to_string))
-                    .flatten()
-            })
-            .collect()
-    };
-    let state = project.state_dir();
-    for stem in stems_in(&state, "journal") {
-        if let Some(at) = journal::began(&journal::path_for(&state, &stem))? {
-            let at =
-                time::OffsetDateTime::parse(&at, &time::format_description::well_known::Rfc3339)
-                    .ok();
-            began.push((at, stem.clone()));
-        }
+    for stem in journal::stems(&project.state_dir()) {
         ids.insert(issue_id(&stem), stem);
     }
-    for stem in stems_in(&project.issues_dir(), "toml") {
-        ids.entry(issue_id(&stem)).or_insert(stem);
+    for path in project.issue_files().unwrap_or_default() {
+        if let Some(stem) = path.file_stem().and_then(|s| s.to_str()) {
+            ids.entry(issue_id(stem))
+                .or_insert_with(|| stem.to_string());
+        }
     }
-    began.sort();
-    let order = began
+    let order = journal::sent_in_order(&project.state_dir())?
         .into_iter()
         .enumerate()
-        .map(|(i, (_, stem))| (stem, i))
+        .map(|(i, stem)| (stem, i))
         .collect();
     Ok((ids, order))
 }

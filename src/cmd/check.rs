@@ -12,7 +12,7 @@ use crate::ui::{self, kilobytes, plural};
 pub fn run(config: Option<&Path>, args: &CheckArgs) -> Result<ExitStatus> {
     let issue = match &args.issue {
         Some(issue) => issue.clone(),
-        None => crate::curate::newest_issue(&crate::project::Project::open(config)?.issues_dir())?,
+        None => crate::curate::newest_issue(&crate::project::Project::open(config)?)?,
     };
     let composed = compose(config, &issue)?;
     let r = &composed.rendered;

@@ -4,7 +4,6 @@
 //! `issues/`.
 
 use std::collections::HashMap;
-use std::path::Path;
 
 use super::check::{Level, Warning};
 use super::issue::{Issue, LoadedIssue};
@@ -69,17 +68,9 @@ struct Sent {
 /// project's `issues/` already sent (earlier by date, then by file name).
 /// Issue files that do not load are passed over: `check` of each says why.
 pub fn sent_before(project: &Project, loaded: &LoadedIssue) -> Vec<Warning> {
-    let this = (loaded.issue.date, loaded.stem());
     let mut sent: HashMap<String, Sent> = HashMap::new();
-    let mut earlier: Vec<LoadedIssue> = issue_files(&project.issues_dir())
-        .into_iter()
-        .filter(|path| path.file_stem() != loaded.path.file_stem())
-        .filter_map(|path| Issue::load(&path).ok())
-        .filter(|other| (other.issue.date, other.stem()) < this)
-        .collect();
-    // The most recent sending of a link is the one worth naming.
-    earlier.sort_by_key(|other| (other.issue.date, other.stem()));
-    for other in &earlier {
+    // Oldest first: the most recent sending of a link is the one named.
+    for other in &earlier_issues(project, loaded) {
         let label = match other.issue.number {
             Some(n) => format!("No. {n} ({})", other.issue.date.iso()),
             None => other.issue.date.iso(),
@@ -117,12 +108,8 @@ pub fn sent_before(project: &Project, loaded: &LoadedIssue) -> Vec<Warning> {
 /// The canonical links of `loaded` and of every earlier issue in the
 /// project's `issues/`: what an import leaves out.
 pub fn already_sent(project: &Project, loaded: &LoadedIssue) -> std::collections::HashSet<String> {
-    let this = (loaded.issue.date, loaded.stem());
-    let mut out: std::collections::HashSet<String> = issue_files(&project.issues_dir())
+    let mut out: std::collections::HashSet<String> = earlier_issues(project, loaded)
         .into_iter()
-        .filter(|path| path.file_stem() != loaded.path.file_stem())
-        .filter_map(|path| Issue::load(&path).ok())
-        .filter(|other| (other.issue.date, other.stem()) < this)
         .flat_map(|other| {
             other
                 .issue
@@ -140,15 +127,21 @@ pub fn already_sent(project: &Project, loaded: &LoadedIssue) -> std::collections
     out
 }
 
-/// The `.toml` files of `dir`.
-fn issue_files(dir: &Path) -> Vec<std::path::PathBuf> {
-    std::fs::read_dir(dir)
+/// The issues of the project's `issues/` earlier than `loaded` (by date,
+/// then by file name), oldest first. Issue files that do not load are
+/// passed over: `check` of each says why.
+fn earlier_issues(project: &Project, loaded: &LoadedIssue) -> Vec<LoadedIssue> {
+    let this = (loaded.issue.date, loaded.stem());
+    let mut earlier: Vec<LoadedIssue> = project
+        .issue_files()
+        .unwrap_or_default()
         .into_iter()
-        .flatten()
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
-        .collect()
+        .filter(|path| path.file_stem() != loaded.path.file_stem())
+        .filter_map(|path| Issue::load(&path).ok())
+        .filter(|other| (other.issue.date, other.stem()) < this)
+        .collect();
+    earlier.sort_by_key(|other| (other.issue.date, other.stem()));
+    earlier
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@ pub mod import;
 pub mod linkcheck;
 pub mod meta;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::{Result, anyhow, bail};
 
@@ -44,7 +44,7 @@ pub struct Added {
 pub fn add(project: &Project, request: &AddRequest) -> Result<Added> {
     let issue = match &request.issue {
         Some(path) => path.clone(),
-        None => newest_issue(&project.issues_dir())?,
+        None => newest_issue(project)?,
     };
     let text = std::fs::read_to_string(&issue)
         .map_err(|e| anyhow!("cannot read {}: {e}", issue.display()))?;
@@ -119,7 +119,7 @@ pub struct Imported {
 pub fn import(project: &Project, request: &ImportRequest) -> Result<Imported> {
     let issue_path = match &request.issue {
         Some(path) => path.clone(),
-        None => newest_issue(&project.issues_dir())?,
+        None => newest_issue(project)?,
     };
     let mut text = std::fs::read_to_string(&issue_path)
         .map_err(|e| anyhow!("cannot read {}: {e}", issue_path.display()))?;
@@ -251,14 +251,11 @@ pub fn cached_link_problems(composed: &crate::compose::Composed) -> Vec<linkchec
 
 /// The newest issue file: the last `.toml` of `issues/` by name (names
 /// start with the date).
-pub fn newest_issue(dir: &Path) -> Result<PathBuf> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map_err(|e| anyhow!("cannot read {}: {e}", dir.display()))?
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
-        .collect();
-    files.sort();
+pub fn newest_issue(project: &Project) -> Result<PathBuf> {
+    let dir = project.issues_dir();
+    let mut files = project
+        .issue_files()
+        .map_err(|e| anyhow!("cannot read {}: {e}", dir.display()))?;
     files.pop().ok_or_else(|| {
         anyhow!(
             "{} has no issue: start one with `missive new`, or name one with --issue",

@@ -79,6 +79,17 @@ impl Project {
         self.root.join("issues")
     }
 
+    /// Every issue file (`issues/*.toml`), in name order (names start with
+    /// the date, so oldest first).
+    pub fn issue_files(&self) -> std::io::Result<Vec<PathBuf>> {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(self.issues_dir())?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+            .collect();
+        files.sort();
+        Ok(files)
+    }
+
     /// `.missive/` beside the config: journals and the list-event log.
     pub fn state_dir(&self) -> PathBuf {
         self.root.join(".missive")

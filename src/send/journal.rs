@@ -234,8 +234,8 @@ pub fn recipients(path: &Path) -> Result<HashMap<u64, String>> {
     Ok(out)
 }
 
-/// When sending of the issue began (its journal's first entry), if it did.
-pub fn began(path: &Path) -> Result<Option<String>> {
+/// When sending of an issue began (its journal's first entry), if it did.
+fn began_at(path: &Path) -> Result<Option<String>> {
     let file = match File::open(path) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -249,6 +249,37 @@ pub fn began(path: &Path) -> Result<Option<String>> {
         Ok(Entry::Begin { at, .. }) => Some(at),
         _ => None,
     })
+}
+
+/// The issue stems of every journal in `state_dir`.
+pub fn stems(state_dir: &Path) -> Vec<String> {
+    std::fs::read_dir(state_dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let path = e.path();
+            (path.extension().is_some_and(|x| x == "journal"))
+                .then(|| path.file_stem()?.to_str().map(str::to_string))
+                .flatten()
+        })
+        .collect()
+}
+
+/// The issues whose sending began, in the order it did (by each journal's
+/// first entry), as stems.
+pub fn sent_in_order(state_dir: &Path) -> Result<Vec<String>> {
+    let mut began = Vec::new();
+    for stem in stems(state_dir) {
+        if let Some(at) = began_at(&path_for(state_dir, &stem))? {
+            let at =
+                time::OffsetDateTime::parse(&at, &time::format_description::well_known::Rfc3339)
+                    .ok();
+            began.push((at, stem));
+        }
+    }
+    began.sort();
+    Ok(began.into_iter().map(|(_, stem)| stem).collect())
 }
 
 /// An open journal that outcomes are appended to.

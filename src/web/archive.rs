@@ -4,7 +4,7 @@
 //! relative; each issue lives at `<stem>/`, where the emails' "view in
 //! browser" link (`web_url` + stem) points. Entry point: [`build`].
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::{Context, Result, bail};
 use serde::Serialize;
@@ -31,12 +31,9 @@ pub struct Entry {
 /// `out`; returns the issues, newest first.
 pub fn build(project: &Project, out: &Path) -> Result<Vec<Entry>> {
     let dir = project.issues_dir();
-    let mut paths: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .with_context(|| format!("cannot read {}", dir.display()))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
-        .collect();
-    paths.sort();
+    let paths = project
+        .issue_files()
+        .with_context(|| format!("cannot read {}", dir.display()))?;
     if paths.is_empty() {
         bail!("{} holds no issues (*.toml)", dir.display());
     }

@@ -122,28 +122,11 @@ pub fn start(
 
 /// The issue sent most recently (by when its sending began), as a file.
 fn latest_issue(project: &Project) -> Result<std::path::PathBuf> {
-    let state = project.state_dir();
-    let mut latest: Option<(time::OffsetDateTime, String)> = None;
-    for entry in std::fs::read_dir(&state).into_iter().flatten().flatten() {
-        let path = entry.path();
-        if path.extension().is_none_or(|x| x != "journal") {
-            continue;
-        }
-        let Some(stem) = path.file_stem().and_then(|s| s.to_str()) else {
-            continue;
-        };
-        let Some(at) = journal::began(&path)?.and_then(|at| {
-            time::OffsetDateTime::parse(&at, &time::format_description::well_known::Rfc3339).ok()
-        }) else {
-            continue;
-        };
-        let file = project.issues_dir().join(format!("{stem}.toml"));
-        if file.is_file() && latest.as_ref().is_none_or(|(t, _)| at > *t) {
-            latest = Some((at, stem.to_string()));
-        }
-    }
-    latest
-        .map(|(_, stem)| project.issues_dir().join(format!("{stem}.toml")))
+    journal::sent_in_order(&project.state_dir())?
+        .into_iter()
+        .rev()
+        .map(|stem| project.issues_dir().join(format!("{stem}.toml")))
+        .find(|file| file.is_file())
         .ok_or_else(|| anyhow!("--send-latest: no issue has been sent yet"))
 }
 
