@@ -7,6 +7,7 @@ use anyhow::{Result, anyhow};
 use scraper::{Html, Selector};
 
 use super::edit::NewItem;
+use super::meta::tidy;
 
 /// One link a source offers.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -97,8 +98,4 @@ fn bookmarks(text: &str) -> Vec<Entry> {
             })
         })
         .collect()
-}
-
-fn tidy(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
 }

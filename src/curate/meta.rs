@@ -253,7 +253,7 @@ fn people(v: Option<&Value>) -> Vec<String> {
 }
 
 /// Entities decoded (by the parser already) and whitespace collapsed.
-fn tidy(s: &str) -> String {
+pub(super) fn tidy(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 

@@ -146,29 +146,26 @@ pub fn records(path: &Path) -> Result<Vec<Record>> {
 /// How many addresses have each latest event that changed their place on
 /// the list, pending sign-ups included (`confirmed`, `pending`, …).
 pub fn latest_counts(path: &Path) -> Result<std::collections::BTreeMap<String, usize>> {
-    let mut latest = std::collections::HashMap::new();
-    for record in records(path)? {
-        if effect(&record.event) != Effect::Neutral || record.event == PENDING {
-            latest.insert(
-                crate::list::address::address_hash(&normalize(&record.email)),
-                record.event,
-            );
-        }
-    }
-    let mut counts = std::collections::BTreeMap::new();
-    for event in latest.into_values() {
-        *counts.entry(event).or_default() += 1;
-    }
-    Ok(counts)
+    count_latest(path, |event| event == PENDING, |_| true)
 }
 
 /// How many addresses the log suppresses, by the event that did it
 /// (`unsubscribed`, `bounced`, …), counting each address's latest event
 /// that changed its place on the list.
 pub fn counts(path: &Path) -> Result<std::collections::BTreeMap<String, usize>> {
+    count_latest(path, |_| false, |event| effect(event) == Effect::Suppress)
+}
+
+/// Each address's latest event that changed its place on the list (or that
+/// `also` keeps), counted by event where `counted` says so.
+fn count_latest(
+    path: &Path,
+    also: impl Fn(&str) -> bool,
+    counted: impl Fn(&str) -> bool,
+) -> Result<std::collections::BTreeMap<String, usize>> {
     let mut latest = std::collections::HashMap::new();
     for record in records(path)? {
-        if effect(&record.event) != Effect::Neutral {
+        if effect(&record.event) != Effect::Neutral || also(&record.event) {
             latest.insert(
                 crate::list::address::address_hash(&normalize(&record.email)),
                 record.event,
@@ -176,10 +173,7 @@ pub fn counts(path: &Path) -> Result<std::collections::BTreeMap<String, usize>> 
         }
     }
     let mut counts = std::collections::BTreeMap::new();
-    for event in latest
-        .into_values()
-        .filter(|e| effect(e) == Effect::Suppress)
-    {
+    for event in latest.into_values().filter(|e| counted(e)) {
         *counts.entry(event).or_default() += 1;
     }
     Ok(counts)
