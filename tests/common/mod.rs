@@ -109,10 +109,37 @@ pub struct SmtpServer {
     pub out: PathBuf,
 }
 
+/// The first line a child prints on stdout.
+fn first_line(child: &mut std::process::Child) -> String {
+    use std::io::BufRead as _;
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().expect("a piped stdout"))
+        .read_line(&mut line)
+        .unwrap();
+    line
+}
+
+/// The port a test server (`tests/smtp/server.py`, `tests/links/server.py`)
+/// announces on its first line: `READY <port>`.
+pub fn ready_port(child: &mut std::process::Child) -> u16 {
+    let line = first_line(child);
+    line.strip_prefix("READY ")
+        .and_then(|p| p.trim().parse().ok())
+        .unwrap_or_else(|| panic!("the test server did not start: {line:?}"))
+}
+
+/// The URL `missive serve` or `preview` announces on its first line.
+pub fn announced_url(child: &mut std::process::Child) -> String {
+    let line = first_line(child);
+    line.split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .unwrap_or_else(|| panic!("no URL in {line:?}"))
+        .to_string()
+}
+
 impl SmtpServer {
     /// Starts the server with extra arguments (`--mode`, faults, …).
     pub fn start(out: &Path, args: &[&str]) -> SmtpServer {
-        use std::io::BufRead;
         let mut child = Command::new("python3")
             .arg(repo().join("tests/smtp/server.py"))
             .arg("--out")
@@ -123,15 +150,7 @@ impl SmtpServer {
             .stderr(std::process::Stdio::inherit())
             .spawn()
             .expect("python3 runs tests/smtp/server.py (bash tests/run installs aiosmtpd)");
-        let stdout = child.stdout.take().unwrap();
-        let mut line = String::new();
-        std::io::BufReader::new(stdout)
-            .read_line(&mut line)
-            .unwrap();
-        let port = line
-            .strip_prefix("READY ")
-            .and_then(|p| p.trim().parse().ok())
-            .unwrap_or_else(|| panic!("the SMTP server did not start: {line:?}"));
+        let port = ready_port(&mut child);
         SmtpServer {
             child,
             port,
@@ -324,7 +343,6 @@ pub fn spawn_server_with_few_files(dir: &Path, args: &[&str]) -> (std::process::
 }
 
 fn spawn_command(dir: &Path, mut command: Command) -> (std::process::Child, String) {
-    use std::io::BufRead;
     let mut child = command
         .current_dir(dir)
         .env("MISSIVE_UNSUBSCRIBE_SECRET", SECRET)
@@ -334,15 +352,7 @@ fn spawn_command(dir: &Path, mut command: Command) -> (std::process::Child, Stri
         .stderr(std::process::Stdio::inherit())
         .spawn()
         .unwrap();
-    let mut line = String::new();
-    std::io::BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let url = line
-        .split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .unwrap_or_else(|| panic!("no URL in {line:?}"))
-        .to_string();
+    let url = announced_url(&mut child);
     (child, url)
 }
 

@@ -196,7 +196,6 @@ struct LinkServer {
 
 impl LinkServer {
     fn start(count: &Path) -> LinkServer {
-        use std::io::BufRead as _;
         let mut child = Command::new("python3")
             .arg(repo().join("tests/links/server.py"))
             .arg("--count")
@@ -204,11 +203,7 @@ impl LinkServer {
             .stdout(Stdio::piped())
             .spawn()
             .unwrap();
-        let mut line = String::new();
-        std::io::BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let port = line.trim().strip_prefix("READY ").unwrap().parse().unwrap();
+        let port = ready_port(&mut child);
         LinkServer { child, port }
     }
 }
@@ -365,16 +360,23 @@ fn add_refuses_a_page_too_large_or_too_slow_and_says_why() {
     assert!(stderr(&o).contains("410"), "{}", stderr(&o));
 }
 
+/// Writes an issue after the example's, with one empty section, to import
+/// into; returns its path in the project.
+fn empty_next_issue(dir: &Path) -> &'static str {
+    let next = "issues/2026-12-04-next.toml";
+    std::fs::write(
+        dir.join(next),
+        "subject = \"Next\"\ndate = 2026-12-04\n\n[[sections]]\ntitle = \"Reading\"\n",
+    )
+    .unwrap();
+    next
+}
+
 /// `missive import` of a fixture into a copy of the example project, with
 /// an empty next issue to import into; the output and the issue after.
 fn import(source: &str, extra: &[&str]) -> (String, String) {
     let dir = example_project();
-    let next = "issues/2026-12-04-next.toml";
-    std::fs::write(
-        dir.path().join(next),
-        "subject = \"Next\"\ndate = 2026-12-04\n\n[[sections]]\ntitle = \"Reading\"\n",
-    )
-    .unwrap();
+    let next = empty_next_issue(dir.path());
     let fixture = repo().join("tests/fixtures/feeds").join(source);
     let mut args = vec!["import", fixture.to_str().unwrap(), "--issue", next];
     args.extend_from_slice(extra);
@@ -452,12 +454,7 @@ fn import_reads_a_feed_from_a_url_and_enrich_fills_items_from_their_pages() {
     )
     .unwrap();
     let dir = example_project();
-    let next = "issues/2026-12-04-next.toml";
-    std::fs::write(
-        dir.path().join(next),
-        "subject = \"Next\"\ndate = 2026-12-04\n\n[[sections]]\ntitle = \"Reading\"\n",
-    )
-    .unwrap();
+    let next = empty_next_issue(dir.path());
     let o = missive(
         dir.path(),
         &[

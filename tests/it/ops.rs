@@ -123,7 +123,6 @@ fn serve_logging(
     log: &std::path::Path,
     args: &[&str],
 ) -> (std::process::Child, String) {
-    use std::io::BufRead as _;
     let mut child = Command::new(env!("CARGO_BIN_EXE_missive"))
         .args(args)
         .current_dir(dir)
@@ -133,15 +132,7 @@ fn serve_logging(
         .stderr(std::fs::File::create(log).unwrap())
         .spawn()
         .unwrap();
-    let mut line = String::new();
-    std::io::BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let url = line
-        .split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .unwrap()
-        .to_string();
+    let url = announced_url(&mut child);
     (child, url)
 }
 
