@@ -163,6 +163,10 @@ pub struct SendArgs {
     /// Send to the valid rows even when the list has invalid ones.
     #[arg(long, conflicts_with = "test")]
     pub skip_invalid: bool,
+    /// When the relays' daily limits stop the send, wait until they free
+    /// and go on, until the list is done.
+    #[arg(long, conflicts_with_all = ["test", "dry_run"])]
+    pub wait: bool,
 }
 
 #[derive(Debug, Args)]

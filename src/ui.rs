@@ -176,22 +176,106 @@ pub fn print_plan(composed: &Composed, plan: &Plan) {
         let _ = writeln!(out, "    … and {} more", t.invalid.len() - 20);
     }
     let sending = &composed.project.config.sending;
-    let rate = sending
-        .rate
-        .map_or_else(|| "no rate limit".into(), |r| format!("at most {}/s", r.0));
-    let _ = writeln!(
-        out,
-        "Transport:   {}{}; {} connection{}, {rate}",
-        printable(&plan.transport.describe()),
-        if plan.dry_run {
-            " — dry run, nothing will be sent"
-        } else {
-            ""
-        },
-        sending.concurrency,
-        plural(sending.concurrency.get()),
-    );
+    let rate = |rate: Option<f64>| {
+        rate.map_or_else(|| "no rate limit".into(), |r| format!("at most {r}/s"))
+    };
+    let dry = if plan.dry_run {
+        " — dry run, nothing will be sent"
+    } else {
+        ""
+    };
+    let relay_line = |relay: &crate::send::transport::Relay, quota: &crate::send::RelayQuota| {
+        let mut line = format!(
+            "{}; {} connection{}, {}",
+            printable(&relay.transport.describe()),
+            relay.concurrency,
+            plural(relay.concurrency),
+            rate(relay.rate)
+        );
+        if let (Some(limit), Some(left)) = (quota.daily_limit, quota.left) {
+            let _ = write!(line, ", {limit}/day ({left} left now)");
+        }
+        line
+    };
+    match (plan.relays.all(), plan.quotas.as_slice()) {
+        ([relay], [quota]) => {
+            let _ = writeln!(out, "Transport:   {}{dry}", relay_line(relay, quota));
+            if sending.rate.is_some() && relay.rate.is_none() {
+                let _ = writeln!(out, "             {}", rate(sending.rate.map(|r| r.0)));
+            }
+        }
+        (relays, quotas) => {
+            let weights: Vec<String> = relays.iter().map(|r| r.weight.to_string()).collect();
+            let _ = writeln!(
+                out,
+                "Relays:      {} by weight {}, {} in all{dry}",
+                relays.len(),
+                weights.join(":"),
+                rate(sending.rate.map(|r| r.0))
+            );
+            for (relay, quota) in relays.iter().zip(quotas) {
+                let _ = writeln!(
+                    out,
+                    "  {}: weight {}, {}",
+                    printable(&relay.name),
+                    relay.weight,
+                    relay_line(relay, quota)
+                );
+            }
+        }
+    }
+    let now = plan.can_go_now();
+    if now < plan.this_run && !plan.dry_run {
+        let _ = write!(
+            out,
+            "Quota:       {now} of the {} can go now (the relays' daily limits)",
+            plan.this_run
+        );
+        if let Some(frees) = plan.quota_frees() {
+            let _ = write!(out, "; {}", quota_frees(&frees));
+        }
+        let _ = writeln!(out, "; the send stops there (exit 3) unless --wait");
+    }
     print!("{out}");
+}
+
+/// "quota frees at 14:05 UTC (relay ses)".
+pub fn quota_frees(frees: &crate::send::QuotaFrees) -> String {
+    let today = time::OffsetDateTime::now_utc().date();
+    let day = if frees.at.date() == today {
+        String::new()
+    } else {
+        format!(" on {}", frees.at.date())
+    };
+    format!(
+        "quota frees at {:02}:{:02} UTC{day} (relay {})",
+        frees.at.hour(),
+        frees.at.minute(),
+        printable(&frees.relay)
+    )
+}
+
+/// A send that stopped at the quotas and waits (`--wait`).
+pub fn print_quota_wait(outcome: &Outcome) {
+    println!(
+        "This run: sent {}; {} left; {}; waiting (--wait)…",
+        outcome.report.sent,
+        outcome.pending,
+        outcome
+            .quota
+            .as_ref()
+            .map_or_else(|| "the quota frees within a day".into(), quota_frees)
+    );
+}
+
+/// A waiting send goes on.
+pub fn print_going_on(plan: &Plan) {
+    println!(
+        "Going on: {} to send, {} of them now; {} already sent.",
+        plan.this_run,
+        plan.can_go_now(),
+        plan.already_sent
+    );
 }
 
 /// Asks on the terminal whether to send; only "y" or "yes" goes ahead.
@@ -251,6 +335,22 @@ pub fn print_outcome(outcome: &Outcome, resume: &str, status: &str) {
         report.sent as f64 / report.elapsed.as_secs_f64().max(0.001),
         report.attempts
     );
+    if report.relays.len() > 1 {
+        let parts: Vec<String> = report
+            .relays
+            .iter()
+            .map(|r| match &r.out {
+                Some(why) => format!(
+                    "{} {} (taken out: {})",
+                    printable(&r.name),
+                    r.sent,
+                    printable(why)
+                ),
+                None => format!("{} {}", printable(&r.name), r.sent),
+            })
+            .collect();
+        println!("By relay: {}.", parts.join(", "));
+    }
     println!(
         "In all: {} sent, {} failed, {} to retry, {} not yet attempted{}.",
         outcome.sent,
@@ -280,6 +380,15 @@ pub fn print_outcome(outcome: &Outcome, resume: &str, status: &str) {
              Fix the cause, then resume with `{resume}` (add --retry-failed to retry the refused).",
             printable(why)
         ),
+        Some(Stop::Quota) => eprintln!(
+            "Stopped at the relays' daily limits: {} left; {}. Resume then with `{resume}`, \
+             or run it with --wait to wait and go on.",
+            outcome.pending,
+            outcome
+                .quota
+                .as_ref()
+                .map_or_else(|| "the quota frees within a day".into(), quota_frees)
+        ),
         None if outcome.failed > 0 || outcome.deferred > 0 || outcome.unknown > 0 => eprintln!(
             "Not everyone got the issue: `{status}` lists why; `{resume}` retries the deferred, \
              `{resume} --retry-failed` the refused and those with no final reply too."
@@ -297,6 +406,11 @@ pub fn print_status(composed: &Composed, status: &Status) {
     );
     println!("journal: {}", path(&status.journal));
     println!("sent:    {}", status.sent);
+    if !status.by_relay.is_empty() {
+        for (relay, n) in &status.by_relay {
+            println!("  via {}: {n}", printable(relay));
+        }
+    }
     println!("failed:  {}", status.failed);
     if status.unknown > 0 {
         println!(
@@ -540,16 +654,35 @@ impl Reporter for TerminalProgress {
     }
 
     fn progress(&self, p: &Progress) {
+        // With several relays, each one's part: "ses 300 at 150/s, gw out".
+        let relays = if p.relays.len() > 1 {
+            let parts: Vec<String> = p
+                .relays
+                .iter()
+                .map(|r| match &r.out {
+                    Some(why) => format!(
+                        "{} {} (out: {})",
+                        printable(&r.name),
+                        r.sent,
+                        printable(why)
+                    ),
+                    None => format!("{} {} at {:.0}/s", printable(&r.name), r.sent, r.rate),
+                })
+                .collect();
+            format!(" [{}]", parts.join(", "))
+        } else {
+            String::new()
+        };
         match &self.bar {
             Some(bar) => {
                 bar.set_position(p.sent + p.failed);
                 bar.set_message(format!(
-                    "sent {}, failed {}, {:.0} msg/s",
+                    "sent {}, failed {}, {:.0} msg/s{relays}",
                     p.sent, p.failed, p.rate
                 ));
             }
             None => eprintln!(
-                "progress: {}/{} done (sent {}, failed {}), {:.0} msg/s",
+                "progress: {}/{} done (sent {}, failed {}), {:.0} msg/s{relays}",
                 p.sent + p.failed,
                 p.total,
                 p.sent,

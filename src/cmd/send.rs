@@ -40,14 +40,14 @@ pub fn run(config: Option<&Path>, args: &SendArgs) -> Result<ExitStatus> {
             &errors.into_iter().cloned().collect::<Vec<_>>(),
         );
     }
-    let options = Options {
+    let mut options = Options {
         list: args.subscribers.clone(),
         dry_run: args.dry_run,
         limit: args.limit,
         retry_failed: args.retry_failed,
         force: args.force,
     };
-    let plan = send::plan(&composed, &options)?;
+    let mut plan = send::plan(&composed, &options)?;
     ui::print_migrated(&plan.migrated);
     ui::print_plan(&composed, &plan);
     let invalid = plan.tally.invalid.len();
@@ -76,30 +76,72 @@ pub fn run(config: Option<&Path>, args: &SendArgs) -> Result<ExitStatus> {
     if confirm == Confirm::Ask {
         ui::confirm(&composed, plan.this_run)?;
     }
-    let reporter = Arc::new(ui::TerminalProgress::new(plan.this_run));
-    let outcome = send::execute(&composed, &plan, reporter, ctrl_c())?;
-    if args.dry_run {
-        ui::print_dry_run(&outcome);
-        if outcome.report.failed > 0 {
-            bail!(
-                "{} message{} could not be built",
-                outcome.report.failed,
-                plural(outcome.report.failed)
+    loop {
+        let reporter = Arc::new(ui::TerminalProgress::new(plan.this_run));
+        let outcome = send::execute(&composed, &plan, reporter, ctrl_c())?;
+        if args.dry_run {
+            ui::print_dry_run(&outcome);
+            if outcome.report.failed > 0 {
+                bail!(
+                    "{} message{} could not be built",
+                    outcome.report.failed,
+                    plural(outcome.report.failed)
+                );
+            }
+            return Ok(ExitStatus::Success);
+        }
+        let waiting = args.wait && outcome.report.stop == Some(Stop::Quota);
+        if waiting {
+            ui::print_quota_wait(&outcome);
+            if !wait_for(outcome.quota.as_ref())? {
+                return Ok(ExitStatus::Interrupted);
+            }
+            if let Some(limit) = &mut options.limit {
+                *limit = limit.saturating_sub(outcome.report.sent);
+            }
+            plan = send::replan(&composed, &options, plan)?;
+            ui::print_going_on(&plan);
+            if plan.this_run > 0 {
+                continue;
+            }
+        } else {
+            ui::print_outcome(
+                &outcome,
+                &again(config, &composed, args, "send"),
+                &again(config, &composed, args, "status"),
             );
         }
-        return Ok(ExitStatus::Success);
+        return Ok(match &outcome.report.stop {
+            Some(Stop::Interrupted) => ExitStatus::Interrupted,
+            Some(Stop::Fatal(_) | Stop::Breaker(_)) => ExitStatus::Failure,
+            Some(Stop::Quota) if !waiting => ExitStatus::Incomplete,
+            _ if waiting => {
+                let done = plan.failed_before == 0 && plan.unknown_before == 0;
+                if done {
+                    ExitStatus::Success
+                } else {
+                    ExitStatus::Incomplete
+                }
+            }
+            None if outcome.complete() => ExitStatus::Success,
+            _ => ExitStatus::Incomplete,
+        });
     }
-    ui::print_outcome(
-        &outcome,
-        &again(config, &composed, args, "send"),
-        &again(config, &composed, args, "status"),
-    );
-    Ok(match &outcome.report.stop {
-        Some(Stop::Interrupted) => ExitStatus::Interrupted,
-        Some(Stop::Fatal(_) | Stop::Breaker(_)) => ExitStatus::Failure,
-        None if outcome.complete() => ExitStatus::Success,
-        None => ExitStatus::Incomplete,
-    })
+}
+
+/// Sleeps until the quota frees (a minute when it is not known when);
+/// `false` when Ctrl-C came first.
+fn wait_for(frees: Option<&send::QuotaFrees>) -> Result<bool> {
+    let wait = frees.map_or(std::time::Duration::from_mins(1), |f| {
+        let left = f.at - time::OffsetDateTime::now_utc();
+        std::time::Duration::try_from(left).unwrap_or_default() + std::time::Duration::from_secs(1)
+    });
+    Ok(crate::runtime()?.block_on(async {
+        tokio::select! {
+            () = tokio::time::sleep(wait) => true,
+            () = ctrl_c() => false,
+        }
+    }))
 }
 
 /// Resolves on Ctrl-C; never, if the signal cannot be listened for.

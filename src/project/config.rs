@@ -18,8 +18,14 @@ pub struct Config {
     pub newsletter: Newsletter,
     #[serde(default)]
     pub unsubscribe: Unsubscribe,
-    /// The SMTP server; required when `sending.transport = "smtp"`.
+    /// The SMTP server; required when `sending.transport = "smtp"` and
+    /// there are no `[[relays]]`.
     pub smtp: Option<Smtp>,
+    /// A pool of SMTP relays, instead of `[smtp]`: each has the `[smtp]`
+    /// keys, and a send spreads over them by weight within each one's
+    /// concurrency, rate and daily limit.
+    #[serde(default)]
+    pub relays: Vec<Smtp>,
     #[serde(default)]
     pub sending: Sending,
     pub dkim: Option<Dkim>,
@@ -253,10 +259,14 @@ impl Unsubscribe {
     }
 }
 
-/// `[smtp]`: the server that relays the mail.
+/// `[smtp]` or one of `[[relays]]`: a server that relays the mail, and
+/// what it allows.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Smtp {
+    /// How the relay is named in the journal, the quotas and the reports;
+    /// default: its host.
+    pub name: Option<OneLine>,
     pub host: OneLine,
     /// Default: 587 for starttls, 465 for tls, 25 for none.
     pub port: Option<u16>,
@@ -278,9 +288,25 @@ pub struct Smtp {
     pub data_timeout_secs: NonZeroU32,
     /// An extra trusted root certificate (PEM), for a private relay.
     pub ca_file: Option<PathBuf>,
+    /// Parallel connections to this relay; default: `sending.concurrency`.
+    #[serde(default, deserialize_with = "some_concurrency")]
+    pub concurrency: Option<NonZeroUsize>,
+    /// Messages per second to this relay (`sending.rate` still caps them all).
+    pub rate: Option<PositiveRate>,
+    /// Messages per rolling 24 hours, across runs and issues.
+    #[serde(default, deserialize_with = "daily_limit")]
+    pub daily_limit: Option<u64>,
+    /// Its share of the recipients beside the other relays (default 1).
+    #[serde(default = "default_weight", deserialize_with = "weight")]
+    pub weight: u32,
 }
 
 impl Smtp {
+    /// The relay's name: `name`, or its host.
+    pub fn name(&self) -> &str {
+        self.name.as_ref().unwrap_or(&self.host).as_str()
+    }
+
     pub fn port(&self) -> u16 {
         self.port.unwrap_or(match self.security {
             Security::Starttls => 587,
@@ -351,6 +377,28 @@ fn timeout_secs<'de, D: serde::Deserializer<'de>>(d: D) -> Result<NonZeroU32, D:
 fn concurrency<'de, D: serde::Deserializer<'de>>(d: D) -> Result<NonZeroUsize, D::Error> {
     let v = in_range(d, 1, MAX_CONCURRENCY, "connections")?;
     Ok(NonZeroUsize::new(usize::try_from(v).expect("in range")).expect("at least 1"))
+}
+
+fn some_concurrency<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<NonZeroUsize>, D::Error> {
+    concurrency(d).map(Some)
+}
+
+/// The largest `daily_limit`: a billion messages a day.
+const MAX_DAILY_LIMIT: u64 = 1_000_000_000;
+
+fn daily_limit<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    in_range(d, 1, MAX_DAILY_LIMIT, "messages").map(Some)
+}
+
+fn default_weight() -> u32 {
+    1
+}
+
+fn weight<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+    let v = in_range(d, 1, 1000, "shares")?;
+    Ok(u32::try_from(v).expect("in range"))
 }
 
 fn batch_size<'de, D: serde::Deserializer<'de>>(d: D) -> Result<NonZeroUsize, D::Error> {

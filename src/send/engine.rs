@@ -1,11 +1,13 @@
-//! The dispatch engine: `concurrency` workers on tokio, each with its own
-//! reused connection, fed from the subscriber stream; a shared token bucket
-//! caps the rate, throttling replies slow everyone down, transient failures
-//! are retried with backoff and jitter, every outcome is journaled as it
-//! happens, and a server that fails nearly everything stops the run. It
-//! talks to the destination only through [`Deliver`], reports progress only
-//! through a [`Reporter`] the caller passes in, and stops when the
-//! `interrupt` it is given resolves.
+//! The dispatch engine: recipients spread over a pool of relays by weight
+//! (smooth weighted round-robin), each relay with its own connections (up
+//! to its concurrency, each reused), rate, quota for the run, throttle and
+//! circuit breaker; transient failures are retried with backoff and jitter,
+//! every outcome is journaled (with its relay) as it happens. A relay that
+//! refuses the login or TLS, or fails nearly everything, is taken out for a
+//! cool-off and the recipients it held go to the others; when none is left
+//! the run stops. It talks to the relays only through [`Deliver`], reports
+//! progress only through a [`Reporter`] the caller passes in, and stops
+//! when the `interrupt` it is given resolves.
 
 use std::collections::VecDeque;
 use std::future::Future;
@@ -15,7 +17,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
-use tokio::sync::mpsc;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
+use tokio::task::JoinSet;
 
 use super::journal::{Entry, Journal};
 use super::message::Letterhead;
@@ -28,19 +31,20 @@ use crate::list::reader::Subscriber;
 const BREAKER_WINDOW: usize = 50;
 /// It only judges once this many attempts are in the window.
 const BREAKER_MIN: usize = 20;
-/// It stops the run when at least this share of them failed.
+/// It takes the relay out when at least this share of them failed.
 const BREAKER_RATIO: f64 = 0.8;
 /// First retry delay; doubled each attempt, with jitter, up to the cap.
 const RETRY_BASE: Duration = Duration::from_millis(100);
 const RETRY_CAP: Duration = Duration::from_secs(30);
 /// First pause after a throttling reply; doubled for each one in a row.
 const THROTTLE_BASE: Duration = Duration::from_millis(50);
+/// How long a relay taken out stays out before it is tried again.
+const COOL_OFF: Duration = Duration::from_mins(5);
 
 /// Knobs of one run.
 #[derive(Debug, Clone)]
 pub struct Settings {
-    pub concurrency: usize,
-    /// Messages per second across all workers.
+    /// Messages per second across all relays.
     pub rate: Option<f64>,
     /// The journal is synced at least once per this many outcomes.
     pub batch_size: usize,
@@ -49,8 +53,25 @@ pub struct Settings {
     pub total: u64,
 }
 
+/// One relay, as the engine uses it.
+pub struct Lane<L> {
+    /// Its name, journaled with each outcome.
+    pub name: String,
+    /// Opens a new link to it.
+    pub link: Box<dyn Fn() -> L + Send + Sync>,
+    /// At most this many links at once.
+    pub concurrency: usize,
+    /// Messages per second to it.
+    pub rate: Option<f64>,
+    /// Messages it may still take in this run (what its daily limit
+    /// leaves), if limited.
+    pub quota: Option<u64>,
+    /// Its share of the recipients.
+    pub weight: u32,
+}
+
 /// Where a run stands, for a progress display.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Progress {
     /// Recipients expected in this run.
     pub total: u64,
@@ -59,6 +80,20 @@ pub struct Progress {
     pub failed: u64,
     /// Messages accepted per second so far.
     pub rate: f64,
+    /// Each relay's part (when there are several).
+    pub relays: Vec<RelayProgress>,
+}
+
+/// One relay's part in a run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RelayProgress {
+    pub name: String,
+    /// Messages it accepted in this run.
+    pub sent: u64,
+    /// Of them per second so far.
+    pub rate: f64,
+    /// Why it is out of the rotation, if it is (a cool-off, or its quota).
+    pub out: Option<String>,
 }
 
 /// Hears how a run is going; the engine itself prints nothing.
@@ -77,10 +112,13 @@ pub trait Reporter: Send + Sync {
 pub enum Stop {
     /// Ctrl-C.
     Interrupted,
-    /// The server or the outbox cannot be used, or the journal cannot be written.
+    /// The server or the outbox cannot be used, or the journal cannot be
+    /// written; with several relays, none is left that can be.
     Fatal(String),
-    /// Most recent attempts failed.
+    /// Most recent attempts failed (on every relay there is).
     Breaker(String),
+    /// Every relay took all its quota allows.
+    Quota,
 }
 
 /// A message that could not be made, and the row it was for.
@@ -108,18 +146,126 @@ pub struct Report {
     pub attempts: u64,
     pub elapsed: Duration,
     pub stop: Option<Stop>,
+    /// Each relay's part, in the config's order.
+    pub relays: Vec<RelayProgress>,
 }
 
-struct Shared {
+/// Why a relay was taken out of the rotation.
+#[derive(Debug, Clone)]
+enum Trip {
+    /// It cannot be used (login, TLS, the outbox).
+    Fatal(String),
+    /// It failed nearly everything lately.
+    Breaker(String),
+}
+
+/// A relay's state in a run.
+struct Relay<L> {
+    name: String,
+    make: Box<dyn Fn() -> L + Send + Sync>,
+    concurrency: usize,
+    weight: i64,
+    limiter: Option<DefaultDirectRateLimiter>,
+    /// Links open and not in use.
+    idle: Mutex<Vec<L>>,
+    /// One permit per link in use; closed (and replaced after the
+    /// cool-off) when the relay is taken out.
+    permits: Mutex<Arc<Semaphore>>,
+    throttle: Mutex<Throttle>,
+    breaker: Mutex<Breaker>,
+    /// Taken out until then, and why.
+    out: Mutex<Option<(Instant, Trip)>>,
+    quota: Option<u64>,
+    /// Messages counted against the quota: sent, no final reply, or in flight.
+    taken: AtomicU64,
+    sent: AtomicU64,
+}
+
+impl<L> Relay<L> {
+    fn new(lane: Lane<L>) -> Relay<L> {
+        Relay {
+            name: lane.name,
+            make: lane.link,
+            concurrency: lane.concurrency,
+            weight: i64::from(lane.weight),
+            limiter: lane.rate.map(limiter),
+            idle: Mutex::new(Vec::new()),
+            permits: Mutex::new(Arc::new(Semaphore::new(lane.concurrency))),
+            throttle: Mutex::new(Throttle::default()),
+            breaker: Mutex::new(Breaker::default()),
+            out: Mutex::new(None),
+            quota: lane.quota,
+            taken: AtomicU64::new(0),
+            sent: AtomicU64::new(0),
+        }
+    }
+
+    /// Whether it is in the rotation; one whose cool-off is over comes back
+    /// with a clean slate.
+    fn in_service(&self, now: Instant) -> bool {
+        let mut out = self.out.lock().expect("relay lock");
+        match &*out {
+            None => true,
+            Some((until, _)) if *until <= now => {
+                *out = None;
+                *self.breaker.lock().expect("breaker lock") = Breaker::default();
+                *self.permits.lock().expect("permits lock") =
+                    Arc::new(Semaphore::new(self.concurrency));
+                true
+            }
+            Some(_) => false,
+        }
+    }
+
+    fn is_out(&self) -> bool {
+        self.out.lock().expect("relay lock").is_some()
+    }
+
+    fn has_quota(&self) -> bool {
+        self.quota
+            .is_none_or(|q| self.taken.load(Ordering::SeqCst) < q)
+    }
+
+    fn release(&self) {
+        self.taken.fetch_sub(1, Ordering::SeqCst);
+    }
+
+    /// What a progress line says of it.
+    fn progress(&self, seconds: f64) -> RelayProgress {
+        let sent = self.sent.load(Ordering::Relaxed);
+        let out = match &*self.out.lock().expect("relay lock") {
+            Some((_, Trip::Fatal(why) | Trip::Breaker(why))) => Some(why.clone()),
+            None if !self.has_quota() => Some("at its daily limit".into()),
+            None => None,
+        };
+        RelayProgress {
+            name: self.name.clone(),
+            sent,
+            rate: sent as f64 / seconds.max(0.001),
+            out,
+        }
+    }
+}
+
+fn limiter(rate: f64) -> DefaultDirectRateLimiter {
+    let period = Duration::from_secs_f64(1.0 / rate);
+    let quota = Quota::with_period(period)
+        .expect("a positive rate gives a positive period")
+        .allow_burst(NonZeroU32::MIN);
+    RateLimiter::direct(quota)
+}
+
+struct Shared<L> {
     letterhead: Arc<Letterhead>,
     journal: Option<Arc<Journal>>,
     bounces: Option<Bounces>,
     settings: Settings,
     limiter: Option<DefaultDirectRateLimiter>,
+    relays: Vec<Relay<L>>,
+    /// Recipients a relay gave back (it was taken out): they go first.
+    returned: Mutex<VecDeque<Subscriber>>,
     stopping: AtomicBool,
     stop: Mutex<Option<Stop>>,
-    throttle: Mutex<Throttle>,
-    breaker: Mutex<Breaker>,
     sent: AtomicU64,
     failed: AtomicU64,
     deferred: AtomicU64,
@@ -128,7 +274,29 @@ struct Shared {
     unbuildable: Mutex<Vec<Unbuildable>>,
 }
 
-impl Shared {
+/// How a recipient's turn on a relay ended, for its quota.
+enum Done {
+    /// It went out (or may have): it counts against the quota.
+    Counted,
+    /// Refused, deferred, or left for later: it does not.
+    Released,
+    /// The relay was taken out before it went: another relay takes it.
+    HandedBack(Subscriber),
+}
+
+/// What the dispatcher does with the next recipient.
+enum Choice {
+    /// Give it to this relay.
+    Relay(usize),
+    /// Wait for a message in flight: it may free a quota or hand one back.
+    Wait,
+    /// Every relay with quota left is out.
+    Broken(Stop),
+    /// Every relay took all its quota allows.
+    Quota,
+}
+
+impl<L: Deliver> Shared<L> {
     fn halt(&self, reason: Stop) {
         let mut stop = self.stop.lock().expect("stop lock");
         if stop.is_none() {
@@ -139,6 +307,84 @@ impl Shared {
 
     fn stopping(&self) -> bool {
         self.stopping.load(Ordering::SeqCst)
+    }
+
+    /// Picks the relay for the next recipient: of those in service with
+    /// quota left, by smooth weighted round-robin (`turns` carries its
+    /// state), and counts the recipient against its quota.
+    fn choose(&self, turns: &mut [i64], in_flight: usize) -> Choice {
+        let now = Instant::now();
+        let mut total = 0;
+        let mut best: Option<usize> = None;
+        for (i, relay) in self.relays.iter().enumerate() {
+            if !relay.has_quota() || !relay.in_service(now) {
+                continue;
+            }
+            turns[i] += relay.weight;
+            total += relay.weight;
+            if best.is_none_or(|b| turns[i] > turns[b]) {
+                best = Some(i);
+            }
+        }
+        if let Some(b) = best {
+            turns[b] -= total;
+            self.relays[b].taken.fetch_add(1, Ordering::SeqCst);
+            return Choice::Relay(b);
+        }
+        if in_flight > 0 {
+            return Choice::Wait;
+        }
+        let trips: Vec<(&str, Trip)> = self
+            .relays
+            .iter()
+            .filter(|r| r.has_quota())
+            .filter_map(|r| {
+                let out = r.out.lock().expect("relay lock");
+                out.as_ref()
+                    .map(|(_, trip)| (r.name.as_str(), trip.clone()))
+            })
+            .collect();
+        match trips.as_slice() {
+            [] => Choice::Quota,
+            [(_, trip)] if self.relays.len() == 1 => Choice::Broken(match trip {
+                Trip::Fatal(why) => Stop::Fatal(why.clone()),
+                Trip::Breaker(why) => Stop::Breaker(why.clone()),
+            }),
+            _ => {
+                let why = trips
+                    .iter()
+                    .map(|(name, Trip::Fatal(why) | Trip::Breaker(why))| format!("{name}: {why}"))
+                    .collect::<Vec<_>>()
+                    .join("; ");
+                let why = format!("no relay is left: {why}");
+                Choice::Broken(if trips.iter().any(|(_, t)| matches!(t, Trip::Fatal(_))) {
+                    Stop::Fatal(why)
+                } else {
+                    Stop::Breaker(why)
+                })
+            }
+        }
+    }
+
+    /// Takes relay `i` out of the rotation for the cool-off: no new
+    /// recipient goes to it, the dispatcher stops waiting for it, and its
+    /// idle links are closed.
+    async fn take_out(&self, i: usize, trip: Trip) {
+        let relay = &self.relays[i];
+        {
+            let mut out = relay.out.lock().expect("relay lock");
+            if out.is_some() {
+                return;
+            }
+            let (Trip::Fatal(why) | Trip::Breaker(why)) = &trip;
+            tracing::warn!(relay = %relay.name, reason = %why, "relay taken out for a cool-off");
+            *out = Some((Instant::now() + COOL_OFF, trip));
+        }
+        relay.permits.lock().expect("permits lock").close();
+        let idle = std::mem::take(&mut *relay.idle.lock().expect("idle lock"));
+        for mut link in idle {
+            link.close().await;
+        }
     }
 
     /// Records what a permanent refusal says about the address: one the
@@ -190,6 +436,10 @@ impl Shared {
             }
         }
     }
+
+    fn relay_progress(&self, seconds: f64) -> Vec<RelayProgress> {
+        self.relays.iter().map(|r| r.progress(seconds)).collect()
+    }
 }
 
 /// Where a run records the addresses the server says do not exist.
@@ -200,9 +450,9 @@ pub struct Bounces {
     pub issue: String,
 }
 
-/// What a run is given besides the recipients: the shared message parts,
-/// where outcomes are journaled (none for a dry run), its knobs, who hears
-/// of its progress.
+/// What a run is given besides the recipients and the relays: the shared
+/// message parts, where outcomes are journaled (none for a dry run), its
+/// knobs, who hears of its progress.
 pub struct Context {
     pub letterhead: Arc<Letterhead>,
     pub journal: Option<Arc<Journal>>,
@@ -213,12 +463,13 @@ pub struct Context {
     pub reporter: Arc<dyn Reporter>,
 }
 
-/// Sends `recipients` (a stream, read on a thread of its own) over links
-/// made by `link`, one per worker, and returns what happened. Stops early
-/// when `interrupt` resolves, on a fatal error or on the breaker.
+/// Sends `recipients` (a stream, read on a thread of its own) over the
+/// relays of `lanes` and returns what happened. Stops early when
+/// `interrupt` resolves, on a fatal error, when no relay is left or every
+/// quota is taken.
 pub async fn run<L: Deliver + 'static>(
     recipients: Box<dyn Iterator<Item = Subscriber> + Send>,
-    mut link: impl FnMut() -> L,
+    lanes: Vec<Lane<L>>,
     context: Context,
     interrupt: impl Future<Output = ()> + Send + 'static,
 ) -> Report {
@@ -229,23 +480,18 @@ pub async fn run<L: Deliver + 'static>(
         settings,
         reporter,
     } = context;
+    assert!(!lanes.is_empty(), "a run needs a relay");
     let started = Instant::now();
-    let limiter = settings.rate.map(|rate| {
-        let period = Duration::from_secs_f64(1.0 / rate);
-        let quota = Quota::with_period(period)
-            .expect("a positive rate gives a positive period")
-            .allow_burst(NonZeroU32::MIN);
-        RateLimiter::direct(quota)
-    });
+    let concurrency: usize = lanes.iter().map(|l| l.concurrency).sum();
     let shared = Arc::new(Shared {
         letterhead,
         journal,
         bounces,
-        limiter,
+        limiter: settings.rate.map(limiter),
+        relays: lanes.into_iter().map(Relay::new).collect(),
+        returned: Mutex::new(VecDeque::new()),
         stopping: AtomicBool::new(false),
         stop: Mutex::new(None),
-        throttle: Mutex::new(Throttle::default()),
-        breaker: Mutex::new(Breaker::default()),
         sent: AtomicU64::new(0),
         failed: AtomicU64::new(0),
         deferred: AtomicU64::new(0),
@@ -257,7 +503,7 @@ pub async fn run<L: Deliver + 'static>(
 
     // The list is read on a blocking thread and handed over a short queue,
     // so memory does not grow with it.
-    let (tx, rx) = mpsc::channel::<Subscriber>(shared.settings.concurrency * 2);
+    let (tx, rx) = mpsc::channel::<Subscriber>(concurrency * 2);
     let producer_shared = Arc::clone(&shared);
     let producer = tokio::task::spawn_blocking(move || {
         for subscriber in recipients {
@@ -276,42 +522,24 @@ pub async fn run<L: Deliver + 'static>(
     });
 
     let progress = Ticker::start(Arc::clone(&shared), Arc::clone(&reporter));
-    let rx = Arc::new(tokio::sync::Mutex::new(rx));
-    let workers: Vec<_> = (0..shared.settings.concurrency)
-        .map(|_| {
-            let shared = Arc::clone(&shared);
-            let rx = Arc::clone(&rx);
-            let mut link = link();
-            tokio::spawn(async move {
-                loop {
-                    if shared.stopping() {
-                        break;
-                    }
-                    let next = rx.lock().await.recv().await;
-                    let Some(subscriber) = next else { break };
-                    if shared.stopping() {
-                        break;
-                    }
-                    deliver(&shared, &mut link, subscriber).await;
-                }
-                link.close().await;
-            })
-        })
-        .collect();
-    for worker in workers {
-        let _ = worker.await;
-    }
-    drop(rx);
+    dispatch(&shared, rx).await;
     let _ = producer.await;
     interrupt.abort();
     progress.finish().await;
 
+    for relay in &shared.relays {
+        let idle = std::mem::take(&mut *relay.idle.lock().expect("idle lock"));
+        for mut link in idle {
+            link.close().await;
+        }
+    }
     if let Some(journal) = &shared.journal {
         let journal = Arc::clone(journal);
         if let Ok(Err(e)) = tokio::task::spawn_blocking(move || journal.sync()).await {
             shared.halt(Stop::Fatal(format!("{e:#}")));
         }
     }
+    let elapsed = started.elapsed();
     Report {
         sent: shared.sent.load(Ordering::Relaxed),
         failed: shared.failed.load(Ordering::Relaxed),
@@ -319,14 +547,116 @@ pub async fn run<L: Deliver + 'static>(
         unknown: shared.unknown.load(Ordering::Relaxed),
         unbuildable: std::mem::take(&mut *shared.unbuildable.lock().expect("lock")),
         attempts: shared.attempts.load(Ordering::Relaxed),
-        elapsed: started.elapsed(),
+        elapsed,
         stop: shared.stop.lock().expect("stop lock").clone(),
+        relays: shared.relay_progress(elapsed.as_secs_f64()),
     }
 }
 
-/// Tries one recipient until it is sent, refused, out of attempts, or the
-/// run stops (then it stays pending for the next run).
-async fn deliver(shared: &Shared, link: &mut impl Deliver, subscriber: Subscriber) {
+/// Hands each recipient (those given back first) to a relay, once that
+/// relay has a free link, until the list is done or the run stops; then
+/// waits for the messages in flight.
+async fn dispatch<L: Deliver + 'static>(
+    shared: &Arc<Shared<L>>,
+    mut rx: mpsc::Receiver<Subscriber>,
+) {
+    let mut tasks = JoinSet::new();
+    let mut turns = vec![0i64; shared.relays.len()];
+    let mut listed_all = false;
+    'recipients: while !shared.stopping() {
+        while tasks.try_join_next().is_some() {}
+        let returned = shared.returned.lock().expect("returned lock").pop_front();
+        let subscriber = match returned {
+            Some(s) => s,
+            None if !listed_all => tokio::select! {
+                next = rx.recv() => {
+                    let Some(s) = next else {
+                        listed_all = true;
+                        continue;
+                    };
+                    s
+                }
+                // A message in flight may be handed back meanwhile.
+                Some(_) = tasks.join_next(), if !tasks.is_empty() => continue,
+            },
+            None if tasks.is_empty() => break,
+            None => {
+                tasks.join_next().await;
+                continue;
+            }
+        };
+        let (i, permit) = loop {
+            if shared.stopping() {
+                break 'recipients;
+            }
+            match shared.choose(&mut turns, tasks.len()) {
+                Choice::Relay(i) => {
+                    let permits = Arc::clone(&shared.relays[i].permits.lock().expect("lock"));
+                    match permits.acquire_owned().await {
+                        Ok(permit) => break (i, permit),
+                        // Taken out while waiting: choose again.
+                        Err(_) => shared.relays[i].release(),
+                    }
+                }
+                Choice::Wait => {
+                    tasks.join_next().await;
+                }
+                Choice::Broken(stop) => {
+                    shared.halt(stop);
+                    break 'recipients;
+                }
+                Choice::Quota => {
+                    shared.halt(Stop::Quota);
+                    break 'recipients;
+                }
+            }
+        };
+        tasks.spawn(carry(Arc::clone(shared), i, subscriber, permit));
+    }
+    drop(rx);
+    while tasks.join_next().await.is_some() {}
+}
+
+/// One recipient's turn on relay `i`: over an idle link of it (or a new
+/// one), then the link goes back for the next recipient.
+async fn carry<L: Deliver>(
+    shared: Arc<Shared<L>>,
+    i: usize,
+    subscriber: Subscriber,
+    _permit: OwnedSemaphorePermit,
+) {
+    let relay = &shared.relays[i];
+    let idle = relay.idle.lock().expect("idle lock").pop();
+    let mut link = idle.unwrap_or_else(|| (relay.make)());
+    match deliver(&shared, i, &mut link, subscriber).await {
+        Done::Counted => {}
+        Done::Released => relay.release(),
+        Done::HandedBack(subscriber) => {
+            relay.release();
+            shared
+                .returned
+                .lock()
+                .expect("returned lock")
+                .push_back(subscriber);
+        }
+    }
+    if relay.is_out() {
+        link.close().await;
+    } else {
+        relay.idle.lock().expect("idle lock").push(link);
+    }
+}
+
+/// Tries one recipient on relay `i` until it is sent, refused, out of
+/// attempts, the relay is taken out (then another takes it) or the run
+/// stops (then it stays pending for the next run).
+async fn deliver<L: Deliver>(
+    shared: &Shared<L>,
+    i: usize,
+    link: &mut L,
+    subscriber: Subscriber,
+) -> Done {
+    let relay = &shared.relays[i];
     let email = subscriber.email.to_string();
     let message = match shared.letterhead.message(&subscriber) {
         Ok(m) => m,
@@ -343,70 +673,87 @@ async fn deliver(shared: &Shared, link: &mut impl Deliver, subscriber: Subscribe
             }
             let reply = format!("not sent: {e}");
             shared.record(Entry::failed(email, reply)).await;
-            return;
+            return Done::Released;
         }
     };
     for attempt in 1..=shared.settings.max_attempts {
-        let pause = shared.throttle.lock().expect("throttle lock").until;
+        let pause = relay.throttle.lock().expect("throttle lock").until;
         tokio::time::sleep_until(pause.into()).await;
+        if let Some(limiter) = &relay.limiter {
+            limiter.until_ready().await;
+        }
         if let Some(limiter) = &shared.limiter {
             limiter.until_ready().await;
         }
+        if relay.is_out() {
+            return Done::HandedBack(subscriber);
+        }
         if attempt > 1 && shared.stopping() {
-            return;
+            return Done::Released;
         }
         shared.attempts.fetch_add(1, Ordering::Relaxed);
         match link.deliver(&message).await {
             Ok(reply) => {
-                shared
+                relay
                     .breaker
                     .lock()
                     .expect("breaker lock")
                     .push(true, &reply);
-                shared.throttle.lock().expect("throttle lock").calm();
-                shared.record(Entry::sent(email, reply)).await;
-                return;
+                relay.throttle.lock().expect("throttle lock").calm();
+                relay.sent.fetch_add(1, Ordering::Relaxed);
+                shared
+                    .record(Entry::sent(email, reply).via(&relay.name))
+                    .await;
+                return Done::Counted;
             }
             Err(DeliverError::Fatal(fatal)) => {
-                shared.halt(Stop::Fatal(fatal.to_string()));
-                return;
+                link.close().await;
+                shared.take_out(i, Trip::Fatal(fatal.to_string())).await;
+                return Done::HandedBack(subscriber);
             }
             Err(DeliverError::Failed(failure)) => {
-                let tripped = shared
+                let tripped = relay
                     .breaker
                     .lock()
                     .expect("breaker lock")
                     .push(false, failure.reply());
                 if let Some(summary) = tripped {
-                    shared.halt(Stop::Breaker(summary));
+                    shared.take_out(i, Trip::Breaker(summary)).await;
                 }
                 match failure {
                     Failure::Permanent(reply) => {
                         shared.note_refusal(&email, &reply).await;
-                        shared.record(Entry::failed(email, reply)).await;
-                        return;
+                        shared
+                            .record(Entry::failed(email, reply).via(&relay.name))
+                            .await;
+                        return Done::Released;
                     }
                     Failure::Unknown(reply) => {
-                        shared.record(Entry::unknown(email, reply)).await;
-                        return;
+                        shared
+                            .record(Entry::unknown(email, reply).via(&relay.name))
+                            .await;
+                        return Done::Counted;
                     }
                     Failure::Transient { throttle: true, .. } => {
-                        shared.throttle.lock().expect("throttle lock").hit();
+                        relay.throttle.lock().expect("throttle lock").hit();
                     }
                     Failure::Transient { .. } | Failure::Network(_) => {}
                 }
                 if attempt == shared.settings.max_attempts {
                     let reply = format!("gave up after {attempt} attempts: {}", failure.reply());
-                    shared.record(Entry::deferred(email, reply)).await;
-                    return;
+                    shared
+                        .record(Entry::deferred(email, reply).via(&relay.name))
+                        .await;
+                    return Done::Released;
                 }
                 if shared.stopping() {
-                    return;
+                    return Done::Released;
                 }
                 tokio::time::sleep(backoff(attempt)).await;
             }
         }
     }
+    Done::Released
 }
 
 /// The delay before attempt `attempt + 1`: exponential, with ±50% jitter.
@@ -480,7 +827,7 @@ struct Ticker {
 }
 
 impl Ticker {
-    fn start(shared: Arc<Shared>, reporter: Arc<dyn Reporter>) -> Ticker {
+    fn start<L: Deliver + 'static>(shared: Arc<Shared<L>>, reporter: Arc<dyn Reporter>) -> Ticker {
         let done = Arc::new(tokio::sync::Notify::new());
         let finished = Arc::clone(&done);
         let task = tokio::spawn(async move {
@@ -497,13 +844,15 @@ impl Ticker {
                     return;
                 }
                 let sent = shared.sent.load(Ordering::Relaxed);
+                let seconds = started.elapsed().as_secs_f64().max(0.001);
                 reporter.progress(&Progress {
                     total: shared.settings.total,
                     sent,
                     failed: shared.failed.load(Ordering::Relaxed)
                         + shared.deferred.load(Ordering::Relaxed)
                         + shared.unknown.load(Ordering::Relaxed),
-                    rate: sent as f64 / started.elapsed().as_secs_f64().max(0.001),
+                    rate: sent as f64 / seconds,
+                    relays: shared.relay_progress(seconds),
                 });
             }
         });
@@ -563,6 +912,8 @@ mod stub {
         pub accepted: Mutex<Vec<String>>,
         /// How long each answer takes.
         pub delay: Duration,
+        /// Once this many are accepted, every attempt gets this answer.
+        pub after: Option<(usize, Answer)>,
     }
 
     impl Script {
@@ -599,13 +950,19 @@ mod stub {
             if !self.0.delay.is_zero() {
                 tokio::time::sleep(self.0.delay).await;
             }
-            let answer = self
+            let turned = self
                 .0
-                .answers
-                .get(&to)
-                .and_then(|list| list.get(n - 1))
-                .copied()
-                .unwrap_or(Answer::Accept);
+                .after
+                .filter(|(k, _)| self.0.accepted.lock().unwrap().len() >= *k)
+                .map(|(_, answer)| answer);
+            let answer = turned.unwrap_or_else(|| {
+                self.0
+                    .answers
+                    .get(&to)
+                    .and_then(|list| list.get(n - 1))
+                    .copied()
+                    .unwrap_or(Answer::Accept)
+            });
             let failed = |f| Err(DeliverError::Failed(f));
             match answer {
                 Answer::Accept => {
@@ -624,6 +981,7 @@ mod stub {
                 Answer::Drop => failed(Failure::Network("connection reset".into())),
                 Answer::NoFinalReply => failed(Failure::Unknown("no final reply".into())),
                 Answer::Fatal => Err(DeliverError::Fatal(Fatal::Login {
+                    key: "smtp".into(),
                     server: "stub:25".into(),
                     detail: "535 bad credentials".into(),
                 })),
@@ -695,19 +1053,51 @@ mod behaviour {
 
     use crate::send::journal::{self, State};
 
-    fn settings(concurrency: usize, total: usize) -> Settings {
-        Settings {
+    /// The settings of a run over one relay of `concurrency` links.
+    fn settings(concurrency: usize, total: usize) -> (usize, Settings) {
+        (
+            concurrency,
+            Settings {
+                rate: None,
+                batch_size: 10,
+                max_attempts: 5,
+                total: total as u64,
+            },
+        )
+    }
+
+    /// A relay answering as `script` says.
+    fn lane(name: &str, script: &Arc<Script>, concurrency: usize) -> Lane<Stub> {
+        let script = Arc::clone(script);
+        Lane {
+            name: name.into(),
+            link: Box::new(move || Stub(Arc::clone(&script))),
             concurrency,
             rate: None,
-            batch_size: 10,
-            max_attempts: 5,
-            total: total as u64,
+            quota: None,
+            weight: 1,
         }
     }
 
-    /// Runs the engine over the stub; returns the report and the journal.
+    /// Runs the engine over one stub relay; returns the report and the journal.
     async fn run_stub(
         script: &Arc<Script>,
+        n: usize,
+        (concurrency, settings): (usize, Settings),
+        interrupt: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> (Report, journal::History) {
+        run_lanes(
+            vec![lane("stub", script, concurrency)],
+            n,
+            settings,
+            interrupt,
+        )
+        .await
+    }
+
+    /// Runs the engine over stub relays; returns the report and the journal.
+    async fn run_lanes(
+        lanes: Vec<Lane<Stub>>,
         n: usize,
         settings: Settings,
         interrupt: impl std::future::Future<Output = ()> + Send + 'static,
@@ -715,10 +1105,9 @@ mod behaviour {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("i.journal");
         let journal = Arc::new(Journal::open(&path).unwrap());
-        let script = Arc::clone(script);
         let report = run(
             Box::new(readers(n).into_iter()),
-            move || Stub(Arc::clone(&script)),
+            lanes,
             Context {
                 letterhead: letterhead(),
                 journal: Some(journal),
@@ -893,6 +1282,134 @@ mod behaviour {
             accepted,
             "every accepted one is journaled"
         );
+    }
+    /// Each address accepted by exactly one of the scripts, once.
+    fn assert_each_once(scripts: &[&Arc<Script>], n: usize) {
+        let mut all: Vec<String> = scripts.iter().flat_map(|s| s.accepted()).collect();
+        all.sort();
+        let total = all.len();
+        all.dedup();
+        assert_eq!(total, all.len(), "someone got it twice");
+        assert_eq!(all.len(), n, "someone was lost");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn relays_share_the_list_by_weight_and_the_journal_names_each() {
+        let (a, b) = (Arc::new(Script::default()), Arc::new(Script::default()));
+        let lanes = vec![
+            Lane {
+                weight: 3,
+                ..lane("big", &a, 4)
+            },
+            lane("small", &b, 4),
+        ];
+        let (report, history) =
+            run_lanes(lanes, 4000, settings(0, 4000).1, std::future::pending()).await;
+        assert_eq!(report.stop, None);
+        assert_eq!((a.accepted().len(), b.accepted().len()), (3000, 1000));
+        assert_each_once(&[&a, &b], 4000);
+        let by_relay = history.sent_by_relay();
+        assert_eq!((by_relay["big"], by_relay["small"]), (3000, 1000));
+        assert_eq!(
+            report.relays.iter().map(|r| r.sent).collect::<Vec<_>>(),
+            [3000, 1000]
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_relay_that_refuses_the_login_hands_its_recipients_to_the_others() {
+        let broken = Arc::new(Script {
+            after: Some((100, Answer::Fatal)),
+            ..Script::default()
+        });
+        let fine = Arc::new(Script::default());
+        let lanes = vec![lane("broken", &broken, 4), lane("fine", &fine, 4)];
+        let (report, history) =
+            run_lanes(lanes, 1000, settings(0, 1000).1, std::future::pending()).await;
+        assert_eq!(report.stop, None, "the other relay finished the list");
+        assert_eq!(broken.accepted().len(), 100);
+        assert_each_once(&[&broken, &fine], 1000);
+        assert_eq!(history.count(State::Sent), 1000);
+        assert!(
+            report.relays[0]
+                .out
+                .as_deref()
+                .is_some_and(|why| why.contains("refused the login")),
+            "{:?}",
+            report.relays[0]
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_relay_that_fails_nearly_everything_is_taken_out_and_the_others_go_on() {
+        let failing = Arc::new(Script {
+            after: Some((0, Answer::TryLater)),
+            ..Script::default()
+        });
+        let fine = Arc::new(Script::default());
+        let lanes = vec![lane("failing", &failing, 2), lane("fine", &fine, 2)];
+        let (report, history) =
+            run_lanes(lanes, 300, settings(0, 300).1, std::future::pending()).await;
+        assert_eq!(report.stop, None);
+        // Those that ran out of attempts before the breaker tripped are
+        // deferred (for the next run); everyone else went through the other.
+        let deferred = history.count(State::Deferred);
+        assert!(deferred < 10, "{deferred} deferred");
+        assert_each_once(&[&failing, &fine], 300 - deferred);
+        assert_eq!(history.count(State::Sent), 300 - deferred);
+        assert!(report.relays[0].out.is_some(), "{:?}", report.relays[0]);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn when_every_relay_is_out_the_run_stops_naming_each() {
+        let (a, b) = (
+            Arc::new(Script {
+                after: Some((10, Answer::Fatal)),
+                ..Script::default()
+            }),
+            Arc::new(Script {
+                after: Some((20, Answer::Fatal)),
+                ..Script::default()
+            }),
+        );
+        let lanes = vec![lane("a", &a, 2), lane("b", &b, 2)];
+        let (report, history) =
+            run_lanes(lanes, 500, settings(0, 500).1, std::future::pending()).await;
+        let Some(Stop::Fatal(why)) = &report.stop else {
+            panic!("{:?}", report.stop)
+        };
+        assert!(why.starts_with("no relay is left: a: "), "{why}");
+        assert!(why.contains("; b: "), "{why}");
+        assert_eq!(history.count(State::Sent), 30);
+        assert_each_once(&[&a, &b], 30);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn quotas_stop_the_run_at_their_sum_and_never_past_one() {
+        let (a, b) = (Arc::new(Script::default()), Arc::new(Script::default()));
+        let lanes = vec![
+            Lane {
+                quota: Some(500),
+                ..lane("a", &a, 4)
+            },
+            Lane {
+                quota: Some(300),
+                ..lane("b", &b, 4)
+            },
+        ];
+        let (report, history) =
+            run_lanes(lanes, 1500, settings(0, 1500).1, std::future::pending()).await;
+        assert_eq!(report.stop, Some(Stop::Quota));
+        assert_eq!((a.accepted().len(), b.accepted().len()), (500, 300));
+        assert_eq!(history.count(State::Sent), 800);
+        // A refusal does not use up the quota.
+        let refusing = Script::new(&[("r0@example.org", &[Answer::Refuse])]);
+        let lanes = vec![Lane {
+            quota: Some(10),
+            ..lane("a", &refusing, 1)
+        }];
+        let (report, _) = run_lanes(lanes, 20, settings(0, 20).1, std::future::pending()).await;
+        assert_eq!((report.sent, report.failed), (10, 1));
     }
 }
 

@@ -26,18 +26,27 @@ pub enum Entry {
         email: String,
         at: String,
         reply: String,
+        /// The relay it went to, when there is one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        relay: Option<String>,
     },
     /// The server refused it for good (5xx).
     Failed {
         email: String,
         at: String,
         reply: String,
+        /// The relay it went to, when there is one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        relay: Option<String>,
     },
     /// It could not be sent this time (4xx, network); a resume tries again.
     Deferred {
         email: String,
         at: String,
         reply: String,
+        /// The relay it went to, when there is one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        relay: Option<String>,
     },
     /// The whole message went out but no final reply came: the server may
     /// have accepted it. Not retried without `--retry-failed`, so that a
@@ -46,15 +55,32 @@ pub enum Entry {
         email: String,
         at: String,
         reply: String,
+        /// The relay it went to, when there is one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        relay: Option<String>,
     },
 }
 
 impl Entry {
+    /// The same outcome, noting the relay it came from.
+    #[must_use]
+    pub fn via(mut self, name: &str) -> Entry {
+        match &mut self {
+            Entry::Begin { .. } => {}
+            Entry::Sent { relay, .. }
+            | Entry::Failed { relay, .. }
+            | Entry::Deferred { relay, .. }
+            | Entry::Unknown { relay, .. } => *relay = Some(name.to_string()),
+        }
+        self
+    }
+
     pub fn sent(email: String, reply: String) -> Entry {
         Entry::Sent {
             email,
             at: now(),
             reply,
+            relay: None,
         }
     }
 
@@ -63,6 +89,7 @@ impl Entry {
             email,
             at: now(),
             reply,
+            relay: None,
         }
     }
 
@@ -71,6 +98,7 @@ impl Entry {
             email,
             at: now(),
             reply,
+            relay: None,
         }
     }
 
@@ -79,6 +107,7 @@ impl Entry {
             email,
             at: now(),
             reply,
+            relay: None,
         }
     }
 }
@@ -114,6 +143,8 @@ pub struct History {
     sent: HashSet<u64>,
     /// The latest state of recipients who do not.
     problems: HashMap<u64, Problem>,
+    /// How many recipients each relay delivered to.
+    by_relay: std::collections::BTreeMap<String, usize>,
 }
 
 /// A recipient who does not have the issue (yet), and why.
@@ -143,6 +174,12 @@ impl History {
         }
     }
 
+    /// How many recipients each relay delivered to, by name (those sent
+    /// before relays were journaled are not counted).
+    pub fn sent_by_relay(&self) -> &std::collections::BTreeMap<String, usize> {
+        &self.by_relay
+    }
+
     /// Every recipient not (yet) sent, sorted by address.
     pub fn problems(&self) -> Vec<Problem> {
         let mut out: Vec<Problem> = self.problems.values().cloned().collect();
@@ -156,7 +193,16 @@ impl History {
                 self.fingerprint = Some(fingerprint);
                 return;
             }
-            Entry::Sent { email, .. } => (email, State::Sent, String::new()),
+            Entry::Sent { email, relay, .. } => {
+                let hash = address_hash(&normalize(&email));
+                if self.sent.insert(hash) {
+                    self.problems.remove(&hash);
+                    if let Some(relay) = relay {
+                        *self.by_relay.entry(relay).or_default() += 1;
+                    }
+                }
+                return;
+            }
             Entry::Failed { email, reply, .. } => (email, State::Failed, reply),
             Entry::Deferred { email, reply, .. } => (email, State::Deferred, reply),
             Entry::Unknown { email, reply, .. } => (email, State::Unknown, reply),
@@ -167,19 +213,14 @@ impl History {
         if self.sent.contains(&hash) {
             return;
         }
-        if state == State::Sent {
-            self.sent.insert(hash);
-            self.problems.remove(&hash);
-        } else {
-            self.problems.insert(
-                hash,
-                Problem {
-                    email: key,
-                    state,
-                    reply,
-                },
-            );
-        }
+        self.problems.insert(
+            hash,
+            Problem {
+                email: key,
+                state,
+                reply,
+            },
+        );
     }
 }
 
@@ -336,11 +377,7 @@ mod tests {
     use super::*;
 
     fn sent(email: &str) -> Entry {
-        Entry::Sent {
-            email: email.into(),
-            at: now(),
-            reply: "250 ok".into(),
-        }
+        Entry::sent(email.into(), "250 ok".into())
     }
 
     #[test]
@@ -354,26 +391,14 @@ mod tests {
         })
         .unwrap();
         j.record(&sent("A@x.org")).unwrap();
-        j.record(&Entry::Deferred {
-            email: "b@x.org".into(),
-            at: now(),
-            reply: "451 try later".into(),
-        })
-        .unwrap();
-        j.record(&Entry::Failed {
-            email: "c@x.org".into(),
-            at: now(),
-            reply: "550 no such user".into(),
-        })
-        .unwrap();
+        j.record(&Entry::deferred("b@x.org".into(), "451 try later".into()))
+            .unwrap();
+        j.record(&Entry::failed("c@x.org".into(), "550 no such user".into()))
+            .unwrap();
         j.record(&sent("b@x.org")).unwrap();
         // A stale failure after success does not undo it.
-        j.record(&Entry::Deferred {
-            email: "a@x.org".into(),
-            at: now(),
-            reply: "421".into(),
-        })
-        .unwrap();
+        j.record(&Entry::deferred("a@x.org".into(), "421".into()))
+            .unwrap();
         assert_eq!(j.unsynced(), 6);
         j.sync().unwrap();
         assert_eq!(j.unsynced(), 0);

@@ -8,6 +8,7 @@ pub mod engine;
 pub mod journal;
 pub mod mailer;
 pub mod message;
+pub mod quota;
 pub mod transport;
 
 use std::fs::File;
@@ -20,7 +21,7 @@ use lettre::message::Mailbox;
 use sha2::{Digest, Sha256};
 
 pub use engine::{Progress, Report, Reporter, Stop};
-pub use transport::Transport;
+pub use transport::{Relays, Transport};
 
 use crate::compose::Composed;
 use crate::list::events::{Log, Migrated, Suppressed};
@@ -159,8 +160,10 @@ pub struct Plan {
     pub failed_before: u64,
     /// Transmitted before with no final reply (likewise).
     pub unknown_before: u64,
-    /// Where the messages go (the configured transport, even for a dry run).
-    pub transport: Transport,
+    /// Where the messages go (the configured relays, even for a dry run).
+    pub relays: Relays,
+    /// What each relay's daily limit leaves, in the config's order.
+    pub quotas: Vec<RelayQuota>,
     pub dry_run: bool,
     /// Suppression files of earlier versions migrated into the project's log.
     pub migrated: Vec<Migrated>,
@@ -171,7 +174,8 @@ pub struct Plan {
     letterhead: Arc<Letterhead>,
     fingerprint: String,
     retry_failed: bool,
-    _lock: File,
+    /// Held while the plan lives: no second send of the issue meanwhile.
+    lock: File,
 }
 
 impl Plan {
@@ -179,12 +183,98 @@ impl Plan {
     pub fn skipped(&self) -> u64 {
         self.tally.inactive.values().sum()
     }
+
+    /// How many of this run's recipients the relays' daily limits let go
+    /// now (all of them when a relay has no limit).
+    pub fn can_go_now(&self) -> u64 {
+        let room = self
+            .quotas
+            .iter()
+            .try_fold(0u64, |sum, q| Some(sum.saturating_add(q.left?)));
+        room.map_or(self.this_run, |room| room.min(self.this_run))
+    }
+
+    /// When a relay at its limit can take more, and which: the earliest of
+    /// them (`None` when none is at its limit).
+    pub fn quota_frees(&self) -> Option<QuotaFrees> {
+        self.quotas
+            .iter()
+            .filter_map(|q| {
+                Some(QuotaFrees {
+                    at: q.frees_at?,
+                    relay: q.name.clone(),
+                })
+            })
+            .min_by_key(|f| f.at)
+    }
+}
+
+/// A relay's daily limit against what it sent in the last 24 hours.
+#[derive(Debug, Clone)]
+pub struct RelayQuota {
+    pub name: String,
+    pub daily_limit: Option<u64>,
+    /// Messages it may take now (`None`: no limit).
+    pub left: Option<u64>,
+    /// When it can take more, if it cannot take enough now.
+    pub frees_at: Option<time::OffsetDateTime>,
+}
+
+/// When the relays' quotas let a send go on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QuotaFrees {
+    pub at: time::OffsetDateTime,
+    /// The relay that frees first.
+    pub relay: String,
+}
+
+/// Each relay's daily limit against its use in the last 24 hours (read
+/// from the journals; the snapshot in `.missive/` brought up to date).
+/// `want` is how many recipients are left: a relay "frees" when it can
+/// take that many, or a batch.
+fn quotas(state_dir: &Path, relays: &Relays, want: u64) -> Result<Vec<RelayQuota>> {
+    let usage = quota::Usage::load(state_dir)?;
+    usage.save(state_dir)?;
+    Ok(relays
+        .all()
+        .iter()
+        .map(|r| {
+            let used = usage.used(&r.name);
+            let left = r.daily_limit.map(|limit| limit.saturating_sub(used));
+            RelayQuota {
+                name: r.name.clone(),
+                daily_limit: r.daily_limit,
+                left,
+                frees_at: r
+                    .daily_limit
+                    .and_then(|limit| usage.frees_at(&r.name, limit, want.max(1))),
+            }
+        })
+        .collect())
 }
 
 /// Reads the list once and works out what a dispatch would do; refuses
 /// what must not be sent (errors in the issue, no unsubscribe method, merge
 /// tags the list cannot fill, a changed issue being resumed).
 pub fn plan(composed: &Composed, options: &Options) -> Result<Plan> {
+    let journal_path = journal_path(composed);
+    crate::fsutil::create_private_dir(&composed.project.state_dir())?;
+    let Some(lock) = crate::fsutil::try_lock(&journal_path.with_extension("lock"))? else {
+        bail!(
+            "another `missive send` of this issue is running (it holds {})",
+            journal_path.with_extension("lock").display()
+        );
+    };
+    plan_holding(composed, options, lock)
+}
+
+/// Works the plan out again (after a wait for the quotas), from the
+/// journal as it is now, keeping the lock.
+pub fn replan(composed: &Composed, options: &Options, plan: Plan) -> Result<Plan> {
+    plan_holding(composed, options, plan.lock)
+}
+
+fn plan_holding(composed: &Composed, options: &Options, lock: File) -> Result<Plan> {
     let errors = composed.warnings.iter().filter(|w| w.is_error()).count();
     if errors > 0 {
         bail!(
@@ -197,13 +287,6 @@ pub fn plan(composed: &Composed, options: &Options) -> Result<Plan> {
     let project = &composed.project;
     let list = project.list_path(options.list.as_deref());
     let journal_path = journal_path(composed);
-    crate::fsutil::create_private_dir(&project.state_dir())?;
-    let Some(lock) = crate::fsutil::try_lock(&journal_path.with_extension("lock"))? else {
-        bail!(
-            "another `missive send` of this issue is running (it holds {})",
-            journal_path.with_extension("lock").display()
-        );
-    };
     let (suppressed, events, migrated) = crate::list::events::open_project(project, &list)?;
 
     let letterhead = letterhead(composed)?;
@@ -243,17 +326,21 @@ pub fn plan(composed: &Composed, options: &Options) -> Result<Plan> {
             journal_path.display()
         );
     }
-    let transport = Transport::from_project(project)?;
+    let relays = Relays::from_project(project)?;
+    let this_run = count.due.min(options.limit.unwrap_or(u64::MAX));
+    let want = this_run.min(composed.project.config.sending.batch_size.get() as u64);
+    let quotas = quotas(&project.state_dir(), &relays, want)?;
     Ok(Plan {
         list,
         journal: journal_path,
-        this_run: count.due.min(options.limit.unwrap_or(u64::MAX)),
+        this_run,
         due: count.due,
         already_sent: count.already_sent,
         failed_before: count.failed_before,
         unknown_before: count.unknown_before,
         tally: count.tally,
-        transport,
+        relays,
+        quotas,
         dry_run: options.dry_run,
         migrated,
         suppressed,
@@ -262,7 +349,7 @@ pub fn plan(composed: &Composed, options: &Options) -> Result<Plan> {
         letterhead: Arc::new(letterhead),
         fingerprint,
         retry_failed: options.retry_failed,
-        _lock: lock,
+        lock,
     })
 }
 
@@ -331,10 +418,12 @@ pub struct Outcome {
     pub unknown: u64,
     /// Never attempted: left by `--limit` or by a stop.
     pub pending: u64,
+    /// When the run stopped at the relays' quotas: when they free.
+    pub quota: Option<QuotaFrees>,
 }
 
 impl Outcome {
-    fn of(plan: &Plan, report: Report) -> Outcome {
+    fn of(plan: &Plan, report: Report, quota: Option<QuotaFrees>) -> Outcome {
         let attempted = report.sent + report.failed + report.deferred + report.unknown;
         Outcome {
             sent: plan.already_sent + report.sent,
@@ -343,6 +432,7 @@ impl Outcome {
             unknown: plan.unknown_before + report.unknown,
             pending: plan.due.saturating_sub(attempted),
             report,
+            quota,
         }
     }
 
@@ -361,17 +451,19 @@ pub fn execute(
     reporter: Arc<dyn Reporter>,
     interrupt: impl Future<Output = ()> + Send + 'static,
 ) -> Result<Outcome> {
-    let (transport, journal) = if plan.dry_run {
-        (Transport::DryRun, None)
+    let (relays, journal) = if plan.dry_run {
+        (plan.relays.dry_run(), None)
     } else {
-        plan.transport.prepare()?;
+        for relay in plan.relays.all() {
+            relay.transport.prepare()?;
+        }
         let journal = Arc::new(Journal::open(&plan.journal)?);
         journal.record(&Entry::Begin {
             fingerprint: plan.fingerprint.clone(),
             at: crate::fsutil::timestamp(),
         })?;
         journal.sync()?;
-        (plan.transport.clone(), Some(journal))
+        (plan.relays.clone(), Some(journal))
     };
     let sending = &composed.project.config.sending;
     let history = Arc::clone(&plan.history);
@@ -384,6 +476,22 @@ pub fn execute(
             _ => None,
         })
         .take(usize::try_from(plan.this_run).unwrap_or(usize::MAX));
+    let lanes = relays
+        .all()
+        .iter()
+        .zip(&plan.quotas)
+        .map(|(relay, quota)| {
+            let transport = relay.transport.clone();
+            engine::Lane {
+                name: relay.name.clone(),
+                link: Box::new(move || transport.link()),
+                concurrency: relay.concurrency,
+                rate: relay.rate.filter(|_| !plan.dry_run),
+                quota: quota.left.filter(|_| !plan.dry_run),
+                weight: relay.weight,
+            }
+        })
+        .collect();
     let bounces = journal.is_some().then(|| engine::Bounces {
         log: Arc::clone(&plan.events),
         issue: composed.issue.stem(),
@@ -393,8 +501,7 @@ pub fn execute(
         journal,
         bounces,
         settings: engine::Settings {
-            concurrency: sending.concurrency.get(),
-            rate: sending.rate.map(|r| r.0),
+            rate: sending.rate.map(|r| r.0).filter(|_| !plan.dry_run),
             batch_size: sending.batch_size.get(),
             max_attempts: sending.max_attempts.get(),
             total: plan.this_run,
@@ -404,16 +511,12 @@ pub fn execute(
     tracing::info!(
         issue = %composed.issue.stem(),
         recipients = plan.this_run,
-        transport = %plan.transport.describe(),
+        relays = %plan.relays.all().iter().map(|r| r.name.as_str()).collect::<Vec<_>>().join(", "),
         dry_run = plan.dry_run,
         "send started"
     );
-    let report = crate::runtime()?.block_on(engine::run(
-        Box::new(recipients),
-        move || transport.link(),
-        context,
-        interrupt,
-    ));
+    let report =
+        crate::runtime()?.block_on(engine::run(Box::new(recipients), lanes, context, interrupt));
     tracing::info!(
         issue = %composed.issue.stem(),
         sent = report.sent,
@@ -424,7 +527,25 @@ pub fn execute(
         stopped = report.stop.as_ref().map_or_else(String::new, |s| format!("{s:?}")),
         "send finished"
     );
-    Ok(Outcome::of(plan, report))
+    let quota = if report.stop == Some(Stop::Quota) {
+        let left = plan
+            .this_run
+            .saturating_sub(report.sent + report.failed + report.deferred + report.unknown);
+        let want = left.min(sending.batch_size.get() as u64);
+        let quotas = quotas(&composed.project.state_dir(), &plan.relays, want)?;
+        quotas
+            .into_iter()
+            .filter_map(|q| {
+                Some(QuotaFrees {
+                    at: q.frees_at?,
+                    relay: q.name,
+                })
+            })
+            .min_by_key(|f| f.at)
+    } else {
+        None
+    };
+    Ok(Outcome::of(plan, report, quota))
 }
 
 /// What `missive status` shows: the journal, against the list.
@@ -432,6 +553,8 @@ pub fn execute(
 pub struct Status {
     pub journal: PathBuf,
     pub sent: usize,
+    /// How many each relay delivered, by name.
+    pub by_relay: std::collections::BTreeMap<String, usize>,
     pub failed: usize,
     pub unknown: usize,
     /// Never attempted or to retry.
@@ -524,6 +647,7 @@ pub fn status(composed: &Composed, list: Option<&Path>) -> Result<Status> {
     Ok(Status {
         journal: journal_path,
         sent: history.count(State::Sent),
+        by_relay: history.sent_by_relay().clone(),
         failed: history.count(State::Failed),
         unknown: history.count(State::Unknown),
         due: count.due,

@@ -9,14 +9,14 @@ mod smtp;
 use std::future::Future;
 use std::path::PathBuf;
 
-use anyhow::{Result, anyhow};
+use anyhow::{Result, anyhow, bail};
 use lettre::Message;
 
 pub use file::FileLink;
 pub use smtp::{SmtpLink, SmtpSettings};
 
 use crate::project::Project;
-use crate::project::config::TransportKind;
+use crate::project::config::{Smtp, TransportKind};
 
 /// Delivers messages, one at a time, over one link (a connection, a
 /// folder). `Ok` holds the server's reply.
@@ -57,8 +57,12 @@ impl Failure {
 /// certificate): the dispatch stops.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum Fatal {
-    #[error("smtp.host `{host}` is not a TLS server name: {detail}")]
-    ServerName { host: String, detail: String },
+    #[error("{key}.host `{host}` is not a TLS server name: {detail}")]
+    ServerName {
+        key: String,
+        host: String,
+        detail: String,
+    },
     /// The TLS handshake or STARTTLS failed for good (an untrusted
     /// certificate, a refusal).
     #[error("{step} with {server} failed: {detail}")]
@@ -67,12 +71,16 @@ pub enum Fatal {
         server: String,
         detail: String,
     },
-    #[error("{server} does not offer STARTTLS, which smtp.security = \"starttls\" requires")]
-    NoStartTls { server: String },
+    #[error("{server} does not offer STARTTLS, which {key}.security = \"starttls\" requires")]
+    NoStartTls { key: String, server: String },
     #[error("refusing AUTH over an unencrypted connection")]
     PlaintextAuth,
-    #[error("{server} refused the login of smtp.username: {detail}")]
-    Login { server: String, detail: String },
+    #[error("{server} refused the login of {key}.username: {detail}")]
+    Login {
+        key: String,
+        server: String,
+        detail: String,
+    },
     #[error("cannot write to the outbox {}: {detail}", dir.display())]
     Outbox { dir: PathBuf, detail: String },
 }
@@ -101,35 +109,122 @@ pub enum Transport {
     DryRun,
 }
 
-impl Transport {
-    /// The transport the project's config describes.
-    pub fn from_project(project: &Project) -> Result<Transport> {
+/// One relay of the pool a dispatch spreads over: where it sends, and
+/// what it allows.
+#[derive(Debug, Clone)]
+pub struct Relay {
+    /// Its name in the journal, the quotas and the reports.
+    pub name: String,
+    pub transport: Transport,
+    /// Parallel links to it.
+    pub concurrency: usize,
+    /// Messages per second to it.
+    pub rate: Option<f64>,
+    /// Messages per rolling 24 hours.
+    pub daily_limit: Option<u64>,
+    /// Its share of the recipients.
+    pub weight: u32,
+}
+
+/// The relays the config describes: the `[[relays]]`, or the one `[smtp]`,
+/// or the outbox (`sending.transport = "file"`). Never empty.
+#[derive(Debug, Clone)]
+pub struct Relays(Vec<Relay>);
+
+impl Relays {
+    pub fn from_project(project: &Project) -> Result<Relays> {
         let config = &project.config;
         let label = project.config_label();
-        match config.sending.transport {
-            TransportKind::File => {
+        let sending = &config.sending;
+        let relay = |smtp: &Smtp, key: &str| -> Result<Relay> {
+            Ok(Relay {
+                name: smtp.name().to_string(),
+                transport: Transport::Smtp(SmtpSettings::new(smtp, key, &project.root, &label)?),
+                concurrency: smtp.concurrency.unwrap_or(sending.concurrency).get(),
+                rate: smtp.rate.map(|r| r.0),
+                daily_limit: smtp.daily_limit,
+                weight: smtp.weight,
+            })
+        };
+        let relays = match (sending.transport, &config.smtp, config.relays.as_slice()) {
+            (TransportKind::File, _, []) => {
                 let outbox = config.sending.outbox.as_ref().ok_or_else(|| {
                     anyhow!(
                         "{}: sending.transport is \"file\" but sending.outbox is not set",
                         label.display()
                     )
                 })?;
-                Ok(Transport::File(project.resolve(outbox)))
+                vec![Relay {
+                    name: "outbox".into(),
+                    transport: Transport::File(project.resolve(outbox)),
+                    concurrency: sending.concurrency.get(),
+                    rate: None,
+                    daily_limit: None,
+                    weight: 1,
+                }]
             }
-            TransportKind::Smtp => {
-                let smtp = config.smtp.as_ref().ok_or_else(|| {
-                    anyhow!(
-                        "{}: there is no [smtp] section: set smtp.host (or sending.transport = \"file\")",
-                        label.display()
-                    )
-                })?;
-                Ok(Transport::Smtp(SmtpSettings::new(
-                    smtp,
-                    &project.root,
-                    &label,
-                )?))
+            (TransportKind::File, _, _) => bail!(
+                "{}: [[relays]] are SMTP servers, but sending.transport is \"file\"",
+                label.display()
+            ),
+            (TransportKind::Smtp, Some(_), [_, ..]) => bail!(
+                "{}: both [smtp] and [[relays]] are set: put the [smtp] server in [[relays]] too",
+                label.display()
+            ),
+            (TransportKind::Smtp, Some(smtp), []) => vec![relay(smtp, "smtp")?],
+            (TransportKind::Smtp, None, []) => bail!(
+                "{}: there is no [smtp] section: set smtp.host (or sending.transport = \"file\")",
+                label.display()
+            ),
+            (TransportKind::Smtp, None, pool) => {
+                let mut relays = Vec::with_capacity(pool.len());
+                for (i, smtp) in pool.iter().enumerate() {
+                    let key = format!("relays[{i}]");
+                    if let Some(j) = pool[..i].iter().position(|r| r.name() == smtp.name()) {
+                        bail!(
+                            "{}: {key} and relays[{j}] are both named \"{}\": give each relay \
+                             its own name (the journal and the daily quotas go by it)",
+                            label.display(),
+                            smtp.name()
+                        );
+                    }
+                    relays.push(relay(smtp, &key)?);
+                }
+                relays
             }
-        }
+        };
+        Ok(Relays(relays))
+    }
+
+    /// Every relay, in the config's order.
+    pub fn all(&self) -> &[Relay] {
+        &self.0
+    }
+
+    /// The first relay: what single messages (a test, a confirmation) go
+    /// through.
+    pub fn primary(&self) -> &Relay {
+        &self.0[0]
+    }
+
+    /// The same relays, with messages built and dropped.
+    pub fn dry_run(&self) -> Relays {
+        Relays(
+            self.0
+                .iter()
+                .map(|r| Relay {
+                    transport: Transport::DryRun,
+                    ..r.clone()
+                })
+                .collect(),
+        )
+    }
+}
+
+impl Transport {
+    /// The transport of the project's first relay.
+    pub fn from_project(project: &Project) -> Result<Transport> {
+        Ok(Relays::from_project(project)?.primary().transport.clone())
     }
 
     /// Gets the destination ready: creates the outbox directory.

@@ -27,6 +27,8 @@ use crate::project::error_chain as chain;
 /// The settings to open SMTP connections with.
 #[derive(Clone)]
 pub struct SmtpSettings {
+    /// Where it is configured: `smtp` or `relays[N]`, for messages.
+    key: String,
     host: String,
     port: u16,
     security: Security,
@@ -55,11 +57,12 @@ impl std::fmt::Debug for SmtpSettings {
 }
 
 impl SmtpSettings {
-    /// The settings `[smtp]` describes. Reads the password from the
-    /// environment and the `ca_file`; refuses AUTH over plaintext except to
-    /// a relay on this machine. `label` names the config in errors; `root`
-    /// is where relative paths start.
-    pub fn new(smtp: &Smtp, root: &Path, label: &Path) -> Result<SmtpSettings> {
+    /// The settings `[smtp]` (or a relay at `key`, such as `relays[1]`)
+    /// describes. Reads the password from the environment and the
+    /// `ca_file`; refuses AUTH over plaintext except to a relay on this
+    /// machine. `label` names the config in errors; `root` is where relative
+    /// paths start.
+    pub fn new(smtp: &Smtp, key: &str, root: &Path, label: &Path) -> Result<SmtpSettings> {
         let resolve = |p: &Path| root.join(p);
         let host = smtp.host.to_string();
         let credentials = match &smtp.username {
@@ -72,10 +75,10 @@ impl SmtpSettings {
                     let which = if smtp.password_env == DEFAULT_PASSWORD_ENV {
                         format!("the environment variable {}", smtp.password_env)
                     } else {
-                        "the environment variable named in smtp.password_env".into()
+                        format!("the environment variable named in {key}.password_env")
                     };
                     bail!(
-                        "{}: smtp.username is set but {which} is empty or unset",
+                        "{}: {key}.username is set but {which} is empty or unset",
                         label.display(),
                     );
                 }
@@ -85,7 +88,7 @@ impl SmtpSettings {
         if smtp.security == Security::None && credentials.is_some() && !is_loopback(&host) {
             bail!(
                 "{}: refusing to send the SMTP password unencrypted to {host}: \
-                 smtp.security = \"none\" with a username is only allowed for a relay \
+                 {key}.security = \"none\" with a username is only allowed for a relay \
                  on this machine (localhost); use \"starttls\" or \"tls\"",
                 label.display()
             );
@@ -95,7 +98,7 @@ impl SmtpSettings {
             Some(ca) => {
                 let path = resolve(ca);
                 let pem = std::fs::read(&path)
-                    .with_context(|| format!("smtp.ca_file: cannot read {}", path.display()))?;
+                    .with_context(|| format!("{key}.ca_file: cannot read {}", path.display()))?;
                 Some((path, pem))
             }
         };
@@ -106,7 +109,7 @@ impl SmtpSettings {
                 if let Some((path, pem)) = &ca {
                     let cert = Certificate::from_pem(pem).map_err(|e| {
                         anyhow!(
-                            "smtp.ca_file: {}: not a PEM certificate: {e}",
+                            "{key}.ca_file: {}: not a PEM certificate: {e}",
                             path.display()
                         )
                     })?;
@@ -121,11 +124,12 @@ impl SmtpSettings {
                 None,
                 Some(crate::tls::client_config(
                     ca.as_ref().map(|(p, pem)| (p.as_path(), pem.as_slice())),
-                    "smtp.ca_file",
+                    &format!("{key}.ca_file"),
                 )?),
             ),
         };
         Ok(SmtpSettings {
+            key: key.to_string(),
             host,
             port: smtp.port(),
             security: smtp.security,
@@ -264,9 +268,10 @@ async fn transmit(
         match tokio::time::timeout(s.data_timeout, conn.message(bytes)).await {
             Ok(reply) => reply.map_err(|e| classify(&e)),
             Err(_) => Err(Failure::Unknown(format!(
-                "no reply to the end of the message within {} s (smtp.data_timeout_secs): \
+                "no reply to the end of the message within {} s ({}.data_timeout_secs): \
                  the server may have accepted it",
-                s.data_timeout.as_secs()
+                s.data_timeout.as_secs(),
+                s.key
             ))),
         }
     }
@@ -330,6 +335,7 @@ async fn open(s: &SmtpSettings) -> Result<AsyncSmtpConnection, DeliverError> {
         Some(config) => {
             let name = rustls::pki_types::ServerName::try_from(s.host.clone()).map_err(|e| {
                 Fatal::ServerName {
+                    key: s.key.clone(),
                     host: s.host.clone(),
                     detail: e.to_string(),
                 }
@@ -376,7 +382,11 @@ async fn connect(s: &SmtpSettings) -> Result<AsyncSmtpConnection, DeliverError> 
     if s.security == Security::Starttls {
         let tls = s.tls.clone().expect("STARTTLS has TLS parameters");
         if !conn.can_starttls() {
-            return Err(Fatal::NoStartTls { server: s.server() }.into());
+            return Err(Fatal::NoStartTls {
+                key: s.key.clone(),
+                server: s.server(),
+            }
+            .into());
         }
         step(s.timeout, "STARTTLS", conn.starttls(tls, &s.hello), |e| {
             (e.is_tls() || e.is_permanent() || is_certificate_error(e)).then(|| Fatal::Tls {
@@ -398,6 +408,7 @@ async fn connect(s: &SmtpSettings) -> Result<AsyncSmtpConnection, DeliverError> 
             conn.auth(&[Mechanism::Plain, Mechanism::Login], credentials),
             |e| {
                 (e.is_permanent() || e.is_client()).then(|| Fatal::Login {
+                    key: s.key.clone(),
                     server: s.server(),
                     detail: chain(e),
                 })

@@ -1,0 +1,253 @@
+//! Daily quotas across runs and issues: how many messages each relay took
+//! in the last 24 hours, counted from the journals (which name the relay of
+//! every message that went out) and kept as a snapshot in
+//! `.missive/relays.json` with how far into each journal it has read, so a
+//! run reads only what was appended since. The journals stay the record: a
+//! lost or stale snapshot is rebuilt from them.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use super::journal::{self, Entry};
+
+/// The rolling window a `daily_limit` counts over.
+const DAY: Duration = Duration::from_hours(24);
+
+/// **For tests only**: shortens the quota window to this many seconds, so
+/// that a test can see a quota free up without waiting a day. Never set it
+/// for a real list: the relays' own limits count over 24 hours.
+pub const TEST_WINDOW_ENV: &str = "MISSIVE_TEST_QUOTA_WINDOW_SECS";
+
+/// The quota window: a day, unless a test shortened it.
+pub fn window() -> Duration {
+    std::env::var(TEST_WINDOW_ENV)
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+        .filter(|&secs| secs > 0)
+        .map_or(DAY, Duration::from_secs)
+}
+
+/// What each relay sent, in time slots of 1/1440 of the window (a minute
+/// for a day), and how far each journal has been read.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct Usage {
+    /// The slot length, in seconds; a snapshot with another is rebuilt.
+    slot: u64,
+    /// Relay name → slot start (Unix seconds) → messages.
+    relays: BTreeMap<String, BTreeMap<i64, u64>>,
+    /// Journal stem → bytes read.
+    journals: BTreeMap<String, u64>,
+    #[serde(skip)]
+    window: u64,
+}
+
+impl Usage {
+    /// The snapshot in `state_dir`, brought up to date with the journals
+    /// there, without slots older than the window.
+    pub fn load(state_dir: &Path) -> Result<Usage> {
+        let window = window().as_secs();
+        let slot = (window / 1440).max(1);
+        let path = path(state_dir);
+        let mut usage = match std::fs::read(&path) {
+            Ok(bytes) => serde_json::from_slice::<Usage>(&bytes).unwrap_or_default(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Usage::default(),
+            Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+        };
+        if usage.slot != slot {
+            usage = Usage {
+                slot,
+                ..Usage::default()
+            };
+        }
+        usage.window = window;
+        let now = OffsetDateTime::now_utc().unix_timestamp();
+        for stem in journal::stems(state_dir) {
+            usage.catch_up(&journal::path_for(state_dir, &stem), &stem, now)?;
+        }
+        usage.prune(now);
+        Ok(usage)
+    }
+
+    /// Reads what `journal` gained since the snapshot.
+    fn catch_up(&mut self, journal: &Path, stem: &str, now: i64) -> Result<()> {
+        let mut file = match std::fs::File::open(journal) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(e).with_context(|| format!("cannot read {}", journal.display())),
+        };
+        let len = file.metadata()?.len();
+        let mut from = self.journals.get(stem).copied().unwrap_or(0);
+        if from > len {
+            // Not the journal the snapshot read (it was replaced): start over.
+            from = 0;
+        }
+        file.seek(SeekFrom::Start(from))?;
+        let mut reader = BufReader::new(file.take(len - from));
+        let mut line = Vec::new();
+        let since = now - i64::try_from(self.window).unwrap_or(i64::MAX);
+        loop {
+            line.clear();
+            let n = reader
+                .read_until(b'\n', &mut line)
+                .with_context(|| format!("cannot read {}", journal.display()))?;
+            if n == 0 || line.last() != Some(&b'\n') {
+                break; // the end, or a line still being written
+            }
+            from += n as u64;
+            if let Ok(Entry::Sent { at, relay, .. } | Entry::Unknown { at, relay, .. }) =
+                serde_json::from_slice::<Entry>(&line)
+                && let Some(relay) = relay
+                && let Ok(at) = OffsetDateTime::parse(&at, &Rfc3339)
+                && at.unix_timestamp() > since
+            {
+                self.add(&relay, at.unix_timestamp());
+            }
+        }
+        self.journals.insert(stem.to_string(), from);
+        Ok(())
+    }
+
+    fn add(&mut self, relay: &str, at: i64) {
+        let slot = at - at.rem_euclid(i64::try_from(self.slot).unwrap_or(60));
+        *self
+            .relays
+            .entry(relay.to_string())
+            .or_default()
+            .entry(slot)
+            .or_default() += 1;
+    }
+
+    /// Drops the slots that have left the window.
+    fn prune(&mut self, now: i64) {
+        let window = i64::try_from(self.window).unwrap_or(i64::MAX);
+        let slot = i64::try_from(self.slot).unwrap_or(60);
+        for slots in self.relays.values_mut() {
+            slots.retain(|start, _| start + slot + window > now);
+        }
+        self.relays.retain(|_, slots| !slots.is_empty());
+    }
+
+    /// Messages `relay` took in the window.
+    pub fn used(&self, relay: &str) -> u64 {
+        self.relays.get(relay).map_or(0, |s| s.values().sum())
+    }
+
+    /// When `relay`, allowed `limit` a window, can take `want` more
+    /// (`None`: it already can).
+    pub fn frees_at(&self, relay: &str, limit: u64, want: u64) -> Option<OffsetDateTime> {
+        let slots = self.relays.get(relay)?;
+        let mut used: u64 = slots.values().sum();
+        let window = i64::try_from(self.window).unwrap_or(i64::MAX);
+        let slot = i64::try_from(self.slot).unwrap_or(60);
+        for (start, n) in slots {
+            if used + want.min(limit) <= limit {
+                break;
+            }
+            used -= n;
+            if used + want.min(limit) <= limit {
+                return OffsetDateTime::from_unix_timestamp(start + slot + window).ok();
+            }
+        }
+        None
+    }
+
+    /// Writes the snapshot (atomically).
+    pub fn save(&self, state_dir: &Path) -> Result<()> {
+        let json = serde_json::to_vec(self).expect("usage serializes");
+        crate::fsutil::write_atomic(&path(state_dir), &json, Some(0o600))
+    }
+}
+
+/// The snapshot's file.
+fn path(state_dir: &Path) -> PathBuf {
+    state_dir.join("relays.json")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::send::journal::Journal;
+
+    fn sent(email: &str, at: OffsetDateTime, relay: &str) -> Entry {
+        Entry::Sent {
+            email: email.into(),
+            at: at.format(&Rfc3339).unwrap(),
+            reply: "250".into(),
+            relay: Some(relay.into()),
+        }
+    }
+
+    #[test]
+    fn counts_the_last_day_from_the_journals_and_reads_only_what_is_new() {
+        let dir = tempfile::tempdir().unwrap();
+        let now = OffsetDateTime::now_utc();
+        let journal = Journal::open(&journal::path_for(dir.path(), "a")).unwrap();
+        journal
+            .record(&sent("old@x.org", now - time::Duration::hours(25), "ses"))
+            .unwrap();
+        for i in 0..3 {
+            journal
+                .record(&sent(
+                    &format!("r{i}@x.org"),
+                    now - time::Duration::hours(2),
+                    "ses",
+                ))
+                .unwrap();
+        }
+        journal
+            .record(&sent("w@x.org", now - time::Duration::hours(1), "gw"))
+            .unwrap();
+        journal.sync().unwrap();
+        let usage = Usage::load(dir.path()).unwrap();
+        assert_eq!((usage.used("ses"), usage.used("gw")), (3, 1));
+        usage.save(dir.path()).unwrap();
+
+        // More in another issue's journal; the first is not read again.
+        let other = Journal::open(&journal::path_for(dir.path(), "b")).unwrap();
+        other.record(&sent("n@x.org", now, "ses")).unwrap();
+        other.sync().unwrap();
+        let usage = Usage::load(dir.path()).unwrap();
+        assert_eq!(usage.used("ses"), 4);
+        usage.save(dir.path()).unwrap();
+        let usage = Usage::load(dir.path()).unwrap();
+        assert_eq!(usage.used("ses"), 4, "nothing counted twice");
+
+        // With a limit of 4, one more frees when the 2-hours-old slot leaves.
+        let frees = usage.frees_at("ses", 4, 1).expect("at its limit");
+        let expected = now - time::Duration::hours(2) + time::Duration::days(1);
+        assert!(
+            (frees - expected).whole_seconds().abs() <= 60,
+            "{frees} vs {expected}"
+        );
+        assert_eq!(usage.frees_at("ses", 10, 1), None, "room left");
+        // Room for four more only when the newest message leaves too.
+        let all = usage.frees_at("ses", 4, 4).expect("at its limit");
+        let expected = now + time::Duration::days(1);
+        assert!(
+            (all - expected).whole_seconds().abs() <= 60,
+            "{all} vs {expected}"
+        );
+    }
+
+    #[test]
+    fn a_lost_snapshot_is_rebuilt_from_the_journals() {
+        let dir = tempfile::tempdir().unwrap();
+        let journal = Journal::open(&journal::path_for(dir.path(), "a")).unwrap();
+        journal
+            .record(&sent("a@x.org", OffsetDateTime::now_utc(), "r"))
+            .unwrap();
+        journal.sync().unwrap();
+        Usage::load(dir.path()).unwrap().save(dir.path()).unwrap();
+        std::fs::write(path(dir.path()), b"{ not json").unwrap();
+        assert_eq!(Usage::load(dir.path()).unwrap().used("r"), 1);
+        std::fs::remove_file(path(dir.path())).unwrap();
+        assert_eq!(Usage::load(dir.path()).unwrap().used("r"), 1);
+    }
+}
