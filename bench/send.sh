@@ -2,8 +2,9 @@
 # Times `missive send` of the example issue to N generated subscribers (4
 # connections, personalization on) into Postfix's smtp-sink on loopback, and,
 # in the same run, Postfix's `smtp-source -d -s 4` sending N messages of the
-# same size; prints both rates and the ratio. Then compares missive's peak RSS
-# at N and at BIG subscribers.
+# same size; prints both rates and the ratio. Then the same N spread over two
+# relays (two smtp-sinks, 4 connections each, weights 1:1) beside the one
+# relay's rate. Then compares missive's peak RSS at N and at BIG subscribers.
 # Usage: bench/send.sh [N] [BIG]   (defaults 20000 and 200000)
 # With MISSIVE_BASELINE=/path/to/another/missive, that build also sends N in
 # the same run, and its rate is printed beside this one's.
@@ -21,9 +22,12 @@ cargo build --release --quiet --bin missive
 work="$PWD/bench/work/send"
 rm -rf "$work" && mkdir -p "$work/project/issues"
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+port2=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 smtp-sink -u nobody 127.0.0.1:"$port" 1024 &
 sink=$!
-trap 'kill $sink 2>/dev/null || true' EXIT
+smtp-sink -u nobody 127.0.0.1:"$port2" 1024 &
+sink2=$!
+trap 'kill $sink $sink2 2>/dev/null || true' EXIT
 sleep 0.5
 
 cp issues/2026-11-27-tides-and-timetables.toml "$work/project/issues/issue.toml"
@@ -79,6 +83,23 @@ grep "This run" "$work/missive-$n.log"
 start=$(date +%s.%N)
 smtp-source -d -s 4 -m "$n" -l "$size" -f matt@example.com -t reader@example.org 127.0.0.1:"$port"
 end=$(date +%s.%N)
+# The same N over two relays: [smtp] becomes two [[relays]].
+cp "$work/project/missive.toml" "$work/one-relay.toml"
+python3 - "$work/project/missive.toml" "$port" "$port2" <<'PY'
+import sys
+path, p1, p2 = sys.argv[1:]
+text = open(path).read()
+head, rest = text.split("[smtp]", 1)
+sending = rest[rest.index("[sending]"):]
+relays = "".join(
+    f'[[relays]]\nname = "{name}"\nhost = "127.0.0.1"\nport = {port}\nsecurity = "none"\n\n'
+    for name, port in (("sink-a", p1), ("sink-b", p2)))
+open(path, "w").write(head + relays + sending)
+PY
+read -r r_secs r_rss < <(run_missive "$n")
+grep -E "This run|By relay" "$work/missive-$n.log"
+cp "$work/one-relay.toml" "$work/project/missive.toml"
+
 read -r b_secs b_rss < <(run_missive "$big")
 grep "This run" "$work/missive-$big.log"
 base_secs=0
@@ -87,15 +108,18 @@ if [ -n "${MISSIVE_BASELINE:-}" ]; then
   grep "This run" "$work/missive-$n.log"
 fi
 
-python3 - "$n" "$m_secs" "$start" "$end" "$m_rss" "$big" "$b_rss" "$b_secs" "$base_secs" <<'PY'
+python3 - "$n" "$m_secs" "$start" "$end" "$m_rss" "$big" "$b_rss" "$b_secs" "$base_secs" "$r_secs" <<'PY'
 import sys
-n, m_secs, start, end, m_rss, big, b_rss, b_secs, base_secs = sys.argv[1:]
+n, m_secs, start, end, m_rss, big, b_rss, b_secs, base_secs, r_secs = sys.argv[1:]
 n, big = int(n), int(big)
 m_rate = n / float(m_secs)
 s_rate = n / (float(end) - float(start))
 print(f"missive send: {n} messages in {float(m_secs):.2f} s = {m_rate:.0f} msg/s (whole command)")
 print(f"smtp-source:  {n} messages in {float(end)-float(start):.2f} s = {s_rate:.0f} msg/s")
 print(f"ratio: missive at {100*m_rate/s_rate:.0f}% of smtp-source's rate (target: >= 50%)")
+r_rate = n / float(r_secs)
+print(f"two relays:   {n} messages in {float(r_secs):.2f} s = {r_rate:.0f} msg/s "
+      f"(4 connections each); {r_rate/m_rate:.2f}x one relay's rate")
 print(f"peak RSS: {int(m_rss)/1024:.1f} MiB at {n} subscribers, {int(b_rss)/1024:.1f} MiB at {big} "
       f"({big} sent in {float(b_secs):.1f} s); ratio {int(b_rss)/int(m_rss):.2f} (target: <= 1.5)")
 if float(base_secs) > 0:

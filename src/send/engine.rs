@@ -178,6 +178,8 @@ struct Relay<L> {
     quota: Option<u64>,
     /// Messages counted against the quota: sent, no final reply, or in flight.
     taken: AtomicU64,
+    /// The relay said its quota is used up, whatever the count here.
+    exhausted: AtomicBool,
     sent: AtomicU64,
 }
 
@@ -196,6 +198,7 @@ impl<L> Relay<L> {
             out: Mutex::new(None),
             quota: lane.quota,
             taken: AtomicU64::new(0),
+            exhausted: AtomicBool::new(false),
             sent: AtomicU64::new(0),
         }
     }
@@ -222,8 +225,10 @@ impl<L> Relay<L> {
     }
 
     fn has_quota(&self) -> bool {
-        self.quota
-            .is_none_or(|q| self.taken.load(Ordering::SeqCst) < q)
+        !self.exhausted.load(Ordering::SeqCst)
+            && self
+                .quota
+                .is_none_or(|q| self.taken.load(Ordering::SeqCst) < q)
     }
 
     fn release(&self) {
@@ -711,6 +716,14 @@ async fn deliver<L: Deliver>(
                 shared.take_out(i, Trip::Fatal(fatal.to_string())).await;
                 return Done::HandedBack(subscriber);
             }
+            Err(DeliverError::Failed(Failure::Quota(reply))) => {
+                // The relay's own count says it is full: no more for it in
+                // this run, and this reader goes to another (or a later run).
+                if !relay.exhausted.swap(true, Ordering::SeqCst) {
+                    tracing::warn!(relay = %relay.name, %reply, "relay says its quota is used up");
+                }
+                return Done::HandedBack(subscriber);
+            }
             Err(DeliverError::Failed(failure)) => {
                 let tripped = relay
                     .breaker
@@ -737,7 +750,7 @@ async fn deliver<L: Deliver>(
                     Failure::Transient { throttle: true, .. } => {
                         relay.throttle.lock().expect("throttle lock").hit();
                     }
-                    Failure::Transient { .. } | Failure::Network(_) => {}
+                    Failure::Transient { .. } | Failure::Network(_) | Failure::Quota(_) => {}
                 }
                 if attempt == shared.settings.max_attempts {
                     let reply = format!("gave up after {attempt} attempts: {}", failure.reply());
@@ -900,6 +913,8 @@ mod stub {
         NoFinalReply,
         /// The server cannot be used at all.
         Fatal,
+        /// The relay's daily quota is used up.
+        QuotaFull,
     }
 
     /// The script, and what happened.
@@ -980,6 +995,9 @@ mod stub {
                 }),
                 Answer::Drop => failed(Failure::Network("connection reset".into())),
                 Answer::NoFinalReply => failed(Failure::Unknown("no final reply".into())),
+                Answer::QuotaFull => failed(Failure::Quota(
+                    "550 5.4.5 Daily SMTP relay limit exceeded for user".into(),
+                )),
                 Answer::Fatal => Err(DeliverError::Fatal(Fatal::Login {
                     key: "smtp".into(),
                     server: "stub:25".into(),
@@ -1410,6 +1428,40 @@ mod behaviour {
         }];
         let (report, _) = run_lanes(lanes, 20, settings(0, 20).1, std::future::pending()).await;
         assert_eq!((report.sent, report.failed), (10, 1));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_relay_that_says_its_quota_is_used_up_gets_no_more_and_fails_no_reader() {
+        let full = Arc::new(Script {
+            after: Some((50, Answer::QuotaFull)),
+            ..Script::default()
+        });
+        let other = Arc::new(Script::default());
+        let lanes = vec![lane("full", &full, 2), lane("other", &other, 2)];
+        let (report, history) =
+            run_lanes(lanes, 400, settings(0, 400).1, std::future::pending()).await;
+        assert_eq!(report.stop, None);
+        assert_eq!(full.accepted().len(), 50);
+        assert_each_once(&[&full, &other], 400);
+        assert_eq!(history.count(State::Failed), 0);
+        assert_eq!(report.relays[0].out.as_deref(), Some("at its daily limit"));
+        // Alone, it stops the run at the quota; nobody is failed.
+        let full = Arc::new(Script {
+            after: Some((30, Answer::QuotaFull)),
+            ..Script::default()
+        });
+        let (report, history) = run_lanes(
+            vec![lane("full", &full, 2)],
+            100,
+            settings(0, 100).1,
+            std::future::pending(),
+        )
+        .await;
+        assert_eq!(report.stop, Some(Stop::Quota));
+        assert_eq!(
+            (history.count(State::Sent), history.count(State::Failed)),
+            (30, 0)
+        );
     }
 }
 

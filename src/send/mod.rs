@@ -194,8 +194,8 @@ impl Plan {
         room.map_or(self.this_run, |room| room.min(self.this_run))
     }
 
-    /// When a relay at its limit can take more, and which: the earliest of
-    /// them (`None` when none is at its limit).
+    /// When a relay with a limit can take more, and which: the earliest of
+    /// them (`None` when no relay has a limit).
     pub fn quota_frees(&self) -> Option<QuotaFrees> {
         self.quotas
             .iter()
@@ -216,7 +216,7 @@ pub struct RelayQuota {
     pub daily_limit: Option<u64>,
     /// Messages it may take now (`None`: no limit).
     pub left: Option<u64>,
-    /// When it can take more, if it cannot take enough now.
+    /// When it can take a batch more (now, if it can), if it is limited.
     pub frees_at: Option<time::OffsetDateTime>,
 }
 
@@ -247,7 +247,7 @@ fn quotas(state_dir: &Path, relays: &Relays, want: u64) -> Result<Vec<RelayQuota
                 left,
                 frees_at: r
                     .daily_limit
-                    .and_then(|limit| usage.frees_at(&r.name, limit, want.max(1))),
+                    .map(|limit| usage.frees_at(&r.name, limit, want.max(1))),
             }
         })
         .collect())

@@ -139,23 +139,26 @@ impl Usage {
         self.relays.get(relay).map_or(0, |s| s.values().sum())
     }
 
-    /// When `relay`, allowed `limit` a window, can take `want` more
-    /// (`None`: it already can).
-    pub fn frees_at(&self, relay: &str, limit: u64, want: u64) -> Option<OffsetDateTime> {
-        let slots = self.relays.get(relay)?;
+    /// When `relay`, allowed `limit` a window, can take `want` more (now,
+    /// if it already can).
+    pub fn frees_at(&self, relay: &str, limit: u64, want: u64) -> OffsetDateTime {
+        let now = OffsetDateTime::now_utc();
+        let Some(slots) = self.relays.get(relay) else {
+            return now;
+        };
+        let want = want.min(limit);
         let mut used: u64 = slots.values().sum();
         let window = i64::try_from(self.window).unwrap_or(i64::MAX);
         let slot = i64::try_from(self.slot).unwrap_or(60);
+        let mut at = now;
         for (start, n) in slots {
-            if used + want.min(limit) <= limit {
+            if used + want <= limit {
                 break;
             }
             used -= n;
-            if used + want.min(limit) <= limit {
-                return OffsetDateTime::from_unix_timestamp(start + slot + window).ok();
-            }
+            at = OffsetDateTime::from_unix_timestamp(start + slot + window).unwrap_or(now);
         }
-        None
+        at.max(now)
     }
 
     /// Writes the snapshot (atomically).
@@ -220,15 +223,16 @@ mod tests {
         assert_eq!(usage.used("ses"), 4, "nothing counted twice");
 
         // With a limit of 4, one more frees when the 2-hours-old slot leaves.
-        let frees = usage.frees_at("ses", 4, 1).expect("at its limit");
+        let frees = usage.frees_at("ses", 4, 1);
         let expected = now - time::Duration::hours(2) + time::Duration::days(1);
         assert!(
             (frees - expected).whole_seconds().abs() <= 60,
             "{frees} vs {expected}"
         );
-        assert_eq!(usage.frees_at("ses", 10, 1), None, "room left");
+        let soon = usage.frees_at("ses", 10, 1) - OffsetDateTime::now_utc();
+        assert!(soon.whole_seconds() <= 1, "room left: {soon}");
         // Room for four more only when the newest message leaves too.
-        let all = usage.frees_at("ses", 4, 4).expect("at its limit");
+        let all = usage.frees_at("ses", 4, 4);
         let expected = now + time::Duration::days(1);
         assert!(
             (all - expected).whole_seconds().abs() <= 60,

@@ -18,6 +18,7 @@ mod inbox;
 mod layers;
 mod ops;
 mod preview;
+mod relays;
 mod send;
 mod serve;
 mod signup;

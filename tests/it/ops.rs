@@ -98,11 +98,18 @@ fn systemd_accepts_the_service_and_timer_units() {
                 "/etc/missive/secrets.env",
                 &dir.path().join("secrets.env").display().to_string(),
             );
-        let copy = dir.path().join(unit.file_name().unwrap());
+        // A template is checked as an instance of it (an issue's file name).
+        let name = unit
+            .file_name()
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .replace("@.", "@2026-12-04-weekly.toml.");
+        let copy = dir.path().join(name);
         std::fs::write(&copy, text).unwrap();
         units.push(copy);
     }
-    assert_eq!(units.len(), 3, "{units:?}");
+    assert_eq!(units.len(), 5, "{units:?}");
     let o = Command::new("systemd-analyze")
         .args(["verify", "--man=no"])
         .args(&units)

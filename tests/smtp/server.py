@@ -5,7 +5,9 @@ It saves every accepted message to OUT/<n>.eml (with the envelope in
 OUT/<n>.json) and can misbehave on purpose, deterministically per recipient:
 answer 451 to a share of first attempts, refuse chosen addresses with 550,
 drop the connection in the middle of DATA, stall past the client's timeout,
-or take its time over the final reply to chosen recipients' messages.
+take its time over the final reply to chosen recipients' messages, or
+(--auth-fails-after N) act as an account suspended after N messages: every
+connection is closed at its next MAIL and every new AUTH refused.
 Every RCPT is logged to OUT/rcpt.log. It prints "READY <port>" once it listens, and runs until stdin closes or it
 is killed.
 """
@@ -50,7 +52,15 @@ class Handler:
     def faulty(self, address, permille, salt):
         return permille > 0 and bucket(address, salt) < permille
 
+    def suspended(self):
+        limit = self.args.auth_fails_after
+        with self.lock:
+            return limit >= 0 and self.count >= limit
+
     async def handle_MAIL(self, server, session, envelope, address, mail_options):
+        if self.suspended():
+            server.transport.close()
+            return "421 4.7.0 Account suspended, closing connection"
         envelope.mail_from = address
         envelope.mail_options.extend(mail_options)
         if self.args.delay_ms:
@@ -121,6 +131,8 @@ def main():
     p.add_argument("--reject-571", default="", help="comma-separated addresses refused as spam")
     p.add_argument("--final-delay-for", default="", help="comma-separated addresses")
     p.add_argument("--final-delay-secs", type=float, default=0)
+    p.add_argument("--auth-fails-after", type=int, default=-1,
+                   help="after N accepted messages, close connections and refuse AUTH")
     args = p.parse_args()
     os.makedirs(args.out, exist_ok=True)
 
@@ -129,12 +141,14 @@ def main():
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         context.load_cert_chain(args.cert, args.key)
 
+    handler = Handler(args)
     kwargs = {}
     if args.auth:
         user, password = args.auth.split(":", 1)
 
         def authenticator(server, session, envelope, mechanism, auth_data):
-            ok = (isinstance(auth_data, LoginPassword)
+            ok = (not handler.suspended()
+                  and isinstance(auth_data, LoginPassword)
                   and auth_data.login.decode() == user
                   and auth_data.password.decode() == password)
             return AuthResult(success=ok, handled=False)
@@ -148,7 +162,7 @@ def main():
         kwargs.update(ssl_context=context)
 
     port = free_port()
-    controller = Controller(Handler(args), hostname="127.0.0.1", port=port,
+    controller = Controller(handler, hostname="127.0.0.1", port=port,
                             server_hostname="localhost", ready_timeout=10, **kwargs)
     controller.start()
     print("READY %d" % port, flush=True)

@@ -42,12 +42,31 @@ pub enum Failure {
     /// The whole message went out but no final reply came in time: it may
     /// have been accepted, so it is not tried again.
     Unknown(String),
+    /// The relay's own sending quota is used up (Google's "550 5.4.5 Daily
+    /// … limit exceeded", SES's "454 Throttling failure: Daily message
+    /// quota exceeded"): nothing about the reader; another relay, or a
+    /// later run, sends it.
+    Quota(String),
+}
+
+/// Whether a reply says the relay's daily (or other) sending quota is used
+/// up, rather than anything about the recipient.
+pub fn is_quota_reply(reply: &str) -> bool {
+    let reply = reply.to_ascii_lowercase();
+    let exceeded = reply.contains("exceeded") || reply.contains("reached");
+    let quota = reply.contains("quota") || reply.contains("limit");
+    exceeded
+        && quota
+        && (reply.contains("5.4.5") || reply.contains("daily") || reply.contains("sending quota"))
 }
 
 impl Failure {
     pub fn reply(&self) -> &str {
         match self {
-            Failure::Permanent(r) | Failure::Network(r) | Failure::Unknown(r) => r,
+            Failure::Permanent(r)
+            | Failure::Network(r)
+            | Failure::Unknown(r)
+            | Failure::Quota(r) => r,
             Failure::Transient { reply, .. } => reply,
         }
     }
@@ -97,6 +116,31 @@ pub enum DeliverError {
 impl From<Fatal> for DeliverError {
     fn from(f: Fatal) -> Self {
         DeliverError::Fatal(f)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_quota_reply;
+
+    #[test]
+    fn a_relay_out_of_quota_is_told_from_a_refused_reader() {
+        for quota in [
+            "550 5.4.5 Daily SMTP relay limit exceeded for user",
+            "550 5.4.5 Daily user sending quota exceeded.",
+            "454 Throttling failure: Daily message quota exceeded.",
+            "421 4.7.0 Daily sending quota reached for this account",
+        ] {
+            assert!(is_quota_reply(quota), "{quota}");
+        }
+        for other in [
+            "550 5.1.1 no such user",
+            "552 5.2.2 Mailbox quota exceeded for this recipient",
+            "454 Throttling failure: Maximum sending rate exceeded.",
+            "452 4.2.2 The email account that you tried to reach is over quota",
+        ] {
+            assert!(!is_quota_reply(other), "{other}");
+        }
     }
 }
 

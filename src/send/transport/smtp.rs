@@ -469,6 +469,7 @@ fn classify(e: &lettre::transport::smtp::Error) -> Failure {
         _ => chain(e),
     };
     match status {
+        Some(_) if super::is_quota_reply(&text) => Failure::Quota(text),
         Some(code) if (500..600).contains(&code) => Failure::Permanent(text),
         Some(code) if (400..500).contains(&code) => Failure::Transient {
             reply: text,
