@@ -167,6 +167,10 @@ pub struct SendArgs {
     /// and go on, until the list is done.
     #[arg(long, conflicts_with_all = ["test", "dry_run"])]
     pub wait: bool,
+    /// With --dry-run: print the plan and what the dry run built as one
+    /// JSON document instead of the summary.
+    #[arg(long, requires = "dry_run")]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -219,6 +223,9 @@ pub struct SubscribersArgs {
     /// complaints marked `unsubscribed`, confirmed sign-ups added.
     #[arg(long)]
     pub fold: bool,
+    /// Print the counts as one JSON document.
+    #[arg(long, conflicts_with = "fold")]
+    pub json: bool,
     #[command(subcommand)]
     pub change: Option<SubscribersChange>,
 }
@@ -247,6 +254,9 @@ pub struct StatusArgs {
     /// The subscriber list (CSV) [default: sending.subscribers from the config].
     #[arg(long, value_name = "FILE")]
     pub subscribers: Option<PathBuf>,
+    /// Print the status as one JSON document.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

@@ -397,6 +397,162 @@ pub fn print_outcome(outcome: &Outcome, resume: &str, status: &str) {
     }
 }
 
+/// One JSON document on stdout, and a newline.
+pub fn print_json(value: &serde_json::Value) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    serde_json::to_writer_pretty(&mut out, value)?;
+    writeln!(out)?;
+    Ok(())
+}
+
+/// `missive status --json`: the fields README documents.
+pub fn print_status_json(composed: &Composed, status: &Status) -> Result<()> {
+    let f = &status.feedback;
+    print_json(&serde_json::json!({
+        "issue": composed.issue.path,
+        "subject": composed.issue.issue.subject.as_str(),
+        "journal": status.journal,
+        "sent": status.sent,
+        "by_relay": status.by_relay,
+        "failed": status.failed,
+        "unknown": status.unknown,
+        "pending": status.due,
+        "complete": status.complete,
+        "problems": status.problems.iter().map(|p| serde_json::json!({
+            "email": p.email,
+            "state": p.state.as_str(),
+            "reply": p.reply,
+        })).collect::<Vec<_>>(),
+        "feedback": {
+            "attempted": f.attempted,
+            "delivered": f.delivered,
+            "hard_bounces": f.hard,
+            "soft_bounces": f.soft,
+            "complaints": f.complaints,
+            "sender_blocks": f.sender_blocks,
+        },
+    }))
+}
+
+/// What `missive subscribers` counts.
+pub struct ListSummary<'a> {
+    pub list: &'a Path,
+    pub tally: &'a crate::list::reader::Tally,
+    /// The list-event log.
+    pub log: &'a Path,
+    /// Addresses the log suppresses.
+    pub suppressed: usize,
+    /// Of them, by the event that suppressed them.
+    pub suppressed_by_event: std::collections::BTreeMap<String, usize>,
+    /// Sign-ups by their latest word.
+    pub confirmed: usize,
+    pub pending: usize,
+}
+
+impl ListSummary<'_> {
+    /// `missive subscribers --json`: the fields README documents.
+    pub fn json(&self) -> serde_json::Value {
+        let t = self.tally;
+        serde_json::json!({
+            "list": self.list,
+            "subscribed": t.subscribed,
+            "inactive": t.inactive,
+            "duplicates": t.duplicates.len(),
+            "invalid": t.invalid.iter().map(|r| serde_json::json!({
+                "line": r.line,
+                "reason": r.reason,
+            })).collect::<Vec<_>>(),
+            "log": self.log,
+            "suppressed": self.suppressed,
+            "suppressed_by_event": self.suppressed_by_event,
+            "signups": { "confirmed": self.confirmed, "pending": self.pending },
+        })
+    }
+}
+
+/// `missive subscribers`.
+pub fn print_list_summary(s: &ListSummary<'_>) {
+    let t = s.tally;
+    println!("{}", path(s.list));
+    println!("  subscribed:   {}", t.subscribed);
+    for (status, n) in &t.inactive {
+        println!("  {status:<13} {n}");
+    }
+    println!("  duplicates:   {}", t.duplicates.len());
+    println!("  invalid rows: {}", t.invalid.len());
+    for row in t.invalid.iter().take(20) {
+        println!("    line {}: {}", row.line, printable(&row.reason));
+    }
+    let kinds: Vec<String> = s
+        .suppressed_by_event
+        .iter()
+        .map(|(event, n)| format!("{n} {event}"))
+        .collect();
+    println!(
+        "{}: {} address{} suppressed{}",
+        path(s.log),
+        s.suppressed,
+        if s.suppressed == 1 { "" } else { "es" },
+        if kinds.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", kinds.join(", "))
+        }
+    );
+    if s.confirmed + s.pending > 0 {
+        println!(
+            "sign-ups: {} confirmed, {} waiting for their confirmation",
+            s.confirmed, s.pending
+        );
+    }
+}
+
+/// `missive send --dry-run --json`: the plan and what the dry run built.
+pub fn print_dry_run_json(composed: &Composed, plan: &Plan, outcome: &Outcome) -> Result<()> {
+    let t = &plan.tally;
+    let relays: Vec<serde_json::Value> = plan
+        .relays
+        .all()
+        .iter()
+        .zip(&plan.quotas)
+        .map(|(r, q)| {
+            serde_json::json!({
+                "name": r.name,
+                "transport": r.transport.describe(),
+                "weight": r.weight,
+                "concurrency": r.concurrency,
+                "rate": r.rate,
+                "daily_limit": r.daily_limit,
+                "left_now": q.left,
+            })
+        })
+        .collect();
+    print_json(&serde_json::json!({
+        "issue": composed.issue.path,
+        "subject": composed.issue.issue.subject.as_str(),
+        "list": plan.list,
+        "journal": plan.journal,
+        "to_send": plan.this_run,
+        "can_go_now": plan.can_go_now(),
+        "left_for_later": plan.due - plan.this_run,
+        "already_sent": plan.already_sent,
+        "failed_before": plan.failed_before,
+        "unknown_before": plan.unknown_before,
+        "skipped": t.inactive,
+        "duplicates": t.duplicates.iter().map(|d| serde_json::json!({
+            "line": d.line, "email": d.email, "first_line": d.first_line,
+        })).collect::<Vec<_>>(),
+        "invalid": t.invalid.iter().map(|r| serde_json::json!({
+            "line": r.line, "reason": r.reason,
+        })).collect::<Vec<_>>(),
+        "relays": relays,
+        "built": outcome.report.sent,
+        "unbuildable": outcome.report.unbuildable.iter().map(|u| serde_json::json!({
+            "line": u.line, "email": u.email, "reason": u.reason,
+        })).collect::<Vec<_>>(),
+    }))
+}
+
 /// `missive status`.
 pub fn print_status(composed: &Composed, status: &Status) {
     println!(

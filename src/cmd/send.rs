@@ -49,6 +49,12 @@ pub fn run(config: Option<&Path>, args: &SendArgs) -> Result<ExitStatus> {
     };
     let mut plan = send::plan(&composed, &options)?;
     ui::print_migrated(&plan.migrated);
+    if args.json {
+        let reporter = Arc::new(ui::TerminalProgress::new(plan.this_run));
+        let outcome = send::execute(&composed, &plan, reporter, ctrl_c())?;
+        ui::print_dry_run_json(&composed, &plan, &outcome)?;
+        return Ok(ExitStatus::Success);
+    }
     ui::print_plan(&composed, &plan);
     let invalid = plan.tally.invalid.len();
     if invalid > 0 && !args.skip_invalid {
@@ -61,12 +67,7 @@ pub fn run(config: Option<&Path>, args: &SendArgs) -> Result<ExitStatus> {
     }
     if plan.this_run == 0 {
         println!("Nothing to send.");
-        let done = plan.failed_before == 0 && plan.unknown_before == 0;
-        return Ok(if done {
-            ExitStatus::Success
-        } else {
-            ExitStatus::Incomplete
-        });
+        return Ok(nothing_left(&plan));
     }
     let confirm = if args.yes || args.dry_run {
         Confirm::Given
@@ -90,8 +91,7 @@ pub fn run(config: Option<&Path>, args: &SendArgs) -> Result<ExitStatus> {
             }
             return Ok(ExitStatus::Success);
         }
-        let waiting = args.wait && outcome.report.stop == Some(Stop::Quota);
-        if waiting {
+        if args.wait && outcome.report.stop == Some(Stop::Quota) {
             ui::print_quota_wait(&outcome);
             if !wait_for(outcome.quota.as_ref())? {
                 return Ok(ExitStatus::Interrupted);
@@ -101,31 +101,32 @@ pub fn run(config: Option<&Path>, args: &SendArgs) -> Result<ExitStatus> {
             }
             plan = send::replan(&composed, &options, plan)?;
             ui::print_going_on(&plan);
-            if plan.this_run > 0 {
-                continue;
+            if plan.this_run == 0 {
+                return Ok(nothing_left(&plan));
             }
-        } else {
-            ui::print_outcome(
-                &outcome,
-                &again(config, &composed, args, "send"),
-                &again(config, &composed, args, "status"),
-            );
+            continue;
         }
+        ui::print_outcome(
+            &outcome,
+            &again(config, &composed, args, "send"),
+            &again(config, &composed, args, "status"),
+        );
         return Ok(match &outcome.report.stop {
             Some(Stop::Interrupted) => ExitStatus::Interrupted,
             Some(Stop::Fatal(_) | Stop::Breaker(_)) => ExitStatus::Failure,
-            Some(Stop::Quota) if !waiting => ExitStatus::Incomplete,
-            _ if waiting => {
-                let done = plan.failed_before == 0 && plan.unknown_before == 0;
-                if done {
-                    ExitStatus::Success
-                } else {
-                    ExitStatus::Incomplete
-                }
-            }
             None if outcome.complete() => ExitStatus::Success,
-            _ => ExitStatus::Incomplete,
+            Some(Stop::Quota) | None => ExitStatus::Incomplete,
         });
+    }
+}
+
+/// How a send with nothing (left) to send ends: done, unless some were
+/// refused or never answered before.
+fn nothing_left(plan: &send::Plan) -> ExitStatus {
+    if plan.failed_before == 0 && plan.unknown_before == 0 {
+        ExitStatus::Success
+    } else {
+        ExitStatus::Incomplete
     }
 }
 

@@ -13,7 +13,11 @@ pub fn run(config: Option<&Path>, args: &StatusArgs) -> Result<ExitStatus> {
     let composed = compose(config, &args.issue)?;
     let status = crate::send::status(&composed, args.subscribers.as_deref())?;
     ui::print_migrated(&status.migrated);
-    ui::print_status(&composed, &status);
+    if args.json {
+        ui::print_status_json(&composed, &status)?;
+    } else {
+        ui::print_status(&composed, &status);
+    }
     Ok(if status.complete {
         ExitStatus::Success
     } else {

@@ -27,40 +27,21 @@ pub fn run(config: Option<&Path>, args: &SubscribersArgs) -> Result<ExitStatus> 
     for row in Reader::open(&list)?.suppress(suppressed.clone()) {
         tally.add(row);
     }
-    println!("{}", ui::path(&list));
-    println!("  subscribed:   {}", tally.subscribed);
-    for (status, n) in &tally.inactive {
-        println!("  {status:<13} {n}");
-    }
-    println!("  duplicates:   {}", tally.duplicates.len());
-    println!("  invalid rows: {}", tally.invalid.len());
-    for row in tally.invalid.iter().take(20) {
-        println!("    line {}: {}", row.line, printable(&row.reason));
-    }
-    let by_kind = events::counts(log.path())?;
-    let kinds: Vec<String> = by_kind
-        .iter()
-        .map(|(event, n)| format!("{n} {event}"))
-        .collect();
-    println!(
-        "{}: {} address{} suppressed{}",
-        ui::path(log.path()),
-        suppressed.len(),
-        if suppressed.len() == 1 { "" } else { "es" },
-        if kinds.is_empty() {
-            String::new()
-        } else {
-            format!(" ({})", kinds.join(", "))
-        }
-    );
     let latest = events::latest_counts(log.path())?;
-    let (confirmed, pending) = (
-        latest.get(events::CONFIRMED).copied().unwrap_or(0),
-        latest.get(events::PENDING).copied().unwrap_or(0),
-    );
-    if confirmed + pending > 0 {
-        println!("sign-ups: {confirmed} confirmed, {pending} waiting for their confirmation");
+    let summary = ui::ListSummary {
+        list: &list,
+        tally: &tally,
+        log: log.path(),
+        suppressed: suppressed.len(),
+        suppressed_by_event: events::counts(log.path())?,
+        confirmed: latest.get(events::CONFIRMED).copied().unwrap_or(0),
+        pending: latest.get(events::PENDING).copied().unwrap_or(0),
+    };
+    if args.json {
+        ui::print_json(&summary.json())?;
+        return Ok(ExitStatus::Success);
     }
+    ui::print_list_summary(&summary);
     if args.fold {
         let changed = events::fold(&list, &suppressed)?;
         println!(

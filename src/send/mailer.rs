@@ -11,7 +11,7 @@ use lettre::Message;
 use tokio::sync::mpsc;
 
 use super::journal::{Entry, Journal};
-use super::transport::{Deliver, DeliverError, Failure, Transport};
+use super::transport::{Deliver, DeliverError, Failure, Relay, Transport};
 
 /// How many messages may wait; more are refused (and reported) rather than
 /// letting a flood of sign-ups take the server's memory.
@@ -35,17 +35,21 @@ pub struct Mailer {
 
 impl Mailer {
     /// Starts `workers` sending tasks (on the current tokio runtime), one
-    /// link each; `on_problem` hears of each message that could not be sent.
+    /// link to `relay` each; `on_problem` hears of each message that could
+    /// not be sent. Journaled outcomes name the relay, so they count
+    /// against its daily limit.
     pub fn start(
-        transport: &Transport,
+        relay: &Relay,
         workers: usize,
         on_problem: &Arc<dyn Fn(&str) + Send + Sync>,
     ) -> Mailer {
         let (queue, waiting) = mpsc::channel::<Outgoing>(QUEUE);
         let waiting = Arc::new(tokio::sync::Mutex::new(waiting));
+        let name: Arc<str> = relay.name.as_str().into();
         for _ in 0..workers.max(1) {
             tokio::spawn(work(
-                transport.clone(),
+                relay.transport.clone(),
+                Arc::clone(&name),
                 Arc::clone(&waiting),
                 Arc::clone(on_problem),
             ));
@@ -63,6 +67,7 @@ impl Mailer {
 /// journals it, until the queue closes.
 async fn work(
     transport: Transport,
+    relay: Arc<str>,
     waiting: Arc<tokio::sync::Mutex<mpsc::Receiver<Outgoing>>>,
     on_problem: Arc<dyn Fn(&str) + Send + Sync>,
 ) {
@@ -94,10 +99,10 @@ async fn work(
             }
         };
         let entry = match &outcome {
-            Ok(reply) => Entry::sent(out.email.clone(), reply.clone()),
+            Ok(reply) => Entry::sent(out.email.clone(), reply.clone()).via(&relay),
             Err(reply) => {
                 on_problem(&format!("could not send to {}: {reply}", out.email));
-                Entry::failed(out.email.clone(), reply.clone())
+                Entry::failed(out.email.clone(), reply.clone()).via(&relay)
             }
         };
         if let Some(journal) = &out.journal

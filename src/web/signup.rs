@@ -98,8 +98,10 @@ pub fn start(
             })
         }
     };
-    let transport = crate::send::Transport::from_project(project)?;
-    transport.prepare()?;
+    let relay = crate::send::Relays::from_project(project)?
+        .primary()
+        .clone();
+    relay.transport.prepare()?;
     let per_hour = settings.per_ip_per_hour;
     Ok(Signup {
         confirm_url: format!("{base}/confirm"),
@@ -115,7 +117,7 @@ pub fn start(
         ),
         confirm,
         welcome,
-        mailer: Mailer::start(&transport, config.sending.concurrency.get(), on_problem),
+        mailer: Mailer::start(&relay, config.sending.concurrency.get(), on_problem),
         settings: settings.clone(),
     })
 }

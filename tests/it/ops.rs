@@ -219,3 +219,105 @@ fn serve_logs_each_request_as_text_or_json_and_never_a_token_or_an_address() {
         }
     }
 }
+
+/// Runs missive in `dir` with the secret set; the output must be one JSON
+/// document on stdout.
+fn json_of(dir: &std::path::Path, args: &[&str]) -> serde_json::Value {
+    let o = Command::new(env!("CARGO_BIN_EXE_missive"))
+        .args(args)
+        .current_dir(dir)
+        .env("MISSIVE_UNSUBSCRIBE_SECRET", SECRET)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(
+        o.status.code() == Some(0) || o.status.code() == Some(3),
+        "{}",
+        stderr(&o)
+    );
+    serde_json::from_slice(&o.stdout)
+        .unwrap_or_else(|e| panic!("{args:?}: not one JSON document ({e}): {}", stdout(&o)))
+}
+
+#[test]
+fn json_outputs_parse_and_carry_their_documented_fields() {
+    let dir = example_project();
+    let issue = "issues/2026-11-27-tides-and-timetables.toml";
+
+    let plan = json_of(dir.path(), &["send", issue, "--dry-run", "--json"]);
+    let to_send = plan["to_send"].as_u64().unwrap();
+    assert!(to_send > 0, "{plan}");
+    assert_eq!(plan["built"].as_u64(), Some(to_send), "{plan}");
+    assert_eq!(plan["can_go_now"].as_u64(), Some(to_send));
+    assert_eq!(plan["already_sent"], 0);
+    assert_eq!(plan["relays"][0]["name"], "outbox");
+    assert_eq!(plan["relays"][0]["weight"], 1);
+    for key in [
+        "issue",
+        "subject",
+        "list",
+        "journal",
+        "left_for_later",
+        "failed_before",
+        "unknown_before",
+        "skipped",
+        "duplicates",
+        "invalid",
+        "unbuildable",
+    ] {
+        assert!(plan.get(key).is_some(), "{key} missing from {plan}");
+    }
+    assert!(
+        !dir.path()
+            .join(".missive/2026-11-27-tides-and-timetables.journal")
+            .exists(),
+        "a dry run journals nothing"
+    );
+
+    let o = Command::new(env!("CARGO_BIN_EXE_missive"))
+        .args(["send", issue, "--yes"])
+        .current_dir(dir.path())
+        .env("MISSIVE_UNSUBSCRIBE_SECRET", SECRET)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+
+    let status = json_of(dir.path(), &["status", issue, "--json"]);
+    assert_eq!(status["sent"].as_u64(), Some(to_send), "{status}");
+    assert_eq!(
+        status["by_relay"]["outbox"].as_u64(),
+        Some(to_send),
+        "{status}"
+    );
+    assert_eq!(status["complete"], true);
+    assert_eq!(status["pending"], 0);
+    assert_eq!(status["problems"], serde_json::json!([]));
+    for key in [
+        "attempted",
+        "delivered",
+        "hard_bounces",
+        "soft_bounces",
+        "complaints",
+        "sender_blocks",
+    ] {
+        assert!(
+            status["feedback"].get(key).is_some(),
+            "{key} missing from {status}"
+        );
+    }
+
+    let list = json_of(dir.path(), &["subscribers", "--json"]);
+    assert_eq!(list["subscribed"].as_u64(), Some(to_send), "{list}");
+    for key in [
+        "list",
+        "inactive",
+        "duplicates",
+        "invalid",
+        "log",
+        "suppressed",
+        "suppressed_by_event",
+    ] {
+        assert!(list.get(key).is_some(), "{key} missing from {list}");
+    }
+    assert_eq!(list["signups"]["confirmed"], 0);
+}
