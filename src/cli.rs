@@ -124,6 +124,24 @@ pub struct CheckArgs {
     /// With --links: ask again even for links checked in the last day.
     #[arg(long, requires = "links")]
     pub fresh: bool,
+    /// List each finding on its own line with its field path, instead of
+    /// one line per kind.
+    #[arg(long, short = 'v')]
+    pub verbose: bool,
+    /// Make these fail too: `notes` (drafting reminders such as items
+    /// without a url).
+    #[arg(long, value_enum, value_name = "WHAT")]
+    pub deny: Vec<Deny>,
+    /// Print the findings as one JSON document.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// What `check --deny` makes fail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Deny {
+    /// Drafting reminders (items without a url, no preheader).
+    Notes,
 }
 
 #[derive(Debug, Args)]

@@ -77,10 +77,53 @@ pub fn path(p: &Path) -> String {
 
 /// Prints `check`'s findings, one a line, on stderr.
 pub fn print_warnings(issue: &Path, warnings: &[Warning]) {
-    for w in warnings {
-        let level = if w.is_error() { "error" } else { "warning" };
-        eprintln!("{level}: {}: {}", path(issue), printable(&w.to_string()));
+    for g in crate::compose::check::grouped(warnings) {
+        eprintln!(
+            "{}: {}: {}",
+            g.level.as_str(),
+            path(issue),
+            printable(&g.message)
+        );
     }
+}
+
+/// Every finding on its own line with its field path (`check --verbose`),
+/// errors first, then warnings, then notes.
+pub fn print_each_warning(issue: &Path, warnings: &[Warning]) {
+    for w in crate::compose::check::ordered(warnings) {
+        eprintln!(
+            "{}: {}: {}",
+            w.level.as_str(),
+            path(issue),
+            printable(&w.to_string())
+        );
+    }
+}
+
+/// `missive check --json`: the fields README documents.
+pub fn print_check_json(issue: &Path, warnings: &[Warning]) -> Result<()> {
+    use crate::compose::check::{Level, grouped, ordered};
+    let count = |level: Level| warnings.iter().filter(|w| w.level == level).count();
+    print_json(&serde_json::json!({
+        "issue": issue,
+        "errors": count(Level::Error),
+        "warnings": count(Level::Warning),
+        "notes": count(Level::Note),
+        "findings": ordered(warnings).iter().map(|w| serde_json::json!({
+            "level": w.level.as_str(),
+            "code": w.code.as_str(),
+            "item": w.item,
+            "field": w.field,
+            "message": w.message,
+        })).collect::<Vec<_>>(),
+        "groups": grouped(warnings).iter().map(|g| serde_json::json!({
+            "level": g.level.as_str(),
+            "code": g.code.as_str(),
+            "count": g.count,
+            "items": g.items,
+            "message": g.message,
+        })).collect::<Vec<_>>(),
+    }))
 }
 
 /// Says what was migrated from suppression files of earlier versions.

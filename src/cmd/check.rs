@@ -5,7 +5,8 @@ use std::path::Path;
 use anyhow::{Result, bail};
 
 use super::ExitStatus;
-use crate::cli::CheckArgs;
+use crate::cli::{CheckArgs, Deny};
+use crate::compose::check::Level;
 use crate::compose::{check, compose, links};
 use crate::ui::{self, kilobytes, plural};
 
@@ -18,9 +19,27 @@ pub fn run(config: Option<&Path>, args: &CheckArgs) -> Result<ExitStatus> {
     let r = &composed.rendered;
     let mut warnings = composed.warnings.clone();
     warnings.extend(links::sent_before(&composed.project, &composed.issue));
-    ui::print_warnings(&composed.issue.path, &warnings);
-    let errors = warnings.iter().filter(|w| w.is_error()).count();
-    let n = warnings.len() - errors;
+    let count = |level: Level| warnings.iter().filter(|w| w.level == level).count();
+    let (errors, n, notes) = (
+        count(Level::Error),
+        count(Level::Warning),
+        count(Level::Note),
+    );
+    let deny_notes = args.deny.contains(&Deny::Notes);
+    if args.json {
+        ui::print_check_json(&composed.issue.path, &warnings)?;
+        let failed = errors > 0 || (args.strict && n > 0) || (deny_notes && notes > 0);
+        return Ok(if failed {
+            ExitStatus::Failure
+        } else {
+            ExitStatus::Success
+        });
+    }
+    if args.verbose {
+        ui::print_each_warning(&composed.issue.path, &warnings);
+    } else {
+        ui::print_warnings(&composed.issue.path, &warnings);
+    }
     let tags = check::subject_tags(&composed.issue.issue);
     if !tags.is_empty() {
         println!(
@@ -32,7 +51,7 @@ pub fn run(config: Option<&Path>, args: &CheckArgs) -> Result<ExitStatus> {
         );
     }
     println!(
-        "{}: {} items in {} sections; HTML {}, text {}; {}{n} warning{}",
+        "{}: {} items in {} sections; HTML {}, text {}; {}{n} warning{}{}",
         ui::path(&composed.issue.path),
         composed.issue.issue.item_count(),
         composed.issue.issue.sections.len(),
@@ -44,6 +63,11 @@ pub fn run(config: Option<&Path>, args: &CheckArgs) -> Result<ExitStatus> {
             String::new()
         },
         plural(n),
+        if notes > 0 {
+            format!(", {notes} note{}", plural(notes))
+        } else {
+            String::new()
+        },
     );
     let mut dead = 0;
     if args.links {
@@ -59,6 +83,9 @@ pub fn run(config: Option<&Path>, args: &CheckArgs) -> Result<ExitStatus> {
     }
     if args.strict && n > 0 {
         bail!("{n} warning{} and --strict was given", plural(n));
+    }
+    if deny_notes && notes > 0 {
+        bail!("{notes} note{} and --deny notes was given", plural(notes));
     }
     if args.strict && dead > 0 {
         bail!("{dead} dead link{} and --strict was given", plural(dead));

@@ -2,7 +2,7 @@
 //! going out but that an author wants to know about before it does.
 
 use std::collections::HashMap;
-use std::fmt;
+use std::fmt::{self, Write as _};
 
 use crate::compose::issue::Issue;
 use crate::compose::render::{GMAIL_CLIP_BYTES, Rendered};
@@ -15,24 +15,130 @@ pub const IMAGE_MAX_BYTES: u64 = 200_000;
 pub const SUBJECT_MAX_CHARS: usize = 100;
 
 /// How much a finding matters.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Level {
     /// The issue cannot go out as it is: `check` fails and `send` refuses.
     Error,
-    /// Readers will notice.
+    /// Readers will notice: `check --strict` fails.
     Warning,
+    /// A drafting reminder: `check --deny notes` fails.
+    Note,
+}
+
+impl Level {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Level::Error => "error",
+            Level::Warning => "warning",
+            Level::Note => "note",
+        }
+    }
+}
+
+/// What kind of finding it is: its stable name (in `check --json`), its
+/// level, and how several of it are said in one line. Listed by how much
+/// it changes what readers get.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Code {
+    UnsafeLink,
+    MissingImage,
+    ImageNeedsWebUrl,
+    GmailClip,
+    ClipFit,
+    NoOneClick,
+    LongSubject,
+    HttpLink,
+    DuplicateUrl,
+    SentBefore,
+    HeavyImage,
+    ImageWithoutAlt,
+    EmptySection,
+    FitShortened,
+    NoUrl,
+    NoPreheader,
+}
+
+impl Code {
+    /// The stable name scripts see.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Code::UnsafeLink => "unsafe-link",
+            Code::MissingImage => "missing-image",
+            Code::ImageNeedsWebUrl => "image-needs-web-url",
+            Code::GmailClip => "gmail-clip",
+            Code::ClipFit => "clip-fit",
+            Code::NoOneClick => "no-one-click",
+            Code::LongSubject => "long-subject",
+            Code::HttpLink => "http-link",
+            Code::DuplicateUrl => "duplicate-url",
+            Code::SentBefore => "sent-before",
+            Code::HeavyImage => "heavy-image",
+            Code::ImageWithoutAlt => "image-without-alt",
+            Code::EmptySection => "empty-section",
+            Code::FitShortened => "fit-shortened",
+            Code::NoUrl => "no-url",
+            Code::NoPreheader => "no-preheader",
+        }
+    }
+
+    pub fn level(self) -> Level {
+        match self {
+            Code::UnsafeLink | Code::MissingImage | Code::ImageNeedsWebUrl => Level::Error,
+            Code::FitShortened | Code::NoUrl | Code::NoPreheader => Level::Note,
+            _ => Level::Warning,
+        }
+    }
+
+    /// `n` (more than one) findings of this kind, said at once.
+    fn several(self, n: usize) -> String {
+        match self {
+            Code::UnsafeLink => format!("{n} links that run scripts or carry data were dropped"),
+            Code::MissingImage => format!("{n} images are not files in the project folder"),
+            Code::ImageNeedsWebUrl => {
+                format!("{n} images are project files, which need newsletter.web_url")
+            }
+            Code::HttpLink => format!("{n} links over http"),
+            Code::DuplicateUrl => format!("{n} items link to the same URL as an earlier item"),
+            Code::SentBefore => format!("{n} items link to what an earlier issue sent"),
+            Code::HeavyImage => format!("{n} images over {} KB", IMAGE_MAX_BYTES / 1000),
+            Code::ImageWithoutAlt => format!("{n} images without alt text"),
+            Code::EmptySection => format!("{n} sections have no items"),
+            Code::NoUrl => format!("{n} items have no url"),
+            code => format!("{n} × {}", code.as_str()),
+        }
+    }
 }
 
 /// One thing worth a second look, and where it is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Warning {
     pub level: Level,
+    pub code: Code,
+    /// The item it is about, by number, if any.
+    pub item: Option<u32>,
     /// The field path, e.g. `sections[1].items[3].url`, or empty for the whole issue.
     pub field: String,
     pub message: String,
 }
 
 impl Warning {
+    pub fn new(code: Code, field: impl Into<String>, message: String) -> Warning {
+        Warning {
+            level: code.level(),
+            code,
+            item: None,
+            field: field.into(),
+            message,
+        }
+    }
+
+    /// The same finding, about item `n`.
+    #[must_use]
+    pub fn about(mut self, n: u32) -> Warning {
+        self.item = Some(n);
+        self
+    }
+
     pub fn is_error(&self) -> bool {
         self.level == Level::Error
     }
@@ -48,6 +154,95 @@ impl fmt::Display for Warning {
     }
 }
 
+/// The findings in the order that matters: errors, warnings, notes; in
+/// each, those about the whole issue first (the kinds in the order of
+/// [`Code`], which puts the clip first), then by item.
+pub fn ordered(warnings: &[Warning]) -> Vec<Warning> {
+    let mut out = warnings.to_vec();
+    out.sort_by_key(|w| (w.level, w.item.unwrap_or(0), w.code));
+    out
+}
+
+/// Findings of one kind, said in one line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Group {
+    pub level: Level,
+    pub code: Code,
+    pub count: usize,
+    /// The items they are about, in order.
+    pub items: Vec<u32>,
+    /// One finding's own text, or the kind's line with the item ranges.
+    pub message: String,
+}
+
+/// The findings grouped by kind, in the order of [`ordered`] (a group sits
+/// where its first finding would).
+pub fn grouped(warnings: &[Warning]) -> Vec<Group> {
+    let mut groups: Vec<(Group, Vec<&Warning>)> = Vec::new();
+    let ordered = ordered(warnings);
+    for w in &ordered {
+        match groups.iter_mut().find(|(g, _)| g.code == w.code) {
+            Some((_, members)) => members.push(w),
+            None => groups.push((
+                Group {
+                    level: w.level,
+                    code: w.code,
+                    count: 0,
+                    items: Vec::new(),
+                    message: String::new(),
+                },
+                vec![w],
+            )),
+        }
+    }
+    groups
+        .into_iter()
+        .map(|(mut g, members)| {
+            g.count = members.len();
+            g.items = members.iter().filter_map(|w| w.item).collect();
+            g.message = if let [one] = members.as_slice() {
+                one.to_string()
+            } else {
+                let elsewhere = g.count - g.items.len();
+                let mut line = g.code.several(g.count);
+                if !g.items.is_empty() {
+                    line.push_str(": ");
+                    line.push_str(&ranges(&g.items));
+                    if elsewhere > 0 {
+                        let _ = write!(line, " and {elsewhere} outside the items");
+                    }
+                }
+                line
+            };
+            g
+        })
+        .collect()
+}
+
+/// Item numbers as ranges: `1–95`, or `4, 17, 62–63`.
+pub fn ranges(items: &[u32]) -> String {
+    let mut sorted = items.to_vec();
+    sorted.sort_unstable();
+    sorted.dedup();
+    let mut parts: Vec<String> = Vec::new();
+    let mut i = 0;
+    while i < sorted.len() {
+        let start = sorted[i];
+        let mut end = start;
+        while i + 1 < sorted.len() && sorted[i + 1] == end + 1 {
+            i += 1;
+            end = sorted[i];
+        }
+        parts.push(if start == end {
+            start.to_string()
+        } else {
+            format!("{start}–{end}")
+        });
+        i += 1;
+    }
+    parts.join(", ")
+}
+
 /// What `[email] fit` did, or, without it, what fitting under Gmail's clip
 /// would take.
 pub fn fit_warnings(
@@ -57,23 +252,22 @@ pub fn fit_warnings(
     shortened: &[super::fit::Shortened],
     out: &mut Vec<Warning>,
 ) {
-    let warn = |message: String| Warning {
-        level: Level::Warning,
-        field: String::new(),
-        message,
-    };
     if !shortened.is_empty() {
         let items: Vec<String> = shortened
             .iter()
             .map(|s| format!("{} ({} → {} words)", s.item, s.words_before, s.words_after))
             .collect();
-        out.push(warn(format!(
-            "[email] fit shortened {} excerpt{} in the email to fit under Gmail's clip \
-             (the web version has them whole): items {}",
-            shortened.len(),
-            if shortened.len() == 1 { "" } else { "s" },
-            items.join(", ")
-        )));
+        out.push(Warning::new(
+            Code::FitShortened,
+            "",
+            format!(
+                "[email] fit shortened {} excerpt{} in the email to fit under Gmail's clip \
+                 (the web version has them whole): items {}",
+                shortened.len(),
+                if shortened.len() == 1 { "" } else { "s" },
+                items.join(", ")
+            ),
+        ));
         return;
     }
     let html = rendered.html.len();
@@ -95,15 +289,19 @@ pub fn fit_warnings(
     } else {
         "set [email] fit = true to shorten the longest excerpts in the email only"
     };
-    out.push(warn(format!(
-        "{:.1} KB must go to fit under Gmail's clip; the largest excerpts: {}; {how}",
-        (html - GMAIL_CLIP_BYTES) as f64 / 1000.0,
-        if largest.is_empty() {
-            "none".to_string()
-        } else {
-            largest.join(", ")
-        }
-    )));
+    out.push(Warning::new(
+        Code::ClipFit,
+        "",
+        format!(
+            "{:.1} KB must go to fit under Gmail's clip; the largest excerpts: {}; {how}",
+            (html - GMAIL_CLIP_BYTES) as f64 / 1000.0,
+            if largest.is_empty() {
+                "none".to_string()
+            } else {
+                largest.join(", ")
+            }
+        ),
+    ));
 }
 
 /// The merge tags the subject uses: filled in per reader in the Subject header.
@@ -119,46 +317,44 @@ pub fn subject_tags(issue: &Issue) -> Vec<String> {
 pub fn warnings(issue: &Issue, rendered: &Rendered, config: &Config) -> Vec<Warning> {
     let mut errors = Vec::new();
     for (field, link) in &rendered.facts.unsafe_links {
-        errors.push(Warning {
-            level: Level::Error,
-            field: field.clone(),
-            message: format!(
+        errors.push(Warning::new(
+            Code::UnsafeLink,
+            field.clone(),
+            format!(
                 "a link to `{}` was dropped: links that run scripts or carry data \
                  (javascript:, vbscript:, data:) never go into an email; remove it",
                 link.chars().take(60).collect::<String>()
             ),
-        });
+        ));
     }
     for (field, image) in &rendered.facts.local_images {
         let problem = if image.bytes.is_none() {
-            Some(format!(
-                "the image `{}` is not a file in the project folder",
-                image.path
+            Some((
+                Code::MissingImage,
+                format!(
+                    "the image `{}` is not a file in the project folder",
+                    image.path
+                ),
             ))
         } else if image.url.is_none() {
-            Some(format!(
-                "the image `{}` is a file of the project, which readers can only see once \
-                 `missive archive` puts it on the web: set newsletter.web_url",
-                image.path
+            Some((
+                Code::ImageNeedsWebUrl,
+                format!(
+                    "the image `{}` is a file of the project, which readers can only see once \
+                     `missive archive` puts it on the web: set newsletter.web_url",
+                    image.path
+                ),
             ))
         } else {
             None
         };
-        if let Some(message) = problem {
-            errors.push(Warning {
-                level: Level::Error,
-                field: field.clone(),
-                message,
-            });
+        if let Some((code, message)) = problem {
+            errors.push(Warning::new(code, field.clone(), message));
         }
     }
     let mut out = Vec::new();
-    let mut warn = |field: &str, message: String| {
-        out.push(Warning {
-            level: Level::Warning,
-            field: field.to_string(),
-            message,
-        });
+    let mut warn = |code: Code, field: &str, message: String| {
+        out.push(Warning::new(code, field, message));
     };
 
     if let Some(url) = &config.unsubscribe.url
@@ -166,6 +362,7 @@ pub fn warnings(issue: &Issue, rendered: &Rendered, config: &Config) -> Vec<Warn
         && !url.needs_token()
     {
         warn(
+            Code::NoOneClick,
             "",
             "unsubscribe.url has no {token}, so `missive serve` cannot verify it: messages \
              carry no one-click unsubscribe header, which Gmail and Yahoo require of bulk \
@@ -177,6 +374,7 @@ pub fn warnings(issue: &Issue, rendered: &Rendered, config: &Config) -> Vec<Warn
     let subject_len = issue.subject.as_str().chars().count();
     if subject_len > SUBJECT_MAX_CHARS {
         warn(
+            Code::LongSubject,
             "subject",
             format!(
                 "{subject_len} characters; inboxes cut subjects off well before {SUBJECT_MAX_CHARS}"
@@ -185,6 +383,7 @@ pub fn warnings(issue: &Issue, rendered: &Rendered, config: &Config) -> Vec<Warn
     }
     if issue.preheader.is_none() {
         warn(
+            Code::NoPreheader,
             "preheader",
             "missing: inboxes will show the first words of the email as the preview instead".into(),
         );
@@ -201,6 +400,7 @@ pub fn warnings(issue: &Issue, rendered: &Rendered, config: &Config) -> Vec<Warn
             None => "the footer is cut off".to_string(),
         };
         warn(
+            Code::GmailClip,
             "",
             format!(
                 "the HTML is {} KB, over Gmail's clip size of {} KB: {cut}",
@@ -214,16 +414,22 @@ pub fn warnings(issue: &Issue, rendered: &Rendered, config: &Config) -> Vec<Warn
     for numbered in issue.numbered_items() {
         let (n, item, field) = (numbered.number, numbered.item, numbered.field());
         match &item.url {
-            None => warn(&field, format!("item {n} (\"{}\") has no url", item.title)),
+            None => warn(
+                Code::NoUrl,
+                &field,
+                format!("item {n} (\"{}\") has no url", item.title),
+            ),
             Some(url) => {
                 if !url.is_https() {
                     warn(
+                        Code::HttpLink,
                         &format!("{field}.url"),
                         format!("item {n} links over http: {url}"),
                     );
                 }
                 if let Some(first) = seen.insert(url.as_str(), n) {
                     warn(
+                        Code::DuplicateUrl,
                         &format!("{field}.url"),
                         format!("item {n} links to the same URL as item {first}: {url}"),
                     );
@@ -235,12 +441,13 @@ pub fn warnings(issue: &Issue, rendered: &Rendered, config: &Config) -> Vec<Warn
 
     for (field, link) in &rendered.facts.links {
         if link.starts_with("http://") {
-            warn(field, format!("link over http: {link}"));
+            warn(Code::HttpLink, field, format!("link over http: {link}"));
         }
     }
     for (field, image) in &rendered.facts.local_images {
         if let Some(bytes) = image.bytes.filter(|b| *b > IMAGE_MAX_BYTES) {
             warn(
+                Code::HeavyImage,
                 field,
                 format!(
                     "the image `{}` is {} KB: over {} KB, it is slow to open on a phone",
@@ -252,16 +459,93 @@ pub fn warnings(issue: &Issue, rendered: &Rendered, config: &Config) -> Vec<Warn
         }
     }
     for (field, src) in &rendered.facts.images_without_alt {
-        warn(field, format!("image without alt text: {src}"));
+        warn(
+            Code::ImageWithoutAlt,
+            field,
+            format!("image without alt text: {src}"),
+        );
     }
     for (s, section) in issue.sections.iter().enumerate() {
         if section.items.is_empty() {
             warn(
+                Code::EmptySection,
                 &format!("sections[{s}]"),
                 format!("section \"{}\" has no items", section.title),
             );
         }
     }
     errors.extend(out);
+    about_items(issue, &mut errors);
     errors
+}
+
+/// Gives each finding whose field lies in an item that item's number.
+pub fn about_items(issue: &Issue, warnings: &mut [Warning]) {
+    let items: Vec<(String, u32)> = issue
+        .numbered_items()
+        .map(|n| (n.field(), n.number))
+        .collect();
+    for w in warnings.iter_mut().filter(|w| w.item.is_none()) {
+        w.item = items
+            .iter()
+            .find(|(field, _)| {
+                w.field
+                    .strip_prefix(field.as_str())
+                    .is_some_and(|rest| rest.is_empty() || rest.starts_with('.'))
+            })
+            .map(|(_, n)| *n);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn item_numbers_read_as_ranges() {
+        assert_eq!(ranges(&[1, 2, 3]), "1–3");
+        assert_eq!(ranges(&[62, 4, 17, 63]), "4, 17, 62–63");
+        assert_eq!(ranges(&[5]), "5");
+        assert_eq!(ranges(&[]), "");
+    }
+
+    #[test]
+    fn findings_group_by_kind_in_order_of_level_then_item() {
+        let no_url = |n: u32| {
+            Warning::new(
+                Code::NoUrl,
+                format!("sections[0].items[{n}]"),
+                format!("item {n}"),
+            )
+            .about(n)
+        };
+        let warnings = vec![
+            no_url(2),
+            Warning::new(Code::HttpLink, "letter", "link over http: x".into()),
+            no_url(1),
+            Warning::new(Code::GmailClip, "", "clipped".into()),
+            Warning::new(Code::HttpLink, "x.url", "item 9 links over http".into()).about(9),
+            Warning::new(Code::UnsafeLink, "letter", "dropped".into()),
+        ];
+        let groups = grouped(&warnings);
+        let lines: Vec<(Level, &str)> = groups
+            .iter()
+            .map(|g| (g.level, g.message.as_str()))
+            .collect();
+        assert_eq!(
+            lines,
+            [
+                (Level::Error, "letter: dropped"),
+                (Level::Warning, "clipped"),
+                (
+                    Level::Warning,
+                    "2 links over http: 9 and 1 outside the items"
+                ),
+                (Level::Note, "2 items have no url: 1–2"),
+            ]
+        );
+        let order: Vec<Option<u32>> = ordered(&warnings).iter().map(|w| w.item).collect();
+        assert_eq!(order, [None, None, None, Some(9), Some(1), Some(2)]);
+        assert_eq!(ordered(&warnings)[1].code, Code::GmailClip);
+    }
 }

@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 
-use super::check::{Level, Warning};
+use super::check::{Code, Warning};
 use super::issue::{Issue, LoadedIssue};
 use crate::project::Project;
 
@@ -93,14 +93,17 @@ pub fn sent_before(project: &Project, loaded: &LoadedIssue) -> Vec<Warning> {
         .filter_map(|numbered| {
             let url = numbered.item.url.as_ref()?;
             let before = sent.get(&canonical(url.as_str()))?;
-            Some(Warning {
-                level: Level::Warning,
-                field: format!("{}.url", numbered.field()),
-                message: format!(
-                    "item {} links to what issue {} already sent as item {}",
-                    numbered.number, before.issue, before.item
-                ),
-            })
+            Some(
+                Warning::new(
+                    Code::SentBefore,
+                    format!("{}.url", numbered.field()),
+                    format!(
+                        "item {} links to what issue {} already sent as item {}",
+                        numbered.number, before.issue, before.item
+                    ),
+                )
+                .about(numbered.number),
+            )
         })
         .collect()
 }

@@ -374,3 +374,24 @@ pub fn certificates(dir: &Path) -> (String, String, String) {
     let [ca, cert, key] = paths;
     (ca, cert, key)
 }
+
+/// Every finding's text in a preview `/state`, group by group.
+pub fn finding_texts(state: &serde_json::Value) -> Vec<String> {
+    state["warnings"]
+        .as_array()
+        .expect("warnings is a list of groups")
+        .iter()
+        .flat_map(|g| {
+            g["each"]
+                .as_array()
+                .expect("each group lists its findings")
+                .clone()
+        })
+        .map(|e| {
+            e["text"]
+                .as_str()
+                .expect("a finding has its text")
+                .to_string()
+        })
+        .collect()
+}

@@ -291,12 +291,8 @@ fn check_links_reports_each_kind_of_failure_on_its_item_and_caches_the_day() {
     .unwrap();
     let _ = preview.kill();
     let _ = preview.wait();
-    let warnings: Vec<&str> = state["warnings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|w| w.as_str().unwrap())
-        .collect();
+    let warnings = finding_texts(&state);
+    let warnings: Vec<&str> = warnings.iter().map(String::as_str).collect();
     assert!(
         warnings.contains(
             &format!("link check: item 4 (sections[0].items[3].url): {base}/gone dead (410)")

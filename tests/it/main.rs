@@ -22,3 +22,4 @@ mod relays;
 mod send;
 mod serve;
 mod signup;
+mod warnings;

@@ -130,12 +130,8 @@ fn routes_serve_the_page_state_and_email() {
         state["html_bytes"].as_u64().unwrap() as usize,
         state["html"].as_str().unwrap().len()
     );
-    let warnings: Vec<&str> = state["warnings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|w| w.as_str().unwrap())
-        .collect();
+    let warnings = finding_texts(&state);
+    let warnings: Vec<&str> = warnings.iter().map(String::as_str).collect();
     assert!(
         warnings
             .iter()

@@ -52,12 +52,96 @@ pub struct Snapshot {
     pub html: String,
     pub text: String,
     pub mjml: String,
-    pub warnings: Vec<String>,
+    /// What `check` finds, grouped by kind and ranked, and the last link
+    /// check's problems.
+    pub warnings: Vec<Finding>,
     pub html_bytes: usize,
     pub text_bytes: usize,
     /// Whose copy this is.
     pub reader: String,
     pub render_ms: f64,
+}
+
+/// Findings of one kind, as the page's panel shows them.
+#[derive(Debug, Clone, Serialize)]
+pub struct Finding {
+    /// `error`, `warning` or `note`.
+    pub level: &'static str,
+    pub code: &'static str,
+    /// One line for the group.
+    pub message: String,
+    /// Each finding of it: its item (the page scrolls the email there) and text.
+    pub each: Vec<Each>,
+}
+
+/// One finding in a group.
+#[derive(Debug, Clone, Serialize)]
+pub struct Each {
+    pub item: Option<u32>,
+    pub text: String,
+}
+
+/// The panel's groups: `check`'s, then the cached link check's problems.
+fn findings(composed: &Composed) -> Vec<Finding> {
+    use crate::compose::check::{grouped, ordered};
+    let warnings = &composed.warnings;
+    let mut out: Vec<Finding> = grouped(warnings)
+        .into_iter()
+        .map(|g| Finding {
+            level: g.level.as_str(),
+            code: g.code.as_str(),
+            message: g.message,
+            each: ordered(warnings)
+                .into_iter()
+                .filter(|w| w.code == g.code)
+                .map(|w| Each {
+                    item: w.item,
+                    text: w.to_string(),
+                })
+                .collect(),
+        })
+        .collect();
+    let links: Vec<Each> = crate::curate::cached_link_problems(composed)
+        .iter()
+        .map(|c| Each {
+            item: c.target.item,
+            text: format!(
+                "link check: {} ({}): {} {}",
+                c.place(),
+                c.target.field,
+                c.target.url,
+                c.verdict
+            ),
+        })
+        .collect();
+    if !links.is_empty() {
+        let message = match links.as_slice() {
+            [one] => one.text.clone(),
+            many => {
+                let items: Vec<u32> = many.iter().filter_map(|e| e.item).collect();
+                format!(
+                    "{} links the last link check found dead or moved: items {}",
+                    many.len(),
+                    crate::compose::check::ranges(&items)
+                )
+            }
+        };
+        // Dead links are warnings: after errors and the issue-wide warnings.
+        let at = out
+            .iter()
+            .position(|f| f.level == "note")
+            .unwrap_or(out.len());
+        out.insert(
+            at,
+            Finding {
+                level: "warning",
+                code: "link-check",
+                message,
+                each: links,
+            },
+        );
+    }
+    out
 }
 
 /// The server's shared state.
@@ -119,24 +203,7 @@ fn personalized(composed: &Composed, as_email: Option<&str>) -> Snapshot {
         html,
         text,
         mjml: composed.rendered.mjml.clone(),
-        warnings: composed
-            .warnings
-            .iter()
-            .map(ToString::to_string)
-            .chain(
-                crate::curate::cached_link_problems(composed)
-                    .iter()
-                    .map(|c| {
-                        format!(
-                            "link check: {} ({}): {} {}",
-                            c.place(),
-                            c.target.field,
-                            c.target.url,
-                            c.verdict
-                        )
-                    }),
-            )
-            .collect(),
+        warnings: findings(composed),
         reader: if reader.name.is_empty() {
             email.clone()
         } else {
