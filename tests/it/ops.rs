@@ -321,3 +321,166 @@ fn json_outputs_parse_and_carry_their_documented_fields() {
     }
     assert_eq!(list["signups"]["confirmed"], 0);
 }
+
+/// `missive` in `dir` with logging at `info` in `format`, the secret and the
+/// relay's password set: its output.
+fn logged(
+    dir: &std::path::Path,
+    format: &str,
+    args: &[&str],
+    password: &str,
+) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_missive"))
+        .args(["--log-format", format])
+        .args(args)
+        .current_dir(dir)
+        .env("MISSIVE_UNSUBSCRIBE_SECRET", SECRET)
+        .env("RELAY_PASSWORD", password)
+        .env("MISSIVE_LOG", "info")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
+/// The value of `name=` in a URL or header.
+fn query_value(text: &str, name: &str) -> String {
+    let start = text
+        .find(&format!("{name}="))
+        .unwrap_or_else(|| panic!("no {name} in {text}"))
+        + name.len()
+        + 1;
+    text[start..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || "-_%.~".contains(*c))
+        .collect()
+}
+
+#[test]
+fn no_log_of_a_whole_run_shows_a_secret_a_password_a_token_or_an_address() {
+    use mail_parser::MessageParser;
+    let password = "pa55-Word-9d1e";
+    for format in ["text", "json"] {
+        let mail = tempfile::tempdir().unwrap();
+        let smtp = SmtpServer::start(mail.path(), &["--auth", &format!("sender:{password}")]);
+        let port = crate::common::mta::free_port();
+        let config = format!(
+            "{NEWSLETTER}\n[smtp]\nhost = \"127.0.0.1\"\nport = {}\nsecurity = \"none\"\n\
+             username = \"sender\"\npassword_env = \"RELAY_PASSWORD\"\n\n\
+             [signup]\nurl = \"http://127.0.0.1:{port}\"\n",
+            smtp.port
+        );
+        let (list, readers) = subscriber_list(20);
+        let p = SendProject::new(&config, &list);
+        let mut logs = String::new();
+
+        // A send over SMTP with AUTH, then what scripts and cron run.
+        let o = logged(p.path(), format, &["send", p.issue(), "--yes"], password);
+        assert_exit(&o, 0);
+        logs.push_str(&stderr(&o));
+        for args in [
+            vec!["status", p.issue()],
+            vec!["subscribers"],
+            vec!["send", p.issue(), "--yes"],
+        ] {
+            logs.push_str(&stderr(&logged(p.path(), format, &args, password)));
+        }
+        assert!(logs.contains("send finished"), "{logs}");
+
+        // serve: a one-click unsubscribe from a delivered message, a sign-up
+        // and its confirmation.
+        let log_path = p.path().join("serve.log");
+        let mut serve = Command::new(env!("CARGO_BIN_EXE_missive"))
+            .args([
+                "--log-format",
+                format,
+                "serve",
+                "--bind",
+                &format!("127.0.0.1:{port}"),
+            ])
+            .current_dir(p.path())
+            .env("MISSIVE_UNSUBSCRIBE_SECRET", SECRET)
+            .env("RELAY_PASSWORD", password)
+            .env("MISSIVE_LOG", "info")
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(&log_path).unwrap())
+            .spawn()
+            .unwrap();
+        let url = announced_url(&mut serve);
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .max_redirects(0)
+            .build()
+            .into();
+        let (_, first) = &smtp.messages()[0];
+        let parsed = MessageParser::default().parse(first).unwrap();
+        let header = parsed
+            .header_raw("List-Unsubscribe")
+            .unwrap()
+            .replace(['\r', '\n', ' '], "");
+        let https = header
+            .split(['<', '>'])
+            .find(|u| u.starts_with("https://"))
+            .unwrap();
+        let unsubscribe_token = query_value(https, "token");
+        let path = &https[https.find("/unsubscribe").unwrap()..];
+        let done = agent
+            .post(format!("{}{}", url.trim_end_matches('/'), path))
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .send("List-Unsubscribe=One-Click")
+            .unwrap();
+        assert_eq!(done.status().as_u16(), 200);
+        let newcomer = "newcomer.reader@example.net";
+        let answer = agent
+            .post(format!("{url}subscribe"))
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .send(format!("email={newcomer}&name=New&website=").as_str())
+            .unwrap();
+        assert_eq!(answer.status().as_u16(), 303);
+        let started = std::time::Instant::now();
+        let confirmation = loop {
+            let found = smtp
+                .messages()
+                .into_iter()
+                .find(|(env, _)| env["rcpt_tos"][0] == newcomer);
+            if let Some((_, raw)) = found {
+                break raw;
+            }
+            assert!(started.elapsed().as_secs() < 30, "no confirmation arrived");
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        };
+        let text = MessageParser::default()
+            .parse(&confirmation)
+            .unwrap()
+            .body_text(0)
+            .unwrap()
+            .to_string();
+        let confirm_token = query_value(&text, "token");
+        let confirmed = agent
+            .post(format!("{url}confirm"))
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .send(format!("token={confirm_token}").as_str())
+            .unwrap();
+        assert_eq!(confirmed.status().as_u16(), 200);
+        let _ = serve.kill();
+        let _ = serve.wait();
+        let serve_log = std::fs::read_to_string(&log_path).unwrap();
+        assert!(serve_log.matches("request").count() >= 3, "{serve_log}");
+        logs.push_str(&serve_log);
+
+        let mut needles = vec![
+            SECRET.to_string(),
+            password.to_string(),
+            unsubscribe_token,
+            confirm_token,
+            newcomer.to_string(),
+        ];
+        needles.extend(readers.iter().map(|(email, _)| email.clone()));
+        for needle in &needles {
+            assert!(needle.len() >= 8, "{needle}");
+            assert!(
+                !logs.contains(needle.as_str()),
+                "{format}: a log shows {needle}:\n{logs}"
+            );
+        }
+    }
+}
