@@ -298,6 +298,23 @@ pub fn quota_frees(frees: &crate::send::QuotaFrees) -> String {
     )
 }
 
+/// Each relay's part of a run: "ses 300 at 150/s, gw 12 (out: …)".
+fn relay_parts(relays: &[crate::send::RelayProgress], rates: bool) -> String {
+    let parts: Vec<String> = relays
+        .iter()
+        .map(|r| {
+            let mut part = format!("{} {}", printable(&r.name), r.sent);
+            if let Some(why) = &r.out {
+                let _ = write!(part, " (taken out: {})", printable(why));
+            } else if rates {
+                let _ = write!(part, " at {:.0}/s", r.rate);
+            }
+            part
+        })
+        .collect();
+    parts.join(", ")
+}
+
 /// A send that stopped at the quotas and waits (`--wait`).
 pub fn print_quota_wait(outcome: &Outcome) {
     println!(
@@ -379,20 +396,7 @@ pub fn print_outcome(outcome: &Outcome, resume: &str, status: &str) {
         report.attempts
     );
     if report.relays.len() > 1 {
-        let parts: Vec<String> = report
-            .relays
-            .iter()
-            .map(|r| match &r.out {
-                Some(why) => format!(
-                    "{} {} (taken out: {})",
-                    printable(&r.name),
-                    r.sent,
-                    printable(why)
-                ),
-                None => format!("{} {}", printable(&r.name), r.sent),
-            })
-            .collect();
-        println!("By relay: {}.", parts.join(", "));
+        println!("By relay: {}.", relay_parts(&report.relays, false));
     }
     println!(
         "In all: {} sent, {} failed, {} to retry, {} not yet attempted{}.",
@@ -855,20 +859,7 @@ impl Reporter for TerminalProgress {
     fn progress(&self, p: &Progress) {
         // With several relays, each one's part: "ses 300 at 150/s, gw out".
         let relays = if p.relays.len() > 1 {
-            let parts: Vec<String> = p
-                .relays
-                .iter()
-                .map(|r| match &r.out {
-                    Some(why) => format!(
-                        "{} {} (out: {})",
-                        printable(&r.name),
-                        r.sent,
-                        printable(why)
-                    ),
-                    None => format!("{} {} at {:.0}/s", printable(&r.name), r.sent, r.rate),
-                })
-                .collect();
-            format!(" [{}]", parts.join(", "))
+            format!(" [{}]", relay_parts(&p.relays, true))
         } else {
             String::new()
         };

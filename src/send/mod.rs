@@ -20,7 +20,7 @@ use anyhow::{Context, Result, anyhow, bail};
 use lettre::message::Mailbox;
 use sha2::{Digest, Sha256};
 
-pub use engine::{Progress, Report, Reporter, Stop};
+pub use engine::{Progress, RelayProgress, Report, Reporter, Stop};
 pub use transport::{Relays, Transport};
 
 use crate::compose::Composed;

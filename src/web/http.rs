@@ -108,3 +108,13 @@ pub async fn log_request(
     );
     response
 }
+
+/// An address as the log shows it: masked, unless `MISSIVE_LOG` asks for
+/// debug detail.
+pub(super) fn shown(email: &str) -> String {
+    if tracing::enabled!(tracing::Level::DEBUG) {
+        email.to_string()
+    } else {
+        crate::list::address::masked(email)
+    }
+}

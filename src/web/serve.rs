@@ -39,16 +39,6 @@ pub struct Options {
     pub send_latest: bool,
 }
 
-/// An address as the log shows it: masked, unless `MISSIVE_LOG` asks for
-/// debug detail.
-pub(super) fn shown(email: &str) -> String {
-    if tracing::enabled!(tracing::Level::DEBUG) {
-        email.to_string()
-    } else {
-        crate::list::address::masked(email)
-    }
-}
-
 /// What one client may take of the server.
 const LIMITS: crate::web::http::Limits = crate::web::http::Limits {
     max_connections: 4096,
@@ -269,7 +259,7 @@ async fn unsubscribe(
         }
         list.log.append(&email, events::UNSUBSCRIBED, source)?;
         list.catch_up()?;
-        tracing::info!(event = events::UNSUBSCRIBED, source, address = %shown(&email), "list event");
+        tracing::info!(event = events::UNSUBSCRIBED, source, address = %super::http::shown(&email), "list event");
         Ok::<_, anyhow::Error>(true)
     })
     .await;

@@ -254,7 +254,7 @@ async fn subscribe(
         list.log
             .append_about(&log_email, events::PENDING, "signup", &detail, "")?;
         list.catch_up()?;
-        tracing::info!(event = events::PENDING, address = %super::serve::shown(&log_email), "list event");
+        tracing::info!(event = events::PENDING, address = %super::http::shown(&log_email), "list event");
         Ok::<_, anyhow::Error>(true)
     })
     .await;
@@ -554,7 +554,7 @@ async fn confirm(
         list.log
             .append_about(&for_log.email, events::CONFIRMED, "signup", &detail, "")?;
         list.catch_up()?;
-        tracing::info!(event = events::CONFIRMED, address = %super::serve::shown(&for_log.email), "list event");
+        tracing::info!(event = events::CONFIRMED, address = %super::http::shown(&for_log.email), "list event");
         Ok::<_, anyhow::Error>(true)
     })
     .await;

@@ -237,6 +237,32 @@ impl SendProject {
         cmd.output().unwrap()
     }
 
+    /// Starts `send --yes` of the example issue `runs` times and kills each
+    /// with SIGKILL at a random moment `from_ms` to `from_ms + spread_ms` in,
+    /// if it is still running; returns how many were killed.
+    pub fn kill_sends_at_random(&self, runs: usize, from_ms: u64, spread_ms: u64) -> usize {
+        let mut kills = 0;
+        for _ in 0..runs {
+            let mut child = Command::new(env!("CARGO_BIN_EXE_missive"))
+                .args(["send", self.issue(), "--yes"])
+                .current_dir(self.path())
+                .env("MISSIVE_UNSUBSCRIBE_SECRET", SECRET)
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .unwrap();
+            std::thread::sleep(std::time::Duration::from_millis(
+                from_ms + fastrand::u64(0..spread_ms),
+            ));
+            if child.try_wait().unwrap().is_none() {
+                child.kill().unwrap(); // SIGKILL
+                kills += 1;
+            }
+            child.wait().unwrap();
+        }
+        kills
+    }
+
     /// The lines of the journal of the example issue.
     pub fn journal(&self) -> String {
         std::fs::read_to_string(

@@ -3,7 +3,6 @@
 //! suspended mid-run, daily limits across runs, and a kill in the middle.
 
 use std::collections::BTreeMap;
-use std::path::Path;
 
 use crate::common::{NEWSLETTER, SECRET, SendProject, SmtpServer, assert_exit, stderr, stdout};
 
@@ -210,18 +209,7 @@ fn killed_in_the_middle_of_a_two_relay_send_and_resumed_loses_no_one() {
     .replace("batch_size = 50", "batch_size = 25");
     let p = SendProject::new(&config, &readers(600));
     let concurrency = 4; // two links to each relay
-    let mut kills = 0;
-    for _ in 0..4 {
-        let mut child = missive_child(p.path());
-        std::thread::sleep(std::time::Duration::from_millis(
-            200 + fastrand::u64(0..400),
-        ));
-        if child.try_wait().unwrap().is_none() {
-            child.kill().unwrap(); // SIGKILL
-            kills += 1;
-        }
-        child.wait().unwrap();
-    }
+    let kills = p.kill_sends_at_random(4, 200, 400);
     assert!(
         kills >= 2,
         "the runs were too short to be killed ({kills} kills)"
@@ -235,22 +223,6 @@ fn killed_in_the_middle_of_a_two_relay_send_and_resumed_loses_no_one() {
         duplicates <= kills * concurrency,
         "{duplicates} duplicates after {kills} kills with {concurrency} connections in all"
     );
-}
-
-/// `missive send --yes` in `dir`, running in the background.
-fn missive_child(dir: &Path) -> std::process::Child {
-    std::process::Command::new(env!("CARGO_BIN_EXE_missive"))
-        .args([
-            "send",
-            "issues/2026-11-27-tides-and-timetables.toml",
-            "--yes",
-        ])
-        .current_dir(dir)
-        .env("MISSIVE_UNSUBSCRIBE_SECRET", SECRET)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap()
 }
 
 #[test]

@@ -428,25 +428,7 @@ fn killed_at_random_moments_and_resumed_delivers_everyone_with_bounded_duplicate
     let config = plain_config(server.port, "").replace("batch_size = 50", "batch_size = 25");
     let p = SendProject::new(&config, &list);
     let concurrency = 4;
-    let mut kills = 0;
-    for _ in 0..5 {
-        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_missive"))
-            .args(["send", p.issue(), "--yes"])
-            .current_dir(p.path())
-            .env("MISSIVE_UNSUBSCRIBE_SECRET", SECRET)
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        std::thread::sleep(std::time::Duration::from_millis(
-            150 + fastrand::u64(0..450),
-        ));
-        if child.try_wait().unwrap().is_none() {
-            child.kill().unwrap(); // SIGKILL
-            kills += 1;
-        }
-        child.wait().unwrap();
-    }
+    let kills = p.kill_sends_at_random(5, 150, 450);
     let o = p.run(&["send", p.issue(), "--yes"], SEND_ENV);
     assert_exit(&o, 0);
     assert!(
