@@ -227,13 +227,19 @@ pub fn print_plan(composed: &Composed, plan: &Plan) {
     } else {
         ""
     };
-    let relay_line = |relay: &crate::send::transport::Relay, quota: &crate::send::RelayQuota| {
+    let relay_line = |relay: &crate::send::transport::Relay,
+                      quota: &crate::send::RelayQuota,
+                      cap: Option<f64>| {
+        let limit = match (relay.rate, cap) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
         let mut line = format!(
             "{}; {} connection{}, {}",
             printable(&relay.transport.describe()),
             relay.concurrency,
             plural(relay.concurrency),
-            rate(relay.rate)
+            rate(limit)
         );
         if let (Some(limit), Some(left)) = (quota.daily_limit, quota.left) {
             let _ = write!(line, ", {limit}/day ({left} left now)");
@@ -242,10 +248,8 @@ pub fn print_plan(composed: &Composed, plan: &Plan) {
     };
     match (plan.relays.all(), plan.quotas.as_slice()) {
         ([relay], [quota]) => {
-            let _ = writeln!(out, "Transport:   {}{dry}", relay_line(relay, quota));
-            if sending.rate.is_some() && relay.rate.is_none() {
-                let _ = writeln!(out, "             {}", rate(sending.rate.map(|r| r.0)));
-            }
+            let cap = sending.rate.map(|r| r.0);
+            let _ = writeln!(out, "Transport:   {}{dry}", relay_line(relay, quota, cap));
         }
         (relays, quotas) => {
             let weights: Vec<String> = relays.iter().map(|r| r.weight.to_string()).collect();
@@ -262,7 +266,7 @@ pub fn print_plan(composed: &Composed, plan: &Plan) {
                     "  {}: weight {}, {}",
                     printable(&relay.name),
                     relay.weight,
-                    relay_line(relay, quota)
+                    relay_line(relay, quota, None)
                 );
             }
         }

@@ -176,12 +176,16 @@ pub struct Group {
 }
 
 /// The findings grouped by kind, in the order of [`ordered`] (a group sits
-/// where its first finding would).
+/// where its first finding would). Errors stay one to a line: each must be
+/// fixed before the issue can go.
 pub fn grouped(warnings: &[Warning]) -> Vec<Group> {
     let mut groups: Vec<(Group, Vec<&Warning>)> = Vec::new();
     let ordered = ordered(warnings);
     for w in &ordered {
-        match groups.iter_mut().find(|(g, _)| g.code == w.code) {
+        let together = groups
+            .iter_mut()
+            .find(|(g, _)| g.code == w.code && w.level != Level::Error);
+        match together {
             Some((_, members)) => members.push(w),
             None => groups.push((
                 Group {
@@ -526,6 +530,7 @@ mod tests {
             Warning::new(Code::GmailClip, "", "clipped".into()),
             Warning::new(Code::HttpLink, "x.url", "item 9 links over http".into()).about(9),
             Warning::new(Code::UnsafeLink, "letter", "dropped".into()),
+            Warning::new(Code::UnsafeLink, "letter", "dropped too".into()),
         ];
         let groups = grouped(&warnings);
         let lines: Vec<(Level, &str)> = groups
@@ -536,6 +541,7 @@ mod tests {
             lines,
             [
                 (Level::Error, "letter: dropped"),
+                (Level::Error, "letter: dropped too"),
                 (Level::Warning, "clipped"),
                 (
                     Level::Warning,
@@ -545,7 +551,7 @@ mod tests {
             ]
         );
         let order: Vec<Option<u32>> = ordered(&warnings).iter().map(|w| w.item).collect();
-        assert_eq!(order, [None, None, None, Some(9), Some(1), Some(2)]);
-        assert_eq!(ordered(&warnings)[1].code, Code::GmailClip);
+        assert_eq!(order, [None, None, None, None, Some(9), Some(1), Some(2)]);
+        assert_eq!(ordered(&warnings)[2].code, Code::GmailClip);
     }
 }

@@ -82,11 +82,23 @@ impl Usage {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
             Err(e) => return Err(e).with_context(|| format!("cannot read {}", journal.display())),
         };
-        let len = file.metadata()?.len();
+        let metadata = file.metadata()?;
+        let len = metadata.len();
         let mut from = self.journals.get(stem).copied().unwrap_or(0);
         if from > len {
             // Not the journal the snapshot read (it was replaced): start over.
             from = 0;
+        }
+        let window = Duration::from_secs(self.window);
+        let stale = metadata
+            .modified()
+            .ok()
+            .and_then(|m| m.elapsed().ok())
+            .is_some_and(|age| age > window);
+        if stale {
+            // Nothing in it is recent enough to count.
+            self.journals.insert(stem.to_string(), len);
+            return Ok(());
         }
         file.seek(SeekFrom::Start(from))?;
         let mut reader = BufReader::new(file.take(len - from));

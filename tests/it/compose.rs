@@ -472,7 +472,8 @@ fn a_template_in_the_project_overrides_the_default() {
 #[test]
 fn check_reports_every_kind_of_warning() {
     let path = fixture("warnings.toml");
-    let o = missive(&repo(), &["check", path.to_str().unwrap()]);
+    // --verbose: each finding on its own line, with its field path.
+    let o = missive(&repo(), &["check", "--verbose", path.to_str().unwrap()]);
     assert_exit(&o, 0);
     let err = stderr(&o);
     for expected in [
@@ -487,12 +488,39 @@ fn check_reports_every_kind_of_warning() {
     ] {
         assert!(err.contains(expected), "{expected:?} not in:\n{err}");
     }
-    assert!(stdout(&o).contains("8 warnings"), "{}", stdout(&o));
+    assert_eq!(err.lines().count(), 8, "{err}");
+    for (level, text) in [
+        ("warning", "subject: 107"),
+        ("note", "preheader: missing"),
+        ("note", "has no url"),
+    ] {
+        let line = err.lines().find(|l| l.contains(text)).unwrap();
+        assert!(line.starts_with(&format!("{level}: ")), "{line}");
+    }
+    assert!(stdout(&o).contains("6 warnings, 2 notes"), "{}", stdout(&o));
     assert!(!Path::new(&repo().join("out/warnings.html")).exists());
+
+    // Without it: one line per kind, warnings before notes.
+    let o = missive(&repo(), &["check", path.to_str().unwrap()]);
+    let err = stderr(&o);
+    assert!(
+        err.lines().any(|l| l.starts_with("warning: ")
+            && l.ends_with("warnings.toml: 2 links over http: 3 and 1 outside the items")),
+        "{err}"
+    );
+    assert_eq!(err.lines().count(), 7, "{err}");
+    let levels: Vec<&str> = err.lines().map(|l| l.split(':').next().unwrap()).collect();
+    assert_eq!(
+        levels,
+        [
+            "warning", "warning", "warning", "warning", "warning", "note", "note"
+        ],
+        "{err}"
+    );
 
     let strict = missive(&repo(), &["check", "--strict", path.to_str().unwrap()]);
     assert_exit(&strict, 1);
-    assert!(stderr(&strict).contains("8 warnings and --strict was given"));
+    assert!(stderr(&strict).contains("6 warnings and --strict was given"));
 
     let clean = missive(
         &repo(),
