@@ -87,6 +87,23 @@ pub fn print_warnings(issue: &Path, warnings: &[Warning]) {
     }
 }
 
+/// "2 errors, 1 warning, 95 notes" (the levels there are).
+pub fn finding_counts(warnings: &[Warning]) -> String {
+    use crate::compose::check::Level;
+    let parts: Vec<String> = [
+        (Level::Error, "error"),
+        (Level::Warning, "warning"),
+        (Level::Note, "note"),
+    ]
+    .into_iter()
+    .filter_map(|(level, word)| {
+        let n = warnings.iter().filter(|w| w.level == level).count();
+        (n > 0).then(|| format!("{n} {word}{}", plural(n)))
+    })
+    .collect();
+    parts.join(", ")
+}
+
 /// Every finding on its own line with its field path (`check --verbose`),
 /// errors first, then warnings, then notes.
 pub fn print_each_warning(issue: &Path, warnings: &[Warning]) {

@@ -50,9 +50,8 @@ pub fn run(config: Option<&Path>, args: &BuildArgs) -> Result<ExitStatus> {
     ui::print_warnings(&composed.issue.path, &composed.warnings);
     if !composed.warnings.is_empty() {
         eprintln!(
-            "{} warning{}; `missive check {}` lists them again",
-            composed.warnings.len(),
-            ui::plural(composed.warnings.len()),
+            "{}; `missive check {}` lists them again",
+            ui::finding_counts(&composed.warnings),
             ui::path(&composed.issue.path)
         );
     }
