@@ -97,7 +97,7 @@ pub fn finding_counts(warnings: &[Warning]) -> String {
     ]
     .into_iter()
     .filter_map(|(level, word)| {
-        let n = warnings.iter().filter(|w| w.level == level).count();
+        let n = crate::compose::check::count(warnings, level);
         (n > 0).then(|| format!("{n} {word}{}", plural(n)))
     })
     .collect();
@@ -119,13 +119,12 @@ pub fn print_each_warning(issue: &Path, warnings: &[Warning]) {
 
 /// `missive check --json`: the fields README documents.
 pub fn print_check_json(issue: &Path, warnings: &[Warning]) -> Result<()> {
-    use crate::compose::check::{Level, grouped, ordered};
-    let count = |level: Level| warnings.iter().filter(|w| w.level == level).count();
+    use crate::compose::check::{Level, count, grouped, ordered};
     print_json(&serde_json::json!({
         "issue": issue,
-        "errors": count(Level::Error),
-        "warnings": count(Level::Warning),
-        "notes": count(Level::Note),
+        "errors": count(warnings, Level::Error),
+        "warnings": count(warnings, Level::Warning),
+        "notes": count(warnings, Level::Note),
         "findings": ordered(warnings).iter().map(|w| serde_json::json!({
             "level": w.level.as_str(),
             "code": w.code.as_str(),
@@ -136,8 +135,8 @@ pub fn print_check_json(issue: &Path, warnings: &[Warning]) -> Result<()> {
         "groups": grouped(warnings).iter().map(|g| serde_json::json!({
             "level": g.level.as_str(),
             "code": g.code.as_str(),
-            "count": g.count,
-            "items": g.items,
+            "count": g.findings.len(),
+            "items": g.items(),
             "message": g.message,
         })).collect::<Vec<_>>(),
     }))

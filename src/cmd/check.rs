@@ -19,11 +19,10 @@ pub fn run(config: Option<&Path>, args: &CheckArgs) -> Result<ExitStatus> {
     let r = &composed.rendered;
     let mut warnings = composed.warnings.clone();
     warnings.extend(links::sent_before(&composed.project, &composed.issue));
-    let count = |level: Level| warnings.iter().filter(|w| w.level == level).count();
     let (errors, n, notes) = (
-        count(Level::Error),
-        count(Level::Warning),
-        count(Level::Note),
+        check::count(&warnings, Level::Error),
+        check::count(&warnings, Level::Warning),
+        check::count(&warnings, Level::Note),
     );
     let deny_notes = args.deny.contains(&Deny::Notes);
     if args.json {

@@ -168,59 +168,65 @@ pub fn ordered(warnings: &[Warning]) -> Vec<Warning> {
 pub struct Group {
     pub level: Level,
     pub code: Code,
-    pub count: usize,
-    /// The items they are about, in order.
-    pub items: Vec<u32>,
+    /// Its findings, in the order of [`ordered`].
+    pub findings: Vec<Warning>,
     /// One finding's own text, or the kind's line with the item ranges.
     pub message: String,
+}
+
+impl Group {
+    /// The items its findings are about, in order.
+    pub fn items(&self) -> Vec<u32> {
+        self.findings.iter().filter_map(|w| w.item).collect()
+    }
+
+    /// The line that says it: the one finding, or how many and where.
+    fn line(&self) -> String {
+        if let [one] = self.findings.as_slice() {
+            return one.to_string();
+        }
+        let items = self.items();
+        let mut line = self.code.several(self.findings.len());
+        if !items.is_empty() {
+            line.push_str(": ");
+            line.push_str(&ranges(&items));
+            let elsewhere = self.findings.len() - items.len();
+            if elsewhere > 0 {
+                let _ = write!(line, " and {elsewhere} outside the items");
+            }
+        }
+        line
+    }
 }
 
 /// The findings grouped by kind, in the order of [`ordered`] (a group sits
 /// where its first finding would). Errors stay one to a line: each must be
 /// fixed before the issue can go.
 pub fn grouped(warnings: &[Warning]) -> Vec<Group> {
-    let mut groups: Vec<(Group, Vec<&Warning>)> = Vec::new();
-    let ordered = ordered(warnings);
-    for w in &ordered {
+    let mut groups: Vec<Group> = Vec::new();
+    for w in ordered(warnings) {
         let together = groups
             .iter_mut()
-            .find(|(g, _)| g.code == w.code && w.level != Level::Error);
+            .find(|g| g.code == w.code && w.level != Level::Error);
         match together {
-            Some((_, members)) => members.push(w),
-            None => groups.push((
-                Group {
-                    level: w.level,
-                    code: w.code,
-                    count: 0,
-                    items: Vec::new(),
-                    message: String::new(),
-                },
-                vec![w],
-            )),
+            Some(g) => g.findings.push(w),
+            None => groups.push(Group {
+                level: w.level,
+                code: w.code,
+                findings: vec![w],
+                message: String::new(),
+            }),
         }
     }
+    for g in &mut groups {
+        g.message = g.line();
+    }
     groups
-        .into_iter()
-        .map(|(mut g, members)| {
-            g.count = members.len();
-            g.items = members.iter().filter_map(|w| w.item).collect();
-            g.message = if let [one] = members.as_slice() {
-                one.to_string()
-            } else {
-                let elsewhere = g.count - g.items.len();
-                let mut line = g.code.several(g.count);
-                if !g.items.is_empty() {
-                    line.push_str(": ");
-                    line.push_str(&ranges(&g.items));
-                    if elsewhere > 0 {
-                        let _ = write!(line, " and {elsewhere} outside the items");
-                    }
-                }
-                line
-            };
-            g
-        })
-        .collect()
+}
+
+/// How many findings are at `level`.
+pub fn count(warnings: &[Warning], level: Level) -> usize {
+    warnings.iter().filter(|w| w.level == level).count()
 }
 
 /// Item numbers as ranges: `1–95`, or `4, 17, 62–63`.
@@ -533,6 +539,9 @@ mod tests {
             Warning::new(Code::UnsafeLink, "letter", "dropped too".into()),
         ];
         let groups = grouped(&warnings);
+        // Each error is a group of its own, holding only itself.
+        assert_eq!(groups[0].findings.len(), 1);
+        assert_eq!(groups[1].findings[0].message, "dropped too");
         let lines: Vec<(Level, &str)> = groups
             .iter()
             .map(|g| (g.level, g.message.as_str()))

@@ -83,22 +83,20 @@ pub struct Each {
 
 /// The panel's groups: `check`'s, then the cached link check's problems.
 fn findings(composed: &Composed) -> Vec<Finding> {
-    use crate::compose::check::{grouped, ordered};
-    let warnings = &composed.warnings;
-    let mut out: Vec<Finding> = grouped(warnings)
+    let mut out: Vec<Finding> = crate::compose::check::grouped(&composed.warnings)
         .into_iter()
         .map(|g| Finding {
             level: g.level.as_str(),
             code: g.code.as_str(),
-            message: g.message,
-            each: ordered(warnings)
-                .into_iter()
-                .filter(|w| w.code == g.code)
+            each: g
+                .findings
+                .iter()
                 .map(|w| Each {
                     item: w.item,
                     text: w.to_string(),
                 })
                 .collect(),
+            message: g.message,
         })
         .collect();
     let links: Vec<Each> = crate::curate::cached_link_problems(composed)
