@@ -91,10 +91,7 @@ async fn work(
                     // A new connection for the next message.
                     link.close().await;
                     link = transport.link();
-                    break Err(match e {
-                        DeliverError::Failed(f) => f.reply().to_string(),
-                        DeliverError::Fatal(f) => f.to_string(),
-                    });
+                    break Err(e.to_string());
                 }
             }
         };

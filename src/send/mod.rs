@@ -29,7 +29,6 @@ use crate::list::reader::{Reader, Row, Subscriber, Tally};
 use crate::list::token::Secret;
 use journal::{Entry, History, Journal, State};
 use message::Letterhead;
-use transport::{Deliver, DeliverError};
 
 /// Identifies a render of an issue: a resume must send the same one.
 pub fn fingerprint(composed: &Composed) -> String {
@@ -108,23 +107,16 @@ pub fn test_message(
     let message = letterhead.test_message(&reader, &to)?;
     let transport = Transport::from_project(&composed.project)?;
     transport.prepare()?;
-    let reply = crate::runtime()?.block_on(async {
-        let mut link = transport.link();
-        let result = link.deliver(&message).await;
-        link.close().await;
-        result
-    });
-    match reply {
-        Ok(reply) => Ok(TestSent {
-            subject: composed.issue.issue.subject.to_string(),
-            to,
-            personalized_as: reader.email.to_string(),
-            via: transport.describe(),
-            reply,
-        }),
-        Err(DeliverError::Fatal(e)) => Err(anyhow!("the test was not sent: {e}")),
-        Err(DeliverError::Failed(f)) => Err(anyhow!("the test was not sent: {}", f.reply())),
-    }
+    let reply = crate::runtime()?
+        .block_on(transport.deliver_one(&message))
+        .map_err(|e| anyhow!("the test was not sent: {e}"))?;
+    Ok(TestSent {
+        subject: composed.issue.issue.subject.to_string(),
+        to,
+        personalized_as: reader.email.to_string(),
+        via: transport.describe(),
+        reply,
+    })
 }
 
 /// How a dispatch was asked to run.
@@ -197,16 +189,21 @@ impl Plan {
     /// When a relay with a limit can take more, and which: the earliest of
     /// them (`None` when no relay has a limit).
     pub fn quota_frees(&self) -> Option<QuotaFrees> {
-        self.quotas
-            .iter()
-            .filter_map(|q| {
-                Some(QuotaFrees {
-                    at: q.frees_at?,
-                    relay: q.name.clone(),
-                })
-            })
-            .min_by_key(|f| f.at)
+        earliest_free(&self.quotas)
     }
+}
+
+/// The earliest time a relay with a limit can take more, and which.
+fn earliest_free(quotas: &[RelayQuota]) -> Option<QuotaFrees> {
+    quotas
+        .iter()
+        .filter_map(|q| {
+            Some(QuotaFrees {
+                at: q.frees_at?,
+                relay: q.name.clone(),
+            })
+        })
+        .min_by_key(|f| f.at)
 }
 
 /// A relay's daily limit against what it sent in the last 24 hours.
@@ -539,16 +536,7 @@ pub fn execute(
             .this_run
             .saturating_sub(report.sent + report.failed + report.deferred + report.unknown);
         let want = left.min(sending.batch_size.get() as u64);
-        let quotas = quotas(&composed.project.state_dir(), &plan.relays, want)?;
-        quotas
-            .into_iter()
-            .filter_map(|q| {
-                Some(QuotaFrees {
-                    at: q.frees_at?,
-                    relay: q.name,
-                })
-            })
-            .min_by_key(|f| f.at)
+        earliest_free(&quotas(&composed.project.state_dir(), &plan.relays, want)?)
     } else {
         None
     };

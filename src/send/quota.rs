@@ -17,21 +17,21 @@ use time::format_description::well_known::Rfc3339;
 
 use super::journal::{self, Entry};
 
-/// The rolling window a `daily_limit` counts over.
-const DAY: Duration = Duration::from_hours(24);
+/// The rolling window a `daily_limit` counts over, in seconds.
+const DAY: i64 = 24 * 60 * 60;
 
 /// **For tests only**: shortens the quota window to this many seconds, so
 /// that a test can see a quota free up without waiting a day. Never set it
 /// for a real list: the relays' own limits count over 24 hours.
 pub const TEST_WINDOW_ENV: &str = "MISSIVE_TEST_QUOTA_WINDOW_SECS";
 
-/// The quota window: a day, unless a test shortened it.
-pub fn window() -> Duration {
+/// The quota window in seconds: a day, unless a test shortened it.
+fn window() -> i64 {
     std::env::var(TEST_WINDOW_ENV)
         .ok()
-        .and_then(|v| v.parse::<u64>().ok())
-        .filter(|&secs| secs > 0)
-        .map_or(DAY, Duration::from_secs)
+        .and_then(|v| v.parse::<i64>().ok())
+        .filter(|secs| (1..=DAY).contains(secs))
+        .unwrap_or(DAY)
 }
 
 /// What each relay sent, in time slots of 1/1440 of the window (a minute
@@ -39,20 +39,21 @@ pub fn window() -> Duration {
 #[derive(Debug, Default, Serialize, Deserialize)]
 pub struct Usage {
     /// The slot length, in seconds; a snapshot with another is rebuilt.
-    slot: u64,
+    slot: i64,
     /// Relay name → slot start (Unix seconds) → messages.
     relays: BTreeMap<String, BTreeMap<i64, u64>>,
     /// Journal stem → bytes read.
     journals: BTreeMap<String, u64>,
+    /// The window, in seconds.
     #[serde(skip)]
-    window: u64,
+    window: i64,
 }
 
 impl Usage {
     /// The snapshot in `state_dir`, brought up to date with the journals
     /// there, without slots older than the window.
     pub fn load(state_dir: &Path) -> Result<Usage> {
-        let window = window().as_secs();
+        let window = window();
         let slot = (window / 1440).max(1);
         let path = path(state_dir);
         let mut usage = match std::fs::read(&path) {
@@ -89,7 +90,7 @@ impl Usage {
             // Not the journal the snapshot read (it was replaced): start over.
             from = 0;
         }
-        let window = Duration::from_secs(self.window);
+        let window = Duration::from_secs(self.window.unsigned_abs());
         let stale = metadata
             .modified()
             .ok()
@@ -103,7 +104,7 @@ impl Usage {
         file.seek(SeekFrom::Start(from))?;
         let mut reader = BufReader::new(file.take(len - from));
         let mut line = Vec::new();
-        let since = now - i64::try_from(self.window).unwrap_or(i64::MAX);
+        let since = now - self.window;
         loop {
             line.clear();
             let n = reader
@@ -127,7 +128,7 @@ impl Usage {
     }
 
     fn add(&mut self, relay: &str, at: i64) {
-        let slot = at - at.rem_euclid(i64::try_from(self.slot).unwrap_or(60));
+        let slot = at - at.rem_euclid(self.slot);
         *self
             .relays
             .entry(relay.to_string())
@@ -138,8 +139,7 @@ impl Usage {
 
     /// Drops the slots that have left the window.
     fn prune(&mut self, now: i64) {
-        let window = i64::try_from(self.window).unwrap_or(i64::MAX);
-        let slot = i64::try_from(self.slot).unwrap_or(60);
+        let (slot, window) = (self.slot, self.window);
         for slots in self.relays.values_mut() {
             slots.retain(|start, _| start + slot + window > now);
         }
@@ -160,15 +160,14 @@ impl Usage {
         };
         let want = want.min(limit);
         let mut used: u64 = slots.values().sum();
-        let window = i64::try_from(self.window).unwrap_or(i64::MAX);
-        let slot = i64::try_from(self.slot).unwrap_or(60);
         let mut at = now;
         for (start, n) in slots {
             if used + want <= limit {
                 break;
             }
             used -= n;
-            at = OffsetDateTime::from_unix_timestamp(start + slot + window).unwrap_or(now);
+            at =
+                OffsetDateTime::from_unix_timestamp(start + self.slot + self.window).unwrap_or(now);
         }
         at.max(now)
     }

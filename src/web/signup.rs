@@ -383,16 +383,9 @@ pub fn invite(project: &Project, email: &lettre::Address, name: &str) -> Result<
     log.append_about(&claim.email, events::PENDING, "author", "", "")?;
     let transport = crate::send::Transport::from_project(project)?;
     transport.prepare()?;
-    crate::runtime()?.block_on(async {
-        use crate::send::transport::Deliver as _;
-        let mut link = transport.link();
-        let result = link.deliver(&message).await;
-        link.close().await;
-        result.map_err(|e| match e {
-            crate::send::transport::DeliverError::Failed(f) => anyhow!("not sent: {}", f.reply()),
-            crate::send::transport::DeliverError::Fatal(f) => anyhow!("not sent: {f}"),
-        })
-    })
+    crate::runtime()?
+        .block_on(transport.deliver_one(&message))
+        .map_err(|e| anyhow!("not sent: {e}"))
 }
 
 /// `GET /subscribed`: the built-in "check your inbox" page.

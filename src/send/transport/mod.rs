@@ -113,6 +113,16 @@ pub enum DeliverError {
     Fatal(Fatal),
 }
 
+impl std::fmt::Display for DeliverError {
+    /// The server's reply, or why the server cannot be used.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DeliverError::Failed(failure) => f.write_str(failure.reply()),
+            DeliverError::Fatal(fatal) => write!(f, "{fatal}"),
+        }
+    }
+}
+
 impl From<Fatal> for DeliverError {
     fn from(f: Fatal) -> Self {
         DeliverError::Fatal(f)
@@ -288,6 +298,15 @@ impl Transport {
             Transport::File(dir) => format!("files in {}", dir.display()),
             Transport::DryRun => "nowhere (dry run)".into(),
         }
+    }
+
+    /// Sends one message over a link of its own, opened and closed for it
+    /// (a test, a confirmation).
+    pub async fn deliver_one(&self, message: &Message) -> Result<String, DeliverError> {
+        let mut link = self.link();
+        let result = link.deliver(message).await;
+        link.close().await;
+        result
     }
 
     /// A new link for one worker.
