@@ -1,6 +1,7 @@
 //! Writing files that matter: whole files replaced atomically (temp file in
 //! the same directory, fsync, rename, fsync the directory), append-only logs
-//! opened private (0600) with a torn last line repaired, and directories of
+//! that several processes share (opened private, 0600; every append and the
+//! repair of a torn last line under an exclusive lock), and directories of
 //! state kept private.
 
 use std::fs::{File, OpenOptions};
@@ -114,30 +115,92 @@ pub enum Tail {
     CutOff,
 }
 
-/// Opens an append-only log of lines, creating it private (0600) with the
-/// directory. A last line left without its newline by a crash is handed to
-/// `keep`: when it says the line is whole, its newline is added; otherwise
-/// the line is cut off. Either way the next line starts on a line of its own.
-pub fn open_log(path: &Path, keep: impl Fn(&[u8]) -> bool) -> Result<(File, Tail)> {
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        create_private_dir(dir)?;
-    }
-    let mut options = OpenOptions::new();
-    options.read(true).append(true).create(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(PRIVATE_FILE);
-    }
-    let mut file = options
-        .open(path)
-        .with_context(|| format!("cannot open {}", path.display()))?;
-    let tail = repair_tail(&mut file, keep)
-        .with_context(|| format!("cannot repair {}", path.display()))?;
-    Ok((file, tail))
+/// An append-only log of lines that several processes write at once
+/// (`serve`, `bounces`, `send` and the author's commands share
+/// `.missive/`). Every append, and the repair of a last line a crash left
+/// without its newline, holds an exclusive lock on the file, so a process
+/// never takes another's line still being written for a torn one.
+#[derive(Debug)]
+pub struct AppendLog {
+    path: PathBuf,
+    file: File,
 }
 
-fn repair_tail(file: &mut File, keep: impl Fn(&[u8]) -> bool) -> std::io::Result<Tail> {
+impl AppendLog {
+    /// Opens the log, creating it private (0600) with its directory, and
+    /// writes `header` when it is empty. A last line left without its
+    /// newline by a crash is handed to `keep`: when it says the line is
+    /// whole, its newline is added; otherwise the line is cut off. Either
+    /// way the next line starts on a line of its own.
+    pub fn open(
+        path: &Path,
+        header: &[u8],
+        keep: impl Fn(&[u8]) -> bool,
+    ) -> Result<(AppendLog, Tail)> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            create_private_dir(dir)?;
+        }
+        let mut options = OpenOptions::new();
+        options.read(true).append(true).create(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(PRIVATE_FILE);
+        }
+        let file = options
+            .open(path)
+            .with_context(|| format!("cannot open {}", path.display()))?;
+        let tail = locked(&file, path, |mut file| {
+            let tail = repair_tail(file, &keep)?;
+            if !header.is_empty() && file.metadata()?.len() == 0 {
+                file.write_all(header)?;
+                file.sync_data()?;
+            }
+            Ok(tail)
+        })
+        .with_context(|| format!("cannot repair {}", path.display()))?;
+        Ok((
+            AppendLog {
+                path: path.to_path_buf(),
+                file,
+            },
+            tail,
+        ))
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Appends whole lines with one write, under the lock: lines from two
+    /// processes never interleave, and no repair cuts them.
+    pub fn append(&mut self, lines: &[u8]) -> Result<()> {
+        debug_assert!(lines.ends_with(b"\n"), "whole lines only");
+        locked(&self.file, &self.path, |mut file| file.write_all(lines))
+            .with_context(|| format!("cannot write {}", self.path.display()))
+    }
+
+    /// Makes every line appended so far durable.
+    pub fn sync(&self) -> Result<()> {
+        self.file
+            .sync_data()
+            .with_context(|| format!("cannot write {}", self.path.display()))
+    }
+}
+
+/// Runs `f` holding the exclusive lock on `file` (released when it returns,
+/// or by the OS if the process dies).
+fn locked<T>(file: &File, path: &Path, f: impl FnOnce(&File) -> std::io::Result<T>) -> Result<T> {
+    file.lock()
+        .with_context(|| format!("cannot lock {}", path.display()))?;
+    let result = f(file);
+    let unlocked = file.unlock();
+    let value = result?;
+    unlocked.with_context(|| format!("cannot unlock {}", path.display()))?;
+    Ok(value)
+}
+
+fn repair_tail(mut file: &File, keep: impl Fn(&[u8]) -> bool) -> std::io::Result<Tail> {
     let len = file.metadata()?.len();
     if len == 0 {
         return Ok(Tail::Clean);
@@ -148,7 +211,7 @@ fn repair_tail(file: &mut File, keep: impl Fn(&[u8]) -> bool) -> std::io::Result
         let start = len.saturating_sub(window);
         file.seek(SeekFrom::Start(start))?;
         let mut buf = Vec::with_capacity(window as usize);
-        Read::by_ref(file).take(window).read_to_end(&mut buf)?;
+        Read::by_ref(&mut file).take(window).read_to_end(&mut buf)?;
         if buf.last() == Some(&b'\n') {
             return Ok(Tail::Clean);
         }
@@ -161,7 +224,7 @@ fn repair_tail(file: &mut File, keep: impl Fn(&[u8]) -> bool) -> std::io::Result
 }
 
 fn finish_tail(
-    file: &mut File,
+    mut file: &File,
     line_start: u64,
     line: &[u8],
     keep: impl Fn(&[u8]) -> bool,
@@ -239,21 +302,98 @@ mod tests {
     fn logs_are_private_and_their_torn_tail_is_repaired() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("state/log");
-        let (mut file, tail) = open_log(&path, |_| true).unwrap();
+        let (mut log, tail) = AppendLog::open(&path, b"header\n", |_| true).unwrap();
         assert_eq!(tail, Tail::Clean);
-        file.write_all(b"a\nhalf").unwrap();
-        drop(file);
+        log.append(b"a\n").unwrap();
+        drop(log);
         #[cfg(unix)]
         assert_eq!(mode(&path), 0o600);
+        // A crash in the middle of a line.
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap()
+            .write_all(b"half")
+            .unwrap();
 
-        let (mut file, tail) = open_log(&path, |line| line == b"whole").unwrap();
+        let (mut log, tail) = AppendLog::open(&path, b"header\n", |line| line == b"whole").unwrap();
         assert_eq!(tail, Tail::CutOff);
-        file.write_all(b"b\nwhole").unwrap();
-        drop(file);
-        assert_eq!(std::fs::read(&path).unwrap(), b"a\nb\nwhole");
-        let (mut file, tail) = open_log(&path, |line| line == b"whole").unwrap();
+        log.append(b"b\n").unwrap();
+        drop(log);
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap()
+            .write_all(b"whole")
+            .unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"header\na\nb\nwhole");
+        let (mut log, tail) = AppendLog::open(&path, b"header\n", |line| line == b"whole").unwrap();
         assert_eq!(tail, Tail::Completed);
-        file.write_all(b"c\n").unwrap();
-        assert_eq!(std::fs::read(&path).unwrap(), b"a\nb\nwhole\nc\n");
+        log.append(b"c\n").unwrap();
+        assert_eq!(
+            std::fs::read(&path).unwrap(),
+            b"header\na\nb\nwhole\nc\n",
+            "the header is written once"
+        );
+    }
+
+    /// Writers appending long lines while others open the log (and would
+    /// repair what looks like a torn tail) and append short ones: every
+    /// line arrives once and whole. Each thread opens the file itself, as
+    /// another process would (a lock belongs to the open file).
+    #[test]
+    fn opening_a_log_never_cuts_a_line_another_is_writing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("events.csv");
+        AppendLog::open(&path, b"", |_| false).unwrap();
+        let long_line = |w: usize, i: usize| {
+            let mut line = format!("long {w} {i} ").into_bytes();
+            line.resize(4_000_000, b'x');
+            line.push(b'\n');
+            line
+        };
+        std::thread::scope(|scope| {
+            for w in 0..2 {
+                let path = &path;
+                scope.spawn(move || {
+                    let (mut log, _) = AppendLog::open(path, b"", |_| false).unwrap();
+                    for i in 0..10 {
+                        log.append(&long_line(w, i)).unwrap();
+                    }
+                });
+            }
+            for o in 0..2 {
+                let path = &path;
+                scope.spawn(move || {
+                    for i in 0..1000 {
+                        let (mut log, _) = AppendLog::open(path, b"", |_| false).unwrap();
+                        log.append(format!("short {o} {i}\n").as_bytes()).unwrap();
+                    }
+                });
+            }
+        });
+        let text = std::fs::read(&path).unwrap();
+        let lines: Vec<&[u8]> = text
+            .split(|b| *b == b'\n')
+            .filter(|l| !l.is_empty())
+            .collect();
+        let mut names: Vec<String> = lines
+            .iter()
+            .map(|l| {
+                let words: Vec<&[u8]> = l.splitn(4, |b| *b == b' ').collect();
+                if words[0] == b"long" {
+                    assert_eq!(l.len(), 4_000_000, "a long line arrived whole");
+                }
+                String::from_utf8_lossy(&l[..l.len().min(20)])
+                    .split(' ')
+                    .take(3)
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
+            .collect();
+        assert_eq!(names.len(), 2 * 10 + 2 * 1000, "nothing lost");
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), 2 * 10 + 2 * 1000, "nothing doubled");
     }
 }

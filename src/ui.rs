@@ -715,6 +715,7 @@ pub fn print_bounces(run: &Run) {
     let actions = [
         Action::Suppressed,
         Action::Counted,
+        Action::Untrusted,
         Action::Ignored,
         Action::None,
     ];
@@ -725,6 +726,7 @@ pub fn print_bounces(run: &Run) {
     let name = |a: Action| match a {
         Action::Suppressed => "suppressed",
         Action::Counted => "counted",
+        Action::Untrusted => "untrusted",
         Action::Ignored => "ignored",
         Action::None => "recorded",
     };

@@ -10,8 +10,6 @@ pub mod mailbox;
 pub mod report;
 
 use std::collections::{BTreeSet, HashMap, HashSet};
-use std::fs::File;
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
@@ -41,9 +39,14 @@ pub enum Action {
     /// Recorded and counted (a soft bounce, a block of the sender, a
     /// bounce of an address already off the list).
     Counted,
-    /// Nothing to record (an auto-reply, a delay, a forged tag, mail that
-    /// is not a bounce).
+    /// Nothing to record (an auto-reply, a delay, mail that is not a
+    /// bounce, a genuine tag whose reader no journal names).
     Ignored,
+    /// A bounce or complaint that does not prove it answers mail missive
+    /// sent (no genuine tag in its envelope, in the original's
+    /// `Return-Path` or `Message-ID`, or in an SES notification): counted,
+    /// and acts on nobody, whoever it names.
+    Untrusted,
     /// `--dry-run`: nothing recorded, nothing marked.
     None,
 }
@@ -296,6 +299,11 @@ impl<'p> Processor<'p> {
                 outcome.note = why;
                 return Ok(outcome);
             }
+            Traced::Untrusted(why) => {
+                outcome.action = Action::Untrusted;
+                outcome.note = why;
+                return Ok(outcome);
+            }
         }
         if self.dry_run {
             outcome.action = Action::None;
@@ -305,58 +313,46 @@ impl<'p> Processor<'p> {
         Ok(outcome)
     }
 
-    /// Who a report is about: the reader its signed bounce tag names, or,
-    /// with no tag, the recipient it names when that address is one missive
-    /// knows (on the list, in the log or in a journal).
+    /// Who a report is about: the reader its signed bounce tag names, and
+    /// nobody else. An address the report names is believed only as far
+    /// as the tag names it too, so a forged report can only ever speak of
+    /// the reader a genuine tag was made for.
     fn trace(&mut self, report: &report::Report) -> Result<Traced> {
-        if let (Some(secret), false) = (&self.secret, report.tags.is_empty()) {
-            let Some((id, hash)) = report.tags.iter().find_map(|t| secret.open_verp_tag(t)) else {
-                return Ok(Traced::Nobody(
-                    "the bounce tag is forged or damaged: nothing recorded".into(),
-                ));
-            };
-            let issue = self.issues.get(&id).cloned();
-            let named = report
-                .recipient
-                .as_ref()
-                .filter(|r| address_hash(&normalize(r)) == hash)
-                .cloned();
-            let email = match (named, &issue) {
-                (Some(email), _) => Some(email),
-                (None, Some(stem)) => self.recipients_of(stem)?.get(&hash).cloned(),
-                (None, None) => None,
-            };
-            let email = match email {
-                Some(e) => Some(e),
-                None => self.known()?.get(&hash).cloned(),
-            };
-            return Ok(match email {
-                Some(email) => Traced::To { email, issue },
-                None => Traced::Nobody("the bounce tag names nobody missive sent to".into()),
-            });
-        }
-        let Some(recipient) = &report.recipient else {
-            return Ok(Traced::Nobody("the report names no recipient".into()));
+        let Some(secret) = &self.secret else {
+            return Ok(Traced::Untrusted(format!(
+                "{} is not set, so nothing proves this answers mail missive sent: \
+                 acts on nobody",
+                crate::list::token::SECRET_ENV
+            )));
         };
-        let hash = address_hash(&normalize(recipient));
-        if self.known()?.contains_key(&hash) {
-            return Ok(Traced::To {
-                email: normalize(recipient),
-                issue: None,
-            });
-        }
-        let stems: Vec<String> = self.order.keys().cloned().collect();
-        for stem in stems {
-            if self.recipients_of(&stem)?.contains_key(&hash) {
-                return Ok(Traced::To {
-                    email: normalize(recipient),
-                    issue: None,
-                });
-            }
-        }
-        Ok(Traced::Nobody(format!(
-            "{recipient} is not on the list nor in any journal"
-        )))
+        let Some(tagged) = report.tags.iter().find_map(|t| secret.open_verp_tag(t)) else {
+            return Ok(Traced::Untrusted(if report.tags.is_empty() {
+                "no signed tag (bounce address, Return-Path or Message-ID) ties it to a \
+                 message missive sent: acts on nobody"
+                    .into()
+            } else {
+                "the bounce tag is forged or damaged: acts on nobody".into()
+            }));
+        };
+        let issue = self.issues.get(&tagged.issue).cloned();
+        let named = report
+            .recipient
+            .as_ref()
+            .filter(|r| tagged.names(r))
+            .map(|r| normalize(r));
+        let email = match (named, &issue) {
+            (Some(email), _) => Some(email),
+            (None, Some(stem)) => tagged.find(self.recipients_of(stem)?).cloned(),
+            (None, None) => None,
+        };
+        let email = match email {
+            Some(e) => Some(e),
+            None => tagged.find(self.known()?).cloned(),
+        };
+        Ok(match email {
+            Some(email) => Traced::To { email, issue },
+            None => Traced::Nobody("the bounce tag names nobody missive sent to".into()),
+        })
     }
 
     /// Writes the event an outcome calls for and sets its action.
@@ -446,6 +442,8 @@ enum Traced {
     },
     /// Nobody: why.
     Nobody(String),
+    /// Nothing proves the report answers mail missive sent: why.
+    Untrusted(String),
 }
 
 /// The issues of the project (every journal in `.missive/` and every issue
@@ -522,11 +520,11 @@ fn append_seen(path: &Path, seen: &[(String, Outcome)]) -> Result<()> {
     if seen.is_empty() {
         return Ok(());
     }
-    let (mut file, _): (File, _) = crate::fsutil::open_log(path, |_| false)?;
+    let (mut file, _) =
+        crate::fsutil::AppendLog::open(path, b"key,time,source,kind,recipient,action\n", |_| {
+            false
+        })?;
     let mut out = csv::Writer::from_writer(Vec::new());
-    if file.metadata()?.len() == 0 {
-        out.write_record(["key", "time", "source", "kind", "recipient", "action"])?;
-    }
     let now = crate::fsutil::timestamp();
     for (key, o) in seen {
         let action = serde_json::to_value(o.action)?;
@@ -540,9 +538,8 @@ fn append_seen(path: &Path, seen: &[(String, Outcome)]) -> Result<()> {
         ])?;
     }
     let bytes = out.into_inner().context("cannot format the seen list")?;
-    file.write_all(&bytes)
-        .and_then(|()| file.sync_data())
-        .with_context(|| format!("cannot write {}", path.display()))
+    file.append(&bytes)?;
+    file.sync()
 }
 
 #[cfg(test)]

@@ -57,8 +57,11 @@ pub struct Report {
     pub status: Option<String>,
     /// The server's words, on one line.
     pub diagnostic: String,
-    /// Bounce tags (VERP) of the addresses the message came back to, and
-    /// of the original message's return path, in the order found.
+    /// Bounce tags, which only missive's secret can make: first those of
+    /// the address the message came back to (VERP), then those anywhere
+    /// else in it (the original's `Return-Path` and `Message-ID`, quoted
+    /// or attached; an SES notification's `mail.source` and headers), in
+    /// the order found. Whether each is genuine is for the secret to say.
     pub tags: Vec<String>,
     pub message_id: Option<String>,
 }
@@ -99,7 +102,10 @@ pub fn read(raw: &[u8]) -> Report {
         }
     }
     tags.append(&mut report.tags);
-    tags.dedup();
+    tags.extend(tags_in_bytes(raw));
+    texts_of(&message, 0, &mut |text| tags.extend(tags_in(text)));
+    let mut found = std::collections::HashSet::new();
+    tags.retain(|t| found.insert(t.clone()));
     report.tags = tags;
     report.message_id = message.message_id().map(str::to_string);
     report.diagnostic = one_line(&report.diagnostic);
@@ -123,15 +129,45 @@ fn one_line(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-/// Bounce tags in the addresses of `text`: the part after the last `+` of
-/// a local part, when it has the shape of one (29 base32 characters).
-/// Whether it is genuine is for the secret to say.
+/// What a bounce tag looks like where missive puts one: after the `+` of
+/// a bounce address (`bounces+<tag>@`), or at the head of a `Message-ID`
+/// (`<tag.0123456789abcdef@`); 29 base32 characters (the first version)
+/// or 30.
+const TAG_PATTERN: &str = r"(?i)\+([a-z2-7]{29,30})@|<([a-z2-7]{29,30})\.[0-9a-f]{16}@";
+
+/// Bounce tags in `text`, lower-cased. Whether each is genuine is for the
+/// secret to say.
 fn tags_in(text: &str) -> Vec<String> {
     static TAG: LazyLock<Regex> =
-        LazyLock::new(|| Regex::new(r"(?i)\+([a-z2-7]{29})@").expect("a valid pattern"));
+        LazyLock::new(|| Regex::new(TAG_PATTERN).expect("a valid pattern"));
     TAG.captures_iter(text)
-        .map(|c| c[1].to_lowercase())
+        .filter_map(|c| c.get(1).or_else(|| c.get(2)))
+        .map(|m| m.as_str().to_lowercase())
         .collect()
+}
+
+/// Bounce tags anywhere in a message's bytes (the headers of a quoted or
+/// attached original included).
+fn tags_in_bytes(raw: &[u8]) -> Vec<String> {
+    static TAG: LazyLock<regex::bytes::Regex> =
+        LazyLock::new(|| regex::bytes::Regex::new(TAG_PATTERN).expect("a valid pattern"));
+    TAG.captures_iter(raw)
+        .filter_map(|c| c.get(1).or_else(|| c.get(2)))
+        .map(|m| String::from_utf8_lossy(m.as_bytes()).to_lowercase())
+        .collect()
+}
+
+/// Hands each decoded text of `message` (and of the messages it carries,
+/// three deep) to `each`: where an encoded part hides a tag from
+/// [`tags_in_bytes`].
+fn texts_of(message: &Message, depth: usize, each: &mut dyn FnMut(&str)) {
+    for part in &message.parts {
+        match &part.body {
+            PartType::Text(text) | PartType::Html(text) => each(text),
+            PartType::Message(inner) if depth < 3 => texts_of(inner, depth + 1, each),
+            _ => {}
+        }
+    }
 }
 
 /// The first e-mail address in `text`, lower-cased.
@@ -225,19 +261,6 @@ fn original<'a>(message: &'a Message<'a>) -> Option<Message<'a>> {
     None
 }
 
-/// Bounce tags in the return path of the original message a report carries.
-fn original_tags(message: &Message) -> Vec<String> {
-    original(message)
-        .map(|original| {
-            ["Return-Path", "Sender"]
-                .iter()
-                .flat_map(|name| header_texts(&original, name))
-                .flat_map(|value| tags_in(&value))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 /// The kind and sender-block flag of a failure with `status` and `words`.
 fn failure(status: Option<&str>, words: &str) -> (Kind, bool) {
     match bounce::classify(status, words) {
@@ -296,7 +319,7 @@ fn dsn(message: &Message) -> Option<Report> {
         recipient,
         status,
         diagnostic,
-        tags: original_tags(message),
+        tags: Vec::new(),
         message_id: None,
     })
 }
@@ -311,10 +334,6 @@ fn arf(message: &Message) -> Option<Report> {
     if !matches!(feedback.as_str(), "abuse" | "fraud") {
         return Some(Report::new(Kind::Unknown));
     }
-    let mut tags: Vec<String> = field(&fields, "Original-Mail-From")
-        .map(tags_in)
-        .unwrap_or_default();
-    tags.extend(original_tags(message));
     let recipient = field(&fields, "Original-Rcpt-To")
         .and_then(address_in)
         .or_else(|| {
@@ -328,7 +347,7 @@ fn arf(message: &Message) -> Option<Report> {
         recipient,
         status: None,
         diagnostic: format!("Feedback-Type: {feedback}"),
-        tags,
+        tags: Vec::new(),
         message_id: None,
     })
 }
@@ -486,7 +505,7 @@ fn nonstandard(message: &Message) -> Option<Report> {
         recipient,
         status,
         diagnostic,
-        tags: original_tags(message),
+        tags: Vec::new(),
         message_id: None,
     })
 }

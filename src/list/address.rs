@@ -1,10 +1,11 @@
 //! Email addresses as the list compares them: lower-cased, trimmed, with
 //! international domains in punycode, and hashed to 64 bits where only
-//! membership matters.
+//! membership matters (a hash that bounce tags carry, so it never changes).
 
-use std::collections::hash_map::DefaultHasher;
 use std::collections::{HashMap, HashSet};
-use std::hash::{Hash, Hasher};
+use std::hash::Hasher as _;
+
+use sha2::{Digest as _, Sha256};
 
 /// Lower-cases and trims an address for comparison, with an international
 /// domain in its ASCII (punycode) form: `a@bücher.de` and
@@ -20,11 +21,24 @@ pub fn normalize(email: &str) -> String {
     }
 }
 
-/// A 64-bit hash of a normalized address. SipHash-1-3 with fixed keys: two
-/// different addresses collide with a chance of about one in 10^19 per pair.
+/// A 64-bit hash of a normalized address: the first 8 bytes of its SHA-256,
+/// big-endian. Bounce tags carry it, so it is fixed for good (a test pins
+/// it); two different addresses collide with a chance of about one in
+/// 10^19 per pair.
 pub fn address_hash(normalized: &str) -> u64 {
-    let mut h = DefaultHasher::new();
-    normalized.hash(&mut h);
+    let digest = Sha256::digest(normalized.as_bytes());
+    u64::from_be_bytes(digest[..8].try_into().expect("8 of 32 bytes"))
+}
+
+/// The hash the first bounce tags carried: SipHash-1-3 with zero keys over
+/// the address and a 0xff byte, as the standard library's `DefaultHasher`
+/// computed it for a `str` when they were sent. Computed here by a crate
+/// that fixes the algorithm, so tags already sent keep their meaning
+/// whatever the toolchain.
+pub fn legacy_address_hash(normalized: &str) -> u64 {
+    let mut h = siphasher::sip::SipHasher13::new_with_keys(0, 0);
+    h.write(normalized.as_bytes());
+    h.write_u8(0xff);
     h.finish()
 }
 
@@ -114,5 +128,26 @@ mod tests {
             address_hash("a@x.org"),
             address_hash(&normalize("A@X.org "))
         );
+    }
+
+    #[test]
+    fn the_hashes_tags_carry_are_pinned() {
+        // Fixed vectors: a change here makes every bounce tag already sent
+        // trace to nobody.
+        assert_eq!(address_hash("reader@example.com"), 0xd108_b279_434f_e1d5);
+        assert_eq!(
+            legacy_address_hash("reader@example.com"),
+            0xd89a_4e8f_dabf_51b6
+        );
+        // The legacy hash is what the standard library computed when the
+        // first tags were sent (and still does with this toolchain).
+        #[allow(deprecated)]
+        let std_hash = {
+            use std::hash::{Hash as _, Hasher as _};
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            "reader@example.com".hash(&mut h);
+            h.finish()
+        };
+        assert_eq!(legacy_address_hash("reader@example.com"), std_hash);
     }
 }

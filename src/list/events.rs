@@ -7,10 +7,9 @@
 
 use std::collections::HashSet;
 use std::fs::File;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 
 use crate::list::address::normalize;
 pub use crate::list::address::{Joined, Suppressed};
@@ -274,31 +273,31 @@ fn read_complete_lines(path: &Path) -> Result<Vec<csv::StringRecord>> {
     Ok(reader.records().filter_map(Result::ok).collect())
 }
 
+/// The most an event's detail keeps (a server's reply, a diagnostic), in
+/// bytes: a line every command reads stays short whatever a bounce says.
+pub const MAX_DETAIL: usize = 1024;
+
+/// The longest address an event may name (RFC 5321: a path of 256
+/// octets, less its angle brackets).
+pub const MAX_ADDRESS: usize = 254;
+
 /// Appends events to the log, each made durable before
-/// [`append`](Log::append) returns.
+/// [`append`](Log::append) returns. Other processes append to the same log
+/// at once; see [`AppendLog`](crate::fsutil::AppendLog).
 pub struct Log {
-    path: PathBuf,
-    file: File,
+    file: crate::fsutil::AppendLog,
 }
 
 impl Log {
     /// Opens (creating, private) the log. A last line cut short by a crash
     /// is cut off, so the next event starts on a line of its own.
     pub fn open(path: &Path) -> Result<Log> {
-        let (mut file, _) = crate::fsutil::open_log(path, |_| false)?;
-        if file.metadata()?.len() == 0 {
-            file.write_all(HEADER.as_bytes())
-                .and_then(|()| file.sync_all())
-                .with_context(|| format!("cannot write {}", path.display()))?;
-        }
-        Ok(Log {
-            path: path.to_path_buf(),
-            file,
-        })
+        let (file, _) = crate::fsutil::AppendLog::open(path, HEADER.as_bytes(), |_| false)?;
+        Ok(Log { file })
     }
 
     pub fn path(&self) -> &Path {
-        &self.path
+        self.file.path()
     }
 
     /// Writes one event (address, now, event, source) and syncs it to disk.
@@ -335,22 +334,41 @@ impl Log {
     }
 
     fn write(&mut self, fields: &[&str]) -> Result<()> {
+        let email = fields[0];
+        if email.len() > MAX_ADDRESS {
+            bail!(
+                "{}: an address of {} bytes is not one (at most {MAX_ADDRESS})",
+                self.path().display(),
+                email.len()
+            );
+        }
+        let mut capped: Vec<&str> = fields.to_vec();
+        if let Some(detail) = capped.get_mut(4) {
+            *detail = cap(detail, MAX_DETAIL);
+        }
         let mut line = csv::Writer::from_writer(Vec::new());
-        line.write_record(fields)
+        line.write_record(&capped)
             .context("cannot format a list event")?;
         let line = line.into_inner().context("cannot format a list event")?;
-        // One write per line: lines from two processes never interleave.
-        self.file
-            .write_all(&line)
-            .with_context(|| format!("cannot write {}", self.path.display()))
+        self.file.append(&line)
     }
 
     /// Makes every event written so far durable.
     pub fn sync(&mut self) -> Result<()> {
-        self.file
-            .sync_data()
-            .with_context(|| format!("cannot write {}", self.path.display()))
+        self.file.sync()
     }
+}
+
+/// `text` cut to at most `max` bytes, at a character boundary.
+fn cap(text: &str, max: usize) -> &str {
+    if text.len() <= max {
+        return text;
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
 }
 
 /// Unsubscribes copied from a suppression file of an earlier version.
@@ -512,6 +530,7 @@ pub fn fold(list: &Path, suppressed: &Suppressed) -> Result<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::Write as _;
 
     #[test]
     fn events_are_appended_and_read_back() {

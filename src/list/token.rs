@@ -13,6 +13,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
+use crate::list::address::{address_hash, legacy_address_hash, normalize};
+
 /// The first character of a sealed token: its format, so a later one can
 /// be told apart.
 const SEALED_VERSION: char = 's';
@@ -38,6 +40,59 @@ pub struct SignupClaim {
 /// A bounce tag's bytes: issue id (4), address hash (8), signature (6).
 const VERP_BYTES: usize = 18;
 const VERP_MAC_BYTES: usize = 6;
+
+/// The first character of a bounce tag of today's version; tags of the
+/// first version have none (and are a character shorter).
+pub const TAG_VERSION: char = 'b';
+
+/// How long a bounce tag is, in characters.
+pub const TAG_LEN: usize = 30;
+
+/// The versions of bounce tags, which differ in the address hash they carry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TagVersion {
+    /// [`legacy_address_hash`], as the first tags carried.
+    V1,
+    /// [`address_hash`].
+    V2,
+}
+
+/// What a genuine bounce tag names: the issue a message went out with and
+/// its recipient.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Tagged {
+    /// The issue's [`issue_id`].
+    pub issue: [u8; 4],
+    hash: u64,
+    version: TagVersion,
+}
+
+impl Tagged {
+    /// Whether the tag was made for `email`.
+    pub fn names(&self, email: &str) -> bool {
+        self.hash_of(&normalize(email)) == self.hash
+    }
+
+    /// The hash of a normalized address as this tag's version computes it.
+    fn hash_of(&self, normalized: &str) -> u64 {
+        match self.version {
+            TagVersion::V1 => legacy_address_hash(normalized),
+            TagVersion::V2 => address_hash(normalized),
+        }
+    }
+
+    /// The address the tag names among addresses keyed by their
+    /// [`address_hash`].
+    pub fn find<'a, V>(&self, by_hash: &'a std::collections::HashMap<u64, V>) -> Option<&'a V>
+    where
+        V: AsRef<str>,
+    {
+        match self.version {
+            TagVersion::V2 => by_hash.get(&self.hash),
+            TagVersion::V1 => by_hash.values().find(|email| self.names(email.as_ref())),
+        }
+    }
+}
 
 /// An HMAC-SHA256 keyed with the secret's bytes.
 fn keyed(secret: &[u8]) -> Hmac<Sha256> {
@@ -162,42 +217,57 @@ impl Secret {
         serde_json::from_slice(&json).ok()
     }
 
-    /// The tag of a bounce address (`bounces+<tag>@…`, VERP): it names the
-    /// issue and the recipient (as hashes) and is signed, so a bounce can be
-    /// traced to both and nobody can forge one to suppress somebody else.
-    /// 29 lower-case letters and digits, whatever the address.
+    /// The tag of a bounce address (`bounces+<tag>@…`, VERP) and of each
+    /// message's `Message-ID`: it names the issue and the recipient (as
+    /// hashes) and is signed, so a bounce can be traced to both and nobody
+    /// can forge one to suppress somebody else. 30 lower-case letters and
+    /// digits, whatever the address: [`TAG_VERSION`] and the signed bytes.
     pub fn verp_tag(&self, issue: &str, email: &str) -> String {
         let mut body = Vec::with_capacity(VERP_BYTES);
         body.extend_from_slice(&issue_id(issue));
-        body.extend_from_slice(
-            &crate::list::address::address_hash(&crate::list::address::normalize(email))
-                .to_be_bytes(),
-        );
-        let mac = self.verp_mac(&body).finalize().into_bytes();
+        body.extend_from_slice(&address_hash(&normalize(email)).to_be_bytes());
+        let mac = self.verp_mac(TagVersion::V2, &body).finalize().into_bytes();
         body.extend_from_slice(&mac[..VERP_MAC_BYTES]);
-        data_encoding::BASE32_NOPAD.encode(&body).to_lowercase()
+        format!(
+            "{TAG_VERSION}{}",
+            data_encoding::BASE32_NOPAD.encode(&body).to_lowercase()
+        )
     }
 
-    /// The issue id and address hash a bounce tag carries, if this secret
-    /// signed it.
-    pub fn open_verp_tag(&self, tag: &str) -> Option<([u8; 4], u64)> {
+    /// What a bounce tag says, if this secret signed it: a tag of today
+    /// ([`verp_tag`](Secret::verp_tag)) or one of the first version (29
+    /// characters, whose address hash is [`legacy_address_hash`]).
+    pub fn open_verp_tag(&self, tag: &str) -> Option<Tagged> {
+        let tag = tag.trim().to_lowercase();
+        let (version, encoded) = match tag.len() {
+            30 => (TagVersion::V2, tag.strip_prefix(TAG_VERSION)?),
+            29 => (TagVersion::V1, tag.as_str()),
+            _ => return None,
+        };
         let body = data_encoding::BASE32_NOPAD
-            .decode(tag.trim().to_uppercase().as_bytes())
+            .decode(encoded.to_uppercase().as_bytes())
             .ok()?;
         if body.len() != VERP_BYTES {
             return None;
         }
         let (signed, mac) = body.split_at(VERP_BYTES - VERP_MAC_BYTES);
         // Compared in constant time.
-        self.verp_mac(signed).verify_truncated_left(mac).ok()?;
-        let issue: [u8; 4] = signed[..4].try_into().ok()?;
-        let address = u64::from_be_bytes(signed[4..12].try_into().ok()?);
-        Some((issue, address))
+        self.verp_mac(version, signed)
+            .verify_truncated_left(mac)
+            .ok()?;
+        Some(Tagged {
+            issue: signed[..4].try_into().ok()?,
+            hash: u64::from_be_bytes(signed[4..12].try_into().ok()?),
+            version,
+        })
     }
 
-    fn verp_mac(&self, body: &[u8]) -> Hmac<Sha256> {
+    fn verp_mac(&self, version: TagVersion, body: &[u8]) -> Hmac<Sha256> {
         let mut mac = keyed(&self.bytes);
-        mac.update(b"missive bounce tag v1");
+        mac.update(match version {
+            TagVersion::V1 => b"missive bounce tag v1",
+            TagVersion::V2 => b"missive bounce tag v2",
+        });
         mac.update(body);
         mac
     }
@@ -265,27 +335,55 @@ mod tests {
     fn bounce_tags_name_issue_and_reader_and_cannot_be_forged() {
         let s = secret();
         let tag = s.verp_tag("2026-11-27-tides", "Reader@Example.com");
-        assert_eq!(tag.len(), 29, "{tag}");
+        assert_eq!(tag.len(), TAG_LEN, "{tag}");
         assert!(
             tag.chars()
                 .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()),
             "{tag}"
         );
-        let (issue, address) = s.open_verp_tag(&tag).unwrap();
-        assert_eq!(issue, issue_id("2026-11-27-tides"));
-        assert_eq!(
-            address,
-            crate::list::address::address_hash("reader@example.com")
-        );
-        assert_eq!(s.open_verp_tag(&tag.to_uppercase()), Some((issue, address)));
+        let tagged = s.open_verp_tag(&tag).unwrap();
+        assert_eq!(tagged.issue, issue_id("2026-11-27-tides"));
+        assert!(tagged.names("reader@example.com"));
+        assert!(!tagged.names("victim@example.com"));
+        assert_eq!(s.open_verp_tag(&tag.to_uppercase()), Some(tagged));
         // Another reader's tag with this one's signature, a truncated tag,
         // another secret's: nothing.
         let other = s.verp_tag("2026-11-27-tides", "victim@example.com");
-        let forged = format!("{}{}", &other[..19], &tag[19..]);
+        let forged = format!("{}{}", &other[..20], &tag[20..]);
         assert_eq!(s.open_verp_tag(&forged), None);
-        assert_eq!(s.open_verp_tag(&tag[..28]), None);
+        assert_eq!(s.open_verp_tag(&tag[..29]), None);
+        assert_eq!(s.open_verp_tag(&tag[1..]), None, "not a first-version tag");
         let stranger = Secret::new("another secret, also long enough").unwrap();
         assert_eq!(stranger.open_verp_tag(&tag), None);
+    }
+
+    #[test]
+    fn tags_of_the_first_version_keep_their_meaning() {
+        // A tag sent before the address hash was pinned, made as that
+        // version made it: issue id, the legacy hash, its signature.
+        let s = secret();
+        let mut body = issue_id("2026-11-27-tides").to_vec();
+        body.extend_from_slice(&legacy_address_hash("reader@example.com").to_be_bytes());
+        let mac = s.verp_mac(TagVersion::V1, &body).finalize().into_bytes();
+        body.extend_from_slice(&mac[..VERP_MAC_BYTES]);
+        let v1 = data_encoding::BASE32_NOPAD.encode(&body).to_lowercase();
+        assert_eq!(v1.len(), 29);
+        let tagged = s.open_verp_tag(&v1).expect("a genuine first-version tag");
+        assert_eq!(tagged.issue, issue_id("2026-11-27-tides"));
+        assert!(tagged.names("Reader@example.com"));
+        assert!(!tagged.names("victim@example.com"));
+        // A first-version tag is not read as today's, nor the reverse.
+        assert_eq!(s.open_verp_tag(&format!("b{v1}")), None);
+    }
+
+    #[test]
+    fn a_bounce_tag_is_pinned() {
+        // A fixed vector: if this changes, tags already sent trace to nobody.
+        let s = secret();
+        assert_eq!(
+            s.verp_tag("2026-11-27-tides", "reader@example.com"),
+            "bqqs5mzorbczhsq2p4hk3gtu5adu6u"
+        );
     }
 
     #[test]

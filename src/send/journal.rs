@@ -4,7 +4,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::fs::File;
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -325,8 +325,7 @@ pub fn sent_in_order(state_dir: &Path) -> Result<Vec<String>> {
 
 /// An open journal that outcomes are appended to.
 pub struct Journal {
-    path: PathBuf,
-    file: Mutex<File>,
+    file: Mutex<crate::fsutil::AppendLog>,
     unsynced: AtomicUsize,
 }
 
@@ -336,10 +335,10 @@ impl Journal {
     /// is a whole entry (the server did accept that message: dropping it
     /// would send that reader a second copy), and cut off otherwise.
     pub fn open(path: &Path) -> Result<Journal> {
-        let (file, _) =
-            crate::fsutil::open_log(path, |line| serde_json::from_slice::<Entry>(line).is_ok())?;
+        let (file, _) = crate::fsutil::AppendLog::open(path, b"", |line| {
+            serde_json::from_slice::<Entry>(line).is_ok()
+        })?;
         Ok(Journal {
-            path: path.to_path_buf(),
             file: Mutex::new(file),
             unsynced: AtomicUsize::new(0),
         })
@@ -350,9 +349,7 @@ impl Journal {
     pub fn record(&self, entry: &Entry) -> Result<()> {
         let mut line = serde_json::to_vec(entry).expect("entries serialize");
         line.push(b'\n');
-        let mut file = self.file.lock().expect("journal lock");
-        file.write_all(&line)
-            .with_context(|| format!("cannot write {}", self.path.display()))?;
+        self.file.lock().expect("journal lock").append(&line)?;
         self.unsynced.fetch_add(1, Ordering::Relaxed);
         Ok(())
     }
@@ -364,9 +361,7 @@ impl Journal {
 
     /// Makes everything written so far durable (fsync).
     pub fn sync(&self) -> Result<()> {
-        let file = self.file.lock().expect("journal lock");
-        file.sync_data()
-            .with_context(|| format!("cannot sync {}", self.path.display()))?;
+        self.file.lock().expect("journal lock").sync()?;
         self.unsynced.store(0, Ordering::Relaxed);
         Ok(())
     }

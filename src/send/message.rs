@@ -22,7 +22,7 @@ use lettre::message::{Body, Mailbox, MultiPart, SinglePart};
 use crate::compose::merge::{Escape, Merge, UNSUBSCRIBE_URL};
 use crate::compose::render::Rendered;
 use crate::list::reader::Subscriber;
-use crate::list::token::{SECRET_ENV, Secret};
+use crate::list::token::{SECRET_ENV, Secret, TAG_LEN};
 use crate::project::config::{Config, Dkim, Unsubscribe};
 use crate::project::values::UnsubscribeUrl;
 
@@ -47,14 +47,15 @@ pub struct Letterhead {
     feedback_id: Option<String>,
     /// With `[bounces]`: where each message's envelope sender points.
     return_path: Option<ReturnPath>,
+    /// The issue's file stem, which bounce tags name.
+    issue: String,
 }
 
 /// The parts of a VERP bounce address: `<user>+<tag>@<domain>`, the tag
-/// naming `issue` and the reader.
+/// naming the issue and the reader.
 struct ReturnPath {
     user: String,
     domain: String,
-    issue: String,
 }
 
 /// A message for one reader could not be made.
@@ -114,17 +115,17 @@ impl Letterhead {
                     );
                 }
                 let (user, domain) = (address.0.user(), address.0.domain());
-                // `user+<29-character tag>` must fit the 64-byte local part.
-                if user.len() + 1 + 29 > 64 {
+                // `user+<tag>` must fit the 64-byte local part.
+                let most = 64 - 1 - TAG_LEN;
+                if user.len() > most {
                     bail!(
                         "bounces.address: the part before the @ is too long to carry a bounce \
-                         tag (at most 34 characters)"
+                         tag (at most {most} characters)"
                     );
                 }
                 Some(ReturnPath {
                     user: user.to_string(),
                     domain: domain.to_string(),
-                    issue: issue.to_string(),
                 })
             }
         };
@@ -141,6 +142,7 @@ impl Letterhead {
             id_domain,
             feedback_id: config.sending.feedback_id.as_ref().map(ToString::to_string),
             return_path,
+            issue: issue.to_string(),
         })
     }
 
@@ -173,6 +175,22 @@ impl Letterhead {
     /// reader's: pressing Unsubscribe in a test cannot unsubscribe a reader.
     pub fn test_message(&self, reader: &Subscriber, to: &Mailbox) -> Result<Message, MessageError> {
         self.build(reader, Some(to))
+    }
+
+    /// A new `Message-ID`. With the secret, it begins with the signed tag
+    /// of the issue and its recipient, so a delivery report or a complaint
+    /// that quotes the original's headers traces back to them even when a
+    /// forwarder rewrote the envelope: `<tag.random@domain>`.
+    fn message_id(&self, recipient: &str) -> String {
+        let unique = format!("{:016x}", fastrand::u64(..));
+        match &self.secret {
+            Some(secret) => format!(
+                "<{}.{unique}@{}>",
+                secret.verp_tag(&self.issue, recipient),
+                self.id_domain
+            ),
+            None => format!("<{unique}{:016x}@{}>", fastrand::u64(..), self.id_domain),
+        }
     }
 
     /// The Subject for one reader: merge tags filled in, on one line.
@@ -216,7 +234,7 @@ impl Letterhead {
         let sender = match (&self.return_path, &self.secret) {
             (Some(path), Some(secret)) => {
                 // A test returns to its own recipient's tag, never the reader's.
-                let tag = secret.verp_tag(&path.issue, &link_owner);
+                let tag = secret.verp_tag(&self.issue, &link_owner);
                 lettre::Address::new(format!("{}+{tag}", path.user), &path.domain).map_err(
                     |source| MessageError::BounceAddress {
                         email: email.clone(),
@@ -241,12 +259,9 @@ impl Letterhead {
         } else {
             builder.subject(subject)
         };
-        let mut builder = builder.date_now().message_id(Some(format!(
-            "<{:016x}{:016x}@{}>",
-            fastrand::u64(..),
-            fastrand::u64(..),
-            self.id_domain
-        )));
+        let mut builder = builder
+            .date_now()
+            .message_id(Some(self.message_id(&link_owner)));
         if let Some(reply_to) = &self.reply_to {
             builder = builder.reply_to(reply_to.clone());
         }

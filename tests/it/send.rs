@@ -1323,18 +1323,25 @@ fn with_a_bounce_address_each_message_returns_to_its_own_signed_address() {
         let local = sender.strip_suffix("@news.example.com").expect(sender);
         let tag = local.strip_prefix("bounces+").expect(local);
         assert!(local.len() <= 64);
-        let (issue, _reader) = secret.open_verp_tag(tag).expect("a tag this secret signed");
+        let tagged = secret.open_verp_tag(tag).expect("a tag this secret signed");
         assert_eq!(
-            issue,
+            tagged.issue,
             missive::list::token::issue_id("2026-11-27-tides-and-timetables")
         );
+        assert!(tagged.names(&rcpt));
         // The reader too: the tag is the one made for this recipient.
         assert_eq!(
             tag,
             secret.verp_tag("2026-11-27-tides-and-timetables", &rcpt)
         );
-        // The From header is unchanged.
+        // The From header is unchanged; the Message-ID carries the same
+        // signed tag.
         let m = MessageParser::default().parse(&raw).unwrap();
+        let id = m.message_id().unwrap();
+        assert!(
+            id.starts_with(&format!("{tag}.")) && id.ends_with("@example.com"),
+            "{id}"
+        );
         assert_eq!(
             m.from().unwrap().first().unwrap().address.as_deref(),
             Some("matt@example.com")
