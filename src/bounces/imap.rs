@@ -26,12 +26,15 @@ pub struct Settings<'a> {
     pub processed_folder: Option<&'a str>,
 }
 
-/// Fetches the folder's unseen messages, hands them to `process` (which
-/// says which were processed), and flags (and moves) those. Messages left
-/// unprocessed stay unseen.
+/// Fetches the folder's unseen messages `batch` at a time (leaving out
+/// those `known` says were judged before), hands each batch to `process`
+/// (which says which were processed), and flags (and moves) those before
+/// the next batch. Messages left unprocessed stay unseen.
 pub async fn run(
     settings: &Settings<'_>,
-    process: impl FnOnce(Vec<Incoming>) -> Result<Vec<bool>>,
+    batch: usize,
+    known: impl Fn(&Place, &str) -> bool,
+    process: impl FnMut(Vec<Incoming>) -> Result<Vec<bool>>,
 ) -> Result<()> {
     let url = settings.url;
     let tcp = tokio::time::timeout(
@@ -55,16 +58,18 @@ pub async fn run(
             tokio_rustls::TlsConnector::from(config).connect(name, tcp),
         )
         .await?;
-        session(Client::new(tls), settings, process).await
+        session(Client::new(tls), settings, batch, known, process).await
     } else {
-        session(Client::new(tcp), settings, process).await
+        session(Client::new(tcp), settings, batch, known, process).await
     }
 }
 
 async fn session<T>(
     mut client: Client<T>,
     settings: &Settings<'_>,
-    process: impl FnOnce(Vec<Incoming>) -> Result<Vec<bool>>,
+    batch: usize,
+    known: impl Fn(&Place, &str) -> bool,
+    mut process: impl FnMut(Vec<Incoming>) -> Result<Vec<bool>>,
 ) -> Result<()>
 where
     T: AsyncRead + AsyncWrite + Unpin + fmt::Debug + Send,
@@ -100,8 +105,12 @@ where
         .into_iter()
         .collect();
     uids.sort_unstable();
-    let mut incoming = Vec::with_capacity(uids.len());
-    for chunk in uids.chunks(500) {
+    let source = |uid: u32| format!("UID {uid} ({validity})");
+    // Mail already judged not to be a bounce stays unseen for a person,
+    // and is not fetched again.
+    uids.retain(|uid| !known(&Place::Uid(*uid), &source(*uid)));
+    for chunk in uids.chunks(batch.max(1)) {
+        let mut incoming = Vec::with_capacity(chunk.len());
         let set = uid_set(chunk);
         let mut fetches = step(
             url,
@@ -118,24 +127,27 @@ where
                 continue;
             };
             incoming.push(Incoming {
-                source: format!("UID {uid} ({validity})"),
+                source: source(uid),
                 place: Place::Uid(uid),
                 raw: body.to_vec(),
             });
         }
-    }
-    let places: Vec<Place> = incoming.iter().map(|m| m.place.clone()).collect();
-    let processed = process(incoming)?;
-    let done: Vec<u32> = places
-        .iter()
-        .zip(processed)
-        .filter_map(|(place, done)| match place {
-            Place::Uid(uid) if done => Some(*uid),
-            _ => None,
-        })
-        .collect();
-    for chunk in done.chunks(500) {
-        let set = uid_set(chunk);
+        drop(fetches);
+        let places: Vec<Place> = incoming.iter().map(|m| m.place.clone()).collect();
+        // Recorded (and synced) before any is flagged or moved.
+        let processed = process(incoming)?;
+        let done: Vec<u32> = places
+            .iter()
+            .zip(processed)
+            .filter_map(|(place, done)| match place {
+                Place::Uid(uid) if done => Some(*uid),
+                _ => None,
+            })
+            .collect();
+        if done.is_empty() {
+            continue;
+        }
+        let set = uid_set(&done);
         let flagged = step(
             url,
             "cannot flag messages seen",

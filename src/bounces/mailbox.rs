@@ -7,7 +7,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, anyhow, bail};
-use mail_parser::mailbox::{maildir, mbox};
+use mail_parser::mailbox::mbox;
 
 /// A mailbox named on the command line or in `[bounces] mailbox`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -76,46 +76,77 @@ pub enum Place {
     Uid(u32),
 }
 
-/// The messages of a Maildir not yet flagged seen, in `new/` and `cur/`.
-pub fn read_maildir(path: &Path) -> Result<Vec<Incoming>> {
-    let messages = maildir::MessageIterator::new(path)
-        .with_context(|| format!("{}: not a Maildir (no cur/ and new/)", path.display()))?;
-    let mut out = Vec::new();
-    for message in messages {
-        let message =
-            message.with_context(|| format!("cannot read a message of {}", path.display()))?;
-        if message.flags().contains(&maildir::Flag::Seen) {
-            continue;
-        }
-        let file = message.path().to_path_buf();
-        out.push(Incoming {
-            source: file
-                .file_name()
-                .map_or_else(String::new, |n| n.to_string_lossy().into_owned()),
-            place: Place::File(file),
-            raw: message.unwrap_contents(),
-        });
+/// The messages of a Maildir (`new/` and `cur/`) not yet flagged seen, in
+/// the order of their names (which start with the time they arrived): file
+/// names only, so each is read when its batch comes and one already judged
+/// not to be a bounce is never read again.
+pub fn maildir_files(path: &Path) -> Result<Vec<PathBuf>> {
+    let dirs = [path.join("new"), path.join("cur")];
+    if !dirs.iter().all(|d| d.is_dir()) {
+        bail!("{}: not a Maildir (no cur/ and new/)", path.display());
     }
-    // The order they arrived in (the names start with the delivery time).
-    out.sort_by(|a, b| a.source.cmp(&b.source));
-    Ok(out)
+    let mut files = Vec::new();
+    for dir in &dirs {
+        let entries =
+            std::fs::read_dir(dir).with_context(|| format!("cannot read {}", dir.display()))?;
+        for entry in entries {
+            let entry = entry.with_context(|| format!("cannot read {}", dir.display()))?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let seen = name
+                .split_once(":2,")
+                .is_some_and(|(_, flags)| flags.contains('S'));
+            if !name.starts_with('.') && !seen && entry.file_type().is_ok_and(|t| t.is_file()) {
+                files.push(entry.path());
+            }
+        }
+    }
+    files.sort_by(|a, b| a.file_name().cmp(&b.file_name()));
+    Ok(files)
 }
 
-/// Every message of an mbox file.
-pub fn read_mbox(path: &Path) -> Result<Vec<Incoming>> {
+/// One message file of a Maildir.
+pub fn read_maildir_file(file: &Path) -> Result<Incoming> {
+    let raw = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+    Ok(Incoming {
+        source: file
+            .file_name()
+            .map_or_else(String::new, |n| n.to_string_lossy().into_owned()),
+        place: Place::File(file.to_path_buf()),
+        raw,
+    })
+}
+
+/// Where a message is, as a key that holds from one run to the next: a
+/// Maildir file's unique name (without its flags), an IMAP message's UID
+/// with the folder's validity; none in an mbox.
+pub fn place_key(place: &Place, source: &str) -> Option<String> {
+    match place {
+        Place::File(file) => {
+            let name = file.file_name()?.to_string_lossy().into_owned();
+            let base = name.split_once(":2,").map_or(name.as_str(), |(b, _)| b);
+            Some(format!("file:{base}"))
+        }
+        Place::Uid(_) => Some(format!("imap:{source}")),
+        Place::Mbox => None,
+    }
+}
+
+/// The messages of an mbox file, read one at a time.
+pub fn read_mbox(path: &Path) -> Result<impl Iterator<Item = Result<Incoming>>> {
     let file = std::fs::File::open(path)
         .with_context(|| format!("cannot read the mailbox {}", path.display()))?;
-    let mut out = Vec::new();
-    for (i, message) in mbox::MessageIterator::new(std::io::BufReader::new(file)).enumerate() {
-        let message = message
-            .with_context(|| format!("cannot read message {} of {}", i + 1, path.display()))?;
-        out.push(Incoming {
-            source: format!("#{}", i + 1),
-            place: Place::Mbox,
-            raw: message.unwrap_contents(),
-        });
-    }
-    Ok(out)
+    let path = path.to_path_buf();
+    Ok(mbox::MessageIterator::new(std::io::BufReader::new(file))
+        .enumerate()
+        .map(move |(i, message)| {
+            let message = message
+                .with_context(|| format!("cannot read message {} of {}", i + 1, path.display()))?;
+            Ok(Incoming {
+                source: format!("#{}", i + 1),
+                place: Place::Mbox,
+                raw: message.unwrap_contents(),
+            })
+        }))
 }
 
 /// Marks a Maildir message processed: moved to `cur/` with the seen flag
@@ -263,15 +294,25 @@ mod tests {
         }
         std::fs::write(dir.path().join("new/1.a.host"), "x").unwrap();
         std::fs::write(dir.path().join("cur/2.b.host:2,F"), "y").unwrap();
-        let found = read_maildir(dir.path()).unwrap();
+        let found = maildir_files(dir.path()).unwrap();
         assert_eq!(found.len(), 2);
-        for m in &found {
-            let Place::File(f) = &m.place else { panic!() };
+        assert_eq!(read_maildir_file(&found[0]).unwrap().raw, b"x");
+        let keys: Vec<_> = found
+            .iter()
+            .map(|f| place_key(&Place::File(f.clone()), "").unwrap())
+            .collect();
+        assert_eq!(keys, ["file:1.a.host", "file:2.b.host"]);
+        for f in &found {
             mark_seen(f).unwrap();
         }
         assert!(dir.path().join("cur/1.a.host:2,S").exists());
         assert!(dir.path().join("cur/2.b.host:2,FS").exists());
-        assert!(read_maildir(dir.path()).unwrap().is_empty());
+        assert!(maildir_files(dir.path()).unwrap().is_empty());
+        // A file's place keeps its key whatever its flags.
+        assert_eq!(
+            place_key(&Place::File(dir.path().join("cur/2.b.host:2,FS")), ""),
+            Some("file:2.b.host".into())
+        );
     }
 
     #[test]

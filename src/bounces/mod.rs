@@ -30,6 +30,16 @@ use report::Kind;
 /// Where the keys of processed messages are remembered.
 const SEEN_FILE: &str = "bounces-seen.csv";
 
+/// How many messages are read, recorded and marked at a time: memory holds
+/// one batch, and a run killed at any moment has marked everything before
+/// it; what it recorded of its batch carries the message's key, so the
+/// next run records nothing twice.
+const BATCH: usize = 50;
+
+/// The most bytes of messages a Maildir batch holds (a message larger than
+/// that is a batch of its own).
+const BATCH_BYTES: usize = 8 << 20;
+
 /// What was done about one message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -109,17 +119,37 @@ pub fn run(project: &Project, spec: Option<&str>, dry_run: bool) -> Result<Run> 
     let mut processor = Processor::open(project, dry_run)?;
     match &mailbox {
         Mailbox::Maildir(path) => {
-            let incoming = mailbox::read_maildir(path)?;
-            let files: Vec<Place> = incoming.iter().map(|m| m.place.clone()).collect();
-            let done = processor.process(incoming)?;
-            for (place, done) in files.iter().zip(done) {
-                if let (Place::File(file), true) = (place, done) {
-                    mailbox::mark_seen(file)?;
+            let files = mailbox::maildir_files(path)?;
+            let mut files = files.iter().peekable();
+            while files.peek().is_some() {
+                // A batch holds at most BATCH messages or BATCH_BYTES (but
+                // always one).
+                let (mut incoming, mut bytes) = (Vec::new(), 0);
+                while incoming.len() < BATCH && bytes < BATCH_BYTES {
+                    let Some(file) = files.next() else { break };
+                    if processor.known_place(&Place::File(file.clone()), "") {
+                        processor.already_seen += 1;
+                        continue;
+                    }
+                    let message = mailbox::read_maildir_file(file)?;
+                    bytes += message.raw.len();
+                    incoming.push(message);
+                }
+                let places: Vec<Place> = incoming.iter().map(|m| m.place.clone()).collect();
+                let done = processor.process(incoming)?;
+                for (place, done) in places.iter().zip(done) {
+                    if let (Place::File(file), true) = (place, done) {
+                        mailbox::mark_seen(file)?;
+                    }
                 }
             }
         }
         Mailbox::Mbox(path) => {
-            processor.process(mailbox::read_mbox(path)?)?;
+            let mut messages = mailbox::read_mbox(path)?.peekable();
+            while messages.peek().is_some() {
+                let batch = messages.by_ref().take(BATCH).collect::<Result<Vec<_>>>()?;
+                processor.process(batch)?;
+            }
         }
         Mailbox::Imap(url) => {
             let password = std::env::var(mailbox::PASSWORD_ENV).map_err(|_| {
@@ -147,8 +177,13 @@ pub fn run(project: &Project, spec: Option<&str>, dry_run: bool) -> Result<Run> 
                     .and_then(|b| b.processed_folder.as_ref())
                     .map(OneLine::as_str),
             };
-            crate::runtime()?
-                .block_on(imap::run(&settings, |incoming| processor.process(incoming)))?;
+            let processor = std::cell::RefCell::new(&mut processor);
+            crate::runtime()?.block_on(imap::run(
+                &settings,
+                BATCH,
+                |place, source| processor.borrow().known_place(place, source),
+                |incoming| processor.borrow_mut().process(incoming),
+            ))?;
         }
     }
     tracing::info!(
@@ -210,7 +245,14 @@ impl<'p> Processor<'p> {
         let (suppressed, log, _) = events::open_project(project, &list)?;
         let log_path = log.path().to_path_buf();
         let mut soft: HashMap<u64, BTreeSet<String>> = HashMap::new();
+        let seen_path = state.join(SEEN_FILE);
+        let mut seen = read_seen(&seen_path)?;
         for record in events::records(&log_path)? {
+            // Recorded by a run that was stopped before it marked the
+            // message: seen all the same.
+            if !record.message.is_empty() {
+                seen.insert(record.message.clone());
+            }
             if record.event == SOFT_BOUNCED && !record.issue.is_empty() {
                 soft.entry(address_hash(&normalize(&record.email)))
                     .or_default()
@@ -218,7 +260,6 @@ impl<'p> Processor<'p> {
             }
         }
         let (issues, order) = sent_issues(project)?;
-        let seen_path = state.join(SEEN_FILE);
         Ok(Processor {
             project,
             dry_run,
@@ -232,7 +273,7 @@ impl<'p> Processor<'p> {
             soft,
             log,
             log_path,
-            seen: read_seen(&seen_path)?,
+            seen,
             seen_path,
             outcomes: Vec::new(),
             already_seen: 0,
@@ -241,7 +282,9 @@ impl<'p> Processor<'p> {
 
     /// Processes `incoming`, records what it says (durably, before any
     /// message is marked), and says of each whether it was processed (to
-    /// be marked seen) or left alone.
+    /// be marked seen) or left alone. Mail that is not a bounce is left
+    /// unread for a person, and its place is remembered so that it is not
+    /// read again.
     fn process(&mut self, incoming: Vec<Incoming>) -> Result<Vec<bool>> {
         let mut done = Vec::with_capacity(incoming.len());
         let mut newly_seen = Vec::new();
@@ -252,11 +295,18 @@ impl<'p> Processor<'p> {
                 done.push(!self.dry_run);
                 continue;
             }
-            let outcome = self.one(&message)?;
+            let outcome = self.one(&message, &key)?;
             let processed = !self.dry_run && outcome.kind != Kind::Unknown;
-            if processed {
-                self.seen.insert(key.clone());
-                newly_seen.push((key, outcome.clone()));
+            if !self.dry_run {
+                let remembered = if processed {
+                    Some(key)
+                } else {
+                    mailbox::place_key(&message.place, &message.source)
+                };
+                if let Some(remembered) = remembered {
+                    self.seen.insert(remembered.clone());
+                    newly_seen.push((remembered, outcome.clone()));
+                }
             }
             self.outcomes.push(outcome);
             done.push(processed);
@@ -268,7 +318,13 @@ impl<'p> Processor<'p> {
         Ok(done)
     }
 
-    fn one(&mut self, message: &Incoming) -> Result<Outcome> {
+    /// Whether the message at `place` was already judged not to be a
+    /// bounce (so it need not be read again).
+    fn known_place(&self, place: &Place, source: &str) -> bool {
+        mailbox::place_key(place, source).is_some_and(|key| self.seen.contains(&key))
+    }
+
+    fn one(&mut self, message: &Incoming, key: &str) -> Result<Outcome> {
         let report = report::read(&message.raw);
         let mut outcome = Outcome {
             source: message.source.clone(),
@@ -309,7 +365,7 @@ impl<'p> Processor<'p> {
             outcome.action = Action::None;
             return Ok(outcome);
         }
-        self.record(&mut outcome)?;
+        self.record(&mut outcome, key)?;
         Ok(outcome)
     }
 
@@ -356,7 +412,7 @@ impl<'p> Processor<'p> {
     }
 
     /// Writes the event an outcome calls for and sets its action.
-    fn record(&mut self, outcome: &mut Outcome) -> Result<()> {
+    fn record(&mut self, outcome: &mut Outcome, key: &str) -> Result<()> {
         let email = outcome.recipient.clone().expect("traced");
         let issue = outcome.issue.clone().unwrap_or_default();
         let detail = match &outcome.status {
@@ -371,7 +427,8 @@ impl<'p> Processor<'p> {
             (_, true) => (SENDER_BLOCKED, "bounce"),
             _ => (SOFT_BOUNCED, "bounce"),
         };
-        self.log.write_now(&email, event, source, &detail, &issue)?;
+        self.log
+            .write_for_message(&email, event, source, &detail, &issue, key)?;
         let suppresses = matches!(event, BOUNCED | COMPLAINED);
         outcome.action = if suppresses && self.suppressed.insert(&email) {
             Action::Suppressed
@@ -387,7 +444,7 @@ impl<'p> Processor<'p> {
             if run >= self.soft_limit && !self.suppressed.contains(&email) {
                 let why = format!("{run} issues in a row soft-bounced ([bounces] soft_limit)");
                 self.log
-                    .write_now(&email, BOUNCED, "bounce", &why, &issue)?;
+                    .write_for_message(&email, BOUNCED, "bounce", &why, &issue, key)?;
                 self.suppressed.insert(&email);
                 outcome.action = Action::Suppressed;
                 outcome.note = why;

@@ -19,9 +19,15 @@ use crate::project::Project;
 /// The log's file name in the project's state directory.
 pub const FILE_NAME: &str = "list-events.csv";
 
-/// The log's first line. Logs written before the `issue` column was added
-/// keep their five-column header; their lines are read the same way.
-const HEADER: &str = "email,time,event,source,detail,issue\n";
+/// The log's first line. Logs written before the `issue` and `message`
+/// columns were added keep their header; their lines are read the same way.
+/// `message` is set only on events a returned message caused: the key
+/// `missive bounces` knows it by, so a run killed after recording it and
+/// before marking it never records it again.
+const HEADER: &str = "email,time,event,source,detail,issue,message\n";
+
+/// How many columns a line of the log has.
+const COLUMNS: usize = 7;
 
 /// The event that takes an address off the list.
 pub const UNSUBSCRIBED: &str = "unsubscribed";
@@ -134,6 +140,8 @@ pub struct Record {
     pub detail: String,
     /// The issue (file stem) the event concerns, if any.
     pub issue: String,
+    /// The key of the returned message that caused it, if one did.
+    pub message: String,
 }
 
 /// Every event of the log, in order; a last line still being written (no
@@ -253,6 +261,7 @@ fn to_record(record: &csv::StringRecord) -> Option<Record> {
         source: field(3),
         detail: field(4),
         issue: field(5),
+        message: field(6),
     })
 }
 
@@ -315,22 +324,33 @@ impl Log {
         detail: &str,
         issue: &str,
     ) -> Result<()> {
-        self.write_now(email, event, source, detail, issue)?;
+        let now = crate::fsutil::timestamp();
+        self.write(&[&normalize(email), &now, event, source, detail, issue])?;
         self.sync()
     }
 
-    /// Writes one event without syncing: for many in a row, followed by
+    /// Writes one event that the returned message known by `message`
+    /// caused, without syncing: for many in a row, followed by
     /// [`sync`](Log::sync) before anything depends on them.
-    pub fn write_now(
+    pub fn write_for_message(
         &mut self,
         email: &str,
         event: &str,
         source: &str,
         detail: &str,
         issue: &str,
+        message: &str,
     ) -> Result<()> {
         let now = crate::fsutil::timestamp();
-        self.write(&[&normalize(email), &now, event, source, detail, issue])
+        self.write(&[
+            &normalize(email),
+            &now,
+            event,
+            source,
+            detail,
+            issue,
+            message,
+        ])
     }
 
     fn write(&mut self, fields: &[&str]) -> Result<()> {
@@ -342,10 +362,10 @@ impl Log {
                 email.len()
             );
         }
+        // Every line has the columns of today's header.
         let mut capped: Vec<&str> = fields.to_vec();
-        if let Some(detail) = capped.get_mut(4) {
-            *detail = cap(detail, MAX_DETAIL);
-        }
+        capped.resize(COLUMNS, "");
+        capped[4] = cap(capped[4], MAX_DETAIL);
         let mut line = csv::Writer::from_writer(Vec::new());
         line.write_record(&capped)
             .context("cannot format a list event")?;
@@ -546,10 +566,10 @@ mod tests {
         assert!(s.contains("ada@example.com"));
         let text = std::fs::read_to_string(&path).unwrap();
         assert!(
-            text.starts_with("email,time,event,source,detail,issue\nada@example.com,"),
+            text.starts_with("email,time,event,source,detail,issue,message\nada@example.com,"),
             "{text}"
         );
-        assert!(text.ends_with(",unsubscribed,page,,\n"), "{text}");
+        assert!(text.ends_with(",unsubscribed,page,,,\n"), "{text}");
     }
 
     #[test]

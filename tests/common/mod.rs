@@ -241,10 +241,23 @@ impl SendProject {
     /// with SIGKILL at a random moment `from_ms` to `from_ms + spread_ms` in,
     /// if it is still running; returns how many were killed.
     pub fn kill_sends_at_random(&self, runs: usize, from_ms: u64, spread_ms: u64) -> usize {
+        self.kill_at_random(&["send", self.issue(), "--yes"], runs, from_ms, spread_ms)
+    }
+
+    /// Starts missive with `args` `runs` times and kills each with SIGKILL
+    /// at a random moment `from_ms` to `from_ms + spread_ms` in, if it is
+    /// still running; returns how many were killed.
+    pub fn kill_at_random(
+        &self,
+        args: &[&str],
+        runs: usize,
+        from_ms: u64,
+        spread_ms: u64,
+    ) -> usize {
         let mut kills = 0;
         for _ in 0..runs {
             let mut child = Command::new(env!("CARGO_BIN_EXE_missive"))
-                .args(["send", self.issue(), "--yes"])
+                .args(args)
                 .current_dir(self.path())
                 .env("MISSIVE_UNSUBSCRIBE_SECRET", SECRET)
                 .stdout(std::process::Stdio::null())

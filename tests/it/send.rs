@@ -1273,7 +1273,7 @@ fn a_hard_refusal_suppresses_the_address_and_a_block_of_the_sender_does_not() {
         assert!(
             log.lines().any(|l| l.starts_with(&format!("{address},"))
                 && l.contains(",bounced,bounce,at sending: 550 5.1.1 ")
-                && l.ends_with(",2026-11-27-tides-and-timetables")),
+                && l.ends_with(",2026-11-27-tides-and-timetables,")),
             "{address} not suppressed:\n{log}"
         );
     }

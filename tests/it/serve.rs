@@ -154,7 +154,7 @@ fn only_a_valid_token_for_that_address_unsubscribes_and_only_once() {
         text.lines()
             .nth(1)
             .unwrap()
-            .ends_with(",unsubscribed,one-click,,"),
+            .ends_with(",unsubscribed,one-click,,,"),
         "{text}"
     );
 }
