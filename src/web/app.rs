@@ -3,6 +3,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use anyhow::Result;
@@ -13,6 +14,7 @@ use governor::DefaultKeyedRateLimiter;
 use crate::compose::merge::escape_html;
 use crate::list::address::{address_hash, normalize};
 use crate::list::events::{self, Log, Suppressed};
+use crate::list::reader::{Reader, Row, Status};
 use crate::list::token::Secret;
 use crate::project::config;
 use crate::send::journal::Journal;
@@ -31,10 +33,13 @@ pub(super) struct App {
     pub(super) signup: Option<Signup>,
 }
 
-/// What the server knows of the list, kept with the log it appends to.
+/// What the server knows of the list, kept with the log it appends to: the
+/// CSV the author edits and the log, merged as `send` merges them.
 pub(super) struct ListState {
     pub(super) suppressed: Suppressed,
     pub(super) log: Log,
+    /// The subscriber list's statuses, read again whenever the file changes.
+    csv: CsvView,
     /// Each address's latest event that says where it stands (not a
     /// pending sign-up, nor a soft bounce), by hash.
     pub(super) latest: HashMap<u64, String>,
@@ -45,11 +50,16 @@ pub(super) struct ListState {
 }
 
 impl ListState {
-    /// The list as the log at `log` has it now.
-    pub(super) fn open(log: Log) -> Result<ListState> {
+    /// The list as the CSV at `list` and the log at `log` have it now.
+    pub(super) fn open(list: &Path, log: Log) -> Result<ListState> {
         let mut state = ListState {
             suppressed: Suppressed::default(),
             log,
+            csv: CsvView {
+                path: list.to_path_buf(),
+                stamp: None,
+                status: HashMap::new(),
+            },
             latest: HashMap::new(),
             used: HashSet::new(),
             read_to: 0,
@@ -63,6 +73,7 @@ impl ListState {
     /// hard bounce, `subscribers remove`) — so that every decision sees the
     /// latest events.
     pub(super) fn catch_up(&mut self) -> Result<()> {
+        self.csv.refresh()?;
         let (records, read_to) = events::records_from(self.log.path(), self.read_to)?;
         self.read_to = read_to;
         for record in records {
@@ -81,6 +92,75 @@ impl ListState {
                 self.latest.insert(hash, record.event);
             }
         }
+        Ok(())
+    }
+}
+
+impl ListState {
+    /// Where `email` stands, the log's latest word over the CSV's, as a
+    /// send would see it.
+    pub(super) fn standing(&self, email: &str) -> Standing {
+        let hash = address_hash(&normalize(email));
+        let from_csv = || match self.csv.status.get(&hash) {
+            None => Standing::Unknown,
+            Some(Status::Subscribed) => Standing::Subscribed,
+            Some(Status::Bounced | Status::Complained) => Standing::NoMail,
+            Some(Status::Unsubscribed | Status::Suppressed) => Standing::Left,
+        };
+        match self.latest.get(&hash).map(String::as_str) {
+            Some(events::CONFIRMED) if !self.suppressed.contains(email) => Standing::Subscribed,
+            Some(events::BOUNCED | events::COMPLAINED) => Standing::NoMail,
+            // Put back on the CSV's list: the CSV says where they stand.
+            Some("subscribed" | "resubscribed") | None => from_csv(),
+            Some(_) => Standing::Left,
+        }
+    }
+}
+
+/// Where an address stands with the list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Standing {
+    /// On the list: a sign-up changes nothing.
+    Subscribed,
+    /// Must get no mail at all: a hard bounce or a complaint.
+    NoMail,
+    /// Was on the list and left: may sign up again.
+    Left,
+    /// Never on the list.
+    Unknown,
+}
+
+/// The statuses of the subscriber list's rows, by address hash.
+struct CsvView {
+    path: PathBuf,
+    /// The file's modification time and length when last read.
+    stamp: Option<(std::time::SystemTime, u64)>,
+    status: HashMap<u64, Status>,
+}
+
+impl CsvView {
+    /// Reads the list again if it changed since it was last read (a
+    /// missing list has no rows).
+    fn refresh(&mut self) -> Result<()> {
+        let stamp = std::fs::metadata(&self.path)
+            .ok()
+            .map(|m| (m.modified().unwrap_or(std::time::UNIX_EPOCH), m.len()));
+        if stamp == self.stamp {
+            return Ok(());
+        }
+        let mut status = HashMap::new();
+        if stamp.is_some() {
+            for row in Reader::open(&self.path)? {
+                let (email, state) = match row {
+                    Row::Subscriber(s) => (s.key(), Status::Subscribed),
+                    Row::Inactive { email, status, .. } => (email, status),
+                    Row::Duplicate { .. } | Row::Invalid { .. } => continue,
+                };
+                status.insert(address_hash(&email), state);
+            }
+        }
+        self.status = status;
+        self.stamp = stamp;
         Ok(())
     }
 }

@@ -72,7 +72,7 @@ pub fn serve(
     let list = project.list_path(options.subscribers.as_deref());
     let (_, log, migrated) = events::open_project(project, &list)?;
     let path = log.path().to_path_buf();
-    let state = ListState::open(log)?;
+    let state = ListState::open(&list, log)?;
     let on_problem: Arc<dyn Fn(&str) + Send + Sync> = Arc::new(on_problem);
     let runtime = crate::runtime()?;
     let signup = match &project.config.signup {

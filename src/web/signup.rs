@@ -24,7 +24,7 @@ use governor::{Quota, RateLimiter};
 use serde::Deserialize;
 use sha2::{Digest as _, Sha256};
 
-use super::app::{App, Signup, Welcome, titled_page};
+use super::app::{App, Signup, Standing, Welcome, titled_page};
 use crate::compose::merge::escape_html;
 use crate::list::address::{Joined, address_hash, normalize};
 use crate::list::events;
@@ -246,9 +246,12 @@ async fn subscribe(
     let recorded = tokio::task::spawn_blocking(move || {
         let mut list = app_for_log.list.lock().expect("list lock");
         list.catch_up()?;
-        let latest = list.latest.get(&hash).map(String::as_str);
-        let subscribed = latest == Some(events::CONFIRMED) && !list.suppressed.contains(&log_email);
-        if subscribed || matches!(latest, Some(events::BOUNCED | events::COMPLAINED)) {
+        // Already on the list, or to get no mail at all (by the CSV or
+        // the log, as a send sees them).
+        if matches!(
+            list.standing(&log_email),
+            Standing::Subscribed | Standing::NoMail
+        ) {
             return Ok(false);
         }
         list.log
@@ -304,7 +307,10 @@ async fn subscribe(
     signup.answer()
 }
 
-/// The confirmation email of `claim`, its link under `confirm_url`.
+/// The confirmation email of `claim`, its link under `confirm_url`. The
+/// name the form gave stays out of it (it is recorded once the reader
+/// confirms): whatever anyone types in a form must not become words in a
+/// message from the newsletter's own domain.
 fn confirmation(
     letterhead: &Letterhead,
     confirm_url: &str,
@@ -315,7 +321,7 @@ fn confirmation(
     let link = format!("{confirm_url}?token={}", secret.seal_signup(claim));
     let reader = Subscriber::with_values(
         address,
-        &claim.name,
+        "",
         &[(crate::compose::confirm::CONFIRM_URL, link.as_str())],
     );
     letterhead.message(&reader)
