@@ -25,6 +25,9 @@ pub fn run(config: Option<&Path>, args: &AddArgs) -> Result<ExitStatus> {
         },
     )?;
     print!("{}", ui::printable_text(&added.toml));
+    if let Some(note) = &added.note {
+        println!("note: {}", ui::printable(note));
+    }
     println!(
         "{} {}",
         if added.written {

@@ -29,6 +29,14 @@ pub fn run(config: Option<&Path>, args: &ImportArgs) -> Result<ExitStatus> {
     for problem in &imported.not_enriched {
         println!("  not enriched: {}", printable(problem));
     }
+    for (item, why) in &imported.refused {
+        println!(
+            "  left out: {} <{}>: {}",
+            printable(&item.title),
+            printable(&item.url),
+            printable(why)
+        );
+    }
     let n = imported.items.len();
     println!(
         "{} {n} item{} {} {} (left out: {} already in the issue or sent before, {} older than --since)",

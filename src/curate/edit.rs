@@ -53,6 +53,27 @@ impl NewItem {
         }
         format!("[[sections.items]]\n{table}")
     }
+
+    /// Whether the item loads on its own (a usable URL, a title): why not.
+    pub fn check(&self) -> Result<(), String> {
+        let alone = format!(
+            "subject = \"x\"\ndate = 2026-01-01\n\n[[sections]]\ntitle = \"x\"\n\n{}",
+            self.to_toml()
+        );
+        Issue::parse(&alone, Path::new("item"))
+            .map(|_| ())
+            .map_err(|e| {
+                let text = e.to_string();
+                // The message names a line of the little file made here:
+                // keep only what it says of the item.
+                text.lines()
+                    .find(|l| !l.trim().is_empty() && !l.contains("item:"))
+                    .or_else(|| text.lines().next())
+                    .unwrap_or("")
+                    .trim()
+                    .to_string()
+            })
+    }
 }
 
 /// `text` (the issue file at `path`) with `item` added at the end of the
@@ -60,6 +81,40 @@ impl NewItem {
 /// is none of that title) or of the last section. Fails, naming the file,
 /// when the result would not load as an issue.
 pub fn add_item(text: &str, path: &Path, section: Option<&str>, item: &NewItem) -> Result<String> {
+    let (out, refused) = add_items(text, path, section, std::slice::from_ref(item))?;
+    match refused.into_iter().next() {
+        Some((_, why)) => Err(anyhow!(
+            "{}: the item cannot be added, nothing was written: {why}",
+            path.display()
+        )),
+        None => Ok(out),
+    }
+}
+
+/// `text` with `items` added, in order, at the end of one section (as
+/// [`add_item`]), the file parsed twice whatever their number. An item
+/// that would not load on its own is left out and returned with why; the
+/// others go in.
+pub fn add_items(
+    text: &str,
+    path: &Path,
+    section: Option<&str>,
+    items: &[NewItem],
+) -> Result<(String, Vec<(NewItem, String)>)> {
+    let before = Issue::parse(text, path)
+        .with_context(|| format!("{}: the issue does not load as it is", path.display()))?;
+    let mut refused = Vec::new();
+    let mut blocks = Vec::new();
+    for item in items {
+        match item.check() {
+            Ok(()) => blocks.push(item.to_toml()),
+            Err(why) => refused.push((item.clone(), why)),
+        }
+    }
+    if blocks.is_empty() {
+        return Ok((text.to_string(), refused));
+    }
+    let block = blocks.join("\n");
     let doc = toml_edit::Document::parse(text)
         .map_err(|e| anyhow!("{}: not valid TOML: {e}", path.display()))?;
     let sections = doc.get("sections").and_then(Item::as_array_of_tables);
@@ -81,11 +136,12 @@ pub fn add_item(text: &str, path: &Path, section: Option<&str>, item: &NewItem) 
             .position(|t| t.trim().eq_ignore_ascii_case(wanted.trim())),
         None => titles.len().checked_sub(1),
     };
-    let block = item.to_toml();
     let out = match target {
         // A section of that title (or the last) that is not the last in the
-        // file: the item goes before the next section's header and the
-        // comments and blank lines just above it.
+        // file: the items go before the next section's header and the
+        // comments and blank lines just above it — but never above the end
+        // of the last value before it (a multi-line string may hold lines
+        // that look like comments).
         Some(i) if i + 1 < titles.len() => {
             let next = sections
                 .and_then(|s| s.get(i + 1))
@@ -97,7 +153,10 @@ pub fn add_item(text: &str, path: &Path, section: Option<&str>, item: &NewItem) 
                         i + 1
                     )
                 })?;
-            let at = start_of_preamble(text, next.start);
+            let floor = last_value_end(doc.as_table(), next.start).map_or(0, |end| {
+                text[end..].find('\n').map_or(text.len(), |n| end + n + 1)
+            });
+            let at = start_of_preamble(text, next.start).max(floor.min(next.start));
             let before = &text[..at];
             let gap = if before.ends_with("\n\n") || before.is_empty() {
                 ""
@@ -118,13 +177,91 @@ pub fn add_item(text: &str, path: &Path, section: Option<&str>, item: &NewItem) 
             )
         }
     };
-    Issue::parse(&out, path).with_context(|| {
+    let after = Issue::parse(&out, path).with_context(|| {
         format!(
-            "{}: adding the item would break the file; nothing was written",
+            "{}: adding the items would break the file; nothing was written",
             path.display()
         )
     })?;
-    Ok(out)
+    // Exactly the items added, in the section meant, and nothing else
+    // changed: the proof that they did not land inside another value.
+    let added = blocks.len();
+    let at = target.unwrap_or(before.sections.len());
+    let grew = after.sections.len() == before.sections.len() + usize::from(target.is_none())
+        && after.sections.iter().enumerate().all(|(i, s)| {
+            let had = before.sections.get(i).map_or(0, |b| b.items.len());
+            s.items.len() == if i == at { had + added } else { had }
+        });
+    if !grew {
+        anyhow::bail!(
+            "{}: the items did not land where they belong (the section's count did not grow by \
+             {added}); nothing was written",
+            path.display()
+        );
+    }
+    Ok((out, refused))
+}
+
+/// The end of the last value in `table` (at any depth) that ends before
+/// byte `limit`.
+fn last_value_end(table: &Table, limit: usize) -> Option<usize> {
+    let mut last = None;
+    let mut note = |end: usize| {
+        if end <= limit && last.is_none_or(|l| end > l) {
+            last = Some(end);
+        }
+    };
+    for (_, item) in table {
+        match item {
+            Item::Value(v) => {
+                if let Some(span) = v.span() {
+                    note(span.end);
+                }
+            }
+            Item::Table(t) => {
+                if let Some(end) = last_value_end(t, limit) {
+                    note(end);
+                }
+            }
+            Item::ArrayOfTables(tables) => {
+                for t in tables {
+                    if let Some(end) = last_value_end(t, limit) {
+                        note(end);
+                    }
+                }
+            }
+            Item::None => {}
+        }
+    }
+    last
+}
+
+/// Replaces the issue file at `path` with what `change` makes of it, read
+/// fresh under an exclusive lock (in `lock_dir`) held until it is written
+/// (atomically): two `add`s or `import`s at once each see the other's
+/// items, and an editor's save made while a page was being fetched is kept.
+pub fn update(
+    path: &Path,
+    lock_dir: &Path,
+    change: impl FnOnce(&str) -> Result<String>,
+) -> Result<()> {
+    crate::fsutil::create_private_dir(lock_dir)?;
+    let stem = path
+        .file_stem()
+        .map_or_else(|| "issue".into(), |s| s.to_string_lossy().into_owned());
+    let lock_path = lock_dir.join(format!("{stem}.edit.lock"));
+    let lock = std::fs::File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .with_context(|| format!("cannot open {}", lock_path.display()))?;
+    lock.lock()
+        .with_context(|| format!("cannot lock {}", lock_path.display()))?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| anyhow!("cannot read {}: {e}", path.display()))?;
+    let out = change(&text)?;
+    crate::fsutil::write_atomic(path, out.as_bytes(), None)
 }
 
 /// Where the comment and blank lines just above byte `header` begin.

@@ -34,9 +34,55 @@ pub struct Page {
 /// redirects followed.
 pub fn client(project: &Project) -> Result<reqwest::Client> {
     builder(project, TIMEOUT)?
-        .redirect(reqwest::redirect::Policy::limited(10))
+        .redirect(reqwest::redirect::Policy::custom(|attempt| {
+            if attempt.previous().len() >= 10 {
+                return attempt.error("more than 10 redirects");
+            }
+            // A public page may not send missive to this machine or the
+            // local network (an internal page's title would end up in the
+            // issue); a first URL that was private itself may.
+            let started_private = attempt.previous().first().is_some_and(is_private);
+            if is_private(attempt.url()) && !started_private {
+                let to = attempt.url().to_string();
+                return attempt.error(format!(
+                    "a redirect to a private address ({to}) from a public page: not followed"
+                ));
+            }
+            attempt.follow()
+        }))
         .build()
         .context("cannot set up the HTTP client")
+}
+
+/// Whether `url` names this machine or a private network: `localhost`, or
+/// an IP address that is loopback, private, link-local, unique-local or
+/// unspecified. (A public name that resolves to such an address is not
+/// caught here.)
+pub fn is_private(url: &url::Url) -> bool {
+    use std::net::IpAddr;
+    match url.host() {
+        Some(url::Host::Domain(d)) => {
+            let d = d.trim_end_matches('.').to_ascii_lowercase();
+            d == "localhost" || d.ends_with(".localhost")
+        }
+        Some(url::Host::Ipv4(ip)) => {
+            ip.is_loopback() || ip.is_private() || ip.is_link_local() || ip.is_unspecified()
+        }
+        Some(url::Host::Ipv6(ip)) => {
+            let ip = IpAddr::V6(ip);
+            ip.is_loopback()
+                || ip.is_unspecified()
+                || match ip {
+                    IpAddr::V6(v6) => {
+                        (v6.segments()[0] & 0xfe00) == 0xfc00 // unique local
+                            || (v6.segments()[0] & 0xffc0) == 0xfe80 // link local
+                            || v6.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback() || v4.is_private())
+                    }
+                    IpAddr::V4(_) => false,
+                }
+        }
+        None => false,
+    }
 }
 
 /// The link checker's client: like [`client`], but each redirect is left
@@ -156,6 +202,9 @@ fn charset_param(content_type: &str) -> Option<String> {
 
 /// The charset a page declares in its first 1,024 bytes (`<meta
 /// charset=…>` or the `http-equiv` form), as the HTML standard prescans.
+/// A `<meta>` that names UTF-16 means UTF-8 (the page could not have been
+/// read that far in UTF-16), and one that names x-user-defined means
+/// windows-1252, as the standard says.
 fn meta_charset(body: &[u8]) -> Option<String> {
     let head = String::from_utf8_lossy(&body[..body.len().min(1024)]).to_ascii_lowercase();
     let at = head.find("charset=")? + "charset=".len();
@@ -163,12 +212,45 @@ fn meta_charset(body: &[u8]) -> Option<String> {
     let end = rest
         .find(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '_'))
         .unwrap_or(rest.len());
-    Some(rest[..end].to_string()).filter(|c| !c.is_empty())
+    let label = Some(rest[..end].to_string()).filter(|c| !c.is_empty())?;
+    let encoding = encoding_rs::Encoding::for_label(label.as_bytes());
+    Some(
+        if encoding == Some(encoding_rs::UTF_16LE) || encoding == Some(encoding_rs::UTF_16BE) {
+            "utf-8".into()
+        } else if encoding == Some(encoding_rs::X_USER_DEFINED) {
+            "windows-1252".into()
+        } else {
+            label
+        },
+    )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn private_addresses_are_told_from_public_ones() {
+        for private in [
+            "http://localhost/x",
+            "http://127.0.0.1:8080/",
+            "http://10.1.2.3/",
+            "http://192.168.0.1/",
+            "http://169.254.169.254/latest/meta-data",
+            "http://[::1]/",
+            "http://[fd00::1]/",
+            "http://[fe80::1]/",
+        ] {
+            assert!(is_private(&url::Url::parse(private).unwrap()), "{private}");
+        }
+        for public in [
+            "https://example.org/",
+            "http://93.184.216.34/",
+            "http://[2001:db8::1]/",
+        ] {
+            assert!(!is_private(&url::Url::parse(public).unwrap()), "{public}");
+        }
+    }
 
     #[test]
     fn charsets_come_from_the_header_or_the_page() {
@@ -178,5 +260,10 @@ mod tests {
             decode(b"<title>Caf\xe9</title>", "text/html; charset=ISO-8859-1").contains("Café")
         );
         assert!(decode("<title>Café</title>".as_bytes(), "text/html").contains("Café"));
+        // A page that says UTF-16 in its <meta> is read as UTF-8.
+        let utf16 = "<meta charset=\"utf-16\"><title>Café</title>".as_bytes();
+        assert!(decode(utf16, "text/html").contains("<title>Café</title>"));
+        let utf16le = "<meta http-equiv=content-type content=\"text/html; charset=UTF-16LE\"><title>Ünï</title>";
+        assert!(decode(utf16le.as_bytes(), "text/html").contains("Ünï"));
     }
 }

@@ -4,6 +4,8 @@
 //! meta, OpenGraph and `article:*`, `<meta name="author">`, `<time
 //! datetime>`, and last the `<title>` without the site's name.
 
+use std::collections::HashMap;
+
 use scraper::{Html, Selector};
 use serde_json::Value;
 
@@ -36,6 +38,27 @@ fn selector(css: &str) -> Selector {
     Selector::parse(css).expect("a valid selector")
 }
 
+/// The most authors an item takes from a page (a page may list thousands).
+const MAX_AUTHORS: usize = 20;
+/// The longest title taken from a page, in characters.
+const MAX_TITLE: usize = 300;
+/// How long reading a page's facts may take: HTML nested deep enough makes
+/// any parser slow, and such a page has nothing to give.
+pub const READ_LIMIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// [`from_html`], given at most `limit`: `None` when the page takes longer
+/// (its parse is left to finish on its own thread, and its result dropped).
+pub fn from_html_within(html: String, limit: std::time::Duration) -> Option<Found> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::Builder::new()
+        .name("page facts".into())
+        .spawn(move || {
+            let _ = tx.send(from_html(&html));
+        })
+        .ok()?;
+    rx.recv_timeout(limit).ok()
+}
+
 /// Reads the facts of an HTML page.
 pub fn from_html(html: &str) -> Found {
     let doc = Html::parse_document(html);
@@ -52,7 +75,10 @@ pub fn from_html(html: &str) -> Found {
             .collect()
     };
     let first = |attr: &str, name: &str| meta(attr, name).into_iter().next();
-    let ld = json_ld(&doc);
+    let (ld, ids) = match json_ld(&doc) {
+        Some((ld, ids)) => (Some(ld), ids),
+        None => (None, HashMap::new()),
+    };
 
     let site = first("property", "og:site_name");
     let title = ld
@@ -67,11 +93,16 @@ pub fn from_html(html: &str) -> Found {
                 .map(|t| tidy(&t.text().collect::<String>()))
                 .map(|t| without_site(&t, site.as_deref()))
         })
-        .filter(|t| !t.is_empty());
+        .filter(|t| !t.is_empty())
+        .map(|t| cut(&t, MAX_TITLE));
 
     let mut authors = ld
         .as_ref()
-        .map(|a| people(a.get("author")))
+        .map(|a| {
+            let mut names = Vec::new();
+            people(a.get("author"), &ids, &mut names);
+            names
+        })
         .unwrap_or_default();
     if authors.is_empty() {
         // One author each, often "Last, First".
@@ -94,11 +125,14 @@ pub fn from_html(html: &str) -> Found {
     if authors.is_empty() {
         authors = meta("name", "author");
     }
-    let authors = normalize_authors(&authors);
+    authors.truncate(MAX_AUTHORS * 4);
+    let mut authors = normalize_authors(&authors);
+    authors.truncate(MAX_AUTHORS);
 
     let source = ld
         .as_ref()
         .and_then(|a| a.get("publisher"))
+        .map(|p| resolve(p, &ids))
         .and_then(|p| text(p.get("name")).or_else(|| text(Some(p))))
         .or_else(|| first("name", "citation_journal_title"))
         .or_else(|| first("name", "citation_publisher"))
@@ -196,8 +230,9 @@ pub fn from_pdf(bytes: &[u8]) -> Found {
 }
 
 /// The first JSON-LD object of an article type, looking into arrays and
-/// `@graph`.
-fn json_ld(doc: &Html) -> Option<Value> {
+/// `@graph`, with every node of the page's JSON-LD that has an `@id`, by
+/// it (Yoast and others name the author and publisher by reference).
+fn json_ld(doc: &Html) -> Option<(Value, HashMap<String, Value>)> {
     fn is_article(v: &Value) -> bool {
         match v.get("@type") {
             Some(Value::String(t)) => ARTICLE_TYPES.contains(&t.as_str()),
@@ -222,14 +257,60 @@ fn json_ld(doc: &Html) -> Option<Value> {
             _ => None,
         }
     }
-    doc.select(&selector("script[type]"))
+    fn collect(v: &Value, depth: usize, ids: &mut HashMap<String, Value>) {
+        if depth > 8 || ids.len() > 1000 {
+            return;
+        }
+        match v {
+            Value::Array(items) => items.iter().for_each(|i| collect(i, depth + 1, ids)),
+            Value::Object(map) => {
+                if let Some(Value::String(id)) = map.get("@id")
+                    && map.len() > 1
+                {
+                    ids.entry(id.clone()).or_insert_with(|| v.clone());
+                }
+                if let Some(graph) = map.get("@graph") {
+                    collect(graph, depth + 1, ids);
+                }
+            }
+            _ => {}
+        }
+    }
+    let all: Vec<Value> = doc
+        .select(&selector("script[type]"))
         .filter(|s| {
             s.value()
                 .attr("type")
                 .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/ld+json"))
         })
         .filter_map(|s| serde_json::from_str::<Value>(&s.text().collect::<String>()).ok())
-        .find_map(|v| find(&v, 0))
+        .collect();
+    let article = all.iter().find_map(|v| find(v, 0))?;
+    let mut ids = HashMap::new();
+    for v in &all {
+        collect(v, 0, &mut ids);
+    }
+    Some((article, ids))
+}
+
+/// A JSON-LD node, or the node its `{"@id": …}` reference names.
+fn resolve<'a>(v: &'a Value, ids: &'a HashMap<String, Value>) -> &'a Value {
+    match v {
+        Value::Object(map) if map.len() == 1 => map
+            .get("@id")
+            .and_then(Value::as_str)
+            .and_then(|id| ids.get(id))
+            .unwrap_or(v),
+        _ => v,
+    }
+}
+
+/// `text` cut to `max` characters.
+fn cut(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((at, _)) => format!("{}…", text[..at].trim_end()),
+        None => text.to_string(),
+    }
 }
 
 /// A JSON-LD value as text: a string, or the `name` of an object.
@@ -243,18 +324,38 @@ fn text(v: Option<&Value>) -> Option<String> {
     .filter(|s| !s.is_empty())
 }
 
-/// The names of a JSON-LD `author`: a name, a `Person`, or a list of them.
-fn people(v: Option<&Value>) -> Vec<String> {
+/// The names of a JSON-LD `author`: a name, a `Person` (or a reference to
+/// one), or a list of them; at most a few times [`MAX_AUTHORS`].
+fn people(v: Option<&Value>, ids: &HashMap<String, Value>, out: &mut Vec<String>) {
+    if out.len() >= MAX_AUTHORS * 4 {
+        return;
+    }
     match v {
-        Some(Value::Array(items)) => items.iter().flat_map(|i| people(Some(i))).collect(),
-        Some(v) => text(Some(v)).into_iter().collect(),
-        None => Vec::new(),
+        Some(Value::Array(items)) => {
+            for item in items {
+                people(Some(item), ids, out);
+            }
+        }
+        Some(v) => out.extend(text(Some(resolve(v, ids)))),
+        None => {}
     }
 }
 
 /// Entities decoded (by the parser already) and whitespace collapsed.
+/// Text from a page, on one line: white space folded, and the controls
+/// that reorder text (bidi overrides and isolates, U+202A–E, U+2066–9,
+/// which can make a title read other than it is) and other invisible
+/// format characters left out.
 pub(super) fn tidy(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
+    s.split_whitespace()
+        .map(|w| {
+            w.chars()
+                .filter(|c| !crate::project::values::is_hidden_format(*c))
+                .collect::<String>()
+        })
+        .filter(|w| !w.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// A `<title>` without the site's name after ` | `, ` – `, ` — ` or ` - `.
@@ -320,6 +421,15 @@ pub fn date(raw: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn titles_lose_the_controls_that_reorder_text() {
+        assert_eq!(
+            tidy("Invoice \u{202E}fdp.exe\u{202C}  for\u{2066} you\u{2069}"),
+            "Invoice fdp.exe for you"
+        );
+        assert_eq!(tidy("\u{202E}"), "");
+    }
 
     #[test]
     fn bylines_become_lists_of_names() {

@@ -38,6 +38,20 @@ pub struct Added {
     /// The item as it went into (or, with `--dry-run`, would go into) the file.
     pub toml: String,
     pub written: bool,
+    /// What was done to the URL, if anything (the canonical address taken,
+    /// or one on another site left).
+    pub note: Option<String>,
+}
+
+/// Whether two URLs are on one site: the same host, `www.` aside.
+fn same_site(a: &str, b: &str) -> bool {
+    let host = |u: &str| {
+        url::Url::parse(u).ok().and_then(|u| {
+            u.host_str()
+                .map(|h| h.trim_start_matches("www.").to_ascii_lowercase())
+        })
+    };
+    host(a).is_some() && host(a) == host(b)
 }
 
 /// Fetches the page, makes the item, and adds it to the issue.
@@ -52,7 +66,18 @@ pub fn add(project: &Project, request: &AddRequest) -> Result<Added> {
     let page = crate::runtime()?.block_on(fetch::fetch(&client, &request.url))?;
     let found = match page.media_type.as_str() {
         "application/pdf" => meta::from_pdf(&page.pdf),
-        "" | "text/html" | "application/xhtml+xml" => meta::from_html(&page.text),
+        "" | "text/html" | "application/xhtml+xml" => {
+            match meta::from_html_within(page.text.clone(), meta::READ_LIMIT) {
+                Some(found) => found,
+                None if request.title.is_some() => meta::Found::default(),
+                None => bail!(
+                    "{}: the page took more than {} s to read (nested too deep): give the \
+                     item's title with --title",
+                    request.url,
+                    meta::READ_LIMIT.as_secs()
+                ),
+            }
+        }
         _ if request.title.is_some() => meta::Found::default(),
         other => bail!(
             "{}: a {other} document, not a web page or a PDF: give the item's title with --title",
@@ -65,7 +90,22 @@ pub fn add(project: &Project, request: &AddRequest) -> Result<Added> {
             request.url
         )
     })?;
-    let url = links::clean(found.canonical.as_deref().unwrap_or(&page.url));
+    // The page's own address (rel=canonical), when it is on the same site;
+    // one on another site is not taken on the page's word.
+    let fetched = links::clean(&page.url);
+    let (url, note) = match found.canonical.as_deref().map(links::clean) {
+        Some(canonical) if canonical != fetched && same_site(&canonical, &fetched) => {
+            let note = format!("URL changed to {canonical} (the page's canonical address)");
+            (canonical, Some(note))
+        }
+        Some(canonical) if canonical != fetched => (
+            fetched,
+            Some(format!(
+                "the page names {canonical} as its address, on another site: kept the URL fetched"
+            )),
+        ),
+        _ => (fetched, None),
+    };
     let item = NewItem {
         title,
         url,
@@ -75,14 +115,20 @@ pub fn add(project: &Project, request: &AddRequest) -> Result<Added> {
         published: found.published,
         comment: request.comment.clone(),
     };
-    let out = edit::add_item(&text, &issue, request.section.as_deref(), &item)?;
+    // Checked against the file as it was read; then, under the issue's
+    // lock, applied again to the file as it is now (another `add`, or the
+    // author's editor, may have changed it while the page was fetched).
+    edit::add_item(&text, &issue, request.section.as_deref(), &item)?;
     if !request.dry_run {
-        crate::fsutil::write_atomic(&issue, out.as_bytes(), None)?;
+        edit::update(&issue, &project.state_dir(), |now| {
+            edit::add_item(now, &issue, request.section.as_deref(), &item)
+        })?;
     }
     Ok(Added {
         issue,
         toml: item.to_toml(),
         written: !request.dry_run,
+        note,
     })
 }
 
@@ -112,6 +158,9 @@ pub struct Imported {
     pub older: usize,
     /// Pages `--enrich` could not read (the feed's facts were kept).
     pub not_enriched: Vec<String>,
+    /// Entries that cannot be items (a `javascript:` or relative link, no
+    /// title), left out: each with why.
+    pub refused: Vec<(NewItem, String)>,
     pub written: bool,
 }
 
@@ -121,7 +170,7 @@ pub fn import(project: &Project, request: &ImportRequest) -> Result<Imported> {
         Some(path) => path.clone(),
         None => newest_issue(project)?,
     };
-    let mut text = std::fs::read_to_string(&issue_path)
+    let text = std::fs::read_to_string(&issue_path)
         .map_err(|e| anyhow!("cannot read {}: {e}", issue_path.display()))?;
     let runtime = crate::runtime()?;
     let client = fetch::client(project)?;
@@ -143,6 +192,7 @@ pub fn import(project: &Project, request: &ImportRequest) -> Result<Imported> {
         known: 0,
         older: 0,
         not_enriched: Vec::new(),
+        refused: Vec::new(),
         written: false,
     };
     for entry in entries {
@@ -162,7 +212,8 @@ pub fn import(project: &Project, request: &ImportRequest) -> Result<Imported> {
                 Ok(page) => {
                     let found = match page.media_type.as_str() {
                         "application/pdf" => meta::from_pdf(&page.pdf),
-                        _ => meta::from_html(&page.text),
+                        _ => meta::from_html_within(page.text.clone(), meta::READ_LIMIT)
+                            .unwrap_or_default(),
                     };
                     item.title = found.title.unwrap_or(item.title);
                     if !found.authors.is_empty() {
@@ -170,18 +221,35 @@ pub fn import(project: &Project, request: &ImportRequest) -> Result<Imported> {
                     }
                     item.source = found.source.or(item.source);
                     item.published = found.published.or(item.published);
-                    if let Some(canonical) = found.canonical {
-                        item.url = links::clean(&canonical);
+                    if let Some(canonical) = found.canonical.as_deref().map(links::clean)
+                        && same_site(&canonical, &item.url)
+                    {
+                        item.url = canonical;
                     }
                 }
                 Err(e) => imported.not_enriched.push(format!("{e:#}")),
             }
         }
-        text = edit::add_item(&text, &issue_path, request.section.as_deref(), &item)?;
         imported.items.push(item);
     }
+    // Every entry checked on its own, then all added at once: the file is
+    // parsed a fixed number of times, however long the feed.
+    let (_, refused) = edit::add_items(
+        &text,
+        &issue_path,
+        request.section.as_deref(),
+        &imported.items,
+    )?;
+    imported
+        .items
+        .retain(|item| !refused.iter().any(|(bad, _)| bad == item));
+    imported.refused = refused;
     if !request.dry_run && !imported.items.is_empty() {
-        crate::fsutil::write_atomic(&issue_path, text.as_bytes(), None)?;
+        let items = imported.items.clone();
+        edit::update(&issue_path, &project.state_dir(), |now| {
+            edit::add_items(now, &issue_path, request.section.as_deref(), &items)
+                .map(|(out, _)| out)
+        })?;
         imported.written = true;
     }
     Ok(imported)

@@ -320,3 +320,20 @@ impl<'de> Deserialize<'de> for PositiveRate {
         }
     }
 }
+
+/// Characters that change how text reads without being seen: controls,
+/// the bidi overrides and isolates (U+202A–E, U+2066–9) and marks, and
+/// zero-width ones. Text from outside (a page's title, a form's name)
+/// loses them.
+pub fn is_hidden_format(c: char) -> bool {
+    matches!(
+        c,
+        '\u{202A}'..='\u{202E}'
+            | '\u{2066}'..='\u{2069}'
+            | '\u{200B}'
+            | '\u{200E}'
+            | '\u{200F}'
+            | '\u{061C}'
+            | '\u{FEFF}'
+    ) || c.is_control()
+}

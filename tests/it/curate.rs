@@ -64,13 +64,15 @@ fn item_for(dir: &Path, url: &str) -> String {
 
 #[test]
 fn add_fills_an_item_from_each_kind_of_page_metadata() {
+    // (jsonld.html and opengraph.html name their address on another site,
+    // which is said and not taken: the URL fetched stays.)
     let pages = Pages::start();
     let dir = example_project();
     for (page, expected) in [
         (
             "jsonld.html",
             "[[sections.items]]\ntitle = \"Beneath the Harbour: the tunnels nobody maps\"\n\
-             url = \"https://review.example.org/2026/beneath-the-harbour\"\n\
+             url = \"URL/jsonld.html\"\n\
              authors = [\"Ines Ferreira\", \"Tomás Okafor\"]\nsource = \"The Harbour Review\"\n\
              published = 2026-11-20\n",
         ),
@@ -84,7 +86,7 @@ fn add_fills_an_item_from_each_kind_of_page_metadata() {
         (
             "opengraph.html",
             "[[sections.items]]\ntitle = \"The Maintenance Manifesto & other essays\"\n\
-             url = \"https://longreads.example.com/maintenance-manifesto\"\n\
+             url = \"URL/opengraph.html\"\n\
              authors = [\"Jane Doe\", \"John Roe\"]\nsource = \"Long Reads\"\npublished = 2026-11-02\n",
         ),
         (
@@ -167,7 +169,17 @@ fn add_leaves_every_other_byte_of_the_issue_as_it_was() {
         ],
     );
     assert_exit(&o, 0);
-    let block = stdout(&o).split("added to").next().unwrap().to_string();
+    // The item as printed, up to what is said of its URL (the page names
+    // its address on another site) and where it went.
+    let out = stdout(&o);
+    let block = out
+        .split("note: ")
+        .next()
+        .unwrap()
+        .split("added to")
+        .next()
+        .unwrap()
+        .to_string();
     assert!(
         block.contains("label = \"LONG READ\"\n")
             && block.contains("comment = \"Worth it for the maps.\"\n"),
@@ -463,13 +475,217 @@ fn import_reads_a_feed_from_a_url_and_enrich_fills_items_from_their_pages() {
     );
     assert_exit(&o, 0);
     let text = std::fs::read_to_string(dir.path().join(next)).unwrap();
+    // The page names its address on another site: the URL fetched stays.
     assert!(
-        text.contains(
+        text.contains(&format!(
             "title = \"Beneath the Harbour: the tunnels nobody maps\"\n\
-             url = \"https://review.example.org/2026/beneath-the-harbour\"\n\
+             url = \"{}\"\n\
              authors = [\"Ines Ferreira\", \"Tomás Okafor\"]\nsource = \"The Harbour Review\"\n\
-             published = 2026-11-20\n"
-        ),
+             published = 2026-11-20\n",
+            pages.url("jsonld.html")
+        )),
         "{text}"
+    );
+}
+
+/// An item added to a section whose last item ends in a multi-line comment
+/// whose last line looks like a TOML comment (a Markdown heading) goes
+/// after that string, not into it: the section grows by one, the comment
+/// is unchanged.
+#[test]
+fn add_never_writes_inside_a_multi_line_string() {
+    let pages = Pages::start();
+    let dir = example_project();
+    let next = "issues/2026-12-04-next.toml";
+    let comment = "My take.\n\n# A heading in Markdown";
+    let text = format!(
+        "subject = \"Next\"\ndate = 2026-12-04\n\n[[sections]]\ntitle = \"One\"\n\n\
+         [[sections.items]]\ntitle = \"A\"\nurl = \"https://example.org/a\"\n\
+         comment = \"\"\"\n{comment}\n\"\"\"\n\n[[sections]]\ntitle = \"Two\"\n\n\
+         [[sections.items]]\ntitle = \"B\"\nurl = \"https://example.org/b\"\n"
+    );
+    std::fs::write(dir.path().join(next), &text).unwrap();
+    let o = missive(
+        dir.path(),
+        &[
+            "add",
+            &pages.url("title.html"),
+            "--issue",
+            next,
+            "--section",
+            "One",
+        ],
+    );
+    assert_exit(&o, 0);
+    assert_exit(&missive(dir.path(), &["check", next]), 0);
+    let after = std::fs::read_to_string(dir.path().join(next)).unwrap();
+    let issue: toml::Value = toml::from_str(&after).unwrap();
+    let one = issue["sections"][0]["items"].as_array().unwrap();
+    assert_eq!(one.len(), 2, "{after}");
+    assert_eq!(
+        one[0]["comment"].as_str().unwrap().trim_end(),
+        comment,
+        "{after}"
+    );
+    assert_eq!(issue["sections"][1]["items"].as_array().unwrap().len(), 1);
+}
+
+/// Four `add`s at once into one issue: each item is there after (each
+/// re-reads the file under the issue's lock before it writes).
+#[test]
+fn adds_at_once_lose_no_item() {
+    let pages = Pages::start();
+    let dir = example_project();
+    let next = empty_next_issue(dir.path());
+    let children: Vec<_> = [
+        "title.html",
+        "jsonld.html",
+        "opengraph.html",
+        "citation.html",
+    ]
+    .iter()
+    .map(|page| {
+        Command::new(env!("CARGO_BIN_EXE_missive"))
+            .args(["add", &pages.url(page), "--issue", next])
+            .current_dir(dir.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    })
+    .collect();
+    for child in children {
+        let o = child.wait_with_output().unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+    let after = std::fs::read_to_string(dir.path().join(next)).unwrap();
+    let issue: toml::Value = toml::from_str(&after).unwrap();
+    assert_eq!(
+        issue["sections"][0]["items"].as_array().unwrap().len(),
+        4,
+        "{after}"
+    );
+}
+
+/// A feed of 2,000 entries with three that cannot be items (a
+/// `javascript:` link, a relative link, a title with a control character
+/// only) imports the rest and names the three; nothing cites a line of a
+/// file that was never written.
+#[test]
+fn import_skips_and_reports_bad_entries_and_keeps_the_rest() {
+    let dir = example_project();
+    let next = empty_next_issue(dir.path());
+    let mut rss =
+        String::from("<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>F</title>");
+    for i in 0..2000 {
+        let (title, link) = match i {
+            100 => ("Bad script".to_string(), "javascript:alert(1)".to_string()),
+            200 => ("Bad relative".to_string(), "/just/a/path".to_string()),
+            _ => (format!("Entry {i}"), format!("https://example.org/e/{i}")),
+        };
+        let _ = write!(
+            rss,
+            "<item><title>{title}</title><link>{link}</link></item>"
+        );
+    }
+    rss.push_str("</channel></rss>");
+    let feed = dir.path().join("feed.xml");
+    std::fs::write(&feed, rss).unwrap();
+    let o = missive(
+        dir.path(),
+        &["import", feed.to_str().unwrap(), "--issue", next],
+    );
+    assert_exit(&o, 0);
+    let out = stdout(&o);
+    assert!(
+        out.contains("left out: Bad script <javascript:alert(1)>"),
+        "{out}"
+    );
+    assert!(out.contains("left out: Bad relative"), "{out}");
+    assert!(out.contains("imported 1998 items"), "{out}");
+    assert!(
+        !out.contains("item:"),
+        "no line of a file never written: {out}"
+    );
+    let issue: toml::Value =
+        toml::from_str(&std::fs::read_to_string(dir.path().join(next)).unwrap()).unwrap();
+    assert_eq!(
+        issue["sections"][0]["items"].as_array().unwrap().len(),
+        1998
+    );
+}
+
+/// Pages that try it on: a Yoast-style `@graph` whose author and publisher
+/// are `@id` references (resolved), JSON-LD with 200,000 authors (20 kept,
+/// quickly), a title of 100,000 characters (cut), bidi overrides in a title
+/// (dropped), a `<meta charset=utf-16>` page in UTF-8 (read as UTF-8), and a
+/// canonical address on another site (the URL fetched is kept, and said).
+#[test]
+fn add_reads_pages_that_try_it_on() {
+    let site = tempfile::tempdir().unwrap();
+    let write = |name: &str, body: &str| std::fs::write(site.path().join(name), body).unwrap();
+    write(
+        "yoast.html",
+        r#"<html><head><script type="application/ld+json">{"@context":"https://schema.org","@graph":[
+        {"@type":"Article","@id":"https://s.example/a#article","headline":"Graph headline",
+         "author":{"@id":"https://s.example/#/person/1"},"publisher":{"@id":"https://s.example/#org"},
+         "datePublished":"2026-11-20T08:00:00+00:00"},
+        {"@type":"Person","@id":"https://s.example/#/person/1","name":"Grace Hopper"},
+        {"@type":"Organization","@id":"https://s.example/#org","name":"The Example Gazette"}]}
+        </script></head><body></body></html>"#,
+    );
+    let mut many = String::from(
+        r#"<html><head><script type="application/ld+json">{"@type":"Article","headline":"Many","author":["#,
+    );
+    for i in 0..200_000 {
+        let _ = write!(many, "{}\"Author {i}\"", if i > 0 { "," } else { "" });
+    }
+    many.push_str("]}</script></head></html>");
+    write("many.html", &many);
+    write(
+        "long.html",
+        &format!(
+            "<html><head><title>{}</title></head></html>",
+            "Long ".repeat(20_000)
+        ),
+    );
+    write(
+        "bidi.html",
+        "<html><head><meta charset=\"utf-16\"><title>Caf\u{e9} \u{202e}txt.exe\u{202c} notes</title></head></html>",
+    );
+    write(
+        "elsewhere.html",
+        "<html><head><title>Syndicated</title>\
+         <link rel=\"canonical\" href=\"https://another-site.example/original\"></head></html>",
+    );
+    let pages = Pages::serve(site.path());
+    let dir = example_project();
+
+    let yoast = item_for(dir.path(), &pages.url("yoast.html"));
+    assert!(yoast.contains("authors = [\"Grace Hopper\"]"), "{yoast}");
+    assert!(
+        yoast.contains("source = \"The Example Gazette\""),
+        "{yoast}"
+    );
+
+    let many = item_for(dir.path(), &pages.url("many.html"));
+    let authors = many.lines().find(|l| l.starts_with("authors")).unwrap();
+    assert_eq!(authors.matches("Author ").count(), 20, "{authors}");
+
+    let long = item_for(dir.path(), &pages.url("long.html"));
+    let title = long.lines().find(|l| l.starts_with("title")).unwrap();
+    assert!(title.chars().count() < 320, "{title}");
+
+    let bidi = item_for(dir.path(), &pages.url("bidi.html"));
+    assert!(bidi.contains("title = \"Café txt.exe notes\""), "{bidi}");
+
+    let elsewhere = item_for(dir.path(), &pages.url("elsewhere.html"));
+    assert!(
+        elsewhere.contains(&format!("url = \"{}\"", pages.url("elsewhere.html"))),
+        "{elsewhere}"
+    );
+    assert!(
+        elsewhere.contains("on another site: kept the URL fetched"),
+        "{elsewhere}"
     );
 }
