@@ -418,6 +418,12 @@ pub fn print_outcome(outcome: &Outcome, resume: &str, status: &str) {
     if report.relays.len() > 1 {
         println!("By relay: {}.", relay_parts(&report.relays, false));
     }
+    if outcome.left > 0 {
+        println!(
+            "{} left the list while it was sent (unsubscribed or bounced): not sent.",
+            outcome.left
+        );
+    }
     println!(
         "In all: {} sent, {} failed, {} to retry, {} not yet attempted{}.",
         outcome.sent,

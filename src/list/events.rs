@@ -450,6 +450,55 @@ fn open(state_dir: &Path, lists: &[&Path]) -> Result<(Suppressed, Log, Vec<Migra
     Ok((suppressed, log, notes))
 }
 
+/// The log as a long run follows it: what other processes append while it
+/// goes on (an unsubscribe through `serve`, a bounce, the author's
+/// `subscribers remove`) is read at most every `every`, so a reader who
+/// leaves in the middle of a send is not sent the rest of it.
+pub struct Follow {
+    path: PathBuf,
+    read_to: u64,
+    suppressed: Suppressed,
+    last: std::time::Instant,
+    every: std::time::Duration,
+}
+
+impl Follow {
+    /// Follows the log at `path` from its start.
+    pub fn open(path: &Path, every: std::time::Duration) -> Result<Follow> {
+        let mut follow = Follow {
+            path: path.to_path_buf(),
+            read_to: 0,
+            suppressed: Suppressed::default(),
+            last: std::time::Instant::now(),
+            every,
+        };
+        follow.catch_up()?;
+        Ok(follow)
+    }
+
+    fn catch_up(&mut self) -> Result<()> {
+        let (records, read_to) = records_from(&self.path, self.read_to)?;
+        for record in &records {
+            apply(&mut self.suppressed, record);
+        }
+        self.read_to = read_to;
+        self.last = std::time::Instant::now();
+        Ok(())
+    }
+
+    /// Whether the log, as of at most `every` ago, has `email` off the
+    /// list. A log that cannot be read again keeps what it said before.
+    pub fn suppresses(&mut self, email: &str) -> bool {
+        if self.last.elapsed() >= self.every
+            && let Err(e) = self.catch_up()
+        {
+            tracing::warn!(error = %format!("{e:#}"), "cannot read the list-event log again");
+            self.last = std::time::Instant::now();
+        }
+        self.suppressed.contains(email)
+    }
+}
+
 /// How the subscriber list file is written, so that rewriting it keeps it.
 struct Shape {
     bom: bool,
@@ -595,6 +644,22 @@ mod tests {
         let s = load(&path).unwrap();
         assert!(s.contains("bob@example.com") && s.contains("ada@example.com"));
         assert_eq!(s.len(), 2);
+    }
+
+    #[test]
+    fn a_follower_sees_what_others_append() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = path_in(dir.path());
+        let mut log = Log::open(&path).unwrap();
+        log.append("ada@example.com", UNSUBSCRIBED, "page").unwrap();
+        let mut follow = Follow::open(&path, std::time::Duration::ZERO).unwrap();
+        assert!(follow.suppresses("ada@example.com"));
+        assert!(!follow.suppresses("bob@example.com"));
+        let mut other = Log::open(&path).unwrap();
+        other
+            .append("bob@example.com", UNSUBSCRIBED, "one-click")
+            .unwrap();
+        assert!(follow.suppresses("bob@example.com"), "read again");
     }
 
     #[test]

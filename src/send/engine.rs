@@ -382,7 +382,11 @@ impl<L: Deliver> Shared<L> {
                 return;
             }
             let (Trip::Fatal(why) | Trip::Breaker(why)) = &trip;
-            tracing::warn!(relay = %relay.name, reason = %why, "relay taken out for a cool-off");
+            tracing::warn!(
+                relay = %relay.name,
+                reason = %crate::list::address::mask_addresses(why),
+                "relay taken out for a cool-off"
+            );
             *out = Some((Instant::now() + COOL_OFF, trip));
         }
         relay.permits.lock().expect("permits lock").close();
@@ -720,16 +724,25 @@ async fn deliver<L: Deliver>(
                 // The relay's own count says it is full: no more for it in
                 // this run, and this reader goes to another (or a later run).
                 if !relay.exhausted.swap(true, Ordering::SeqCst) {
-                    tracing::warn!(relay = %relay.name, %reply, "relay says its quota is used up");
+                    tracing::warn!(
+                        relay = %relay.name,
+                        reply = %crate::list::address::mask_addresses(&reply),
+                        "relay says its quota is used up"
+                    );
                 }
                 return Done::HandedBack(subscriber);
             }
             Err(DeliverError::Failed(failure)) => {
+                // A recipient refused for good by the address (no such
+                // mailbox, no such domain) proves the relay works: it
+                // counts for the relay's health, not against it.
+                let relay_works = matches!(&failure, Failure::Permanent(reply)
+                    if crate::list::bounce::classify_reply(reply) == Some(crate::list::bounce::Kind::Hard));
                 let tripped = relay
                     .breaker
                     .lock()
                     .expect("breaker lock")
-                    .push(false, failure.reply());
+                    .push(relay_works, failure.reply());
                 if let Some(summary) = tripped {
                     shared.take_out(i, Trip::Breaker(summary)).await;
                 }
@@ -890,8 +903,6 @@ mod stub {
     use std::sync::{Arc, Mutex};
     use std::time::{Duration, Instant};
 
-    use lettre::Message;
-
     use super::super::message::Letterhead;
     use super::super::transport::{Deliver, DeliverError, Failure, Fatal};
     use crate::compose::{Issue, LoadedIssue, Templates, render};
@@ -901,8 +912,10 @@ mod stub {
     #[derive(Debug, Clone, Copy, PartialEq, Eq)]
     pub enum Answer {
         Accept,
-        /// 550.
+        /// 550 5.1.1: no such user.
         Refuse,
+        /// 554 5.7.1: the relay will not take it (a policy refusal).
+        Deny,
         /// 451, not a throttle.
         TryLater,
         /// 421: slow down.
@@ -955,8 +968,12 @@ mod stub {
     pub struct Stub(pub Arc<Script>);
 
     impl Deliver for Stub {
-        async fn deliver(&mut self, message: &Message) -> Result<String, DeliverError> {
-            let to = message.envelope().to()[0].to_string();
+        async fn deliver_raw(
+            &mut self,
+            envelope: &lettre::address::Envelope,
+            _: &[u8],
+        ) -> Result<String, DeliverError> {
+            let to = envelope.to()[0].to_string();
             let n = {
                 let mut attempts = self.0.attempts.lock().unwrap();
                 attempts.push((to.clone(), Instant::now()));
@@ -985,6 +1002,7 @@ mod stub {
                     Ok("250 2.0.0 queued".into())
                 }
                 Answer::Refuse => failed(Failure::Permanent("550 5.1.1 no such user".into())),
+                Answer::Deny => failed(Failure::Permanent("554 5.7.1 Relay access denied".into())),
                 Answer::TryLater => failed(Failure::Transient {
                     reply: "451 4.3.0 try later".into(),
                     throttle: false,
@@ -1240,7 +1258,7 @@ mod behaviour {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn the_breaker_stops_a_run_that_fails_nearly_everything() {
         let all_refused: Vec<(String, Vec<Answer>)> = (0..200)
-            .map(|i| (format!("r{i}@example.org"), vec![Answer::Refuse]))
+            .map(|i| (format!("r{i}@example.org"), vec![Answer::Deny]))
             .collect();
         let script = Arc::new(Script {
             answers: all_refused.into_iter().collect(),
@@ -1256,6 +1274,25 @@ mod behaviour {
         let tried = script.attempts.lock().unwrap().len();
         assert!(tried < 40, "{tried} attempts before the breaker tripped");
         assert_eq!(history.count(State::Failed) as u64, report.failed);
+    }
+
+    /// Dead addresses refused one after another (5.1.1) prove the relay
+    /// works: 200 of them at the end of a list do not stop the run.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn refusals_of_dead_addresses_do_not_trip_the_breaker() {
+        let dead: Vec<(String, Vec<Answer>)> = (400..600)
+            .map(|i| (format!("r{i}@example.org"), vec![Answer::Refuse]))
+            .collect();
+        let script = Arc::new(Script {
+            answers: dead.into_iter().collect(),
+            ..Script::default()
+        });
+        let (report, history) =
+            run_stub(&script, 600, settings(4, 600), std::future::pending()).await;
+        assert_eq!(report.stop, None, "{:?}", report.stop);
+        assert_eq!(report.sent, 400);
+        assert_eq!(report.failed, 200);
+        assert_eq!(history.count(State::Failed), 200);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -9,6 +9,7 @@ pub mod journal;
 pub mod mailer;
 pub mod message;
 pub mod quota;
+pub mod spool;
 pub mod transport;
 
 use std::fs::File;
@@ -46,7 +47,7 @@ fn journal_path(composed: &Composed) -> PathBuf {
 }
 
 fn letterhead(composed: &Composed) -> Result<Letterhead> {
-    let secret = Secret::from_env()?;
+    let secret = Secret::for_project(&composed.project)?;
     Letterhead::new(
         &composed.project.config,
         &composed.project.root,
@@ -168,6 +169,9 @@ pub struct Plan {
     retry_failed: bool,
     /// Held while the plan lives: no second send of the issue meanwhile.
     lock: File,
+    /// With a relay's `daily_limit`: held while the plan lives, so that no
+    /// other send counts the same quota meanwhile.
+    quota_lock: Option<File>,
 }
 
 impl Plan {
@@ -269,13 +273,38 @@ pub fn plan(composed: &Composed, options: &Options) -> Result<Plan> {
             journal_path.with_extension("lock").display()
         );
     };
-    plan_holding(composed, options, lock)
+    // Two sends counting one relay's daily limit at once would each trust
+    // what the journals said when it began: one at a time.
+    let limited = !options.dry_run
+        && Relays::from_project(&composed.project)?
+            .all()
+            .iter()
+            .any(|r| r.daily_limit.is_some());
+    let quota_lock = if limited {
+        let path = composed.project.state_dir().join("quota.lock");
+        let Some(held) = crate::fsutil::try_lock(&path)? else {
+            bail!(
+                "another `missive send` is counting the relays' daily limits (it holds {}): \
+                 run the sends one after the other",
+                path.display()
+            );
+        };
+        Some(held)
+    } else {
+        None
+    };
+    let mut plan = plan_holding(composed, options, lock)?;
+    plan.quota_lock = quota_lock;
+    Ok(plan)
 }
 
 /// Works the plan out again (after a wait for the quotas), from the
 /// journal as it is now, keeping the lock.
 pub fn replan(composed: &Composed, options: &Options, plan: Plan) -> Result<Plan> {
-    plan_holding(composed, options, plan.lock)
+    let quota_lock = plan.quota_lock;
+    let mut again = plan_holding(composed, options, plan.lock)?;
+    again.quota_lock = quota_lock;
+    Ok(again)
 }
 
 fn plan_holding(composed: &Composed, options: &Options, lock: File) -> Result<Plan> {
@@ -354,6 +383,7 @@ fn plan_holding(composed: &Composed, options: &Options, lock: File) -> Result<Pl
         fingerprint,
         retry_failed: options.retry_failed,
         lock,
+        quota_lock: None,
     })
 }
 
@@ -422,19 +452,22 @@ pub struct Outcome {
     pub unknown: u64,
     /// Never attempted: left by `--limit` or by a stop.
     pub pending: u64,
+    /// Left the list while the run went on (not sent, and not due).
+    pub left: u64,
     /// When the run stopped at the relays' quotas: when they free.
     pub quota: Option<QuotaFrees>,
 }
 
 impl Outcome {
-    fn of(plan: &Plan, report: Report, quota: Option<QuotaFrees>) -> Outcome {
+    fn of(plan: &Plan, report: Report, quota: Option<QuotaFrees>, left: u64) -> Outcome {
         let attempted = report.sent + report.failed + report.deferred + report.unknown;
         Outcome {
             sent: plan.already_sent + report.sent,
             failed: plan.failed_before + report.failed,
             deferred: report.deferred,
             unknown: plan.unknown_before + report.unknown,
-            pending: plan.due.saturating_sub(attempted),
+            pending: plan.due.saturating_sub(attempted + left),
+            left,
             report,
             quota,
         }
@@ -472,6 +505,14 @@ pub fn execute(
     let sending = &composed.project.config.sending;
     let history = Arc::clone(&plan.history);
     let retry_failed = plan.retry_failed;
+    // Whoever leaves while the send goes on (an unsubscribe through
+    // `serve`, a bounce) is not sent the rest: the log is read again as the
+    // list is read, at most every second.
+    let left = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let mut follow = crate::list::events::Follow::open(
+        &crate::list::events::path_in(&composed.project.state_dir()),
+        std::time::Duration::from_secs(1),
+    )?;
     let recipients = Reader::open(&plan.list)?
         .suppress(plan.suppressed.clone())
         .expect(usize::try_from(plan.tally.addresses()).unwrap_or(0))
@@ -479,7 +520,17 @@ pub fn execute(
             Row::Subscriber(s) if is_due(&history, &s, retry_failed) => Some(s),
             _ => None,
         })
-        .take(usize::try_from(plan.this_run).unwrap_or(usize::MAX));
+        .take(usize::try_from(plan.this_run).unwrap_or(usize::MAX))
+        .filter({
+            let left = Arc::clone(&left);
+            move |s| {
+                let gone = follow.suppresses(&s.key());
+                if gone {
+                    left.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                }
+                !gone
+            }
+        });
     let lanes = relays
         .all()
         .iter()
@@ -528,7 +579,9 @@ pub fn execute(
         deferred = report.deferred,
         unknown = report.unknown,
         seconds = report.elapsed.as_secs_f64(),
-        stopped = report.stop.as_ref().map_or_else(String::new, |s| format!("{s:?}")),
+        stopped = %crate::list::address::mask_addresses(
+            &report.stop.as_ref().map_or_else(String::new, |s| format!("{s:?}"))
+        ),
         "send finished"
     );
     let quota = if report.stop == Some(Stop::Quota) {
@@ -540,7 +593,8 @@ pub fn execute(
     } else {
         None
     };
-    Ok(Outcome::of(plan, report, quota))
+    let left = left.load(std::sync::atomic::Ordering::Relaxed);
+    Ok(Outcome::of(plan, report, quota, left))
 }
 
 /// What `missive status` shows: the journal, against the list.

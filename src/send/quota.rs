@@ -25,13 +25,24 @@ const DAY: i64 = 24 * 60 * 60;
 /// for a real list: the relays' own limits count over 24 hours.
 pub const TEST_WINDOW_ENV: &str = "MISSIVE_TEST_QUOTA_WINDOW_SECS";
 
-/// The quota window in seconds: a day, unless a test shortened it.
+/// The quota window in seconds: a day, unless a test shortened it. A
+/// release build ignores the test setting, and says so.
 fn window() -> i64 {
-    std::env::var(TEST_WINDOW_ENV)
+    let test = std::env::var(TEST_WINDOW_ENV)
         .ok()
         .and_then(|v| v.parse::<i64>().ok())
-        .filter(|secs| (1..=DAY).contains(secs))
-        .unwrap_or(DAY)
+        .filter(|secs| (1..=DAY).contains(secs));
+    match test {
+        Some(secs) if cfg!(debug_assertions) => secs,
+        Some(_) => {
+            tracing::warn!(
+                "{TEST_WINDOW_ENV} is set but ignored: it is for missive's own tests, and a \
+                 relay's daily limit counts over 24 hours"
+            );
+            DAY
+        }
+        None => DAY,
+    }
 }
 
 /// What each relay sent, in time slots of 1/1440 of the window (a minute
@@ -42,8 +53,8 @@ pub struct Usage {
     slot: i64,
     /// Relay name → slot start (Unix seconds) → messages.
     relays: BTreeMap<String, BTreeMap<i64, u64>>,
-    /// Journal stem → bytes read.
-    journals: BTreeMap<String, u64>,
+    /// Journal stem → how far it was read.
+    journals: BTreeMap<String, ReadTo>,
     /// The window, in seconds.
     #[serde(skip)]
     window: i64,
@@ -68,12 +79,42 @@ impl Usage {
             };
         }
         usage.window = window;
+        if !usage.matches_journals(state_dir) {
+            usage = Usage {
+                slot,
+                window,
+                ..Usage::default()
+            };
+        }
         let now = OffsetDateTime::now_utc().unix_timestamp();
         for stem in journal::stems(state_dir) {
             usage.catch_up(&journal::path_for(state_dir, &stem), &stem, now)?;
         }
         usage.prune(now);
         Ok(usage)
+    }
+
+    /// Whether every journal the snapshot read is still there, at least as
+    /// long, with the same bytes before the point it read to.
+    fn matches_journals(&self, state_dir: &Path) -> bool {
+        self.journals.iter().all(|(stem, read)| {
+            let Ok(mut file) = std::fs::File::open(journal::path_for(state_dir, stem)) else {
+                return false;
+            };
+            file.metadata().is_ok_and(|m| m.len() >= read.bytes)
+                && tail_digest(&mut file, read.bytes).is_ok_and(|d| d == read.tail)
+        })
+    }
+
+    /// Brings a usage already loaded up to date with what the journals in
+    /// `state_dir` gained since (a long-running server's).
+    pub fn refresh(&mut self, state_dir: &Path) -> Result<()> {
+        let now = OffsetDateTime::now_utc().unix_timestamp();
+        for stem in journal::stems(state_dir) {
+            self.catch_up(&journal::path_for(state_dir, &stem), &stem, now)?;
+        }
+        self.prune(now);
+        Ok(())
     }
 
     /// Reads what `journal` gained since the snapshot.
@@ -85,7 +126,7 @@ impl Usage {
         };
         let metadata = file.metadata()?;
         let len = metadata.len();
-        let mut from = self.journals.get(stem).copied().unwrap_or(0);
+        let mut from = self.journals.get(stem).map_or(0, |r| r.bytes);
         if from > len {
             // Not the journal the snapshot read (it was replaced): start over.
             from = 0;
@@ -98,11 +139,14 @@ impl Usage {
             .is_some_and(|age| age > window);
         if stale {
             // Nothing in it is recent enough to count.
-            self.journals.insert(stem.to_string(), len);
+            let tail = tail_digest(&mut file, len)
+                .with_context(|| format!("cannot read {}", journal.display()))?;
+            self.journals
+                .insert(stem.to_string(), ReadTo { bytes: len, tail });
             return Ok(());
         }
         file.seek(SeekFrom::Start(from))?;
-        let mut reader = BufReader::new(file.take(len - from));
+        let mut reader = BufReader::new(file.try_clone()?.take(len - from));
         let mut line = Vec::new();
         let since = now - self.window;
         loop {
@@ -123,7 +167,10 @@ impl Usage {
                 self.add(&relay, at.unix_timestamp());
             }
         }
-        self.journals.insert(stem.to_string(), from);
+        let tail = tail_digest(&mut file, from)
+            .with_context(|| format!("cannot read {}", journal.display()))?;
+        self.journals
+            .insert(stem.to_string(), ReadTo { bytes: from, tail });
         Ok(())
     }
 
@@ -177,6 +224,29 @@ impl Usage {
         let json = serde_json::to_vec(self).expect("usage serializes");
         crate::fsutil::write_atomic(&path(state_dir), &json, Some(0o600))
     }
+}
+
+/// How far a journal was read, and a digest of the bytes just before that
+/// point, by which a snapshot is checked against the journal as it is now
+/// (a journal replaced, cut or from elsewhere does not match, and every
+/// count is then made again from the journals).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+struct ReadTo {
+    bytes: u64,
+    tail: String,
+}
+
+/// How many bytes before the point read the digest covers.
+const TAIL: u64 = 4096;
+
+/// The digest of `file`'s bytes before `offset` (at most [`TAIL`] of them).
+fn tail_digest(file: &mut std::fs::File, offset: u64) -> std::io::Result<String> {
+    use sha2::Digest as _;
+    let start = offset.saturating_sub(TAIL);
+    file.seek(SeekFrom::Start(start))?;
+    let mut bytes = Vec::with_capacity(TAIL as usize);
+    file.take(offset - start).read_to_end(&mut bytes)?;
+    Ok(hex::encode(&sha2::Sha256::digest(&bytes)[..12]))
 }
 
 /// The snapshot's file.
@@ -264,5 +334,44 @@ mod tests {
         assert_eq!(Usage::load(dir.path()).unwrap().used("r"), 1);
         std::fs::remove_file(path(dir.path())).unwrap();
         assert_eq!(Usage::load(dir.path()).unwrap().used("r"), 1);
+    }
+
+    /// A snapshot that is well-formed but does not match the journals it
+    /// read (one replaced by another as long, one gone) is not trusted:
+    /// the counts are made again from the journals.
+    #[test]
+    fn a_stale_snapshot_is_checked_against_the_journals() {
+        let dir = tempfile::tempdir().unwrap();
+        let now = OffsetDateTime::now_utc();
+        let journal = Journal::open(&journal::path_for(dir.path(), "a")).unwrap();
+        for i in 0..3 {
+            journal
+                .record(&sent(&format!("r{i}@x.org"), now, "r"))
+                .unwrap();
+        }
+        journal.sync().unwrap();
+        let mut usage = Usage::load(dir.path()).unwrap();
+        assert_eq!(usage.used("r"), 3);
+        // The snapshot of another state: no counts, the same offsets.
+        usage.relays.clear();
+        usage.save(dir.path()).unwrap();
+        // The journal replaced by another of the same length: rebuilt.
+        let text = std::fs::read_to_string(journal::path_for(dir.path(), "a")).unwrap();
+        std::fs::write(
+            journal::path_for(dir.path(), "a"),
+            text.replace("r0@x.org", "q0@x.org"),
+        )
+        .unwrap();
+        assert_eq!(Usage::load(dir.path()).unwrap().used("r"), 3, "rebuilt");
+        // A journal it read is gone: rebuilt from those there are.
+        usage.journals.insert(
+            "gone".into(),
+            ReadTo {
+                bytes: 10,
+                tail: "x".into(),
+            },
+        );
+        usage.save(dir.path()).unwrap();
+        assert_eq!(Usage::load(dir.path()).unwrap().used("r"), 3, "rebuilt");
     }
 }

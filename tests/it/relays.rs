@@ -192,7 +192,7 @@ fn daily_limits_stop_the_send_with_exit_3_and_wait_finishes_it() {
         serde_json::from_slice(&std::fs::read(p.path().join(".missive/relays.json")).unwrap())
             .unwrap();
     assert!(
-        snapshot["journals"]["2026-11-27-tides-and-timetables"].as_u64() > Some(0),
+        snapshot["journals"]["2026-11-27-tides-and-timetables"]["bytes"].as_u64() > Some(0),
         "{snapshot}"
     );
 }

@@ -840,7 +840,7 @@ fn the_example_config_dispatches_to_files() {
         .collect();
     assert_eq!(files.len(), 6, "{}", stdout(&o));
     // The example's unsubscribe links carry the address sealed, never in clear.
-    let secret = Secret::new(SECRET).unwrap();
+    let secret = crate::common::list_secret();
     for file in &files {
         let raw = std::fs::read(file).unwrap();
         let m = MessageParser::default().parse(&raw).unwrap();
@@ -1369,4 +1369,69 @@ fn with_a_bounce_address_each_message_returns_to_its_own_signed_address() {
     // A bounce address with no secret to sign it is refused.
     let o = files.run(&["send", files.issue(), "--yes", "--force"], &[]);
     assert_exit(&o, 1);
+}
+
+/// A reader who leaves while a long send goes on (an unsubscribe another
+/// process records: `serve`, `bounces`, the author) is not sent the rest
+/// of it: the send reads the log again as it reads the list.
+#[test]
+fn readers_who_leave_during_a_send_are_not_sent_it() {
+    let out = tempfile::tempdir().unwrap();
+    let server = SmtpServer::start(out.path(), &["--delay-ms", "50"]);
+    let (list, expected) = subscriber_list(600);
+    let p = SendProject::new(&plain_config(server.port, ""), &list);
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_missive"))
+        .args(["send", p.issue(), "--yes"])
+        .current_dir(p.path())
+        .env("MISSIVE_UNSUBSCRIBE_SECRET", SECRET)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    while p
+        .journal()
+        .lines()
+        .filter(|l| l.contains("\"sent\""))
+        .count()
+        < 40
+    {
+        assert!(started.elapsed() < std::time::Duration::from_mins(1));
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    // The last 200 readers leave, recorded by another process.
+    let leaving: Vec<&String> = expected[400..].iter().map(|(email, _)| email).collect();
+    let mut log = std::fs::OpenOptions::new()
+        .append(true)
+        .open(p.path().join(".missive/list-events.csv"))
+        .unwrap();
+    let mut lines = String::new();
+    for e in &leaving {
+        lines.push_str(e);
+        lines.push_str(",2026-12-05T00:00:00Z,unsubscribed,one-click,,,\n");
+    }
+    std::io::Write::write_all(&mut log, lines.as_bytes()).unwrap();
+    let sent_when_they_left = p
+        .journal()
+        .lines()
+        .filter(|l| l.contains("\"sent\""))
+        .count();
+    assert!(
+        sent_when_they_left < 300,
+        "{sent_when_they_left}: too late to tell"
+    );
+    let o = child.wait_with_output().unwrap();
+    assert_exit(&o, 0);
+    assert!(
+        stdout(&o).contains("200 left the list while it was sent"),
+        "{}",
+        stdout(&o)
+    );
+    let got: std::collections::HashSet<String> = server.recipients().into_iter().collect();
+    let sent_anyway: Vec<&&String> = leaving.iter().filter(|e| got.contains(**e)).collect();
+    assert!(
+        sent_anyway.is_empty(),
+        "sent after they left: {sent_anyway:?}"
+    );
+    assert_eq!(got.len(), 400);
 }

@@ -11,6 +11,7 @@ use std::path::PathBuf;
 
 use anyhow::{Result, anyhow, bail};
 use lettre::Message;
+use lettre::address::Envelope;
 
 pub use file::FileLink;
 pub use smtp::{SmtpLink, SmtpSettings};
@@ -21,10 +22,23 @@ use crate::project::config::{Smtp, TransportKind};
 /// Delivers messages, one at a time, over one link (a connection, a
 /// folder). `Ok` holds the server's reply.
 pub trait Deliver: Send {
+    /// Delivers a message already formatted (one read back from the
+    /// spool, say) to the envelope's recipients.
+    fn deliver_raw(
+        &mut self,
+        envelope: &Envelope,
+        bytes: &[u8],
+    ) -> impl Future<Output = Result<String, DeliverError>> + Send;
+
+    /// Delivers `message` to its envelope's recipients.
     fn deliver(
         &mut self,
         message: &Message,
-    ) -> impl Future<Output = Result<String, DeliverError>> + Send;
+    ) -> impl Future<Output = Result<String, DeliverError>> + Send {
+        let envelope = message.envelope().clone();
+        let bytes = message.formatted();
+        async move { self.deliver_raw(&envelope, &bytes).await }
+    }
 
     /// Lets go of the link politely (QUIT), if it is open.
     fn close(&mut self) -> impl Future<Output = ()> + Send;
@@ -52,7 +66,21 @@ pub enum Failure {
 /// Whether a reply says the relay's daily (or other) sending quota is used
 /// up, rather than anything about the recipient.
 pub fn is_quota_reply(reply: &str) -> bool {
-    let reply = reply.to_ascii_lowercase();
+    let lower = reply.to_ascii_lowercase();
+    // Microsoft 365 names the account's submission quota outright (with a
+    // generic 5.2.0, not the mailbox's 5.2.2).
+    if lower.contains("submissionquotaexceeded") {
+        return true;
+    }
+    // Otherwise the enhanced status code decides first: x.1.x is about the
+    // address and x.2.x about the recipient's mailbox (x.2.2: it is full),
+    // never the relay's own quota, whatever words follow.
+    if let Some(status) = crate::list::bounce::enhanced_status(reply)
+        && matches!(status.split('.').nth(1), Some("1" | "2"))
+    {
+        return false;
+    }
+    let reply = lower;
     let exceeded = reply.contains("exceeded") || reply.contains("reached");
     let quota = reply.contains("quota") || reply.contains("limit");
     exceeded
@@ -140,6 +168,9 @@ mod tests {
             "550 5.4.5 Daily user sending quota exceeded.",
             "454 Throttling failure: Daily message quota exceeded.",
             "421 4.7.0 Daily sending quota reached for this account",
+            "554 5.2.0 STOREDRV.Submission.Exception:SubmissionQuotaExceededException; \
+             Failed to process message due to a permanent exception with message \
+             [BeginDiagnosticData]Cannot submit message.",
         ] {
             assert!(is_quota_reply(quota), "{quota}");
         }
@@ -148,6 +179,8 @@ mod tests {
             "552 5.2.2 Mailbox quota exceeded for this recipient",
             "454 Throttling failure: Maximum sending rate exceeded.",
             "452 4.2.2 The email account that you tried to reach is over quota",
+            "452 4.2.2 <reader@example.org>: mailbox full, daily quota exceeded",
+            "552 5.2.2 mailbox full: daily limit exceeded",
         ] {
             assert!(!is_quota_reply(other), "{other}");
         }
@@ -329,10 +362,14 @@ pub enum Link {
 }
 
 impl Deliver for Link {
-    async fn deliver(&mut self, message: &Message) -> Result<String, DeliverError> {
+    async fn deliver_raw(
+        &mut self,
+        envelope: &Envelope,
+        bytes: &[u8],
+    ) -> Result<String, DeliverError> {
         match self {
-            Link::Smtp(link) => link.deliver(message).await,
-            Link::File(link) => link.deliver(message).await,
+            Link::Smtp(link) => link.deliver_raw(envelope, bytes).await,
+            Link::File(link) => link.deliver_raw(envelope, bytes).await,
             Link::DryRun => Ok("dry run".into()),
         }
     }

@@ -12,7 +12,6 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use anyhow::{Context as _, Result, anyhow, bail};
-use lettre::Message;
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
 use lettre::transport::smtp::client::{
     AsyncSmtpConnection, AsyncTokioStream, Certificate, TlsParameters,
@@ -189,7 +188,11 @@ impl SmtpLink {
 }
 
 impl Deliver for SmtpLink {
-    async fn deliver(&mut self, message: &Message) -> Result<String, DeliverError> {
+    async fn deliver_raw(
+        &mut self,
+        envelope: &lettre::address::Envelope,
+        bytes: &[u8],
+    ) -> Result<String, DeliverError> {
         if self
             .connection
             .as_ref()
@@ -198,8 +201,7 @@ impl Deliver for SmtpLink {
             self.connection = Some(connect(&self.settings).await?);
         }
         let conn = self.connection.as_mut().expect("connected above");
-        let bytes = message.formatted();
-        match transmit(conn, message.envelope(), &bytes, &self.settings).await {
+        match transmit(conn, envelope, bytes, &self.settings).await {
             Ok(response) => Ok(reply_text(u16::from(response.code()), response.message())),
             Err(failure) => {
                 // The connection was closed: the next message opens a new one.
