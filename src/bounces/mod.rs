@@ -233,7 +233,7 @@ struct Processor<'p> {
 impl<'p> Processor<'p> {
     fn open(project: &'p Project, dry_run: bool) -> Result<Processor<'p>> {
         let config = project.config.bounces.as_ref();
-        let secret = Secret::from_env()?;
+        let secret = Secret::for_project(project)?;
         if secret.is_none() && config.is_some_and(|b| b.address.is_some()) {
             bail!(
                 "[bounces] address is set, but {} is not set: bounce tags are checked with it",

@@ -1,4 +1,4 @@
-//! `missive serve`: unsubscribes and the archive, until Ctrl-C.
+//! `missive serve`: unsubscribes, sign-ups and the archive, until Ctrl-C or SIGTERM.
 
 use std::path::Path;
 
@@ -33,7 +33,14 @@ pub fn run(config: Option<&Path>, args: &ServeArgs) -> Result<ExitStatus> {
                 ready.address
             );
         },
-        |problem| eprintln!("error: {}", ui::printable(problem)),
+        // Through the log (text or JSON, as --log-format says), with any
+        // address in it masked.
+        |problem| {
+            tracing::error!(
+                problem = %crate::list::address::mask_addresses(&ui::printable(problem)),
+                "request problem"
+            );
+        },
     )?;
     Ok(ExitStatus::Success)
 }

@@ -54,6 +54,18 @@ pub fn masked(email: &str) -> String {
     }
 }
 
+/// `text` (a server's reply, say) with every address in it
+/// [`masked`], for logs.
+pub fn mask_addresses(text: &str) -> String {
+    static ADDRESS: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
+            .expect("a valid pattern")
+    });
+    ADDRESS
+        .replace_all(text, |c: &regex::Captures| masked(&c[0]))
+        .into_owned()
+}
+
 /// The list as the project's event log has it: the addresses taken off it
 /// (kept as their hashes), and those whose latest event joined them to it —
 /// a sign-up confirmed through `missive serve`, or added by the author —
@@ -127,6 +139,14 @@ mod tests {
         assert_eq!(
             address_hash("a@x.org"),
             address_hash(&normalize("A@X.org "))
+        );
+    }
+
+    #[test]
+    fn addresses_in_replies_are_masked() {
+        assert_eq!(
+            mask_addresses("550 5.1.1 <Outage1@example.com>: no such user; cc b.c@x.org"),
+            "550 5.1.1 <O…@example.com>: no such user; cc b…@x.org"
         );
     }
 

@@ -16,11 +16,14 @@ use sha2::Sha256;
 use crate::list::address::{address_hash, legacy_address_hash, normalize};
 
 /// The first character of a sealed token: its format, so a later one can
-/// be told apart.
-const SEALED_VERSION: char = 's';
+/// be told apart. `s` tokens (the first) are bound to no list and are still
+/// read; `u` tokens are bound to the list they were sent for.
+const SEALED_VERSION: char = 'u';
+const UNBOUND_SEALED_VERSION: char = 's';
 
-/// The first character of a confirmation token.
-const CONFIRM_VERSION: char = 'c';
+/// The first character of a confirmation token (bound to its list; they
+/// live for hours, so the first, unbound form is not read any more).
+const CONFIRM_VERSION: char = 'd';
 
 /// What a confirmation link carries: who signed up, with what, and when.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -126,6 +129,10 @@ pub struct Secret {
     bytes: Vec<u8>,
     /// The key that seals addresses, derived once from the secret.
     seal_key: aes_siv::Key<Aes128Siv>,
+    /// The list's identity ([`for_list`](Secret::for_list)), which sealed
+    /// tokens are bound to: two newsletters that share a secret do not
+    /// accept each other's links.
+    list: Vec<u8>,
 }
 
 impl std::fmt::Debug for Secret {
@@ -145,7 +152,34 @@ impl Secret {
         let mut derive = keyed(&bytes);
         derive.update(b"missive unsubscribe seal v1");
         let seal_key = derive.finalize().into_bytes();
-        Ok(Secret { bytes, seal_key })
+        Ok(Secret {
+            bytes,
+            seal_key,
+            list: Vec::new(),
+        })
+    }
+
+    /// The secret from the environment, bound to the project's list (its
+    /// `newsletter.list_id`, or else its From address, or its name).
+    pub fn for_project(
+        project: &crate::project::Project,
+    ) -> Result<Option<Secret>, SecretTooShort> {
+        let newsletter = &project.config.newsletter;
+        let identity = newsletter
+            .list_id
+            .as_ref()
+            .map(ToString::to_string)
+            .or_else(|| newsletter.from.as_ref().map(|m| m.0.email.to_string()))
+            .unwrap_or_else(|| newsletter.name.to_string());
+        Ok(Secret::from_env()?.map(|s| s.for_list(&identity)))
+    }
+
+    /// The secret, binding the tokens it seals to the list named
+    /// `identity` (its `List-Id`, or its From address).
+    #[must_use]
+    pub fn for_list(mut self, identity: &str) -> Secret {
+        self.list = identity.trim().to_lowercase().into_bytes();
+        self
     }
 
     /// The secret from the environment: `Ok(None)` when the variable is unset.
@@ -178,19 +212,30 @@ impl Secret {
         let address = email.trim().to_lowercase();
         let sealed = self
             .sealer()
-            .encrypt([b"unsubscribe".as_slice()], address.as_bytes())
+            .encrypt(
+                [b"unsubscribe".as_slice(), self.list.as_slice()],
+                address.as_bytes(),
+            )
             .expect("AES-SIV seals any message that fits in memory");
         format!("{SEALED_VERSION}{}", URL_SAFE_NO_PAD.encode(sealed))
     }
 
-    /// The address a sealed token carries, if this secret sealed it.
+    /// The address a sealed token carries, if this secret sealed it for
+    /// this list (or sealed it in the first, unbound form).
     pub fn open(&self, token: &str) -> Option<String> {
-        let body = token.trim().strip_prefix(SEALED_VERSION)?;
+        let token = token.trim();
+        let (body, bound) = match token.strip_prefix(SEALED_VERSION) {
+            Some(body) => (body, true),
+            None => (token.strip_prefix(UNBOUND_SEALED_VERSION)?, false),
+        };
         let sealed = URL_SAFE_NO_PAD.decode(body).ok()?;
-        let opened = self
-            .sealer()
-            .decrypt([b"unsubscribe".as_slice()], &sealed)
-            .ok()?;
+        let opened = if bound {
+            self.sealer()
+                .decrypt([b"unsubscribe".as_slice(), self.list.as_slice()], &sealed)
+        } else {
+            self.sealer().decrypt([b"unsubscribe".as_slice()], &sealed)
+        }
+        .ok()?;
         String::from_utf8(opened).ok()
     }
 
@@ -201,7 +246,7 @@ impl Secret {
         let json = serde_json::to_vec(claim).expect("a claim serializes");
         let sealed = self
             .sealer()
-            .encrypt([b"confirm".as_slice()], &json)
+            .encrypt([b"confirm".as_slice(), self.list.as_slice()], &json)
             .expect("AES-SIV seals any message that fits in memory");
         format!("{CONFIRM_VERSION}{}", URL_SAFE_NO_PAD.encode(sealed))
     }
@@ -212,7 +257,7 @@ impl Secret {
         let sealed = URL_SAFE_NO_PAD.decode(body).ok()?;
         let json = self
             .sealer()
-            .decrypt([b"confirm".as_slice()], &sealed)
+            .decrypt([b"confirm".as_slice(), self.list.as_slice()], &sealed)
             .ok()?;
         serde_json::from_slice(&json).ok()
     }
@@ -407,6 +452,36 @@ mod tests {
         assert_eq!(s.open(&t), None, "not an unsubscribe token");
         let other = Secret::new("another secret, also long enough").unwrap();
         assert_eq!(other.open_signup(&t), None);
+    }
+
+    #[test]
+    fn tokens_are_bound_to_their_list() {
+        let ours = Secret::new("a secret two newsletters share")
+            .unwrap()
+            .for_list("<weekly.ours.example>");
+        let theirs = Secret::new("a secret two newsletters share")
+            .unwrap()
+            .for_list("<news.theirs.example>");
+        let t = ours.seal("ada@example.org");
+        assert_eq!(ours.open(&t).as_deref(), Some("ada@example.org"));
+        assert_eq!(theirs.open(&t), None, "another list's unsubscribe link");
+        let claim = SignupClaim {
+            email: "ada@example.org".into(),
+            name: String::new(),
+            fields: Vec::new(),
+            at: 1,
+        };
+        assert_eq!(theirs.open_signup(&ours.seal_signup(&claim)), None);
+        assert_eq!(ours.open_signup(&ours.seal_signup(&claim)), Some(claim));
+        // A link sealed before tokens were bound (`s…`) still unsubscribes.
+        let unbound = {
+            let sealed = ours
+                .sealer()
+                .encrypt([b"unsubscribe".as_slice()], b"bob@example.org")
+                .unwrap();
+            format!("s{}", URL_SAFE_NO_PAD.encode(sealed))
+        };
+        assert_eq!(ours.open(&unbound).as_deref(), Some("bob@example.org"));
     }
 
     #[test]

@@ -17,7 +17,6 @@ use crate::list::events::{self, Log, Suppressed};
 use crate::list::reader::{Reader, Row, Status};
 use crate::list::token::Secret;
 use crate::project::config;
-use crate::send::journal::Journal;
 use crate::send::mailer::Mailer;
 use crate::send::message::Letterhead;
 
@@ -45,6 +44,9 @@ pub(super) struct ListState {
     pub(super) latest: HashMap<u64, String>,
     /// The confirmation tokens already used.
     pub(super) used: HashSet<String>,
+    /// When each mailbox ([`mailbox_key`]) was last mailed a confirmation,
+    /// over the last day (from the log, so a restart forgets nothing).
+    pub(super) mailed: HashMap<u64, Vec<i64>>,
     /// How far the log has been read.
     read_to: u64,
 }
@@ -62,6 +64,7 @@ impl ListState {
             },
             latest: HashMap::new(),
             used: HashSet::new(),
+            mailed: HashMap::new(),
             read_to: 0,
         };
         state.catch_up()?;
@@ -82,6 +85,20 @@ impl ListState {
                 && let Some(token) = events::detail_value(&record.detail, "token")
             {
                 self.used.insert(token);
+            }
+            if record.event == events::PENDING
+                && let Ok(at) = time::OffsetDateTime::parse(
+                    &record.time,
+                    &time::format_description::well_known::Rfc3339,
+                )
+            {
+                let day_ago = time::OffsetDateTime::now_utc().unix_timestamp() - 24 * 3600;
+                let times = self
+                    .mailed
+                    .entry(address_hash(&mailbox_key(&record.email)))
+                    .or_default();
+                times.retain(|t| *t > day_ago);
+                times.push(at.unix_timestamp());
             }
             events::apply(&mut self.suppressed, &record);
             // A pending sign-up changes nothing about where the reader stands.
@@ -114,6 +131,21 @@ impl ListState {
             Some("subscribed" | "resubscribed") | None => from_csv(),
             Some(_) => Standing::Left,
         }
+    }
+}
+
+/// The mailbox an address reaches, for the limits of confirmation emails:
+/// lower-cased, without a `+tag`, and for Gmail without dots
+/// (`b.omb+1@gmail.com` and `bomb@googlemail.com` are one inbox).
+pub(super) fn mailbox_key(email: &str) -> String {
+    let email = normalize(email);
+    let Some((local, domain)) = email.rsplit_once('@') else {
+        return email;
+    };
+    let local = local.split_once('+').map_or(local, |(l, _)| l);
+    match domain {
+        "gmail.com" | "googlemail.com" => format!("{}@gmail.com", local.replace('.', "")),
+        _ => format!("{local}@{domain}"),
     }
 }
 
@@ -173,16 +205,16 @@ pub struct Signup {
     /// Where the answer to a sign-up sends the reader.
     pub(super) thanks: String,
     pub(super) per_ip: DefaultKeyedRateLimiter<IpAddr>,
-    pub(super) per_address: DefaultKeyedRateLimiter<u64>,
     pub(super) confirm: Letterhead,
     pub(super) welcome: Option<Welcome>,
     pub(super) mailer: Mailer,
 }
 
-/// The message each confirmed reader gets, and its journal.
+/// The message each confirmed reader gets, and the journal (its issue's
+/// stem) it is recorded in.
 pub(super) struct Welcome {
     pub(super) letterhead: Letterhead,
-    pub(super) journal: Arc<Journal>,
+    pub(super) journal: String,
 }
 
 impl Signup {
@@ -190,7 +222,6 @@ impl Signup {
     /// their memory does not grow with every address ever seen.
     pub fn forget_old(&self) {
         self.per_ip.retain_recent();
-        self.per_address.retain_recent();
     }
 
     /// The one answer to every sign-up: a 303 to the thanks page.

@@ -58,7 +58,8 @@ pub struct Ready {
     pub migrated: Vec<crate::list::events::Migrated>,
 }
 
-/// Runs the server until Ctrl-C. `on_ready` is told where it listens;
+/// Runs the server until Ctrl-C or SIGTERM, then gives the mail that is
+/// ready [`DRAIN`] to go (the rest waits in the spool). `on_ready` is told where it listens;
 /// `on_problem` hears of errors inside requests.
 pub fn serve(
     project: &Project,
@@ -66,7 +67,7 @@ pub fn serve(
     on_ready: impl FnOnce(&Ready),
     on_problem: impl Fn(&str) + Send + Sync + 'static,
 ) -> Result<()> {
-    let secret = Secret::from_env()?.ok_or_else(|| {
+    let secret = Secret::for_project(project)?.ok_or_else(|| {
         anyhow!("{SECRET_ENV} is not set: it must be the secret the links were signed with")
     })?;
     let list = project.list_path(options.subscribers.as_deref());
@@ -128,13 +129,40 @@ pub fn serve(
             log: path,
             migrated,
         });
-        crate::web::http::serve(listener, router, LIMITS, async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await;
+        crate::web::http::serve(listener, router, LIMITS, stop_signal()).await;
+        // Mail on its way is durable in the spool; what is ready goes now.
+        if let Some(signup) = &app.signup {
+            signup.mailer.drain(DRAIN).await;
+        }
         Ok::<_, anyhow::Error>(())
     })?;
     Ok(())
+}
+
+/// How long a stopping server gives the mail that is ready to go.
+const DRAIN: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Ctrl-C (SIGINT), or SIGTERM from systemd or `docker stop`.
+async fn stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }
 
 #[derive(Debug, Deserialize)]

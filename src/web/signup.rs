@@ -8,7 +8,6 @@
 
 use std::fmt::Write as _;
 use std::net::{IpAddr, SocketAddr};
-use std::num::NonZeroU32;
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -24,7 +23,7 @@ use governor::{Quota, RateLimiter};
 use serde::Deserialize;
 use sha2::{Digest as _, Sha256};
 
-use super::app::{App, Signup, Standing, Welcome, titled_page};
+use super::app::{App, Signup, Standing, Welcome, mailbox_key, titled_page};
 use crate::compose::merge::escape_html;
 use crate::list::address::{Joined, address_hash, normalize};
 use crate::list::events;
@@ -32,8 +31,8 @@ use crate::list::reader::Subscriber;
 use crate::list::token::{Secret, SignupClaim};
 use crate::project::Project;
 use crate::project::config;
-use crate::send::journal::{self, Journal};
-use crate::send::mailer::{Mailer, Outgoing};
+use crate::send::journal;
+use crate::send::mailer::{Mailer, Outgoing, SIGNUP_JOURNAL};
 use crate::send::message::Letterhead;
 
 /// The form field bots fill and people never see.
@@ -42,8 +41,15 @@ pub const HONEYPOT: &str = "website";
 const MAX_VALUE: usize = 200;
 /// The largest sign-up form body.
 const MAX_FORM: usize = 16 * 1024;
-/// One confirmation email per address per this long.
-const PER_ADDRESS: Duration = Duration::from_mins(10);
+/// One confirmation email per mailbox per this long…
+const PER_ADDRESS: i64 = 10 * 60;
+/// …and at most this many a day.
+const PER_ADDRESS_A_DAY: usize = 3;
+/// No answer to a sign-up goes out sooner than this after it came in,
+/// whatever the address: a new one costs a synced record and a spooled
+/// message, one already subscribed costs nothing, and the difference must
+/// not tell anyone which is which.
+const ANSWER_FLOOR: Duration = Duration::from_millis(100);
 
 /// Checks `[signup]`, renders the confirmation email, composes the
 /// welcome (or, with `send_latest`, the latest issue sent) and starts the
@@ -88,13 +94,9 @@ pub fn start(
                 Some(secret),
             )
             .with_context(|| format!("{}", label.display()))?;
-            let journal = Journal::open(&journal::path_for(
-                &project.state_dir(),
-                &composed.issue.stem(),
-            ))?;
             Some(Welcome {
                 letterhead,
-                journal: Arc::new(journal),
+                journal: composed.issue.stem(),
             })
         }
     };
@@ -110,14 +112,14 @@ pub fn start(
             .as_ref()
             .map_or_else(|| "/subscribed".to_string(), ToString::to_string),
         per_ip: RateLimiter::keyed(Quota::per_hour(per_hour).allow_burst(per_hour)),
-        per_address: RateLimiter::keyed(
-            Quota::with_period(PER_ADDRESS)
-                .expect("a period")
-                .allow_burst(NonZeroU32::MIN),
-        ),
         confirm,
         welcome,
-        mailer: Mailer::start(&relay, config.sending.concurrency.get(), on_problem),
+        mailer: Mailer::start(
+            &relay,
+            &project.state_dir(),
+            config.sending.concurrency.get(),
+            on_problem,
+        ),
         settings: settings.clone(),
     })
 }
@@ -153,32 +155,83 @@ fn not_here() -> Response {
 }
 
 /// The IP address a request came from: the peer's, or behind a proxy on
-/// this machine the last one it added to `X-Forwarded-For`.
+/// this machine the last entry of `X-Forwarded-For` — the one the proxy
+/// added; the entries before it are whatever the client sent. An IPv6
+/// address stands for its /64 (one host's whole range).
 fn client_ip(signup: &Signup, peer: SocketAddr, headers: &HeaderMap) -> IpAddr {
-    if signup.settings.behind_proxy && peer.ip().is_loopback() {
-        let forwarded = headers
+    let ip = if signup.settings.behind_proxy && peer.ip().is_loopback() {
+        let last = headers
             .get_all("x-forwarded-for")
             .iter()
             .filter_map(|v| v.to_str().ok())
             .flat_map(|v| v.split(','))
-            .filter_map(|ip| ip.trim().parse::<IpAddr>().ok())
             .next_back();
-        if let Some(ip) = forwarded {
-            return ip;
-        }
-    }
-    peer.ip()
+        // An entry the proxy wrote that cannot be read: the proxy's own
+        // address, so such requests share one limit.
+        last.and_then(forwarded_ip).unwrap_or_else(|| peer.ip())
+    } else {
+        peer.ip()
+    };
+    limit_key(ip)
 }
 
-/// A value from a form: trimmed, control characters dropped, cut to
-/// [`MAX_VALUE`] characters.
+/// An `X-Forwarded-For` entry: `1.2.3.4`, `1.2.3.4:5678`, `::1`, `[::1]` or
+/// `[::1]:80`.
+fn forwarded_ip(entry: &str) -> Option<IpAddr> {
+    let entry = entry.trim();
+    if let Ok(ip) = entry.parse::<IpAddr>() {
+        return Some(ip);
+    }
+    if let Ok(socket) = entry.parse::<SocketAddr>() {
+        return Some(socket.ip());
+    }
+    entry
+        .strip_prefix('[')
+        .and_then(|e| e.strip_suffix(']'))
+        .and_then(|e| e.parse::<IpAddr>().ok())
+}
+
+/// What the per-IP limit counts: an IPv4 address, or an IPv6 /64.
+fn limit_key(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => {
+            if let Some(v4) = v6.to_ipv4_mapped() {
+                IpAddr::V4(v4)
+            } else {
+                let mut segments = v6.segments();
+                segments[4..].fill(0);
+                IpAddr::V6(segments.into())
+            }
+        }
+    }
+}
+
+/// A value from a form: trimmed, control characters and the invisible
+/// ones that reorder text (bidi overrides) dropped, cut to [`MAX_VALUE`]
+/// characters.
 fn clean(value: &str) -> String {
     value
         .trim()
         .chars()
-        .filter(|c| !c.is_control())
+        .filter(|c| !crate::project::values::is_hidden_format(*c))
         .take(MAX_VALUE)
         .collect()
+}
+
+/// Whether every name and value of a form body is UTF-8 once decoded (a
+/// form posted from a page in UTF-8 always is; anything else is refused
+/// rather than read with replacement characters).
+fn is_utf8_form(body: &[u8]) -> bool {
+    body.split(|b| *b == b'&').all(|pair| {
+        let plus_as_space: Vec<u8> = pair
+            .iter()
+            .map(|b| if *b == b'+' { b' ' } else { *b })
+            .collect();
+        percent_encoding::percent_decode(&plus_as_space)
+            .decode_utf8()
+            .is_ok()
+    })
 }
 
 /// `POST /subscribe`: records a pending sign-up (durably) and mails its
@@ -191,9 +244,17 @@ async fn subscribe(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    let arrived = tokio::time::Instant::now();
     let Some(signup) = &app.signup else {
         return not_here();
     };
+    if !is_utf8_form(&body) {
+        return titled_page(
+            StatusCode::BAD_REQUEST,
+            "Sign up",
+            "<p>The form sent text that is not UTF-8. Please go back and try again.</p>",
+        );
+    }
     let mut email = String::new();
     let mut name = String::new();
     let mut honeypot = false;
@@ -225,86 +286,104 @@ async fn subscribe(
         );
     };
     if honeypot {
-        return signup.answer();
+        tracing::info!(limit = "honeypot", "sign-up refused");
+        return answer(signup, arrived).await;
     }
     let ip = client_ip(signup, peer, &headers);
     if signup.per_ip.check_key(&ip).is_err() {
-        return signup.answer();
+        tracing::info!(limit = "per-ip", "sign-up refused");
+        return answer(signup, arrived).await;
     }
     let email = normalize(address.as_ref());
-    let hash = address_hash(&email);
-    if signup.per_address.check_key(&hash).is_err() {
-        return signup.answer();
-    }
     let detail = if signup.settings.record_ip {
         format!("ip={ip}")
     } else {
         String::new()
     };
-    let app_for_log = Arc::clone(&app);
-    let log_email = email.clone();
-    let recorded = tokio::task::spawn_blocking(move || {
-        let mut list = app_for_log.list.lock().expect("list lock");
-        list.catch_up()?;
-        // Already on the list, or to get no mail at all (by the CSV or
-        // the log, as a send sees them).
-        if matches!(
-            list.standing(&log_email),
-            Standing::Subscribed | Standing::NoMail
-        ) {
-            return Ok(false);
-        }
-        list.log
-            .append_about(&log_email, events::PENDING, "signup", &detail, "")?;
-        list.catch_up()?;
-        tracing::info!(event = events::PENDING, address = %super::http::shown(&log_email), "list event");
-        Ok::<_, anyhow::Error>(true)
-    })
-    .await;
-    match recorded {
-        Ok(Ok(true)) => {}
-        Ok(Ok(false)) => return signup.answer(),
-        Ok(Err(e)) => {
-            (app.on_problem)(&format!("{e:#}"));
-            return titled_page(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "Sign up",
-                "<p>Something went wrong; please try again.</p>",
-            );
-        }
-        Err(_) => {
-            return titled_page(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "Sign up",
-                "<p>Something went wrong; please try again.</p>",
-            );
-        }
-    }
     let claim = SignupClaim {
         email: email.clone(),
         name,
         fields,
         at: time::OffsetDateTime::now_utc().unix_timestamp(),
     };
-    match confirmation(
+    // Built whether or not it goes, so every answer costs the same.
+    let message = match confirmation(
         &signup.confirm,
         &signup.confirm_url,
         &app.secret,
         address,
         &claim,
     ) {
-        Ok(message) => {
-            if !signup.mailer.send(Outgoing {
-                message,
-                email,
-                journal: None,
-            }) {
-                (app.on_problem)("the mail queue is full: a confirmation was not sent");
-            }
+        Ok(message) => message,
+        Err(e) => {
+            (app.on_problem)(&e.to_string());
+            return failed_answer(arrived).await;
         }
-        Err(e) => (app.on_problem)(&e.to_string()),
+    };
+    let app_for_log = Arc::clone(&app);
+    let recorded = tokio::task::spawn_blocking(move || {
+        let signup = app_for_log.signup.as_ref().expect("sign-ups are set up");
+        let mut list = app_for_log.list.lock().expect("list lock");
+        list.catch_up()?;
+        // Already on the list, or to get no mail at all (by the CSV or
+        // the log, as a send sees them).
+        if matches!(
+            list.standing(&email),
+            Standing::Subscribed | Standing::NoMail
+        ) {
+            return Ok(());
+        }
+        // One confirmation per mailbox per 10 minutes, three a day, by
+        // the log (so a restart forgets nothing).
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        let mailed = list
+            .mailed
+            .get(&address_hash(&mailbox_key(&email)))
+            .map(|times| times.iter().filter(|t| **t > now - 24 * 3600).copied().collect::<Vec<_>>())
+            .unwrap_or_default();
+        if mailed.iter().any(|t| *t > now - PER_ADDRESS) || mailed.len() >= PER_ADDRESS_A_DAY {
+            tracing::info!(limit = "per-address", "sign-up refused");
+            return Ok(());
+        }
+        // Recorded and spooled, both synced, before the reader is told to
+        // look in their inbox.
+        list.log
+            .append_about(&email, events::PENDING, "signup", &detail, "")?;
+        list.catch_up()?;
+        tracing::info!(event = events::PENDING, address = %super::http::shown(&email), "list event");
+        signup.mailer.send(&Outgoing {
+            message,
+            email,
+            journal: SIGNUP_JOURNAL.to_string(),
+        })
+    })
+    .await;
+    match recorded {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => {
+            (app.on_problem)(&format!("{e:#}"));
+            return failed_answer(arrived).await;
+        }
+        Err(_) => return failed_answer(arrived).await,
     }
+    answer(signup, arrived).await
+}
+
+/// The one answer to a sign-up, given no sooner than [`ANSWER_FLOOR`]
+/// after it `arrived`.
+async fn answer(signup: &Signup, arrived: tokio::time::Instant) -> Response {
+    tokio::time::sleep_until(arrived + ANSWER_FLOOR).await;
     signup.answer()
+}
+
+/// The answer when recording a sign-up failed.
+async fn failed_answer(arrived: tokio::time::Instant) -> Response {
+    tokio::time::sleep_until(arrived + ANSWER_FLOOR).await;
+    titled_page(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "Sign up",
+        "<p>Something went wrong; please try again.</p>",
+    )
 }
 
 /// The confirmation email of `claim`, its link under `confirm_url`. The
@@ -360,7 +439,7 @@ pub fn invite(project: &Project, email: &lettre::Address, name: &str) -> Result<
             project.config_label().display()
         )
     })?;
-    let secret = Secret::from_env()?.ok_or_else(|| {
+    let secret = Secret::for_project(project)?.ok_or_else(|| {
         anyhow!(
             "{}: it seals the confirmation link",
             crate::list::token::SECRET_ENV
@@ -590,12 +669,16 @@ async fn confirm(
         let reader = Subscriber::with_values(address, &joined.name, &values);
         match welcome.letterhead.message(&reader) {
             Ok(message) => {
-                if !signup.mailer.send(Outgoing {
+                let out = Outgoing {
                     message,
                     email: joined.email.clone(),
-                    journal: Some(Arc::clone(&welcome.journal)),
-                }) {
-                    (app.on_problem)("the mail queue is full: a welcome message was not sent");
+                    journal: welcome.journal.clone(),
+                };
+                let mailer = signup.mailer.clone();
+                match tokio::task::spawn_blocking(move || mailer.send(&out)).await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(e)) => (app.on_problem)(&format!("{e:#}")),
+                    Err(e) => (app.on_problem)(&e.to_string()),
                 }
             }
             Err(e) => (app.on_problem)(&e.to_string()),
@@ -633,4 +716,55 @@ pub fn form_html(action: &str, fields: &[String]) -> String {
          </form>\n",
         escape_html(action)
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_proxys_entry_is_read_whatever_its_form() {
+        for (entry, ip) in [
+            ("203.0.113.9", "203.0.113.9"),
+            (" 203.0.113.9:5678", "203.0.113.9"),
+            ("2001:db8::1", "2001:db8::1"),
+            ("[2001:db8::1]", "2001:db8::1"),
+            ("[2001:db8::1]:443", "2001:db8::1"),
+        ] {
+            assert_eq!(forwarded_ip(entry), Some(ip.parse().unwrap()), "{entry}");
+        }
+        assert_eq!(forwarded_ip("unknown"), None);
+    }
+
+    #[test]
+    fn forms_are_utf8_and_names_lose_what_reorders_text() {
+        assert!(is_utf8_form(b"email=a%40b.org&name=Zo%C3%AB+O"));
+        assert!(!is_utf8_form(b"email=a%40b.org&name=Zo%EB"));
+        assert!(!is_utf8_form(b"email=a%40b.org&na%FFme=x"));
+        assert_eq!(clean(" Ada \u{202E}ecalevol\u{202C} "), "Ada ecalevol");
+    }
+
+    #[test]
+    fn ipv6_is_limited_by_its_64() {
+        let key = |s: &str| limit_key(s.parse().unwrap());
+        assert_eq!(key("2001:db8:1:2:aaaa::1"), key("2001:db8:1:2:bbbb::9"));
+        assert_ne!(key("2001:db8:1:2::1"), key("2001:db8:1:3::1"));
+        assert_eq!(key("::ffff:198.51.100.7"), key("198.51.100.7"));
+        assert_ne!(key("198.51.100.7"), key("198.51.100.8"));
+    }
+
+    #[test]
+    fn one_inbox_is_one_mailbox_for_the_limits() {
+        let key = super::super::app::mailbox_key;
+        for same in [
+            "bomb@gmail.com",
+            "b.omb@gmail.com",
+            "Bomb+1@Gmail.com",
+            "b.o.m.b+x@googlemail.com",
+        ] {
+            assert_eq!(key(same), "bomb@gmail.com", "{same}");
+        }
+        assert_eq!(key("a.b+news@example.org"), "a.b@example.org");
+        assert_ne!(key("a.b@example.org"), key("ab@example.org"));
+    }
 }

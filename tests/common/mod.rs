@@ -186,6 +186,14 @@ impl SmtpServer {
     }
 }
 
+impl SmtpServer {
+    /// Stops the server (a relay gone down); its port is free again.
+    pub fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 impl Drop for SmtpServer {
     fn drop(&mut self) {
         let _ = self.child.kill();
@@ -302,6 +310,17 @@ web_url = "https://slowcommute.example.com/issues"
 url = "https://slowcommute.example.com/unsubscribe?email={email}&token={token}"
 mailto = "unsubscribe@slowcommute.example.com"
 "#;
+
+/// The `List-Id` of [`NEWSLETTER`] and of the example project, to which
+/// the tokens their links carry are bound.
+pub const LIST_ID: &str = "The Slow Commute <weekly.slowcommute.example.com>";
+
+/// The test secret, bound to [`LIST_ID`] as `missive` binds it.
+pub fn list_secret() -> missive::list::token::Secret {
+    missive::list::token::Secret::new(SECRET)
+        .unwrap()
+        .for_list(LIST_ID)
+}
 
 /// A config for sending to `port` on loopback without TLS, with `sending`
 /// lines added to `[sending]`.

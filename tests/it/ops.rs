@@ -145,9 +145,8 @@ fn serve_logging(
 
 #[test]
 fn serve_logs_each_request_as_text_or_json_and_never_a_token_or_an_address() {
-    use missive::list::token::Secret;
     let reader = "reader.one@example.org";
-    let token = Secret::new(SECRET).unwrap().seal(reader);
+    let token = crate::common::list_secret().seal(reader);
     for format in ["text", "json"] {
         let dir = example_project();
         let log = dir.path().join("serve.log");

@@ -46,8 +46,8 @@ impl Server {
                 let r = r.expect("a well-formed line");
                 assert_eq!(
                     r.len(),
-                    6,
-                    "address, time, event, source, detail, issue: {r:?}"
+                    7,
+                    "address, time, event, source, detail, issue, message: {r:?}"
                 );
                 assert_eq!(&r[2], "unsubscribed");
                 r[0].to_string()
@@ -516,7 +516,7 @@ fn an_archive_that_cannot_render_an_issue_names_it() {
 #[test]
 fn a_sealed_token_unsubscribes_with_no_address_in_the_link() {
     let s = Server::start();
-    let secret = Secret::new(SECRET).unwrap();
+    let secret = crate::common::list_secret();
     let sealed = secret.seal("grace@example.org");
     let query = format!("token={sealed}");
     assert!(!query.contains('@') && !query.contains("grace"));
@@ -535,6 +535,14 @@ fn a_sealed_token_unsubscribes_with_no_address_in_the_link() {
         format!("token={}", &sealed[..sealed.len() - 2]),
         format!("token=s{}", "A".repeat(40)),
         format!("token={}", other.seal("grace@example.org")),
+        // The same secret, another newsletter's link.
+        format!(
+            "token={}",
+            Secret::new(SECRET)
+                .unwrap()
+                .for_list("Another List <news.another.example>")
+                .seal("grace@example.org")
+        ),
         "token=".to_string(),
     ] {
         let (status, _) = s.request("POST", &bad, ONE_CLICK);

@@ -18,6 +18,8 @@ struct Signups {
     child: Child,
     url: String,
     port: u16,
+    /// What `serve` was started with.
+    serve: Vec<String>,
     project: SendProject,
     smtp: SmtpServer,
     _mail: tempfile::TempDir,
@@ -64,10 +66,49 @@ impl Signups {
             child,
             url,
             port,
+            serve: serve.iter().map(ToString::to_string).collect(),
             project,
             smtp,
             _mail: mail,
         }
+    }
+
+    /// Kills `serve` with SIGKILL and starts it again.
+    fn kill_and_restart(&mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+        let args: Vec<&str> = self.serve.iter().map(String::as_str).collect();
+        let (child, url) = spawn_server(self.project.path(), &args);
+        self.child = child;
+        self.url = url;
+    }
+
+    /// Sends `serve` SIGTERM (as systemd stops it) and waits for it to
+    /// exit: its exit status and how long it took.
+    fn terminate(&mut self) -> (std::process::ExitStatus, Duration) {
+        let start = Instant::now();
+        let killed = std::process::Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(killed.success());
+        let status = self.child.wait().unwrap();
+        (status, start.elapsed())
+    }
+
+    /// The messages waiting in the spool.
+    fn spooled(&self) -> usize {
+        std::fs::read_dir(self.project.path().join(".missive/spool")).map_or(0, Iterator::count)
+    }
+
+    /// Starts the relay again on the port it had.
+    fn relay_back_up(&mut self, args: &[&str]) {
+        let port = self.smtp.port.to_string();
+        let out = self.smtp.out.clone();
+        self.smtp.stop();
+        let mut all = vec!["--port", port.as_str()];
+        all.extend_from_slice(args);
+        self.smtp = SmtpServer::start(&out, &all);
     }
 
     fn agent() -> ureq::Agent {
@@ -80,14 +121,26 @@ impl Signups {
 
     /// POSTs a form to `path`: the status, the headers but `date`, the body.
     fn post(&self, path: &str, form: &[(&str, &str)]) -> (u16, Vec<(String, String)>, String) {
+        self.post_with(path, form, &[])
+    }
+
+    /// Like [`post`](Signups::post), with request `headers`.
+    fn post_with(
+        &self,
+        path: &str,
+        form: &[(&str, &str)],
+        headers: &[(&str, &str)],
+    ) -> (u16, Vec<(String, String)>, String) {
         let body: String = url::form_urlencoded::Serializer::new(String::new())
             .extend_pairs(form)
             .finish();
-        let mut response = Self::agent()
+        let mut request = Self::agent()
             .post(&format!("{}{}", self.url, path.trim_start_matches('/')))
-            .header("Content-Type", "application/x-www-form-urlencoded")
-            .send(body.as_str())
-            .unwrap();
+            .header("Content-Type", "application/x-www-form-urlencoded");
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let mut response = request.send(body.as_str()).unwrap();
         let headers = response
             .headers()
             .iter()
@@ -456,7 +509,7 @@ fn a_link_that_is_replayed_expired_cut_or_forged_records_nothing() {
     assert_eq!(s.sign_up(reader, "Ada").0, 303);
     s.wait_for_mail(1);
     let token = s.token_for(reader);
-    let secret = Secret::new(SECRET).unwrap();
+    let secret = crate::common::list_secret();
     let claim = |at: i64| SignupClaim {
         email: "eve@example.org".into(),
         name: String::new(),
@@ -793,4 +846,152 @@ fn a_thousand_concurrent_sign_ups_are_each_recorded_once_and_none_is_lost_to_kil
         .collect();
     let lost: Vec<&String> = answered.iter().filter(|e| !on_disk.contains(*e)).collect();
     assert!(lost.is_empty(), "answered but not recorded: {lost:?}");
+}
+
+/// Confirmation mail is spooled (synced) before the reader is told to look
+/// in their inbox: a relay down for a while, a `kill -9` after a burst of
+/// sign-ups, and a SIGTERM with mail queued each lose none of it.
+#[test]
+fn confirmations_survive_a_relay_outage_kill_9_and_sigterm() {
+    let mut s = Signups::start("per_ip_per_hour = 1000\n", "");
+    let mut expected = BTreeSet::new();
+
+    // The relay is down while six sign up; it comes back five seconds
+    // later, and the retries deliver all six.
+    s.smtp.stop();
+    for i in 0..6 {
+        let email = format!("outage{i}@example.org");
+        assert_eq!(s.sign_up(&email, "").0, 303);
+        expected.insert(email);
+    }
+    std::thread::sleep(Duration::from_secs(5));
+    s.relay_back_up(&[]);
+    s.wait_for_mail(expected.len());
+
+    // Down again: 40 sign up, serve is killed, the 40 wait in the spool;
+    // started again with the relay up, it sends them.
+    s.smtp.stop();
+    for i in 0..40 {
+        let email = format!("burst{i}@example.org");
+        assert_eq!(s.sign_up(&email, "").0, 303);
+        expected.insert(email);
+    }
+    assert_eq!(s.spooled(), 40);
+    s.kill_and_restart();
+    s.relay_back_up(&[]);
+    s.wait_for_mail(expected.len());
+
+    // A slow relay, 20 queued, SIGTERM at once: serve sends what is
+    // queued before it exits.
+    s.relay_back_up(&["--delay-ms", "150"]);
+    for i in 0..20 {
+        let email = format!("term{i}@example.org");
+        assert_eq!(s.sign_up(&email, "").0, 303);
+        expected.insert(email);
+    }
+    let (status, _) = s.terminate();
+    assert!(status.success(), "{status:?}");
+    assert_eq!(s.spooled(), 0, "SIGTERM sent what was queued");
+
+    // Down at SIGTERM: serve stops within its drain time, the mail stays
+    // spooled, and the next start sends it.
+    s.kill_and_restart();
+    s.smtp.stop();
+    for i in 0..5 {
+        let email = format!("later{i}@example.org");
+        assert_eq!(s.sign_up(&email, "").0, 303);
+        expected.insert(email);
+    }
+    let (status, took) = s.terminate();
+    assert!(status.success(), "{status:?}");
+    assert!(took < Duration::from_secs(30), "{took:?}");
+    assert_eq!(s.spooled(), 5);
+    s.relay_back_up(&[]);
+    s.kill_and_restart();
+    s.wait_for_mail(expected.len());
+
+    let to: Vec<String> = s.smtp.recipients();
+    assert_eq!(to.len(), expected.len(), "none twice: {to:?}");
+    assert_eq!(to.iter().cloned().collect::<BTreeSet<_>>(), expected);
+    // And the journal records each as sent once, through the relay.
+    let journal =
+        std::fs::read_to_string(s.project.path().join(".missive/signup.journal")).unwrap();
+    for email in &expected {
+        let sent = journal
+            .lines()
+            .filter(|l| l.contains(&format!("\"{email}\"")) && l.contains("\"sent\""))
+            .count();
+        assert_eq!(sent, 1, "{email} confirmed {sent} times:\n{journal}");
+    }
+    assert_eq!(s.spooled(), 0);
+}
+
+/// Confirmation emails count against the relay's `daily_limit` (they are
+/// journaled under its name): with a limit of 30, 40 sign-ups get 30 now,
+/// the other 10 wait in the spool for the limit to free, and the plan of
+/// the next send sees the relay full.
+#[test]
+fn sign_up_mail_honours_the_relays_daily_limit() {
+    let s = Signups::start_with("per_ip_per_hour = 1000\n", "", &[], |p| {
+        let config = p.path().join("missive.toml");
+        let text = std::fs::read_to_string(&config)
+            .unwrap()
+            .replace("timeout_secs = 5\n", "timeout_secs = 5\ndaily_limit = 30\n");
+        std::fs::write(&config, text).unwrap();
+    });
+    for i in 0..40 {
+        assert_eq!(s.sign_up(&format!("q{i}@example.org"), "").0, 303);
+    }
+    s.wait_for_mail(30);
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(s.smtp.messages().len(), 30, "the limit holds");
+    assert_eq!(s.spooled(), 10, "the rest wait in the spool");
+    let o = s.project.run(
+        &["send", s.project.issue(), "--dry-run", "--json"],
+        &[("MISSIVE_UNSUBSCRIBE_SECRET", SECRET)],
+    );
+    let plan: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(plan["can_go_now"], 0, "{plan}");
+}
+
+/// The limits on confirmation emails hold for one inbox under its many
+/// spellings (dots and `+tags` at Gmail, tags anywhere) and across a
+/// restart (they are read from the log); behind a proxy, the per-IP limit
+/// counts the entry the proxy added to `X-Forwarded-For`, whatever the
+/// client put before it, with or without a port.
+#[test]
+fn limits_hold_for_one_inbox_across_a_restart_and_behind_a_proxy() {
+    let mut s = Signups::start("per_ip_per_hour = 1000\n", "");
+    s.sign_up("bomb@gmail.com", "");
+    s.wait_for_mail(1);
+    for spelling in [
+        "b.omb@gmail.com",
+        "bomb+1@gmail.com",
+        "B.O.M.B+x@googlemail.com",
+    ] {
+        assert_eq!(s.sign_up(spelling, "").0, 303);
+    }
+    s.kill_and_restart();
+    assert_eq!(s.sign_up("bomb+2@gmail.com", "").0, 303);
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(s.smtp.messages().len(), 1, "one inbox, one confirmation");
+    drop(s);
+
+    let s = Signups::start("per_ip_per_hour = 2\nbehind_proxy = true\n", "");
+    for i in 0..4 {
+        let forged = format!("198.51.100.{i}, 203.0.113.5:4444");
+        let email = format!("p{i}@example.org");
+        let (status, _, _) = s.post_with(
+            "/subscribe",
+            &[("email", &email), ("name", "")],
+            &[("X-Forwarded-For", &forged)],
+        );
+        assert_eq!(status, 303);
+    }
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(
+        s.smtp.messages().len(),
+        2,
+        "the proxy's entry is the one counted"
+    );
 }

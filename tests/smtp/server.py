@@ -36,7 +36,8 @@ class Handler:
         self.args = args
         self.out = args.out
         self.lock = threading.Lock()
-        self.count = 0
+        # A server started again on the same folder adds to what it has.
+        self.count = len([f for f in os.listdir(args.out) if f.endswith(".eml")])
         self.attempts = {}
         self.reject = set(a.lower() for a in args.reject_550.split(",") if a)
         self.slow_final = set(a.lower() for a in args.final_delay_for.split(",") if a)
@@ -133,6 +134,8 @@ def main():
     p.add_argument("--final-delay-secs", type=float, default=0)
     p.add_argument("--auth-fails-after", type=int, default=-1,
                    help="after N accepted messages, close connections and refuse AUTH")
+    p.add_argument("--port", type=int, default=0,
+                   help="listen on this port (a server started again where one was)")
     args = p.parse_args()
     os.makedirs(args.out, exist_ok=True)
 
@@ -161,7 +164,7 @@ def main():
     elif args.mode == "tls":
         kwargs.update(ssl_context=context)
 
-    port = free_port()
+    port = args.port or free_port()
     controller = Controller(handler, hostname="127.0.0.1", port=port,
                             server_hostname="localhost", ready_timeout=10, **kwargs)
     controller.start()
