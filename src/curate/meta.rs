@@ -423,6 +423,17 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_page_that_takes_too_long_to_read_is_given_up() {
+        let nested = format!("<title>Deep</title>{}", "<div>".repeat(3_000));
+        assert_eq!(
+            from_html_within(nested.clone(), std::time::Duration::ZERO),
+            None
+        );
+        let found = from_html_within(nested, std::time::Duration::from_mins(1)).unwrap();
+        assert_eq!(found.title.as_deref(), Some("Deep"));
+    }
+
+    #[test]
     fn titles_lose_the_controls_that_reorder_text() {
         assert_eq!(
             tidy("Invoice \u{202E}fdp.exe\u{202C}  for\u{2066} you\u{2069}"),

@@ -647,6 +647,21 @@ mod tests {
     }
 
     #[test]
+    fn an_event_carries_at_most_a_kilobyte_of_detail_and_a_real_address() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = path_in(dir.path());
+        let mut log = Log::open(&path).unwrap();
+        let huge = "é".repeat(600_000);
+        log.append_about("ada@example.com", BOUNCED, "bounce", &huge, "i")
+            .unwrap();
+        let line = std::fs::read_to_string(&path).unwrap();
+        assert!(line.len() < 2 * MAX_DETAIL, "{} bytes", line.len());
+        assert_eq!(records(&path).unwrap()[0].detail.len(), MAX_DETAIL);
+        let too_long = format!("{}@example.com", "a".repeat(300));
+        assert!(log.append(&too_long, BOUNCED, "bounce").is_err());
+    }
+
+    #[test]
     fn a_follower_sees_what_others_append() {
         let dir = tempfile::tempdir().unwrap();
         let path = path_in(dir.path());

@@ -4,7 +4,10 @@
 
 use std::collections::BTreeMap;
 
-use crate::common::{NEWSLETTER, SECRET, SendProject, SmtpServer, assert_exit, stderr, stdout};
+use crate::common::{
+    NEWSLETTER, SECRET, SendProject, SmtpServer, assert_exit, plain_config, stderr, stdout,
+    subscriber_list,
+};
 
 const SEND_ENV: &[(&str, &str)] = &[("MISSIVE_UNSUBSCRIBE_SECRET", SECRET)];
 
@@ -255,4 +258,45 @@ fn pool_configs_that_cannot_work_are_refused_naming_the_relay() {
         assert!(said.contains(expected), "{expected:?} not in {said}");
         assert!(p.journal().is_empty(), "nothing sent");
     }
+}
+
+/// Two sends that count one relay's daily limit cannot run at once (each
+/// would trust what the journals said when it began): the second is
+/// refused, naming the lock, and sends nothing; once the first is done, it
+/// runs.
+#[test]
+fn sends_that_count_a_daily_limit_run_one_at_a_time() {
+    let out = tempfile::tempdir().unwrap();
+    let server = SmtpServer::start(out.path(), &["--delay-ms", "20"]);
+    let (list, _) = subscriber_list(300);
+    let config = plain_config(server.port, "").replace(
+        "timeout_secs = 5\n",
+        "timeout_secs = 5\ndaily_limit = 10000\n",
+    );
+    let p = SendProject::new(&config, &list);
+    let next = "issues/2026-12-04-next.toml";
+    std::fs::copy(p.path().join(p.issue()), p.path().join(next)).unwrap();
+    let first = std::process::Command::new(env!("CARGO_BIN_EXE_missive"))
+        .args(["send", p.issue(), "--yes"])
+        .current_dir(p.path())
+        .env("MISSIVE_UNSUBSCRIBE_SECRET", SECRET)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    while !p.journal().contains("\"sent\"") {
+        assert!(started.elapsed() < std::time::Duration::from_mins(1));
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let env = [("MISSIVE_UNSUBSCRIBE_SECRET", SECRET)];
+    let second = p.run(&["send", next, "--yes"], &env);
+    assert_exit(&second, 1);
+    assert!(
+        stderr(&second).contains("counting the relays' daily limits"),
+        "{}",
+        stderr(&second)
+    );
+    assert!(first.wait_with_output().unwrap().status.success());
+    assert_exit(&p.run(&["send", next, "--yes"], &env), 0);
 }

@@ -995,3 +995,56 @@ fn limits_hold_for_one_inbox_across_a_restart_and_behind_a_proxy() {
         "the proxy's entry is the one counted"
     );
 }
+
+/// What goes wrong with sign-up mail is logged through the server's log
+/// (JSON here, as `--log-format json` asks), with the reader's address
+/// masked, never printed beside it.
+#[test]
+fn problems_are_logged_in_the_logs_format_with_addresses_masked() {
+    let mail = tempfile::tempdir().unwrap();
+    let smtp = SmtpServer::start(mail.path(), &["--reject-550", "refused@example.org"]);
+    let port = crate::common::mta::free_port();
+    let config = format!(
+        "{}\n[signup]\nurl = \"http://127.0.0.1:{port}\"\n",
+        plain_config(smtp.port, "")
+    );
+    let (list, _) = subscriber_list(3);
+    let project = SendProject::new(&config, &list);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_missive"))
+        .args([
+            "--log-format",
+            "json",
+            "serve",
+            "--bind",
+            &format!("127.0.0.1:{port}"),
+        ])
+        .current_dir(project.path())
+        .env("MISSIVE_UNSUBSCRIBE_SECRET", SECRET)
+        .env("MISSIVE_LOG", "info")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let url = crate::common::announced_url(&mut child);
+    let body = "email=refused%40example.org&name=R";
+    let status = Signups::agent()
+        .post(&format!("{url}subscribe"))
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .send(body)
+        .unwrap()
+        .status();
+    assert_eq!(status.as_u16(), 303);
+    std::thread::sleep(Duration::from_secs(2));
+    child.kill().unwrap();
+    let o = child.wait_with_output().unwrap();
+    let log = String::from_utf8_lossy(&o.stderr);
+    assert!(!log.contains("refused@example.org"), "{log}");
+    let problem = log
+        .lines()
+        .find(|l| l.contains("request problem"))
+        .unwrap_or_else(|| panic!("no problem logged:\n{log}"));
+    let line: serde_json::Value = serde_json::from_str(problem).expect("a JSON line");
+    let text = line.to_string();
+    assert!(text.contains("r…@example.org"), "{text}");
+    assert!(text.contains("550"), "{text}");
+}
