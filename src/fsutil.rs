@@ -245,16 +245,7 @@ fn finish_tail(
 /// returned file is open and released by the OS if the process dies; `None`
 /// when another process holds it.
 pub fn try_lock(path: &Path) -> Result<Option<File>> {
-    let mut options = File::options();
-    options.create(true).truncate(false).write(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(PRIVATE_FILE);
-    }
-    let file = options
-        .open(path)
-        .with_context(|| format!("cannot open {}", path.display()))?;
+    let file = lock_file(path)?;
     match file.try_lock() {
         Ok(()) => Ok(Some(file)),
         Err(std::fs::TryLockError::WouldBlock) => Ok(None),
@@ -262,6 +253,29 @@ pub fn try_lock(path: &Path) -> Result<Option<File>> {
             Err(e).with_context(|| format!("cannot lock {}", path.display()))
         }
     }
+}
+
+/// An exclusive lock on `path`, as [`try_lock`], waiting for another
+/// process to let go of it.
+pub fn lock(path: &Path) -> Result<File> {
+    let file = lock_file(path)?;
+    file.lock()
+        .with_context(|| format!("cannot lock {}", path.display()))?;
+    Ok(file)
+}
+
+/// The file a lock is held on: created (private) if missing, never cut.
+fn lock_file(path: &Path) -> Result<File> {
+    let mut options = File::options();
+    options.create(true).truncate(false).write(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(PRIVATE_FILE);
+    }
+    options
+        .open(path)
+        .with_context(|| format!("cannot open {}", path.display()))
 }
 
 #[cfg(test)]

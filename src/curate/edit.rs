@@ -249,15 +249,7 @@ pub fn update(
     let stem = path
         .file_stem()
         .map_or_else(|| "issue".into(), |s| s.to_string_lossy().into_owned());
-    let lock_path = lock_dir.join(format!("{stem}.edit.lock"));
-    let lock = std::fs::File::options()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&lock_path)
-        .with_context(|| format!("cannot open {}", lock_path.display()))?;
-    lock.lock()
-        .with_context(|| format!("cannot lock {}", lock_path.display()))?;
+    let _held = crate::fsutil::lock(&lock_dir.join(format!("{stem}.edit.lock")))?;
     let text = std::fs::read_to_string(path)
         .map_err(|e| anyhow!("cannot read {}: {e}", path.display()))?;
     let out = change(&text)?;

@@ -245,6 +245,19 @@ impl SendProject {
         cmd.output().unwrap()
     }
 
+    /// Starts missive with `args` in the background (the secret set, its
+    /// output piped).
+    pub fn spawn(&self, args: &[&str]) -> std::process::Child {
+        Command::new(env!("CARGO_BIN_EXE_missive"))
+            .args(args)
+            .current_dir(self.path())
+            .env("MISSIVE_UNSUBSCRIBE_SECRET", SECRET)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    }
+
     /// Starts `send --yes` of the example issue `runs` times and kills each
     /// with SIGKILL at a random moment `from_ms` to `from_ms + spread_ms` in,
     /// if it is still running; returns how many were killed.

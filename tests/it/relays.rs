@@ -276,14 +276,7 @@ fn sends_that_count_a_daily_limit_run_one_at_a_time() {
     let p = SendProject::new(&config, &list);
     let next = "issues/2026-12-04-next.toml";
     std::fs::copy(p.path().join(p.issue()), p.path().join(next)).unwrap();
-    let first = std::process::Command::new(env!("CARGO_BIN_EXE_missive"))
-        .args(["send", p.issue(), "--yes"])
-        .current_dir(p.path())
-        .env("MISSIVE_UNSUBSCRIBE_SECRET", SECRET)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let first = p.spawn(&["send", p.issue(), "--yes"]);
     let started = std::time::Instant::now();
     while !p.journal().contains("\"sent\"") {
         assert!(started.elapsed() < std::time::Duration::from_mins(1));

@@ -466,14 +466,7 @@ fn interrupt_finishes_in_flight_messages_and_resumes() {
     let server = SmtpServer::start(out.path(), &["--delay-ms", "20"]);
     let (list, _) = subscriber_list(300);
     let p = SendProject::new(&plain_config(server.port, ""), &list);
-    let child = std::process::Command::new(env!("CARGO_BIN_EXE_missive"))
-        .args(["send", p.issue(), "--yes"])
-        .current_dir(p.path())
-        .env("MISSIVE_UNSUBSCRIBE_SECRET", SECRET)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = p.spawn(&["send", p.issue(), "--yes"]);
     std::thread::sleep(std::time::Duration::from_millis(600));
     let pid = child.id().to_string();
     assert!(
@@ -1128,22 +1121,15 @@ fn the_resume_hint_keeps_the_config_and_the_list() {
         p.path().join("lists/this week.csv"),
     )
     .unwrap();
-    let child = std::process::Command::new(env!("CARGO_BIN_EXE_missive"))
-        .args([
-            "--config",
-            "./missive.toml",
-            "send",
-            p.issue(),
-            "--subscribers",
-            "lists/this week.csv",
-            "--yes",
-        ])
-        .current_dir(p.path())
-        .env("MISSIVE_UNSUBSCRIBE_SECRET", SECRET)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = p.spawn(&[
+        "--config",
+        "./missive.toml",
+        "send",
+        p.issue(),
+        "--subscribers",
+        "lists/this week.csv",
+        "--yes",
+    ]);
     std::thread::sleep(std::time::Duration::from_millis(600));
     assert!(
         std::process::Command::new("kill")
@@ -1380,14 +1366,7 @@ fn readers_who_leave_during_a_send_are_not_sent_it() {
     let server = SmtpServer::start(out.path(), &["--delay-ms", "50"]);
     let (list, expected) = subscriber_list(600);
     let p = SendProject::new(&plain_config(server.port, ""), &list);
-    let child = std::process::Command::new(env!("CARGO_BIN_EXE_missive"))
-        .args(["send", p.issue(), "--yes"])
-        .current_dir(p.path())
-        .env("MISSIVE_UNSUBSCRIBE_SECRET", SECRET)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = p.spawn(&["send", p.issue(), "--yes"]);
     let started = std::time::Instant::now();
     while p
         .journal()
