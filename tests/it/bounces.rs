@@ -746,3 +746,96 @@ fn real_postfix_bounces_read_over_imaps_from_dovecot_are_flagged_and_moved() {
         .count();
     assert_eq!(unseen, 1, "the reply is still unseen in the inbox");
 }
+
+/// Several processes share `.missive/` at once, as they do in production:
+/// `bounces` (killed at random moments, then run to the end) records 600
+/// bounces whose diagnostics are 40 KB long, `serve` takes 300 one-click
+/// unsubscribes of other readers over 8 connections, and `missive
+/// subscribers` opens the log again and again meanwhile. Every event is in
+/// the log exactly once, and every line of it is whole.
+#[test]
+fn bounces_serve_and_subscribers_at_once_lose_and_double_nothing() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    let p = Arc::new(sent_project(900, ""));
+    let diagnostic = format!("User unknown {}", "x".repeat(40_000));
+    let messages: Vec<(String, String)> = (0..600)
+        .map(|i| {
+            let text =
+                returned("sendmail-dsn", STEM, &reader(i)).replace("User unknown", &diagnostic);
+            ("dsn".to_string(), text)
+        })
+        .collect();
+    maildir(&p.path().join("Mail"), &messages);
+    let (mut serve, url) =
+        crate::common::spawn_server(p.path(), &["serve", "--bind", "127.0.0.1:0"]);
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let opener = {
+        let (p, stop) = (Arc::clone(&p), Arc::clone(&stop));
+        std::thread::spawn(move || {
+            let mut runs = 0;
+            while !stop.load(Ordering::Relaxed) {
+                assert_exit(&p.run(&["subscribers"], &[]), 0);
+                runs += 1;
+            }
+            runs
+        })
+    };
+    let unsubscribers: Vec<_> = (0..8)
+        .map(|t| {
+            let url = url.clone();
+            std::thread::spawn(move || {
+                let agent: ureq::Agent = ureq::Agent::config_builder()
+                    .http_status_as_error(false)
+                    .build()
+                    .into();
+                for i in (600 + t..900).step_by(8) {
+                    let email = reader(i);
+                    let token = Secret::new(SECRET).unwrap().token(&email);
+                    let status = agent
+                        .post(format!("{url}unsubscribe?email={email}&token={token}"))
+                        .send("List-Unsubscribe=One-Click")
+                        .unwrap()
+                        .status();
+                    assert_eq!(status.as_u16(), 200, "{email}");
+                }
+            })
+        })
+        .collect();
+    let kills = p.kill_at_random(&["bounces", "maildir:Mail"], 4, 30, 400);
+    assert_exit(&p.run(&["bounces", "maildir:Mail"], ENV), 0);
+    for t in unsubscribers {
+        t.join().unwrap();
+    }
+    stop.store(true, Ordering::Relaxed);
+    let subscribers_runs = opener.join().unwrap();
+    serve.kill().unwrap();
+    serve.wait().unwrap();
+    assert!(
+        subscribers_runs > 0 && kills > 0,
+        "subscribers ran {subscribers_runs} times, bounces was killed {kills} times"
+    );
+
+    let log = events(&p);
+    let mut reader_csv = csv::ReaderBuilder::new().from_reader(log.as_bytes());
+    let mut seen = std::collections::HashMap::new();
+    for record in reader_csv.records() {
+        let record = record.expect("every line whole");
+        assert_eq!(record.len(), 7, "{record:?}");
+        *seen
+            .entry((record[0].to_string(), record[2].to_string()))
+            .or_insert(0) += 1;
+    }
+    for i in 0..900 {
+        let event = if i < 600 { "bounced" } else { "unsubscribed" };
+        assert_eq!(
+            seen.get(&(reader(i), event.to_string())),
+            Some(&1),
+            "{} {event}",
+            reader(i)
+        );
+    }
+    assert_eq!(seen.len(), 900, "nothing else recorded");
+}
