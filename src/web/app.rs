@@ -205,6 +205,8 @@ pub struct Signup {
     /// Where the answer to a sign-up sends the reader.
     pub(super) thanks: String,
     pub(super) per_ip: DefaultKeyedRateLimiter<IpAddr>,
+    /// How many sign-ups each limit turned away since the server started.
+    pub(super) refusals: [std::sync::atomic::AtomicU64; 3],
     pub(super) confirm: Letterhead,
     pub(super) welcome: Option<Welcome>,
     pub(super) mailer: Mailer,
@@ -217,7 +219,36 @@ pub(super) struct Welcome {
     pub(super) journal: String,
 }
 
+/// Why a sign-up got the one answer and nothing else.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Limit {
+    /// A bot filled the field people never see.
+    Honeypot,
+    /// Too many sign-ups from one IP address (or IPv6 /64) this hour.
+    PerIp,
+    /// A confirmation went to that mailbox in the last 10 minutes, or
+    /// three in the last day.
+    PerAddress,
+}
+
+impl Limit {
+    fn as_str(self) -> &'static str {
+        match self {
+            Limit::Honeypot => "honeypot",
+            Limit::PerIp => "per-ip",
+            Limit::PerAddress => "per-address",
+        }
+    }
+}
+
 impl Signup {
+    /// Logs a sign-up a limit turned away, with how many it has so far.
+    pub(super) fn refused(&self, limit: Limit) {
+        let total =
+            self.refusals[limit as usize].fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+        tracing::info!(limit = limit.as_str(), total, "sign-up refused");
+    }
+
     /// Forgets the limits' record of addresses and IPs not seen lately, so
     /// their memory does not grow with every address ever seen.
     pub fn forget_old(&self) {

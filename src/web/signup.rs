@@ -23,7 +23,7 @@ use governor::{Quota, RateLimiter};
 use serde::Deserialize;
 use sha2::{Digest as _, Sha256};
 
-use super::app::{App, Signup, Standing, Welcome, mailbox_key, titled_page};
+use super::app::{App, Limit, Signup, Standing, Welcome, mailbox_key, titled_page};
 use crate::compose::merge::escape_html;
 use crate::list::address::{Joined, address_hash, normalize};
 use crate::list::events;
@@ -112,6 +112,7 @@ pub fn start(
             .as_ref()
             .map_or_else(|| "/subscribed".to_string(), ToString::to_string),
         per_ip: RateLimiter::keyed(Quota::per_hour(per_hour).allow_burst(per_hour)),
+        refusals: Default::default(),
         confirm,
         welcome,
         mailer: Mailer::start(
@@ -286,12 +287,12 @@ async fn subscribe(
         );
     };
     if honeypot {
-        tracing::info!(limit = "honeypot", "sign-up refused");
+        signup.refused(Limit::Honeypot);
         return answer(signup, arrived).await;
     }
     let ip = client_ip(signup, peer, &headers);
     if signup.per_ip.check_key(&ip).is_err() {
-        tracing::info!(limit = "per-ip", "sign-up refused");
+        signup.refused(Limit::PerIp);
         return answer(signup, arrived).await;
     }
     let email = normalize(address.as_ref());
@@ -342,7 +343,7 @@ async fn subscribe(
             .map(|times| times.iter().filter(|t| **t > now - 24 * 3600).copied().collect::<Vec<_>>())
             .unwrap_or_default();
         if mailed.iter().any(|t| *t > now - PER_ADDRESS) || mailed.len() >= PER_ADDRESS_A_DAY {
-            tracing::info!(limit = "per-address", "sign-up refused");
+            signup.refused(Limit::PerAddress);
             return Ok(());
         }
         // Recorded and spooled, both synced, before the reader is told to

@@ -998,7 +998,8 @@ fn limits_hold_for_one_inbox_across_a_restart_and_behind_a_proxy() {
 
 /// What goes wrong with sign-up mail is logged through the server's log
 /// (JSON here, as `--log-format json` asks), with the reader's address
-/// masked, never printed beside it.
+/// masked, never printed beside it; so is each sign-up a limit turns
+/// away, with how many it has turned away.
 #[test]
 fn problems_are_logged_in_the_logs_format_with_addresses_masked() {
     let mail = tempfile::tempdir().unwrap();
@@ -1034,6 +1035,16 @@ fn problems_are_logged_in_the_logs_format_with_addresses_masked() {
         .unwrap()
         .status();
     assert_eq!(status.as_u16(), 303);
+    // Two bots fill the honeypot: each refusal is logged, and counted.
+    for _ in 0..2 {
+        let status = Signups::agent()
+            .post(&format!("{url}subscribe"))
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .send("email=bot%40example.org&website=spam")
+            .unwrap()
+            .status();
+        assert_eq!(status.as_u16(), 303);
+    }
     std::thread::sleep(Duration::from_secs(2));
     child.kill().unwrap();
     let o = child.wait_with_output().unwrap();
@@ -1047,4 +1058,12 @@ fn problems_are_logged_in_the_logs_format_with_addresses_masked() {
     let text = line.to_string();
     assert!(text.contains("r…@example.org"), "{text}");
     assert!(text.contains("550"), "{text}");
+    let refusals: Vec<serde_json::Value> = log
+        .lines()
+        .filter(|l| l.contains("sign-up refused"))
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(refusals.len(), 2, "{log}");
+    assert_eq!(refusals[1]["limit"], "honeypot", "{log}");
+    assert_eq!(refusals[1]["total"], 2, "{log}");
 }
