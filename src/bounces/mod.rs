@@ -72,6 +72,9 @@ pub struct Outcome {
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub sender_block: bool,
     pub recipient: Option<String>,
+    /// Every failed recipient the report names, when it names more than one.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub recipients: Vec<String>,
     pub status: Option<String>,
     pub diagnostic: String,
     pub issue: Option<String>,
@@ -332,11 +335,16 @@ impl<'p> Processor<'p> {
             kind: report.kind,
             sender_block: report.sender_block,
             recipient: report.recipient.clone(),
+            recipients: if report.recipients.len() > 1 {
+                report.recipients.clone()
+            } else {
+                Vec::new()
+            },
             status: report.status.clone(),
             diagnostic: report.diagnostic.clone(),
             issue: None,
             action: Action::Ignored,
-            note: String::new(),
+            note: report.note.unwrap_or_default().to_string(),
         };
         match report.kind {
             Kind::Unknown => {
@@ -391,10 +399,11 @@ impl<'p> Processor<'p> {
             }));
         };
         let issue = self.issues.get(&tagged.issue).cloned();
+        // The failed recipient the tag was made for, among those named.
         let named = report
-            .recipient
-            .as_ref()
-            .filter(|r| tagged.names(r))
+            .recipients
+            .iter()
+            .find(|r| tagged.names(r))
             .map(|r| normalize(r));
         let email = match (named, &issue) {
             (Some(email), _) => Some(email),

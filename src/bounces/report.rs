@@ -53,6 +53,13 @@ pub struct Report {
     pub sender_block: bool,
     /// The failed recipient as the report names it (lower-cased), if it does.
     pub recipient: Option<String>,
+    /// Every failed recipient the report names, the first being
+    /// [`recipient`](Report::recipient) (a DSN or an SES notice may name
+    /// several).
+    pub recipients: Vec<String>,
+    /// Why the kind is not what one part of the evidence says, when the
+    /// evidence disagrees.
+    pub note: Option<&'static str>,
     /// The enhanced status code, such as `5.1.1`.
     pub status: Option<String>,
     /// The server's words, on one line.
@@ -72,6 +79,8 @@ impl Report {
             kind,
             sender_block: false,
             recipient: None,
+            recipients: Vec::new(),
+            note: None,
             status: None,
             diagnostic: String::new(),
             tags: Vec::new(),
@@ -108,6 +117,9 @@ pub fn read(raw: &[u8]) -> Report {
     tags.retain(|t| found.insert(t.clone()));
     report.tags = tags;
     report.message_id = message.message_id().map(str::to_string);
+    if report.recipients.is_empty() {
+        report.recipients.extend(report.recipient.clone());
+    }
     report.diagnostic = one_line(&report.diagnostic);
     report
 }
@@ -306,22 +318,102 @@ fn dsn(message: &Message) -> Option<Report> {
                 .to_string()
         })
         .unwrap_or_default();
-    let (kind, sender_block) = match kind {
+    let (mut kind, sender_block) = match kind {
         Some(kind) => (kind, false),
         None => failure(status.as_deref(), &diagnostic),
     };
-    let recipient = field(group, "Original-Recipient")
-        .or_else(|| field(group, "Final-Recipient"))
-        .and_then(typed_address);
+    // The reader's own address is the original recipient when the final
+    // one is where it was forwarded.
+    let address = |g: &Vec<(String, String)>| {
+        field(g, "Original-Recipient")
+            .and_then(typed_address)
+            .or_else(|| field(g, "Final-Recipient").and_then(typed_address))
+    };
+    let recipient = address(group);
+    let mut every: Vec<String> = recipients
+        .iter()
+        .filter(|g| {
+            field(g, "Action").is_some_and(|a| {
+                a.eq_ignore_ascii_case(if failed.is_some() {
+                    "failed"
+                } else {
+                    "delayed"
+                })
+            })
+        })
+        .filter_map(|g| address(g))
+        .collect();
+    every.dedup();
+    let mut note = None;
+    // A precise code decides; words that say "user unknown" in answer to
+    // the data do not.
+    let words_decided = status.as_deref().is_none_or(bounce::is_generic);
+    if kind == Kind::Hard && words_decided && refused_after_data(message) {
+        kind = Kind::Soft;
+        note = Some(AFTER_DATA);
+    }
     Some(Report {
         kind,
         sender_block,
         recipient,
+        recipients: every,
         status,
         diagnostic,
         tags: Vec::new(),
         message_id: None,
+        note,
     })
+}
+
+/// What the note says when a refusal that reads as "no such user" came
+/// after the message was sent.
+const AFTER_DATA: &str = "refused after the message was sent (end of DATA): a filter at the \
+     recipient's end, not proof the mailbox is gone; counted as soft";
+
+/// Whether the human-readable part of a report says the refusal came in
+/// reply to the message's data — after the server had taken the
+/// recipient, so a "user unknown" there is a content filter's verdict.
+fn refused_after_data(message: &Message) -> bool {
+    message.parts.iter().any(|part| match &part.body {
+        PartType::Text(text) => after_data(text),
+        _ => false,
+    })
+}
+
+/// Whether `text` (a report's words) says the SMTP command the refusal
+/// answered was `DATA` (or the end of the data): Postfix's "(in reply to
+/// end of DATA command)", Exim's "after end of data", m-FILTER's "SMTP
+/// command: DATA", or a transcript whose first permanent refusal (`<<<
+/// 5xx`) answered `>>> DATA`.
+fn after_data(text: &str) -> bool {
+    failed_command(text).is_some_and(|c| c.eq_ignore_ascii_case("data"))
+}
+
+/// The SMTP command the first refusal a report's words describe answered.
+fn failed_command(text: &str) -> Option<&str> {
+    static PHRASE: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(
+            r"(?i)in reply to (?:end of )?(data|rcpt to|mail from|rcpt|mail)\b|after (?:end of )?(data|rcpt to|mail from)\b|smtp command\s*[:\-]*\s*(data|rcpt|mail)\b",
+        )
+        .expect("a valid pattern")
+    });
+    static SENT: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"(?i)^\s*>>>\s*(data|rcpt to|mail from|rcpt|mail)\b").expect("a valid pattern")
+    });
+    static REFUSED: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r"^\s*<<<\s*5\d\d").expect("a valid pattern"));
+    if let Some(c) = PHRASE.captures(text) {
+        return (1..=3).find_map(|i| c.get(i)).map(|m| m.as_str());
+    }
+    let mut sent = None;
+    for line in text.lines() {
+        if let Some(c) = SENT.captures(line) {
+            sent = c.get(1).map(|m| m.as_str());
+        } else if REFUSED.is_match(line) {
+            return sent;
+        }
+    }
+    None
 }
 
 /// RFC 5965: a complaint (`Feedback-Type: abuse`, or `fraud`) about a
@@ -349,6 +441,8 @@ fn arf(message: &Message) -> Option<Report> {
         diagnostic: format!("Feedback-Type: {feedback}"),
         tags: Vec::new(),
         message_id: None,
+        recipients: Vec::new(),
+        note: None,
     })
 }
 
@@ -378,14 +472,26 @@ fn ses(message: &Message) -> Option<Report> {
                 _ if permanent => (Kind::Hard, false),
                 _ => (Kind::Soft, false),
             };
+            let every = bounce
+                .get("bouncedRecipients")
+                .and_then(|r| r.as_array())
+                .map(|all| {
+                    all.iter()
+                        .filter_map(|r| text(r, "emailAddress"))
+                        .map(|a| a.to_lowercase())
+                        .collect()
+                })
+                .unwrap_or_default();
             Some(Report {
                 kind,
                 sender_block,
                 recipient: text(recipient, "emailAddress").map(|a| a.to_lowercase()),
+                recipients: every,
                 status,
                 diagnostic,
                 tags: Vec::new(),
                 message_id: None,
+                note: None,
             })
         }
         "Complaint" => {
@@ -401,6 +507,8 @@ fn ses(message: &Message) -> Option<Report> {
                     .unwrap_or_default(),
                 tags: Vec::new(),
                 message_id: None,
+                recipients: Vec::new(),
+                note: None,
             })
         }
         _ => None,
@@ -493,20 +601,30 @@ fn nonstandard(message: &Message) -> Option<Report> {
     // Neither a status code nor words of the table: not a bounce missive
     // can read.
     bounce::classify(status.as_deref(), text)?;
-    let (kind, sender_block) = failure(status.as_deref(), text);
-    let recipient = failed
+    let (mut kind, sender_block) = failure(status.as_deref(), text);
+    // Exim names every failed recipient in X-Failed-Recipients.
+    let every: Vec<String> = failed
         .as_deref()
-        .and_then(address_in)
-        .or_else(|| address_in(text));
+        .map(|f| f.split(',').filter_map(address_in).collect())
+        .unwrap_or_default();
+    let recipient = every.first().cloned().or_else(|| address_in(text));
+    let mut note = None;
+    let words_decided = status.as_deref().is_none_or(bounce::is_generic);
+    if kind == Kind::Hard && words_decided && after_data(text) {
+        kind = Kind::Soft;
+        note = Some(AFTER_DATA);
+    }
     let diagnostic = diagnostic_line(text, status.as_deref());
     Some(Report {
         kind,
         sender_block,
         recipient,
+        recipients: every,
         status,
         diagnostic,
         tags: Vec::new(),
         message_id: None,
+        note,
     })
 }
 
@@ -567,6 +685,65 @@ mod tests {
             let _ = read(raw);
         }
         assert_eq!(read(html.as_bytes()).kind, Kind::Hard);
+    }
+
+    #[test]
+    fn every_failed_recipient_of_a_report_is_named() {
+        let raw = "From: MAILER-DAEMON@mx.example.net\r\nTo: b@news.example.com\r\n\
+            Subject: Undelivered Mail\r\nMIME-Version: 1.0\r\n\
+            Content-Type: multipart/report; report-type=delivery-status; boundary=\"b\"\r\n\r\n\
+            --b\r\nContent-Type: text/plain\r\n\r\nTwo failed.\r\n\
+            --b\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx\r\n\r\n\
+            Final-Recipient: rfc822; fwd@elsewhere.example\r\nOriginal-Recipient: rfc822; ada@example.org\r\n\
+            Action: failed\r\nStatus: 5.1.1\r\n\r\n\
+            Final-Recipient: rfc822; bob@example.org\r\nAction: delivered\r\nStatus: 2.0.0\r\n\r\n\
+            Final-Recipient: rfc822; cy@example.org\r\nAction: failed\r\nStatus: 5.1.1\r\n\r\n--b--\r\n";
+        let report = read(raw.as_bytes());
+        assert_eq!(report.kind, Kind::Hard);
+        // The original recipient, not where it was forwarded; the delivered
+        // one is not a failure.
+        assert_eq!(report.recipient.as_deref(), Some("ada@example.org"));
+        assert_eq!(report.recipients, ["ada@example.org", "cy@example.org"]);
+    }
+
+    #[test]
+    fn words_that_answer_the_data_are_not_proof_the_mailbox_is_gone() {
+        let raw = |status: &str| {
+            format!(
+                "From: MAILER-DAEMON@mx.example.net\r\nSubject: Returned mail\r\nMIME-Version: 1.0\r\n\
+                 Content-Type: multipart/report; report-type=delivery-status; boundary=\"b\"\r\n\r\n\
+                 --b\r\nContent-Type: text/plain\r\n\r\n<a@example.org>: host mx said: 550 Unknown user \
+                 a@example.org (in reply to end of DATA command)\r\n\
+                 --b\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx\r\n\r\n\
+                 Final-Recipient: rfc822; a@example.org\r\nAction: failed\r\nStatus: {status}\r\n\
+                 Diagnostic-Code: smtp; 550 Unknown user a@example.org\r\n\r\n--b--\r\n"
+            )
+        };
+        let generic = read(raw("5.0.0").as_bytes());
+        assert_eq!(generic.kind, Kind::Soft, "{generic:?}");
+        assert!(generic.note.is_some_and(|n| n.contains("end of DATA")));
+        // A precise code still decides.
+        assert_eq!(read(raw("5.1.1").as_bytes()).kind, Kind::Hard);
+    }
+
+    #[test]
+    fn the_command_a_refusal_answered_is_read_from_the_words() {
+        for data in [
+            "550 5.1.1 <a@b.org>: Recipient address rejected (in reply to end of DATA command)",
+            "SMTP error from remote mail server after end of data:\n550 user unknown",
+            "... while talking to mx.b.org.:\n>>> MAIL From:<x@y>\n<<< 250 ok\n>>> DATA\n<<< 550 User unknown",
+            "-------server message\n550 unknown user <a@b.org>\n-------SMTP command\nDATA\n",
+        ] {
+            assert!(after_data(data), "{data}");
+        }
+        for rcpt in [
+            "550 5.1.1 <a@b.org>: Recipient address rejected (in reply to RCPT TO command)",
+            "SMTP error from remote mail server after RCPT TO:<a@b.org>:\n550 no such user",
+            ">>> RCPT To:<a@b.org>\n<<< 550 User unknown\n>>> DATA\n<<< 503 no valid recipients",
+            "550 5.1.1 user unknown",
+        ] {
+            assert!(!after_data(rcpt), "{rcpt}");
+        }
     }
 
     #[test]

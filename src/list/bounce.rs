@@ -35,11 +35,28 @@ pub fn classify_status(status: &str) -> Option<Kind> {
     if parts.next().is_some() || !numeric(class) || !numeric(subject) || !numeric(detail) {
         return None;
     }
-    Some(match (class, subject) {
-        (_, "7") => Kind::Sender,
-        ("5", _) if HARD.contains(&status) => Kind::Hard,
+    Some(match (class, subject, detail) {
+        // Security or policy (x.7.x), or the sender's own address or
+        // domain (5.1.7, 5.1.8): about the sender.
+        (_, "7", _) | ("5", "1", "7" | "8") => Kind::Sender,
+        // Any other permanent addressing status names the recipient's
+        // address as gone (Microsoft's 5.1.351 too), but x.1.0 (no more
+        // said) and x.1.5 (the address is fine).
+        ("5", "1", d) if d != "0" && d != "5" => Kind::Hard,
+        ("5", _, _) if HARD.contains(&status) => Kind::Hard,
         _ => Kind::Soft,
     })
+}
+
+/// Whether a code says less than the words beside it: x.Y.0 (another
+/// status of its kind, no more said) and x.2.1 (the mailbox is disabled:
+/// "user unknown" beside it means gone, "suspended" does not).
+pub fn is_generic(status: &str) -> bool {
+    let mut parts = status.split('.').skip(1);
+    matches!(
+        (parts.next(), parts.next()),
+        (Some(_), Some("0")) | (Some("2"), Some("1"))
+    )
 }
 
 /// The enhanced status code in an SMTP reply such as `550 5.1.1 <a@b>: no
@@ -118,11 +135,11 @@ pub fn classify_text(text: &str) -> Option<Kind> {
 
 /// How a bounce that gives `status` (an enhanced status code, if any) and
 /// `words` (the diagnostic) counts: a precise code decides; a generic one
-/// (`x.0.0`) or none leaves it to the words; a permanent failure whose
-/// words match nothing is soft (not guessed to be hard).
+/// ([`is_generic`]) or none leaves it to the words; a permanent failure
+/// whose words match nothing is soft (not guessed to be hard).
 pub fn classify(status: Option<&str>, words: &str) -> Option<Kind> {
     let from_status = status.and_then(classify_status);
-    let generic = status.is_some_and(|s| s.ends_with(".0.0"));
+    let generic = status.is_some_and(is_generic);
     match (from_status, classify_text(words)) {
         (Some(kind), _) if !generic => Some(kind),
         (_, Some(kind)) => Some(kind),
@@ -153,6 +170,14 @@ mod tests {
             ),
             ("550 Requested action not taken", None),
             ("550 4.1.1 mismatched class", None),
+            (
+                "550 5.1.351 Remote server returned unknown recipient",
+                Some(Kind::Hard),
+            ),
+            (
+                "553 5.1.8 Domain of sender address does not exist",
+                Some(Kind::Sender),
+            ),
             ("550", None),
         ] {
             assert_eq!(classify_reply(reply), kind, "{reply}");
@@ -182,6 +207,21 @@ mod tests {
                 Some(Kind::Sender),
             ),
             (Some("5.0.0"), "something else entirely", Some(Kind::Soft)),
+            (
+                Some("5.2.1"),
+                "550 5.2.1 <a@x.org>... User Unknown",
+                Some(Kind::Hard),
+            ),
+            (
+                Some("5.2.1"),
+                "550 5.2.1 This mailbox has been suspended",
+                Some(Kind::Soft),
+            ),
+            (
+                Some("5.5.0"),
+                "550 5.5.0 Invalid recipient",
+                Some(Kind::Hard),
+            ),
             (None, "something else entirely", None),
             (
                 Some("4.4.1"),
