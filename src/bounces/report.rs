@@ -423,9 +423,14 @@ fn arf(message: &Message) -> Option<Report> {
     let part = parts(message, "message", &["feedback-report"]).next()?;
     let fields: Vec<(String, String)> = field_groups(part).into_iter().flatten().collect();
     let feedback = field(&fields, "Feedback-Type").unwrap_or("").to_lowercase();
-    if !matches!(feedback.as_str(), "abuse" | "fraud") {
-        return Some(Report::new(Kind::Unknown));
-    }
+    // Only abuse and fraud are a reader's complaint; the others (a DMARC
+    // failure report, `auth-failure`, `not-spam`, …) change nothing, but
+    // say whom they are about.
+    let kind = if matches!(feedback.as_str(), "abuse" | "fraud") {
+        Kind::Complaint
+    } else {
+        Kind::Unknown
+    };
     let recipient = field(&fields, "Original-Rcpt-To")
         .and_then(address_in)
         .or_else(|| {
@@ -434,7 +439,7 @@ fn arf(message: &Message) -> Option<Report> {
                 .and_then(|to| address_in(&to))
         });
     Some(Report {
-        kind: Kind::Complaint,
+        kind,
         sender_block: false,
         recipient,
         status: None,
@@ -599,8 +604,11 @@ fn nonstandard(message: &Message) -> Option<Report> {
     let text = &text[..cut];
     let status = status_in(text);
     // Neither a status code nor words of the table: not a bounce missive
-    // can read.
-    bounce::classify(status.as_deref(), text)?;
+    // can read — unless the mail system said which recipients failed
+    // (Exim's X-Failed-Recipients): a failure it does not explain, soft.
+    if bounce::classify(status.as_deref(), text).is_none() && failed.is_none() {
+        return None;
+    }
     let (mut kind, sender_block) = failure(status.as_deref(), text);
     // Exim names every failed recipient in X-Failed-Recipients.
     let every: Vec<String> = failed
@@ -744,6 +752,30 @@ mod tests {
         ] {
             assert!(!after_data(rcpt), "{rcpt}");
         }
+    }
+
+    #[test]
+    fn a_failure_exim_names_is_read_even_when_its_words_are_not() {
+        let raw = "From: Mail Delivery System <Mailer-Daemon@mx.example.net>\r\n\
+                   X-Failed-Recipients: ada@example.org, bob@example.org\r\n\
+                   Subject: Mail delivery failed\r\n\r\n\
+                   A message that you sent could not be delivered.\r\n  ada@example.org\r\n\
+                   retry timeout exceeded\r\n";
+        let report = read(raw.as_bytes());
+        assert_eq!(report.kind, Kind::Soft, "{report:?}");
+        assert_eq!(report.recipients, ["ada@example.org", "bob@example.org"]);
+    }
+
+    #[test]
+    fn a_feedback_report_that_is_not_a_complaint_names_its_recipient_and_does_nothing() {
+        let raw = "From: dmarc-noreply@example.com\r\nSubject: DMARC Forensic report\r\n\
+            MIME-Version: 1.0\r\nContent-Type: multipart/report; report-type=feedback-report; boundary=\"b\"\r\n\r\n\
+            --b\r\nContent-Type: text/plain\r\n\r\nA report.\r\n\
+            --b\r\nContent-Type: message/feedback-report\r\n\r\nFeedback-Type: auth-failure\r\n\
+            Original-Rcpt-To: ada@example.org\r\n\r\n--b--\r\n";
+        let report = read(raw.as_bytes());
+        assert_eq!(report.kind, Kind::Unknown);
+        assert_eq!(report.recipient.as_deref(), Some("ada@example.org"));
     }
 
     #[test]
