@@ -84,7 +84,15 @@ def recipients(outcomes):
                 found.add(r.lower())
     return found
 
-pairs = found = hard = hard_found = complaints = complaints_found = 0
+# sisimai's reasons as missive names them.
+SAME = {"userunknown": "user-unknown", "hostunknown": "host-unknown", "hasmoved": "has-moved",
+        "notaccept": "not-accept", "mailboxfull": "mailbox-full", "mesgtoobig": "message-too-big",
+        "suspend": "suspended", "filtered": "filtered", "blocked": "blocked",
+        "spamdetected": "spam-detected", "policyviolation": "policy-violation",
+        "securityerror": "security-error", "rejected": "rejected", "toomanyconn": "too-many-connections",
+        "expired": "expired", "networkerror": "network-error", "systemerror": "system-error",
+        "feedback": "feedback", "vacation": "vacation"}
+pairs = found = hard = hard_found = complaints = complaints_found = same_reason = 0
 missive_hard = missive_hard_right = 0
 disagree = collections.defaultdict(list)
 for name, records in sisimai.items():
@@ -93,6 +101,8 @@ for name, records in sisimai.items():
     kinds = {o["kind"] for o in ours}
     for r in records:
         pairs += 1
+        if SAME.get(r["reason"]) in {o.get("reason") for o in ours}:
+            same_reason += 1
         if r["recipient"] in ours_recipients:
             found += 1
         elif r["recipient"]:
@@ -130,6 +140,7 @@ print(f"| failed recipients found | {share(found, pairs)} ({found} of {pairs}) |
 print(f"| hard bounces found | {share(hard_found, hard)} ({hard_found} of {hard}) | reference |")
 print(f"| hard-bounce precision | {share(missive_hard_right, missive_hard)} ({missive_hard_right} of {missive_hard}) | – |")
 print(f"| complaints found | {share(complaints_found, complaints)} ({complaints_found} of {complaints}) | reference |")
+print(f"| same reason | {share(same_reason, pairs)} ({same_reason} of {pairs}) | reference |")
 print(f"| time for the directory | {missive_secs:.2f} s | {sisimai_secs:.2f} s |")
 print()
 print("Disagreements, by the mail system sisimai names:")

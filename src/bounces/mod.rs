@@ -68,6 +68,8 @@ pub struct Outcome {
     pub source: String,
     pub message_id: Option<String>,
     pub kind: Kind,
+    /// Why it failed, in a vocabulary close to sisimai's.
+    pub reason: crate::list::bounce::Reason,
     /// A soft bounce that blames the sender, not the address.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub sender_block: bool,
@@ -333,6 +335,7 @@ impl<'p> Processor<'p> {
             source: message.source.clone(),
             message_id: report.message_id.clone(),
             kind: report.kind,
+            reason: report.reason,
             sender_block: report.sender_block,
             recipient: report.recipient.clone(),
             recipients: if report.recipients.len() > 1 {

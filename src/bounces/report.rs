@@ -10,7 +10,7 @@ use std::sync::LazyLock;
 use mail_parser::{Message, MessageParser, MessagePart, MimeHeaders as _, PartType};
 use regex::Regex;
 
-use crate::list::bounce::{self, Kind as Class};
+use crate::list::bounce::{self, Kind as Class, Reason};
 
 /// What a returned message is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -60,6 +60,8 @@ pub struct Report {
     /// Why the kind is not what one part of the evidence says, when the
     /// evidence disagrees.
     pub note: Option<&'static str>,
+    /// Why it failed (set by [`read`] from the status and the words).
+    pub reason: Reason,
     /// The enhanced status code, such as `5.1.1`.
     pub status: Option<String>,
     /// The server's words, on one line.
@@ -81,6 +83,7 @@ impl Report {
             recipient: None,
             recipients: Vec::new(),
             note: None,
+            reason: Reason::Undefined,
             status: None,
             diagnostic: String::new(),
             tags: Vec::new(),
@@ -121,8 +124,46 @@ pub fn read(raw: &[u8]) -> Report {
         report.recipients.extend(report.recipient.clone());
     }
     report.diagnostic = one_line(&report.diagnostic);
+    settle_reason(&mut report);
     report
 }
+
+/// Gives the report its reason, and keeps a hard bounce to the reasons
+/// that say the address is gone.
+fn settle_reason(report: &mut Report) {
+    report.reason = match report.kind {
+        Kind::Complaint => Reason::Feedback,
+        Kind::AutoReply => Reason::Vacation,
+        Kind::Delayed => Reason::Delayed,
+        Kind::Unknown => Reason::Undefined,
+        Kind::Soft if report.note == Some(AFTER_DATA) => Reason::Filtered,
+        Kind::Hard | Kind::Soft => {
+            let status = report.status.as_deref();
+            let class = bounce::classify(status, &report.diagnostic);
+            bounce::reason(status, &report.diagnostic, class)
+        }
+    };
+    if report.kind == Kind::Hard && !report.reason.is_gone() {
+        report.kind = Kind::Soft;
+        report.note = Some(NOT_GONE);
+    }
+    if report.kind == Kind::Hard
+        && report
+            .status
+            .as_deref()
+            .is_some_and(|s| !bounce::is_generic(s))
+        && bounce::classify_text(&report.diagnostic).is_some_and(|k| k != Class::Hard)
+    {
+        report.note = Some(CODE_WON);
+    }
+}
+
+/// What the note says when the reason does not bear out a hard verdict.
+const NOT_GONE: &str = "the words say why, and it is not that the address is gone: counted as soft";
+
+/// What the note says when a precise code and the words disagree.
+const CODE_WON: &str = "the status code says the address is gone and decides, whatever the \
+     words beside it say";
 
 /// Every value of header `name`, as raw text (unfolded).
 fn header_texts(message: &Message, name: &str) -> Vec<String> {
@@ -362,6 +403,7 @@ fn dsn(message: &Message) -> Option<Report> {
         tags: Vec::new(),
         message_id: None,
         note,
+        reason: Reason::Undefined,
     })
 }
 
@@ -448,6 +490,7 @@ fn arf(message: &Message) -> Option<Report> {
         message_id: None,
         recipients: Vec::new(),
         note: None,
+        reason: Reason::Undefined,
     })
 }
 
@@ -497,6 +540,7 @@ fn ses(message: &Message) -> Option<Report> {
                 tags: Vec::new(),
                 message_id: None,
                 note: None,
+                reason: Reason::Undefined,
             })
         }
         "Complaint" => {
@@ -514,6 +558,7 @@ fn ses(message: &Message) -> Option<Report> {
                 message_id: None,
                 recipients: Vec::new(),
                 note: None,
+                reason: Reason::Undefined,
             })
         }
         _ => None,
@@ -633,6 +678,7 @@ fn nonstandard(message: &Message) -> Option<Report> {
         tags: Vec::new(),
         message_id: None,
         note,
+        reason: Reason::Undefined,
     })
 }
 

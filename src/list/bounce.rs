@@ -115,8 +115,9 @@ const PHRASES: &[(&str, Kind)] = &[
     ("does not exist", Kind::Hard),
     ("unknown recipient", Kind::Hard),
     ("invalid recipient", Kind::Hard),
-    ("account has been disabled", Kind::Hard),
-    ("account is disabled", Kind::Hard),
+    // A disabled account may come back: not proof the address is gone.
+    ("account has been disabled", Kind::Soft),
+    ("account is disabled", Kind::Soft),
     ("host or domain name not found", Kind::Hard), // Postfix, Sendmail
     ("host unknown", Kind::Hard),
     ("domain not found", Kind::Hard),
@@ -145,6 +146,134 @@ pub fn classify(status: Option<&str>, words: &str) -> Option<Kind> {
         (_, Some(kind)) => Some(kind),
         (from_status, None) => from_status,
     }
+}
+
+/// Why a delivery failed, in a vocabulary close to sisimai's, beside the
+/// [`Kind`] that decides what missive does about it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Reason {
+    /// No such mailbox.
+    UserUnknown,
+    /// No such domain.
+    HostUnknown,
+    /// The mailbox moved, leaving no address.
+    HasMoved,
+    /// The domain takes no mail (a null MX).
+    NotAccept,
+    MailboxFull,
+    MessageTooBig,
+    /// The mailbox is disabled or suspended, for now.
+    Suspended,
+    /// Refused by a filter at the recipient's end (after the message was
+    /// sent, or with words that do not say the mailbox is gone).
+    Filtered,
+    /// The sending IP or domain is on a blocklist.
+    Blocked,
+    SpamDetected,
+    PolicyViolation,
+    /// SPF, DKIM, DMARC or TLS.
+    SecurityError,
+    /// The sender's own address or domain was refused.
+    Rejected,
+    TooManyConnections,
+    /// Given up after retrying for days.
+    Expired,
+    NetworkError,
+    SystemError,
+    /// A complaint (ARF, SES).
+    Feedback,
+    /// An auto-reply.
+    Vacation,
+    /// Still being tried.
+    Delayed,
+    /// Nothing says why.
+    Undefined,
+}
+
+impl Reason {
+    /// Whether the reason says the address itself is gone (the only
+    /// reasons a hard bounce may have).
+    pub fn is_gone(self) -> bool {
+        matches!(
+            self,
+            Reason::UserUnknown | Reason::HostUnknown | Reason::HasMoved | Reason::NotAccept
+        )
+    }
+}
+
+/// Words of a bounce and the reason they give, matched lower-cased in
+/// this order (the first found decides).
+const REASON_WORDS: &[(&str, Reason)] = &[
+    ("too many connections", Reason::TooManyConnections),
+    ("spamhaus", Reason::Blocked),
+    ("blacklist", Reason::Blocked),
+    ("blocklist", Reason::Blocked),
+    ("blocked", Reason::Blocked),
+    ("spam", Reason::SpamDetected),
+    ("dmarc", Reason::SecurityError),
+    ("dkim", Reason::SecurityError),
+    ("spf", Reason::SecurityError),
+    ("policy", Reason::PolicyViolation),
+    ("mailbox full", Reason::MailboxFull),
+    ("mailbox is full", Reason::MailboxFull),
+    ("over quota", Reason::MailboxFull),
+    ("quota exceeded", Reason::MailboxFull),
+    ("exceeded storage", Reason::MailboxFull),
+    ("insufficient storage", Reason::MailboxFull),
+    ("message too large", Reason::MessageTooBig),
+    ("message size exceeds", Reason::MessageTooBig),
+    ("suspended", Reason::Suspended),
+    ("account has been disabled", Reason::Suspended),
+    ("account is disabled", Reason::Suspended),
+    ("host or domain name not found", Reason::HostUnknown),
+    ("host unknown", Reason::HostUnknown),
+    ("domain not found", Reason::HostUnknown),
+    ("no such domain", Reason::HostUnknown),
+    ("unrouteable address", Reason::HostUnknown),
+    ("retry timeout exceeded", Reason::Expired),
+    ("too long in the queue", Reason::Expired),
+    ("connection refused", Reason::NetworkError),
+    ("connection timed out", Reason::NetworkError),
+];
+
+/// The reason a failure with `status` and `words` gives: a precise code
+/// decides, refined by the words for the sender's side (x.7.x); a generic
+/// code or none leaves it to the words; `kind` (from [`classify`]) settles
+/// what neither says.
+pub fn reason(status: Option<&str>, words: &str, kind: Option<Kind>) -> Reason {
+    let lower = words.to_lowercase();
+    let from_words = REASON_WORDS
+        .iter()
+        .find(|(phrase, _)| lower.contains(phrase))
+        .map(|(_, reason)| *reason);
+    let generic = status.is_none_or(is_generic);
+    let from_status = status.filter(|_| !generic).and_then(|status| {
+        let mut parts = status.split('.');
+        let (class, subject, detail) = (parts.next()?, parts.next()?, parts.next()?);
+        Some(match (class, subject, detail) {
+            (_, "1", "2") => Reason::HostUnknown,
+            (_, "1", "6") => Reason::HasMoved,
+            (_, "1", "10") | (_, "4", "4") => Reason::NotAccept,
+            (_, "1", "7" | "8") => Reason::Rejected,
+            ("5", "1", _) => Reason::UserUnknown,
+            (_, "2", "2") => Reason::MailboxFull,
+            (_, "2", "3") | (_, "3", "4") => Reason::MessageTooBig,
+            (_, "2", _) => Reason::Suspended,
+            (_, "4", "7") => Reason::Expired,
+            (_, "4", _) => Reason::NetworkError,
+            (_, "7", _) => match from_words {
+                Some(r @ (Reason::Blocked | Reason::SpamDetected | Reason::SecurityError)) => r,
+                _ => Reason::PolicyViolation,
+            },
+            _ => Reason::SystemError,
+        })
+    });
+    from_status.or(from_words).unwrap_or(match kind {
+        Some(Kind::Hard) => Reason::UserUnknown,
+        Some(Kind::Sender) => Reason::PolicyViolation,
+        Some(Kind::Soft) | None => Reason::Undefined,
+    })
 }
 
 #[cfg(test)]
@@ -184,6 +313,41 @@ mod tests {
         }
         assert_eq!(enhanced_status("550 5.1.1: x"), Some("5.1.1"));
         assert_eq!(classify_status("5.1.1.1"), None);
+    }
+
+    #[test]
+    fn reasons_come_from_the_code_then_the_words() {
+        let of = |status: Option<&str>, words: &str| reason(status, words, classify(status, words));
+        assert_eq!(of(Some("5.1.1"), "no such user"), Reason::UserUnknown);
+        assert_eq!(of(Some("5.1.2"), "Host unknown"), Reason::HostUnknown);
+        assert_eq!(of(Some("5.1.10"), "null MX"), Reason::NotAccept);
+        assert_eq!(of(Some("5.2.2"), "Mailbox full"), Reason::MailboxFull);
+        assert_eq!(of(Some("5.7.1"), "listed at Spamhaus"), Reason::Blocked);
+        assert_eq!(of(Some("5.7.26"), "DMARC policy"), Reason::SecurityError);
+        assert_eq!(
+            of(Some("5.7.1"), "relaying denied"),
+            Reason::PolicyViolation
+        );
+        assert_eq!(
+            of(Some("5.0.0"), "552 Mailbox is full"),
+            Reason::MailboxFull
+        );
+        assert_eq!(
+            of(None, "Sorry, no mailbox here by that name"),
+            Reason::UserUnknown
+        );
+        assert_eq!(of(Some("4.4.7"), "retry timeout exceeded"), Reason::Expired);
+        assert_eq!(of(None, "something else"), Reason::Undefined);
+        // Whatever is hard has a reason that says the address is gone.
+        for (status, words) in [
+            (Some("5.1.1"), "mailbox full"),
+            (Some("5.0.0"), "user unknown"),
+            (None, "Host or domain name not found"),
+            (Some("5.4.4"), "unable to route"),
+        ] {
+            assert_eq!(classify(status, words), Some(Kind::Hard));
+            assert!(of(status, words).is_gone(), "{status:?} {words}");
+        }
     }
 
     #[test]

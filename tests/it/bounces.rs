@@ -167,6 +167,37 @@ fn every_format_is_classified_and_only_hard_bounces_and_complaints_suppress() {
         }
         assert!(o["message_id"].is_string(), "{name}: {o}");
     }
+    // A hard bounce's reason always says the address is gone; the other
+    // kinds have theirs.
+    for o in &out {
+        let reason = o["reason"].as_str().unwrap();
+        let expected: &[&str] = match o["kind"].as_str().unwrap() {
+            "hard" => &["user-unknown", "host-unknown", "has-moved", "not-accept"],
+            "complaint" => &["feedback"],
+            "auto-reply" => &["vacation"],
+            "delayed" => &["delayed"],
+            "unknown" => &["undefined"],
+            _ => &[
+                "mailbox-full",
+                "message-too-big",
+                "suspended",
+                "filtered",
+                "blocked",
+                "spam-detected",
+                "policy-violation",
+                "security-error",
+                "rejected",
+                "too-many-connections",
+                "expired",
+                "network-error",
+                "system-error",
+                "undefined",
+            ],
+        };
+        assert!(expected.contains(&reason), "{o}");
+    }
+    let full = out.iter().find(|o| o["status"] == "5.2.2").unwrap();
+    assert_eq!(full["reason"], "mailbox-full", "{full}");
     let block = out.iter().find(|o| o["status"] == "5.7.1").unwrap();
     assert_eq!(block["sender_block"], true, "{block}");
     let forged = out
