@@ -103,6 +103,7 @@ pub fn read(raw: &[u8]) -> Report {
     };
     let mut report = dsn(&message)
         .or_else(|| arf(&message))
+        .or_else(|| jmrp(&message))
         .or_else(|| ses(&message))
         .or_else(|| auto_reply(&message))
         .or_else(|| nonstandard(&message))
@@ -494,12 +495,50 @@ fn arf(message: &Message) -> Option<Report> {
     })
 }
 
+/// Microsoft's complaint loop (JMRP, Outlook.com and Hotmail) when it
+/// sends no ARF: a mail from `staff@hotmail.com` (or titled "complaint
+/// about message from …") carrying the original, whose recipient is in
+/// its `X-HmXmrOriginalRecipient`.
+fn jmrp(message: &Message) -> Option<Report> {
+    let from = message
+        .from()
+        .and_then(|a| a.first())
+        .and_then(|a| a.address())
+        .unwrap_or("")
+        .to_lowercase();
+    let subject = message.subject().unwrap_or("").trim().to_lowercase();
+    if from != "staff@hotmail.com" && !subject.starts_with("complaint about message from") {
+        return None;
+    }
+    let original = original(message)?;
+    let recipient = header_text(&original, "X-HmXmrOriginalRecipient")
+        .and_then(|r| address_in(&r))
+        .or_else(|| header_text(&original, "To").and_then(|to| address_in(&to)));
+    Some(Report {
+        kind: Kind::Complaint,
+        sender_block: false,
+        recipient,
+        status: None,
+        diagnostic: "Feedback-Type: abuse (Microsoft JMRP)".into(),
+        tags: Vec::new(),
+        message_id: None,
+        recipients: Vec::new(),
+        note: None,
+        reason: Reason::Undefined,
+    })
+}
+
 /// An Amazon SES bounce or complaint notification, forwarded by mail as
 /// its JSON (bare, or inside an SNS envelope's `Message`).
 fn ses(message: &Message) -> Option<Report> {
     let body = message.body_text(0)?;
     let start = body.find('{')?;
-    let mut json: serde_json::Value = serde_json::from_str(body[start..].trim_end()).ok()?;
+    // The first JSON value of the body: SNS puts an unsubscribe footer
+    // after it.
+    let mut json: serde_json::Value = serde_json::Deserializer::from_str(&body[start..])
+        .into_iter::<serde_json::Value>()
+        .next()?
+        .ok()?;
     if let Some(inner) = json.get("Message").and_then(|m| m.as_str()) {
         json = serde_json::from_str(inner).ok()?;
     }
@@ -821,6 +860,29 @@ mod tests {
             Original-Rcpt-To: ada@example.org\r\n\r\n--b--\r\n";
         let report = read(raw.as_bytes());
         assert_eq!(report.kind, Kind::Unknown);
+        assert_eq!(report.recipient.as_deref(), Some("ada@example.org"));
+    }
+
+    #[test]
+    fn a_complaint_by_microsofts_loop_names_its_recipient() {
+        let raw = "From: staff@hotmail.com\r\nSubject: complaint about message from 192.0.2.1\r\n\
+            MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b\"\r\n\r\n\
+            --b\r\nContent-Type: message/rfc822\r\n\r\nX-HmXmrOriginalRecipient: ada@example.org\r\n\
+            From: Matt <matt@example.com>\r\nSubject: Tides\r\n\r\nThe issue.\r\n--b--\r\n";
+        let report = read(raw.as_bytes());
+        assert_eq!(report.kind, Kind::Complaint);
+        assert_eq!(report.recipient.as_deref(), Some("ada@example.org"));
+        assert_eq!(report.reason, Reason::Feedback);
+    }
+
+    #[test]
+    fn an_sns_notice_with_a_footer_is_read() {
+        let raw = "From: no-reply@sns.amazonaws.com\r\nSubject: AWS Notification Message\r\n\r\n\
+            {\"notificationType\":\"Complaint\",\"complaint\":{\"complainedRecipients\":\
+            [{\"emailAddress\":\"ada@example.org\"}],\"complaintFeedbackType\":\"abuse\"}}\r\n\r\n\
+            --\r\nIf you wish to stop receiving notifications from this topic, click below.\r\n";
+        let report = read(raw.as_bytes());
+        assert_eq!(report.kind, Kind::Complaint, "{report:?}");
         assert_eq!(report.recipient.as_deref(), Some("ada@example.org"));
     }
 
