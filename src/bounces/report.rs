@@ -474,13 +474,23 @@ fn arf(message: &Message) -> Option<Report> {
     } else {
         Kind::Unknown
     };
-    let recipient = field(&fields, "Original-Rcpt-To")
-        .and_then(address_in)
-        .or_else(|| {
-            original(message)
-                .and_then(|o| header_text(&o, "To"))
-                .and_then(|to| address_in(&to))
-        });
+    let mut every: Vec<String> = fields
+        .iter()
+        .filter(|(n, _)| n.eq_ignore_ascii_case("Original-Rcpt-To"))
+        .filter_map(|(_, v)| address_in(v))
+        .collect();
+    if every.is_empty() {
+        every = original(message)
+            .and_then(|o| header_text(&o, "To"))
+            .map(|to| {
+                ADDRESSES
+                    .find_iter(&to)
+                    .map(|m| m.as_str().to_lowercase())
+                    .collect()
+            })
+            .unwrap_or_default();
+    }
+    let recipient = every.first().cloned();
     Some(Report {
         kind,
         sender_block: false,
@@ -489,7 +499,7 @@ fn arf(message: &Message) -> Option<Report> {
         diagnostic: format!("Feedback-Type: {feedback}"),
         tags: Vec::new(),
         message_id: None,
-        recipients: Vec::new(),
+        recipients: every,
         note: None,
         reason: Reason::Undefined,
     })
@@ -694,12 +704,27 @@ fn nonstandard(message: &Message) -> Option<Report> {
         return None;
     }
     let (mut kind, sender_block) = failure(status.as_deref(), text);
-    // Exim names every failed recipient in X-Failed-Recipients.
-    let every: Vec<String> = failed
+    // Exim names every failed recipient in X-Failed-Recipients; other mail
+    // systems name them at the start of a line of the report
+    // (`<a@b.example>: host … said`, `a@b.example... User unknown`).
+    // Neither the sender of the original nor the mail system is one.
+    let senders = senders_of(message);
+    let mut every: Vec<String> = failed
         .as_deref()
         .map(|f| f.split(',').filter_map(address_in).collect())
         .unwrap_or_default();
-    let recipient = every.first().cloned().or_else(|| address_in(text));
+    if every.is_empty() {
+        every = recipient_lines(text)
+            .into_iter()
+            .filter(|a| !senders.contains(a))
+            .collect();
+    }
+    let recipient = every.first().cloned().or_else(|| {
+        ADDRESSES
+            .find_iter(text)
+            .map(|m| m.as_str().to_lowercase())
+            .find(|a| !senders.contains(a))
+    });
     let mut note = None;
     let words_decided = status.as_deref().is_none_or(bounce::is_generic);
     if kind == Kind::Hard && words_decided && after_data(text) {
@@ -719,6 +744,64 @@ fn nonstandard(message: &Message) -> Option<Report> {
         note,
         reason: Reason::Undefined,
     })
+}
+
+/// Every address the text names.
+static ADDRESSES: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
+        .expect("a valid pattern")
+});
+
+/// The addresses a report's text puts at the start of a line, as mail
+/// systems list the recipients that failed, in order, once each.
+fn recipient_lines(text: &str) -> Vec<String> {
+    static LINE: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(
+            r"(?m)^\s*<?([A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+)>?\s*(?:\.\.\.|:|\(|\[|$)",
+        )
+        .expect("a valid pattern")
+    });
+    let mut out: Vec<String> = Vec::new();
+    for c in LINE.captures_iter(text) {
+        let address = c[1].to_lowercase();
+        if !out.contains(&address) {
+            out.push(address);
+        }
+    }
+    out
+}
+
+/// Who sent the message that came back, and the mail system that returns
+/// it: the bounce's `From`, and the original's `From`, `Sender` and
+/// `Return-Path` (attached, or quoted in the text) — addresses that are
+/// never a failed recipient.
+fn senders_of(message: &Message) -> Vec<String> {
+    let mut out: Vec<String> = message
+        .from()
+        .into_iter()
+        .flat_map(|a| a.iter())
+        .filter_map(|a| a.address())
+        .map(str::to_lowercase)
+        .collect();
+    if let Some(original) = original(message) {
+        for name in ["From", "Sender", "Return-Path"] {
+            out.extend(
+                header_texts(&original, name)
+                    .iter()
+                    .filter_map(|v| address_in(v)),
+            );
+        }
+    }
+    let text = message.body_text(0).unwrap_or_default();
+    static QUOTED: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"(?mi)^(?:from|return-path|sender):[^\n]*").expect("a valid pattern")
+    });
+    out.extend(
+        QUOTED
+            .find_iter(&text)
+            .filter_map(|m| address_in(m.as_str())),
+    );
+    out
 }
 
 /// The line of a bounce's text that carries its status code, or the first
@@ -884,6 +967,23 @@ mod tests {
         let report = read(raw.as_bytes());
         assert_eq!(report.kind, Kind::Complaint, "{report:?}");
         assert_eq!(report.recipient.as_deref(), Some("ada@example.org"));
+    }
+
+    #[test]
+    fn a_text_bounce_names_its_failed_recipients_not_the_sender() {
+        let raw = "From: Mail Delivery Subsystem <MAILER-DAEMON@mx.example.net>\r\n\
+            Subject: Returned mail: User unknown\r\n\r\n\
+            The original message was received from shironeko@example.jp\r\n\
+            ----- The following addresses had permanent fatal errors -----\r\n\
+            kijitora@example.org... User unknown\r\n\
+            <mikeneko@example.org>... User unknown\r\n\
+            ----- Original message -----\r\nFrom: shironeko@example.jp\r\nTo: kijitora@example.org\r\n";
+        let report = read(raw.as_bytes());
+        assert_eq!(report.kind, Kind::Hard, "{report:?}");
+        assert_eq!(
+            report.recipients,
+            ["kijitora@example.org", "mikeneko@example.org"]
+        );
     }
 
     #[test]
