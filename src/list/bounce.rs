@@ -49,13 +49,15 @@ pub fn classify_status(status: &str) -> Option<Kind> {
 }
 
 /// Whether a code says less than the words beside it: x.Y.0 (another
-/// status of its kind, no more said) and x.2.1 (the mailbox is disabled:
-/// "user unknown" beside it means gone, "suspended" does not).
+/// status of its kind, no more said), x.2.1 (the mailbox is disabled:
+/// "user unknown" beside it means gone, "suspended" does not) and x.4.1
+/// (no answer from the host, which Microsoft 365 also gives for a
+/// recipient its directory does not know).
 pub fn is_generic(status: &str) -> bool {
     let mut parts = status.split('.').skip(1);
     matches!(
         (parts.next(), parts.next()),
-        (Some(_), Some("0")) | (Some("2"), Some("1"))
+        (Some(_), Some("0")) | (Some("2" | "4"), Some("1"))
     )
 }
 
@@ -118,7 +120,15 @@ const PHRASES: &[(&str, Kind)] = &[
     // A disabled account may come back: not proof the address is gone.
     ("account has been disabled", Kind::Soft),
     ("account is disabled", Kind::Soft),
+    ("user not found", Kind::Hard),
+    ("user not exist", Kind::Hard),
+    ("user doesn't exist", Kind::Hard),
+    ("invalid mailbox", Kind::Hard),
+    // Microsoft 365's directory-based edge blocking: no such recipient.
+    ("recipient address rejected: access denied", Kind::Hard),
     ("host or domain name not found", Kind::Hard), // Postfix, Sendmail
+    ("no such domain", Kind::Hard),
+    ("the domain is not reachable", Kind::Hard), // Outlook
     ("host unknown", Kind::Hard),
     ("domain not found", Kind::Hard),
     ("unrouteable address", Kind::Hard), // Exim
@@ -230,6 +240,7 @@ const REASON_WORDS: &[(&str, Reason)] = &[
     ("host unknown", Reason::HostUnknown),
     ("domain not found", Reason::HostUnknown),
     ("no such domain", Reason::HostUnknown),
+    ("the domain is not reachable", Reason::HostUnknown),
     ("unrouteable address", Reason::HostUnknown),
     ("retry timeout exceeded", Reason::Expired),
     ("too long in the queue", Reason::Expired),
