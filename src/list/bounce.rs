@@ -397,6 +397,13 @@ mod tests {
                 "550 5.5.0 Invalid recipient",
                 Some(Kind::Hard),
             ),
+            (
+                Some("5.4.1"),
+                "550 5.4.1 Recipient address rejected: Access denied",
+                Some(Kind::Hard),
+            ),
+            (Some("5.4.1"), "No answer from host", Some(Kind::Soft)),
+            (Some("5.0.0"), "No such domain.", Some(Kind::Hard)),
             (None, "something else entirely", None),
             (
                 Some("4.4.1"),
