@@ -148,14 +148,15 @@ fn settle_reason(report: &mut Report) {
         report.kind = Kind::Soft;
         report.note = Some(NOT_GONE);
     }
-    if report.kind == Kind::Hard
-        && report
-            .status
-            .as_deref()
-            .is_some_and(|s| !bounce::is_generic(s))
-        && bounce::classify_text(&report.diagnostic).is_some_and(|k| k != Class::Hard)
-    {
-        report.note = Some(CODE_WON);
+    // A code that says the address is gone, overruled by the words.
+    let code_says_gone = report
+        .status
+        .as_deref()
+        .filter(|s| !bounce::is_generic(s))
+        .and_then(bounce::classify_status)
+        == Some(Class::Hard);
+    if report.kind == Kind::Soft && code_says_gone && report.note.is_none() {
+        report.note = Some(WORDS_WON);
     }
 }
 
@@ -163,8 +164,8 @@ fn settle_reason(report: &mut Report) {
 const NOT_GONE: &str = "the words say why, and it is not that the address is gone: counted as soft";
 
 /// What the note says when a precise code and the words disagree.
-const CODE_WON: &str = "the status code says the address is gone and decides, whatever the \
-     words beside it say";
+const WORDS_WON: &str = "the status code says the address is gone, the words say otherwise: \
+     not suppressed on a contradiction";
 
 /// Every value of header `name`, as raw text (unfolded).
 fn header_texts(message: &Message, name: &str) -> Vec<String> {

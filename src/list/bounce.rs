@@ -145,13 +145,19 @@ pub fn classify_text(text: &str) -> Option<Kind> {
 }
 
 /// How a bounce that gives `status` (an enhanced status code, if any) and
-/// `words` (the diagnostic) counts: a precise code decides; a generic one
+/// `words` (the diagnostic) counts: a precise code decides, except that a
+/// code saying the address is gone beside words that say otherwise is not
+/// believed (soft, or a block of the sender); a generic one
 /// ([`is_generic`]) or none leaves it to the words; a permanent failure
 /// whose words match nothing is soft (not guessed to be hard).
 pub fn classify(status: Option<&str>, words: &str) -> Option<Kind> {
     let from_status = status.and_then(classify_status);
     let generic = status.is_some_and(is_generic);
     match (from_status, classify_text(words)) {
+        // A code that says the address is gone beside words that say
+        // otherwise (a full mailbox, a block): the reader is not
+        // suppressed on a contradiction.
+        (Some(Kind::Hard), Some(kind @ (Kind::Soft | Kind::Sender))) if !generic => Some(kind),
         (Some(kind), _) if !generic => Some(kind),
         (_, Some(kind)) => Some(kind),
         (from_status, None) => from_status,
@@ -351,7 +357,7 @@ mod tests {
         assert_eq!(of(None, "something else"), Reason::Undefined);
         // Whatever is hard has a reason that says the address is gone.
         for (status, words) in [
-            (Some("5.1.1"), "mailbox full"),
+            (Some("5.1.1"), "no such user"),
             (Some("5.0.0"), "user unknown"),
             (None, "Host or domain name not found"),
             (Some("5.4.4"), "unable to route"),
@@ -364,7 +370,8 @@ mod tests {
     #[test]
     fn words_decide_when_the_code_is_generic_or_missing() {
         for (status, words, kind) in [
-            (Some("5.1.1"), "mailbox full", Some(Kind::Hard)),
+            (Some("5.1.1"), "mailbox full", Some(Kind::Soft)),
+            (Some("5.1.1"), "blocked by policy", Some(Kind::Sender)),
             (
                 Some("5.0.0"),
                 "Sorry, no mailbox here by that name",
