@@ -511,12 +511,7 @@ fn arf(message: &Message) -> Option<Report> {
 /// about message from …") carrying the original, whose recipient is in
 /// its `X-HmXmrOriginalRecipient`.
 fn jmrp(message: &Message) -> Option<Report> {
-    let from = message
-        .from()
-        .and_then(|a| a.first())
-        .and_then(|a| a.address())
-        .unwrap_or("")
-        .to_lowercase();
+    let from = from_address(message);
     let subject = message.subject().unwrap_or("").trim().to_lowercase();
     if from != "staff@hotmail.com" && !subject.starts_with("complaint about message from") {
         return None;
@@ -647,15 +642,20 @@ fn from_mail_system(message: &Message) -> bool {
     header_text(message, "Return-Path").is_some_and(|r| r.trim() == "<>") || from_daemon(message)
 }
 
-/// Whether a message is from a mailer-daemon or postmaster, or has the
-/// subject of a bounce.
-fn from_daemon(message: &Message) -> bool {
-    let from = message
+/// The address a message is `From`, lower-cased (empty if none).
+fn from_address(message: &Message) -> String {
+    message
         .from()
         .and_then(|a| a.first())
         .and_then(|a| a.address())
         .unwrap_or("")
-        .to_lowercase();
+        .to_lowercase()
+}
+
+/// Whether a message is from a mailer-daemon or postmaster, or has the
+/// subject of a bounce.
+fn from_daemon(message: &Message) -> bool {
+    let from = from_address(message);
     let subject = message.subject().unwrap_or("").to_lowercase();
     ["mailer-daemon", "postmaster", "mail-daemon"]
         .iter()
