@@ -3,10 +3,11 @@
 # `examples/bounce_maildir.rs`: RFC 3464 hard and soft bounces, ARF
 # complaints, Exim bounces, each to its reader's signed bounce address) and,
 # in the same run and on the same messages, the reference: Mailman's bounce
-# detector, flufl.bounce, parsing each message with Python's email package.
-# missive does more than detect: it checks each tag, records each event
-# (fsynced) and moves each message to cur/. Prints both times, the ratio, and
-# what each found.
+# detector, flufl.bounce, parsing each message with Python's email package,
+# and the reference bounce analyser, sisimai (Debian's libsisimai-perl),
+# reading the same Maildir. missive does more than detect: it checks each
+# tag, records each event (fsynced) and moves each message to cur/. Prints
+# the three times, the ratios, and what each found.
 # Usage: bench/bounces.sh [N]   (default 10000)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,6 +15,9 @@ n="${1:-10000}"
 
 python3 -c "import flufl.bounce" 2>/dev/null \
   || python3 -m pip install --quiet --disable-pip-version-check flufl.bounce==6.0.0
+perl -MSisimai -e1 2>/dev/null || {
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libsisimai-perl >/dev/null
+}
 cargo build --release --quiet --bin missive --example bounce_maildir
 
 work="$PWD/bench/work/bounces"
@@ -41,6 +45,15 @@ print(f"flufl.bounce: {permanent} permanent, {temporary} temporary")
 PY
 reference=$(echo "$(now) - $start" | bc)
 
+start=$(now)
+perl -MSisimai -e '
+  my ($hard, $soft) = (0, 0);
+  for my $e (@{ Sisimai->make($ARGV[0]) // [] }) {
+    $e->softbounce == 0 ? $hard++ : $soft++;
+  }
+  print "sisimai: $hard hard, $soft soft or other\n";' "$work/project/Mail/new"
+sisimai=$(echo "$(now) - $start" | bc)
+
 cd "$work/project"
 start=$(now)
 "$OLDPWD/target/release/missive" bounces | sed -n '1,8p'
@@ -50,4 +63,6 @@ cd "$OLDPWD"
 printf 'messages:                %d\n' "$n"
 printf 'missive bounces:         %.2f s (%.0f messages/s)\n' "$missive" "$(echo "$n / $missive" | bc -l)"
 printf 'flufl.bounce (detect):   %.2f s (%.0f messages/s)\n' "$reference" "$(echo "$n / $reference" | bc -l)"
+printf 'sisimai (analyse):       %.2f s (%.0f messages/s)\n' "$sisimai" "$(echo "$n / $sisimai" | bc -l)"
 printf 'ratio:                   missive is %.1fx the speed of flufl.bounce\n' "$(echo "$reference / $missive" | bc -l)"
+printf 'ratio:                   missive is %.1fx the speed of sisimai\n' "$(echo "$sisimai / $missive" | bc -l)"
