@@ -271,6 +271,9 @@ pub fn reason(status: Option<&str>, words: &str, kind: Option<Kind>) -> Reason {
         Some(match (class, subject, detail) {
             (_, "1", "2") => Reason::HostUnknown,
             (_, "1", "6") => Reason::HasMoved,
+            // 5.1.10 is a null MX (RFC 7505) — or, from Exchange, a
+            // recipient its directory does not know.
+            (_, "1", "10") if !lower.contains("null mx") => Reason::UserUnknown,
             (_, "1", "10") | (_, "4", "4") => Reason::NotAccept,
             (_, "1", "7" | "8") => Reason::Rejected,
             ("5", "1", _) => Reason::UserUnknown,

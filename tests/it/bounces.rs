@@ -93,23 +93,59 @@ fn events(p: &SendProject) -> String {
 }
 
 /// Each fixture, the kind it is, what is done about it, its status code,
-/// and whether it blames the sender.
-const FORMATS: &[(&str, &str, &str, Option<&str>)] = &[
-    ("sendmail-dsn", "hard", "suppressed", Some("5.1.1")),
-    ("dsn-mailbox-full", "soft", "counted", Some("5.2.2")),
-    ("dsn-delayed", "delayed", "ignored", Some("4.4.1")),
-    ("dsn-sender-block", "soft", "counted", Some("5.7.1")),
-    ("arf-abuse", "complaint", "suppressed", None),
-    ("exim", "hard", "suppressed", Some("5.1.1")),
-    ("qmail", "hard", "suppressed", Some("5.1.1")),
-    ("sendmail-text", "hard", "suppressed", None),
-    ("exchange", "hard", "suppressed", Some("5.1.10")),
-    ("gmail", "hard", "suppressed", Some("5.1.1")),
-    ("yahoo", "hard", "suppressed", None),
-    ("ses-bounce", "hard", "suppressed", Some("5.1.1")),
-    ("ses-complaint", "complaint", "suppressed", None),
-    ("vacation", "auto-reply", "ignored", None),
-    ("human-reply", "unknown", "ignored", None),
+/// and the reason it gives.
+const FORMATS: &[(&str, &str, &str, Option<&str>, &str)] = &[
+    (
+        "sendmail-dsn",
+        "hard",
+        "suppressed",
+        Some("5.1.1"),
+        "user-unknown",
+    ),
+    (
+        "dsn-mailbox-full",
+        "soft",
+        "counted",
+        Some("5.2.2"),
+        "mailbox-full",
+    ),
+    (
+        "dsn-delayed",
+        "delayed",
+        "ignored",
+        Some("4.4.1"),
+        "delayed",
+    ),
+    (
+        "dsn-sender-block",
+        "soft",
+        "counted",
+        Some("5.7.1"),
+        "blocked",
+    ),
+    ("arf-abuse", "complaint", "suppressed", None, "feedback"),
+    ("exim", "hard", "suppressed", Some("5.1.1"), "user-unknown"),
+    ("qmail", "hard", "suppressed", Some("5.1.1"), "user-unknown"),
+    ("sendmail-text", "hard", "suppressed", None, "user-unknown"),
+    (
+        "exchange",
+        "hard",
+        "suppressed",
+        Some("5.1.10"),
+        "user-unknown",
+    ),
+    ("gmail", "hard", "suppressed", Some("5.1.1"), "user-unknown"),
+    ("yahoo", "hard", "suppressed", None, "user-unknown"),
+    (
+        "ses-bounce",
+        "hard",
+        "suppressed",
+        Some("5.1.1"),
+        "user-unknown",
+    ),
+    ("ses-complaint", "complaint", "suppressed", None, "feedback"),
+    ("vacation", "auto-reply", "ignored", None, "vacation"),
+    ("human-reply", "unknown", "ignored", None, "undefined"),
 ];
 
 #[test]
@@ -151,7 +187,7 @@ fn every_format_is_classified_and_only_hard_bounces_and_complaints_suppress() {
 
     let out = bounces_json(&p, &["maildir:Mail"]);
     assert_eq!(out.len(), messages.len(), "{out:#?}");
-    for (i, (name, kind, action, status)) in FORMATS.iter().enumerate() {
+    for (i, (name, kind, action, status, reason)) in FORMATS.iter().enumerate() {
         let o = out
             .iter()
             .find(|o| o["source"].as_str().unwrap().contains(&format!(".{name}.")))
@@ -159,6 +195,7 @@ fn every_format_is_classified_and_only_hard_bounces_and_complaints_suppress() {
         assert_eq!(o["kind"], *kind, "{name}: {o}");
         assert_eq!(o["action"], *action, "{name}: {o}");
         assert_eq!(o["status"].as_str(), *status, "{name}: {o}");
+        assert_eq!(o["reason"], *reason, "{name}: {o}");
         if !matches!(*kind, "unknown" | "auto-reply" | "delayed") {
             assert_eq!(o["recipient"], reader(i), "{name}: {o}");
         }
