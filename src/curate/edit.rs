@@ -63,13 +63,14 @@ impl NewItem {
         Issue::parse(&alone, Path::new("item"))
             .map(|_| ())
             .map_err(|e| {
+                // "item:9:7: sections[0].items[0].url: only http …": the
+                // place is in the little file made here; keep the field and
+                // what is wrong with it.
                 let text = e.to_string();
-                // The message names a line of the little file made here:
-                // keep only what it says of the item.
-                text.lines()
-                    .find(|l| !l.trim().is_empty() && !l.contains("item:"))
-                    .or_else(|| text.lines().next())
-                    .unwrap_or("")
+                let first = text.lines().next().unwrap_or("");
+                let said = first.split_once(": ").map_or(first, |(_, rest)| rest);
+                said.strip_prefix("sections[0].items[0].")
+                    .unwrap_or(said)
                     .trim()
                     .to_string()
             })

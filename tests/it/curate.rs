@@ -598,7 +598,10 @@ fn import_skips_and_reports_bad_entries_and_keeps_the_rest() {
     assert_exit(&o, 0);
     let out = stdout(&o);
     assert!(
-        out.contains("left out: Bad script <javascript:alert(1)>"),
+        out.contains(
+            "left out: Bad script <javascript:alert(1)>: url: only http and https links are \
+             allowed"
+        ),
         "{out}"
     );
     assert!(out.contains("left out: Bad relative"), "{out}");
