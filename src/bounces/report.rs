@@ -10,6 +10,7 @@ use std::sync::LazyLock;
 use mail_parser::{Message, MessageParser, MessagePart, MimeHeaders as _, PartType};
 use regex::Regex;
 
+use crate::list::address::addresses_in;
 use crate::list::bounce::{self, Kind as Class, Reason};
 
 /// What a returned message is.
@@ -114,7 +115,6 @@ pub fn read(raw: &[u8]) -> Report {
             tags.extend(tags_in(&value));
         }
     }
-    tags.append(&mut report.tags);
     tags.extend(tags_in_bytes(raw));
     texts_of(&message, 0, &mut |text| tags.extend(tags_in(text)));
     let mut found = std::collections::HashSet::new();
@@ -227,11 +227,7 @@ fn texts_of(message: &Message, depth: usize, each: &mut dyn FnMut(&str)) {
 
 /// The first e-mail address in `text`, lower-cased.
 fn address_in(text: &str) -> Option<String> {
-    static ADDRESS: LazyLock<Regex> = LazyLock::new(|| {
-        Regex::new(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
-            .expect("a valid pattern")
-    });
-    ADDRESS.find(text).map(|m| m.as_str().to_lowercase())
+    addresses_in(text).next()
 }
 
 /// The first enhanced status code (`5.1.1`, `4.2.2`) in `text`.
@@ -402,10 +398,8 @@ fn dsn(message: &Message) -> Option<Report> {
         recipients: every,
         status,
         diagnostic,
-        tags: Vec::new(),
-        message_id: None,
         note,
-        reason: Reason::Undefined,
+        ..Report::new(kind)
     })
 }
 
@@ -483,26 +477,17 @@ fn arf(message: &Message) -> Option<Report> {
     if every.is_empty() {
         every = original(message)
             .and_then(|o| header_text(&o, "To"))
-            .map(|to| {
-                ADDRESSES
-                    .find_iter(&to)
-                    .map(|m| m.as_str().to_lowercase())
-                    .collect()
-            })
+            .map(|to| addresses_in(&to).collect())
             .unwrap_or_default();
     }
     let recipient = every.first().cloned();
     Some(Report {
         kind,
-        sender_block: false,
         recipient,
         status: None,
         diagnostic: format!("Feedback-Type: {feedback}"),
-        tags: Vec::new(),
-        message_id: None,
         recipients: every,
-        note: None,
-        reason: Reason::Undefined,
+        ..Report::new(kind)
     })
 }
 
@@ -522,15 +507,10 @@ fn jmrp(message: &Message) -> Option<Report> {
         .or_else(|| header_text(&original, "To").and_then(|to| address_in(&to)));
     Some(Report {
         kind: Kind::Complaint,
-        sender_block: false,
         recipient,
         status: None,
         diagnostic: "Feedback-Type: abuse (Microsoft JMRP)".into(),
-        tags: Vec::new(),
-        message_id: None,
-        recipients: Vec::new(),
-        note: None,
-        reason: Reason::Undefined,
+        ..Report::new(Kind::Complaint)
     })
 }
 
@@ -582,10 +562,7 @@ fn ses(message: &Message) -> Option<Report> {
                 recipients: every,
                 status,
                 diagnostic,
-                tags: Vec::new(),
-                message_id: None,
-                note: None,
-                reason: Reason::Undefined,
+                ..Report::new(kind)
             })
         }
         "Complaint" => {
@@ -593,17 +570,12 @@ fn ses(message: &Message) -> Option<Report> {
             let recipient = complaint.get("complainedRecipients")?.get(0)?;
             Some(Report {
                 kind: Kind::Complaint,
-                sender_block: false,
                 recipient: text(recipient, "emailAddress").map(|a| a.to_lowercase()),
                 status: None,
                 diagnostic: text(complaint, "complaintFeedbackType")
                     .map(|t| format!("Feedback-Type: {t}"))
                     .unwrap_or_default(),
-                tags: Vec::new(),
-                message_id: None,
-                recipients: Vec::new(),
-                note: None,
-                reason: Reason::Undefined,
+                ..Report::new(Kind::Complaint)
             })
         }
         _ => None,
@@ -720,12 +692,10 @@ fn nonstandard(message: &Message) -> Option<Report> {
             .filter(|a| !senders.contains(a))
             .collect();
     }
-    let recipient = every.first().cloned().or_else(|| {
-        ADDRESSES
-            .find_iter(text)
-            .map(|m| m.as_str().to_lowercase())
-            .find(|a| !senders.contains(a))
-    });
+    let recipient = every
+        .first()
+        .cloned()
+        .or_else(|| addresses_in(text).find(|a| !senders.contains(a)));
     let mut note = None;
     let words_decided = status.as_deref().is_none_or(bounce::is_generic);
     if kind == Kind::Hard && words_decided && after_data(text) {
@@ -740,18 +710,10 @@ fn nonstandard(message: &Message) -> Option<Report> {
         recipients: every,
         status,
         diagnostic,
-        tags: Vec::new(),
-        message_id: None,
         note,
-        reason: Reason::Undefined,
+        ..Report::new(kind)
     })
 }
-
-/// Every address the text names.
-static ADDRESSES: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
-        .expect("a valid pattern")
-});
 
 /// The addresses a report's text puts at the start of a line, as mail
 /// systems list the recipients that failed, in order, once each.

@@ -54,13 +54,20 @@ pub fn masked(email: &str) -> String {
     }
 }
 
+/// What an address looks like in free text (a server's reply, a bounce).
+static ADDRESS: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+    regex::Regex::new(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
+        .expect("a valid pattern")
+});
+
+/// Every address `text` names, lower-cased, in order.
+pub fn addresses_in(text: &str) -> impl Iterator<Item = String> + '_ {
+    ADDRESS.find_iter(text).map(|m| m.as_str().to_lowercase())
+}
+
 /// `text` (a server's reply, say) with every address in it
 /// [`masked`], for logs.
 pub fn mask_addresses(text: &str) -> String {
-    static ADDRESS: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
-        regex::Regex::new(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
-            .expect("a valid pattern")
-    });
     ADDRESS
         .replace_all(text, |c: &regex::Captures| masked(&c[0]))
         .into_owned()
