@@ -20,6 +20,9 @@ use crate::project::config;
 use crate::send::mailer::Mailer;
 use crate::send::message::Letterhead;
 
+/// A day, in seconds: how long the confirmations mailed are remembered.
+pub(super) const DAY: i64 = 24 * 60 * 60;
+
 pub(super) struct App {
     pub(super) secret: Secret,
     pub(super) name: String,
@@ -92,7 +95,7 @@ impl ListState {
                     &time::format_description::well_known::Rfc3339,
                 )
             {
-                let day_ago = time::OffsetDateTime::now_utc().unix_timestamp() - 24 * 3600;
+                let day_ago = time::OffsetDateTime::now_utc().unix_timestamp() - DAY;
                 let times = self
                     .mailed
                     .entry(address_hash(&mailbox_key(&record.email)))
@@ -114,6 +117,14 @@ impl ListState {
 }
 
 impl ListState {
+    /// How many confirmations went to the mailbox `email` reaches since
+    /// `since` (Unix seconds; the log is kept for the last [`DAY`]).
+    pub(super) fn mailed_since(&self, email: &str, since: i64) -> usize {
+        self.mailed
+            .get(&address_hash(&mailbox_key(email)))
+            .map_or(0, |times| times.iter().filter(|t| **t > since).count())
+    }
+
     /// Where `email` stands, the log's latest word over the CSV's, as a
     /// send would see it.
     pub(super) fn standing(&self, email: &str) -> Standing {

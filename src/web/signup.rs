@@ -23,7 +23,7 @@ use governor::{Quota, RateLimiter};
 use serde::Deserialize;
 use sha2::{Digest as _, Sha256};
 
-use super::app::{App, Limit, Signup, Standing, Welcome, mailbox_key, titled_page};
+use super::app::{App, DAY, Limit, Signup, Standing, Welcome, titled_page};
 use crate::compose::merge::escape_html;
 use crate::list::address::{Joined, address_hash, normalize};
 use crate::list::events;
@@ -337,12 +337,9 @@ async fn subscribe(
         // One confirmation per mailbox per 10 minutes, three a day, by
         // the log (so a restart forgets nothing).
         let now = time::OffsetDateTime::now_utc().unix_timestamp();
-        let mailed = list
-            .mailed
-            .get(&address_hash(&mailbox_key(&email)))
-            .map(|times| times.iter().filter(|t| **t > now - 24 * 3600).copied().collect::<Vec<_>>())
-            .unwrap_or_default();
-        if mailed.iter().any(|t| *t > now - PER_ADDRESS) || mailed.len() >= PER_ADDRESS_A_DAY {
+        if list.mailed_since(&email, now - PER_ADDRESS) > 0
+            || list.mailed_since(&email, now - DAY) >= PER_ADDRESS_A_DAY
+        {
             signup.refused(Limit::PerAddress);
             return Ok(());
         }
