@@ -72,25 +72,16 @@ impl Usage {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Usage::default(),
             Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
         };
-        if usage.slot != slot {
+        // A snapshot of other slots, or that does not match the journals
+        // it read, is made again from them.
+        if usage.slot != slot || !usage.matches_journals(state_dir) {
             usage = Usage {
                 slot,
                 ..Usage::default()
             };
         }
         usage.window = window;
-        if !usage.matches_journals(state_dir) {
-            usage = Usage {
-                slot,
-                window,
-                ..Usage::default()
-            };
-        }
-        let now = OffsetDateTime::now_utc().unix_timestamp();
-        for stem in journal::stems(state_dir) {
-            usage.catch_up(&journal::path_for(state_dir, &stem), &stem, now)?;
-        }
-        usage.prune(now);
+        usage.refresh(state_dir)?;
         Ok(usage)
     }
 
