@@ -254,6 +254,10 @@ pub fn update(
     let text = std::fs::read_to_string(path)
         .map_err(|e| anyhow!("cannot read {}: {e}", path.display()))?;
     let out = change(&text)?;
+    // Nothing to add (every item refused): the file stays as it is.
+    if out == text {
+        return Ok(());
+    }
     crate::fsutil::write_atomic(path, out.as_bytes(), None)
 }
 

@@ -115,11 +115,12 @@ pub fn add(project: &Project, request: &AddRequest) -> Result<Added> {
         published: found.published,
         comment: request.comment.clone(),
     };
-    // Checked against the file as it was read; then, under the issue's
-    // lock, applied again to the file as it is now (another `add`, or the
-    // author's editor, may have changed it while the page was fetched).
-    edit::add_item(&text, &issue, request.section.as_deref(), &item)?;
-    if !request.dry_run {
+    // Applied under the issue's lock to the file as it is now (another
+    // `add`, or the author's editor, may have changed it while the page was
+    // fetched); a dry run tries it on the file as it was read.
+    if request.dry_run {
+        edit::add_item(&text, &issue, request.section.as_deref(), &item)?;
+    } else {
         edit::update(&issue, &project.state_dir(), |now| {
             edit::add_item(now, &issue, request.section.as_deref(), &item)
         })?;
@@ -233,25 +234,25 @@ pub fn import(project: &Project, request: &ImportRequest) -> Result<Imported> {
         imported.items.push(item);
     }
     // Every entry checked on its own, then all added at once: the file is
-    // parsed a fixed number of times, however long the feed.
-    let (_, refused) = edit::add_items(
-        &text,
-        &issue_path,
-        request.section.as_deref(),
-        &imported.items,
-    )?;
+    // parsed a fixed number of times, however long the feed. As `add`, under
+    // the issue's lock to the file as it is now; a dry run, to it as read.
+    let section = request.section.as_deref();
+    let refused = if request.dry_run || imported.items.is_empty() {
+        edit::add_items(&text, &issue_path, section, &imported.items)?.1
+    } else {
+        let mut refused = Vec::new();
+        edit::update(&issue_path, &project.state_dir(), |now| {
+            let (out, bad) = edit::add_items(now, &issue_path, section, &imported.items)?;
+            refused = bad;
+            Ok(out)
+        })?;
+        refused
+    };
     imported
         .items
         .retain(|item| !refused.iter().any(|(bad, _)| bad == item));
     imported.refused = refused;
-    if !request.dry_run && !imported.items.is_empty() {
-        let items = imported.items.clone();
-        edit::update(&issue_path, &project.state_dir(), |now| {
-            edit::add_items(now, &issue_path, request.section.as_deref(), &items)
-                .map(|(out, _)| out)
-        })?;
-        imported.written = true;
-    }
+    imported.written = !request.dry_run && !imported.items.is_empty();
     Ok(imported)
 }
 
