@@ -273,41 +273,22 @@ pub fn plan(composed: &Composed, options: &Options) -> Result<Plan> {
             journal_path.with_extension("lock").display()
         );
     };
-    // Two sends counting one relay's daily limit at once would each trust
-    // what the journals said when it began: one at a time.
-    let limited = !options.dry_run
-        && Relays::from_project(&composed.project)?
-            .all()
-            .iter()
-            .any(|r| r.daily_limit.is_some());
-    let quota_lock = if limited {
-        let path = composed.project.state_dir().join("quota.lock");
-        let Some(held) = crate::fsutil::try_lock(&path)? else {
-            bail!(
-                "another `missive send` is counting the relays' daily limits (it holds {}): \
-                 run the sends one after the other",
-                path.display()
-            );
-        };
-        Some(held)
-    } else {
-        None
-    };
-    let mut plan = plan_holding(composed, options, lock)?;
-    plan.quota_lock = quota_lock;
-    Ok(plan)
+    plan_holding(composed, options, lock, None)
 }
 
 /// Works the plan out again (after a wait for the quotas), from the
 /// journal as it is now, keeping the lock.
 pub fn replan(composed: &Composed, options: &Options, plan: Plan) -> Result<Plan> {
-    let quota_lock = plan.quota_lock;
-    let mut again = plan_holding(composed, options, plan.lock)?;
-    again.quota_lock = quota_lock;
-    Ok(again)
+    plan_holding(composed, options, plan.lock, plan.quota_lock)
 }
 
-fn plan_holding(composed: &Composed, options: &Options, lock: File) -> Result<Plan> {
+/// [`plan`], holding the issue's lock and, once taken, the quota lock.
+fn plan_holding(
+    composed: &Composed,
+    options: &Options,
+    lock: File,
+    quota_lock: Option<File>,
+) -> Result<Plan> {
     let errors = composed.warnings.iter().filter(|w| w.is_error()).count();
     if errors > 0 {
         bail!(
@@ -360,6 +341,25 @@ fn plan_holding(composed: &Composed, options: &Options, lock: File) -> Result<Pl
         );
     }
     let relays = Relays::from_project(project)?;
+    // Two sends counting one relay's daily limit at once would each trust
+    // what the journals said when it began: one at a time, from before the
+    // count.
+    let limited = relays.all().iter().any(|r| r.daily_limit.is_some());
+    let quota_lock = match quota_lock {
+        Some(held) => Some(held),
+        None if limited && !options.dry_run => {
+            let path = project.state_dir().join("quota.lock");
+            let Some(held) = crate::fsutil::try_lock(&path)? else {
+                bail!(
+                    "another `missive send` is counting the relays' daily limits (it holds {}): \
+                     run the sends one after the other",
+                    path.display()
+                );
+            };
+            Some(held)
+        }
+        None => None,
+    };
     let this_run = count.due.min(options.limit.unwrap_or(u64::MAX));
     let want = this_run.min(composed.project.config.sending.batch_size.get() as u64);
     let quotas = quotas(&project.state_dir(), &relays, want)?;
@@ -383,7 +383,7 @@ fn plan_holding(composed: &Composed, options: &Options, lock: File) -> Result<Pl
         fingerprint,
         retry_failed: options.retry_failed,
         lock,
-        quota_lock: None,
+        quota_lock,
     })
 }
 
