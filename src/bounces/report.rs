@@ -260,7 +260,12 @@ fn parts<'a>(
 /// `message/feedback-report`): blocks of header-style fields separated by
 /// blank lines, each as (name, value) pairs.
 fn field_groups(part: &MessagePart) -> Vec<Vec<(String, String)>> {
-    let text = String::from_utf8_lossy(part.contents()).replace("\r\n", "\n");
+    groups_in(&String::from_utf8_lossy(part.contents()))
+}
+
+/// The field groups of report text (see [`field_groups`]).
+fn groups_in(text: &str) -> Vec<Vec<(String, String)>> {
+    let text = text.replace("\r\n", "\n");
     text.split("\n\n")
         .filter(|block| !block.trim().is_empty())
         .filter_map(|block| {
@@ -321,34 +326,74 @@ fn failure(status: Option<&str>, words: &str) -> (Kind, bool) {
     }
 }
 
-/// RFC 3464 (and RFC 6533's `message/global-delivery-status`): the first
-/// recipient whose delivery failed, or, when all are only delayed, a
-/// delay notice.
+/// The text of a message's body: its first text part, or, when a
+/// malformed multipart has none, the raw body.
+fn body_of(message: &Message) -> String {
+    match message.body_text(0) {
+        Some(text) if !text.trim().is_empty() => text.into_owned(),
+        _ => {
+            let raw = message.raw_message();
+            let start = (message.root_part().raw_body_offset() as usize).min(raw.len());
+            String::from_utf8_lossy(&raw[start..]).into_owned()
+        }
+    }
+}
+
+/// What a DSN's recipient group says happened: its `Action`, or, where a
+/// mail system left that out or misspelt it, what its `Status` implies.
+fn action(group: &[(String, String)]) -> Option<String> {
+    field(group, "Action").map(str::to_lowercase).or_else(|| {
+        let status = field(group, "Status").and_then(status_in)?;
+        Some(
+            match status.as_bytes()[0] {
+                b'5' => "failed",
+                b'4' => "delayed",
+                _ => "delivered",
+            }
+            .to_string(),
+        )
+    })
+}
+
+/// RFC 3464 (and RFC 6533's `message/global-delivery-status`): the
+/// recipients whose delivery failed, or, when all are only delayed, a
+/// delay notice. The fields are read from the report's part, or from the
+/// body when a mail system wrote them there without one.
 fn dsn(message: &Message) -> Option<Report> {
     let part = parts(
         message,
         "message",
         &["delivery-status", "global-delivery-status"],
     )
-    .next()?;
-    let groups = field_groups(part);
-    let recipients: Vec<&Vec<(String, String)>> = groups
-        .iter()
-        .filter(|g| field(g, "Final-Recipient").is_some() || field(g, "Action").is_some())
-        .collect();
-    let failed = recipients
-        .iter()
-        .find(|g| field(g, "Action").is_some_and(|a| a.eq_ignore_ascii_case("failed")));
-    let delayed = recipients
-        .iter()
-        .find(|g| field(g, "Action").is_some_and(|a| a.eq_ignore_ascii_case("delayed")));
-    let (group, kind) = match (failed, delayed) {
-        (Some(g), _) => (*g, None),
-        (None, Some(g)) => (*g, Some(Kind::Delayed)),
-        // Delivered, relayed, expanded: nothing went wrong.
-        (None, None) => return Some(Report::new(Kind::Unknown)),
+    .next();
+    let groups = if let Some(part) = part {
+        field_groups(part)
+    } else {
+        let body = body_of(message);
+        let start = body.find("\nFinal-Recipient:")?;
+        let from = body[..start].rfind("\n\n").unwrap_or(start);
+        groups_in(&body[from..])
     };
+    let recipients: Vec<(&Vec<(String, String)>, String)> = groups
+        .iter()
+        .filter(|g| {
+            field(g, "Final-Recipient").is_some() || field(g, "Original-Recipient").is_some()
+        })
+        .filter_map(|g| action(g).map(|a| (g, a)))
+        .collect();
+    let failed: Vec<_> = recipients.iter().filter(|(_, a)| a == "failed").collect();
+    let delayed: Vec<_> = recipients.iter().filter(|(_, a)| a == "delayed").collect();
+    let (chosen, kind) = match (failed.is_empty(), delayed.is_empty()) {
+        (false, _) => (failed, None),
+        (true, false) => (delayed, Some(Kind::Delayed)),
+        // Delivered, relayed, expanded: nothing went wrong — unless no
+        // recipient is named at all, which the words may still explain.
+        (true, true) if recipients.is_empty() => return None,
+        (true, true) => return Some(Report::new(Kind::Unknown)),
+    };
+    let group = chosen[0].0;
     let status = field(group, "Status").and_then(status_in);
+    let text = report_text_of(message);
     let diagnostic = field(group, "Diagnostic-Code")
         .map(|d| {
             d.split_once(';')
@@ -356,38 +401,31 @@ fn dsn(message: &Message) -> Option<Report> {
                 .trim()
                 .to_string()
         })
-        .unwrap_or_default();
+        .filter(|d| !d.is_empty())
+        // Without a diagnostic, the human-readable part says why.
+        .unwrap_or_else(|| diagnostic_line(&text, status.as_deref()));
     let (mut kind, sender_block) = match kind {
         Some(kind) => (kind, false),
         None => failure(status.as_deref(), &diagnostic),
     };
     // The reader's own address is the original recipient when the final
-    // one is where it was forwarded.
-    let address = |g: &Vec<(String, String)>| {
-        field(g, "Original-Recipient")
-            .and_then(typed_address)
-            .or_else(|| field(g, "Final-Recipient").and_then(typed_address))
-    };
-    let recipient = address(group);
-    let mut every: Vec<String> = recipients
-        .iter()
-        .filter(|g| {
-            field(g, "Action").is_some_and(|a| {
-                a.eq_ignore_ascii_case(if failed.is_some() {
-                    "failed"
-                } else {
-                    "delayed"
-                })
-            })
-        })
-        .filter_map(|g| address(g))
-        .collect();
-    every.dedup();
+    // one is where it was forwarded; both failed.
+    let mut every: Vec<String> = Vec::new();
+    for (g, _) in &chosen {
+        for name in ["Original-Recipient", "Final-Recipient"] {
+            if let Some(a) = field(g, name).and_then(typed_address)
+                && !every.contains(&a)
+            {
+                every.push(a);
+            }
+        }
+    }
+    let recipient = every.first().cloned();
     let mut note = None;
     // A precise code decides; words that say "user unknown" in answer to
     // the data do not.
     let words_decided = status.as_deref().is_none_or(bounce::is_generic);
-    if kind == Kind::Hard && words_decided && refused_after_data(message) {
+    if kind == Kind::Hard && words_decided && after_data(&text) {
         kind = Kind::Soft;
         note = Some(AFTER_DATA);
     }
@@ -403,20 +441,35 @@ fn dsn(message: &Message) -> Option<Report> {
     })
 }
 
+/// The human-readable part of a report: its text parts before the
+/// original message, joined.
+fn report_text_of(message: &Message) -> String {
+    let mut out = String::new();
+    for part in &message.parts {
+        if let PartType::Text(text) = &part.body {
+            let is_report = part.content_type().is_none_or(|ct| {
+                ct.ctype().eq_ignore_ascii_case("text")
+                    && ct.subtype().is_none_or(|s| {
+                        s.eq_ignore_ascii_case("plain") || s.eq_ignore_ascii_case("html")
+                    })
+            });
+            if is_report {
+                out.push_str(&text[..report_end(text)]);
+                out.push('\n');
+            }
+        }
+    }
+    if out.trim().is_empty() {
+        let body = body_of(message);
+        out = body[..report_end(&body)].to_string();
+    }
+    out
+}
+
 /// What the note says when a refusal that reads as "no such user" came
 /// after the message was sent.
 const AFTER_DATA: &str = "refused after the message was sent (end of DATA): a filter at the \
      recipient's end, not proof the mailbox is gone; counted as soft";
-
-/// Whether the human-readable part of a report says the refusal came in
-/// reply to the message's data — after the server had taken the
-/// recipient, so a "user unknown" there is a content filter's verdict.
-fn refused_after_data(message: &Message) -> bool {
-    message.parts.iter().any(|part| match &part.body {
-        PartType::Text(text) => after_data(text),
-        _ => false,
-    })
-}
 
 /// Whether `text` (a report's words) says the SMTP command the refusal
 /// answered was `DATA` (or the end of the data): Postfix's "(in reply to
@@ -520,11 +573,16 @@ fn ses(message: &Message) -> Option<Report> {
     let body = message.body_text(0)?;
     let start = body.find('{')?;
     // The first JSON value of the body: SNS puts an unsubscribe footer
-    // after it.
-    let mut json: serde_json::Value = serde_json::Deserializer::from_str(&body[start..])
-        .into_iter::<serde_json::Value>()
-        .next()?
-        .ok()?;
+    // after it. A relay that folds lines longer than SMTP allows breaks
+    // the JSON with `!`, a line break and a space: unfold those first.
+    let first = |text: &str| {
+        serde_json::Deserializer::from_str(text)
+            .into_iter::<serde_json::Value>()
+            .next()?
+            .ok()
+    };
+    let mut json: serde_json::Value = first(&body[start..])
+        .or_else(|| first(&body[start..].replace("!\r\n ", "").replace("!\n ", "")))?;
     if let Some(inner) = json.get("Message").and_then(|m| m.as_str()) {
         json = serde_json::from_str(inner).ok()?;
     }
@@ -605,7 +663,12 @@ fn auto_reply(message: &Message) -> Option<Report> {
         ]
         .iter()
         .any(|s| subject.contains(s));
-    replied.then(|| Report::new(Kind::AutoReply))
+    // The reader whose mailbox answered.
+    let recipient = Some(from_address(message)).filter(|a| !a.is_empty());
+    replied.then(|| Report {
+        recipient,
+        ..Report::new(Kind::AutoReply)
+    })
 }
 
 /// Whether a message is from a mail system rather than a person: a null
@@ -629,73 +692,114 @@ fn from_address(message: &Message) -> String {
 fn from_daemon(message: &Message) -> bool {
     let from = from_address(message);
     let subject = message.subject().unwrap_or("").to_lowercase();
-    ["mailer-daemon", "postmaster", "mail-daemon"]
-        .iter()
-        .any(|d| from.starts_with(d))
-        || [
-            "undeliver",
-            "delivery status notification",
-            "delivery failure",
-            "delivery has failed",
-            "mail delivery failed",
-            "failure notice",
-            "returned mail",
-            "returned to sender",
-        ]
-        .iter()
-        .any(|s| subject.contains(s))
+    [
+        "mailer-daemon",
+        "postmaster",
+        "post_master",
+        "mail-daemon",
+        "mailerdaemon",
+    ]
+    .iter()
+    .any(|d| from.starts_with(d))
+        || failure_subject(&subject)
+        || DELAY_SUBJECTS.iter().any(|s| subject.contains(s))
+}
+
+/// The subjects mail systems give a notice of failure.
+const FAILURE_SUBJECTS: &[&str] = &[
+    "undeliver",
+    "undelivered",
+    "not delivered",
+    "could not be delivered",
+    "delivery status notification",
+    "delivery notification",
+    "delivery failure",
+    "delivery has failed",
+    "delivery failed",
+    "mail delivery failed",
+    "failure notice",
+    "failure delivery",
+    "returned mail",
+    "returned to sender",
+    "mail system error",
+    "nondeliverable",
+    "non-deliverable",
+    "non delivery",
+    "mail failure",
+    "error sending message",
+    "delivery problem",
+    "メールエラー",
+];
+
+/// The subjects of a notice that delivery is still being tried.
+const DELAY_SUBJECTS: &[&str] = &[
+    "(delay)",
+    "delayed",
+    "delivery delay",
+    "warning: could not send message",
+    "warning: message",
+    "still being retried",
+];
+
+/// Whether a mail system's subject says delivery failed.
+fn failure_subject(subject: &str) -> bool {
+    FAILURE_SUBJECTS.iter().any(|s| subject.contains(s))
+}
+
+/// Where the report of a non-standard bounce ends and the original
+/// message, quoted, begins.
+fn report_end(text: &str) -> usize {
+    [
+        "------ This is a copy of the message",
+        "----- Original message -----",
+        "--- Below this line is a copy of the message.",
+        "----- Transcript of session follows -----\n\n\n",
+        "Original message headers:",
+        "Original message follows.",
+        "------- Returned Message --------",
+        "------ Original Message ------",
+        "Original Message:",
+        "--- The header of the original message is following. ---",
+        "----- Unsent message follows -----",
+        "------ The header of the original mail ------",
+    ]
+    .iter()
+    .filter_map(|marker| text.find(marker))
+    .min()
+    .unwrap_or(text.len())
 }
 
 /// The bounces that follow no standard: a message from a mail system whose
-/// text names a status code or a phrase of the table. The recipient is
-/// `X-Failed-Recipients` (Exim) or the first address the text names.
+/// text names a status code or a phrase of the table, or whose subject
+/// says delivery failed or is delayed. The recipients are
+/// `X-Failed-Recipients` (Exim), else those the report's text lists, else
+/// the recipient of the original it returns.
 fn nonstandard(message: &Message) -> Option<Report> {
     let failed = header_text(message, "X-Failed-Recipients");
     if failed.is_none() && !from_mail_system(message) {
         return None;
     }
     // mail-parser gives the text of an HTML-only message (Exchange's) too.
-    let text = message.body_text(0).unwrap_or_default();
-    // The report is the part before the original message, if quoted.
-    let cut = [
-        "------ This is a copy of the message",
-        "----- Original message -----",
-        "--- Below this line is a copy of the message.",
-        "----- Transcript of session follows -----\n\n\n",
-        "Original message headers:",
-    ]
-    .iter()
-    .filter_map(|marker| text.find(marker))
-    .min()
-    .unwrap_or(text.len());
-    let text = &text[..cut];
+    let full = body_of(message);
+    let text = &full[..report_end(&full)];
     let status = status_in(text);
-    // Neither a status code nor words of the table: not a bounce missive
-    // can read — unless the mail system said which recipients failed
-    // (Exim's X-Failed-Recipients): a failure it does not explain, soft.
-    if bounce::classify(status.as_deref(), text).is_none() && failed.is_none() {
+    let subject = message.subject().unwrap_or("").to_lowercase();
+    let permanent = status.as_deref().is_some_and(|s| s.starts_with('5'));
+    let delayed = !permanent && DELAY_SUBJECTS.iter().any(|s| subject.contains(s));
+    // Neither a status code nor words of the table: a failure only when
+    // the mail system says so (Exim's X-Failed-Recipients, the subject of
+    // a bounce); one missive cannot explain, soft.
+    let explained = bounce::classify(status.as_deref(), text).is_some();
+    if !explained && failed.is_none() && !delayed && !failure_subject(&subject) {
         return None;
     }
-    let (mut kind, sender_block) = failure(status.as_deref(), text);
-    // Exim names every failed recipient in X-Failed-Recipients; other mail
-    // systems name them at the start of a line of the report
-    // (`<a@b.example>: host … said`, `a@b.example... User unknown`).
-    // Neither the sender of the original nor the mail system is one.
-    let senders = senders_of(message);
-    let mut every: Vec<String> = failed
-        .as_deref()
-        .map(|f| f.split(',').filter_map(address_in).collect())
-        .unwrap_or_default();
-    if every.is_empty() {
-        every = recipient_lines(text)
-            .into_iter()
-            .filter(|a| !senders.contains(a))
-            .collect();
-    }
-    let recipient = every
-        .first()
-        .cloned()
-        .or_else(|| addresses_in(text).find(|a| !senders.contains(a)));
+    let (mut kind, sender_block) = if delayed {
+        (Kind::Delayed, false)
+    } else {
+        failure(status.as_deref(), text)
+    };
+    let every = failed_recipients(message, failed.as_deref(), text, &full);
+    let recipient = every.first().cloned();
     let mut note = None;
     let words_decided = status.as_deref().is_none_or(bounce::is_generic);
     if kind == Kind::Hard && words_decided && after_data(text) {
@@ -715,20 +819,135 @@ fn nonstandard(message: &Message) -> Option<Report> {
     })
 }
 
+/// The failed recipients of a non-standard bounce, in order, once each:
+/// `X-Failed-Recipients`; else the addresses the report's text lists
+/// (at the start of a line, or under words such as "the following
+/// recipients"); else the recipients of the original it returns
+/// (attached, or its `To` quoted after the report). Never the sender of
+/// the original, the mail system, or a message identifier.
+fn failed_recipients(
+    message: &Message,
+    failed: Option<&str>,
+    report: &str,
+    full: &str,
+) -> Vec<String> {
+    if let Some(failed) = failed {
+        let every: Vec<String> = failed.split(',').filter_map(address_in).collect();
+        if !every.is_empty() {
+            return every;
+        }
+    }
+    let not = not_recipients(message, full);
+    let keep = |found: Vec<String>| -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for a in found {
+            if !not.contains(&a) && !out.contains(&a) {
+                out.push(a);
+            }
+        }
+        out
+    };
+    let listed = keep(recipient_lines(report));
+    if !listed.is_empty() {
+        return listed;
+    }
+    let under = keep(listed_under_words(report));
+    if !under.is_empty() {
+        return under;
+    }
+    let to = original(message)
+        .and_then(|o| header_text(&o, "To"))
+        .or_else(|| quoted_to(&full[report.len()..]))
+        .map(|to| keep(addresses_in(&to).collect()))
+        .unwrap_or_default();
+    if !to.is_empty() {
+        return to;
+    }
+    keep(addresses_in(report).collect())
+        .into_iter()
+        .take(1)
+        .collect()
+}
+
 /// The addresses a report's text puts at the start of a line, as mail
-/// systems list the recipients that failed, in order, once each.
+/// systems list the recipients that failed (`<a@b.example>: host … said`,
+/// `a@b.example... User unknown`, Exchange's `a@b.example on <date>`).
 fn recipient_lines(text: &str) -> Vec<String> {
     static LINE: LazyLock<Regex> = LazyLock::new(|| {
         Regex::new(
-            r"(?m)^\s*<?([A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+)>?\s*(?:\.\.\.|:|\(|\[|$)",
+            r#"(?m)^[ \t>]*(?:RCPT To:\s*|Recipient:\s*|Failed recipient:\s*)?<?"?([A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+"?@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+)>?\s*(?:\.\.\.|:|\(|\[|,|\s+on\s|\s+-|$)"#,
         )
         .expect("a valid pattern")
     });
-    let mut out: Vec<String> = Vec::new();
-    for c in LINE.captures_iter(text) {
-        let address = c[1].to_lowercase();
-        if !out.contains(&address) {
-            out.push(address);
+    LINE.captures_iter(text)
+        .map(|c| c[1].replace('"', "").to_lowercase())
+        .collect()
+}
+
+/// The addresses in the few lines after the words with which mail systems
+/// introduce the recipients that failed ("was not delivered to:", "the
+/// following recipients", "could not be delivered to").
+fn listed_under_words(text: &str) -> Vec<String> {
+    const WORDS: &[&str] = &[
+        "not delivered to",
+        "following recipient",
+        "following address",
+        "following destination",
+        "could not be delivered to",
+        "unable to deliver message to",
+        "delivery to the following",
+        "failed recipient",
+        "undeliverable to",
+        "did not reach",
+        "permanent fatal errors",
+        "recipient address",
+        "unknown user",
+        "user unknown",
+        "not listed",
+    ];
+    let lower = text.to_lowercase();
+    let mut out = Vec::new();
+    for word in WORDS {
+        for (at, _) in lower.match_indices(word) {
+            let after: String = text[at..].lines().take(4).collect::<Vec<_>>().join("\n");
+            out.extend(addresses_in(&after));
+        }
+    }
+    out
+}
+
+/// The `To` of an original quoted in a bounce's text.
+fn quoted_to(text: &str) -> Option<String> {
+    static TO: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r"(?mi)^[ \t>]*to:[ \t]*(.+)$").expect("a valid pattern"));
+    TO.captures(text).map(|c| c[1].to_string())
+}
+
+/// Addresses in a bounce that are never a failed recipient: who sent the
+/// message that came back and the mail system that returns it (the
+/// bounce's `From` and `To`, the original's `From`, `Sender`,
+/// `Return-Path`, attached or quoted), and message identifiers, which look
+/// like addresses.
+fn not_recipients(message: &Message, text: &str) -> Vec<String> {
+    let mut out = senders_of(message);
+    out.extend(
+        message
+            .to()
+            .into_iter()
+            .flat_map(|a| a.iter())
+            .filter_map(|a| a.address())
+            .map(str::to_lowercase),
+    );
+    static IDS: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"(?mi)^[ \t>]*(?:message-id|references|in-reply-to|x-[a-z-]*id):[^\n]*(?:\n[ \t]+[^\n]*)*")
+            .expect("a valid pattern")
+    });
+    for m in IDS.find_iter(text) {
+        out.extend(addresses_in(m.as_str()));
+    }
+    for name in ["Message-ID", "References", "In-Reply-To"] {
+        for value in header_texts(message, name) {
+            out.extend(addresses_in(&value));
         }
     }
     out
@@ -757,7 +976,8 @@ fn senders_of(message: &Message) -> Vec<String> {
     }
     let text = message.body_text(0).unwrap_or_default();
     static QUOTED: LazyLock<Regex> = LazyLock::new(|| {
-        Regex::new(r"(?mi)^(?:from|return-path|sender):[^\n]*").expect("a valid pattern")
+        Regex::new(r"(?mi)^[ \t>]*(?:from|return-path|sender|reply-to):[^\n]*")
+            .expect("a valid pattern")
     });
     out.extend(
         QUOTED
@@ -839,10 +1059,13 @@ mod tests {
             Final-Recipient: rfc822; cy@example.org\r\nAction: failed\r\nStatus: 5.1.1\r\n\r\n--b--\r\n";
         let report = read(raw.as_bytes());
         assert_eq!(report.kind, Kind::Hard);
-        // The original recipient, not where it was forwarded; the delivered
-        // one is not a failure.
+        // The original recipient first, then where it was forwarded; the
+        // delivered one is not a failure.
         assert_eq!(report.recipient.as_deref(), Some("ada@example.org"));
-        assert_eq!(report.recipients, ["ada@example.org", "cy@example.org"]);
+        assert_eq!(
+            report.recipients,
+            ["ada@example.org", "fwd@elsewhere.example", "cy@example.org"]
+        );
     }
 
     #[test]
