@@ -5,6 +5,7 @@
 //! hard bounces and complaints suppress the address at once, soft bounces
 //! are counted until `[bounces] soft_limit` issues in a row bounced.
 
+pub mod family;
 pub mod imap;
 pub mod mailbox;
 pub mod report;
@@ -79,6 +80,16 @@ pub struct Outcome {
     pub recipients: Vec<String>,
     pub status: Option<String>,
     pub diagnostic: String,
+    /// The SMTP command the refusal answered, when the report says.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub command: Option<report::Command>,
+    /// The mail system that wrote the report, when its signs say.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mta: Option<&'static str>,
+    /// What the report says of each failed recipient, when it names
+    /// several with verdicts of their own.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub failures: Vec<report::Failure>,
     pub issue: Option<String>,
     pub action: Action,
     /// Why, when the action needs explaining.
@@ -345,6 +356,9 @@ impl<'p> Processor<'p> {
             },
             status: report.status.clone(),
             diagnostic: report.diagnostic.clone(),
+            command: report.command,
+            mta: report.family.map(|f| f.name),
+            failures: report.failures.clone(),
             issue: None,
             action: Action::Ignored,
             note: report.note.unwrap_or_default().to_string(),
@@ -359,6 +373,16 @@ impl<'p> Processor<'p> {
         }
         match self.trace(&report)? {
             Traced::To { email, issue } => {
+                // What the report says of this reader, when it names
+                // several.
+                if let Some(failure) = report.failure_of(&email) {
+                    outcome.kind = failure.kind;
+                    outcome.reason = failure.reason;
+                    outcome.sender_block = failure.sender_block;
+                    outcome.status.clone_from(&failure.status);
+                    outcome.diagnostic.clone_from(&failure.diagnostic);
+                    outcome.command = failure.command;
+                }
                 outcome.recipient = Some(email);
                 outcome.issue = issue;
             }

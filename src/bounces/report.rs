@@ -10,6 +10,7 @@ use std::sync::LazyLock;
 use mail_parser::{Message, MessageParser, MessagePart, MimeHeaders as _, PartType};
 use regex::Regex;
 
+use super::family::{self, Family};
 use crate::list::address::addresses_in;
 use crate::list::bounce::{self, Kind as Class, Reason};
 
@@ -45,6 +46,31 @@ impl Kind {
     }
 }
 
+/// The SMTP command a refusal answered, as a report's words give it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Command {
+    /// The greeting or `HELO`/`EHLO`: the connection itself.
+    Conn,
+    Mail,
+    Rcpt,
+    /// `DATA` or the end of the data: after the content was sent.
+    Data,
+}
+
+impl Command {
+    fn parse(word: &str) -> Option<Command> {
+        let word = word.to_ascii_lowercase();
+        Some(match word.split_whitespace().next()? {
+            "data" => Command::Data,
+            "rcpt" => Command::Rcpt,
+            "mail" => Command::Mail,
+            "helo" | "ehlo" | "connect" | "conn" => Command::Conn,
+            _ => return None,
+        })
+    }
+}
+
 /// What one message says.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Report {
@@ -67,6 +93,14 @@ pub struct Report {
     pub status: Option<String>,
     /// The server's words, on one line.
     pub diagnostic: String,
+    /// The SMTP command the refusal answered, when the report says.
+    pub command: Option<Command>,
+    /// The mail system that wrote the report, when its signs say.
+    pub family: Option<&'static Family>,
+    /// What it says of each failed recipient, when it says so of each
+    /// (a multi-recipient DSN, or a text that gives each its reason); the
+    /// report's own kind, status and reason are its first's.
+    pub failures: Vec<Failure>,
     /// Bounce tags, which only missive's secret can make: first those of
     /// the address the message came back to (VERP), then those anywhere
     /// else in it (the original's `Return-Path` and `Message-ID`, quoted
@@ -76,7 +110,49 @@ pub struct Report {
     pub message_id: Option<String>,
 }
 
+/// What a report says of one failed recipient: a multi-recipient report
+/// may fail one for a full mailbox and another for an unknown user.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Failure {
+    pub recipient: String,
+    pub kind: Kind,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub sender_block: bool,
+    pub reason: Reason,
+    pub status: Option<String>,
+    pub diagnostic: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub command: Option<Command>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<&'static str>,
+}
+
+impl Failure {
+    /// A failure of `recipient` whose `words` (and `status`, if any) say
+    /// why; the kind from the table, the reason settled by [`read`].
+    fn new(recipient: String, status: Option<String>, words: &str) -> Failure {
+        let (kind, sender_block) = failure(status.as_deref(), words);
+        Failure {
+            recipient,
+            kind,
+            sender_block,
+            reason: Reason::Undefined,
+            status,
+            diagnostic: one_line(words),
+            command: failed_command(words),
+            note: None,
+        }
+    }
+}
+
 impl Report {
+    /// What the report says of `address`, when it names it among several.
+    pub fn failure_of(&self, address: &str) -> Option<&Failure> {
+        self.failures
+            .iter()
+            .find(|f| f.recipient.eq_ignore_ascii_case(address))
+    }
+
     fn new(kind: Kind) -> Report {
         Report {
             kind,
@@ -87,6 +163,9 @@ impl Report {
             reason: Reason::Undefined,
             status: None,
             diagnostic: String::new(),
+            command: None,
+            family: None,
+            failures: Vec::new(),
             tags: Vec::new(),
             message_id: None,
         }
@@ -125,25 +204,105 @@ pub fn read(raw: &[u8]) -> Report {
         report.recipients.extend(report.recipient.clone());
     }
     report.diagnostic = one_line(&report.diagnostic);
-    settle_reason(&mut report);
+    let mut text = report_text_of(&message);
+    for part in parts(
+        &message,
+        "message",
+        &["delivery-status", "global-delivery-status"],
+    ) {
+        text.push_str(&String::from_utf8_lossy(part.contents()));
+    }
+    report.family = family::of(&message, &text);
+    // The mail system's own words for a mailbox it does not have, or
+    // words no filter uses.
+    let own_words = bounce::says_no_such_mailbox(&report.diagnostic)
+        || report.family.is_some_and(|f| {
+            f.says_no_such_mailbox(&text) || f.says_no_such_mailbox(&report.diagnostic)
+        });
+    let mut headline = Failure {
+        recipient: report.recipient.clone().unwrap_or_default(),
+        kind: report.kind,
+        sender_block: report.sender_block,
+        reason: report.reason,
+        status: report.status.clone(),
+        diagnostic: report.diagnostic.clone(),
+        command: report.command,
+        note: report.note,
+    };
+    settle(&mut headline, own_words);
+    report.kind = headline.kind;
+    report.reason = headline.reason;
+    report.note = headline.note;
+    report.sender_block = headline.sender_block;
+    let family = report.family;
+    for failure in &mut report.failures {
+        let own = bounce::says_no_such_mailbox(&failure.diagnostic)
+            || family.is_some_and(|f| f.says_no_such_mailbox(&failure.diagnostic));
+        settle(failure, own);
+    }
     report
+}
+
+/// Gives a failure its reason: words of the mail system's own that the
+/// table does not know make it hard; a hard verdict is kept to the
+/// reasons that say the address is gone, and to a precise code or words
+/// that bear it out.
+fn settle(failure: &mut Failure, own_words: bool) {
+    let words_alone = failure.status.as_deref().is_none_or(bounce::is_generic);
+    // Only where the table reads nothing else in the words (a full
+    // mailbox, a filter) and no precise code says otherwise.
+    let table = bounce::classify(failure.status.as_deref(), &failure.diagnostic);
+    let promoted = own_words
+        && failure.kind == Kind::Soft
+        && words_alone
+        && matches!(table, None | Some(Class::Hard));
+    if promoted {
+        failure.kind = Kind::Hard;
+    }
+    settle_reason(failure, own_words);
+    if promoted && failure.kind == Kind::Soft && failure.note == Some(NOT_GONE) {
+        failure.kind = Kind::Hard;
+        failure.reason = Reason::UserUnknown;
+        failure.note = None;
+    }
 }
 
 /// Gives the report its reason, and keeps a hard bounce to the reasons
 /// that say the address is gone.
-fn settle_reason(report: &mut Report) {
+fn settle_reason(report: &mut Failure, own_words: bool) {
     report.reason = match report.kind {
         Kind::Complaint => Reason::Feedback,
         Kind::AutoReply => Reason::Vacation,
         Kind::Delayed => Reason::Delayed,
         Kind::Unknown => Reason::Undefined,
-        Kind::Soft if report.note == Some(AFTER_DATA) => Reason::Filtered,
+        Kind::Soft if report.note == Some(LOCAL_MAILER) => Reason::MailerError,
         Kind::Hard | Kind::Soft => {
             let status = report.status.as_deref();
             let class = bounce::classify(status, &report.diagnostic);
             bounce::reason(status, &report.diagnostic, class)
         }
     };
+    // Words alone ("user unknown" without a precise code) prove the
+    // mailbox is gone only in answer to RCPT, or in a mail system's own
+    // words for a mailbox it does not have; in answer to the data, or to
+    // a command the report does not name, they are a filter's.
+    let words_alone = report.status.as_deref().is_none_or(bounce::is_generic);
+    // A precise code decides even beside a command DATA: a pipelining
+    // client (Sendmail, m-FILTER) reports a recipient's late refusal as
+    // the data's.
+    if report.kind == Kind::Hard && report.reason == Reason::UserUnknown && words_alone {
+        let why = match report.command {
+            Some(Command::Rcpt) => None,
+            Some(Command::Data) => Some(AFTER_DATA),
+            _ if own_words => None,
+            _ => Some(NO_COMMAND),
+        };
+        if let Some(why) = why {
+            report.kind = Kind::Soft;
+            report.reason = Reason::Filtered;
+            report.note = Some(why);
+        }
+    }
     if report.kind == Kind::Hard && !report.reason.is_gone() {
         report.kind = Kind::Soft;
         report.note = Some(NOT_GONE);
@@ -160,8 +319,18 @@ fn settle_reason(report: &mut Report) {
     }
 }
 
+/// What the note says when the program that delivers into the mailbox
+/// failed.
+const LOCAL_MAILER: &str = "the local delivery program failed (Diagnostic-Code: X-Unix): \
+     its words are not the mailbox's verdict; counted as soft";
+
 /// What the note says when the reason does not bear out a hard verdict.
 const NOT_GONE: &str = "the words say why, and it is not that the address is gone: counted as soft";
+
+/// What the note says when words that read as "no such user" answered
+/// no command the report names.
+const NO_COMMAND: &str = "the words say no such user, but neither a precise status code nor \
+     the command they answered bears it out (a filter says as much): counted as soft";
 
 /// What the note says when a precise code and the words disagree.
 const WORDS_WON: &str = "the status code says the address is gone, the words say otherwise: \
@@ -408,6 +577,16 @@ fn dsn(message: &Message) -> Option<Report> {
         Some(kind) => (kind, false),
         None => failure(status.as_deref(), &diagnostic),
     };
+    // The local delivery program (procmail, a mail.local) failed: its
+    // words are not the mailbox's verdict.
+    let mut note = None;
+    let local_mailer = field(group, "Diagnostic-Code")
+        .and_then(|d| d.split_once(';'))
+        .is_some_and(|(kind, _)| kind.trim().eq_ignore_ascii_case("x-unix"));
+    if local_mailer && kind == Kind::Hard {
+        kind = Kind::Soft;
+        note = Some(LOCAL_MAILER);
+    }
     // The reader's own address is the original recipient when the final
     // one is where it was forwarded; both failed.
     let mut every: Vec<String> = Vec::new();
@@ -421,14 +600,30 @@ fn dsn(message: &Message) -> Option<Report> {
         }
     }
     let recipient = every.first().cloned();
-    let mut note = None;
-    // A precise code decides; words that say "user unknown" in answer to
-    // the data do not.
-    let words_decided = status.as_deref().is_none_or(bounce::is_generic);
-    if kind == Kind::Hard && words_decided && after_data(&text) {
-        kind = Kind::Soft;
-        note = Some(AFTER_DATA);
-    }
+    let command = field(group, "X-Failed-Command")
+        .and_then(Command::parse)
+        .or_else(|| failed_command(&text));
+    // Each failed recipient's own verdict, when there are several.
+    let failures = if chosen.len() > 1 && kind != Kind::Delayed {
+        chosen
+            .iter()
+            .filter_map(|(g, _)| {
+                let address = field(g, "Original-Recipient")
+                    .or_else(|| field(g, "Final-Recipient"))
+                    .and_then(typed_address)?;
+                let status = field(g, "Status").and_then(status_in);
+                let words = field(g, "Diagnostic-Code")
+                    .map(|d| d.split_once(';').map_or(d, |(_, t)| t).trim().to_string())
+                    .filter(|d| !d.is_empty())
+                    .unwrap_or_else(|| words_about(&text, &address));
+                let mut failure = Failure::new(address, status, &words);
+                failure.command = failure.command.or(command);
+                Some(failure)
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
     Some(Report {
         kind,
         sender_block,
@@ -436,6 +631,8 @@ fn dsn(message: &Message) -> Option<Report> {
         recipients: every,
         status,
         diagnostic,
+        command,
+        failures,
         note,
         ..Report::new(kind)
     })
@@ -471,20 +668,14 @@ fn report_text_of(message: &Message) -> String {
 const AFTER_DATA: &str = "refused after the message was sent (end of DATA): a filter at the \
      recipient's end, not proof the mailbox is gone; counted as soft";
 
-/// Whether `text` (a report's words) says the SMTP command the refusal
-/// answered was `DATA` (or the end of the data): Postfix's "(in reply to
-/// end of DATA command)", Exim's "after end of data", m-FILTER's "SMTP
-/// command: DATA", or a transcript whose first permanent refusal (`<<<
-/// 5xx`) answered `>>> DATA`.
-fn after_data(text: &str) -> bool {
-    failed_command(text).is_some_and(|c| c.eq_ignore_ascii_case("data"))
-}
-
-/// The SMTP command the first refusal a report's words describe answered.
-fn failed_command(text: &str) -> Option<&str> {
+/// The SMTP command the first refusal a report's words describe answered:
+/// Postfix's "(in reply to end of DATA command)", Exim's "after RCPT
+/// TO:", m-FILTER's "SMTP command: DATA", or the command a transcript's
+/// first permanent refusal (`<<< 5xx`) answered (`>>> DATA`).
+fn failed_command(text: &str) -> Option<Command> {
     static PHRASE: LazyLock<Regex> = LazyLock::new(|| {
         Regex::new(
-            r"(?i)in reply to (?:end of )?(data|rcpt to|mail from|rcpt|mail)\b|after (?:end of )?(data|rcpt to|mail from)\b|smtp command\s*[:\-]*\s*(data|rcpt|mail)\b",
+            r"(?i)in\s+reply\s+to\s+(?:end\s+of\s+)?(data|rcpt\s+to|mail\s+from|rcpt|mail)\b|after\s+(?:end\s+of\s+)?(data|rcpt\s+to|mail\s+from)\b|smtp\s+command\s*[:\-]*\s*(data|rcpt|mail)\b|smtp:(data|rcpt|mail)\b|(?:following|for|was)\s+(data|rcpt\s+to|rcpt|mail\s+from)\s+(?:command|response)|(rcpt)\s+to\s+(?:command|response)|(?:has\s+)?rejected\s+(?:the\s+)?(?:recipient|address)\b()",
         )
         .expect("a valid pattern")
     });
@@ -494,14 +685,32 @@ fn failed_command(text: &str) -> Option<&str> {
     static REFUSED: LazyLock<Regex> =
         LazyLock::new(|| Regex::new(r"^\s*<<<\s*5\d\d").expect("a valid pattern"));
     if let Some(c) = PHRASE.captures(text) {
-        return (1..=3).find_map(|i| c.get(i)).map(|m| m.as_str());
+        // The last group, empty, is a refusal that names the address.
+        return (1..=6)
+            .find_map(|i| c.get(i))
+            .and_then(|m| Command::parse(m.as_str()))
+            .or_else(|| c.get(7).map(|_| Command::Rcpt));
     }
+    let lines: Vec<&str> = text.lines().collect();
     let mut sent = None;
-    for line in text.lines() {
+    for (i, line) in lines.iter().enumerate() {
         if let Some(c) = SENT.captures(line) {
             sent = c.get(1).map(|m| m.as_str());
         } else if REFUSED.is_match(line) {
-            return sent;
+            let command = sent.and_then(Command::parse);
+            // A pipelining client sends RCPT and DATA together: a refusal
+            // after DATA that a "503 need RCPT" follows was the
+            // recipient's.
+            let late_rcpt = command == Some(Command::Data)
+                && lines[i + 1..].iter().take(3).any(|l| {
+                    let l = l.to_lowercase();
+                    l.contains("<<< 503") || l.contains("no valid recipients")
+                });
+            return if late_rcpt {
+                Some(Command::Rcpt)
+            } else {
+                command
+            };
         }
     }
     None
@@ -690,7 +899,9 @@ fn from_address(message: &Message) -> String {
 /// Whether a message is from a mailer-daemon or postmaster, or has the
 /// subject of a bounce.
 fn from_daemon(message: &Message) -> bool {
-    let from = from_address(message);
+    let from = header_text(message, "From")
+        .map(|f| address_in(&f).unwrap_or_else(|| f.trim().to_lowercase()))
+        .unwrap_or_default();
     let subject = message.subject().unwrap_or("").to_lowercase();
     [
         "mailer-daemon",
@@ -727,6 +938,7 @@ const FAILURE_SUBJECTS: &[&str] = &[
     "non delivery",
     "mail failure",
     "error sending message",
+    "error sending your",
     "delivery problem",
     "メールエラー",
 ];
@@ -793,20 +1005,47 @@ fn nonstandard(message: &Message) -> Option<Report> {
     if !explained && failed.is_none() && !delayed && !failure_subject(&subject) {
         return None;
     }
-    let (mut kind, sender_block) = if delayed {
+    let (kind, sender_block) = if delayed {
         (Kind::Delayed, false)
     } else {
         failure(status.as_deref(), text)
     };
     let every = failed_recipients(message, failed.as_deref(), text, &full);
     let recipient = every.first().cloned();
-    let mut note = None;
-    let words_decided = status.as_deref().is_none_or(bounce::is_generic);
-    if kind == Kind::Hard && words_decided && after_data(text) {
-        kind = Kind::Soft;
-        note = Some(AFTER_DATA);
-    }
-    let diagnostic = diagnostic_line(text, status.as_deref());
+    // The words about the recipient, where the text gives them, else the
+    // line with the code or the table's words.
+    let diagnostic = recipient
+        .as_deref()
+        .map(|r| words_about(text, r))
+        .filter(|w| w.len() < text.len() && bounce::classify(None, w).is_some())
+        .map_or_else(
+            || diagnostic_line(text, status.as_deref()),
+            |w| one_line(&w).chars().take(300).collect(),
+        );
+    // Each recipient's own words, when the text gives several their own.
+    let failures: Vec<Failure> = if every.len() > 1 && kind != Kind::Delayed {
+        every
+            .iter()
+            .map(|address| {
+                let words = words_about(text, address);
+                let own_status = status_in(&words).or_else(|| status.clone());
+                let mut failure = Failure::new(address.clone(), own_status, &words);
+                failure.command = failure.command.or_else(|| failed_command(text));
+                failure
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let (kind, sender_block, status, diagnostic) = match failures.first() {
+        Some(first) => (
+            first.kind,
+            first.sender_block,
+            first.status.clone(),
+            diagnostic_line(&first.diagnostic, first.status.as_deref()),
+        ),
+        None => (kind, sender_block, status, diagnostic),
+    };
     Some(Report {
         kind,
         sender_block,
@@ -814,7 +1053,8 @@ fn nonstandard(message: &Message) -> Option<Report> {
         recipients: every,
         status,
         diagnostic,
-        note,
+        command: failed_command(text),
+        failures,
         ..Report::new(kind)
     })
 }
@@ -875,7 +1115,7 @@ fn failed_recipients(
 fn recipient_lines(text: &str) -> Vec<String> {
     static LINE: LazyLock<Regex> = LazyLock::new(|| {
         Regex::new(
-            r#"(?m)^[ \t>]*(?:RCPT To:\s*|Recipient:\s*|Failed recipient:\s*)?<?"?([A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+"?@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+)>?\s*(?:\.\.\.|:|\(|\[|,|\s+on\s|\s+-|$)"#,
+            r#"(?m)^[ \t>]*(?:[45]\d\d[ -])?(?:RCPT To:\s*|Recipient:\s*|Failed recipient:\s*)?<?"?([A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+"?@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+)>?\s*(?:\.\.\.|:|\(|\[|,|\s+on\s|\s+-|$)"#,
         )
         .expect("a valid pattern")
     });
@@ -987,6 +1227,31 @@ fn senders_of(message: &Message) -> Vec<String> {
     out
 }
 
+/// The words a report's text gives of `address`: from the first line
+/// that names it up to the next line that names another address at its
+/// start (at most eight lines), or, if it is not named, the whole text.
+fn words_about(text: &str, address: &str) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    let lower = address.to_lowercase();
+    let Some(start) = lines.iter().position(|l| l.to_lowercase().contains(&lower)) else {
+        return text.to_string();
+    };
+    static REPLY: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r"^\s*[45]\d\d[ -]").expect("a valid pattern"));
+    let mut out = vec![lines[start]];
+    for line in lines.iter().skip(start + 1).take(7) {
+        let names_this = line.to_lowercase().contains(&lower);
+        // Another address, or a mail system's reply line about something
+        // else, begins what is said of another recipient.
+        let another = !names_this && (addresses_in(line).next().is_some() || REPLY.is_match(line));
+        if another {
+            break;
+        }
+        out.push(line);
+    }
+    out.join("\n")
+}
+
 /// The line of a bounce's text that carries its status code, or the first
 /// line of the table's words, or its first line.
 fn diagnostic_line(text: &str, status: Option<&str>) -> String {
@@ -1096,7 +1361,7 @@ mod tests {
             "... while talking to mx.b.org.:\n>>> MAIL From:<x@y>\n<<< 250 ok\n>>> DATA\n<<< 550 User unknown",
             "-------server message\n550 unknown user <a@b.org>\n-------SMTP command\nDATA\n",
         ] {
-            assert!(after_data(data), "{data}");
+            assert_eq!(failed_command(data), Some(Command::Data), "{data}");
         }
         for rcpt in [
             "550 5.1.1 <a@b.org>: Recipient address rejected (in reply to RCPT TO command)",
@@ -1104,7 +1369,7 @@ mod tests {
             ">>> RCPT To:<a@b.org>\n<<< 550 User unknown\n>>> DATA\n<<< 503 no valid recipients",
             "550 5.1.1 user unknown",
         ] {
-            assert!(!after_data(rcpt), "{rcpt}");
+            assert_ne!(failed_command(rcpt), Some(Command::Data), "{rcpt}");
         }
     }
 
@@ -1162,14 +1427,35 @@ mod tests {
             The original message was received from shironeko@example.jp\r\n\
             ----- The following addresses had permanent fatal errors -----\r\n\
             kijitora@example.org... User unknown\r\n\
-            <mikeneko@example.org>... User unknown\r\n\
+            <mikeneko@example.org>... Mailbox full\r\n\
+            ----- Transcript of session follows -----\r\n\
+            >>> RCPT To:<kijitora@example.org>\r\n<<< 550 User unknown\r\n\
             ----- Original message -----\r\nFrom: shironeko@example.jp\r\nTo: kijitora@example.org\r\n";
         let report = read(raw.as_bytes());
-        assert_eq!(report.kind, Kind::Hard, "{report:?}");
         assert_eq!(
             report.recipients,
             ["kijitora@example.org", "mikeneko@example.org"]
         );
+        // Each its own verdict: the first refused at RCPT, the second full.
+        assert_eq!(report.kind, Kind::Hard, "{report:?}");
+        let second = report.failure_of("mikeneko@example.org").unwrap();
+        assert_eq!(
+            (second.kind, second.reason),
+            (Kind::Soft, Reason::MailboxFull)
+        );
+        // Without the transcript, "User unknown" answers no command
+        // anyone named: a filter may say as much.
+        let words_only = raw.replace(
+            ">>> RCPT To:<kijitora@example.org>\r\n<<< 550 User unknown\r\n",
+            "",
+        );
+        let report = read(words_only.as_bytes());
+        assert_eq!(
+            (report.kind, report.reason),
+            (Kind::Soft, Reason::Filtered),
+            "{report:?}"
+        );
+        assert!(report.note.is_some_and(|n| n.contains("filter")));
     }
 
     #[test]

@@ -85,6 +85,15 @@ pub fn classify_reply(reply: &str) -> Option<Kind> {
 /// first, so a text that blames both the sender and the address is never
 /// held against the reader.
 const PHRASES: &[(&str, Kind)] = &[
+    // Not the address: a limit, a lookup that failed, a preference.
+    ("too many connections", Kind::Soft),
+    ("too many recipients", Kind::Soft),
+    // au (KDDI) refuses mail its reader's domain filter rejects with an
+    // empty address: "550 : User unknown".
+    ("550 : user unknown", Kind::Soft),
+    ("550: : user unknown", Kind::Soft),
+    ("malformed or unexpected name server reply", Kind::Soft),
+    ("recipient preferences", Kind::Soft),
     ("blocked", Kind::Sender),
     ("blacklist", Kind::Sender),
     ("blocklist", Kind::Sender),
@@ -127,12 +136,35 @@ const PHRASES: &[(&str, Kind)] = &[
     // Microsoft 365's directory-based edge blocking: no such recipient.
     ("recipient address rejected: access denied", Kind::Hard),
     ("host or domain name not found", Kind::Hard), // Postfix, Sendmail
+    ("domain does not exist", Kind::Hard),
     ("no such domain", Kind::Hard),
     ("the domain is not reachable", Kind::Hard), // Outlook
     ("host unknown", Kind::Hard),
+    ("unknown host", Kind::Hard),
     ("domain not found", Kind::Hard),
     ("unrouteable address", Kind::Hard), // Exim
 ];
+
+/// A mail system's own words for a mailbox it does not have, which prove
+/// the address is gone whatever command they answered (the words of a
+/// filter never take these forms).
+const NO_SUCH_MAILBOX: &[&str] = &[
+    "no mailbox here by that name",             // qmail
+    "not listed in domino directory",           // IBM Domino
+    "not listed in public name & address book", // Lotus Notes
+    "the recipient name is not recognized",     // Exchange 2000/2003
+    "recipnotfound",                            // Exchange: RESOLVER.ADR.RecipNotFound
+    "user unknown in local recipient table",    // Postfix, at RCPT
+    "user unknown in virtual mailbox table",    // Postfix, at RCPT
+    "user unknown in virtual alias table",      // Postfix, at RCPT
+];
+
+/// Whether `words` are a mail system's own for a mailbox it does not
+/// have (see [`NO_SUCH_MAILBOX`]).
+pub fn says_no_such_mailbox(words: &str) -> bool {
+    let lower = words.to_lowercase();
+    NO_SUCH_MAILBOX.iter().any(|p| lower.contains(p))
+}
 
 /// How the words of a bounce count against the address (`None` when they
 /// match nothing in the table).
@@ -195,6 +227,8 @@ pub enum Reason {
     TooManyConnections,
     /// Given up after retrying for days.
     Expired,
+    /// The program that delivers mail into the mailbox failed.
+    MailerError,
     NetworkError,
     SystemError,
     /// A complaint (ARF, SES).
@@ -222,6 +256,14 @@ impl Reason {
 /// this order (the first found decides).
 const REASON_WORDS: &[(&str, Reason)] = &[
     ("too many connections", Reason::TooManyConnections),
+    ("550 : user unknown", Reason::Filtered),
+    ("550: : user unknown", Reason::Filtered),
+    ("too many recipients", Reason::TooManyConnections),
+    (
+        "malformed or unexpected name server reply",
+        Reason::NetworkError,
+    ),
+    ("recipient preferences", Reason::Filtered),
     ("spamhaus", Reason::Blocked),
     ("blacklist", Reason::Blocked),
     ("blocklist", Reason::Blocked),
@@ -243,7 +285,9 @@ const REASON_WORDS: &[(&str, Reason)] = &[
     ("account has been disabled", Reason::Suspended),
     ("account is disabled", Reason::Suspended),
     ("host or domain name not found", Reason::HostUnknown),
+    ("domain does not exist", Reason::HostUnknown),
     ("host unknown", Reason::HostUnknown),
+    ("unknown host", Reason::HostUnknown),
     ("domain not found", Reason::HostUnknown),
     ("no such domain", Reason::HostUnknown),
     ("the domain is not reachable", Reason::HostUnknown),
@@ -397,6 +441,7 @@ mod tests {
                 "550 5.2.1 <a@x.org>... User Unknown",
                 Some(Kind::Hard),
             ),
+            (None, "550 : User unknown", Some(Kind::Soft)),
             (
                 Some("5.2.1"),
                 "550 5.2.1 This mailbox has been suspended",
