@@ -31,6 +31,9 @@ pub struct Family {
     signs: &'static [Sign],
     /// Its own words for a mailbox it does not have.
     own_words: &'static [&'static str],
+    /// Words that, from it, are a filter's, whatever code comes with
+    /// them.
+    filter_words: &'static [&'static str],
 }
 
 use Sign::{From, Header, HeaderHas, SubjectStarts, Text};
@@ -39,14 +42,24 @@ use Sign::{From, Header, HeaderHas, SubjectStarts, Text};
 /// bears is the one named (a relay's generic signs come last).
 const FAMILIES: &[Family] = &[
     Family {
+        name: "Amazon SES (receiving)",
+        signs: &[Text("inbound-smtp.")],
+        own_words: &[],
+        // What a receipt rule's bounce action answers by default: the
+        // domain's own rule refused the mail, not a missing mailbox.
+        filter_words: &["mailbox does not exist"],
+    },
+    Family {
         name: "Amazon SES",
         signs: &[From("amazonses.com"), Text("\"notificationtype\"")],
         own_words: &[],
+        filter_words: &[],
     },
     Family {
         name: "Amazon WorkMail",
         signs: &[HeaderHas("x-mailer", "amazon workmail")],
         own_words: &[],
+        filter_words: &[],
     },
     Family {
         name: "McAfee",
@@ -57,16 +70,19 @@ const FAMILIES: &[Family] = &[
             "no such user",
             "user not exist",
         ],
+        filter_words: &[],
     },
     Family {
         name: "Symantec MessageLabs",
         signs: &[Header("x-msg-ref"), From("messagelabs.com")],
         own_words: &["no such user", " rejected"],
+        filter_words: &[],
     },
     Family {
         name: "Activehunter",
         signs: &[Header("x-ahmailid")],
         own_words: &[],
+        filter_words: &[],
     },
     Family {
         name: "m-FILTER",
@@ -75,11 +91,13 @@ const FAMILIES: &[Family] = &[
             Text("-------server message"),
         ],
         own_words: &[],
+        filter_words: &[],
     },
     Family {
         name: "Trend Micro InterScan",
         signs: &[From("interscan"), Text("interscan messaging security")],
         own_words: &["unable to deliver message to"],
+        filter_words: &[],
     },
     Family {
         name: "IMail Server",
@@ -88,6 +106,31 @@ const FAMILIES: &[Family] = &[
             SubjectStarts("undeliverable mail"),
         ],
         own_words: &["unknown user", "invalid final delivery userid"],
+        filter_words: &[],
+    },
+    Family {
+        name: "Verizon",
+        signs: &[From("vtext.com"), From("vzwpix.com")],
+        own_words: &["no such user here", "no valid recipients for this mm"],
+        filter_words: &[],
+    },
+    Family {
+        name: "NTT docomo",
+        signs: &[From("docomo.ne.jp")],
+        own_words: &[],
+        filter_words: &[],
+    },
+    Family {
+        name: "au (KDDI)",
+        signs: &[From("ezweb.ne.jp"), From("dion.ne.jp"), From("au.com")],
+        own_words: &[],
+        filter_words: &[],
+    },
+    Family {
+        name: "SoftBank",
+        signs: &[From("softbank.ne.jp"), From("vodafone.ne.jp")],
+        own_words: &[],
+        filter_words: &[],
     },
     Family {
         name: "IBM Domino",
@@ -99,6 +142,7 @@ const FAMILIES: &[Family] = &[
             "not listed in domino directory",
             "non répertorié dans l'annuaire domino",
         ],
+        filter_words: &[],
     },
     Family {
         name: "Lotus Notes",
@@ -107,76 +151,67 @@ const FAMILIES: &[Family] = &[
             "not listed in public name & address book",
             "ディレクトリのリストにありません",
         ],
-    },
-    Family {
-        name: "Verizon",
-        signs: &[From("vtext.com"), From("vzwpix.com")],
-        own_words: &["no such user here", "no valid recipients for this mm"],
-    },
-    Family {
-        name: "NTT docomo",
-        signs: &[From("docomo.ne.jp")],
-        own_words: &[],
-    },
-    Family {
-        name: "au (KDDI)",
-        signs: &[From("ezweb.ne.jp"), From("dion.ne.jp"), From("au.com")],
-        own_words: &[],
-    },
-    Family {
-        name: "SoftBank",
-        signs: &[From("softbank.ne.jp"), From("vodafone.ne.jp")],
-        own_words: &[],
+        filter_words: &[],
     },
     Family {
         name: "Novell GroupWise",
         signs: &[HeaderHas("x-mailer", "groupwise"), Text("groupwise")],
         own_words: &["user not found"],
+        filter_words: &[],
     },
     Family {
         name: "Kerio Connect",
         signs: &[HeaderHas("x-mailer", "kerio"), Text("kerio connect")],
         own_words: &[],
+        filter_words: &[],
     },
     Family {
         name: "MDaemon",
         signs: &[Header("x-mdaemon-deliver-to"), Text("mdaemon")],
         own_words: &[],
+        filter_words: &[],
     },
     Family {
         name: "Zimbra",
         signs: &[HeaderHas("x-mailer", "zimbra"), Text("zimbra")],
         own_words: &[],
+        filter_words: &[],
     },
     Family {
         name: "Cisco IronPort",
         signs: &[Text("ironport"), HeaderHas("x-ironport-av", "")],
         own_words: &[],
+        filter_words: &[],
     },
     Family {
         name: "FortiMail",
         signs: &[From("fortimail"), Text("fortimail")],
         own_words: &[],
+        filter_words: &[],
     },
     Family {
         name: "Barracuda",
         signs: &[From("barracuda"), Text("barracuda")],
         own_words: &[],
+        filter_words: &[],
     },
     Family {
         name: "Proofpoint",
         signs: &[Text("pphosted.com"), Text("proofpoint")],
         own_words: &[],
+        filter_words: &[],
     },
     Family {
         name: "Mimecast",
         signs: &[From("mimecast"), Text("mimecast")],
         own_words: &[],
+        filter_words: &[],
     },
     Family {
         name: "Apache James",
         signs: &[HeaderHas("x-mailer", "james"), Text("apache james")],
         own_words: &[],
+        filter_words: &[],
     },
     Family {
         name: "Oracle Messaging Server",
@@ -185,26 +220,31 @@ const FAMILIES: &[Family] = &[
             From("pmdf"),
         ],
         own_words: &[],
+        filter_words: &[],
     },
     Family {
         name: "SendGrid",
         signs: &[From("sendgrid"), Header("x-sg-eid")],
         own_words: &[],
+        filter_words: &[],
     },
     Family {
         name: "Mailgun",
         signs: &[From("mailgun"), Header("x-mailgun-sid")],
         own_words: &[],
+        filter_words: &[],
     },
     Family {
         name: "Postmark",
         signs: &[From("postmarkapp.com"), Header("x-pm-message-id")],
         own_words: &[],
+        filter_words: &[],
     },
     Family {
         name: "SparkPost",
         signs: &[From("sparkpostmail.com"), Header("x-msfbl")],
         own_words: &[],
+        filter_words: &[],
     },
     Family {
         name: "Outlook.com",
@@ -215,6 +255,7 @@ const FAMILIES: &[Family] = &[
             From("@outlook.com"),
         ],
         own_words: &["requested action not taken: mailbox unavailable"],
+        filter_words: &[],
     },
     Family {
         name: "Microsoft 365",
@@ -224,11 +265,13 @@ const FAMILIES: &[Family] = &[
             Text("office 365"),
         ],
         own_words: &["recipnotfound", "recipient address rejected: access denied"],
+        filter_words: &[],
     },
     Family {
         name: "Exchange 2003",
         signs: &[Header("x-ms-embedded-report"), Text("msexch:ims")],
         own_words: &["000c05a6", "the recipient name is not recognized"],
+        filter_words: &[],
     },
     Family {
         name: "Exchange 2007+",
@@ -237,86 +280,103 @@ const FAMILIES: &[Family] = &[
             Text("diagnostic information for administrators"),
         ],
         own_words: &["recipnotfound"],
+        filter_words: &[],
     },
     Family {
         name: "Google Workspace",
         signs: &[Text("google workspace"), Text("g suite")],
         own_words: &["because the address couldn't be found"],
+        filter_words: &[],
     },
     Family {
         name: "Gmail",
         signs: &[From("googlemail.com"), From("@gmail.com")],
         own_words: &["because the address couldn't be found"],
+        filter_words: &[],
     },
     Family {
         name: "Yahoo",
         signs: &[From("yahoo"), Header("x-ymailisg")],
         own_words: &[],
+        filter_words: &[],
     },
     Family {
         name: "AOL",
         signs: &[From("aol.com"), Header("x-aol-ip")],
         own_words: &[],
+        filter_words: &[],
     },
     Family {
         name: "iCloud",
         signs: &[From("icloud.com"), From("@me.com"), From("mac.com")],
         own_words: &[],
+        filter_words: &[],
     },
     Family {
         name: "Zoho",
         signs: &[From("zoho"), Header("x-zohomail")],
         own_words: &[],
+        filter_words: &[],
     },
     Family {
         name: "Yandex",
         signs: &[From("yandex")],
         own_words: &[],
+        filter_words: &[],
     },
     Family {
         name: "Mail.ru",
         signs: &[From("mail.ru")],
         own_words: &[],
+        filter_words: &[],
     },
     Family {
         name: "GMX",
         signs: &[From("gmx.")],
         own_words: &[],
+        filter_words: &[],
     },
     Family {
         name: "WEB.DE",
         signs: &[From("web.de")],
         own_words: &[],
+        filter_words: &[],
     },
     Family {
         name: "1&1 IONOS",
         signs: &[From("kundenserver"), From("1und1"), From("ionos")],
         own_words: &[],
+        filter_words: &[],
     },
     Family {
         name: "Facebook",
         signs: &[From("facebook.com")],
         own_words: &[],
+        filter_words: &[],
     },
     Family {
         name: "PowerMTA",
         signs: &[Header("x-powermta-version"), Text("x-powermta")],
         own_words: &["bad-mailbox"],
+        filter_words: &[],
     },
     Family {
         name: "OpenSMTPD",
         signs: &[Text("this is the mailer-daemon, please do not reply")],
         own_words: &[],
+        filter_words: &[],
     },
     Family {
         name: "Courier",
         signs: &[Text("courier mail server at")],
         own_words: &[],
+        filter_words: &[],
     },
     Family {
         name: "qmail",
         signs: &[Text("this is the qmail-send program")],
         own_words: &["no mailbox here by that name", "does not like recipient"],
+        filter_words: &[],
     },
     Family {
         name: "Exim",
@@ -325,6 +385,7 @@ const FAMILIES: &[Family] = &[
             Header("x-failed-recipients"),
         ],
         own_words: &["unknown local part", "unknown local-part"],
+        filter_words: &[],
     },
     Family {
         name: "Postfix",
@@ -334,6 +395,7 @@ const FAMILIES: &[Family] = &[
             "user unknown in virtual mailbox table",
             "user unknown in virtual alias table",
         ],
+        filter_words: &[],
     },
     Family {
         name: "Sendmail",
@@ -343,6 +405,7 @@ const FAMILIES: &[Family] = &[
         ],
         // Its local delivery agent's.
         own_words: &["mail.local: unknown user"],
+        filter_words: &[],
     },
 ];
 
@@ -367,6 +430,12 @@ pub fn of(message: &Message, text: &str) -> Option<&'static Family> {
 }
 
 impl Family {
+    /// Whether `words` are, from this mail system, a filter's.
+    pub fn says_filtered(&self, words: &str) -> bool {
+        let lower = words.to_lowercase();
+        self.filter_words.iter().any(|w| lower.contains(w))
+    }
+
     /// Whether `words` are this mail system's own for a mailbox it does
     /// not have.
     pub fn says_no_such_mailbox(&self, words: &str) -> bool {

@@ -131,6 +131,7 @@ impl Failure {
     /// A failure of `recipient` whose `words` (and `status`, if any) say
     /// why; the kind from the table, the reason settled by [`read`].
     fn new(recipient: String, status: Option<String>, words: &str) -> Failure {
+        let status = more_precise(status, words);
         let (kind, sender_block) = failure(status.as_deref(), words);
         Failure {
             recipient,
@@ -229,7 +230,10 @@ pub fn read(raw: &[u8]) -> Report {
         command: report.command,
         note: report.note,
     };
-    settle(&mut headline, own_words);
+    let filtered = report
+        .family
+        .is_some_and(|f| f.says_filtered(&report.diagnostic));
+    settle(&mut headline, own_words, filtered);
     report.kind = headline.kind;
     report.reason = headline.reason;
     report.note = headline.note;
@@ -238,7 +242,8 @@ pub fn read(raw: &[u8]) -> Report {
     for failure in &mut report.failures {
         let own = bounce::says_no_such_mailbox(&failure.diagnostic)
             || family.is_some_and(|f| f.says_no_such_mailbox(&failure.diagnostic));
-        settle(failure, own);
+        let filtered = family.is_some_and(|f| f.says_filtered(&failure.diagnostic));
+        settle(failure, own, filtered);
     }
     report
 }
@@ -247,11 +252,11 @@ pub fn read(raw: &[u8]) -> Report {
 /// table does not know make it hard; a hard verdict is kept to the
 /// reasons that say the address is gone, and to a precise code or words
 /// that bear it out.
-fn settle(failure: &mut Failure, own_words: bool) {
+fn settle(failure: &mut Failure, own_words: bool, filtered: bool) {
     let words_alone = failure.status.as_deref().is_none_or(bounce::is_generic);
     // Only where the table reads nothing else in the words (a full
     // mailbox, a filter) and no precise code says otherwise.
-    let table = bounce::classify(failure.status.as_deref(), &failure.diagnostic);
+    let table = bounce::classify_text(&failure.diagnostic);
     let promoted = own_words
         && failure.kind == Kind::Soft
         && words_alone
@@ -265,7 +270,17 @@ fn settle(failure: &mut Failure, own_words: bool) {
         failure.reason = Reason::UserUnknown;
         failure.note = None;
     }
+    if filtered && failure.kind == Kind::Hard {
+        failure.kind = Kind::Soft;
+        failure.reason = Reason::Filtered;
+        failure.note = Some(FILTER_WORDS);
+    }
 }
+
+/// What the note says when the mail system's words are, from it, a
+/// filter's.
+const FILTER_WORDS: &str = "from this mail system these words are a filter's (a rule of the \
+     recipient's domain), not proof the mailbox is gone: counted as soft";
 
 /// Gives the report its reason, and keeps a hard bounce to the reasons
 /// that say the address is gone.
@@ -276,6 +291,8 @@ fn settle_reason(report: &mut Failure, own_words: bool) {
         Kind::Delayed => Reason::Delayed,
         Kind::Unknown => Reason::Undefined,
         Kind::Soft if report.note == Some(LOCAL_MAILER) => Reason::MailerError,
+        Kind::Soft if report.note == Some(TEXT_SAYS_FULL) => Reason::MailboxFull,
+        Kind::Soft if report.note == Some(TEXT_SAYS_DISABLED) => Reason::Suspended,
         Kind::Hard | Kind::Soft => {
             let status = report.status.as_deref();
             let class = bounce::classify(status, &report.diagnostic);
@@ -323,6 +340,14 @@ fn settle_reason(report: &mut Failure, own_words: bool) {
 /// failed.
 const LOCAL_MAILER: &str = "the local delivery program failed (Diagnostic-Code: X-Unix): \
      its words are not the mailbox's verdict; counted as soft";
+
+/// What the note says when a report's code and its own text disagree.
+const TEXT_SAYS_FULL: &str = "the status code says the address is gone, the report's own \
+     words say the mailbox is full: not suppressed on a contradiction";
+
+/// What the note says when a report's reply and its own text disagree.
+const TEXT_SAYS_DISABLED: &str = "the reply says the address is gone, the report's own \
+     words say the account is disabled: not suppressed on a contradiction";
 
 /// What the note says when the reason does not bear out a hard verdict.
 const NOT_GONE: &str = "the words say why, and it is not that the address is gone: counted as soft";
@@ -397,6 +422,21 @@ fn texts_of(message: &Message, depth: usize, each: &mut dyn FnMut(&str)) {
 /// The first e-mail address in `text`, lower-cased.
 fn address_in(text: &str) -> Option<String> {
     addresses_in(text).next()
+}
+
+/// `status`, or the code in the server's `words` where `status` is
+/// generic (a DSN's `5.0.0` beside a reply that says `550 5.1.1`) and
+/// the words' code is precise and of the same class.
+fn more_precise(status: Option<String>, words: &str) -> Option<String> {
+    match (status, status_in(words)) {
+        (Some(s), Some(w))
+            if bounce::is_generic(&s) && !bounce::is_generic(&w) && s[..1] == w[..1] =>
+        {
+            Some(w)
+        }
+        (None, w) => w,
+        (s, _) => s,
+    }
 }
 
 /// The first enhanced status code (`5.1.1`, `4.2.2`) in `text`.
@@ -561,8 +601,10 @@ fn dsn(message: &Message) -> Option<Report> {
         (true, true) => return Some(Report::new(Kind::Unknown)),
     };
     let group = chosen[0].0;
-    let status = field(group, "Status").and_then(status_in);
     let text = report_text_of(message);
+    let first = field(group, "Original-Recipient")
+        .or_else(|| field(group, "Final-Recipient"))
+        .and_then(typed_address);
     let diagnostic = field(group, "Diagnostic-Code")
         .map(|d| {
             d.split_once(';')
@@ -571,8 +613,19 @@ fn dsn(message: &Message) -> Option<Report> {
                 .to_string()
         })
         .filter(|d| !d.is_empty())
-        // Without a diagnostic, the human-readable part says why.
-        .unwrap_or_else(|| diagnostic_line(&text, status.as_deref()));
+        // Without a diagnostic, the human-readable part says why: what
+        // it says of the recipient, or the line with the code.
+        .unwrap_or_else(|| {
+            first
+                .as_deref()
+                .map(|r| words_about(&text, r))
+                .filter(|w| w.len() < text.len() && bounce::classify_text(w).is_some())
+                .map_or_else(
+                    || diagnostic_line(&text, field(group, "Status")),
+                    |w| one_line(&w).chars().take(300).collect(),
+                )
+        });
+    let status = more_precise(field(group, "Status").and_then(status_in), &diagnostic);
     let (mut kind, sender_block) = match kind {
         Some(kind) => (kind, false),
         None => failure(status.as_deref(), &diagnostic),
@@ -586,6 +639,19 @@ fn dsn(message: &Message) -> Option<Report> {
     if local_mailer && kind == Kind::Hard {
         kind = Kind::Soft;
         note = Some(LOCAL_MAILER);
+    }
+    // The report's own words say the one recipient's mailbox is full, or
+    // disabled, where its code or reply says the address is gone.
+    let text_says = (chosen.len() == 1)
+        .then(|| bounce::reason(None, &text, bounce::classify_text(&text)))
+        .and_then(|reason| match reason {
+            Reason::MailboxFull => Some(TEXT_SAYS_FULL),
+            Reason::Suspended => Some(TEXT_SAYS_DISABLED),
+            _ => None,
+        });
+    if let Some(why) = text_says.filter(|_| kind == Kind::Hard) {
+        kind = Kind::Soft;
+        note = Some(why);
     }
     // The reader's own address is the original recipient when the final
     // one is where it was forwarded; both failed.
@@ -675,7 +741,7 @@ const AFTER_DATA: &str = "refused after the message was sent (end of DATA): a fi
 fn failed_command(text: &str) -> Option<Command> {
     static PHRASE: LazyLock<Regex> = LazyLock::new(|| {
         Regex::new(
-            r"(?i)in\s+reply\s+to\s+(?:end\s+of\s+)?(data|rcpt\s+to|mail\s+from|rcpt|mail)\b|after\s+(?:end\s+of\s+)?(data|rcpt\s+to|mail\s+from)\b|smtp\s+command\s*[:\-]*\s*(data|rcpt|mail)\b|smtp:(data|rcpt|mail)\b|(?:following|for|was)\s+(data|rcpt\s+to|rcpt|mail\s+from)\s+(?:command|response)|(rcpt)\s+to\s+(?:command|response)|(?:has\s+)?rejected\s+(?:the\s+)?(?:recipient|address)\b()",
+            r"(?i)in\s+reply\s+to\s+(?:end\s+of\s+)?(data|rcpt\s+to|mail\s+from|rcpt|mail)\b|after\s+(?:end\s+of\s+)?(data|rcpt\s+to|mail\s+from|rcpt|mail)\b|\[(rcpt_to|data)\]|smtp\s+command\s*[:\-]*\s*(data|rcpt|mail)\b|smtp:(data|rcpt|mail)\b|(?:following|for|was)\s+(data|rcpt\s+to|rcpt|mail\s+from)\s+(?:command|response)|(rcpt)\s+to\s+(?:command|response)|(?:has\s+)?rejected\s+(?:the\s+)?(?:recipient|address)\b()",
         )
         .expect("a valid pattern")
     });
@@ -686,10 +752,10 @@ fn failed_command(text: &str) -> Option<Command> {
         LazyLock::new(|| Regex::new(r"^\s*<<<\s*5\d\d").expect("a valid pattern"));
     if let Some(c) = PHRASE.captures(text) {
         // The last group, empty, is a refusal that names the address.
-        return (1..=6)
+        return (1..=7)
             .find_map(|i| c.get(i))
-            .and_then(|m| Command::parse(m.as_str()))
-            .or_else(|| c.get(7).map(|_| Command::Rcpt));
+            .and_then(|m| Command::parse(&m.as_str().replace('_', " ")))
+            .or_else(|| c.get(8).map(|_| Command::Rcpt));
     }
     let lines: Vec<&str> = text.lines().collect();
     let mut sent = None;
