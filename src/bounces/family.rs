@@ -42,6 +42,12 @@ use Sign::{From, Header, HeaderHas, SubjectStarts, Text};
 /// bears is the one named (a relay's generic signs come last).
 const FAMILIES: &[Family] = &[
     Family {
+        name: "Amazon WorkMail",
+        signs: &[HeaderHas("x-mailer", "amazon workmail")],
+        own_words: &[],
+        filter_words: &[],
+    },
+    Family {
         name: "Amazon SES (receiving)",
         signs: &[Text("inbound-smtp.")],
         own_words: &[],
@@ -56,8 +62,26 @@ const FAMILIES: &[Family] = &[
         filter_words: &[],
     },
     Family {
-        name: "Amazon WorkMail",
-        signs: &[HeaderHas("x-mailer", "amazon workmail")],
+        name: "SendGrid",
+        signs: &[From("sendgrid"), Header("x-sg-eid")],
+        own_words: &[],
+        filter_words: &[],
+    },
+    Family {
+        name: "Mailgun",
+        signs: &[From("mailgun"), Header("x-mailgun-sid")],
+        own_words: &[],
+        filter_words: &[],
+    },
+    Family {
+        name: "Postmark",
+        signs: &[From("postmarkapp.com"), Header("x-pm-message-id")],
+        own_words: &[],
+        filter_words: &[],
+    },
+    Family {
+        name: "SparkPost",
+        signs: &[From("sparkpostmail.com"), Header("x-msfbl")],
         own_words: &[],
         filter_words: &[],
     },
@@ -219,30 +243,6 @@ const FAMILIES: &[Family] = &[
             Text("this report relates to a message you sent"),
             From("pmdf"),
         ],
-        own_words: &[],
-        filter_words: &[],
-    },
-    Family {
-        name: "SendGrid",
-        signs: &[From("sendgrid"), Header("x-sg-eid")],
-        own_words: &[],
-        filter_words: &[],
-    },
-    Family {
-        name: "Mailgun",
-        signs: &[From("mailgun"), Header("x-mailgun-sid")],
-        own_words: &[],
-        filter_words: &[],
-    },
-    Family {
-        name: "Postmark",
-        signs: &[From("postmarkapp.com"), Header("x-pm-message-id")],
-        own_words: &[],
-        filter_words: &[],
-    },
-    Family {
-        name: "SparkPost",
-        signs: &[From("sparkpostmail.com"), Header("x-msfbl")],
         own_words: &[],
         filter_words: &[],
     },

@@ -1244,8 +1244,9 @@ fn not_recipients(message: &Message, text: &str) -> Vec<String> {
             .filter_map(|a| a.address())
             .map(str::to_lowercase),
     );
+    // Message identifiers, and the envelope sender a transcript quotes.
     static IDS: LazyLock<Regex> = LazyLock::new(|| {
-        Regex::new(r"(?mi)^[ \t>]*(?:message-id|references|in-reply-to|x-[a-z-]*id):[^\n]*(?:\n[ \t]+[^\n]*)*")
+        Regex::new(r"(?mi)^[ \t>]*(?:message-id|references|in-reply-to|x-[a-z-]*id):[^\n]*(?:\n[ \t]+[^\n]*)*|mail from:\s*<[^>\n]*>")
             .expect("a valid pattern")
     });
     for m in IDS.find_iter(text) {

@@ -95,6 +95,7 @@ const PHRASES: &[(&str, Kind)] = &[
     ("malformed or unexpected name server reply", Kind::Soft),
     ("recipient preferences", Kind::Soft),
     ("blocked", Kind::Sender),
+    ("block list", Kind::Sender),
     ("blacklist", Kind::Sender),
     ("blocklist", Kind::Sender),
     ("spamhaus", Kind::Sender),
@@ -108,6 +109,9 @@ const PHRASES: &[(&str, Kind)] = &[
     ("quota exceeded", Kind::Soft),
     ("exceeded storage", Kind::Soft),
     ("insufficient storage", Kind::Soft),
+    ("exceeds allowed size", Kind::Soft),
+    ("retry timeout exceeded", Kind::Soft),
+    ("too long in the queue", Kind::Soft),
     ("not enough disk space", Kind::Soft),
     ("message too large", Kind::Soft),
     ("message size exceeds", Kind::Soft),
@@ -268,7 +272,14 @@ const REASON_WORDS: &[(&str, Reason)] = &[
     ("spamhaus", Reason::Blocked),
     ("blacklist", Reason::Blocked),
     ("blocklist", Reason::Blocked),
+    // A block because of the content or a policy, before a block.
+    ("spam content", Reason::SpamDetected),
+    ("contains spam", Reason::SpamDetected),
+    ("as spam", Reason::SpamDetected),
+    ("unsolicited", Reason::SpamDetected),
+    ("blocked by policy", Reason::PolicyViolation),
     ("blocked", Reason::Blocked),
+    ("block list", Reason::Blocked),
     ("spam", Reason::SpamDetected),
     ("dmarc", Reason::SecurityError),
     ("dkim", Reason::SecurityError),
@@ -280,6 +291,7 @@ const REASON_WORDS: &[(&str, Reason)] = &[
     ("quota exceeded", Reason::MailboxFull),
     ("exceeded storage", Reason::MailboxFull),
     ("insufficient storage", Reason::MailboxFull),
+    ("exceeds allowed size", Reason::MailboxFull),
     ("not enough disk space", Reason::MailboxFull),
     ("message too large", Reason::MessageTooBig),
     ("message size exceeds", Reason::MessageTooBig),
@@ -315,12 +327,14 @@ pub fn reason(status: Option<&str>, words: &str, kind: Option<Kind>) -> Reason {
         let mut parts = status.split('.');
         let (class, subject, detail) = (parts.next()?, parts.next()?, parts.next()?);
         Some(match (class, subject, detail) {
-            (_, "1", "2") => Reason::HostUnknown,
             (_, "1", "6") => Reason::HasMoved,
             // 5.1.10 is a null MX (RFC 7505) — or, from Exchange, a
             // recipient its directory does not know.
             (_, "1", "10") if !lower.contains("null mx") => Reason::UserUnknown,
-            (_, "1", "10") | (_, "4", "4") => Reason::NotAccept,
+            (_, "1", "10") => Reason::NotAccept,
+            // Unable to route: no such domain, or a null MX.
+            (_, "4", "4") if lower.contains("null mx") => Reason::NotAccept,
+            (_, "1", "2") | (_, "4", "4") => Reason::HostUnknown,
             (_, "1", "7" | "8") => Reason::Rejected,
             ("5", "1", _) => Reason::UserUnknown,
             (_, "2", "2") => Reason::MailboxFull,
@@ -335,6 +349,12 @@ pub fn reason(status: Option<&str>, words: &str, kind: Option<Kind>) -> Reason {
             _ => Reason::SystemError,
         })
     });
+    // A code that says the address is gone beside words that say why
+    // it is not (a full mailbox, a preference, a block): the words' reason.
+    let contradicted = from_status.is_some_and(Reason::is_gone)
+        && from_words.is_some_and(|r| !r.is_gone())
+        && matches!(kind, Some(Kind::Soft | Kind::Sender));
+    let from_status = from_status.filter(|_| !contradicted);
     from_status.or(from_words).unwrap_or(match kind {
         Some(Kind::Hard) => Reason::UserUnknown,
         Some(Kind::Sender) => Reason::PolicyViolation,

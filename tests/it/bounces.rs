@@ -911,3 +911,146 @@ fn bounces_serve_and_subscribers_at_once_lose_and_double_nothing() {
     }
     assert_eq!(seen.len(), 900, "nothing else recorded");
 }
+
+/// One row of `bounces/families/expected.tsv`: a fixture, the mail system
+/// it is from, its kind and reason, and each failed recipient (with its
+/// own kind and reason where the report gives each one).
+struct Expected {
+    file: String,
+    mta: String,
+    kind: String,
+    reason: String,
+    recipients: Vec<(String, Option<(String, String)>)>,
+}
+
+fn expected_families() -> Vec<Expected> {
+    std::fs::read_to_string(fixture("bounces/families/expected.tsv"))
+        .unwrap()
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .map(|line| {
+            let cols: Vec<&str> = line.split('\t').collect();
+            assert_eq!(cols.len(), 5, "{line}");
+            let recipients = cols[4]
+                .split_whitespace()
+                .map(|r| match r.split_once('=') {
+                    Some((address, verdict)) => {
+                        let (kind, reason) = verdict.split_once('/').unwrap();
+                        (address.to_string(), Some((kind.into(), reason.into())))
+                    }
+                    None => (r.to_string(), None),
+                })
+                .collect();
+            Expected {
+                file: cols[0].into(),
+                mta: cols[1].into(),
+                kind: cols[2].into(),
+                reason: cols[3].into(),
+                recipients,
+            }
+        })
+        .collect()
+}
+
+/// The reasons that say the mailbox or its domain is gone: the only ones a
+/// hard bounce may have.
+const GONE: &[&str] = &["user-unknown", "host-unknown", "has-moved", "not-accept"];
+
+/// The bounces of every mail system missive knows, as each words and
+/// shapes them (fixtures written for this project, see
+/// `bounces/families/README.md`): the system named, the kind, the reason
+/// and every failed recipient are what the table says, message by message.
+#[test]
+fn the_bounces_of_every_mail_system_are_read_as_the_table_says() {
+    let expected = expected_families();
+    let systems: std::collections::BTreeSet<&str> =
+        expected.iter().map(|e| e.mta.as_str()).collect();
+    assert!(expected.len() >= 150, "{} fixtures", expected.len());
+    assert!(systems.len() >= 40, "{} mail systems", systems.len());
+
+    let (list, _) = subscriber_list(1);
+    let p = SendProject::new(
+        &format!("{NEWSLETTER}\n[bounces]\naddress = \"bounces@news.example.com\"\n"),
+        &list,
+    );
+    let new = p.path().join("Mail/new");
+    for sub in ["new", "cur", "tmp"] {
+        std::fs::create_dir_all(p.path().join("Mail").join(sub)).unwrap();
+    }
+    for e in &expected {
+        std::fs::copy(
+            fixture(&format!("bounces/families/{}", e.file)),
+            new.join(&e.file),
+        )
+        .unwrap();
+    }
+    let out = bounces_json(&p, &["maildir:Mail", "--dry-run"]);
+    assert_eq!(out.len(), expected.len());
+    let mut wrong = Vec::new();
+    for e in &expected {
+        let o = out
+            .iter()
+            .find(|o| o["source"] == e.file.as_str())
+            .unwrap_or_else(|| panic!("{} not reported", e.file));
+        let mut named: Vec<String> = std::iter::once(&o["recipient"])
+            .chain(o["recipients"].as_array().into_iter().flatten())
+            .filter_map(|r| r.as_str().map(str::to_string))
+            .collect();
+        named.sort();
+        named.dedup();
+        let mut want: Vec<String> = e.recipients.iter().map(|(a, _)| a.clone()).collect();
+        want.sort();
+        let got = (
+            o["mta"].as_str().unwrap_or("-"),
+            o["kind"].as_str().unwrap(),
+            o["reason"].as_str().unwrap(),
+        );
+        if got != (e.mta.as_str(), e.kind.as_str(), e.reason.as_str()) || named != want {
+            wrong.push(format!("{}: {got:?} {named:?}", e.file));
+        }
+        for (address, verdict) in &e.recipients {
+            let Some((kind, reason)) = verdict else {
+                continue;
+            };
+            let failure = o["failures"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|f| f["recipient"] == address.as_str());
+            let got = failure.map(|f| (f["kind"].as_str().unwrap(), f["reason"].as_str().unwrap()));
+            if got != Some((kind.as_str(), reason.as_str())) {
+                wrong.push(format!("{} {address}: {got:?}", e.file));
+            }
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "read otherwise than the table says:\n{}",
+        wrong.join("\n")
+    );
+
+    // Nobody is suppressed for a reason that does not say the address is
+    // gone: not in the table, and not in what missive read.
+    for e in &expected {
+        let verdicts = std::iter::once((&e.kind, &e.reason)).chain(
+            e.recipients
+                .iter()
+                .filter_map(|(_, v)| v.as_ref().map(|(k, r)| (k, r))),
+        );
+        for (kind, reason) in verdicts {
+            assert!(
+                kind != "hard" || GONE.contains(&reason.as_str()),
+                "{}",
+                e.file
+            );
+        }
+    }
+    for o in &out {
+        let verdicts = std::iter::once(o).chain(o["failures"].as_array().into_iter().flatten());
+        for v in verdicts {
+            if v["kind"] == "hard" {
+                assert!(GONE.contains(&v["reason"].as_str().unwrap()), "{o}");
+            }
+        }
+    }
+}
