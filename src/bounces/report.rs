@@ -474,7 +474,13 @@ fn field_groups(part: &MessagePart) -> Vec<Vec<(String, String)>> {
 
 /// The field groups of report text (see [`field_groups`]).
 fn groups_in(text: &str) -> Vec<Vec<(String, String)>> {
-    let text = text.replace("\r\n", "\n");
+    // A line of spaces parts groups as a blank one does.
+    let text: String = text
+        .replace("\r\n", "\n")
+        .lines()
+        .map(|l| if l.trim().is_empty() { "" } else { l })
+        .collect::<Vec<_>>()
+        .join("\n");
     text.split("\n\n")
         .filter(|block| !block.trim().is_empty())
         .filter_map(|block| {
@@ -551,7 +557,17 @@ fn body_of(message: &Message) -> String {
 /// What a DSN's recipient group says happened: its `Action`, or, where a
 /// mail system left that out or misspelt it, what its `Status` implies.
 fn action(group: &[(String, String)]) -> Option<String> {
-    field(group, "Action").map(str::to_lowercase).or_else(|| {
+    // The first word, as the standard's ("failed (Bad destination mailbox
+    // address)"), or its misspellings ("failure", "error").
+    let written = field(group, "Action").and_then(|a| {
+        let word = a.split_whitespace().next()?.to_lowercase();
+        Some(match word.as_str() {
+            "failure" | "error" | "failed" => "failed".to_string(),
+            "delay" => "delayed".to_string(),
+            _ => word,
+        })
+    });
+    written.or_else(|| {
         let status = field(group, "Status").and_then(status_in)?;
         Some(
             match status.as_bytes()[0] {
@@ -1146,7 +1162,8 @@ fn failed_recipients(
     let not = not_recipients(message, full);
     let keep = |found: Vec<String>| -> Vec<String> {
         let mut out: Vec<String> = Vec::new();
-        for a in found {
+        // Quotes around an address are the text's, not the address's.
+        for a in found.into_iter().map(|a| a.trim_matches('\'').to_string()) {
             if !not.contains(&a) && !out.contains(&a) {
                 out.push(a);
             }
@@ -1523,6 +1540,36 @@ mod tests {
             "{report:?}"
         );
         assert!(report.note.is_some_and(|n| n.contains("filter")));
+    }
+
+    #[test]
+    fn a_dsn_written_loosely_is_read() {
+        // A line of spaces between the groups, Actions that are not the
+        // standard's words, a DSN with no part of its own.
+        for action in [
+            "failure",
+            "error",
+            "failed (Bad destination mailbox address)",
+        ] {
+            let raw = format!(
+                "From: MAILER-DAEMON@mx.example.net\r\nSubject: Failed mail\r\nMIME-Version: 1.0\r\n\
+                 Content-Type: multipart/report; report-type=delivery-status; boundary=\"b\"\r\n\r\n\
+                 --b\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns;mx\r\n \r\n\
+                 Final-Recipient: rfc822;ada@example.org\r\nAction: {action}\r\nStatus: 5.1.1\r\n\r\n--b--\r\n"
+            );
+            let report = read(raw.as_bytes());
+            assert_eq!(report.kind, Kind::Hard, "{action}: {report:?}");
+            assert_eq!(report.recipients, ["ada@example.org"]);
+        }
+        let inline = "From: MAILER-DAEMON@mx.example.net\r\nSubject: Returned mail\r\nMIME-Version: 1.0\r\n\
+            Content-Type: multipart/report; report-type=delivery-status; boundary=\"gone\"\r\n\r\n\
+            ----- Transcript of session follows -----\r\nmail.local: unknown user: ada\r\n\r\n\
+            Reporting-MTA: dns; mx.example.net\r\n\r\nFinal-Recipient: RFC822; <ada@example.org>\r\n\
+            Action: failed\r\nStatus: 5.5.0\r\n";
+        let report = read(inline.as_bytes());
+        assert_eq!(report.recipients, ["ada@example.org"], "{report:?}");
+        assert_eq!(report.family.map(|f| f.name), Some("Sendmail"));
+        assert_eq!(report.kind, Kind::Hard, "{report:?}");
     }
 
     #[test]
