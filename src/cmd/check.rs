@@ -50,11 +50,12 @@ pub fn run(config: Option<&Path>, args: &CheckArgs) -> Result<ExitStatus> {
         );
     }
     println!(
-        "{}: {} items in {} sections; HTML {}, text {}; {}{n} warning{}{}",
+        "{}: {} items in {} sections; HTML {} ({} as sent), text {}; {}{n} warning{}{}",
         ui::path(&composed.issue.path),
         composed.issue.issue.item_count(),
         composed.issue.issue.sections.len(),
         kilobytes(r.html.len()),
+        kilobytes(crate::compose::render::encoded_len(&r.html)),
         kilobytes(r.text.len()),
         if errors > 0 {
             format!("{errors} error{}, ", plural(errors))

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::fmt::{self, Write as _};
 
 use crate::compose::issue::Issue;
-use crate::compose::render::{GMAIL_CLIP_BYTES, Rendered};
+use crate::compose::render::{GMAIL_CLIP_BYTES, Rendered, clip_offset, encoded_len};
 use crate::project::config::Config;
 
 /// Images heavier than this are slow on a phone.
@@ -280,7 +280,7 @@ pub fn fit_warnings(
         ));
         return;
     }
-    let html = rendered.html.len();
+    let html = encoded_len(&rendered.html);
     if html <= GMAIL_CLIP_BYTES {
         return;
     }
@@ -294,10 +294,11 @@ pub fn fit_warnings(
         .take(5)
         .map(|(n, bytes)| format!("item {n} ({:.1} KB)", *bytes as f64 / 1000.0))
         .collect();
-    let how = if config.email.fit {
-        "set newsletter.web_url so that [email] fit can link shortened excerpts to the web version"
+    let how = if config.newsletter.web_url.is_some() {
+        "remove [email] fit = false: fitting shortens the longest excerpts in the email only"
     } else {
-        "set [email] fit = true to shorten the longest excerpts in the email only"
+        "set newsletter.web_url: with a web version to link to, [email] fit shortens the \
+         longest excerpts in the email only"
     };
     out.push(Warning::new(
         Code::ClipFit,
@@ -399,9 +400,9 @@ pub fn warnings(issue: &Issue, rendered: &Rendered, config: &Config) -> Vec<Warn
         );
     }
 
-    let html_len = rendered.html.len();
+    let html_len = encoded_len(&rendered.html);
     if html_len > GMAIL_CLIP_BYTES {
-        let cut = match rendered.facts.last_item_before(GMAIL_CLIP_BYTES) {
+        let cut = match rendered.facts.last_item_before(clip_offset(&rendered.html)) {
             Some(0) => "no item is shown in full".to_string(),
             Some(n) => format!(
                 "item {n} of {} is the last a Gmail reader sees before \"[Message clipped]\"",
@@ -413,8 +414,9 @@ pub fn warnings(issue: &Issue, rendered: &Rendered, config: &Config) -> Vec<Warn
             Code::GmailClip,
             "",
             format!(
-                "the HTML is {} KB, over Gmail's clip size of {} KB: {cut}",
+                "the HTML is {} KB as sent ({} KB decoded), over Gmail's clip size of {} KB: {cut}",
                 html_len / 1000,
+                rendered.html.len() / 1000,
                 GMAIL_CLIP_BYTES / 1000
             ),
         );

@@ -1,28 +1,29 @@
-//! Fitting an issue under Gmail's clip: with `[email] fit = true`, the
-//! email's longest excerpts end early, at a sentence, with "… continue
-//! reading" linking to that item on the web version, longest first, until
-//! the HTML is under the clip size; if even that is not enough, the email
+//! Fitting an issue under Gmail's clip: with `[email] fit` (on by default
+//! when there is a web version), the email's longest excerpts end early, at
+//! a sentence, with "… continue reading" linking to that item on the web
+//! version, until the HTML part as sent (quoted-printable, as Gmail weighs
+//! it) is just under the clip size; if even that is not enough, the email
 //! leaves the excerpts out. Every item keeps its number, title, byline and
-//! link; the web version keeps every excerpt whole.
+//! link; the web version keeps every excerpt whole, and so does the text
+//! part unless `[email] fit_text`.
 
 use super::issue::{LoadedIssue, NumberedItem, Prose};
-use super::render::{GMAIL_CLIP_BYTES, RenderError, Rendered, render};
+use super::render::{GMAIL_CLIP_BYTES, RenderError, Rendered, encoded_len, render};
 use super::templates::Templates;
 use crate::project::Project;
 
-/// Room left under the clip size, for what personalization adds.
-const MARGIN: usize = 2_000;
+/// Room left under the clip size, for what personalization adds (a
+/// reader's name, their unsubscribe link): the fitted email lands between
+/// this and twice this under Gmail's limit.
+const MARGIN: usize = 1_000;
 /// The fewest words an excerpt is cut to, short of leaving it out.
 const MIN_WORDS: usize = 12;
-/// How many times the budget is lowered before giving up.
-const ROUNDS: usize = 10;
 
 /// An item's excerpt, as the fitting weighs it.
 struct Excerpt<'a> {
     item: NumberedItem<'a>,
     text: &'a str,
-    /// The bytes of Markdown kept when the first `n + 1` words are.
-    kept: Vec<usize>,
+    words: usize,
 }
 
 /// An excerpt the email shortened.
@@ -34,10 +35,20 @@ pub struct Shortened {
     pub words_after: usize,
 }
 
+/// What the email is weighed as: its HTML part as sent.
+fn size(rendered: &Rendered) -> usize {
+    encoded_len(&rendered.html)
+}
+
 /// Renders `loaded` again with its longest excerpts shortened until the
-/// HTML fits under the clip. Returns the render that fits (or the shortest
-/// one reached) and what was shortened; `None` when there is nothing to do
-/// (it fits already, or there is no web version to link to).
+/// HTML part, as sent, fits under Gmail's clip, filling what room there
+/// is: every excerpt longer than one word budget is cut to it (at a
+/// sentence), the largest budget that fits found by halving, then the
+/// excerpts cut hardest given back sentences while the email still fits.
+/// Returns the render that fits (or the shortest one reached) and what was
+/// shortened; `None` when there is nothing to do (it fits already, or
+/// there is no web version to link to). The text part stays whole unless
+/// `[email] fit_text`.
 pub fn fit(
     loaded: &LoadedIssue,
     project: &Project,
@@ -45,7 +56,7 @@ pub fn fit(
     rendered: &Rendered,
 ) -> Result<Option<(Rendered, Vec<Shortened>)>, RenderError> {
     let target = GMAIL_CLIP_BYTES - MARGIN;
-    if rendered.html.len() <= target {
+    if size(rendered) <= target {
         return Ok(None);
     }
     let Some(web) = project.config.web_url_for(&loaded.stem()) else {
@@ -56,76 +67,104 @@ pub fn fit(
         .numbered_items()
         .filter_map(|item| {
             let text = item.item.excerpt.as_deref()?;
-            // The bytes kept at each word count.
-            let kept = text
-                .split_whitespace()
-                .scan(0, |sum, w| {
-                    *sum += w.len() + 1;
-                    Some(*sum)
-                })
-                .collect();
-            Some(Excerpt { item, text, kept })
+            Some(Excerpt {
+                item,
+                text,
+                words: words(text),
+            })
         })
         .collect();
-    let longest = excerpts.iter().map(|e| e.kept.len()).max().unwrap_or(0);
-    let saved = |budget: usize| -> usize {
-        excerpts
-            .iter()
-            .filter(|e| e.kept.len() > budget)
-            .map(|e| {
-                let keep = budget.checked_sub(1).map_or(0, |i| e.kept[i]);
-                e.text.len().saturating_sub(keep + LINK_BYTES)
-            })
-            .sum()
-    };
-    // The first budget saves, on paper, what the HTML is over by.
-    let over = rendered.html.len() - target;
-    let mut budget = (MIN_WORDS..=longest)
-        .rev()
-        .find(|b| saved(*b) >= over)
-        .unwrap_or(0);
-    let mut best: Option<(Rendered, Vec<Shortened>)> = None;
-    for _ in 0..ROUNDS {
+    let longest = excerpts.iter().map(|e| e.words).max().unwrap_or(0);
+    // Each excerpt's budget (`None`: whole); the render they make.
+    let attempt = |budgets: &[Option<usize>]| -> Result<(Rendered, Vec<Shortened>), RenderError> {
         let mut shortened_issue = loaded.clone();
         let mut shortened = Vec::new();
-        for excerpt in &excerpts {
+        for (excerpt, budget) in excerpts.iter().zip(budgets) {
+            let Some(budget) = *budget else { continue };
             let number = excerpt.item.number;
             let link = format!("{web}#item-{number}");
             let item =
                 &mut shortened_issue.issue.sections[excerpt.item.section].items[excerpt.item.index];
-            let words_before = excerpt.kept.len();
             if budget == 0 {
                 shortened.push(Shortened {
                     item: number,
-                    words_before,
+                    words_before: excerpt.words,
                     words_after: 0,
                 });
                 item.excerpt = None;
             } else if let Some(short) = shorten(excerpt.text, budget, &link) {
                 shortened.push(Shortened {
                     item: number,
-                    words_before,
+                    words_before: excerpt.words,
                     words_after: words(&short).saturating_sub(CONTINUE_WORDS),
                 });
                 item.excerpt = Prose::new(&short).ok();
             }
         }
-        let again = render(&shortened_issue, project, templates)?;
-        let size = again.html.len();
-        best = Some((again, shortened));
-        if size <= target || budget == 0 {
+        let mut again = render(&shortened_issue, project, templates)?;
+        if !project.config.email.fit_text {
+            again.text.clone_from(&rendered.text);
+        }
+        Ok((again, shortened))
+    };
+    let capped = |cap: usize| -> Vec<Option<usize>> {
+        excerpts
+            .iter()
+            .map(|e| (e.words > cap).then_some(cap))
+            .collect()
+    };
+    // The largest common budget that fits, by halving.
+    let (mut low, mut high) = (MIN_WORDS, longest);
+    let mut best = attempt(&capped(MIN_WORDS))?;
+    if size(&best.0) > target {
+        // Even the shortest cut does not fit: the email leaves the
+        // excerpts out.
+        return Ok(Some(attempt(&capped(0))?));
+    }
+    while low < high {
+        let mid = (low + high).div_ceil(2);
+        let tried = attempt(&capped(mid))?;
+        if size(&tried.0) <= target {
+            low = mid;
+            best = tried;
+        } else {
+            high = mid - 1;
+        }
+    }
+    // Fill what room is left: the excerpts cut hardest get their next
+    // sentences back, one by one, while the email fits.
+    let mut budgets = capped(low);
+    let mut order: Vec<usize> = (0..excerpts.len())
+        .filter(|&i| budgets[i].is_some())
+        .collect();
+    order.sort_by_key(|&i| {
+        let kept = words(&shorten(excerpts[i].text, low, "u").unwrap_or_default());
+        (kept, excerpts[i].item.number)
+    });
+    for i in order {
+        let Some(next) = next_cut(excerpts[i].text, low) else {
+            continue;
+        };
+        let mut trial = budgets.clone();
+        trial[i] = (next < excerpts[i].words).then_some(next);
+        let tried = attempt(&trial)?;
+        if size(&tried.0) <= target {
+            budgets = trial;
+            best = tried;
+        }
+        if target - size(&best.0) < MARGIN / 2 {
             break;
         }
-        // Still over: a budget that saves, on paper, what is still missing
-        // (with a fifth more for the estimate's optimism).
-        let missing = (size - target) * 6 / 5;
-        let from = saved(budget);
-        budget = (MIN_WORDS..budget)
-            .rev()
-            .find(|b| saved(*b) >= from + missing)
-            .unwrap_or(0);
     }
-    Ok(best)
+    Ok(Some(best))
+}
+
+/// The smallest word budget above `budget` at which `excerpt`'s cut keeps
+/// more (its next sentence or paragraph).
+fn next_cut(excerpt: &str, budget: usize) -> Option<usize> {
+    let now = shorten(excerpt, budget, "u").map(|s| words(&s));
+    let total = words(excerpt);
+    (budget + 1..=total).find(|b| shorten(excerpt, *b, "u").map(|s| words(&s)) != now)
 }
 
 /// The words "… continue reading" adds.
@@ -134,10 +173,6 @@ const CONTINUE_WORDS: usize = 3;
 fn words(text: &str) -> usize {
     text.split_whitespace().count()
 }
-
-/// What a "continue reading" link costs in the HTML, about (the saving a
-/// budget brings is the Markdown given up, less this).
-const LINK_BYTES: usize = 110;
 
 /// `excerpt` cut to at most `budget` words, at the end of a paragraph or a
 /// sentence, with "… continue reading" linking to `link`; `None` if it is
@@ -155,8 +190,14 @@ pub fn shorten(excerpt: &str, budget: usize, link: &str) -> Option<String> {
             count += n;
             continue;
         }
-        if kept.is_empty() && budget > 0 {
-            kept.push(first_sentences(paragraph, budget));
+        // The sentences of the next paragraph that fit (a lone first
+        // paragraph is no place to stop when more fits); the first words
+        // of the first paragraph if no sentence ends soon enough.
+        let left = budget - count;
+        let start = first_sentences(paragraph, left);
+        let whole_sentences = kept.is_empty() || ends_sentence(start);
+        if left > 0 && !start.is_empty() && whole_sentences {
+            kept.push(start);
         }
         break;
     }
@@ -187,6 +228,13 @@ fn first_sentences(paragraph: &str, budget: usize) -> &str {
     }
     let end = last_sentence.unwrap_or(end_of_budget);
     paragraph[..end].trim_end()
+}
+
+/// Whether `text` ends a sentence.
+fn ends_sentence(text: &str) -> bool {
+    text.trim_end()
+        .trim_end_matches(['"', '\'', '”', '’', ')', '*', '_'])
+        .ends_with(['.', '!', '?', '…'])
 }
 
 /// Each word of `text` with the byte offset it starts at.
@@ -220,6 +268,11 @@ mod tests {
         assert_eq!(
             shorten("“Quoted.” More words here.", 2, "u").unwrap(),
             "“Quoted.” [… continue reading](u)"
+        );
+        // Never a lone first paragraph when the next one's sentences fit.
+        assert_eq!(
+            shorten("A standfirst.\n\nOne two. Three four five. Six.", 7, "u").unwrap(),
+            "A standfirst.\n\nOne two. Three four five. [… continue reading](u)"
         );
     }
 }

@@ -174,6 +174,12 @@ pub fn escape_html(input: &str) -> String {
     out
 }
 
+/// The length of `text` quoted-printable encoded as a body is (CRLF line
+/// ends).
+pub(crate) fn encoded_qp_len(text: &str) -> usize {
+    encode_qp(text).len()
+}
+
 /// Quoted-printable encodes one piece of a body, with CRLF line ends, ending
 /// it with a soft line break unless it ends with a line break of its own.
 fn encode_qp(text: &str) -> String {

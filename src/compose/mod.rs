@@ -23,7 +23,9 @@ use anyhow::Result;
 
 pub use check::Warning;
 pub use issue::{Issue, LoadedIssue};
-pub use render::{GMAIL_CLIP_BYTES, RenderError, Rendered, TEXT_WIDTH, render};
+pub use render::{
+    GMAIL_CLIP_BYTES, RenderError, Rendered, TEXT_WIDTH, clip_offset, encoded_len, render,
+};
 pub use templates::Templates;
 pub use view::byline;
 
@@ -47,7 +49,7 @@ pub fn compose(config: Option<&Path>, issue: &Path) -> Result<Composed> {
     let templates = Templates::load(&project.templates_dir())?;
     let mut rendered = render::render(&issue, &project, &templates)?;
     let mut shortened = Vec::new();
-    if project.config.email.fit
+    if project.config.fits()
         && let Some((fitted, cut)) = fit::fit(&issue, &project, &templates, &rendered)?
     {
         rendered = fitted;

@@ -15,6 +15,22 @@ use crate::project::Project;
 /// passes about 102 KB.
 pub const GMAIL_CLIP_BYTES: usize = 102_000;
 
+/// The size Gmail weighs against [`GMAIL_CLIP_BYTES`]: the HTML part as
+/// it travels, quoted-printable with CRLF line ends.
+pub fn encoded_len(html: &str) -> usize {
+    crate::compose::merge::encoded_qp_len(html)
+}
+
+/// Where, in the decoded HTML, Gmail's clip falls (about: the encoding's
+/// overhead taken as even through the part).
+pub fn clip_offset(html: &str) -> usize {
+    let encoded = encoded_len(html).max(1);
+    if encoded <= GMAIL_CLIP_BYTES {
+        return html.len();
+    }
+    (GMAIL_CLIP_BYTES as u128 * html.len() as u128 / encoded as u128) as usize
+}
+
 /// Width of the plain-text part.
 pub const TEXT_WIDTH: usize = 78;
 
@@ -149,7 +165,7 @@ fn render_html(
     let mut mjml = templates.render(templates::ISSUE_MJML, &context)?;
     let mut template_time = started.elapsed();
     let mut html = compile_mjml(&mjml, templates, templates::ISSUE_MJML)?;
-    if html.len() > GMAIL_CLIP_BYTES {
+    if encoded_len(&html) > GMAIL_CLIP_BYTES {
         // Gmail will clip: render again with the links a reader needs at the top.
         let again = Instant::now();
         context.insert("clipped", &true);

@@ -146,9 +146,14 @@ fn soft_limit<'de, D: serde::Deserializer<'de>>(d: D) -> Result<NonZeroU32, D::E
 #[serde(deny_unknown_fields)]
 pub struct Email {
     /// Shorten the longest excerpts in the email (never on the web) until
-    /// it fits under Gmail's clip size.
+    /// it fits under Gmail's clip size. On by default whenever there is a
+    /// web version (`newsletter.web_url`) for "continue reading" to link
+    /// to; `fit = false` turns it off.
+    pub fit: Option<bool>,
+    /// Shorten the plain-text part too (Gmail never clips it, so it stays
+    /// whole by default).
     #[serde(default)]
-    pub fit: bool,
+    pub fit_text: bool,
 }
 
 /// `[newsletter]`: identity and footer.
@@ -513,6 +518,12 @@ impl Config {
 
     /// The "view in browser" URL of the issue with this stem, if `web_url` is set.
     /// The stem is one path segment, percent-encoded where it needs to be.
+    /// Whether the email's excerpts are fitted under Gmail's clip:
+    /// `[email] fit`, or, unset, whether there is a web version.
+    pub fn fits(&self) -> bool {
+        self.email.fit.unwrap_or(self.newsletter.web_url.is_some())
+    }
+
     pub fn web_url_for(&self, stem: &str) -> Option<String> {
         let base = self.newsletter.web_url.as_ref()?;
         let mut url = url::Url::parse(base.as_str()).ok()?;

@@ -562,14 +562,17 @@ fn a_clipped_issue_names_the_last_item_and_puts_links_on_top() {
     let o = missive(dir.path(), &["build", issue.to_str().unwrap()]);
     assert_exit(&o, 0);
     let html = read(&dir.path().join("out/synthetic-200.html"));
-    // Item n ends (item n+1 starts) before the clip; item n+1 does not end before it.
+    // Item n ends (item n+1 starts) before the clip; item n+1 does not end
+    // before it. The clip falls where the part as sent reaches 102 KB.
+    let clip = missive::compose::clip_offset(&html);
+    assert!(clip < html.len() && missive::compose::encoded_len(&html) > 102_000);
     let start = |i: usize| html.find(&format!("id=\"item-{i}\"")).unwrap();
     assert!(
-        start(n + 1) <= 102_000,
+        start(n + 1) <= clip,
         "item {n} is not whole before the clip"
     );
     assert!(
-        start(n + 2) > 102_000,
+        start(n + 2) > clip,
         "item {} is whole before the clip too",
         n + 1
     );
@@ -821,7 +824,12 @@ fn fit_brings_long_issues_under_the_clip_and_the_web_version_keeps_every_excerpt
             "excerpts are most of the issue"
         );
 
-        // Without fit: what must go, and which excerpts are largest.
+        // With fit turned off: what must go, and which excerpts are largest.
+        std::fs::write(
+            dir.path().join("missive.toml"),
+            format!("{config}\n[email]\nfit = false\n"),
+        )
+        .unwrap();
         let o = missive(dir.path(), &["check", path.to_str().unwrap()]);
         assert_exit(&o, 0);
         let err = stderr(&o);
@@ -829,13 +837,13 @@ fn fit_brings_long_issues_under_the_clip_and_the_web_version_keeps_every_excerpt
             err.contains("KB must go to fit under Gmail's clip; the largest excerpts: item "),
             "{err}"
         );
-        assert!(err.contains("set [email] fit = true"), "{err}");
+        assert!(err.contains("remove [email] fit = false"), "{err}");
 
-        std::fs::write(
-            dir.path().join("missive.toml"),
-            format!("{config}\n[email]\nfit = true\n"),
-        )
-        .unwrap();
+        // On by default with a web version: the HTML part as sent lands
+        // within 2 KB under the clip, and the text part stays whole.
+        std::fs::write(dir.path().join("missive.toml"), &config).unwrap();
+        let o = missive(dir.path(), &["check", path.to_str().unwrap()]);
+        assert!(stdout(&o).contains(" as sent), text "), "{}", stdout(&o));
         let out = dir.path().join("out");
         let o = build(dir.path(), &path, &out);
         assert_exit(&o, 0);
@@ -845,11 +853,19 @@ fn fit_brings_long_issues_under_the_clip_and_the_web_version_keeps_every_excerpt
             stderr(&o)
         );
         let html = read(&out.join(format!("{stem}.html")));
-        assert!(
-            html.len() < 102_000,
-            "{items} items: the email is {} bytes",
-            html.len()
-        );
+        let sent = missive::compose::encoded_len(&html);
+        if shortened_with_links {
+            assert!(
+                (100_000..=102_000).contains(&sent),
+                "{items} items: the email is {sent} bytes as sent"
+            );
+        } else {
+            // Too many items for even the titles to fit: every excerpt
+            // left out, the rest for the web version's link to carry.
+            assert!(!html.contains("<blockquote"), "{items} items");
+        }
+        let text_part = read(&out.join(format!("{stem}.txt")));
+        assert!(!text_part.contains("continue reading"), "{items} items");
         for numbered in issue.numbered_items() {
             let (n, item) = (numbered.number, numbered.item);
             assert!(html.contains(&format!("id=\"item-{n}\"")), "item {n}");
