@@ -117,9 +117,36 @@ pub fn fit(
     let (mut low, mut high) = (MIN_WORDS, longest);
     let mut best = attempt(&capped(MIN_WORDS))?;
     if size(&best.0) > target {
-        // Even the shortest cut does not fit: the email leaves the
-        // excerpts out.
-        return Ok(Some(attempt(&capped(0))?));
+        // Even the shortest cut does not fit: the fewest excerpts left out
+        // (the longest first) that lets the others keep their opening,
+        // found by halving; all of them if nothing else fits.
+        let mut longest_first: Vec<usize> = (0..excerpts.len()).collect();
+        longest_first.sort_by_key(|&i| {
+            (
+                std::cmp::Reverse(excerpts[i].words),
+                excerpts[i].item.number,
+            )
+        });
+        let leaving_out = |k: usize| -> Vec<Option<usize>> {
+            let mut budgets = capped(MIN_WORDS);
+            for &i in &longest_first[..k] {
+                budgets[i] = Some(0);
+            }
+            budgets
+        };
+        let (mut few, mut many) = (1, excerpts.len());
+        let mut fitted = attempt(&leaving_out(many))?;
+        while few < many {
+            let mid = usize::midpoint(few, many);
+            let tried = attempt(&leaving_out(mid))?;
+            if size(&tried.0) <= target {
+                many = mid;
+                fitted = tried;
+            } else {
+                few = mid + 1;
+            }
+        }
+        return Ok(Some(fitted));
     }
     while low < high {
         let mid = (low + high).div_ceil(2);

@@ -299,6 +299,29 @@ pub fn render_with(source: &str, images: &Images) -> Result<Markdown, TooDeep> {
         let src = format!("src=\"{}\"", super::merge::escape_html(&url));
         html = html.replacen(&src, &format!("width=\"{width}\" {src}"), 1);
     }
+    // Links keep their colour where <style> is dropped (a client's own
+    // link colour may be a dark scheme's light blue on the email's white).
+    if html.contains("<a href=") {
+        html = html.replace("<a href=", "<a style=\"color:#1a5fb4\" href=");
+    }
+    // A quotation within a field keeps a small margin where <style> is
+    // dropped (the browser's own is 40 px on both sides: a phone's line
+    // would hold half its words).
+    if html.contains("<blockquote>") {
+        html = html.replace(
+            "<blockquote>",
+            "<blockquote style=\"margin:8px 0;font-style:italic\">",
+        );
+    }
+    // Every other image (a remote one, whose size is not known here) the
+    // column's width: Outlook for Windows shows an image without one at
+    // its natural size, pushing the layout sideways.
+    if html.contains("<img style=\"max-width:100%;height:auto\" src=") {
+        html = html.replace(
+            "<img style=\"max-width:100%;height:auto\" src=",
+            &format!("<img width=\"{MAX_IMAGE_WIDTH}\" style=\"max-width:100%;height:auto\" src="),
+        );
+    }
     Ok(Markdown {
         html,
         links,
@@ -379,7 +402,7 @@ mod tests {
         assert!(md.html.contains("alt=\"A harbour\""), "{}", md.html);
         assert!(
             md.html
-                .contains("<img style=\"max-width:100%;height:auto\" src=\"https://e.org/b.png\""),
+                .contains("<img width=\"552\" style=\"max-width:100%;height:auto\" src=\"https://e.org/b.png\""),
             "{}",
             md.html
         );
@@ -388,7 +411,10 @@ mod tests {
     #[test]
     fn block_quotes_lists_and_breaks() {
         let md = render("> quoted\n\n- one\n- two\n\n***\n\n1. first");
-        assert!(md.html.contains("<blockquote>"));
+        assert!(
+            md.html
+                .contains("<blockquote style=\"margin:8px 0;font-style:italic\">")
+        );
         assert!(md.html.contains("<ul>"));
         assert!(md.html.contains("<hr />"));
         assert!(md.html.contains("<ol>"));

@@ -25,6 +25,7 @@ pub use check::Warning;
 pub use issue::{Issue, LoadedIssue};
 pub use render::{
     GMAIL_CLIP_BYTES, RenderError, Rendered, TEXT_WIDTH, clip_offset, encoded_len, render,
+    render_web,
 };
 pub use templates::Templates;
 pub use view::byline;

@@ -89,13 +89,34 @@ pub enum RenderError {
 /// second line of defence, for a template that nests deeply.
 const RENDER_STACK: usize = 256 * 1024 * 1024;
 
-/// Renders an issue with the project's templates and config.
+/// Renders an issue's email with the project's templates and config.
 pub fn render(
     issue: &LoadedIssue,
     project: &Project,
     templates: &Templates,
 ) -> Result<Rendered, RenderError> {
-    let (view, mut facts) = view::build(issue, project)?;
+    render_as(issue, project, templates, false)
+}
+
+/// Renders an issue's web version (`missive archive`): the same templates,
+/// told `web`, so the page carries no clip banner and no reply or
+/// unsubscribe line.
+pub fn render_web(
+    issue: &LoadedIssue,
+    project: &Project,
+    templates: &Templates,
+) -> Result<Rendered, RenderError> {
+    render_as(issue, project, templates, true)
+}
+
+fn render_as(
+    issue: &LoadedIssue,
+    project: &Project,
+    templates: &Templates,
+    web: bool,
+) -> Result<Rendered, RenderError> {
+    let (mut view, mut facts) = view::build(issue, project)?;
+    view.web = web;
     let context = tera::Context::from_serialize(&view).expect("the view serializes");
 
     // The HTML and the text part do not depend on each other: render them on
@@ -165,7 +186,8 @@ fn render_html(
     let mut mjml = templates.render(templates::ISSUE_MJML, &context)?;
     let mut template_time = started.elapsed();
     let mut html = compile_mjml(&mjml, templates, templates::ISSUE_MJML)?;
-    if encoded_len(&html) > GMAIL_CLIP_BYTES {
+    let web = context.get("web").and_then(tera::Value::as_bool) == Some(true);
+    if !web && encoded_len(&html) > GMAIL_CLIP_BYTES {
         // Gmail will clip: render again with the links a reader needs at the top.
         let again = Instant::now();
         context.insert("clipped", &true);

@@ -218,11 +218,21 @@ pub fn issue_with_long_excerpts(items: usize) -> String {
     generate(items, Excerpts::Long)
 }
 
+/// An issue like the weekly digest missive is built for, at its longest:
+/// a 2,500-word letter, items in sections of about ten, more than a
+/// quarter of them quoting several paragraphs (300 words and more), most
+/// of the others a paragraph, and the author's comment of several
+/// paragraphs on about one in six.
+pub fn issue_like_a_long_digest(items: usize) -> String {
+    generate(items, Excerpts::Digest)
+}
+
 /// How much the items quote.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Excerpts {
     Usual,
     Long,
+    Digest,
 }
 
 fn generate(items: usize, excerpts: Excerpts) -> String {
@@ -295,13 +305,23 @@ fn write_item(out: &mut String, rng: &mut Rng, number: usize, excerpts: Excerpts
     writeln!(out, "authors = [{}]", authors.join(", ")).unwrap();
     writeln!(out, "source = \"{}\"", rng.pick(SOURCES)).unwrap();
     writeln!(out, "published = 2026-11-{:02}", 1 + rng.below(27)).unwrap();
-    if excerpts == Excerpts::Long {
+    let long = match excerpts {
+        Excerpts::Long => true,
+        Excerpts::Digest => rng.chance(29),
+        Excerpts::Usual => false,
+    };
+    if long {
         let paragraphs: Vec<String> = (0..3 + rng.below(4)).map(|_| rng.paragraph(4)).collect();
         writeln!(out, "excerpt = \"\"\"\n{}\n\"\"\"", paragraphs.join("\n\n")).unwrap();
     } else if rng.chance(70) {
         writeln!(out, "excerpt = \"\"\"\n{}\n\"\"\"", rng.paragraph(3)).unwrap();
     }
-    if excerpts == Excerpts::Long {
+    if excerpts == Excerpts::Digest {
+        if rng.chance(18) {
+            let paragraphs: Vec<String> = (0..2 + rng.below(3)).map(|_| rng.paragraph(4)).collect();
+            writeln!(out, "comment = \"\"\"\n{}\n\"\"\"", paragraphs.join("\n\n")).unwrap();
+        }
+    } else if excerpts == Excerpts::Long {
         if rng.chance(10) {
             writeln!(out, "comment = \"\"\"\n{}\n\"\"\"", rng.paragraph(2)).unwrap();
         }

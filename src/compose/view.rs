@@ -24,6 +24,12 @@ pub struct View {
     pub item_count: usize,
     /// True on the second pass when the HTML is over Gmail's clip size.
     pub clipped: bool,
+    /// The web version (`missive archive`), not the email: no clip banner,
+    /// no reply or unsubscribe in the footer.
+    pub web: bool,
+    /// Minutes the whole issue takes to read, at
+    /// `newsletter.words_per_minute`.
+    pub reading_minutes: u32,
     /// What follows the preheader so that nothing after it shows in the
     /// inbox preview (HTML).
     pub preheader_padding: String,
@@ -45,6 +51,8 @@ pub struct NewsletterView {
     pub toc_label: String,
     pub comment_label: Option<String>,
     pub logo: Option<String>,
+    /// `serve`'s sign-up form, when `[signup]` is set.
+    pub subscribe_url: Option<String>,
 }
 
 impl NewsletterView {
@@ -69,6 +77,7 @@ impl NewsletterView {
             toc_label: newsletter.toc_label.to_string(),
             comment_label: newsletter.comment_label.as_ref().map(ToString::to_string),
             logo: newsletter.logo.as_ref().map(ToString::to_string),
+            subscribe_url: config.subscribe_url(),
         }
     }
 }
@@ -202,7 +211,10 @@ pub fn build(loaded: &LoadedIssue, project: &Project) -> Result<(View, Facts), S
         None => None,
         Some(l) => Some(LetterView {
             greeting: l.greeting.as_ref().map(ToString::to_string),
-            body: md("letter.body".into(), Some(&l.body))?.unwrap_or_default(),
+            body: link_item_references(
+                &md("letter.body".into(), Some(&l.body))?.unwrap_or_default(),
+                issue.item_count(),
+            ),
             signoff: l.signoff.as_ref().map(ToString::to_string),
             signature: l.signature.as_ref().map(ToString::to_string),
         }),
@@ -228,7 +240,8 @@ pub fn build(loaded: &LoadedIssue, project: &Project) -> Result<(View, Facts), S
                     source: item.source.as_ref().map(ToString::to_string),
                     published: item.published.map(|d| d.long()),
                     byline: byline(item),
-                    excerpt: md(field("excerpt"), item.excerpt.as_deref())?,
+                    excerpt: md(field("excerpt"), item.excerpt.as_deref())?
+                        .map(|html| name_continue_reading(&html, number)),
                     comment: md(field("comment"), item.comment.as_deref())?,
                 })
             })
@@ -256,9 +269,90 @@ pub fn build(loaded: &LoadedIssue, project: &Project) -> Result<(View, Facts), S
         sections,
         item_count: issue.item_count(),
         clipped: false,
+        web: false,
+        reading_minutes: reading_minutes(issue, config.newsletter.words_per_minute.get()),
         preheader_padding: PREHEADER_PADDING.repeat(PREHEADER_PADS),
     };
     Ok((view, facts))
+}
+
+/// Minutes to read the issue's words (the letter, the intros, each item's
+/// title, excerpt and comment) at `per_minute`, at least one.
+fn reading_minutes(issue: &crate::compose::issue::Issue, per_minute: u32) -> u32 {
+    let words = |text: &str| text.split_whitespace().count();
+    let mut total = issue.letter.as_ref().map_or(0, |l| words(&l.body));
+    for section in &issue.sections {
+        total += section.intro.as_deref().map_or(0, words);
+        for item in &section.items {
+            total += words(item.title.as_str())
+                + item.excerpt.as_deref().map_or(0, words)
+                + item.comment.as_deref().map_or(0, words);
+        }
+    }
+    u32::try_from(total.div_ceil(per_minute.max(1) as usize))
+        .unwrap_or(u32::MAX)
+        .max(1)
+}
+
+/// The letter's "#12" references to items of the issue, as links to
+/// `#item-12` (outside links and tags; numbers past the last item are
+/// left as they are).
+fn link_item_references(html: &str, items: usize) -> String {
+    static REFERENCE: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(r"(^|[^\w&#])#(\d{1,4})\b").expect("a valid pattern")
+    });
+    let mut out = String::with_capacity(html.len());
+    let mut in_link = false;
+    let mut rest = html;
+    while !rest.is_empty() {
+        let (text, after) = rest.split_at(rest.find('<').unwrap_or(rest.len()));
+        if in_link {
+            out.push_str(text);
+        } else {
+            out.push_str(&REFERENCE.replace_all(text, |c: &regex::Captures| {
+                let n: usize = c[2].parse().unwrap_or(0);
+                if (1..=items).contains(&n) {
+                    format!("{}<a href=\"#item-{n}\">#{n}</a>", &c[1])
+                } else {
+                    c[0].to_string()
+                }
+            }));
+        }
+        let Some(end) = after.find('>') else {
+            out.push_str(after);
+            break;
+        };
+        let tag = &after[..=end];
+        let lower = tag.to_ascii_lowercase();
+        if lower.starts_with("<a ") || lower == "<a>" {
+            in_link = true;
+        } else if lower.starts_with("</a") {
+            in_link = false;
+        }
+        out.push_str(tag);
+        rest = &after[end + 1..];
+    }
+    out
+}
+
+/// An excerpt's "… continue reading" link (what fitting adds), kept in one
+/// piece and described, for screen readers, by its item's title (the
+/// template's `id="t{number}"` on the title).
+fn name_continue_reading(html: &str, number: u32) -> String {
+    const LINK: &str = "<a style=\"color:#1a5fb4\" href=";
+    const TEXT: &str = ">… continue reading</a>";
+    let Some(end) = html.rfind(TEXT) else {
+        return html.to_string();
+    };
+    let Some(start) = html[..end].rfind(LINK) else {
+        return html.to_string();
+    };
+    format!(
+        "{}<a style=\"color:#1a5fb4\" aria-describedby=\"t{number}\" href={}>…\u{a0}continue\u{a0}reading</a>{}",
+        &html[..start],
+        &html[start + LINK.len()..end],
+        &html[end + TEXT.len()..]
+    )
 }
 
 /// `Hugo Bromley and Eyck Freymann, Hoover Institution, November 25, 2026`.
@@ -311,6 +405,26 @@ mod tests {
         assert_eq!(facts.last_item_before(399), Some(2));
         assert_eq!(facts.last_item_before(250), Some(1));
         assert_eq!(facts.last_item_before(150), Some(0));
+    }
+
+    #[test]
+    fn letters_link_their_item_references_and_continue_reading_is_named() {
+        assert_eq!(
+            link_item_references(
+                "<p>See #3 and #12, not #99 or &#39; or <a href=\"x\">#4</a>.</p>",
+                20
+            ),
+            "<p>See <a href=\"#item-3\">#3</a> and <a href=\"#item-12\">#12</a>, not #99 or &#39; or <a href=\"x\">#4</a>.</p>"
+        );
+        let named = name_continue_reading(
+            "<p>Words. <a style=\"color:#1a5fb4\" href=\"https://w/#item-2\">… continue reading</a></p>",
+            2,
+        );
+        assert_eq!(
+            named,
+            "<p>Words. <a style=\"color:#1a5fb4\" aria-describedby=\"t2\" \
+             href=\"https://w/#item-2\">…\u{a0}continue\u{a0}reading</a></p>"
+        );
     }
 
     #[test]

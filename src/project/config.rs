@@ -182,6 +182,21 @@ pub struct Newsletter {
     pub comment_label: Option<OneLine>,
     /// An image shown in place of the name at the top of each issue.
     pub logo: Option<WebUrl>,
+    /// The reading speed behind the reading time under the date.
+    #[serde(
+        default = "default_words_per_minute",
+        deserialize_with = "words_per_minute"
+    )]
+    pub words_per_minute: NonZeroU32,
+}
+
+fn default_words_per_minute() -> NonZeroU32 {
+    NonZeroU32::new(238).expect("non-zero")
+}
+
+fn words_per_minute<'de, D: serde::Deserializer<'de>>(d: D) -> Result<NonZeroU32, D::Error> {
+    let v = in_range(d, 50, 2_000, "words a minute")?;
+    Ok(NonZeroU32::new(u32::try_from(v).expect("in range")).expect("at least 50"))
 }
 
 impl Default for Newsletter {
@@ -198,6 +213,7 @@ impl Default for Newsletter {
             toc_label: default_toc_label(),
             comment_label: None,
             logo: None,
+            words_per_minute: default_words_per_minute(),
         }
     }
 }
@@ -518,6 +534,27 @@ impl Config {
 
     /// The "view in browser" URL of the issue with this stem, if `web_url` is set.
     /// The stem is one path segment, percent-encoded where it needs to be.
+    /// The public address of `missive serve`: `[signup] url`, or the
+    /// scheme and host of `unsubscribe.url`.
+    pub fn serve_url(&self) -> Option<String> {
+        match (
+            self.signup.as_ref().and_then(|s| s.url.as_ref()),
+            &self.unsubscribe.url,
+        ) {
+            (Some(url), _) => Some(url.as_str().trim_end_matches('/').to_string()),
+            (None, Some(unsubscribe)) => url::Url::parse(&unsubscribe.fill("", ""))
+                .ok()
+                .map(|u| u.origin().ascii_serialization()),
+            (None, None) => None,
+        }
+    }
+
+    /// Where a reader signs up (`serve`'s form), when `[signup]` is set.
+    pub fn subscribe_url(&self) -> Option<String> {
+        self.signup.as_ref()?;
+        Some(format!("{}/subscribe", self.serve_url()?))
+    }
+
     /// Whether the email's excerpts are fitted under Gmail's clip:
     /// `[email] fit`, or, unset, whether there is a web version.
     pub fn fits(&self) -> bool {

@@ -51,7 +51,7 @@ pub fn build(project: &Project, out: &Path) -> Result<Vec<Entry>> {
                 path.display()
             );
         }
-        let rendered = render::render(&loaded, project, &templates)
+        let rendered = render::render_web(&loaded, project, &templates)
             .with_context(|| format!("cannot build the web version of {}", path.display()))?;
         let issue = &loaded.issue;
         entries.push(Entry {

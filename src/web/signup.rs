@@ -18,7 +18,7 @@ use axum::body::Bytes;
 use axum::extract::{ConnectInfo, DefaultBodyLimit, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use axum::routing::{get, post};
+use axum::routing::get;
 use governor::{Quota, RateLimiter};
 use serde::Deserialize;
 use sha2::{Digest as _, Sha256};
@@ -140,7 +140,9 @@ pub(super) fn routes(router: Router<Arc<App>>) -> Router<Arc<App>> {
     router
         .route(
             "/subscribe",
-            post(subscribe).layer(DefaultBodyLimit::max(MAX_FORM)),
+            get(subscribe_page)
+                .post(subscribe)
+                .layer(DefaultBodyLimit::max(MAX_FORM)),
         )
         .route("/subscribed", get(thanks))
         .route(
@@ -408,18 +410,12 @@ fn confirmation(
 /// and host of `unsubscribe.url`.
 pub fn base_url(project: &Project) -> Result<String> {
     let label = project.config_label();
-    let signup = project.config.signup.as_ref();
-    match (
-        signup.and_then(|s| s.url.as_ref()),
-        &project.config.unsubscribe.url,
-    ) {
-        (Some(url), _) => Ok(url.as_str().trim_end_matches('/').to_string()),
-        (None, Some(unsubscribe)) => {
-            let url = url::Url::parse(&unsubscribe.fill("", ""))
-                .with_context(|| format!("{}: unsubscribe.url", label.display()))?;
-            Ok(url.origin().ascii_serialization())
+    match project.config.serve_url() {
+        Some(url) => Ok(url),
+        None if project.config.unsubscribe.url.is_some() => {
+            bail!("{}: unsubscribe.url is not a URL", label.display())
         }
-        (None, None) => bail!(
+        None => bail!(
             "{}: set signup.url, where readers reach `missive serve` (the confirmation \
              link starts with it)",
             label.display()
@@ -472,6 +468,30 @@ pub fn invite(project: &Project, email: &lettre::Address, name: &str) -> Result<
 }
 
 /// `GET /subscribed`: the built-in "check your inbox" page.
+/// `GET /subscribe`: the sign-up form, where the "forwarded to you?
+/// subscribe" link of an issue and its web version lands.
+async fn subscribe_page(State(app): State<Arc<App>>) -> Response {
+    let Some(signup) = &app.signup else {
+        return not_here();
+    };
+    let fields: Vec<String> = signup
+        .settings
+        .fields
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    titled_page(
+        StatusCode::OK,
+        &format!("Subscribe to {}", app.name),
+        &format!(
+            "<h1>Subscribe to {}</h1>\n<p>Each issue by email. You will get a message with a link \
+             to confirm; nothing more is sent until you press it.</p>\n{}",
+            escape_html(&app.name),
+            form_html("/subscribe", &fields)
+        ),
+    )
+}
+
 async fn thanks(State(app): State<Arc<App>>) -> Response {
     if app.signup.is_none() {
         return not_here();

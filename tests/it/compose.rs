@@ -172,15 +172,20 @@ fn html_has_the_layout_a_reader_needs() {
     assert!(html.contains("<title>Tides and timetables: what the week meant</title>"));
     // Preheader, table of contents with item ranges, numbered linked items, footer.
     assert!(html.contains("On slow infrastructure, a harbour that learned to float"));
-    assert!(
-        html.contains(
-            "<a href=\"#section-2\">Cities &amp; transit</a> <span class=\"m\">5–11</span>"
-        )
-    );
-    assert!(html.contains("<span class=\"n\">8.</span> <span class=\"l\">VIDEO</span> – <a href=\"https://example.com/video/signal-box\">"));
+    // Ranges that do not break; numbers in a cell of their own beside the
+    // title (hanging in every client), the title as large where <style> is
+    // dropped; excerpts with their own margins.
     assert!(html.contains(
-        "<blockquote style=\"border-left:3px solid #c9c2b2;padding-left:12px\"><p>Most of the world’s container tonnage"
+        "<a href=\"#section-2\" style=\"color:#1a5fb4\">Cities &amp; transit</a> <span class=\"m nw\">5–11</span>"
     ));
+    assert!(html.contains("<td class=\"n\" width=\"34\" valign=\"top\">8.</td><td><h3 id=\"t8\" style=\"font-size:21px\"><a name=\"item-8\"></a><span class=\"l\">VIDEO</span> – <a href=\"https://example.com/video/signal-box\" style=\"color:#1f1f1f\">"));
+    assert!(html.contains(
+        "<blockquote style=\"margin:8px 0;border-left:3px solid #c9c2b2;padding-left:12px\"><p>Most of the world’s container tonnage"
+    ));
+    // A reading time under the date; Apple's data detectors kept off.
+    assert!(html.contains(" min read</span>"));
+    assert!(html.contains("format-detection"));
+    assert!(html.contains("x-apple-data-detectors"));
     assert!(html.contains("12 Harbour Row<br />Anytown AB1 2CD"));
     assert!(html.contains(
         "href=\"https://slowcommute.example.com/issues/2026-11-27-tides-and-timetables/\""

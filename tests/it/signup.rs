@@ -1067,3 +1067,56 @@ fn problems_are_logged_in_the_logs_format_with_addresses_masked() {
     assert_eq!(refusals[1]["limit"], "honeypot", "{log}");
     assert_eq!(refusals[1]["total"], 2, "{log}");
 }
+
+/// The web version of an issue is a web page: it invites a reader who was
+/// forwarded the issue to subscribe, at `serve`'s own form; the email's
+/// footer does too; neither the page nor a long issue's web version carries
+/// the email's clip banner, reply line or unsubscribe.
+#[test]
+fn the_web_version_and_the_email_invite_a_forwarded_reader_to_the_form() {
+    let s = Signups::start("", "");
+    let p = &s.project;
+    // A long issue beside the example: its email is clipped.
+    let long = synthetic_issue(&p.path().join("issues"), 200);
+    let o = p.run(&["archive", "--out", "site"], &[]);
+    assert_exit(&o, 0);
+    let subscribe = format!("href=\"http://127.0.0.1:{}/subscribe\"", s.port);
+    let stem = long.file_stem().unwrap().to_string_lossy().into_owned();
+    for page in ["2026-11-27-tides-and-timetables".to_string(), stem.clone()] {
+        let html =
+            std::fs::read_to_string(p.path().join(format!("site/{page}/index.html"))).unwrap();
+        assert!(html.contains(&subscribe), "{page}: no subscribe link");
+        for email_only in [
+            "if your mail app cuts it short",
+            "Reply to this email",
+            "mailto:",
+            "View this issue in your browser",
+            ">Unsubscribe<",
+        ] {
+            assert!(!html.contains(email_only), "{page}: {email_only}");
+        }
+    }
+    let web = std::fs::read_to_string(p.path().join(format!("site/{stem}/index.html"))).unwrap();
+    for n in 1..=200 {
+        assert!(web.contains(&format!("id=\"item-{n}\"")), "item {n}");
+    }
+    // The email of the long issue is clipped and says so; its footer
+    // invites a forwarded reader too.
+    let out = p.path().join("out");
+    assert_exit(&build(p.path(), &long, &out), 0);
+    let email = std::fs::read_to_string(out.join(format!("{stem}.html"))).unwrap();
+    assert!(email.contains("if your mail app cuts it short"));
+    assert!(email.contains(&format!("Forwarded to you? <a {subscribe}")));
+
+    // The form is served where the link lands, posting back to serve.
+    let (status, page) = s.get("/subscribe");
+    assert_eq!(status, 200, "{page}");
+    for field in [
+        "<form method=\"post\" action=\"/subscribe\"",
+        "name=\"email\"",
+        "name=\"name\"",
+        "name=\"city\"",
+    ] {
+        assert!(page.contains(field), "{field}: {page}");
+    }
+}

@@ -98,8 +98,8 @@ try {
     await page.evaluate(() => document.querySelectorAll("style").forEach((s) => s.remove()));
     const bare = await page.evaluate(() => {
       const px = (el) => parseFloat(getComputedStyle(el).fontSize);
-      const body = document.querySelector("blockquote p, .c p, p");
-      const comment = document.querySelector(".c");
+      const body = document.querySelector("blockquote p, .c td p, p");
+      const comment = document.querySelector(".c td");
       return {
         styles: document.querySelectorAll("style").length,
         title: px(document.querySelector("h3")),
