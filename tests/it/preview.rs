@@ -279,12 +279,16 @@ fn the_page_works_in_a_real_browser() {
     let p = Preview::start(&[]);
     let shots = p.dir.path().join("screenshots");
     std::fs::create_dir(&shots).unwrap();
+    // A long issue, whose email Gmail clips even fitted.
+    let long = p.dir.path().join("long.toml");
+    std::fs::write(&long, missive::synthetic::issue(200)).unwrap();
     let o = Command::new("node")
         .arg(repo().join("tests/preview/e2e.mjs"))
         .arg(&p.url)
         .arg(p.issue())
         .arg(&shots)
         .arg(p.dir.path().join("outbox"))
+        .arg(&long)
         .output()
         .expect("node runs (bash tests/run installs it with playwright-core and chromium)");
     assert_exit(&o, 0);

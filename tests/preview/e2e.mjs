@@ -6,7 +6,7 @@ import { check, launch } from "./browser.mjs";
 import { readFileSync, writeFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 
-const [url, issuePath, shots, outbox] = process.argv.slice(2);
+const [url, issuePath, shots, outbox, longIssuePath] = process.argv.slice(2);
 const original = readFileSync(issuePath, "utf8");
 
 const context = await launch({ viewport: { width: 1280, height: 900 } });
@@ -24,6 +24,42 @@ try {
         "the mobile frame shows the item titles");
   check((await page.textContent("#subject")) === "Tides and timetables: what the week meant", "the subject is shown");
   await page.screenshot({ path: join(shots, "preview-1280.png") });
+
+  // The inbox line: who, the subject, and the preheader's first 90
+  // characters, as Gmail shows them.
+  const first = await (await fetch(url + "state")).json();
+  check((await page.textContent("#inbox-from")) === "Matt Example", "the inbox line names the sender as From does");
+  check((await page.textContent("#inbox-subject")) === first.subject, "the inbox line has the subject");
+  const preview = await page.textContent("#inbox-preview");
+  check(preview.startsWith("– On slow infrastructure") && first.preview_text.length <= 90,
+        "the inbox line has the preheader: " + preview);
+  // The frames end inside the window.
+  const bottoms = await page.evaluate(() => ["desktop-frame", "mobile-frame"].map(
+    (id) => document.getElementById(id).getBoundingClientRect().bottom));
+  check(bottoms.every((b) => b <= 900), "the frames fit the window (bottoms " + bottoms.join(", ") + ")");
+  // Dark mode: the email's own dark colours; without <style>: none left.
+  const frameBody = () => page.evaluate(() => {
+    const doc = document.getElementById("desktop-frame").contentDocument;
+    let bg = "";
+    for (let e = doc.querySelector("h3"); e && !bg; e = e.parentElement) {
+      const c = getComputedStyle(e).backgroundColor;
+      if (c !== "rgba(0, 0, 0, 0)") bg = c;
+    }
+    return { bg, styles: doc.querySelectorAll("style").length };
+  });
+  await page.check("#dark");
+  await page.waitForFunction(() => /161616|rgb\(22, 22, 22\)/.test(getComputedStyle(document.getElementById("desktop-frame")
+    .contentDocument.querySelector(".bg")).backgroundColor), null, { timeout: 5000 });
+  await page.screenshot({ path: join(shots, "preview-dark.png") });
+  check((await frameBody()).bg === "rgb(22, 22, 22)", "dark mode shows the email's dark colours");
+  await page.uncheck("#dark");
+  await page.check("#nostyle");
+  await page.waitForFunction(() => document.getElementById("desktop-frame").contentDocument.querySelectorAll("style").length === 0,
+    null, { timeout: 5000 });
+  check((await frameBody()).styles === 0, "without <style> the frame has none");
+  await page.uncheck("#nostyle");
+  check(await page.frameLocator("#desktop-frame").locator("#missive-clip").count() === 0,
+        "no clip line where Gmail does not clip");
 
   // The plain-text tab shows exactly the text part.
   await page.click("nav button[data-tab=text]");
@@ -60,6 +96,22 @@ try {
   await page.waitForSelector("#error", { state: "hidden" });
   await desktop.getByText("Tides and timetables: what the week meant").first().waitFor({ timeout: 10000 });
   check(await page.isVisible("#frames"), "the email is back after the fix");
+
+  // A long issue: the line where Gmail clips, before the first item it cuts.
+  v = await version();
+  writeFileSync(issuePath, readFileSync(longIssuePath, "utf8"));
+  await waitVersionAbove(v);
+  const long = await (await fetch(url + "state")).json();
+  check(long.clip_before !== null && long.html_sent_bytes > 102000, "the long issue is clipped: " + long.clip_before);
+  await page.frameLocator("#desktop-frame").locator("#missive-clip").waitFor({ timeout: 10000 });
+  const next = await page.evaluate(() =>
+    document.getElementById("desktop-frame").contentDocument.getElementById("missive-clip").nextElementSibling.id);
+  check(next === long.clip_before, "the clip line stands before " + next);
+  await page.frameLocator("#desktop-frame").locator("#missive-clip").scrollIntoViewIfNeeded();
+  await page.screenshot({ path: join(shots, "preview-clip.png") });
+  v = await version();
+  writeFileSync(issuePath, original);
+  await waitVersionAbove(v);
 
   // The send-test button goes through the configured transport (a file outbox here).
   const before = readdirSync(outbox).length;

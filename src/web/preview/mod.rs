@@ -56,7 +56,16 @@ pub struct Snapshot {
     /// check's problems.
     pub warnings: Vec<Finding>,
     pub html_bytes: usize,
+    /// The HTML part as sent (quoted-printable), as Gmail weighs it.
+    pub html_sent_bytes: usize,
     pub text_bytes: usize,
+    /// The inbox line: who it is from, and the first 90 characters of the
+    /// preheader (or, without one, of the email) as Gmail shows them.
+    pub from: String,
+    pub preview_text: String,
+    /// Where Gmail clips the email, when it does: the id of the element
+    /// (`item-N`, `footer`) the cut falls before.
+    pub clip_before: Option<String>,
     /// Whose copy this is.
     pub reader: String,
     pub render_ms: f64,
@@ -192,12 +201,43 @@ fn personalized(composed: &Composed, as_email: Option<&str>) -> Snapshot {
     let lookup = reader_values(&reader, &email, links.primary());
     let html = composed.rendered.html_merge().fill(&lookup);
     let text = composed.rendered.text_merge().fill(&lookup);
+    let issue = &composed.issue.issue;
+    let preview_text: String = issue
+        .preheader
+        .as_ref()
+        .map_or_else(
+            || text.split_whitespace().collect::<Vec<_>>().join(" "),
+            ToString::to_string,
+        )
+        .chars()
+        .take(90)
+        .collect();
+    let clip_before =
+        (crate::compose::encoded_len(&html) > crate::compose::GMAIL_CLIP_BYTES).then(|| {
+            let facts = &composed.rendered.facts;
+            let at = crate::compose::clip_offset(&composed.rendered.html);
+            match facts.last_item_before(at) {
+                Some(n) => format!("item-{}", n + 1),
+                None => "footer".to_string(),
+            }
+        });
     Snapshot {
         version: 0,
         error: None,
-        subject: composed.issue.issue.subject.to_string(),
+        subject: issue.subject.to_string(),
         html_bytes: html.len(),
+        html_sent_bytes: crate::compose::encoded_len(&html),
         text_bytes: text.len(),
+        from: composed
+            .project
+            .config
+            .newsletter
+            .from
+            .as_ref()
+            .map(ToString::to_string)
+            .unwrap_or_default(),
+        preview_text,
+        clip_before,
         html,
         text,
         mjml: composed.rendered.mjml.clone(),
