@@ -55,7 +55,7 @@ pub fn run(config: Option<&Path>, args: &CheckArgs) -> Result<ExitStatus> {
         composed.issue.issue.item_count(),
         composed.issue.issue.sections.len(),
         kilobytes(r.html.len()),
-        kilobytes(crate::compose::render::encoded_len(&r.html)),
+        kilobytes(r.sent_bytes),
         kilobytes(r.text.len()),
         if errors > 0 {
             format!("{errors} error{}, ", plural(errors))

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::fmt::{self, Write as _};
 
 use crate::compose::issue::Issue;
-use crate::compose::render::{GMAIL_CLIP_BYTES, Rendered, clip_offset, encoded_len};
+use crate::compose::render::{GMAIL_CLIP_BYTES, Rendered, clip_offset};
 use crate::project::config::Config;
 
 /// Images heavier than this are slow on a phone.
@@ -280,7 +280,7 @@ pub fn fit_warnings(
         ));
         return;
     }
-    let html = encoded_len(&rendered.html);
+    let html = rendered.sent_bytes;
     if html <= GMAIL_CLIP_BYTES {
         return;
     }
@@ -294,7 +294,11 @@ pub fn fit_warnings(
         .take(5)
         .map(|(n, bytes)| format!("item {n} ({:.1} KB)", *bytes as f64 / 1000.0))
         .collect();
-    let how = if config.newsletter.web_url.is_some() {
+    let excerpt_bytes: usize = excerpts.iter().map(|(_, b)| b).sum();
+    let how = if config.fits() && html.saturating_sub(excerpt_bytes) > GMAIL_CLIP_BYTES {
+        "even without every excerpt it would not fit, so fitting leaves the email as it is: \
+         fewer items, or shorter comments and letter, would fit; the web version has everything"
+    } else if config.newsletter.web_url.is_some() {
         "remove [email] fit = false: fitting shortens the longest excerpts in the email only"
     } else {
         "set newsletter.web_url: with a web version to link to, [email] fit shortens the \
@@ -400,7 +404,7 @@ pub fn warnings(issue: &Issue, rendered: &Rendered, config: &Config) -> Vec<Warn
         );
     }
 
-    let html_len = encoded_len(&rendered.html);
+    let html_len = rendered.sent_bytes;
     if html_len > GMAIL_CLIP_BYTES {
         let cut = match rendered.facts.last_item_before(clip_offset(&rendered.html)) {
             Some(0) => "no item is shown in full".to_string(),

@@ -41,6 +41,7 @@ pub fn confirmation(
         source,
     })?;
     Ok(Rendered {
+        sent_bytes: super::render::encoded_len(&html),
         mjml,
         html,
         text,

@@ -8,7 +8,9 @@
 //! part unless `[email] fit_text`.
 
 use super::issue::{LoadedIssue, NumberedItem, Prose};
-use super::render::{GMAIL_CLIP_BYTES, RenderError, Rendered, encoded_len, render};
+use super::render::{
+    GMAIL_CLIP_BYTES, RenderError, Rendered, encoded_len, render, render_html_only,
+};
 use super::templates::Templates;
 use crate::project::Project;
 
@@ -16,6 +18,8 @@ use crate::project::Project;
 /// reader's name, their unsubscribe link): the fitted email lands between
 /// this and twice this under Gmail's limit.
 const MARGIN: usize = 1_000;
+/// What an excerpt's quotation adds to its words in the HTML, about.
+const EXCERPT_MARKUP: usize = 90;
 /// The fewest words an excerpt is cut to, short of leaving it out.
 const MIN_WORDS: usize = 12;
 
@@ -37,7 +41,7 @@ pub struct Shortened {
 
 /// What the email is weighed as: its HTML part as sent.
 fn size(rendered: &Rendered) -> usize {
-    encoded_len(&rendered.html)
+    rendered.sent_bytes
 }
 
 /// Renders `loaded` again with its longest excerpts shortened until the
@@ -74,6 +78,17 @@ pub fn fit(
             })
         })
         .collect();
+    // When even leaving every excerpt out cannot bring it under (judged
+    // from what the excerpts weigh as sent, with their quotation's markup),
+    // fitting cannot prevent the clip: the email stays as written, and
+    // `check` says how much must go.
+    let excerpts_weigh: usize = excerpts
+        .iter()
+        .map(|e| encoded_len(e.text) + EXCERPT_MARKUP)
+        .sum();
+    if size(rendered).saturating_sub(excerpts_weigh) > target + MARGIN {
+        return Ok(None);
+    }
     let longest = excerpts.iter().map(|e| e.words).max().unwrap_or(0);
     // Each excerpt's budget (`None`: whole); the render they make.
     let attempt = |budgets: &[Option<usize>]| -> Result<(Rendered, Vec<Shortened>), RenderError> {
@@ -101,10 +116,14 @@ pub fn fit(
                 item.excerpt = Prose::new(&short).ok();
             }
         }
-        let mut again = render(&shortened_issue, project, templates)?;
-        if !project.config.email.fit_text {
-            again.text.clone_from(&rendered.text);
-        }
+        // The text part, when it stays whole, is the one already rendered.
+        let again = if project.config.email.fit_text {
+            render(&shortened_issue, project, templates)?
+        } else {
+            let mut html = render_html_only(&shortened_issue, project, templates)?;
+            html.text.clone_from(&rendered.text);
+            html
+        };
         Ok((again, shortened))
     };
     let capped = |cap: usize| -> Vec<Option<usize>> {
@@ -136,6 +155,11 @@ pub fn fit(
         };
         let (mut few, mut many) = (1, excerpts.len());
         let mut fitted = attempt(&leaving_out(many))?;
+        if size(&fitted.0) > target {
+            // Not even without any: the email shows as many whole items
+            // as it can before the clip.
+            return Ok(Some(fitted));
+        }
         while few < many {
             let mid = usize::midpoint(few, many);
             let tried = attempt(&leaving_out(mid))?;
@@ -159,28 +183,42 @@ pub fn fit(
         }
     }
     // Fill what room is left: the excerpts cut hardest get their next
-    // sentences back, one by one, while the email fits.
+    // sentences back, one by one, while the email fits — weighed first by
+    // what their words cost as sent (a tenth more for the markup), then
+    // rendered once, giving back the last taken until it fits.
     let mut budgets = capped(low);
     let mut order: Vec<usize> = (0..excerpts.len())
         .filter(|&i| budgets[i].is_some())
         .collect();
-    order.sort_by_key(|&i| {
-        let kept = words(&shorten(excerpts[i].text, low, "u").unwrap_or_default());
-        (kept, excerpts[i].item.number)
-    });
+    let kept = |i: usize, budget: usize| {
+        shorten(excerpts[i].text, budget, "u").unwrap_or_else(|| excerpts[i].text.to_string())
+    };
+    order.sort_by_key(|&i| (words(&kept(i, low)), excerpts[i].item.number));
+    let mut room = target.saturating_sub(size(&best.0));
+    let mut taken: Vec<(usize, Option<usize>)> = Vec::new();
     for i in order {
         let Some(next) = next_cut(excerpts[i].text, low) else {
             continue;
         };
-        let mut trial = budgets.clone();
-        trial[i] = (next < excerpts[i].words).then_some(next);
-        let tried = attempt(&trial)?;
-        if size(&tried.0) <= target {
-            budgets = trial;
-            best = tried;
+        let more = encoded_len(&kept(i, next)).saturating_sub(encoded_len(&kept(i, low)));
+        let cost = more + more / 10;
+        if cost < room {
+            room -= cost;
+            taken.push((i, budgets[i]));
+            budgets[i] = (next < excerpts[i].words).then_some(next);
         }
-        if target - size(&best.0) < MARGIN / 2 {
-            break;
+    }
+    if !taken.is_empty() {
+        loop {
+            let tried = attempt(&budgets)?;
+            if size(&tried.0) <= target {
+                best = tried;
+                break;
+            }
+            let Some((i, before)) = taken.pop() else {
+                break;
+            };
+            budgets[i] = before;
         }
     }
     Ok(Some(best))

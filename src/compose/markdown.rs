@@ -363,7 +363,8 @@ mod tests {
         assert_eq!(md.html.matches("href=").count(), 1, "{}", md.html);
         assert!(!md.html.contains("src="), "{}", md.html);
         assert!(
-            md.html.contains("<a href=\"https://e.org/\">ok</a>"),
+            md.html
+                .contains("<a style=\"color:#1a5fb4\" href=\"https://e.org/\">ok</a>"),
             "{}",
             md.html
         );
@@ -381,7 +382,7 @@ mod tests {
         let md = render("Hello *world*.\n\nSee [the report](https://example.org/r).");
         assert_eq!(
             md.html,
-            "<p>Hello <em>world</em>.</p>\n<p>See <a href=\"https://example.org/r\">the report</a>.</p>"
+            "<p>Hello <em>world</em>.</p>\n<p>See <a style=\"color:#1a5fb4\" href=\"https://example.org/r\">the report</a>.</p>"
         );
         assert_eq!(md.links, vec!["https://example.org/r"]);
     }
@@ -428,7 +429,7 @@ mod tests {
         );
         assert!(
             md.html.contains(
-                "See <a href=\"https://example.org/a/b?c=1\">https://example.org/a/b?c=1</a>. Or"
+                "See <a style=\"color:#1a5fb4\" href=\"https://example.org/a/b?c=1\">https://example.org/a/b?c=1</a>. Or"
             ),
             "{}",
             md.html

@@ -39,6 +39,8 @@ pub const TEXT_WIDTH: usize = 78;
 pub struct Rendered {
     pub mjml: String,
     pub html: String,
+    /// The HTML part's size as sent ([`encoded_len`]), what Gmail weighs.
+    pub sent_bytes: usize,
     pub text: String,
     /// Links, images and item positions, for `check`.
     pub facts: Facts,
@@ -95,7 +97,17 @@ pub fn render(
     project: &Project,
     templates: &Templates,
 ) -> Result<Rendered, RenderError> {
-    render_as(issue, project, templates, false)
+    render_as(issue, project, templates, false, true)
+}
+
+/// Renders an issue's email without its text part (left empty): what
+/// fitting weighs, many times over, when the text part stays whole.
+pub(crate) fn render_html_only(
+    issue: &LoadedIssue,
+    project: &Project,
+    templates: &Templates,
+) -> Result<Rendered, RenderError> {
+    render_as(issue, project, templates, false, false)
 }
 
 /// Renders an issue's web version (`missive archive`): the same templates,
@@ -106,7 +118,7 @@ pub fn render_web(
     project: &Project,
     templates: &Templates,
 ) -> Result<Rendered, RenderError> {
-    render_as(issue, project, templates, true)
+    render_as(issue, project, templates, true, true)
 }
 
 fn render_as(
@@ -114,6 +126,7 @@ fn render_as(
     project: &Project,
     templates: &Templates,
     web: bool,
+    with_text: bool,
 ) -> Result<Rendered, RenderError> {
     let (mut view, mut facts) = view::build(issue, project)?;
     view.web = web;
@@ -125,6 +138,9 @@ fn render_as(
     let (html, text) = std::thread::scope(|scope| {
         let text = thread().spawn_scoped(scope, || {
             let started = Instant::now();
+            if !with_text {
+                return Ok((String::new(), started.elapsed()));
+            }
             let text_html = templates.render(templates::ISSUE_TEXT, &context)?;
             let text =
                 text::from_html(&text_html, TEXT_WIDTH).map_err(|source| RenderError::Text {
@@ -139,6 +155,7 @@ fn render_as(
     let HtmlRender {
         mjml,
         html,
+        sent_bytes,
         template_time,
         mjml_time,
     } = html?;
@@ -153,6 +170,7 @@ fn render_as(
     Ok(Rendered {
         mjml,
         html,
+        sent_bytes,
         text,
         facts,
         timings,
@@ -174,6 +192,7 @@ fn joined<T>(
 struct HtmlRender {
     mjml: String,
     html: String,
+    sent_bytes: usize,
     template_time: Duration,
     mjml_time: Duration,
 }
@@ -187,17 +206,20 @@ fn render_html(
     let mut template_time = started.elapsed();
     let mut html = compile_mjml(&mjml, templates, templates::ISSUE_MJML)?;
     let web = context.get("web").and_then(tera::Value::as_bool) == Some(true);
-    if !web && encoded_len(&html) > GMAIL_CLIP_BYTES {
+    let mut sent_bytes = encoded_len(&html);
+    if !web && sent_bytes > GMAIL_CLIP_BYTES {
         // Gmail will clip: render again with the links a reader needs at the top.
         let again = Instant::now();
         context.insert("clipped", &true);
         mjml = templates.render(templates::ISSUE_MJML, &context)?;
         template_time += again.elapsed();
         html = compile_mjml(&mjml, templates, templates::ISSUE_MJML)?;
+        sent_bytes = encoded_len(&html);
     }
     Ok(HtmlRender {
         mjml,
         html,
+        sent_bytes,
         template_time,
         mjml_time: started.elapsed().saturating_sub(template_time),
     })
