@@ -2,10 +2,12 @@
 //! when there is a web version), the email's longest excerpts end early, at
 //! a sentence, with "… continue reading" linking to that item on the web
 //! version, until the HTML part as sent (quoted-printable, as Gmail weighs
-//! it) is just under the clip size; if even that is not enough, the email
-//! leaves the excerpts out. Every item keeps its number, title, byline and
-//! link; the web version keeps every excerpt whole, and so does the text
-//! part unless `[email] fit_text`.
+//! it) is just under the clip size; if a dozen words each are still too
+//! many, the email leaves out the fewest of the longest excerpts it must,
+//! and if even leaving every one out would not do, it stays as written.
+//! Every item keeps its number, title, byline and link; the web version
+//! keeps every excerpt whole, and so does the text part unless `[email]
+//! fit_text`.
 
 use super::issue::{LoadedIssue, NumberedItem, Prose};
 use super::render::{
@@ -48,11 +50,12 @@ fn size(rendered: &Rendered) -> usize {
 /// HTML part, as sent, fits under Gmail's clip, filling what room there
 /// is: every excerpt longer than one word budget is cut to it (at a
 /// sentence), the largest budget that fits found by halving, then the
-/// excerpts cut hardest given back sentences while the email still fits.
-/// Returns the render that fits (or the shortest one reached) and what was
-/// shortened; `None` when there is nothing to do (it fits already, or
-/// there is no web version to link to). The text part stays whole unless
-/// `[email] fit_text`.
+/// excerpts cut hardest given back sentences while the email still fits;
+/// when even a dozen words each are too many, the fewest of the longest
+/// excerpts are left out. Returns the render that fits and what was
+/// shortened; `None` when there is nothing to do (it fits already, there is
+/// no web version to link to, or not even leaving every excerpt out would
+/// bring it under). The text part stays whole unless `[email] fit_text`.
 pub fn fit(
     loaded: &LoadedIssue,
     project: &Project,

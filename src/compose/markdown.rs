@@ -18,6 +18,8 @@ pub struct Images {
     /// The web address (`{web_url}/{stem}/`), where the archive
     /// puts its images; `None` when `web_url` is not set.
     pub base: Option<String>,
+    /// The widths `check --links` measured of remote images.
+    pub remote_widths: std::sync::Arc<super::images::Widths>,
 }
 
 /// The widest an image shows: the email's 600 px less its margins.
@@ -46,6 +48,8 @@ pub struct Markdown {
     pub unsafe_links: Vec<String>,
     /// Images that are files of the project.
     pub local_images: Vec<LocalImage>,
+    /// Sources of the images that are not (`http(s)://` addresses).
+    pub remote_images: Vec<String>,
 }
 
 /// Whether an image source is a file of the project rather than an address.
@@ -140,6 +144,7 @@ pub fn render_with(source: &str, images: &Images) -> Result<Markdown, TooDeep> {
     let mut images_without_alt = Vec::new();
     let mut unsafe_links = Vec::new();
     let mut local_images = Vec::new();
+    let mut remote_images = Vec::new();
     // The width to write on each local image whose size is known.
     let mut widths: Vec<(String, u32)> = Vec::new();
     // The image being read: its source and whether any alt text was seen.
@@ -239,6 +244,10 @@ pub fn render_with(source: &str, images: &Images) -> Result<Markdown, TooDeep> {
             Event::Start(Tag::Image { ref dest_url, .. }) => {
                 image = Some((dest_url.to_string(), false));
                 dropped.push(false);
+                remote_images.push(dest_url.to_string());
+                if let Some(width) = images.remote_widths.get(dest_url.as_ref()) {
+                    widths.push((dest_url.to_string(), (*width).min(MAX_IMAGE_WIDTH)));
+                }
                 event
             }
             Event::End(TagEnd::Link) => {
@@ -328,6 +337,7 @@ pub fn render_with(source: &str, images: &Images) -> Result<Markdown, TooDeep> {
         images_without_alt,
         unsafe_links,
         local_images,
+        remote_images,
     })
 }
 

@@ -132,6 +132,8 @@ pub struct Facts {
     pub unsafe_links: Vec<(String, String)>,
     /// `(field path, image)` of the issue's own image files.
     pub local_images: Vec<(String, super::markdown::LocalImage)>,
+    /// Sources of the remote images, whose widths `check --links` measures.
+    pub remote_images: Vec<String>,
     /// Byte offset in the HTML where each item starts (index 0 is item 1),
     /// when the template marks items with `id="item-N"`.
     pub item_starts: Vec<usize>,
@@ -176,6 +178,7 @@ pub fn build(loaded: &LoadedIssue, project: &Project) -> Result<(View, Facts), S
     let images = markdown::Images {
         root: project.root.clone(),
         base: config.web_url_for(&loaded.stem()),
+        remote_widths: std::sync::Arc::new(super::images::load(&project.state_dir())),
     };
     let mut md = |field: String, source: Option<&str>| -> Result<Option<String>, SourceError> {
         let Some(source) = source else {
@@ -198,6 +201,7 @@ pub fn build(loaded: &LoadedIssue, project: &Project) -> Result<(View, Facts), S
                 .into_iter()
                 .map(|i| (field.clone(), i)),
         );
+        facts.remote_images.extend(rendered.remote_images);
         facts.images_without_alt.extend(
             rendered
                 .images_without_alt

@@ -298,12 +298,78 @@ pub fn check_links(
     fresh: bool,
 ) -> Result<Vec<linkcheck::Checked>> {
     let client = fetch::checker(&composed.project, linkcheck::TIMEOUT)?;
-    linkcheck::check(
+    let checked = linkcheck::check(
         &client,
         link_targets(composed),
         &linkcheck::cache_path(&composed.project.state_dir()),
         fresh,
-    )
+    )?;
+    measure_images(&client, composed, fresh)?;
+    Ok(checked)
+}
+
+/// The widths of the remote images not measured yet (all of them,
+/// `fresh`), from the first 64 KB of each, kept for the renderer
+/// (`compose::images`); an image that cannot be fetched or read keeps the
+/// column's width.
+fn measure_images(
+    client: &reqwest::Client,
+    composed: &crate::compose::Composed,
+    fresh: bool,
+) -> Result<()> {
+    let state = composed.project.state_dir();
+    let mut widths = crate::compose::images::load(&state);
+    let mut wanted: Vec<String> = composed
+        .rendered
+        .facts
+        .remote_images
+        .iter()
+        .filter(|u| u.starts_with("http://") || u.starts_with("https://"))
+        .filter(|u| fresh || !widths.contains_key(*u))
+        .cloned()
+        .collect();
+    wanted.sort();
+    wanted.dedup();
+    if wanted.is_empty() {
+        return Ok(());
+    }
+    let measured = crate::runtime()?.block_on(async {
+        let mut out = Vec::new();
+        for url in wanted {
+            if let Some(width) = image_width(client, &url).await {
+                out.push((url, width));
+            }
+        }
+        out
+    });
+    widths.extend(measured);
+    crate::compose::images::save(&state, &widths)
+}
+
+/// An image's width, read from the start of the file.
+async fn image_width(client: &reqwest::Client, url: &str) -> Option<u32> {
+    const HEAD_BYTES: usize = 64 * 1024;
+    let mut response = client
+        .get(url)
+        .header(
+            reqwest::header::RANGE,
+            format!("bytes=0-{}", HEAD_BYTES - 1),
+        )
+        .send()
+        .await
+        .ok()?;
+    if !response.status().is_success() {
+        return None;
+    }
+    let mut head = Vec::new();
+    while head.len() < HEAD_BYTES {
+        match response.chunk().await.ok()? {
+            Some(chunk) => head.extend_from_slice(&chunk),
+            None => break,
+        }
+    }
+    let size = imagesize::blob_size(&head).ok()?;
+    u32::try_from(size.width).ok().filter(|w| *w > 0)
 }
 
 /// What the last day's `check --links` said of the links that are

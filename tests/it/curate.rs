@@ -692,3 +692,77 @@ fn add_reads_pages_that_try_it_on() {
         "{elsewhere}"
     );
 }
+
+/// Remote images get the column's width until `check --links` has read
+/// their own from the start of each file; then their own, capped at the
+/// column (Outlook for Windows shows an image without a width at its
+/// natural size).
+#[test]
+fn check_links_measures_remote_images_for_their_width() {
+    let dir = example_project();
+    let count = dir.path().join("requests.log");
+    let server = LinkServer::start(&count);
+    let base = format!("http://127.0.0.1:{}", server.port);
+    let issue = format!(
+        "subject = \"Pictures\"\ndate = 2026-12-04\n\n[[sections]]\ntitle = \"Seen\"\n\n\
+         [[sections.items]]\ntitle = \"Two pictures\"\nurl = \"{base}/ok\"\n\
+         comment = \"![A wide one]({base}/img/wide.png)\\n\\n![A small one]({base}/img/small.png)\"\n"
+    );
+    let path = dir.path().join("issues/2026-12-04-pictures.toml");
+    std::fs::write(&path, issue).unwrap();
+    let html = || {
+        let out = dir.path().join("out");
+        assert_exit(&build(dir.path(), &path, &out), 0);
+        std::fs::read_to_string(out.join("2026-12-04-pictures.html")).unwrap()
+    };
+    let img = |html: &str, name: &str| {
+        let at = html.find(&format!("/img/{name}.png")).unwrap();
+        let start = html[..at].rfind("<img").unwrap();
+        html[start..at].to_string()
+    };
+    let before = html();
+    assert!(
+        img(&before, "wide").contains("width=\"552\""),
+        "{}",
+        img(&before, "wide")
+    );
+    assert!(
+        img(&before, "small").contains("width=\"552\""),
+        "{}",
+        img(&before, "small")
+    );
+
+    let o = missive(
+        dir.path(),
+        &["check", "issues/2026-12-04-pictures.toml", "--links"],
+    );
+    assert_exit(&o, 0);
+    let after = html();
+    assert!(
+        img(&after, "wide").contains("width=\"552\""),
+        "{}",
+        img(&after, "wide")
+    );
+    assert!(
+        img(&after, "small").contains("width=\"160\""),
+        "{}",
+        img(&after, "small")
+    );
+    // Measured once: a second check asks for no image again.
+    let asked = || {
+        std::fs::read_to_string(&count)
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| l.starts_with("GET /img/"))
+            .count()
+    };
+    let first = asked();
+    assert_exit(
+        &missive(
+            dir.path(),
+            &["check", "issues/2026-12-04-pictures.toml", "--links"],
+        ),
+        0,
+    );
+    assert_eq!(asked(), first);
+}

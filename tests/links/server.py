@@ -11,12 +11,15 @@ requests it answers in --count (one line per request: METHOD PATH).
   /no-head             405 to HEAD, 200 to GET
   /slow                answers after --slow seconds
   /huge                200 with a 50 MB body
+  /img/wide.png        a PNG 1,200 px wide; /img/small.png one 160 px wide
 """
 import argparse
 import http.server
 import socketserver
+import struct
 import threading
 import time
+import zlib
 
 p = argparse.ArgumentParser()
 p.add_argument("--count", required=True)
@@ -46,6 +49,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
         path = self.path.split("?")[0]
         if path == "/" or path.startswith("/ok") or path == "/new-home-of-moved":
             return self.answer(200, [("Content-Type", "text/html")], b"<title>ok</title>")
+        if path in ("/img/wide.png", "/img/small.png"):
+            width, height = (1200, 600) if path == "/img/wide.png" else (160, 90)
+            ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+            chunk = b"IHDR" + ihdr
+            png = (b"\x89PNG\r\n\x1a\n" + struct.pack(">I", len(ihdr)) + chunk
+                   + struct.pack(">I", zlib.crc32(chunk)) + b"\0" * 4096)
+            return self.answer(200, [("Content-Type", "image/png")], png)
         if path == "/moved":
             return self.answer(301, [("Location", "/new-home-of-moved")])
         if path == "/temp":
