@@ -340,8 +340,9 @@ fn link_item_references(html: &str, items: usize) -> String {
 }
 
 /// An excerpt's "… continue reading" link (what fitting adds), kept in one
-/// piece and described, for screen readers, by its item's title (the
-/// template's `id="t{number}"` on the title).
+/// piece and named, for screen readers, by its words and its item's title
+/// (the template's `id="t{number}"` on the title): "… continue reading
+/// Tides and timetables", not seventeen links called the same.
 fn name_continue_reading(html: &str, number: u32) -> String {
     const LINK: &str = "<a style=\"color:#1a5fb4\" href=";
     const TEXT: &str = ">… continue reading</a>";
@@ -352,7 +353,7 @@ fn name_continue_reading(html: &str, number: u32) -> String {
         return html.to_string();
     };
     format!(
-        "{}<a style=\"color:#1a5fb4\" aria-describedby=\"t{number}\" href={}>…\u{a0}continue\u{a0}reading</a>{}",
+        "{}<a style=\"color:#1a5fb4\" id=\"c{number}\" aria-labelledby=\"c{number} t{number}\" href={}>…\u{a0}continue\u{a0}reading</a>{}",
         &html[..start],
         &html[start + LINK.len()..end],
         &html[end + TEXT.len()..]
@@ -426,7 +427,7 @@ mod tests {
         );
         assert_eq!(
             named,
-            "<p>Words. <a style=\"color:#1a5fb4\" aria-describedby=\"t2\" \
+            "<p>Words. <a style=\"color:#1a5fb4\" id=\"c2\" aria-labelledby=\"c2 t2\" \
              href=\"https://w/#item-2\">…\u{a0}continue\u{a0}reading</a></p>"
         );
     }

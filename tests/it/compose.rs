@@ -1064,3 +1064,100 @@ url = "http://www.example.org/reports/beneath-the-harbor/?utm_source=newsletter#
     );
     assert!(!format!("{}{}", stdout(&o), stderr(&o)).contains("already sent"));
 }
+
+/// Fitting cuts at sentences and never leaves a short opening paragraph
+/// alone when the next paragraph's first sentences fit the budget: on a
+/// 60-item issue of long excerpts, a fifth of which open with an
+/// eight-word standfirst, the email lands within 2 KB under the clip as
+/// sent, and every standfirst is followed by what fits of the next
+/// paragraph.
+#[test]
+fn fit_never_stops_at_a_lone_standfirst_when_more_fits() {
+    for items in [60, 95] {
+        standfirsts_are_never_left_alone(items);
+    }
+}
+
+fn standfirsts_are_never_left_alone(items: usize) {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(repo().join("missive.toml"), dir.path().join("missive.toml")).unwrap();
+    std::fs::create_dir(dir.path().join("issues")).unwrap();
+    const STANDFIRST: &str = "A short standfirst of exactly eight words here.";
+    let mut text = String::new();
+    for (i, part) in missive::synthetic::issue_with_long_excerpts(items)
+        .split("excerpt = \"\"\"\n")
+        .enumerate()
+    {
+        if i > 0 {
+            text.push_str("excerpt = \"\"\"\n");
+            if i % 5 == 0 {
+                text.push_str(STANDFIRST);
+                text.push_str("\n\n");
+            }
+        }
+        text.push_str(part);
+    }
+    let path = dir.path().join("issues/2026-12-04-standfirsts.toml");
+    std::fs::write(&path, &text).unwrap();
+    let issue = Issue::parse(&text, &path).unwrap();
+    let out = dir.path().join("out");
+    let o = build(dir.path(), &path, &out);
+    assert_exit(&o, 0);
+    let html = read(&out.join("2026-12-04-standfirsts.html"));
+    let sent = missive::compose::encoded_len(&html);
+    assert!(
+        (100_000..=102_000).contains(&sent),
+        "{items} items: {sent} bytes as sent"
+    );
+    // Every title is there.
+    for numbered in issue.numbered_items() {
+        assert!(
+            html.contains(&escaped(numbered.item.title.as_str())),
+            "{items} items: item {}'s title",
+            numbered.number
+        );
+    }
+    // What fitting kept of each item: "items 1 (245 → 61 words), …".
+    let said = stderr(&o);
+    let kept: std::collections::HashMap<u32, usize> = said
+        .split("items ")
+        .nth(1)
+        .expect("fit shortened items")
+        .split("), ")
+        .filter_map(|entry| {
+            let (n, rest) = entry.split_once(" (")?;
+            let after = rest.split(" → ").nth(1)?.split(' ').next()?;
+            Some((n.trim().parse().ok()?, after.parse().ok()?))
+        })
+        .collect();
+    // The common budget is at least the most any excerpt kept.
+    let budget = *kept.values().max().unwrap();
+    let words = |s: &str| s.split_whitespace().count();
+    let mut standfirsts = 0;
+    for numbered in issue.numbered_items() {
+        let Some(excerpt) = numbered.item.excerpt.as_deref() else {
+            continue;
+        };
+        let Some(&after) = kept.get(&numbered.number) else {
+            continue;
+        };
+        let mut paragraphs = excerpt.split("\n\n");
+        let first = words(paragraphs.next().unwrap());
+        let next_sentence = paragraphs
+            .next()
+            .and_then(|p| p.split_inclusive(['.', '?']).next())
+            .map_or(usize::MAX, words);
+        if excerpt.starts_with(STANDFIRST) {
+            standfirsts += 1;
+        }
+        if first < 20 && first + next_sentence <= budget {
+            assert!(
+                after > first,
+                "{items} items: item {}: cut to its {first}-word opening though {next_sentence} \
+                 more words fit a budget of {budget}",
+                numbered.number
+            );
+        }
+    }
+    assert!(standfirsts >= 10, "{standfirsts} standfirsts shortened");
+}
