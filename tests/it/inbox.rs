@@ -89,41 +89,19 @@ fn in_chromium_the_email_survives_no_style_a_phone_and_dark_mode() {
         &["build", example_issue().to_str().unwrap(), "--out", "out"],
     );
     assert_exit(&o, 0);
-    let shots = dir.path().join("screenshots");
-    std::fs::create_dir(&shots).unwrap();
-    let o = std::process::Command::new("node")
-        .arg(repo().join("tests/preview/inbox.mjs"))
-        .arg(&shots)
-        .arg(format!(
-            "example={}",
-            out.join("2026-11-27-tides-and-timetables.html").display()
-        ))
-        .arg(format!(
-            "synthetic-100={}",
-            out.join("synthetic-100.html").display()
-        ))
-        .arg(format!(
-            "before-example={}",
-            before
-                .join("out/2026-11-27-tides-and-timetables.html")
-                .display()
-        ))
-        .output()
-        .expect("node runs (bash tests/run installs it with playwright-core and chromium)");
-    println!("{}", stdout(&o));
-    assert_exit(&o, 0);
-    assert!(
-        stdout(&o).contains("all inbox checks passed"),
-        "{}",
-        stdout(&o)
+    browser_checks(
+        "inbox.mjs",
+        "inbox-screenshots",
+        &[
+            ("example", out.join("2026-11-27-tides-and-timetables.html")),
+            ("synthetic-100", out.join("synthetic-100.html")),
+            (
+                "before-example",
+                before.join("out/2026-11-27-tides-and-timetables.html"),
+            ),
+        ],
+        "all inbox checks passed",
     );
-    // Keep the screenshots where a person can look at them.
-    let keep = repo().join("target/inbox-screenshots");
-    std::fs::create_dir_all(&keep).unwrap();
-    for shot in std::fs::read_dir(&shots).unwrap() {
-        let shot = shot.unwrap().path();
-        std::fs::copy(&shot, keep.join(shot.file_name().unwrap())).unwrap();
-    }
 }
 
 /// The design, measured in Chromium in every mode a reader meets (600, 480,
@@ -147,36 +125,40 @@ fn in_chromium_the_design_holds_in_every_mode() {
     for issue in [example_issue(), synthetic, digest] {
         assert_exit(&build(dir.path(), &issue, &out), 0);
     }
-    let shots = dir.path().join("screenshots");
-    std::fs::create_dir(&shots).unwrap();
+    browser_checks(
+        "design.mjs",
+        "design-screenshots",
+        &[
+            ("example", out.join("2026-11-27-tides-and-timetables.html")),
+            ("synthetic-100", out.join("synthetic-100.html")),
+            ("digest-95", out.join("digest-95.html")),
+        ],
+        "all design checks passed",
+    );
+}
+
+/// Runs `tests/preview/SCRIPT` in Chromium over the named emails, keeps
+/// its screenshots in `target/KEEP` where a person can look at them, and
+/// asserts it ended with `passed`.
+fn browser_checks(script: &str, keep: &str, emails: &[(&str, std::path::PathBuf)], passed: &str) {
+    let shots = tempfile::tempdir().unwrap();
     let o = std::process::Command::new("node")
-        .arg(repo().join("tests/preview/design.mjs"))
-        .arg(&shots)
-        .arg(format!(
-            "example={}",
-            out.join("2026-11-27-tides-and-timetables.html").display()
-        ))
-        .arg(format!(
-            "synthetic-100={}",
-            out.join("synthetic-100.html").display()
-        ))
-        .arg(format!(
-            "digest-95={}",
-            out.join("digest-95.html").display()
-        ))
+        .arg(repo().join("tests/preview").join(script))
+        .arg(shots.path())
+        .args(
+            emails
+                .iter()
+                .map(|(name, file)| format!("{name}={}", file.display())),
+        )
         .output()
         .expect("node runs (bash tests/run installs it with playwright-core and chromium)");
     println!("{}", stdout(&o));
-    let keep = repo().join("target/design-screenshots");
+    let keep = repo().join("target").join(keep);
     std::fs::create_dir_all(&keep).unwrap();
-    for shot in std::fs::read_dir(&shots).unwrap() {
+    for shot in std::fs::read_dir(shots.path()).unwrap() {
         let shot = shot.unwrap().path();
         std::fs::copy(&shot, keep.join(shot.file_name().unwrap())).unwrap();
     }
     assert_exit(&o, 0);
-    assert!(
-        stdout(&o).contains("all design checks passed"),
-        "{}",
-        stdout(&o)
-    );
+    assert!(stdout(&o).contains(passed), "{}", stdout(&o));
 }

@@ -4,7 +4,7 @@
 // (per caniemail) taken out. Run by tests/it/inbox.rs as:
 //   node tests/preview/design.mjs SCREENSHOT_DIR NAME=HTML_FILE...
 // Exits non-zero with a message on the first failed check.
-import { check, launch } from "./browser.mjs";
+import { check, contrast, launch, textColours } from "./browser.mjs";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 
@@ -13,19 +13,6 @@ const [shots, ...emails] = process.argv.slice(2);
 // Every remote image is 1200 px wide, as a photograph from a site may be.
 const wideImage = '<svg xmlns="http://www.w3.org/2000/svg" width="1200" height="600">' +
   '<rect width="1200" height="600" fill="#7a9cb8"/></svg>';
-
-// The contrast ratio of two CSS colours (WCAG 2).
-function contrast(a, b) {
-  const lum = (c) => {
-    const [r, g, bl] = c.match(/[\d.]+/g).slice(0, 3).map(Number).map((v) => {
-      v /= 255;
-      return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4;
-    });
-    return 0.2126 * r + 0.7152 * g + 0.0722 * bl;
-  };
-  const [x, y] = [lum(a), lum(b)].sort((p, q) => q - p);
-  return (x + 0.05) / (y + 0.05);
-}
 
 // What each mode does to the page once loaded.
 const MODES = {
@@ -63,29 +50,6 @@ const MODES = {
     },
   },
 };
-
-// Every visible element that holds text of its own: its colour and the
-// colour of the background it sits on.
-function textColours() {
-  const background = (el) => {
-    for (let e = el; e; e = e.parentElement) {
-      const bg = getComputedStyle(e).backgroundColor;
-      if (bg && bg !== "rgba(0, 0, 0, 0)" && bg !== "transparent") return bg;
-    }
-    return "rgb(255, 255, 255)";
-  };
-  const out = [];
-  for (const el of document.body.querySelectorAll("*")) {
-    const own = [...el.childNodes].some((n) => n.nodeType === 3 && n.textContent.trim());
-    const style = getComputedStyle(el);
-    if (!own || style.display === "none" || el.closest("[aria-hidden=true]")) continue;
-    const r = el.getBoundingClientRect();
-    if (r.width <= 1 || r.height <= 1) continue;
-    out.push({ tag: el.tagName, cls: el.className, text: el.textContent.trim().slice(0, 40),
-               color: style.color, bg: background(el) });
-  }
-  return out;
-}
 
 // The geometry a reader feels.
 function geometry() {

@@ -5,7 +5,7 @@
 //   node tests/preview/inbox.mjs SCREENSHOT_DIR NAME=HTML_FILE...
 // An email named `before-…` is only photographed (at 600 and 375 px), for
 // comparison. Exits non-zero with a message on the first failed check.
-import { check, launch } from "./browser.mjs";
+import { check, contrast, launch, textColours } from "./browser.mjs";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 
@@ -18,43 +18,6 @@ const wideImage = '<svg xmlns="http://www.w3.org/2000/svg" width="1600" height="
 const context = await launch();
 await context.route(/^https?:\/\//, (route) =>
   route.fulfill({ status: 200, contentType: "image/svg+xml", body: wideImage }));
-
-// The contrast ratio of two CSS colours (WCAG 2).
-function contrast(a, b) {
-  const lum = (c) => {
-    const [r, g, bl] = c.match(/[\d.]+/g).slice(0, 3).map(Number).map((v) => {
-      v /= 255;
-      return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4;
-    });
-    return 0.2126 * r + 0.7152 * g + 0.0722 * bl;
-  };
-  const [x, y] = [lum(a), lum(b)].sort((p, q) => q - p);
-  return (x + 0.05) / (y + 0.05);
-}
-
-// Each visible element that holds text of its own: its colour and the
-// colour of the background it sits on.
-function textColours(page) {
-  return page.evaluate(() => {
-    const background = (el) => {
-      for (let e = el; e; e = e.parentElement) {
-        const bg = getComputedStyle(e).backgroundColor;
-        if (bg && bg !== "rgba(0, 0, 0, 0)" && bg !== "transparent") return bg;
-      }
-      return "rgb(255, 255, 255)";
-    };
-    const out = [];
-    for (const el of document.body.querySelectorAll("*")) {
-      const own = [...el.childNodes].some((n) => n.nodeType === 3 && n.textContent.trim());
-      const style = getComputedStyle(el);
-      if (!own || style.display === "none" || el.closest("[aria-hidden=true]")) continue;
-      if (el.getBoundingClientRect().width === 0) continue;
-      out.push({ tag: el.tagName, cls: el.className, text: el.textContent.trim().slice(0, 40),
-                 color: style.color, bg: background(el) });
-    }
-    return out;
-  });
-}
 
 try {
   for (const arg of emails) {
@@ -79,7 +42,7 @@ try {
     for (const width of [600, 375]) {
       await load(width, "light");
       await page.screenshot({ path: join(shots, `${name}-${width}.png`) });
-      const weak = (await textColours(page)).filter((t) => contrast(t.color, t.bg) < 4.5);
+      const weak = (await page.evaluate(textColours)).filter((t) => contrast(t.color, t.bg) < 4.5);
       check(weak.length === 0, `${name} at ${width} px: every text has 4.5:1 contrast (${JSON.stringify(weak.slice(0, 3))})`);
       const scroll = await page.evaluate(() => document.documentElement.scrollWidth);
       check(scroll <= width, `${name} at ${width} px: no horizontal overflow (scrollWidth ${scroll})`);
@@ -122,7 +85,7 @@ try {
     // readable (4.5:1) there too.
     await load(375, "dark");
     await page.screenshot({ path: join(shots, `${name}-375-dark.png`) });
-    const colours = await textColours(page);
+    const colours = await page.evaluate(textColours);
     const weakDark = colours.filter((t) => contrast(t.color, t.bg) < 4.5);
     check(weakDark.length === 0, `${name} in dark mode: every text has 4.5:1 contrast (${JSON.stringify(weakDark.slice(0, 3))})`);
     // Body text: a paragraph of the letter or an excerpt, not a muted line.
