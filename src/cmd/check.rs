@@ -11,11 +11,12 @@ use crate::compose::{check, compose, links};
 use crate::ui::{self, kilobytes, plural};
 
 pub fn run(config: Option<&Path>, args: &CheckArgs) -> Result<ExitStatus> {
+    let project = crate::project::Project::open(config)?;
     let issue = match &args.issue {
         Some(issue) => issue.clone(),
-        None => crate::curate::newest_issue(&crate::project::Project::open(config)?)?,
+        None => crate::curate::newest_issue(&project)?,
     };
-    let composed = compose(config, &issue)?;
+    let composed = compose(project, &issue)?;
     let r = &composed.rendered;
     let mut warnings = composed.warnings.clone();
     warnings.extend(links::sent_before(&composed.project, &composed.issue));

@@ -44,9 +44,9 @@ pub struct Composed {
     pub shortened: Vec<fit::Shortened>,
 }
 
-/// Loads the config and the issue, and renders it.
-pub fn compose(config: Option<&Path>, issue: &Path) -> Result<Composed> {
-    let project = Project::open(config)?;
+/// Loads the issue and renders it with its project (which the caller
+/// opened, once).
+pub fn compose(project: Project, issue: &Path) -> Result<Composed> {
     let issue = Issue::load(issue)?;
     let templates = Templates::load(&project.templates_dir())?;
     let mut rendered = render::render(&issue, &project, &templates)?;

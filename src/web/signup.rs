@@ -84,7 +84,7 @@ pub fn start(
     let welcome = match welcome_issue {
         None => None,
         Some(path) => {
-            let composed = crate::compose::compose(project.config_path.as_deref(), &path)?;
+            let composed = crate::compose::compose(project.clone(), &path)?;
             let letterhead = Letterhead::new(
                 config,
                 &project.root,

@@ -167,7 +167,11 @@ impl App {
     /// Renders the issue again and publishes the result.
     fn rerender(&self) {
         let started = Instant::now();
-        let mut snapshot = match compose(self.options.config.as_deref(), &self.options.issue) {
+        // The config is read anew on every render: an edit to it shows too.
+        let composed = crate::project::Project::open(self.options.config.as_deref())
+            .map_err(anyhow::Error::from)
+            .and_then(|project| compose(project, &self.options.issue));
+        let mut snapshot = match composed {
             Ok(composed) => {
                 let snapshot = personalized(&composed, self.options.as_email.as_deref());
                 *self.composed.lock().expect("lock") = Some(Arc::new(composed));
