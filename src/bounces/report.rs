@@ -206,11 +206,7 @@ pub fn read(raw: &[u8]) -> Report {
     }
     report.diagnostic = one_line(&report.diagnostic);
     let mut text = report_text_of(&message);
-    for part in parts(
-        &message,
-        "message",
-        &["delivery-status", "global-delivery-status"],
-    ) {
+    for part in dsn_parts(&message) {
         text.push_str(&String::from_utf8_lossy(part.contents()));
     }
     report.family = family::of(&message, &text);
@@ -580,18 +576,57 @@ fn action(group: &[(String, String)]) -> Option<String> {
     })
 }
 
+/// The parts that carry a DSN's fields: RFC 3464's, and RFC 6533's for
+/// internationalized addresses.
+fn dsn_parts<'a>(message: &'a Message<'a>) -> impl Iterator<Item = &'a MessagePart<'a>> + 'a {
+    parts(
+        message,
+        "message",
+        &["delivery-status", "global-delivery-status"],
+    )
+}
+
+/// A DSN recipient group's address: its original recipient when the
+/// final one is where it was forwarded.
+fn group_address(group: &[(String, String)]) -> Option<String> {
+    field(group, "Original-Recipient")
+        .or_else(|| field(group, "Final-Recipient"))
+        .and_then(typed_address)
+}
+
+/// A DSN recipient group's `Diagnostic-Code`, without its type
+/// (`smtp;`), if it says anything.
+fn diagnostic_code(group: &[(String, String)]) -> Option<String> {
+    field(group, "Diagnostic-Code")
+        .map(|d| {
+            d.split_once(';')
+                .map_or(d, |(_, text)| text)
+                .trim()
+                .to_string()
+        })
+        .filter(|d| !d.is_empty())
+}
+
+/// What a report's `text` says of `recipient` when that is what explains
+/// the failure (its words are in the table), else the line of `text` with
+/// `status` or the table's words: the diagnostic of a report that gives
+/// none of its own.
+fn diagnostic_about(text: &str, recipient: Option<&str>, status: Option<&str>) -> String {
+    recipient
+        .map(|r| words_about(text, r))
+        .filter(|w| w.len() < text.len() && bounce::classify_text(w).is_some())
+        .map_or_else(
+            || diagnostic_line(text, status),
+            |w| one_line(&w).chars().take(300).collect(),
+        )
+}
+
 /// RFC 3464 (and RFC 6533's `message/global-delivery-status`): the
 /// recipients whose delivery failed, or, when all are only delayed, a
 /// delay notice. The fields are read from the report's part, or from the
 /// body when a mail system wrote them there without one.
 fn dsn(message: &Message) -> Option<Report> {
-    let part = parts(
-        message,
-        "message",
-        &["delivery-status", "global-delivery-status"],
-    )
-    .next();
-    let groups = if let Some(part) = part {
+    let groups = if let Some(part) = dsn_parts(message).next() {
         field_groups(part)
     } else {
         let body = body_of(message);
@@ -618,29 +653,14 @@ fn dsn(message: &Message) -> Option<Report> {
     };
     let group = chosen[0].0;
     let text = report_text_of(message);
-    let first = field(group, "Original-Recipient")
-        .or_else(|| field(group, "Final-Recipient"))
-        .and_then(typed_address);
-    let diagnostic = field(group, "Diagnostic-Code")
-        .map(|d| {
-            d.split_once(';')
-                .map_or(d, |(_, text)| text)
-                .trim()
-                .to_string()
-        })
-        .filter(|d| !d.is_empty())
-        // Without a diagnostic, the human-readable part says why: what
-        // it says of the recipient, or the line with the code.
-        .unwrap_or_else(|| {
-            first
-                .as_deref()
-                .map(|r| words_about(&text, r))
-                .filter(|w| w.len() < text.len() && bounce::classify_text(w).is_some())
-                .map_or_else(
-                    || diagnostic_line(&text, field(group, "Status")),
-                    |w| one_line(&w).chars().take(300).collect(),
-                )
-        });
+    // Without a diagnostic, the human-readable part says why.
+    let diagnostic = diagnostic_code(group).unwrap_or_else(|| {
+        diagnostic_about(
+            &text,
+            group_address(group).as_deref(),
+            field(group, "Status"),
+        )
+    });
     let status = more_precise(field(group, "Status").and_then(status_in), &diagnostic);
     let (mut kind, sender_block) = match kind {
         Some(kind) => (kind, false),
@@ -690,14 +710,9 @@ fn dsn(message: &Message) -> Option<Report> {
         chosen
             .iter()
             .filter_map(|(g, _)| {
-                let address = field(g, "Original-Recipient")
-                    .or_else(|| field(g, "Final-Recipient"))
-                    .and_then(typed_address)?;
+                let address = group_address(g)?;
                 let status = field(g, "Status").and_then(status_in);
-                let words = field(g, "Diagnostic-Code")
-                    .map(|d| d.split_once(';').map_or(d, |(_, t)| t).trim().to_string())
-                    .filter(|d| !d.is_empty())
-                    .unwrap_or_else(|| words_about(&text, &address));
+                let words = diagnostic_code(g).unwrap_or_else(|| words_about(&text, &address));
                 let mut failure = Failure::new(address, status, &words);
                 failure.command = failure.command.or(command);
                 Some(failure)
@@ -1094,16 +1109,8 @@ fn nonstandard(message: &Message) -> Option<Report> {
     };
     let every = failed_recipients(message, failed.as_deref(), text, &full);
     let recipient = every.first().cloned();
-    // The words about the recipient, where the text gives them, else the
-    // line with the code or the table's words.
-    let diagnostic = recipient
-        .as_deref()
-        .map(|r| words_about(text, r))
-        .filter(|w| w.len() < text.len() && bounce::classify(None, w).is_some())
-        .map_or_else(
-            || diagnostic_line(text, status.as_deref()),
-            |w| one_line(&w).chars().take(300).collect(),
-        );
+    let diagnostic = diagnostic_about(text, recipient.as_deref(), status.as_deref());
+    let command = failed_command(text);
     // Each recipient's own words, when the text gives several their own.
     let failures: Vec<Failure> = if every.len() > 1 && kind != Kind::Delayed {
         every
@@ -1112,7 +1119,7 @@ fn nonstandard(message: &Message) -> Option<Report> {
                 let words = words_about(text, address);
                 let own_status = status_in(&words).or_else(|| status.clone());
                 let mut failure = Failure::new(address.clone(), own_status, &words);
-                failure.command = failure.command.or_else(|| failed_command(text));
+                failure.command = failure.command.or(command);
                 failure
             })
             .collect()
@@ -1135,7 +1142,7 @@ fn nonstandard(message: &Message) -> Option<Report> {
         recipients: every,
         status,
         diagnostic,
-        command: failed_command(text),
+        command,
         failures,
         ..Report::new(kind)
     })
