@@ -80,6 +80,25 @@ fn sync_dir(dir: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
+/// A cache file's value: the default when it is missing or cannot be read
+/// (a cache is worth having, never worth failing over).
+pub fn read_cache<T: serde::de::DeserializeOwned + Default>(path: &Path) -> T {
+    std::fs::read(path)
+        .ok()
+        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+        .unwrap_or_default()
+}
+
+/// Writes a cache file as JSON, atomically, in a private directory made if
+/// needed.
+pub fn write_cache(path: &Path, value: &impl serde::Serialize) -> Result<()> {
+    if let Some(dir) = path.parent() {
+        create_private_dir(dir)?;
+    }
+    let json = serde_json::to_vec_pretty(value).context("cannot write the cache as JSON")?;
+    write_atomic(path, &json, None)
+}
+
 /// Creates `dir` (and its parents) if needed; a new directory is private.
 pub fn create_private_dir(dir: &Path) -> Result<()> {
     if dir.is_dir() {

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::fmt::{self, Write as _};
 
 use crate::compose::issue::Issue;
-use crate::compose::render::{GMAIL_CLIP_BYTES, Rendered, clip_offset};
+use crate::compose::render::{GMAIL_CLIP_BYTES, Rendered};
 use crate::project::config::Config;
 
 /// Images heavier than this are slow on a phone.
@@ -406,7 +406,7 @@ pub fn warnings(issue: &Issue, rendered: &Rendered, config: &Config) -> Vec<Warn
 
     let html_len = rendered.sent_bytes;
     if html_len > GMAIL_CLIP_BYTES {
-        let cut = match rendered.facts.last_item_before(clip_offset(&rendered.html)) {
+        let cut = match rendered.facts.last_item_before(rendered.clip_offset()) {
             Some(0) => "no item is shown in full".to_string(),
             Some(n) => format!(
                 "item {n} of {} is the last a Gmail reader sees before \"[Message clipped]\"",

@@ -196,7 +196,7 @@ pub fn fit(
     let kept = |i: usize, budget: usize| {
         shorten(excerpts[i].text, budget, "u").unwrap_or_else(|| excerpts[i].text.to_string())
     };
-    order.sort_by_key(|&i| (words(&kept(i, low)), excerpts[i].item.number));
+    order.sort_by_cached_key(|&i| (words(&kept(i, low)), excerpts[i].item.number));
     let mut room = target.saturating_sub(size(&best.0));
     let mut taken: Vec<(usize, Option<usize>)> = Vec::new();
     for i in order {

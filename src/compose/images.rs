@@ -19,18 +19,10 @@ pub fn path(state_dir: &Path) -> PathBuf {
 /// The widths measured so far (none if the file is missing or unreadable:
 /// the renderer then gives remote images the column's width).
 pub fn load(state_dir: &Path) -> Widths {
-    std::fs::read(path(state_dir))
-        .ok()
-        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
-        .unwrap_or_default()
+    crate::fsutil::read_cache(&path(state_dir))
 }
 
 /// Writes `widths` back, atomically.
 pub fn save(state_dir: &Path, widths: &Widths) -> Result<()> {
-    crate::fsutil::create_private_dir(state_dir)?;
-    crate::fsutil::write_atomic(
-        &path(state_dir),
-        &serde_json::to_vec_pretty(widths).expect("the widths serialize"),
-        None,
-    )
+    crate::fsutil::write_cache(&path(state_dir), widths)
 }

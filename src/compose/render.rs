@@ -24,11 +24,15 @@ pub fn encoded_len(html: &str) -> usize {
 /// Where, in the decoded HTML, Gmail's clip falls (about: the encoding's
 /// overhead taken as even through the part).
 pub fn clip_offset(html: &str) -> usize {
-    let encoded = encoded_len(html).max(1);
-    if encoded <= GMAIL_CLIP_BYTES {
-        return html.len();
+    clip_at(html.len(), encoded_len(html))
+}
+
+/// [`clip_offset`] of HTML `decoded` bytes long and `sent` bytes as sent.
+fn clip_at(decoded: usize, sent: usize) -> usize {
+    if sent <= GMAIL_CLIP_BYTES {
+        return decoded;
     }
-    (GMAIL_CLIP_BYTES as u128 * html.len() as u128 / encoded as u128) as usize
+    (GMAIL_CLIP_BYTES as u128 * decoded as u128 / sent as u128) as usize
 }
 
 /// Width of the plain-text part.
@@ -49,6 +53,12 @@ pub struct Rendered {
 }
 
 impl Rendered {
+    /// Where, in the HTML, Gmail's clip falls ([`clip_offset`], from the
+    /// size as sent already weighed).
+    pub fn clip_offset(&self) -> usize {
+        clip_at(self.html.len(), self.sent_bytes)
+    }
+
     /// The HTML part, ready to be filled in per reader.
     pub fn html_merge(&self) -> Merge {
         Merge::parse(&self.html, Escape::Html)
@@ -149,7 +159,7 @@ fn render_as(
                 })?;
             Ok::<_, RenderError>((text, started.elapsed()))
         });
-        let html = thread().spawn_scoped(scope, || render_html(templates, context.clone()));
+        let html = thread().spawn_scoped(scope, || render_html(templates, context.clone(), web));
         (joined(html), joined(text))
     });
     let HtmlRender {
@@ -200,12 +210,12 @@ struct HtmlRender {
 fn render_html(
     templates: &Templates,
     mut context: tera::Context,
+    web: bool,
 ) -> Result<HtmlRender, RenderError> {
     let started = Instant::now();
     let mut mjml = templates.render(templates::ISSUE_MJML, &context)?;
     let mut template_time = started.elapsed();
     let mut html = compile_mjml(&mjml, templates, templates::ISSUE_MJML)?;
-    let web = context.get("web").and_then(tera::Value::as_bool) == Some(true);
     let mut sent_bytes = encoded_len(&html);
     if !web && sent_bytes > GMAIL_CLIP_BYTES {
         // Gmail will clip: render again with the links a reader needs at the top.

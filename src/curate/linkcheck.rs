@@ -131,10 +131,7 @@ pub fn cache_path(state_dir: &Path) -> std::path::PathBuf {
 /// those they covered: read without asking anything (the preview shows it).
 pub fn cached(targets: Vec<Target>, cache_file: &Path) -> Vec<Checked> {
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
-    let cache: BTreeMap<String, Cached> = std::fs::read(cache_file)
-        .ok()
-        .and_then(|b| serde_json::from_slice(&b).ok())
-        .unwrap_or_default();
+    let cache: BTreeMap<String, Cached> = crate::fsutil::read_cache(cache_file);
     targets
         .into_iter()
         .filter_map(|target| {
@@ -159,10 +156,7 @@ pub fn check(
     fresh: bool,
 ) -> Result<Vec<Checked>> {
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
-    let mut cache: BTreeMap<String, Cached> = std::fs::read(cache_file)
-        .ok()
-        .and_then(|b| serde_json::from_slice(&b).ok())
-        .unwrap_or_default();
+    let mut cache: BTreeMap<String, Cached> = crate::fsutil::read_cache(cache_file);
     cache.retain(|_, c| now - c.at < CACHE_SECONDS);
     let mut wanted: Vec<String> = targets
         .iter()
@@ -182,14 +176,7 @@ pub fn check(
             },
         );
     }
-    if let Some(dir) = cache_file.parent() {
-        crate::fsutil::create_private_dir(dir)?;
-    }
-    crate::fsutil::write_atomic(
-        cache_file,
-        &serde_json::to_vec_pretty(&cache).expect("the cache serializes"),
-        None,
-    )?;
+    crate::fsutil::write_cache(cache_file, &cache)?;
     Ok(targets
         .into_iter()
         .map(|target| {

@@ -21,6 +21,17 @@ export function launch(options = {}) {
   });
 }
 
+// Chromium whose every request to the web is answered with one image of
+// `width` × `height` (the emails' remote images, wherever they point).
+export async function launchWithImages(width, height) {
+  const image = `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}">` +
+    `<rect width="${width}" height="${height}" fill="#7a9cb8"/></svg>`;
+  const context = await launch();
+  await context.route(/^https?:\/\//, (route) =>
+    route.fulfill({ status: 200, contentType: "image/svg+xml", body: image }));
+  return context;
+}
+
 // The contrast ratio of two CSS colours (WCAG 2).
 export function contrast(a, b) {
   const lum = (c) => {

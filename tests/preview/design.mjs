@@ -4,15 +4,12 @@
 // (per caniemail) taken out. Run by tests/it/inbox.rs as:
 //   node tests/preview/design.mjs SCREENSHOT_DIR NAME=HTML_FILE...
 // Exits non-zero with a message on the first failed check.
-import { check, contrast, launch, textColours } from "./browser.mjs";
+import { check, contrast, launchWithImages, textColours } from "./browser.mjs";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 
 const [shots, ...emails] = process.argv.slice(2);
 
-// Every remote image is 1200 px wide, as a photograph from a site may be.
-const wideImage = '<svg xmlns="http://www.w3.org/2000/svg" width="1200" height="600">' +
-  '<rect width="1200" height="600" fill="#7a9cb8"/></svg>';
 
 // What each mode does to the page once loaded.
 const MODES = {
@@ -110,9 +107,8 @@ function geometry() {
   };
 }
 
-const context = await launch();
-await context.route(/^https?:\/\//, (route) =>
-  route.fulfill({ status: 200, contentType: "image/svg+xml", body: wideImage }));
+// Every remote image is 1200 px wide, as a photograph from a site may be.
+const context = await launchWithImages(1200, 600);
 try {
   for (const arg of emails) {
     const [name, file] = arg.split("=");

@@ -5,19 +5,15 @@
 //   node tests/preview/inbox.mjs SCREENSHOT_DIR NAME=HTML_FILE...
 // An email named `before-…` is only photographed (at 600 and 375 px), for
 // comparison. Exits non-zero with a message on the first failed check.
-import { check, contrast, launch, textColours } from "./browser.mjs";
+import { check, contrast, launchWithImages, textColours } from "./browser.mjs";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 
 const [shots, ...emails] = process.argv.slice(2);
 
-// Every image, wherever it would come from, is 1600 px wide.
-const wideImage = '<svg xmlns="http://www.w3.org/2000/svg" width="1600" height="400">' +
-  '<rect width="1600" height="400" fill="#7a9cb8"/></svg>';
 
-const context = await launch();
-await context.route(/^https?:\/\//, (route) =>
-  route.fulfill({ status: 200, contentType: "image/svg+xml", body: wideImage }));
+// Every image, wherever it would come from, is 1600 px wide.
+const context = await launchWithImages(1600, 400);
 
 try {
   for (const arg of emails) {

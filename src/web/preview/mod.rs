@@ -216,21 +216,20 @@ fn personalized(composed: &Composed, as_email: Option<&str>) -> Snapshot {
         .chars()
         .take(90)
         .collect();
-    let clip_before =
-        (crate::compose::encoded_len(&html) > crate::compose::GMAIL_CLIP_BYTES).then(|| {
-            let facts = &composed.rendered.facts;
-            let at = crate::compose::clip_offset(&composed.rendered.html);
-            match facts.last_item_before(at) {
-                Some(n) => format!("item-{}", n + 1),
-                None => "footer".to_string(),
-            }
-        });
+    let html_sent_bytes = crate::compose::encoded_len(&html);
+    let clip_before = (html_sent_bytes > crate::compose::GMAIL_CLIP_BYTES).then(|| {
+        let rendered = &composed.rendered;
+        match rendered.facts.last_item_before(rendered.clip_offset()) {
+            Some(n) => format!("item-{}", n + 1),
+            None => "footer".to_string(),
+        }
+    });
     Snapshot {
         version: 0,
         error: None,
         subject: issue.subject.to_string(),
         html_bytes: html.len(),
-        html_sent_bytes: crate::compose::encoded_len(&html),
+        html_sent_bytes,
         text_bytes: text.len(),
         from: composed
             .project
