@@ -326,7 +326,7 @@ pub struct ImportArgs {
     pub section: Option<String>,
     /// Only what was published (or bookmarked) on or after this day, e.g. 2026-11-20.
     #[arg(long, value_name = "DATE", value_parser = parse_day)]
-    pub since: Option<String>,
+    pub since: Option<time::Date>,
     /// Fill each item from its page, as `add` does.
     #[arg(long)]
     pub enrich: bool,
@@ -336,9 +336,8 @@ pub struct ImportArgs {
 }
 
 /// A day as `YYYY-MM-DD`.
-fn parse_day(s: &str) -> Result<String, String> {
+fn parse_day(s: &str) -> Result<time::Date, String> {
     let format = time::macros::format_description!("[year]-[month]-[day]");
     time::Date::parse(s.trim(), &format)
-        .map(|_| s.trim().to_string())
         .map_err(|_| format!("`{s}` is not a day such as 2026-11-20"))
 }

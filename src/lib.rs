@@ -31,12 +31,3 @@ pub(crate) mod web;
 pub use cmd::{ExitStatus, report_error, run};
 #[doc(hidden)]
 pub use compose::synthetic;
-
-/// The multi-threaded tokio runtime the sending, preview and serve commands run on.
-pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    use anyhow::Context as _;
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")
-}

@@ -444,14 +444,18 @@ pub fn print_outcome(outcome: &Outcome, resume: &str, status: &str) {
         Some(Stop::Interrupted) => {
             eprintln!("Interrupted. The journal is safe; resume with `{resume}`.");
         }
-        Some(Stop::Fatal(why)) => eprintln!(
+        Some(stop @ (Stop::Records(_) | Stop::Relay(_) | Stop::NoRelayLeft(_)))
+            if stop.is_refusal() =>
+        {
+            eprintln!(
+                "error: stopped early because the server is refusing nearly everything: {}\n\
+                 Fix the cause, then resume with `{resume}` (add --retry-failed to retry the refused).",
+                printable(&stop.to_string())
+            );
+        }
+        Some(stop @ (Stop::Records(_) | Stop::Relay(_) | Stop::NoRelayLeft(_))) => eprintln!(
             "error: stopped: {}\nFix it, then resume with `{resume}`.",
-            printable(why)
-        ),
-        Some(Stop::Breaker(why)) => eprintln!(
-            "error: stopped early because the server is refusing nearly everything: {}\n\
-             Fix the cause, then resume with `{resume}` (add --retry-failed to retry the refused).",
-            printable(why)
+            printable(&stop.to_string())
         ),
         Some(Stop::Quota) => eprintln!(
             "Stopped at the relays' daily limits: {} left; {}. Resume then with `{resume}`, \
@@ -516,7 +520,7 @@ pub struct ListSummary<'a> {
     /// Addresses the log suppresses.
     pub suppressed: usize,
     /// Of them, by the event that suppressed them.
-    pub suppressed_by_event: std::collections::BTreeMap<String, usize>,
+    pub suppressed_by_event: std::collections::BTreeMap<crate::list::events::Event, usize>,
     /// Sign-ups by their latest word.
     pub confirmed: usize,
     pub pending: usize,

@@ -17,9 +17,7 @@ use anyhow::{Context, Result, bail};
 use sha2::{Digest as _, Sha256};
 
 use crate::list::address::{address_hash, normalize};
-use crate::list::events::{
-    self, BOUNCED, COMPLAINED, Log, SENDER_BLOCKED, SOFT_BOUNCED, Suppressed,
-};
+use crate::list::events::{self, Event, Log, Suppressed};
 use crate::list::reader::{Reader, Row};
 use crate::list::token::{Secret, issue_id};
 use crate::project::Project;
@@ -112,7 +110,7 @@ pub struct Run {
 
 /// Reads the mailbox (`spec`, or `[bounces] mailbox`) and records what it
 /// says; with `dry_run`, records and marks nothing.
-pub fn run(project: &Project, spec: Option<&str>, dry_run: bool) -> Result<Run> {
+pub async fn run(project: &Project, spec: Option<&str>, dry_run: bool) -> Result<Run> {
     let config = project.config.bounces.as_ref();
     let spec = match (spec, config.and_then(|b| b.mailbox.as_ref())) {
         (Some(s), _) => s.to_string(),
@@ -194,12 +192,13 @@ pub fn run(project: &Project, spec: Option<&str>, dry_run: bool) -> Result<Run> 
                     .map(OneLine::as_str),
             };
             let processor = std::cell::RefCell::new(&mut processor);
-            crate::runtime()?.block_on(imap::run(
+            imap::run(
                 &settings,
                 BATCH,
                 |place, source| processor.borrow().known_place(place, source),
                 |incoming| processor.borrow_mut().process(incoming),
-            ))?;
+            )
+            .await?;
         }
     }
     tracing::info!(
@@ -269,7 +268,7 @@ impl<'p> Processor<'p> {
             if !record.message.is_empty() {
                 seen.insert(record.message.clone());
             }
-            if record.event == SOFT_BOUNCED && !record.issue.is_empty() {
+            if record.event == Event::SoftBounced && !record.issue.is_empty() {
                 soft.entry(address_hash(&normalize(&record.email)))
                     .or_default()
                     .insert(record.issue);
@@ -458,14 +457,15 @@ impl<'p> Processor<'p> {
             _ => outcome.diagnostic.clone(),
         };
         let (event, source) = match (outcome.kind, outcome.sender_block) {
-            (Kind::Complaint, _) => (COMPLAINED, "complaint"),
-            (Kind::Hard, _) => (BOUNCED, "bounce"),
-            (_, true) => (SENDER_BLOCKED, "bounce"),
-            _ => (SOFT_BOUNCED, "bounce"),
+            (Kind::Complaint, _) => (Event::Complained, "complaint"),
+            (Kind::Hard, _) => (Event::Bounced, "bounce"),
+            (_, true) => (Event::SenderBlocked, "bounce"),
+            _ => (Event::SoftBounced, "bounce"),
         };
+        let suppresses = event.suppresses();
+        let soft = event == Event::SoftBounced;
         self.log
             .write_for_message(&email, event, source, &detail, &issue, key)?;
-        let suppresses = matches!(event, BOUNCED | COMPLAINED);
         outcome.action = if suppresses && self.suppressed.insert(&email) {
             Action::Suppressed
         } else {
@@ -473,14 +473,14 @@ impl<'p> Processor<'p> {
         };
         if outcome.sender_block {
             outcome.note = "a block of the sender, not held against the reader".into();
-        } else if event == SOFT_BOUNCED && !issue.is_empty() {
+        } else if soft && !issue.is_empty() {
             let issues = self.soft.entry(address_hash(&email)).or_default();
             issues.insert(issue.clone());
             let run = consecutive(&self.order, issues, &issue);
             if run >= self.soft_limit && !self.suppressed.contains(&email) {
                 let why = format!("{run} issues in a row soft-bounced ([bounces] soft_limit)");
                 self.log
-                    .write_for_message(&email, BOUNCED, "bounce", &why, &issue, key)?;
+                    .write_for_message(&email, Event::Bounced, "bounce", &why, &issue, key)?;
                 self.suppressed.insert(&email);
                 outcome.action = Action::Suppressed;
                 outcome.note = why;

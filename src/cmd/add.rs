@@ -10,7 +10,7 @@ use crate::curate::{self, AddRequest};
 use crate::project::Project;
 use crate::ui;
 
-pub fn run(config: Option<&Path>, args: &AddArgs) -> Result<ExitStatus> {
+pub async fn run(config: Option<&Path>, args: &AddArgs) -> Result<ExitStatus> {
     let project = Project::open(config)?;
     let added = curate::add(
         &project,
@@ -23,7 +23,8 @@ pub fn run(config: Option<&Path>, args: &AddArgs) -> Result<ExitStatus> {
             title: args.title.clone(),
             dry_run: args.dry_run,
         },
-    )?;
+    )
+    .await?;
     print!("{}", ui::printable_text(&added.toml));
     if let Some(note) = &added.note {
         println!("note: {}", ui::printable(note));

@@ -10,7 +10,7 @@ use crate::compose::check::Level;
 use crate::compose::{check, compose, links};
 use crate::ui::{self, kilobytes, plural};
 
-pub fn run(config: Option<&Path>, args: &CheckArgs) -> Result<ExitStatus> {
+pub async fn run(config: Option<&Path>, args: &CheckArgs) -> Result<ExitStatus> {
     let project = crate::project::Project::open(config)?;
     let issue = match &args.issue {
         Some(issue) => issue.clone(),
@@ -72,7 +72,7 @@ pub fn run(config: Option<&Path>, args: &CheckArgs) -> Result<ExitStatus> {
     );
     let mut dead = 0;
     if args.links {
-        let checked = crate::curate::check_links(&composed, args.fresh)?;
+        let checked = crate::curate::check_links(&composed, args.fresh).await?;
         dead = checked.iter().filter(|c| c.verdict.is_dead()).count();
         ui::print_link_check(&checked);
     }

@@ -10,7 +10,7 @@ use crate::curate::{self, ImportRequest};
 use crate::project::Project;
 use crate::ui::{self, plural, printable};
 
-pub fn run(config: Option<&Path>, args: &ImportArgs) -> Result<ExitStatus> {
+pub async fn run(config: Option<&Path>, args: &ImportArgs) -> Result<ExitStatus> {
     let project = Project::open(config)?;
     let imported = curate::import(
         &project,
@@ -18,11 +18,12 @@ pub fn run(config: Option<&Path>, args: &ImportArgs) -> Result<ExitStatus> {
             source: args.source.clone(),
             issue: args.issue.clone(),
             section: args.section.clone(),
-            since: args.since.clone(),
+            since: args.since,
             enrich: args.enrich,
             dry_run: args.dry_run,
         },
-    )?;
+    )
+    .await?;
     for item in &imported.items {
         println!("+ {} <{}>", printable(&item.title), printable(&item.url));
     }

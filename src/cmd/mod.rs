@@ -23,9 +23,10 @@ mod signup_form;
 mod status;
 mod subscribers;
 
+use std::path::Path;
 use std::process::ExitCode;
 
-use anyhow::Result;
+use anyhow::{Context as _, Result};
 
 use crate::cli::{Cli, Command, LogFormat};
 
@@ -96,21 +97,31 @@ pub fn run(cli: Cli) -> Result<ExitStatus> {
         }
         _ => {}
     }
-    let config = cli.config.as_deref();
-    match cli.command {
+    // The one runtime every command's I/O runs on; the library's entry
+    // points that do I/O are `async` and build none of their own.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(dispatch(cli.config.as_deref(), cli.command))
+}
+
+/// Runs the command on the runtime [`run`] started.
+async fn dispatch(config: Option<&Path>, command: Command) -> Result<ExitStatus> {
+    match command {
         Command::Build(args) => build::run(config, &args),
-        Command::Check(args) => check::run(config, &args),
+        Command::Check(args) => check::run(config, &args).await,
         Command::New(args) => new::run(config, &args),
-        Command::Add(args) => add::run(config, &args),
-        Command::Import(args) => import::run(config, &args),
-        Command::Send(args) => send::run(config, &args),
-        Command::Preview(args) => preview::run(config, args),
-        Command::Serve(args) => serve::run(config, &args),
+        Command::Add(args) => add::run(config, &args).await,
+        Command::Import(args) => import::run(config, &args).await,
+        Command::Send(args) => send::run(config, &args).await,
+        Command::Preview(args) => preview::run(config, args).await,
+        Command::Serve(args) => serve::run(config, &args).await,
         Command::SignupForm => signup_form::run(config),
         Command::Archive(args) => archive::run(config, &args),
-        Command::Subscribers(args) => subscribers::run(config, &args),
+        Command::Subscribers(args) => subscribers::run(config, &args).await,
         Command::Status(args) => status::run(config, &args),
-        Command::Bounces(args) => bounces::run(config, &args),
+        Command::Bounces(args) => bounces::run(config, &args).await,
         Command::Completions { shell } => completions::completions(shell),
         Command::Man => completions::man(),
     }

@@ -9,7 +9,7 @@ use crate::cli::PreviewArgs;
 use crate::ui;
 use crate::web::preview;
 
-pub fn run(config: Option<&Path>, args: PreviewArgs) -> Result<ExitStatus> {
+pub async fn run(config: Option<&Path>, args: PreviewArgs) -> Result<ExitStatus> {
     let issue = args.issue.clone();
     let open = args.open;
     preview::serve(
@@ -26,6 +26,7 @@ pub fn run(config: Option<&Path>, args: PreviewArgs) -> Result<ExitStatus> {
                 eprintln!("warning: cannot open a browser: {e}");
             }
         },
-    )?;
+    )
+    .await?;
     Ok(ExitStatus::Success)
 }

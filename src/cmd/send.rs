@@ -21,7 +21,7 @@ enum Confirm {
     Given,
 }
 
-pub fn run(config: Option<&Path>, args: &SendArgs) -> Result<ExitStatus> {
+pub async fn run(config: Option<&Path>, args: &SendArgs) -> Result<ExitStatus> {
     let composed = compose(crate::project::Project::open(config)?, &args.issue)?;
     if args.test {
         let to = args
@@ -29,7 +29,7 @@ pub fn run(config: Option<&Path>, args: &SendArgs) -> Result<ExitStatus> {
             .as_deref()
             .map(|t| crate::project::values::parse_mailbox(t).map_err(|e| anyhow!("--to: {e}")))
             .transpose()?;
-        let sent = send::test_message(&composed, to, args.subscribers.as_deref())?;
+        let sent = send::test_message(&composed, to, args.subscribers.as_deref()).await?;
         println!("{}", ui::test_sent(&sent));
         return Ok(ExitStatus::Success);
     }
@@ -51,7 +51,7 @@ pub fn run(config: Option<&Path>, args: &SendArgs) -> Result<ExitStatus> {
     ui::print_migrated(&plan.migrated);
     if args.json {
         let reporter = Arc::new(ui::TerminalProgress::new(plan.this_run));
-        let outcome = send::execute(&composed, &plan, reporter, ctrl_c())?;
+        let outcome = send::execute(&composed, &plan, reporter, ctrl_c()).await?;
         ui::print_dry_run_json(&composed, &plan, &outcome)?;
         return Ok(ExitStatus::Success);
     }
@@ -79,7 +79,7 @@ pub fn run(config: Option<&Path>, args: &SendArgs) -> Result<ExitStatus> {
     }
     loop {
         let reporter = Arc::new(ui::TerminalProgress::new(plan.this_run));
-        let outcome = send::execute(&composed, &plan, reporter, ctrl_c())?;
+        let outcome = send::execute(&composed, &plan, reporter, ctrl_c()).await?;
         if args.dry_run {
             ui::print_dry_run(&outcome);
             if outcome.report.failed > 0 {
@@ -93,7 +93,7 @@ pub fn run(config: Option<&Path>, args: &SendArgs) -> Result<ExitStatus> {
         }
         if args.wait && outcome.report.stop == Some(Stop::Quota) {
             ui::print_quota_wait(&outcome);
-            if !wait_for(outcome.quota.as_ref())? {
+            if !wait_for(outcome.quota.as_ref()).await {
                 return Ok(ExitStatus::Interrupted);
             }
             if let Some(limit) = &mut options.limit {
@@ -113,7 +113,7 @@ pub fn run(config: Option<&Path>, args: &SendArgs) -> Result<ExitStatus> {
         );
         return Ok(match &outcome.report.stop {
             Some(Stop::Interrupted) => ExitStatus::Interrupted,
-            Some(Stop::Fatal(_) | Stop::Breaker(_)) => ExitStatus::Failure,
+            Some(Stop::Records(_) | Stop::Relay(_) | Stop::NoRelayLeft(_)) => ExitStatus::Failure,
             None if outcome.complete() => ExitStatus::Success,
             Some(Stop::Quota) | None => ExitStatus::Incomplete,
         });
@@ -132,17 +132,15 @@ fn nothing_left(plan: &send::Plan) -> ExitStatus {
 
 /// Sleeps until the quota frees (a minute when it is not known when);
 /// `false` when Ctrl-C came first.
-fn wait_for(frees: Option<&send::QuotaFrees>) -> Result<bool> {
+async fn wait_for(frees: Option<&send::QuotaFrees>) -> bool {
     let wait = frees.map_or(std::time::Duration::from_mins(1), |f| {
         let left = f.at - time::OffsetDateTime::now_utc();
         std::time::Duration::try_from(left).unwrap_or_default() + std::time::Duration::from_secs(1)
     });
-    Ok(crate::runtime()?.block_on(async {
-        tokio::select! {
-            () = tokio::time::sleep(wait) => true,
-            () = ctrl_c() => false,
-        }
-    }))
+    tokio::select! {
+        () = tokio::time::sleep(wait) => true,
+        () = ctrl_c() => false,
+    }
 }
 
 /// Resolves on Ctrl-C; never, if the signal cannot be listened for.

@@ -10,7 +10,7 @@ use crate::project::Project;
 use crate::ui;
 use crate::web::serve;
 
-pub fn run(config: Option<&Path>, args: &ServeArgs) -> Result<ExitStatus> {
+pub async fn run(config: Option<&Path>, args: &ServeArgs) -> Result<ExitStatus> {
     let project = Project::open(config)?;
     let options = serve::Options {
         bind: args.bind,
@@ -41,6 +41,7 @@ pub fn run(config: Option<&Path>, args: &ServeArgs) -> Result<ExitStatus> {
                 "request problem"
             );
         },
-    )?;
+    )
+    .await?;
     Ok(ExitStatus::Success)
 }

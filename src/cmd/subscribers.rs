@@ -10,15 +10,15 @@ use anyhow::{Result, anyhow, bail};
 
 use super::ExitStatus;
 use crate::cli::{SubscribersArgs, SubscribersChange};
-use crate::list::events;
+use crate::list::events::{self, Event};
 use crate::list::reader::{Reader, Tally};
 use crate::project::Project;
 use crate::ui::{self, plural, printable};
 
-pub fn run(config: Option<&Path>, args: &SubscribersArgs) -> Result<ExitStatus> {
+pub async fn run(config: Option<&Path>, args: &SubscribersArgs) -> Result<ExitStatus> {
     let project = Project::open(config)?;
     if let Some(change) = &args.change {
-        return change_list(&project, args, change);
+        return change_list(&project, args, change).await;
     }
     let list = project.list_path(args.subscribers.as_deref());
     let (suppressed, log, migrated) = events::open_project(&project, &list)?;
@@ -34,8 +34,8 @@ pub fn run(config: Option<&Path>, args: &SubscribersArgs) -> Result<ExitStatus> 
         log: log.path(),
         suppressed: suppressed.len(),
         suppressed_by_event: events::counts(log.path())?,
-        confirmed: latest.get(events::CONFIRMED).copied().unwrap_or(0),
-        pending: latest.get(events::PENDING).copied().unwrap_or(0),
+        confirmed: latest.get(&Event::Confirmed).copied().unwrap_or(0),
+        pending: latest.get(&Event::Pending).copied().unwrap_or(0),
     };
     if args.json {
         ui::print_json(&summary.json())?;
@@ -54,7 +54,7 @@ pub fn run(config: Option<&Path>, args: &SubscribersArgs) -> Result<ExitStatus> 
 }
 
 /// `subscribers add` and `subscribers remove`.
-fn change_list(
+async fn change_list(
     project: &Project,
     args: &SubscribersArgs,
     change: &SubscribersChange,
@@ -82,14 +82,14 @@ fn change_list(
                     fields: Vec::new(),
                 };
                 let detail = events::joined_detail(&joined, &[]);
-                log.append_about(&key, events::CONFIRMED, "author", &detail, "")?;
+                log.append_about(&key, Event::Confirmed, "author", &detail, "")?;
                 println!(
                     "added {} (confirmed) in {}",
                     printable(&key),
                     ui::path(log.path())
                 );
             } else {
-                let reply = crate::web::signup::invite(project, &address, &name)?;
+                let reply = crate::web::signup::invite(project, &address, &name).await?;
                 println!(
                     "{} is pending: a confirmation link was sent ({})",
                     printable(&key),
@@ -99,7 +99,7 @@ fn change_list(
         }
         SubscribersChange::Remove { .. } => {
             let (_, mut log, _) = events::open_project(project, &list)?;
-            log.append(&key, events::UNSUBSCRIBED, "author")?;
+            log.append(&key, Event::Unsubscribed, "author")?;
             println!("removed {} in {}", printable(&key), ui::path(log.path()));
         }
     }

@@ -13,9 +13,9 @@ use super::meta::tidy;
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Entry {
     pub item: NewItem,
-    /// When it was published (a feed) or saved (a bookmark), `YYYY-MM-DD`:
+    /// The day it was published (a feed) or saved (a bookmark), in UTC:
     /// what `--since` compares.
-    pub dated: Option<String>,
+    pub dated: Option<time::Date>,
 }
 
 /// Reads a feed or a bookmarks export; `label` names the source in errors.
@@ -46,7 +46,8 @@ pub fn entries(text: &str, label: &str) -> Result<Vec<Entry>> {
             let date = entry
                 .published
                 .or(entry.updated)
-                .map(|d| d.format("%Y-%m-%d").to_string());
+                .and_then(|d| time::OffsetDateTime::from_unix_timestamp(d.timestamp()).ok())
+                .map(time::OffsetDateTime::date);
             let authors: Vec<String> = entry
                 .authors
                 .iter()
@@ -58,13 +59,23 @@ pub fn entries(text: &str, label: &str) -> Result<Vec<Entry>> {
                     url: crate::compose::links::clean(&url),
                     authors: super::meta::normalize_authors(&authors),
                     source: source.clone(),
-                    published: date.clone(),
+                    published: date.map(day),
                     ..NewItem::default()
                 },
                 dated: date,
             })
         })
         .collect())
+}
+
+/// A day as an item's `published` writes it: `YYYY-MM-DD`.
+fn day(date: time::Date) -> String {
+    format!(
+        "{:04}-{:02}-{:02}",
+        date.year(),
+        u8::from(date.month()),
+        date.day()
+    )
 }
 
 /// The links of a Netscape bookmarks file, with the day each was saved.
@@ -83,7 +94,7 @@ fn bookmarks(text: &str) -> Vec<Entry> {
                 .attr("add_date")
                 .and_then(|d| d.trim().parse::<i64>().ok())
                 .and_then(|s| time::OffsetDateTime::from_unix_timestamp(s).ok())
-                .map(|t| format!("{:04}-{:02}-{:02}", t.year(), u8::from(t.month()), t.day()));
+                .map(time::OffsetDateTime::date);
             Some(Entry {
                 item: NewItem {
                     title: if title.is_empty() {

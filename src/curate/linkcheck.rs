@@ -149,7 +149,7 @@ pub fn cached(targets: Vec<Target>, cache_file: &Path) -> Vec<Checked> {
 
 /// Checks `targets` (a URL found twice is asked once); `fresh` ignores
 /// the cache. The cache is written back, atomically.
-pub fn check(
+pub async fn check(
     client: &reqwest::Client,
     targets: Vec<Target>,
     cache_file: &Path,
@@ -165,7 +165,7 @@ pub fn check(
         .collect();
     wanted.sort();
     wanted.dedup();
-    let answers = crate::runtime()?.block_on(ask_all(client, wanted));
+    let answers = ask_all(client, wanted).await;
     let asked: HashMap<String, Verdict> = answers.into_iter().collect();
     for (url, verdict) in &asked {
         cache.insert(

@@ -55,7 +55,7 @@ fn same_site(a: &str, b: &str) -> bool {
 }
 
 /// Fetches the page, makes the item, and adds it to the issue.
-pub fn add(project: &Project, request: &AddRequest) -> Result<Added> {
+pub async fn add(project: &Project, request: &AddRequest) -> Result<Added> {
     let issue = match &request.issue {
         Some(path) => path.clone(),
         None => newest_issue(project)?,
@@ -63,7 +63,7 @@ pub fn add(project: &Project, request: &AddRequest) -> Result<Added> {
     let text = std::fs::read_to_string(&issue)
         .map_err(|e| anyhow!("cannot read {}: {e}", issue.display()))?;
     let client = fetch::client(project)?;
-    let page = crate::runtime()?.block_on(fetch::fetch(&client, &request.url))?;
+    let page = fetch::fetch(&client, &request.url).await?;
     let found = match page.media_type.as_str() {
         "application/pdf" => meta::from_pdf(&page.pdf),
         "" | "text/html" | "application/xhtml+xml" => {
@@ -141,7 +141,7 @@ pub struct ImportRequest {
     pub issue: Option<PathBuf>,
     pub section: Option<String>,
     /// Only what was published (or saved) on or after this `YYYY-MM-DD`.
-    pub since: Option<String>,
+    pub since: Option<time::Date>,
     /// Fill each item from its page, as `add` does.
     pub enrich: bool,
     pub dry_run: bool,
@@ -166,20 +166,17 @@ pub struct Imported {
 }
 
 /// Drafts items from a feed or a bookmarks export into the issue.
-pub fn import(project: &Project, request: &ImportRequest) -> Result<Imported> {
+pub async fn import(project: &Project, request: &ImportRequest) -> Result<Imported> {
     let issue_path = match &request.issue {
         Some(path) => path.clone(),
         None => newest_issue(project)?,
     };
     let text = std::fs::read_to_string(&issue_path)
         .map_err(|e| anyhow!("cannot read {}: {e}", issue_path.display()))?;
-    let runtime = crate::runtime()?;
     let client = fetch::client(project)?;
     let source = if request.source.starts_with("http://") || request.source.starts_with("https://")
     {
-        runtime
-            .block_on(fetch::fetch(&client, &request.source))?
-            .text
+        fetch::fetch(&client, &request.source).await?.text
     } else {
         std::fs::read_to_string(&request.source)
             .map_err(|e| anyhow!("cannot read {}: {e}", request.source))?
@@ -209,7 +206,7 @@ pub fn import(project: &Project, request: &ImportRequest) -> Result<Imported> {
         }
         let mut item = entry.item;
         if request.enrich {
-            match runtime.block_on(fetch::fetch(&client, &item.url)) {
+            match fetch::fetch(&client, &item.url).await {
                 Ok(page) => {
                     let found = match page.media_type.as_str() {
                         "application/pdf" => meta::from_pdf(&page.pdf),
@@ -293,7 +290,7 @@ pub fn link_targets(composed: &crate::compose::Composed) -> Vec<linkcheck::Targe
 }
 
 /// Checks every link of a composed issue ([`link_targets`]).
-pub fn check_links(
+pub async fn check_links(
     composed: &crate::compose::Composed,
     fresh: bool,
 ) -> Result<Vec<linkcheck::Checked>> {
@@ -303,8 +300,9 @@ pub fn check_links(
         link_targets(composed),
         &linkcheck::cache_path(&composed.project.state_dir()),
         fresh,
-    )?;
-    measure_images(&client, composed, fresh)?;
+    )
+    .await?;
+    measure_images(&client, composed, fresh).await?;
     Ok(checked)
 }
 
@@ -312,7 +310,7 @@ pub fn check_links(
 /// `fresh`), from the first 64 KB of each, kept for the renderer
 /// (`compose::images`); an image that cannot be fetched or read keeps the
 /// column's width.
-fn measure_images(
+async fn measure_images(
     client: &reqwest::Client,
     composed: &crate::compose::Composed,
     fresh: bool,
@@ -333,15 +331,12 @@ fn measure_images(
     if wanted.is_empty() {
         return Ok(());
     }
-    let measured = crate::runtime()?.block_on(async {
-        let mut out = Vec::new();
-        for url in wanted {
-            if let Some(width) = image_width(client, &url).await {
-                out.push((url, width));
-            }
+    let mut measured = Vec::new();
+    for url in wanted {
+        if let Some(width) = image_width(client, &url).await {
+            measured.push((url, width));
         }
-        out
-    });
+    }
     widths.extend(measured);
     crate::compose::images::save(&state, &widths)
 }

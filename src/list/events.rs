@@ -5,11 +5,14 @@
 //! (`<list>.suppressed.csv` beside a list) are still read and are migrated
 //! into the log, so no unsubscribe ever recorded is lost.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
 
 use crate::list::address::normalize;
 pub use crate::list::address::{Joined, Suppressed};
@@ -26,34 +29,139 @@ pub const FILE_NAME: &str = "list-events.csv";
 /// before marking it never records it again.
 const HEADER: &str = "email,time,event,source,detail,issue,message\n";
 
-/// How many columns a line of the log has.
-const COLUMNS: usize = 7;
+/// What happened to an address: the `event` column of the log. Events
+/// sort by their word, as the counts are shown.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Event {
+    /// The reader left (a link, the page, the author): takes them off.
+    Unsubscribed,
+    /// The address bounced for good: takes it off.
+    Bounced,
+    /// The reader reported an issue as spam: takes them off.
+    Complained,
+    /// A bounce that may pass (mailbox full, expired in a queue): counted,
+    /// and suppresses only once `[bounces] soft_limit` issues in a row
+    /// bounced.
+    SoftBounced,
+    /// A refusal aimed at the sender (policy, spam, reputation): recorded
+    /// for the sender's health, never held against the reader.
+    SenderBlocked,
+    /// A sign-up waiting for its confirmation: changes nothing yet.
+    Pending,
+    /// A confirmed sign-up (or the author's `subscribers add`): the reader
+    /// receives mail whatever the CSV says, with the name and fields the
+    /// detail carries.
+    Confirmed,
+    /// Put back by hand (`subscribed` or `resubscribed` written into the
+    /// log): the CSV says where they stand again.
+    Restored(Restored),
+    /// A word this version does not know (a later version's, a hand edit):
+    /// it takes the address off, since nobody is mailed on a guess.
+    Other(String),
+}
 
-/// The event that takes an address off the list.
-pub const UNSUBSCRIBED: &str = "unsubscribed";
-/// The event of an address that bounced for good (suppresses it).
-pub const BOUNCED: &str = "bounced";
-/// The event of a reader who reported an issue as spam (suppresses them).
-pub const COMPLAINED: &str = "complained";
-/// A bounce that may pass (mailbox full, expired in a queue): counted, and
-/// suppresses only once `[bounces] soft_limit` issues in a row bounced.
-pub const SOFT_BOUNCED: &str = "soft-bounced";
-/// A refusal aimed at the sender (policy, spam, reputation): recorded for
-/// the sender's health, never held against the reader.
-pub const SENDER_BLOCKED: &str = "sender-blocked";
-/// A sign-up waiting for its confirmation: changes nothing yet.
-pub const PENDING: &str = "pending";
-/// A confirmed sign-up (or the author's `subscribers add`): the reader
-/// receives mail whatever the CSV says, with the name and fields the detail
-/// carries.
-pub const CONFIRMED: &str = "confirmed";
+/// The two words that put an address back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Restored {
+    Subscribed,
+    Resubscribed,
+}
 
-/// The facts a [`CONFIRMED`] event's detail may hold beside the reader's
+impl Event {
+    /// The word the log writes.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Event::Unsubscribed => "unsubscribed",
+            Event::Bounced => "bounced",
+            Event::Complained => "complained",
+            Event::SoftBounced => "soft-bounced",
+            Event::SenderBlocked => "sender-blocked",
+            Event::Pending => "pending",
+            Event::Confirmed => "confirmed",
+            Event::Restored(Restored::Subscribed) => "subscribed",
+            Event::Restored(Restored::Resubscribed) => "resubscribed",
+            Event::Other(word) => word,
+        }
+    }
+
+    /// What the event does to the address's place on the list.
+    fn effect(&self) -> Effect {
+        match self {
+            Event::Confirmed => Effect::Join,
+            Event::Restored(_) => Effect::Restore,
+            Event::SoftBounced | Event::SenderBlocked | Event::Pending => Effect::Neutral,
+            Event::Unsubscribed | Event::Bounced | Event::Complained | Event::Other(_) => {
+                Effect::Suppress
+            }
+        }
+    }
+
+    /// Whether it takes the address off the list.
+    pub fn suppresses(&self) -> bool {
+        self.effect() == Effect::Suppress
+    }
+
+    /// Whether it changes where the reader stands (a pending sign-up, a
+    /// soft bounce and a block of the sender do not).
+    pub fn moves(&self) -> bool {
+        self.effect() != Effect::Neutral
+    }
+}
+
+impl From<&str> for Event {
+    fn from(word: &str) -> Event {
+        match word {
+            "unsubscribed" => Event::Unsubscribed,
+            "bounced" => Event::Bounced,
+            "complained" => Event::Complained,
+            "soft-bounced" => Event::SoftBounced,
+            "sender-blocked" => Event::SenderBlocked,
+            "pending" => Event::Pending,
+            "confirmed" => Event::Confirmed,
+            "subscribed" => Event::Restored(Restored::Subscribed),
+            "resubscribed" => Event::Restored(Restored::Resubscribed),
+            other => Event::Other(other.to_string()),
+        }
+    }
+}
+
+impl Ord for Event {
+    fn cmp(&self, other: &Event) -> std::cmp::Ordering {
+        self.as_str().cmp(other.as_str())
+    }
+}
+
+impl PartialOrd for Event {
+    fn partial_cmp(&self, other: &Event) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl std::fmt::Display for Event {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for Event {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for Event {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Event, D::Error> {
+        let word = std::borrow::Cow::<str>::deserialize(deserializer)?;
+        Ok(Event::from(word.as_ref()))
+    }
+}
+
+/// The facts a [`Event::Confirmed`] event's detail may hold beside the reader's
 /// name and fields (which may not be named so): the confirmation token's
 /// digest, the IP address, and what the reader was before.
 pub const DETAIL_KEYS: &[&str] = &["token", "ip", "was"];
 
-/// The detail of a [`CONFIRMED`] event: the reader's name and fields, and
+/// The detail of a [`Event::Confirmed`] event: the reader's name and fields, and
 /// `extra` facts (`ip`, `was`, `token`), form-encoded so the log stays one
 /// line a record.
 pub fn joined_detail(joined: &Joined, extra: &[(&str, &str)]) -> String {
@@ -68,7 +176,7 @@ pub fn joined_detail(joined: &Joined, extra: &[(&str, &str)]) -> String {
     out.finish()
 }
 
-/// The reader a [`CONFIRMED`] event's detail describes.
+/// The reader a [`Event::Confirmed`] event's detail describes.
 fn joined_from(email: &str, detail: &str) -> Joined {
     let mut joined = Joined {
         email: normalize(email),
@@ -120,28 +228,54 @@ enum Effect {
     Neutral,
 }
 
-fn effect(event: &str) -> Effect {
-    match event {
-        CONFIRMED => Effect::Join,
-        "subscribed" | "resubscribed" => Effect::Restore,
-        SOFT_BOUNCED | SENDER_BLOCKED | PENDING => Effect::Neutral,
-        _ => Effect::Suppress,
-    }
-}
-
-/// One line of the log.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One line of the log. Lines written before the `issue` and `message`
+/// columns were added read with those empty.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Record {
     /// The address as written (lower-cased by missive).
     pub email: String,
-    pub time: String,
-    pub event: String,
+    /// When it happened; `None` where a hand-edited line says no time
+    /// missive can read (the event still counts).
+    #[serde(with = "lenient_time")]
+    pub time: Option<OffsetDateTime>,
+    pub event: Event,
+    /// Who or what caused it: `one-click`, `page`, `bounce`, `signup`,
+    /// `author`, …
+    #[serde(default)]
     pub source: String,
+    #[serde(default)]
     pub detail: String,
     /// The issue (file stem) the event concerns, if any.
+    #[serde(default)]
     pub issue: String,
     /// The key of the returned message that caused it, if one did.
+    #[serde(default)]
     pub message: String,
+}
+
+/// The `time` column: RFC 3339 written; anything else read as no time.
+mod lenient_time {
+    use serde::{Deserialize as _, Deserializer, Serializer};
+    use time::OffsetDateTime;
+    use time::format_description::well_known::Rfc3339;
+
+    #[allow(clippy::ref_option, reason = "the signature serde's `with` calls")]
+    pub(super) fn serialize<S: Serializer>(
+        at: &Option<OffsetDateTime>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        match at.map(|at| at.format(&Rfc3339)) {
+            Some(Ok(text)) => serializer.serialize_str(&text),
+            _ => serializer.serialize_str(""),
+        }
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Option<OffsetDateTime>, D::Error> {
+        let text = std::borrow::Cow::<str>::deserialize(deserializer)?;
+        Ok(OffsetDateTime::parse(text.trim(), &Rfc3339).ok())
+    }
 }
 
 /// Every event of the log, in order; a last line still being written (no
@@ -152,34 +286,34 @@ pub fn records(path: &Path) -> Result<Vec<Record>> {
 
 /// How many addresses have each latest event that changed their place on
 /// the list, pending sign-ups included (`confirmed`, `pending`, …).
-pub fn latest_counts(path: &Path) -> Result<std::collections::BTreeMap<String, usize>> {
-    count_latest(path, |event| event == PENDING, |_| true)
+pub fn latest_counts(path: &Path) -> Result<BTreeMap<Event, usize>> {
+    count_latest(path, |event| *event == Event::Pending, |_| true)
 }
 
 /// How many addresses the log suppresses, by the event that did it
 /// (`unsubscribed`, `bounced`, …), counting each address's latest event
 /// that changed its place on the list.
-pub fn counts(path: &Path) -> Result<std::collections::BTreeMap<String, usize>> {
-    count_latest(path, |_| false, |event| effect(event) == Effect::Suppress)
+pub fn counts(path: &Path) -> Result<BTreeMap<Event, usize>> {
+    count_latest(path, |_| false, Event::suppresses)
 }
 
 /// Each address's latest event that changed its place on the list (or that
 /// `also` keeps), counted by event where `counted` says so.
 fn count_latest(
     path: &Path,
-    also: impl Fn(&str) -> bool,
-    counted: impl Fn(&str) -> bool,
-) -> Result<std::collections::BTreeMap<String, usize>> {
+    also: impl Fn(&Event) -> bool,
+    counted: impl Fn(&Event) -> bool,
+) -> Result<BTreeMap<Event, usize>> {
     let mut latest = std::collections::HashMap::new();
     for record in records(path)? {
-        if effect(&record.event) != Effect::Neutral || also(&record.event) {
+        if record.event.moves() || also(&record.event) {
             latest.insert(
                 crate::list::address::address_hash(&normalize(&record.email)),
                 record.event,
             );
         }
     }
-    let mut counts = std::collections::BTreeMap::new();
+    let mut counts = BTreeMap::new();
     for event in latest.into_values().filter(|e| counted(e)) {
         *counts.entry(event).or_default() += 1;
     }
@@ -199,7 +333,7 @@ pub fn load(path: &Path) -> Result<Suppressed> {
 
 /// What one event does to the list.
 pub fn apply(suppressed: &mut Suppressed, record: &Record) {
-    match effect(&record.event) {
+    match record.event.effect() {
         Effect::Suppress => {
             suppressed.insert(&record.email);
         }
@@ -240,29 +374,13 @@ fn parse(bytes: &[u8]) -> Vec<Record> {
         .has_headers(false)
         .flexible(true)
         .from_reader(bytes);
+    // Every field reads (an unknown event is `Other`, an unreadable time
+    // `None`), so only a line too damaged to be CSV is passed over.
     reader
-        .records()
+        .deserialize::<Record>()
         .filter_map(Result::ok)
-        .filter_map(|record| to_record(&record))
+        .filter(|record| !record.email.trim().is_empty() && record.email != "email")
         .collect()
-}
-
-/// A line of the log as an event (`None` for the header or a blank line).
-fn to_record(record: &csv::StringRecord) -> Option<Record> {
-    let field = |i| record.get(i).unwrap_or("").to_string();
-    let email = field(0);
-    if email.trim().is_empty() || email == "email" {
-        return None;
-    }
-    Some(Record {
-        email,
-        time: field(1),
-        event: field(2),
-        source: field(3),
-        detail: field(4),
-        issue: field(5),
-        message: field(6),
-    })
 }
 
 /// The CSV records of the complete lines of `path` (none if it is missing).
@@ -310,7 +428,7 @@ impl Log {
     }
 
     /// Writes one event (address, now, event, source) and syncs it to disk.
-    pub fn append(&mut self, email: &str, event: &str, source: &str) -> Result<()> {
+    pub fn append(&mut self, email: &str, event: Event, source: &str) -> Result<()> {
         self.append_about(email, event, source, "", "")
     }
 
@@ -319,13 +437,12 @@ impl Log {
     pub fn append_about(
         &mut self,
         email: &str,
-        event: &str,
+        event: Event,
         source: &str,
         detail: &str,
         issue: &str,
     ) -> Result<()> {
-        let now = crate::fsutil::timestamp();
-        self.write(&[&normalize(email), &now, event, source, detail, issue])?;
+        self.write(&Record::now(email, event, source, detail, issue, ""))?;
         self.sync()
     }
 
@@ -335,39 +452,28 @@ impl Log {
     pub fn write_for_message(
         &mut self,
         email: &str,
-        event: &str,
+        event: Event,
         source: &str,
         detail: &str,
         issue: &str,
         message: &str,
     ) -> Result<()> {
-        let now = crate::fsutil::timestamp();
-        self.write(&[
-            &normalize(email),
-            &now,
-            event,
-            source,
-            detail,
-            issue,
-            message,
-        ])
+        self.write(&Record::now(email, event, source, detail, issue, message))
     }
 
-    fn write(&mut self, fields: &[&str]) -> Result<()> {
-        let email = fields[0];
-        if email.len() > MAX_ADDRESS {
+    /// Writes one line, every column of today's header, the detail capped.
+    fn write(&mut self, record: &Record) -> Result<()> {
+        if record.email.len() > MAX_ADDRESS {
             bail!(
                 "{}: an address of {} bytes is not one (at most {MAX_ADDRESS})",
                 self.path().display(),
-                email.len()
+                record.email.len()
             );
         }
-        // Every line has the columns of today's header.
-        let mut capped: Vec<&str> = fields.to_vec();
-        capped.resize(COLUMNS, "");
-        capped[4] = cap(capped[4], MAX_DETAIL);
-        let mut line = csv::Writer::from_writer(Vec::new());
-        line.write_record(&capped)
+        let mut line = csv::WriterBuilder::new()
+            .has_headers(false)
+            .from_writer(Vec::new());
+        line.serialize(record)
             .context("cannot format a list event")?;
         let line = line.into_inner().context("cannot format a list event")?;
         self.file.append(&line)
@@ -376,6 +482,29 @@ impl Log {
     /// Makes every event written so far durable.
     pub fn sync(&mut self) -> Result<()> {
         self.file.sync()
+    }
+}
+
+impl Record {
+    /// An event of `email` (normalized) happening now; `detail` is cut to
+    /// [`MAX_DETAIL`].
+    fn now(
+        email: &str,
+        event: Event,
+        source: &str,
+        detail: &str,
+        issue: &str,
+        message: &str,
+    ) -> Record {
+        Record {
+            email: normalize(email),
+            time: Some(OffsetDateTime::now_utc()),
+            event,
+            source: source.to_string(),
+            detail: cap(detail, MAX_DETAIL).to_string(),
+            issue: issue.to_string(),
+            message: message.to_string(),
+        }
     }
 }
 
@@ -428,13 +557,20 @@ fn open(state_dir: &Path, lists: &[&Path]) -> Result<(Suppressed, Log, Vec<Migra
             if email.is_empty() || email == "email" || suppressed.contains(email) {
                 continue;
             }
-            let time = record.get(1).unwrap_or("");
-            let source = record.get(2).unwrap_or("");
             let detail = format!(
                 "migrated from {}",
                 legacy.file_name().unwrap_or_default().to_string_lossy()
             );
-            log.write(&[&normalize(email), time, UNSUBSCRIBED, source, &detail, ""])?;
+            let mut moved = Record::now(
+                email,
+                Event::Unsubscribed,
+                record.get(2).unwrap_or(""),
+                &detail,
+                "",
+                "",
+            );
+            moved.time = OffsetDateTime::parse(record.get(1).unwrap_or("").trim(), &Rfc3339).ok();
+            log.write(&moved)?;
             suppressed.insert(email);
             migrated += 1;
         }
@@ -607,9 +743,10 @@ mod tests {
         let path = path_in(&dir.path().join(".missive"));
         assert_eq!(load(&path).unwrap().len(), 0);
         let mut log = Log::open(&path).unwrap();
-        log.append("Ada@Example.com", UNSUBSCRIBED, "one-click")
+        log.append("Ada@Example.com", Event::Unsubscribed, "one-click")
             .unwrap();
-        log.append("bob@example.com", UNSUBSCRIBED, "page").unwrap();
+        log.append("bob@example.com", Event::Unsubscribed, "page")
+            .unwrap();
         let s = load(&path).unwrap();
         assert_eq!(s.len(), 2);
         assert!(s.contains("ada@example.com"));
@@ -622,11 +759,58 @@ mod tests {
     }
 
     #[test]
+    fn lines_of_earlier_versions_and_unknown_words_still_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = path_in(dir.path());
+        std::fs::write(
+            &path,
+            "email,time,event,source,detail\n\
+             ada@example.com,2024-01-02T03:04:05Z,unsubscribed,page,\n\
+             ada@example.com,yesterday,resubscribed,author,\n\
+             bob@example.com,2024-01-02T03:04:05+01:00,withdrawn,later-version,why\n\
+             cy@example.com,,soft-bounced,bounce,452,issue-1,key-1\n\
+             eve@example.com,,bounced,bounce,550,issue-1,key-2,a later column\n",
+        )
+        .unwrap();
+        let read = records(&path).unwrap();
+        assert_eq!(read.len(), 5, "a line with a later version's column too");
+        assert_eq!(read[0].event, Event::Unsubscribed);
+        assert_eq!(read[0].time.unwrap().unix_timestamp(), 1_704_164_645);
+        assert_eq!(read[1].event, Event::Restored(Restored::Resubscribed));
+        assert_eq!(read[1].time, None, "a time missive cannot read is none");
+        assert_eq!(read[2].event, Event::Other("withdrawn".into()));
+        assert_eq!(read[2].detail, "why");
+        assert_eq!(
+            (read[3].issue.as_str(), read[3].message.as_str()),
+            ("issue-1", "key-1")
+        );
+        let s = load(&path).unwrap();
+        assert!(!s.contains("ada@example.com"), "put back by hand");
+        assert!(s.contains("bob@example.com"), "an unknown word suppresses");
+        assert!(!s.contains("cy@example.com"));
+        assert!(s.contains("eve@example.com"));
+        // Appending keeps the old header and writes today's seven columns.
+        let mut log = Log::open(&path).unwrap();
+        log.append("dee@example.com", Event::Complained, "arf")
+            .unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(
+            text.starts_with("email,time,event,source,detail\n"),
+            "{text}"
+        );
+        let last = text.lines().last().unwrap();
+        assert!(
+            last.starts_with("dee@example.com,20") && last.ends_with(",complained,arf,,,"),
+            "{last}"
+        );
+    }
+
+    #[test]
     fn a_cut_off_last_line_does_not_corrupt_the_next_event() {
         let dir = tempfile::tempdir().unwrap();
         let path = path_in(dir.path());
         let mut log = Log::open(&path).unwrap();
-        log.append("ada@example.com", UNSUBSCRIBED, "one-click")
+        log.append("ada@example.com", Event::Unsubscribed, "one-click")
             .unwrap();
         drop(log);
         // A crash in the middle of the next line.
@@ -637,7 +821,7 @@ mod tests {
         f.write_all(b"ada@exa").unwrap();
         drop(f);
         let mut log = Log::open(&path).unwrap();
-        log.append("bob@example.com", UNSUBSCRIBED, "one-click")
+        log.append("bob@example.com", Event::Unsubscribed, "one-click")
             .unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
         assert!(!text.contains("ada@exabob"), "{text}");
@@ -652,13 +836,13 @@ mod tests {
         let path = path_in(dir.path());
         let mut log = Log::open(&path).unwrap();
         let huge = "é".repeat(600_000);
-        log.append_about("ada@example.com", BOUNCED, "bounce", &huge, "i")
+        log.append_about("ada@example.com", Event::Bounced, "bounce", &huge, "i")
             .unwrap();
         let line = std::fs::read_to_string(&path).unwrap();
         assert!(line.len() < 2 * MAX_DETAIL, "{} bytes", line.len());
         assert_eq!(records(&path).unwrap()[0].detail.len(), MAX_DETAIL);
         let too_long = format!("{}@example.com", "a".repeat(300));
-        assert!(log.append(&too_long, BOUNCED, "bounce").is_err());
+        assert!(log.append(&too_long, Event::Bounced, "bounce").is_err());
     }
 
     #[test]
@@ -666,13 +850,14 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = path_in(dir.path());
         let mut log = Log::open(&path).unwrap();
-        log.append("ada@example.com", UNSUBSCRIBED, "page").unwrap();
+        log.append("ada@example.com", Event::Unsubscribed, "page")
+            .unwrap();
         let mut follow = Follow::open(&path, std::time::Duration::ZERO).unwrap();
         assert!(follow.suppresses("ada@example.com"));
         assert!(!follow.suppresses("bob@example.com"));
         let mut other = Log::open(&path).unwrap();
         other
-            .append("bob@example.com", UNSUBSCRIBED, "one-click")
+            .append("bob@example.com", Event::Unsubscribed, "one-click")
             .unwrap();
         assert!(follow.suppresses("bob@example.com"), "read again");
     }

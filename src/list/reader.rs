@@ -15,21 +15,49 @@ use super::address::{address_hash, normalize};
 
 /// The list cannot be read at all (as opposed to one bad row).
 #[derive(Debug, thiserror::Error)]
-#[error("{}: {message}", path.display())]
-pub struct ListError {
-    pub path: PathBuf,
-    pub message: String,
+pub enum ListError {
+    #[error("{}: cannot read file: {error}", path.display())]
+    Unreadable {
+        path: PathBuf,
+        error: std::io::Error,
+    },
+    #[error("{}: cannot read the header row: {error}", path.display())]
+    Header { path: PathBuf, error: csv::Error },
+    #[error(
+        "{}: the lines end with a carriage return alone (an old Mac format): save the file \
+         with LF or CRLF line endings",
+        path.display()
+    )]
+    OldMacLineEndings { path: PathBuf },
+    #[error(
+        "{}: the file is empty: it needs a header row with an `email` column",
+        path.display()
+    )]
+    Empty { path: PathBuf },
+    #[error("{}: the header row has no `email` column (it has {})", path.display(), quoted(.columns))]
+    NoEmailColumn { path: PathBuf, columns: Vec<String> },
 }
 
-/// A subscriber's status column.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+/// Column names as the error shows them: `` `email`, `name` ``.
+fn quoted(columns: &[String]) -> String {
+    columns
+        .iter()
+        .map(|c| format!("`{c}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// A subscriber's status column. Statuses sort (and are counted) by
+/// their word.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Status {
-    Subscribed,
-    Unsubscribed,
     Bounced,
     Complained,
+    Subscribed,
     /// Subscribed in the list, but unsubscribed through `missive serve`.
     Suppressed,
+    Unsubscribed,
 }
 
 impl Status {
@@ -52,6 +80,12 @@ impl Status {
             Status::Complained => "complained",
             Status::Suppressed => "suppressed",
         }
+    }
+}
+
+impl std::fmt::Display for Status {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.as_str())
     }
 }
 
@@ -176,20 +210,16 @@ pub fn unsendable(address: &Address) -> Option<&'static str> {
 impl Reader {
     /// Opens the list and reads its header row.
     pub fn open(path: &Path) -> Result<Reader, ListError> {
-        let err = |message: String| ListError {
+        let file = File::open(path).map_err(|error| ListError::Unreadable {
             path: path.to_path_buf(),
-            message,
-        };
-        let file = File::open(path).map_err(|e| err(format!("cannot read file: {e}")))?;
+            error,
+        })?;
         Reader::from_reader(path, Box::new(file))
     }
 
     /// Reads a list from any reader; `path` labels errors.
     pub fn from_reader(path: &Path, input: Box<dyn Read + Send>) -> Result<Reader, ListError> {
-        let err = |message: String| ListError {
-            path: path.to_path_buf(),
-            message,
-        };
+        let path = path.to_path_buf();
         let mut csv = csv::ReaderBuilder::new()
             .has_headers(true)
             .flexible(false)
@@ -197,39 +227,27 @@ impl Reader {
             // files (the CR is trimmed off the last field).
             .terminator(csv::Terminator::Any(b'\n'))
             .from_reader(input);
-        let headers = csv
-            .headers()
-            .map_err(|e| err(format!("cannot read the header row: {e}")))?;
+        let headers = csv.headers().map_err(|error| ListError::Header {
+            path: path.clone(),
+            error,
+        })?;
         if headers
             .iter()
             .any(|h| h.trim_end_matches('\r').contains('\r'))
         {
-            return Err(err(
-                "the lines end with a carriage return alone (an old Mac format): \
-                 save the file with LF or CRLF line endings"
-                    .into(),
-            ));
+            return Err(ListError::OldMacLineEndings { path });
         }
         let columns: Vec<String> = headers
             .iter()
             .map(|h| h.trim_start_matches('\u{feff}').trim().to_string())
             .collect();
         if columns.iter().all(String::is_empty) {
-            return Err(err(
-                "the file is empty: it needs a header row with an `email` column".into(),
-            ));
+            return Err(ListError::Empty { path });
         }
         let find = |name: &str| column_index(columns.iter().map(String::as_str), name);
-        let email = find("email").ok_or_else(|| {
-            err(format!(
-                "the header row has no `email` column (it has {})",
-                columns
-                    .iter()
-                    .map(|c| format!("`{c}`"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ))
-        })?;
+        let Some(email) = find("email") else {
+            return Err(ListError::NoEmailColumn { path, columns });
+        };
         let (name, status) = (find("name"), find("status"));
         Ok(Reader {
             csv,
@@ -465,7 +483,7 @@ pub struct InvalidRow {
 #[derive(Debug, Clone, Default)]
 pub struct Tally {
     pub subscribed: u64,
-    pub inactive: std::collections::BTreeMap<&'static str, u64>,
+    pub inactive: std::collections::BTreeMap<Status, u64>,
     pub duplicates: Vec<Duplicate>,
     pub invalid: Vec<InvalidRow>,
 }
@@ -476,7 +494,7 @@ impl Tally {
         match row {
             Row::Subscriber(_) => self.subscribed += 1,
             Row::Inactive { status, .. } => {
-                *self.inactive.entry(status.as_str()).or_default() += 1;
+                *self.inactive.entry(status).or_default() += 1;
             }
             Row::Duplicate { line, email } => self.duplicates.push(Duplicate {
                 line,
@@ -696,8 +714,8 @@ mod tests {
         tally.find_first_lines(&path).unwrap();
         assert_eq!(columns.as_slice(), ["email", "status"]);
         assert_eq!(tally.subscribed, 2);
-        assert_eq!(tally.inactive.get("bounced"), Some(&1));
-        assert_eq!(tally.inactive.get("unsubscribed"), Some(&1));
+        assert_eq!(tally.inactive.get(&Status::Bounced), Some(&1));
+        assert_eq!(tally.inactive.get(&Status::Unsubscribed), Some(&1));
         let duplicates: Vec<(u64, u64, &str)> = tally
             .duplicates
             .iter()

@@ -12,108 +12,128 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 
-use crate::fsutil::timestamp as now;
 use crate::list::address::{address_hash, normalize};
+use time::OffsetDateTime;
 
-/// One line of the journal.
+/// One line of the journal: where a dispatch began, or one recipient's
+/// outcome.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "event", rename_all = "lowercase")]
+#[serde(from = "Line", into = "Line")]
 pub enum Entry {
     /// A dispatch started (or resumed) sending this render of the issue.
-    Begin { fingerprint: String, at: String },
-    /// The server accepted the message.
-    Sent {
-        email: String,
-        at: String,
-        reply: String,
-        /// The relay it went to, when there is one.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        relay: Option<String>,
+    Begin {
+        fingerprint: String,
+        at: OffsetDateTime,
     },
-    /// The server refused it for good (5xx).
-    Failed {
-        email: String,
-        at: String,
-        reply: String,
-        /// The relay it went to, when there is one.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        relay: Option<String>,
-    },
-    /// It could not be sent this time (4xx, network); a resume tries again.
-    Deferred {
-        email: String,
-        at: String,
-        reply: String,
-        /// The relay it went to, when there is one.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        relay: Option<String>,
-    },
-    /// The whole message went out but no final reply came: the server may
-    /// have accepted it. Not retried without `--retry-failed`, so that a
-    /// slow server never gets the same reader twice.
-    Unknown {
-        email: String,
-        at: String,
-        reply: String,
-        /// The relay it went to, when there is one.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        relay: Option<String>,
-    },
+    Outcome(Outcome),
 }
 
-impl Entry {
+/// What the server said to one recipient's message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    pub state: State,
+    pub email: String,
+    pub at: OffsetDateTime,
+    /// The server's reply, or what went wrong.
+    pub reply: String,
+    /// The relay it went to, when there is one.
+    pub relay: Option<String>,
+}
+
+impl Outcome {
+    /// `state` for `email` now, with the server's `reply`.
+    pub fn new(state: State, email: String, reply: String) -> Outcome {
+        Outcome {
+            state,
+            email,
+            at: OffsetDateTime::now_utc(),
+            reply,
+            relay: None,
+        }
+    }
+
     /// The same outcome, noting the relay it came from.
     #[must_use]
-    pub fn via(mut self, name: &str) -> Entry {
-        match &mut self {
-            Entry::Begin { .. } => {}
-            Entry::Sent { relay, .. }
-            | Entry::Failed { relay, .. }
-            | Entry::Deferred { relay, .. }
-            | Entry::Unknown { relay, .. } => *relay = Some(name.to_string()),
-        }
+    pub fn via(mut self, name: &str) -> Outcome {
+        self.relay = Some(name.to_string());
         self
     }
+}
 
-    pub fn sent(email: String, reply: String) -> Entry {
-        Entry::Sent {
-            email,
-            at: now(),
-            reply,
-            relay: None,
-        }
+impl From<Outcome> for Entry {
+    fn from(outcome: Outcome) -> Entry {
+        Entry::Outcome(outcome)
     }
+}
 
-    pub fn failed(email: String, reply: String) -> Entry {
-        Entry::Failed {
-            email,
-            at: now(),
-            reply,
-            relay: None,
-        }
+/// The journal's JSON lines as they have always been written: an `event`
+/// tag (`begin`, `sent`, `failed`, `deferred`, `unknown`) and its fields.
+#[derive(Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "lowercase")]
+enum Line {
+    Begin {
+        fingerprint: String,
+        #[serde(with = "time::serde::rfc3339")]
+        at: OffsetDateTime,
+    },
+    Sent(Body),
+    Failed(Body),
+    Deferred(Body),
+    Unknown(Body),
+}
+
+#[derive(Serialize, Deserialize)]
+struct Body {
+    email: String,
+    #[serde(with = "time::serde::rfc3339")]
+    at: OffsetDateTime,
+    reply: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    relay: Option<String>,
+}
+
+impl From<Line> for Entry {
+    fn from(line: Line) -> Entry {
+        let (state, body) = match line {
+            Line::Begin { fingerprint, at } => return Entry::Begin { fingerprint, at },
+            Line::Sent(body) => (State::Sent, body),
+            Line::Failed(body) => (State::Failed, body),
+            Line::Deferred(body) => (State::Deferred, body),
+            Line::Unknown(body) => (State::Unknown, body),
+        };
+        Entry::Outcome(Outcome {
+            state,
+            email: body.email,
+            at: body.at,
+            reply: body.reply,
+            relay: body.relay,
+        })
     }
+}
 
-    pub fn deferred(email: String, reply: String) -> Entry {
-        Entry::Deferred {
-            email,
-            at: now(),
-            reply,
-            relay: None,
-        }
-    }
-
-    pub fn unknown(email: String, reply: String) -> Entry {
-        Entry::Unknown {
-            email,
-            at: now(),
-            reply,
-            relay: None,
+impl From<Entry> for Line {
+    fn from(entry: Entry) -> Line {
+        let outcome = match entry {
+            Entry::Begin { fingerprint, at } => return Line::Begin { fingerprint, at },
+            Entry::Outcome(outcome) => outcome,
+        };
+        let body = Body {
+            email: outcome.email,
+            at: outcome.at,
+            reply: outcome.reply,
+            relay: outcome.relay,
+        };
+        match outcome.state {
+            State::Sent => Line::Sent(body),
+            State::Failed => Line::Failed(body),
+            State::Deferred => Line::Deferred(body),
+            State::Unknown => Line::Unknown(body),
         }
     }
 }
 
 /// Where a recipient stands according to the journal.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum State {
     Sent,
     Failed,
@@ -188,27 +208,30 @@ impl History {
     }
 
     fn apply(&mut self, entry: Entry) {
-        let (email, state, reply) = match entry {
+        let Outcome {
+            state,
+            email,
+            reply,
+            relay,
+            ..
+        } = match entry {
             Entry::Begin { fingerprint, .. } => {
                 self.fingerprint = Some(fingerprint);
                 return;
             }
-            Entry::Sent { email, relay, .. } => {
-                let hash = address_hash(&normalize(&email));
-                if self.sent.insert(hash) {
-                    self.problems.remove(&hash);
-                    if let Some(relay) = relay {
-                        *self.by_relay.entry(relay).or_default() += 1;
-                    }
-                }
-                return;
-            }
-            Entry::Failed { email, reply, .. } => (email, State::Failed, reply),
-            Entry::Deferred { email, reply, .. } => (email, State::Deferred, reply),
-            Entry::Unknown { email, reply, .. } => (email, State::Unknown, reply),
+            Entry::Outcome(outcome) => outcome,
         };
         let key = normalize(&email);
         let hash = address_hash(&key);
+        if state == State::Sent {
+            if self.sent.insert(hash) {
+                self.problems.remove(&hash);
+                if let Some(relay) = relay {
+                    *self.by_relay.entry(relay).or_default() += 1;
+                }
+            }
+            return;
+        }
         // A message once accepted stays sent, whatever a later run says.
         if self.sent.contains(&hash) {
             return;
@@ -261,13 +284,7 @@ pub fn recipients(path: &Path) -> Result<HashMap<u64, String>> {
     };
     for line in BufReader::new(file).lines() {
         let line = line.with_context(|| format!("cannot read {}", path.display()))?;
-        if let Ok(
-            Entry::Sent { email, .. }
-            | Entry::Failed { email, .. }
-            | Entry::Deferred { email, .. }
-            | Entry::Unknown { email, .. },
-        ) = serde_json::from_str::<Entry>(&line)
-        {
+        if let Ok(Entry::Outcome(Outcome { email, .. })) = serde_json::from_str::<Entry>(&line) {
             let email = normalize(&email);
             out.insert(address_hash(&email), email);
         }
@@ -276,7 +293,7 @@ pub fn recipients(path: &Path) -> Result<HashMap<u64, String>> {
 }
 
 /// When sending of an issue began (its journal's first entry), if it did.
-fn began_at(path: &Path) -> Result<Option<String>> {
+fn began_at(path: &Path) -> Result<Option<OffsetDateTime>> {
     let file = match File::open(path) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -313,9 +330,6 @@ pub fn sent_in_order(state_dir: &Path) -> Result<Vec<String>> {
     let mut began = Vec::new();
     for stem in stems(state_dir) {
         if let Some(at) = began_at(&path_for(state_dir, &stem))? {
-            let at =
-                time::OffsetDateTime::parse(&at, &time::format_description::well_known::Rfc3339)
-                    .ok();
             began.push((at, stem));
         }
     }
@@ -372,7 +386,11 @@ mod tests {
     use super::*;
 
     fn sent(email: &str) -> Entry {
-        Entry::sent(email.into(), "250 ok".into())
+        Outcome::new(State::Sent, email.into(), "250 ok".into()).into()
+    }
+
+    fn said(state: State, email: &str, reply: &str) -> Entry {
+        Outcome::new(state, email.into(), reply.into()).into()
     }
 
     #[test]
@@ -382,18 +400,17 @@ mod tests {
         let j = Journal::open(&path).unwrap();
         j.record(&Entry::Begin {
             fingerprint: "abc".into(),
-            at: now(),
+            at: OffsetDateTime::now_utc(),
         })
         .unwrap();
         j.record(&sent("A@x.org")).unwrap();
-        j.record(&Entry::deferred("b@x.org".into(), "451 try later".into()))
+        j.record(&said(State::Deferred, "b@x.org", "451 try later"))
             .unwrap();
-        j.record(&Entry::failed("c@x.org".into(), "550 no such user".into()))
+        j.record(&said(State::Failed, "c@x.org", "550 no such user"))
             .unwrap();
         j.record(&sent("b@x.org")).unwrap();
         // A stale failure after success does not undo it.
-        j.record(&Entry::deferred("a@x.org".into(), "421".into()))
-            .unwrap();
+        j.record(&said(State::Deferred, "a@x.org", "421")).unwrap();
         assert_eq!(j.unsynced(), 6);
         j.sync().unwrap();
         assert_eq!(j.unsynced(), 0);
@@ -413,6 +430,23 @@ mod tests {
                 reply: "550 no such user".into()
             }]
         );
+    }
+
+    #[test]
+    fn lines_keep_the_format_of_earlier_versions() {
+        let begin = r#"{"event":"begin","fingerprint":"f1","at":"2026-11-30T08:00:00Z"}"#;
+        let sent = r#"{"event":"sent","email":"a@x.org","at":"2026-11-30T08:00:01Z","reply":"250 ok","relay":"main"}"#;
+        let unknown = r#"{"event":"unknown","email":"b@x.org","at":"2026-11-30T08:00:02.5Z","reply":"timeout"}"#;
+        for line in [begin, sent, unknown] {
+            let entry: Entry = serde_json::from_str(line).unwrap();
+            assert_eq!(serde_json::to_string(&entry).unwrap(), line);
+        }
+        let Entry::Outcome(outcome) = serde_json::from_str(sent).unwrap() else {
+            panic!("an outcome")
+        };
+        assert_eq!(outcome.state, State::Sent);
+        assert_eq!(outcome.relay.as_deref(), Some("main"));
+        assert_eq!(outcome.at.unix_timestamp(), 1_796_025_601);
     }
 
     #[test]

@@ -2,7 +2,8 @@
 //! `missive serve` sends (confirmation emails, welcome messages) is written
 //! to the [`spool`] before anyone is told it is on its way, then delivered
 //! by a few tasks, each over its own link of the relay: a temporary failure
-//! is tried again after growing, jittered waits (for a day at most), a
+//! is tried again after the engine's growing, jittered waits (for a day at
+//! most; `Unknown` journaled as unknown, a quota reply waited out), a
 //! relay at its `daily_limit` is waited for, and every outcome is journaled
 //! under the relay's name (so it counts against that limit). A message
 //! leaves the spool only once the relay took it or refused it for good;
@@ -18,14 +19,14 @@ use anyhow::Result;
 use lettre::Message;
 use tokio::sync::{mpsc, watch};
 
-use super::journal::{self, Entry, Journal};
+use super::journal::{self, Journal, Outcome, State};
 use super::quota::Usage;
 use super::spool::{self, Spooled};
 use super::transport::{Deliver, DeliverError, Failure, Relay, Transport};
 use crate::list::address::mask_addresses;
 
-/// The first wait after a temporary failure; each next one is three times
-/// longer, up to [`LONGEST_WAIT`].
+/// The first wait after a temporary failure; each next one twice as long,
+/// up to [`LONGEST_WAIT`], jittered as the engine's retries are.
 const FIRST_WAIT: Duration = Duration::from_secs(2);
 const LONGEST_WAIT: Duration = Duration::from_mins(10);
 /// How long a message is tried before it is given up (a confirmation link
@@ -197,7 +198,8 @@ async fn work(
             Ok(reply) => {
                 shared.finish(
                     &spooled,
-                    &Entry::sent(spooled.meta.email.clone(), reply).via(&shared.relay),
+                    &Outcome::new(State::Sent, spooled.meta.email.clone(), reply)
+                        .via(&shared.relay),
                 );
             }
             Err(e) => {
@@ -267,7 +269,7 @@ impl Shared {
     }
 
     /// Journals the outcome and takes the message out of the spool.
-    fn finish(&self, spooled: &Spooled, entry: &Entry) {
+    fn finish(&self, spooled: &Spooled, outcome: &Outcome) {
         let journal = {
             let mut journals = self.journals.lock().expect("journals");
             if let Some(journal) = journals.get(&spooled.meta.journal) {
@@ -282,7 +284,8 @@ impl Shared {
                 )
             }
         };
-        let recorded = journal.and_then(|j| j.record(entry).and_then(|()| j.sync()));
+        let recorded =
+            journal.and_then(|j| j.record(&outcome.clone().into()).and_then(|()| j.sync()));
         if let Err(e) = recorded.and_then(|()| spool::remove(spooled)) {
             (self.on_problem)(&format!("{e:#}"));
         }
@@ -293,15 +296,9 @@ impl Shared {
     /// [`GIVE_UP`]); anything else is journaled and the message dropped.
     fn failed(&self, spooled: Spooled, error: &DeliverError) {
         let reply = error.to_string();
-        let age = time::OffsetDateTime::parse(
-            &spooled.meta.queued,
-            &time::format_description::well_known::Rfc3339,
-        )
-        .map_or(Duration::ZERO, |at| {
-            (time::OffsetDateTime::now_utc() - at)
-                .try_into()
-                .unwrap_or(Duration::ZERO)
-        });
+        let age = (time::OffsetDateTime::now_utc() - spooled.meta.queued)
+            .try_into()
+            .unwrap_or(Duration::ZERO);
         let temporary = matches!(
             error,
             DeliverError::Failed(
@@ -315,10 +312,7 @@ impl Shared {
                 *n += 1;
                 *n
             };
-            let wait = FIRST_WAIT
-                .saturating_mul(3u32.saturating_pow(tries - 1))
-                .min(LONGEST_WAIT)
-                .mul_f64(0.8 + fastrand::f64() * 0.4);
+            let wait = super::engine::backoff(tries, FIRST_WAIT, LONGEST_WAIT);
             tracing::info!(
                 address = %crate::list::address::masked(&spooled.meta.email),
                 reply = %mask_addresses(&reply),
@@ -340,12 +334,11 @@ impl Shared {
             crate::list::address::masked(&spooled.meta.email),
             mask_addresses(&reply)
         ));
-        let entry = match error {
-            DeliverError::Failed(Failure::Unknown(_)) => {
-                Entry::unknown(spooled.meta.email.clone(), reply)
-            }
-            _ => Entry::failed(spooled.meta.email.clone(), reply),
+        let state = match error {
+            DeliverError::Failed(Failure::Unknown(_)) => State::Unknown,
+            _ => State::Failed,
         };
-        self.finish(&spooled, &entry.via(&self.relay));
+        let outcome = Outcome::new(state, spooled.meta.email.clone(), reply);
+        self.finish(&spooled, &outcome.via(&self.relay));
     }
 }

@@ -83,7 +83,7 @@ impl std::fmt::Display for TestSent {
 
 /// `missive send ISSUE --test [--to ADDR]`: one message, personalized as for
 /// the first subscriber, to the author. No journal.
-pub fn test_message(
+pub async fn test_message(
     composed: &Composed,
     to: Option<Mailbox>,
     list: Option<&Path>,
@@ -108,8 +108,9 @@ pub fn test_message(
     let message = letterhead.test_message(&reader, &to)?;
     let transport = Transport::from_project(&composed.project)?;
     transport.prepare()?;
-    let reply = crate::runtime()?
-        .block_on(transport.deliver_one(&message))
+    let reply = transport
+        .deliver_one(&message)
+        .await
         .map_err(|e| anyhow!("the test was not sent: {e}"))?;
     Ok(TestSent {
         subject: composed.issue.issue.subject.to_string(),
@@ -482,7 +483,7 @@ impl Outcome {
 /// Runs a plan: a dry run builds every message and sends nothing;
 /// otherwise the messages go out and every outcome is journaled. Stops
 /// early when `interrupt` resolves.
-pub fn execute(
+pub async fn execute(
     composed: &Composed,
     plan: &Plan,
     reporter: Arc<dyn Reporter>,
@@ -497,7 +498,7 @@ pub fn execute(
         let journal = Arc::new(Journal::open(&plan.journal)?);
         journal.record(&Entry::Begin {
             fingerprint: plan.fingerprint.clone(),
-            at: crate::fsutil::timestamp(),
+            at: time::OffsetDateTime::now_utc(),
         })?;
         journal.sync()?;
         (plan.relays.clone(), Some(journal))
@@ -570,8 +571,7 @@ pub fn execute(
         dry_run = plan.dry_run,
         "send started"
     );
-    let report =
-        crate::runtime()?.block_on(engine::run(Box::new(recipients), lanes, context, interrupt));
+    let report = engine::run(Box::new(recipients), lanes, context, interrupt).await;
     tracing::info!(
         issue = %composed.issue.stem(),
         sent = report.sent,
@@ -580,7 +580,7 @@ pub fn execute(
         unknown = report.unknown,
         seconds = report.elapsed.as_secs_f64(),
         stopped = %crate::list::address::mask_addresses(
-            &report.stop.as_ref().map_or_else(String::new, |s| format!("{s:?}"))
+            &report.stop.as_ref().map_or_else(String::new, ToString::to_string)
         ),
         "send finished"
     );
@@ -650,9 +650,14 @@ impl Feedback {
 
     fn of(log: &Path, stem: &str, history: &History) -> Result<Feedback> {
         use crate::list::address::{address_hash, normalize};
-        use crate::list::events::{BOUNCED, COMPLAINED, SENDER_BLOCKED, SOFT_BOUNCED};
+        use crate::list::events::Event;
         use std::collections::HashSet;
-        let mut seen: [HashSet<u64>; 4] = Default::default();
+        let (mut hard, mut soft, mut complaints, mut sender_blocks) = (
+            HashSet::new(),
+            HashSet::new(),
+            HashSet::new(),
+            HashSet::new(),
+        );
         // Bounces of messages the server had accepted (not refusals while
         // sending): they are not delivered.
         let mut returned = HashSet::new();
@@ -660,25 +665,29 @@ impl Feedback {
             if record.issue != stem {
                 continue;
             }
-            let i = match record.event.as_str() {
-                BOUNCED => 0,
-                SOFT_BOUNCED => 1,
-                COMPLAINED => 2,
-                SENDER_BLOCKED => 3,
+            let hash = address_hash(&normalize(&record.email));
+            let seen = match record.event {
+                Event::Bounced => &mut hard,
+                Event::SoftBounced => &mut soft,
+                Event::SenderBlocked => &mut sender_blocks,
+                Event::Complained => {
+                    // A complaint is about a message that was delivered.
+                    complaints.insert(hash);
+                    continue;
+                }
                 _ => continue,
             };
-            let hash = address_hash(&normalize(&record.email));
-            seen[i].insert(hash);
-            if i != 2 && history.state(&record.email) == Some(State::Sent) {
+            seen.insert(hash);
+            if history.state(&record.email) == Some(State::Sent) {
                 returned.insert(hash);
             }
         }
         let sent = history.count(State::Sent);
         Ok(Feedback {
-            hard: seen[0].len(),
-            soft: seen[1].len(),
-            complaints: seen[2].len(),
-            sender_blocks: seen[3].len(),
+            hard: hard.len(),
+            soft: soft.len(),
+            complaints: complaints.len(),
+            sender_blocks: sender_blocks.len(),
             attempted: sent + history.count(State::Failed),
             delivered: sent.saturating_sub(returned.len()),
         })

@@ -13,9 +13,8 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 
-use super::journal::{self, Entry};
+use super::journal::{self, Entry, Outcome, State};
 
 /// The rolling window a `daily_limit` counts over, in seconds.
 const DAY: i64 = 24 * 60 * 60;
@@ -149,10 +148,12 @@ impl Usage {
                 break; // the end, or a line still being written
             }
             from += n as u64;
-            if let Ok(Entry::Sent { at, relay, .. } | Entry::Unknown { at, relay, .. }) =
-                serde_json::from_slice::<Entry>(&line)
-                && let Some(relay) = relay
-                && let Ok(at) = OffsetDateTime::parse(&at, &Rfc3339)
+            if let Ok(Entry::Outcome(Outcome {
+                state: State::Sent | State::Unknown,
+                at,
+                relay: Some(relay),
+                ..
+            })) = serde_json::from_slice::<Entry>(&line)
                 && at.unix_timestamp() > since
             {
                 self.add(&relay, at.unix_timestamp());
@@ -251,12 +252,13 @@ mod tests {
     use crate::send::journal::Journal;
 
     fn sent(email: &str, at: OffsetDateTime, relay: &str) -> Entry {
-        Entry::Sent {
+        Entry::Outcome(Outcome {
+            state: State::Sent,
             email: email.into(),
-            at: at.format(&Rfc3339).unwrap(),
+            at,
             reply: "250".into(),
             relay: Some(relay.into()),
-        }
+        })
     }
 
     #[test]

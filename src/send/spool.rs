@@ -30,8 +30,9 @@ pub struct Meta {
     /// The envelope sender (the bounce address), if any.
     pub from: Option<String>,
     pub to: Vec<String>,
-    /// When it was spooled (RFC 3339).
-    pub queued: String,
+    /// When it was spooled (written as RFC 3339).
+    #[serde(with = "time::serde::rfc3339")]
+    pub queued: time::OffsetDateTime,
 }
 
 /// A message in the spool.
@@ -53,7 +54,7 @@ pub fn put(dir: &Path, message: &Message, email: &str, journal: &str) -> Result<
         journal: journal.to_string(),
         from: envelope.from().map(ToString::to_string),
         to: envelope.to().iter().map(ToString::to_string).collect(),
-        queued: crate::fsutil::timestamp(),
+        queued: time::OffsetDateTime::now_utc(),
     };
     let bytes = message.formatted();
     let mut file = serde_json::to_vec(&meta).expect("a spool entry serializes");

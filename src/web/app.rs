@@ -13,7 +13,7 @@ use governor::DefaultKeyedRateLimiter;
 
 use crate::compose::merge::escape_html;
 use crate::list::address::{address_hash, normalize};
-use crate::list::events::{self, Log, Suppressed};
+use crate::list::events::{self, Event, Log, Suppressed};
 use crate::list::reader::{Reader, Row, Status};
 use crate::list::token::Secret;
 use crate::project::config;
@@ -44,7 +44,7 @@ pub(super) struct ListState {
     csv: CsvView,
     /// Each address's latest event that says where it stands (not a
     /// pending sign-up, nor a soft bounce), by hash.
-    pub(super) latest: HashMap<u64, String>,
+    pub(super) latest: HashMap<u64, Event>,
     /// The confirmation tokens already used.
     pub(super) used: HashSet<String>,
     /// When each mailbox ([`mailbox_key`]) was last mailed a confirmation,
@@ -84,16 +84,13 @@ impl ListState {
         self.read_to = read_to;
         for record in records {
             let hash = address_hash(&normalize(&record.email));
-            if record.event == events::CONFIRMED
+            if record.event == Event::Confirmed
                 && let Some(token) = events::detail_value(&record.detail, "token")
             {
                 self.used.insert(token);
             }
-            if record.event == events::PENDING
-                && let Ok(at) = time::OffsetDateTime::parse(
-                    &record.time,
-                    &time::format_description::well_known::Rfc3339,
-                )
+            if record.event == Event::Pending
+                && let Some(at) = record.time
             {
                 let day_ago = time::OffsetDateTime::now_utc().unix_timestamp() - DAY;
                 let times = self
@@ -105,10 +102,7 @@ impl ListState {
             }
             events::apply(&mut self.suppressed, &record);
             // A pending sign-up changes nothing about where the reader stands.
-            if !matches!(
-                record.event.as_str(),
-                events::SOFT_BOUNCED | events::SENDER_BLOCKED | events::PENDING
-            ) {
+            if record.event.moves() {
                 self.latest.insert(hash, record.event);
             }
         }
@@ -135,11 +129,11 @@ impl ListState {
             Some(Status::Bounced | Status::Complained) => Standing::NoMail,
             Some(Status::Unsubscribed | Status::Suppressed) => Standing::Left,
         };
-        match self.latest.get(&hash).map(String::as_str) {
-            Some(events::CONFIRMED) if !self.suppressed.contains(email) => Standing::Subscribed,
-            Some(events::BOUNCED | events::COMPLAINED) => Standing::NoMail,
+        match self.latest.get(&hash) {
+            Some(Event::Confirmed) if !self.suppressed.contains(email) => Standing::Subscribed,
+            Some(Event::Bounced | Event::Complained) => Standing::NoMail,
             // Put back on the CSV's list: the CSV says where they stand.
-            Some("subscribed" | "resubscribed") | None => from_csv(),
+            Some(Event::Restored(_)) | None => from_csv(),
             Some(_) => Standing::Left,
         }
     }

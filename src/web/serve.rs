@@ -21,7 +21,7 @@ use serde::Deserialize;
 
 use super::app::{App, ListState, page};
 use crate::compose::merge::escape_html;
-use crate::list::events;
+use crate::list::events::{self, Event};
 use crate::list::token::{SECRET_ENV, Secret};
 use crate::project::Project;
 
@@ -61,7 +61,7 @@ pub struct Ready {
 /// Runs the server until Ctrl-C or SIGTERM, then gives the mail that is
 /// ready [`DRAIN`] to go (the rest waits in the spool). `on_ready` is told where it listens;
 /// `on_problem` hears of errors inside requests.
-pub fn serve(
+pub async fn serve(
     project: &Project,
     options: &Options,
     on_ready: impl FnOnce(&Ready),
@@ -75,17 +75,14 @@ pub fn serve(
     let path = log.path().to_path_buf();
     let state = ListState::open(&list, log)?;
     let on_problem: Arc<dyn Fn(&str) + Send + Sync> = Arc::new(on_problem);
-    let runtime = crate::runtime()?;
     let signup = match &project.config.signup {
-        Some(settings) => Some(runtime.block_on(async {
-            super::signup::start(
-                project,
-                settings,
-                secret.clone(),
-                options.send_latest,
-                &on_problem,
-            )
-        })?),
+        Some(settings) => Some(super::signup::start(
+            project,
+            settings,
+            secret.clone(),
+            options.send_latest,
+            &on_problem,
+        )?),
         None if options.send_latest => {
             anyhow::bail!("--send-latest welcomes confirmed sign-ups: set up [signup] first")
         }
@@ -108,34 +105,31 @@ pub fn serve(
         REQUEST_TIMEOUT,
     ))
     .layer(axum::middleware::from_fn(crate::web::http::log_request));
-    runtime.block_on(async {
-        if app.signup.is_some() {
-            let app = Arc::clone(&app);
-            tokio::spawn(async move {
-                let mut every = tokio::time::interval(std::time::Duration::from_mins(10));
-                loop {
-                    every.tick().await;
-                    if let Some(signup) = &app.signup {
-                        signup.forget_old();
-                    }
+    if app.signup.is_some() {
+        let app = Arc::clone(&app);
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(std::time::Duration::from_mins(10));
+            loop {
+                every.tick().await;
+                if let Some(signup) = &app.signup {
+                    signup.forget_old();
                 }
-            });
-        }
-        let listener = tokio::net::TcpListener::bind(options.bind)
-            .await
-            .with_context(|| format!("cannot listen on {}", options.bind))?;
-        on_ready(&Ready {
-            address: listener.local_addr()?,
-            log: path,
-            migrated,
+            }
         });
-        crate::web::http::serve(listener, router, LIMITS, stop_signal()).await;
-        // Mail on its way is durable in the spool; what is ready goes now.
-        if let Some(signup) = &app.signup {
-            signup.mailer.drain(DRAIN).await;
-        }
-        Ok::<_, anyhow::Error>(())
-    })?;
+    }
+    let listener = tokio::net::TcpListener::bind(options.bind)
+        .await
+        .with_context(|| format!("cannot listen on {}", options.bind))?;
+    on_ready(&Ready {
+        address: listener.local_addr()?,
+        log: path,
+        migrated,
+    });
+    crate::web::http::serve(listener, router, LIMITS, stop_signal()).await;
+    // Mail on its way is durable in the spool; what is ready goes now.
+    if let Some(signup) = &app.signup {
+        signup.mailer.drain(DRAIN).await;
+    }
     Ok(())
 }
 
@@ -285,9 +279,9 @@ async fn unsubscribe(
         if list.suppressed.contains(&email) {
             return Ok(false);
         }
-        list.log.append(&email, events::UNSUBSCRIBED, source)?;
+        list.log.append(&email, Event::Unsubscribed, source)?;
         list.catch_up()?;
-        tracing::info!(event = events::UNSUBSCRIBED, source, address = %super::http::shown(&email), "list event");
+        tracing::info!(event = %Event::Unsubscribed, source, address = %super::http::shown(&email), "list event");
         Ok::<_, anyhow::Error>(true)
     })
     .await;

@@ -26,7 +26,7 @@ use sha2::{Digest as _, Sha256};
 use super::app::{App, DAY, Limit, Signup, Standing, Welcome, titled_page};
 use crate::compose::merge::escape_html;
 use crate::list::address::{Joined, address_hash, normalize};
-use crate::list::events;
+use crate::list::events::{self, Event};
 use crate::list::reader::Subscriber;
 use crate::list::token::{Secret, SignupClaim};
 use crate::project::Project;
@@ -348,9 +348,9 @@ async fn subscribe(
         // Recorded and spooled, both synced, before the reader is told to
         // look in their inbox.
         list.log
-            .append_about(&email, events::PENDING, "signup", &detail, "")?;
+            .append_about(&email, Event::Pending, "signup", &detail, "")?;
         list.catch_up()?;
-        tracing::info!(event = events::PENDING, address = %super::http::shown(&email), "list event");
+        tracing::info!(event = %Event::Pending, address = %super::http::shown(&email), "list event");
         signup.mailer.send(&Outgoing {
             message,
             email,
@@ -426,7 +426,7 @@ pub fn base_url(project: &Project) -> Result<String> {
 /// `missive subscribers add EMAIL` (without `--confirmed`): records a
 /// pending sign-up for the author and mails its confirmation link now,
 /// through the configured transport. Returns the server's reply.
-pub fn invite(project: &Project, email: &lettre::Address, name: &str) -> Result<String> {
+pub async fn invite(project: &Project, email: &lettre::Address, name: &str) -> Result<String> {
     let settings = project.config.signup.as_ref().ok_or_else(|| {
         anyhow!(
             "{}: a confirmation link needs [signup] (or add the reader with --confirmed)",
@@ -459,11 +459,12 @@ pub fn invite(project: &Project, email: &lettre::Address, name: &str) -> Result<
     let confirm_url = format!("{}/confirm", base_url(project)?);
     let message = confirmation(&letterhead, &confirm_url, &secret, email.clone(), &claim)?;
     let (_, mut log, _) = events::open_project(project, &project.list_path(None))?;
-    log.append_about(&claim.email, events::PENDING, "author", "", "")?;
+    log.append_about(&claim.email, Event::Pending, "author", "", "")?;
     let transport = crate::send::Transport::from_project(project)?;
     transport.prepare()?;
-    crate::runtime()?
-        .block_on(transport.deliver_one(&message))
+    transport
+        .deliver_one(&message)
+        .await
         .map_err(|e| anyhow!("not sent: {e}"))
 }
 
@@ -632,12 +633,7 @@ async fn confirm(
         let was = list
             .latest
             .get(&hash)
-            .filter(|e| {
-                matches!(
-                    e.as_str(),
-                    events::UNSUBSCRIBED | events::BOUNCED | events::COMPLAINED
-                )
-            })
+            .filter(|e| matches!(e, Event::Unsubscribed | Event::Bounced | Event::Complained))
             .cloned();
         let mut extra = vec![("token", id.as_str())];
         if record_ip {
@@ -648,9 +644,9 @@ async fn confirm(
         }
         let detail = events::joined_detail(&for_log, &extra);
         list.log
-            .append_about(&for_log.email, events::CONFIRMED, "signup", &detail, "")?;
+            .append_about(&for_log.email, Event::Confirmed, "signup", &detail, "")?;
         list.catch_up()?;
-        tracing::info!(event = events::CONFIRMED, address = %super::http::shown(&for_log.email), "list event");
+        tracing::info!(event = %Event::Confirmed, address = %super::http::shown(&for_log.email), "list event");
         Ok::<_, anyhow::Error>(true)
     })
     .await;

@@ -268,11 +268,7 @@ fn pick_reader(list: &Path, as_email: Option<&str>) -> Subscriber {
 
 /// Runs the preview server until Ctrl-C; `on_ready` is told its URL once it
 /// listens.
-pub fn serve(options: Options, on_ready: impl FnOnce(&str)) -> Result<()> {
-    crate::runtime()?.block_on(run(options, on_ready))
-}
-
-async fn run(options: Options, on_ready: impl FnOnce(&str)) -> Result<()> {
+pub async fn serve(options: Options, on_ready: impl FnOnce(&str)) -> Result<()> {
     let (snapshot, _) = watch::channel(Arc::new(Snapshot::default()));
     let app = Arc::new(App {
         options: options.clone(),
@@ -450,10 +446,7 @@ async fn send_test(State(app): State<Arc<App>>, headers: HeaderMap) -> Response 
         };
         return (StatusCode::CONFLICT, Json(body)).into_response();
     };
-    let result = tokio::task::spawn_blocking(move || send::test_message(&composed, None, None))
-        .await
-        .map_err(anyhow::Error::from)
-        .and_then(|r| r);
+    let result = send::test_message(&composed, None, None).await;
     match result {
         Ok(sent) => Json(SendResult {
             ok: true,

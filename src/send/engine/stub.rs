@@ -1,0 +1,171 @@
+//! A scripted, in-process [`Deliver`](crate::send::transport::Deliver): for
+//! each address, what the "server" answers attempt after attempt (past the
+//! script, it accepts), so the engine's behaviour is tested in
+//! milliseconds. The real-server tests in `tests/` remain the proof against
+//! real SMTP.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::compose::{Issue, LoadedIssue, Templates, render};
+use crate::list::reader::{Reader, Row, Subscriber};
+use crate::project::{Config, Project};
+use crate::send::message::Letterhead;
+use crate::send::transport::{Deliver, DeliverError, Failure, Fatal};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Answer {
+    Accept,
+    /// 550 5.1.1: no such user.
+    Refuse,
+    /// 554 5.7.1: the relay will not take it (a policy refusal).
+    Deny,
+    /// 451, not a throttle.
+    TryLater,
+    /// 421: slow down.
+    Throttle,
+    /// The connection broke.
+    Drop,
+    /// The message went out; no final reply came.
+    NoFinalReply,
+    /// The server cannot be used at all.
+    Fatal,
+    /// The relay's daily quota is used up.
+    QuotaFull,
+}
+
+/// The script, and what happened.
+#[derive(Default)]
+pub struct Script {
+    pub answers: HashMap<String, Vec<Answer>>,
+    /// Each attempt: address and when.
+    pub attempts: Mutex<Vec<(String, Instant)>>,
+    /// The addresses accepted, in order.
+    pub accepted: Mutex<Vec<String>>,
+    /// How long each answer takes.
+    pub delay: Duration,
+    /// Once this many are accepted, every attempt gets this answer.
+    pub after: Option<(usize, Answer)>,
+}
+
+impl Script {
+    pub fn new(answers: &[(&str, &[Answer])]) -> Arc<Script> {
+        Arc::new(Script {
+            answers: answers
+                .iter()
+                .map(|(a, list)| ((*a).to_string(), list.to_vec()))
+                .collect(),
+            ..Script::default()
+        })
+    }
+
+    pub fn attempts_of(&self, address: &str) -> usize {
+        let attempts = self.attempts.lock().unwrap();
+        attempts.iter().filter(|(a, _)| a == address).count()
+    }
+
+    pub fn accepted(&self) -> Vec<String> {
+        self.accepted.lock().unwrap().clone()
+    }
+}
+
+pub struct Stub(pub Arc<Script>);
+
+impl Deliver for Stub {
+    async fn deliver_raw(
+        &mut self,
+        envelope: &lettre::address::Envelope,
+        _: &[u8],
+    ) -> Result<String, DeliverError> {
+        let to = envelope.to()[0].to_string();
+        let n = {
+            let mut attempts = self.0.attempts.lock().unwrap();
+            attempts.push((to.clone(), Instant::now()));
+            attempts.iter().filter(|(a, _)| *a == to).count()
+        };
+        if !self.0.delay.is_zero() {
+            tokio::time::sleep(self.0.delay).await;
+        }
+        let turned = self
+            .0
+            .after
+            .filter(|(k, _)| self.0.accepted.lock().unwrap().len() >= *k)
+            .map(|(_, answer)| answer);
+        let answer = turned.unwrap_or_else(|| {
+            self.0
+                .answers
+                .get(&to)
+                .and_then(|list| list.get(n - 1))
+                .copied()
+                .unwrap_or(Answer::Accept)
+        });
+        let failed = |f| Err(DeliverError::Failed(f));
+        match answer {
+            Answer::Accept => {
+                self.0.accepted.lock().unwrap().push(to);
+                Ok("250 2.0.0 queued".into())
+            }
+            Answer::Refuse => failed(Failure::Permanent("550 5.1.1 no such user".into())),
+            Answer::Deny => failed(Failure::Permanent("554 5.7.1 Relay access denied".into())),
+            Answer::TryLater => failed(Failure::Transient {
+                reply: "451 4.3.0 try later".into(),
+                throttle: false,
+            }),
+            Answer::Throttle => failed(Failure::Transient {
+                reply: "421 4.7.0 slow down".into(),
+                throttle: true,
+            }),
+            Answer::Drop => failed(Failure::Network("connection reset".into())),
+            Answer::NoFinalReply => failed(Failure::Unknown("no final reply".into())),
+            Answer::QuotaFull => failed(Failure::Quota(
+                "550 5.4.5 Daily SMTP relay limit exceeded for user".into(),
+            )),
+            Answer::Fatal => Err(DeliverError::Fatal(Fatal::Login {
+                key: "smtp".into(),
+                server: "stub:25".into(),
+                detail: "535 bad credentials".into(),
+            })),
+        }
+    }
+
+    async fn close(&mut self) {}
+}
+
+/// The parts shared by every message of a small issue.
+pub fn letterhead() -> Arc<Letterhead> {
+    let config = Config::parse(
+        "[newsletter]\nfrom = \"A <a@example.com>\"\n[unsubscribe]\nmailto = \"u@example.com\"\n",
+        Path::new("missive.toml"),
+    )
+    .unwrap();
+    let project = Project {
+        root: ".".into(),
+        config_path: None,
+        config,
+    };
+    let text = "subject = \"Hi\"\ndate = 2026-11-27\n";
+    let issue = LoadedIssue {
+        path: "i.toml".into(),
+        text: text.into(),
+        issue: Issue::parse(text, Path::new("i.toml")).unwrap(),
+    };
+    let templates = Templates::load(Path::new("/nonexistent")).unwrap();
+    let rendered = render(&issue, &project, &templates).unwrap();
+    Arc::new(Letterhead::new(&project.config, &project.root, "i", "Hi", &rendered, None).unwrap())
+}
+
+/// Subscribers `r0@example.org` … .
+pub fn readers(n: usize) -> Vec<Subscriber> {
+    let csv: String = std::iter::once("email\n".to_string())
+        .chain((0..n).map(|i| format!("r{i}@example.org\n")))
+        .collect();
+    Reader::from_reader(Path::new("list.csv"), Box::new(std::io::Cursor::new(csv)))
+        .unwrap()
+        .filter_map(|row| match row {
+            Row::Subscriber(s) => Some(s),
+            _ => None,
+        })
+        .collect()
+}
