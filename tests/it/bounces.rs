@@ -12,13 +12,13 @@ use crate::common::{
     NEWSLETTER, SECRET, SendProject, assert_exit, fixture, stdout, subscriber_list,
 };
 
-const ENV: &[(&str, &str)] = &[("MISSIVE_UNSUBSCRIBE_SECRET", SECRET)];
-const STEM: &str = "2026-11-27-tides-and-timetables";
+pub(crate) const ENV: &[(&str, &str)] = &[("MISSIVE_UNSUBSCRIBE_SECRET", SECRET)];
+pub(crate) const STEM: &str = "2026-11-27-tides-and-timetables";
 
 /// A project that sent the example issue to `n` readers through the file
 /// outbox, with a bounce address (so each message had its own signed
 /// return path) and `extra` config.
-fn sent_project(n: usize, extra: &str) -> SendProject {
+pub(crate) fn sent_project(n: usize, extra: &str) -> SendProject {
     let (list, _) = subscriber_list(n);
     let p = SendProject::new(
         &format!(
@@ -31,18 +31,18 @@ fn sent_project(n: usize, extra: &str) -> SendProject {
     p
 }
 
-fn reader(i: usize) -> String {
+pub(crate) fn reader(i: usize) -> String {
     format!("reader{i:04}@example.org")
 }
 
 /// The bounce address the message of `issue` to `email` went out with.
-fn return_path(issue: &str, email: &str) -> String {
+pub(crate) fn return_path(issue: &str, email: &str) -> String {
     let tag = Secret::new(SECRET).unwrap().verp_tag(issue, email);
     format!("bounces+{tag}@news.example.com")
 }
 
 /// A fixture filled in for the reader `email` of `issue`.
-fn returned(name: &str, issue: &str, email: &str) -> String {
+pub(crate) fn returned(name: &str, issue: &str, email: &str) -> String {
     std::fs::read_to_string(fixture(&format!("bounces/{name}.eml")))
         .unwrap()
         .replace("%RECIPIENT%", email)
@@ -61,7 +61,7 @@ fn unique(text: &str, i: usize) -> String {
 }
 
 /// A Maildir at `dir` with the given messages in `new/`.
-fn maildir(dir: &Path, messages: &[(String, String)]) -> PathBuf {
+pub(crate) fn maildir(dir: &Path, messages: &[(String, String)]) -> PathBuf {
     for sub in ["new", "cur", "tmp"] {
         std::fs::create_dir_all(dir.join(sub)).unwrap();
     }

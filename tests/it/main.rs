@@ -19,6 +19,7 @@ mod layers;
 mod ops;
 mod preview;
 mod relays;
+mod screens;
 mod send;
 mod serve;
 mod signup;
