@@ -13,9 +13,9 @@ pub async fn run(config: Option<&Path>, args: &BouncesArgs) -> Result<ExitStatus
     let project = Project::open(config)?;
     let run = crate::bounces::run(&project, args.mailbox.as_deref(), args.dry_run).await?;
     if args.json {
-        ui::print_bounces_json(&run)?;
+        print!("{}", ui::bounces::json_lines(&run)?);
     } else {
-        ui::print_bounces(&run);
+        print!("{}", ui::bounces::BouncesScreen(&run));
     }
     Ok(ExitStatus::Success)
 }

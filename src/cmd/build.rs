@@ -47,11 +47,18 @@ pub fn run(config: Option<&Path>, args: &BuildArgs) -> Result<ExitStatus> {
         ms(t.mjml),
         ms(t.text)
     );
-    ui::print_warnings(&composed.issue.path, &composed.warnings);
+    eprint!(
+        "{}",
+        ui::check::Findings {
+            issue: &composed.issue.path,
+            warnings: &composed.warnings,
+            each: false,
+        }
+    );
     if !composed.warnings.is_empty() {
         eprintln!(
             "{}; `missive check {}` lists them again",
-            ui::finding_counts(&composed.warnings),
+            ui::check::finding_counts(&composed.warnings),
             ui::path(&composed.issue.path)
         );
     }

@@ -27,7 +27,10 @@ pub async fn run(config: Option<&Path>, args: &CheckArgs) -> Result<ExitStatus> 
     );
     let deny_notes = args.deny.contains(&Deny::Notes);
     if args.json {
-        ui::print_check_json(&composed.issue.path, &warnings)?;
+        print!(
+            "{}",
+            ui::json(&ui::check::CheckJson::new(&composed.issue.path, &warnings))?
+        );
         let failed = errors > 0 || (args.strict && n > 0) || (deny_notes && notes > 0);
         return Ok(if failed {
             ExitStatus::Failure
@@ -35,11 +38,14 @@ pub async fn run(config: Option<&Path>, args: &CheckArgs) -> Result<ExitStatus> 
             ExitStatus::Success
         });
     }
-    if args.verbose {
-        ui::print_each_warning(&composed.issue.path, &warnings);
-    } else {
-        ui::print_warnings(&composed.issue.path, &warnings);
-    }
+    eprint!(
+        "{}",
+        ui::check::Findings {
+            issue: &composed.issue.path,
+            warnings: &warnings,
+            each: args.verbose,
+        }
+    );
     let tags = check::subject_tags(&composed.issue.issue);
     if !tags.is_empty() {
         println!(
@@ -74,7 +80,7 @@ pub async fn run(config: Option<&Path>, args: &CheckArgs) -> Result<ExitStatus> 
     if args.links {
         let checked = crate::curate::check_links(&composed, args.fresh).await?;
         dead = checked.iter().filter(|c| c.verdict.is_dead()).count();
-        ui::print_link_check(&checked);
+        print!("{}", ui::check::LinkCheck(&checked));
     }
     if errors > 0 {
         bail!(

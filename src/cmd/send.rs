@@ -30,14 +30,18 @@ pub async fn run(config: Option<&Path>, args: &SendArgs) -> Result<ExitStatus> {
             .map(|t| crate::project::values::parse_mailbox(t).map_err(|e| anyhow!("--to: {e}")))
             .transpose()?;
         let sent = send::test_message(&composed, to, args.subscribers.as_deref()).await?;
-        println!("{}", ui::test_sent(&sent));
+        println!("{}", ui::send::test_sent(&sent));
         return Ok(ExitStatus::Success);
     }
     let errors: Vec<_> = composed.warnings.iter().filter(|w| w.is_error()).collect();
     if !errors.is_empty() {
-        ui::print_warnings(
-            &composed.issue.path,
-            &errors.into_iter().cloned().collect::<Vec<_>>(),
+        eprint!(
+            "{}",
+            ui::check::Findings {
+                issue: &composed.issue.path,
+                warnings: &errors.into_iter().cloned().collect::<Vec<_>>(),
+                each: false,
+            }
         );
     }
     let mut options = Options {
@@ -48,14 +52,23 @@ pub async fn run(config: Option<&Path>, args: &SendArgs) -> Result<ExitStatus> {
         force: args.force,
     };
     let mut plan = send::plan(&composed, &options)?;
-    ui::print_migrated(&plan.migrated);
+    eprint!("{}", ui::MigratedNotes(&plan.migrated));
     if args.json {
         let reporter = Arc::new(ui::TerminalProgress::new(plan.this_run));
         let outcome = send::execute(&composed, &plan, reporter, ctrl_c()).await?;
-        ui::print_dry_run_json(&composed, &plan, &outcome)?;
+        print!(
+            "{}",
+            ui::json(&ui::send::DryRunJson::new(&composed, &plan, &outcome))?
+        );
         return Ok(ExitStatus::Success);
     }
-    ui::print_plan(&composed, &plan);
+    print!(
+        "{}",
+        ui::send::PlanScreen {
+            composed: &composed,
+            plan: &plan
+        }
+    );
     let invalid = plan.tally.invalid.len();
     if invalid > 0 && !args.skip_invalid {
         bail!(
@@ -81,7 +94,8 @@ pub async fn run(config: Option<&Path>, args: &SendArgs) -> Result<ExitStatus> {
         let reporter = Arc::new(ui::TerminalProgress::new(plan.this_run));
         let outcome = send::execute(&composed, &plan, reporter, ctrl_c()).await?;
         if args.dry_run {
-            ui::print_dry_run(&outcome);
+            print!("{}", ui::send::DryRun(&outcome));
+            eprint!("{}", ui::send::Unbuildable(&outcome));
             if outcome.report.failed > 0 {
                 bail!(
                     "{} message{} could not be built",
@@ -92,7 +106,7 @@ pub async fn run(config: Option<&Path>, args: &SendArgs) -> Result<ExitStatus> {
             return Ok(ExitStatus::Success);
         }
         if args.wait && outcome.report.stop == Some(Stop::Quota) {
-            ui::print_quota_wait(&outcome);
+            print!("{}", ui::send::QuotaWait(&outcome));
             if !wait_for(outcome.quota.as_ref()).await {
                 return Ok(ExitStatus::Interrupted);
             }
@@ -100,16 +114,20 @@ pub async fn run(config: Option<&Path>, args: &SendArgs) -> Result<ExitStatus> {
                 *limit = limit.saturating_sub(outcome.report.sent);
             }
             plan = send::replan(&composed, &options, plan)?;
-            ui::print_going_on(&plan);
+            print!("{}", ui::send::GoingOn(&plan));
             if plan.this_run == 0 {
                 return Ok(nothing_left(&plan));
             }
             continue;
         }
-        ui::print_outcome(
-            &outcome,
-            &again(config, &composed, args, "send"),
-            &again(config, &composed, args, "status"),
+        print!("{}", ui::send::Done(&outcome));
+        eprint!(
+            "{}",
+            ui::send::GoOn {
+                outcome: &outcome,
+                resume: &again(config, &composed, args, "send"),
+                status: &again(config, &composed, args, "status"),
+            }
         );
         return Ok(match &outcome.report.stop {
             Some(Stop::Interrupted) => ExitStatus::Interrupted,

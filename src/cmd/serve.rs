@@ -24,7 +24,7 @@ pub async fn run(config: Option<&Path>, args: &ServeArgs) -> Result<ExitStatus> 
         &project,
         &options,
         |ready| {
-            ui::print_migrated(&ready.migrated);
+            eprint!("{}", ui::MigratedNotes(&ready.migrated));
             println!(
                 "Serving unsubscribes{} (into {}) and the archive ({}) at http://{}/ (Ctrl-C to stop)",
                 if signup { " and sign-ups" } else { "" },

@@ -12,11 +12,20 @@ use crate::ui;
 pub fn run(config: Option<&Path>, args: &StatusArgs) -> Result<ExitStatus> {
     let composed = compose(crate::project::Project::open(config)?, &args.issue)?;
     let status = crate::send::status(&composed, args.subscribers.as_deref())?;
-    ui::print_migrated(&status.migrated);
+    eprint!("{}", ui::MigratedNotes(&status.migrated));
     if args.json {
-        ui::print_status_json(&composed, &status)?;
+        print!(
+            "{}",
+            ui::json(&ui::status::StatusJson::new(&composed, &status))?
+        );
     } else {
-        ui::print_status(&composed, &status);
+        print!(
+            "{}",
+            ui::status::StatusScreen {
+                composed: &composed,
+                status: &status
+            }
+        );
     }
     Ok(if status.complete {
         ExitStatus::Success

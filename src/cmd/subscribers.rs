@@ -22,13 +22,13 @@ pub async fn run(config: Option<&Path>, args: &SubscribersArgs) -> Result<ExitSt
     }
     let list = project.list_path(args.subscribers.as_deref());
     let (suppressed, log, migrated) = events::open_project(&project, &list)?;
-    ui::print_migrated(&migrated);
+    eprint!("{}", ui::MigratedNotes(&migrated));
     let mut tally = Tally::default();
     for row in Reader::open(&list)?.suppress(suppressed.clone()) {
         tally.add(row);
     }
     let latest = events::latest_counts(log.path())?;
-    let summary = ui::ListSummary {
+    let summary = ui::list::ListSummary {
         list: &list,
         tally: &tally,
         log: log.path(),
@@ -38,10 +38,10 @@ pub async fn run(config: Option<&Path>, args: &SubscribersArgs) -> Result<ExitSt
         pending: latest.get(&Event::Pending).copied().unwrap_or(0),
     };
     if args.json {
-        ui::print_json(&summary.json())?;
+        print!("{}", ui::json(&ui::list::ListJson::from(&summary))?);
         return Ok(ExitStatus::Success);
     }
-    ui::print_list_summary(&summary);
+    print!("{summary}");
     if args.fold {
         let changed = events::fold(&list, &suppressed)?;
         println!(
