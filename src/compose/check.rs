@@ -327,12 +327,52 @@ pub fn subject_tags(issue: &Issue) -> Vec<String> {
         .collect()
 }
 
+/// What every rule looks at.
+struct Checked<'a> {
+    issue: &'a Issue,
+    rendered: &'a Rendered,
+    config: &'a Config,
+}
+
+/// One rule: adds what it finds.
+type Rule = fn(&Checked<'_>, &mut Vec<Warning>);
+
+/// The rules, in the order their findings are listed: the errors first,
+/// then the warnings in the order of the issue.
+const RULES: &[Rule] = &[
+    unsafe_links,
+    local_images,
+    one_click,
+    subject_length,
+    preheader,
+    gmail_clip,
+    item_links,
+    http_links,
+    heavy_images,
+    images_without_alt,
+    empty_sections,
+];
+
 /// Everything `check` finds, errors first, then warnings in the order of
 /// the issue.
 pub fn warnings(issue: &Issue, rendered: &Rendered, config: &Config) -> Vec<Warning> {
-    let mut errors = Vec::new();
-    for (field, link) in &rendered.facts.unsafe_links {
-        errors.push(Warning::new(
+    let checked = Checked {
+        issue,
+        rendered,
+        config,
+    };
+    let mut out = Vec::new();
+    for rule in RULES {
+        rule(&checked, &mut out);
+    }
+    about_items(issue, &mut out);
+    out
+}
+
+/// A link that runs a script or carries data was dropped (an error).
+fn unsafe_links(c: &Checked<'_>, out: &mut Vec<Warning>) {
+    for (field, link) in &c.rendered.facts.unsafe_links {
+        out.push(Warning::new(
             Code::UnsafeLink,
             field.clone(),
             format!(
@@ -342,157 +382,189 @@ pub fn warnings(issue: &Issue, rendered: &Rendered, config: &Config) -> Vec<Warn
             ),
         ));
     }
-    for (field, image) in &rendered.facts.local_images {
-        let problem = if image.bytes.is_none() {
-            Some((
+}
+
+/// An image of the project that is missing, or that readers cannot see
+/// without a web address (an error).
+fn local_images(c: &Checked<'_>, out: &mut Vec<Warning>) {
+    for (field, image) in &c.rendered.facts.local_images {
+        let (code, message) = if image.bytes.is_none() {
+            (
                 Code::MissingImage,
                 format!(
                     "the image `{}` is not a file in the project folder",
                     image.path
                 ),
-            ))
+            )
         } else if image.url.is_none() {
-            Some((
+            (
                 Code::ImageNeedsWebUrl,
                 format!(
                     "the image `{}` is a file of the project, which readers can only see once \
                      `missive archive` puts it on the web: set newsletter.web_url",
                     image.path
                 ),
-            ))
+            )
         } else {
-            None
+            continue;
         };
-        if let Some((code, message)) = problem {
-            errors.push(Warning::new(code, field.clone(), message));
-        }
+        out.push(Warning::new(code, field.clone(), message));
     }
-    let mut out = Vec::new();
-    let mut warn = |code: Code, field: &str, message: String| {
-        out.push(Warning::new(code, field, message));
-    };
+}
 
-    if let Some(url) = &config.unsubscribe.url
+/// An unsubscribe page `missive serve` cannot verify: no one-click header.
+fn one_click(c: &Checked<'_>, out: &mut Vec<Warning>) {
+    if let Some(url) = &c.config.unsubscribe.url
         && url.is_https()
         && !url.needs_token()
     {
-        warn(
+        out.push(Warning::new(
             Code::NoOneClick,
             "",
             "unsubscribe.url has no {token}, so `missive serve` cannot verify it: messages \
              carry no one-click unsubscribe header, which Gmail and Yahoo require of bulk \
              senders"
                 .into(),
-        );
+        ));
     }
+}
 
-    let subject_len = issue.subject.as_str().chars().count();
+/// A subject longer than inboxes show.
+fn subject_length(c: &Checked<'_>, out: &mut Vec<Warning>) {
+    let subject_len = c.issue.subject.as_str().chars().count();
     if subject_len > SUBJECT_MAX_CHARS {
-        warn(
+        out.push(Warning::new(
             Code::LongSubject,
             "subject",
             format!(
                 "{subject_len} characters; inboxes cut subjects off well before {SUBJECT_MAX_CHARS}"
             ),
-        );
+        ));
     }
-    if issue.preheader.is_none() {
-        warn(
+}
+
+/// No preheader: the inbox shows the first words instead.
+fn preheader(c: &Checked<'_>, out: &mut Vec<Warning>) {
+    if c.issue.preheader.is_none() {
+        out.push(Warning::new(
             Code::NoPreheader,
             "preheader",
             "missing: inboxes will show the first words of the email as the preview instead".into(),
-        );
+        ));
     }
+}
 
+/// HTML over Gmail's clip, and the last item a Gmail reader sees.
+fn gmail_clip(c: &Checked<'_>, out: &mut Vec<Warning>) {
+    let rendered = c.rendered;
     let html_len = rendered.sent_bytes;
-    if html_len > GMAIL_CLIP_BYTES {
-        let cut = match rendered.facts.last_item_before(rendered.clip_offset()) {
-            Some(0) => "no item is shown in full".to_string(),
-            Some(n) => format!(
-                "item {n} of {} is the last a Gmail reader sees before \"[Message clipped]\"",
-                issue.item_count()
-            ),
-            None => "the footer is cut off".to_string(),
-        };
-        warn(
-            Code::GmailClip,
-            "",
-            format!(
-                "the HTML is {} KB as sent ({} KB decoded), over Gmail's clip size of {} KB: {cut}",
-                html_len / 1000,
-                rendered.html.len() / 1000,
-                GMAIL_CLIP_BYTES / 1000
-            ),
-        );
+    if html_len <= GMAIL_CLIP_BYTES {
+        return;
     }
+    let cut = match rendered.facts.last_item_before(rendered.clip_offset()) {
+        Some(0) => "no item is shown in full".to_string(),
+        Some(n) => format!(
+            "item {n} of {} is the last a Gmail reader sees before \"[Message clipped]\"",
+            c.issue.item_count()
+        ),
+        None => "the footer is cut off".to_string(),
+    };
+    out.push(Warning::new(
+        Code::GmailClip,
+        "",
+        format!(
+            "the HTML is {} KB as sent ({} KB decoded), over Gmail's clip size of {} KB: {cut}",
+            html_len / 1000,
+            rendered.html.len() / 1000,
+            GMAIL_CLIP_BYTES / 1000
+        ),
+    ));
+}
 
+/// Items without a link, with a link over http, or with another item's link.
+fn item_links(c: &Checked<'_>, out: &mut Vec<Warning>) {
     let mut seen: HashMap<&str, u32> = HashMap::new();
-    for numbered in issue.numbered_items() {
+    for numbered in c.issue.numbered_items() {
         let (n, item, field) = (numbered.number, numbered.item, numbered.field());
-        match &item.url {
-            None => warn(
+        let Some(url) = &item.url else {
+            out.push(Warning::new(
                 Code::NoUrl,
-                &field,
-                format!("item {n} (\"{}\") has no url", item.title),
-            ),
-            Some(url) => {
-                if !url.is_https() {
-                    warn(
-                        Code::HttpLink,
-                        &format!("{field}.url"),
-                        format!("item {n} links over http: {url}"),
-                    );
-                }
-                if let Some(first) = seen.insert(url.as_str(), n) {
-                    warn(
-                        Code::DuplicateUrl,
-                        &format!("{field}.url"),
-                        format!("item {n} links to the same URL as item {first}: {url}"),
-                    );
-                    seen.insert(url.as_str(), first);
-                }
-            }
-        }
-    }
-
-    for (field, link) in &rendered.facts.links {
-        if link.starts_with("http://") {
-            warn(Code::HttpLink, field, format!("link over http: {link}"));
-        }
-    }
-    for (field, image) in &rendered.facts.local_images {
-        if let Some(bytes) = image.bytes.filter(|b| *b > IMAGE_MAX_BYTES) {
-            warn(
-                Code::HeavyImage,
                 field,
+                format!("item {n} (\"{}\") has no url", item.title),
+            ));
+            continue;
+        };
+        if !url.is_https() {
+            out.push(Warning::new(
+                Code::HttpLink,
+                format!("{field}.url"),
+                format!("item {n} links over http: {url}"),
+            ));
+        }
+        if let Some(first) = seen.insert(url.as_str(), n) {
+            out.push(Warning::new(
+                Code::DuplicateUrl,
+                format!("{field}.url"),
+                format!("item {n} links to the same URL as item {first}: {url}"),
+            ));
+            seen.insert(url.as_str(), first);
+        }
+    }
+}
+
+/// Links in the text over http.
+fn http_links(c: &Checked<'_>, out: &mut Vec<Warning>) {
+    for (field, link) in &c.rendered.facts.links {
+        if link.starts_with("http://") {
+            out.push(Warning::new(
+                Code::HttpLink,
+                field.clone(),
+                format!("link over http: {link}"),
+            ));
+        }
+    }
+}
+
+/// Images of the project too heavy for a phone.
+fn heavy_images(c: &Checked<'_>, out: &mut Vec<Warning>) {
+    for (field, image) in &c.rendered.facts.local_images {
+        if let Some(bytes) = image.bytes.filter(|b| *b > IMAGE_MAX_BYTES) {
+            out.push(Warning::new(
+                Code::HeavyImage,
+                field.clone(),
                 format!(
                     "the image `{}` is {} KB: over {} KB, it is slow to open on a phone",
                     image.path,
                     bytes / 1000,
                     IMAGE_MAX_BYTES / 1000
                 ),
-            );
+            ));
         }
     }
-    for (field, src) in &rendered.facts.images_without_alt {
-        warn(
+}
+
+/// Images a screen reader cannot describe.
+fn images_without_alt(c: &Checked<'_>, out: &mut Vec<Warning>) {
+    for (field, src) in &c.rendered.facts.images_without_alt {
+        out.push(Warning::new(
             Code::ImageWithoutAlt,
-            field,
+            field.clone(),
             format!("image without alt text: {src}"),
-        );
+        ));
     }
-    for (s, section) in issue.sections.iter().enumerate() {
+}
+
+/// Sections with no items.
+fn empty_sections(c: &Checked<'_>, out: &mut Vec<Warning>) {
+    for (s, section) in c.issue.sections.iter().enumerate() {
         if section.items.is_empty() {
-            warn(
+            out.push(Warning::new(
                 Code::EmptySection,
-                &format!("sections[{s}]"),
+                format!("sections[{s}]"),
                 format!("section \"{}\" has no items", section.title),
-            );
+            ));
         }
     }
-    errors.extend(out);
-    about_items(issue, &mut errors);
-    errors
 }
 
 /// Gives each finding whose field lies in an item that item's number.
