@@ -2,13 +2,15 @@
 //! footer and unsubscribe method, and how it is sent. Optional: without it,
 //! sensible defaults.
 
-use std::num::{NonZeroU32, NonZeroUsize};
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
 use super::source::{self, SourceError};
-use super::values::{AddressValue, MailboxValue, OneLine, PositiveRate, UnsubscribeUrl, WebUrl};
+use super::values::{
+    AddressValue, Attempts, Bounded, Connections, Hours, Issues, MailboxValue, Messages, OneLine,
+    PositiveRate, Recipients, Seconds, Shares, SignUps, UnsubscribeUrl, WebUrl, WordsAMinute,
+};
 
 /// `missive.toml`.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -50,19 +52,16 @@ pub struct Signup {
     /// "check your inbox" page).
     pub thanks_url: Option<WebUrl>,
     /// How long a confirmation link works.
-    #[serde(default = "default_confirm_hours", deserialize_with = "confirm_hours")]
-    pub confirm_hours: NonZeroU32,
+    #[serde(default)]
+    pub confirm_hours: Bounded<u32, Hours, 1, 720, 48>,
     /// An issue file sent to each reader who confirms.
     pub welcome: Option<PathBuf>,
     /// Record the IP address a sign-up came from, with its consent.
     #[serde(default)]
     pub record_ip: bool,
     /// How many sign-ups one IP address may send per hour.
-    #[serde(
-        default = "default_per_ip_per_hour",
-        deserialize_with = "per_ip_per_hour"
-    )]
-    pub per_ip_per_hour: NonZeroU32,
+    #[serde(default)]
+    pub per_ip_per_hour: Bounded<u32, SignUps, 1, 10_000_000, 20>,
     /// `serve` sits behind a reverse proxy on this machine: a request's IP
     /// address is the last one in its `X-Forwarded-For`.
     #[serde(default)]
@@ -92,24 +91,6 @@ fn signup_fields<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<OneLine>,
     Ok(fields)
 }
 
-fn default_confirm_hours() -> NonZeroU32 {
-    NonZeroU32::new(48).expect("non-zero")
-}
-
-fn confirm_hours<'de, D: serde::Deserializer<'de>>(d: D) -> Result<NonZeroU32, D::Error> {
-    let v = in_range(d, 1, 720, "hours")?;
-    Ok(NonZeroU32::new(u32::try_from(v).expect("in range")).expect("at least 1"))
-}
-
-fn default_per_ip_per_hour() -> NonZeroU32 {
-    NonZeroU32::new(20).expect("non-zero")
-}
-
-fn per_ip_per_hour<'de, D: serde::Deserializer<'de>>(d: D) -> Result<NonZeroU32, D::Error> {
-    let v = in_range(d, 1, 10_000_000, "sign-ups")?;
-    Ok(NonZeroU32::new(u32::try_from(v).expect("in range")).expect("at least 1"))
-}
-
 /// `[bounces]`: where bounces come back to.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -126,19 +107,10 @@ pub struct Bounces {
     pub processed_folder: Option<OneLine>,
     /// How many issues in a row may soft-bounce for an address before it is
     /// suppressed.
-    #[serde(default = "default_soft_limit", deserialize_with = "soft_limit")]
-    pub soft_limit: NonZeroU32,
+    #[serde(default)]
+    pub soft_limit: Bounded<u32, Issues, 1, 100, 3>,
     /// IMAP: an extra trusted root certificate (PEM), for a private server.
     pub ca_file: Option<PathBuf>,
-}
-
-fn default_soft_limit() -> NonZeroU32 {
-    NonZeroU32::new(3).expect("non-zero")
-}
-
-fn soft_limit<'de, D: serde::Deserializer<'de>>(d: D) -> Result<NonZeroU32, D::Error> {
-    let v = in_range(d, 1, 100, "issues")?;
-    Ok(NonZeroU32::new(u32::try_from(v).expect("in range")).expect("at least 1"))
 }
 
 /// `[email]`: how the email differs from the web version.
@@ -183,20 +155,8 @@ pub struct Newsletter {
     /// An image shown in place of the name at the top of each issue.
     pub logo: Option<WebUrl>,
     /// The reading speed behind the reading time under the date.
-    #[serde(
-        default = "default_words_per_minute",
-        deserialize_with = "words_per_minute"
-    )]
-    pub words_per_minute: NonZeroU32,
-}
-
-fn default_words_per_minute() -> NonZeroU32 {
-    NonZeroU32::new(238).expect("non-zero")
-}
-
-fn words_per_minute<'de, D: serde::Deserializer<'de>>(d: D) -> Result<NonZeroU32, D::Error> {
-    let v = in_range(d, 50, 2_000, "words a minute")?;
-    Ok(NonZeroU32::new(u32::try_from(v).expect("in range")).expect("at least 50"))
+    #[serde(default)]
+    pub words_per_minute: Bounded<u32, WordsAMinute, 50, 2_000, 238>,
 }
 
 impl Default for Newsletter {
@@ -213,7 +173,7 @@ impl Default for Newsletter {
             toc_label: default_toc_label(),
             comment_label: None,
             logo: None,
-            words_per_minute: default_words_per_minute(),
+            words_per_minute: Bounded::default(),
         }
     }
 }
@@ -298,28 +258,23 @@ pub struct Smtp {
     #[serde(default = "default_password_env", deserialize_with = "env_name")]
     pub password_env: String,
     /// How long to wait for each reply while connecting and for each command.
-    #[serde(default = "default_timeout_secs", deserialize_with = "timeout_secs")]
-    pub timeout_secs: NonZeroU32,
+    #[serde(default)]
+    pub timeout_secs: Bounded<u32, Seconds, 1, 3600, 30>,
     /// How long to wait for the reply to the end of a message's data (RFC
     /// 5321 §4.5.3.2.6 asks for 10 minutes): the server may be scanning it.
-    #[serde(
-        default = "default_data_timeout_secs",
-        deserialize_with = "timeout_secs"
-    )]
-    pub data_timeout_secs: NonZeroU32,
+    #[serde(default)]
+    pub data_timeout_secs: Bounded<u32, Seconds, 1, 3600, 600>,
     /// An extra trusted root certificate (PEM), for a private relay.
     pub ca_file: Option<PathBuf>,
     /// Parallel connections to this relay; default: `sending.concurrency`.
-    #[serde(default, deserialize_with = "some_concurrency")]
-    pub concurrency: Option<NonZeroUsize>,
+    pub concurrency: Option<Concurrency>,
     /// Messages per second to this relay (`sending.rate` still caps them all).
     pub rate: Option<PositiveRate>,
     /// Messages per rolling 24 hours, across runs and issues.
-    #[serde(default, deserialize_with = "daily_limit")]
-    pub daily_limit: Option<u64>,
+    pub daily_limit: Option<Bounded<u64, Messages, 1, MAX_DAILY_LIMIT, MAX_DAILY_LIMIT>>,
     /// Its share of the recipients beside the other relays (default 1).
-    #[serde(default = "default_weight", deserialize_with = "weight")]
-    pub weight: u32,
+    #[serde(default)]
+    pub weight: Bounded<u32, Shares, 1, 1000, 1>,
 }
 
 impl Smtp {
@@ -344,14 +299,6 @@ fn default_password_env() -> String {
     DEFAULT_PASSWORD_ENV.into()
 }
 
-fn default_timeout_secs() -> NonZeroU32 {
-    NonZeroU32::new(30).expect("non-zero")
-}
-
-fn default_data_timeout_secs() -> NonZeroU32 {
-    NonZeroU32::new(600).expect("non-zero")
-}
-
 /// The name of an environment variable. The value is never repeated in
 /// the error: a password typed here by mistake must not be printed.
 fn env_name<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
@@ -374,63 +321,11 @@ fn env_name<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> 
 /// The most parallel connections a send may open.
 pub const MAX_CONCURRENCY: u64 = 1000;
 
-/// A whole number within `min..=max`, with an error that says the range.
-fn in_range<'de, D: serde::Deserializer<'de>>(
-    d: D,
-    min: u64,
-    max: u64,
-    what: &str,
-) -> Result<u64, D::Error> {
-    let v = i64::deserialize(d)?;
-    match u64::try_from(v) {
-        Ok(v) if (min..=max).contains(&v) => Ok(v),
-        _ => Err(serde::de::Error::custom(format!(
-            "must be a whole number of {what} from {min} to {max}, not {v}"
-        ))),
-    }
-}
-
-fn timeout_secs<'de, D: serde::Deserializer<'de>>(d: D) -> Result<NonZeroU32, D::Error> {
-    let v = in_range(d, 1, 3600, "seconds")?;
-    Ok(NonZeroU32::new(u32::try_from(v).expect("in range")).expect("at least 1"))
-}
-
-fn concurrency<'de, D: serde::Deserializer<'de>>(d: D) -> Result<NonZeroUsize, D::Error> {
-    let v = in_range(d, 1, MAX_CONCURRENCY, "connections")?;
-    Ok(NonZeroUsize::new(usize::try_from(v).expect("in range")).expect("at least 1"))
-}
-
-fn some_concurrency<'de, D: serde::Deserializer<'de>>(
-    d: D,
-) -> Result<Option<NonZeroUsize>, D::Error> {
-    concurrency(d).map(Some)
-}
+/// Parallel connections: of a send, or of one relay.
+pub type Concurrency = Bounded<usize, Connections, 1, MAX_CONCURRENCY, 4>;
 
 /// The largest `daily_limit`: a billion messages a day.
 const MAX_DAILY_LIMIT: u64 = 1_000_000_000;
-
-fn daily_limit<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
-    in_range(d, 1, MAX_DAILY_LIMIT, "messages").map(Some)
-}
-
-fn default_weight() -> u32 {
-    1
-}
-
-fn weight<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
-    let v = in_range(d, 1, 1000, "shares")?;
-    Ok(u32::try_from(v).expect("in range"))
-}
-
-fn batch_size<'de, D: serde::Deserializer<'de>>(d: D) -> Result<NonZeroUsize, D::Error> {
-    let v = in_range(d, 1, 1_000_000, "recipients")?;
-    Ok(NonZeroUsize::new(usize::try_from(v).expect("in range")).expect("at least 1"))
-}
-
-fn max_attempts<'de, D: serde::Deserializer<'de>>(d: D) -> Result<NonZeroU32, D::Error> {
-    let v = in_range(d, 1, 100, "attempts")?;
-    Ok(NonZeroU32::new(u32::try_from(v).expect("in range")).expect("at least 1"))
-}
 
 /// How the connection to the SMTP server is protected.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
@@ -454,16 +349,16 @@ pub struct Sending {
     /// With `transport = "file"`: the directory that receives one `.eml` per message.
     pub outbox: Option<PathBuf>,
     /// Parallel SMTP connections, each reused for many messages.
-    #[serde(default = "default_concurrency", deserialize_with = "concurrency")]
-    pub concurrency: NonZeroUsize,
+    #[serde(default)]
+    pub concurrency: Concurrency,
     /// Messages per second across all connections.
     pub rate: Option<PositiveRate>,
     /// Recipients per batch; the journal is made durable after each.
-    #[serde(default = "default_batch_size", deserialize_with = "batch_size")]
-    pub batch_size: NonZeroUsize,
+    #[serde(default)]
+    pub batch_size: Bounded<usize, Recipients, 1, 1_000_000, 100>,
     /// Attempts per recipient before a transient failure is given up on.
-    #[serde(default = "default_max_attempts", deserialize_with = "max_attempts")]
-    pub max_attempts: NonZeroU32,
+    #[serde(default)]
+    pub max_attempts: Bounded<u32, Attempts, 1, 100, 5>,
     /// The subscriber list (CSV).
     #[serde(default = "default_subscribers")]
     pub subscribers: PathBuf,
@@ -476,26 +371,14 @@ impl Default for Sending {
         Sending {
             transport: TransportKind::default(),
             outbox: None,
-            concurrency: default_concurrency(),
+            concurrency: Concurrency::default(),
             rate: None,
-            batch_size: default_batch_size(),
-            max_attempts: default_max_attempts(),
+            batch_size: Bounded::default(),
+            max_attempts: Bounded::default(),
             subscribers: default_subscribers(),
             feedback_id: None,
         }
     }
-}
-
-fn default_concurrency() -> NonZeroUsize {
-    NonZeroUsize::new(4).expect("non-zero")
-}
-
-fn default_batch_size() -> NonZeroUsize {
-    NonZeroUsize::new(100).expect("non-zero")
-}
-
-fn default_max_attempts() -> NonZeroU32 {
-    NonZeroU32::new(5).expect("non-zero")
 }
 
 fn default_subscribers() -> PathBuf {
@@ -587,6 +470,40 @@ mod tests {
         assert_eq!(c.newsletter.name.as_str(), "Newsletter");
         assert!(c.unsubscribe.url.is_none());
         assert_eq!(c.web_url_for("x"), None);
+    }
+
+    #[test]
+    fn ranged_keys_take_their_defaults_and_refuse_what_is_out_of_range() {
+        let c = parse("[sending]\nbatch_size = 25\n").unwrap();
+        assert_eq!(c.sending.batch_size.get(), 25);
+        assert_eq!(c.sending.concurrency.get(), 4);
+        assert_eq!(c.sending.max_attempts.get(), 5);
+        assert_eq!(c.newsletter.words_per_minute.get(), 238);
+        for (text, field, line, says) in [
+            (
+                "[smtp]\nhost = \"h\"\ntimeout_secs = 0\n",
+                "smtp.timeout_secs",
+                3,
+                "must be a whole number of seconds from 1 to 3600, not 0",
+            ),
+            (
+                "[sending]\nconcurrency = 1001\n",
+                "sending.concurrency",
+                2,
+                "must be a whole number of connections from 1 to 1000, not 1001",
+            ),
+            (
+                "[newsletter]\nwords_per_minute = -3\n",
+                "newsletter.words_per_minute",
+                2,
+                "must be a whole number of words a minute from 50 to 2000, not -3",
+            ),
+        ] {
+            let e = parse(text).unwrap_err();
+            assert_eq!(e.field.as_deref(), Some(field), "{text}");
+            assert_eq!(e.line(), Some(line), "{text}");
+            assert!(e.to_string().contains(says), "{e}");
+        }
     }
 
     #[test]

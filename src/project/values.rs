@@ -35,6 +35,90 @@ pub enum ValueError {
     Rate { value: f64, min: f64, max: f64 },
 }
 
+/// What a [`Bounded`] number counts, as its range error words it.
+pub trait Unit {
+    const WORD: &'static str;
+}
+
+macro_rules! units {
+    ($($name:ident = $word:literal),* $(,)?) => {$(
+        #[doc = concat!("Counts ", $word, ".")]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub struct $name;
+        impl Unit for $name {
+            const WORD: &'static str = $word;
+        }
+    )*};
+}
+
+units! {
+    Seconds = "seconds",
+    Hours = "hours",
+    Connections = "connections",
+    Recipients = "recipients",
+    Attempts = "attempts",
+    Messages = "messages",
+    Shares = "shares",
+    Issues = "issues",
+    SignUps = "sign-ups",
+    WordsAMinute = "words a minute",
+}
+
+/// A whole number of `U` within `MIN..=MAX`, and `DEFAULT` where the key
+/// is left out (`#[serde(default)]`): every ranged key of the config is
+/// one, and a value out of range is refused with the range in the error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Bounded<T, U, const MIN: u64, const MAX: u64, const DEFAULT: u64> {
+    value: T,
+    unit: std::marker::PhantomData<U>,
+}
+
+impl<T, U, const MIN: u64, const MAX: u64, const DEFAULT: u64> Bounded<T, U, MIN, MAX, DEFAULT>
+where
+    T: TryFrom<u64> + Copy,
+    U: Unit,
+{
+    /// `value`, if it is in range.
+    pub fn new(value: u64) -> Option<Self> {
+        (MIN..=MAX).contains(&value).then(|| Bounded {
+            value: T::try_from(value).ok().expect("the range fits the type"),
+            unit: std::marker::PhantomData,
+        })
+    }
+
+    pub fn get(self) -> T {
+        self.value
+    }
+}
+
+impl<T, U, const MIN: u64, const MAX: u64, const DEFAULT: u64> Default
+    for Bounded<T, U, MIN, MAX, DEFAULT>
+where
+    T: TryFrom<u64> + Copy,
+    U: Unit,
+{
+    fn default() -> Self {
+        Self::new(DEFAULT).expect("the default is in range")
+    }
+}
+
+impl<'de, T, U, const MIN: u64, const MAX: u64, const DEFAULT: u64> Deserialize<'de>
+    for Bounded<T, U, MIN, MAX, DEFAULT>
+where
+    T: TryFrom<u64> + Copy,
+    U: Unit,
+{
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let v = i64::deserialize(d)?;
+        u64::try_from(v).ok().and_then(Self::new).ok_or_else(|| {
+            serde::de::Error::custom(format!(
+                "must be a whole number of {} from {MIN} to {MAX}, not {v}",
+                U::WORD
+            ))
+        })
+    }
+}
+
 /// A non-empty string on one line (no CR or LF): safe for headers and headings.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct OneLine(String);

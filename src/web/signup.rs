@@ -104,7 +104,7 @@ pub fn start(
         .primary()
         .clone();
     relay.transport.prepare()?;
-    let per_hour = settings.per_ip_per_hour;
+    let per_hour = std::num::NonZeroU32::new(settings.per_ip_per_hour.get()).expect("at least 1");
     Ok(Signup {
         confirm_url: format!("{base}/confirm"),
         thanks: settings
@@ -567,7 +567,7 @@ fn check_token(
 /// What identifies a used token in the log (a digest; the token itself
 /// would be a working link).
 fn token_id(token: &str) -> String {
-    hex::encode(&Sha256::digest(token.as_bytes())[..12])
+    data_encoding::HEXLOWER.encode(&Sha256::digest(token.as_bytes())[..12])
 }
 
 /// `GET /confirm`: a page with one button. Fetching it changes nothing.

@@ -18,6 +18,7 @@ pub use smtp::{SmtpLink, SmtpSettings};
 
 use crate::project::Project;
 use crate::project::config::{Smtp, TransportKind};
+use crate::project::values::Bounded;
 
 /// Delivers messages, one at a time, over one link (a connection, a
 /// folder). `Ok` holds the server's reply.
@@ -229,8 +230,8 @@ impl Relays {
                 transport: Transport::Smtp(SmtpSettings::new(smtp, key, &project.root, &label)?),
                 concurrency: smtp.concurrency.unwrap_or(sending.concurrency).get(),
                 rate: smtp.rate.map(|r| r.0),
-                daily_limit: smtp.daily_limit,
-                weight: smtp.weight,
+                daily_limit: smtp.daily_limit.map(Bounded::get),
+                weight: smtp.weight.get(),
             })
         };
         let relays = match (sending.transport, &config.smtp, config.relays.as_slice()) {
