@@ -7,7 +7,7 @@ use anyhow::{Result, anyhow};
 use super::ExitStatus;
 use crate::project::Project;
 
-pub fn run(config: Option<&Path>) -> Result<ExitStatus> {
+pub(super) fn run(config: Option<&Path>) -> Result<ExitStatus> {
     let project = Project::open(config)?;
     let signup = project.config.signup.as_ref().ok_or_else(|| {
         anyhow!(
@@ -15,7 +15,7 @@ pub fn run(config: Option<&Path>) -> Result<ExitStatus> {
             project.config_label().display()
         )
     })?;
-    let base = crate::web::signup::base_url(&project)?;
+    let base = crate::list::signup::base_url(&project)?;
     let fields: Vec<String> = signup.fields.iter().map(ToString::to_string).collect();
     print!(
         "{}",

@@ -15,7 +15,7 @@ use crate::list::reader::{Reader, Tally};
 use crate::project::Project;
 use crate::ui::{self, plural, printable};
 
-pub async fn run(config: Option<&Path>, args: &SubscribersArgs) -> Result<ExitStatus> {
+pub(super) async fn run(config: Option<&Path>, args: &SubscribersArgs) -> Result<ExitStatus> {
     let project = Project::open(config)?;
     if let Some(change) = &args.change {
         return change_list(&project, args, change).await;
@@ -89,7 +89,7 @@ async fn change_list(
                     ui::path(log.path())
                 );
             } else {
-                let reply = crate::web::signup::invite(project, &address, &name).await?;
+                let reply = crate::send::invite::invite(project, &address, &name).await?;
                 println!(
                     "{} is pending: a confirmation link was sent ({})",
                     printable(&key),

@@ -6,4 +6,6 @@ pub(crate) mod address;
 pub(crate) mod bounce;
 pub(crate) mod events;
 pub(crate) mod reader;
+pub(crate) mod signup;
+pub(crate) mod standing;
 pub mod token;

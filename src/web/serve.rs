@@ -19,15 +19,16 @@ use axum::response::Response;
 use axum::routing::get;
 use serde::Deserialize;
 
-use super::app::{App, ListState, page};
+use super::app::{App, page};
 use crate::compose::merge::escape_html;
 use crate::list::events::{self, Event};
+use crate::list::standing::ListState;
 use crate::list::token::{SECRET_ENV, Secret};
 use crate::project::Project;
 
 /// What `missive serve` was asked for.
 #[derive(Debug, Clone)]
-pub struct Options {
+pub(crate) struct Options {
     pub bind: SocketAddr,
     /// The static site `missive archive` wrote.
     pub site: PathBuf,
@@ -50,7 +51,7 @@ const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// A server that is listening.
 #[derive(Debug)]
-pub struct Ready {
+pub(crate) struct Ready {
     pub address: SocketAddr,
     /// The list-event log unsubscribes are appended to.
     pub log: PathBuf,
@@ -61,7 +62,7 @@ pub struct Ready {
 /// Runs the server until Ctrl-C or SIGTERM, then gives the mail that is
 /// ready [`DRAIN`] to go (the rest waits in the spool). `on_ready` is told where it listens;
 /// `on_problem` hears of errors inside requests.
-pub async fn serve(
+pub(crate) async fn serve(
     project: &Project,
     options: &Options,
     on_ready: impl FnOnce(&Ready),
