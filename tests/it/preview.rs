@@ -57,6 +57,19 @@ impl Preview {
         serde_json::from_str(&body).unwrap()
     }
 
+    /// The state once `settled` says it is what the last save should make
+    /// it (polled for up to 10 s; the last state seen otherwise).
+    fn state_when(&self, settled: impl Fn(&serde_json::Value) -> bool) -> serde_json::Value {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let state = self.state();
+            if settled(&state) || Instant::now() > deadline {
+                return state;
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+    }
+
     /// The render versions the server announces, as they come.
     fn events(&self) -> mpsc::Receiver<u64> {
         let (tx, rx) = mpsc::channel();
@@ -196,8 +209,7 @@ fn saving_the_issue_signals_a_reload_and_errors_replace_the_email() {
     events
         .recv_timeout(Duration::from_secs(5))
         .expect("a reload signal after a broken save");
-    std::thread::sleep(Duration::from_millis(300));
-    let state = p.state();
+    let state = p.state_when(|s| s["error"].is_string());
     let error = state["error"].as_str().expect("an error");
     assert!(
         error.contains("issues/2026-11-27-tides-and-timetables.toml:3:8"),
@@ -213,16 +225,12 @@ fn saving_the_issue_signals_a_reload_and_errors_replace_the_email() {
     std::fs::create_dir(&templates).unwrap();
     edit(&p.issue(), "date = 2026-13-45", "date = 2026-11-27");
     events.recv_timeout(Duration::from_secs(5)).unwrap();
-    std::thread::sleep(Duration::from_millis(300));
-    assert!(
-        p.state()["error"].is_null(),
-        "fixed: {}",
-        p.state()["error"]
-    );
+    let state = p.state_when(|s| s["error"].is_null());
+    assert!(state["error"].is_null(), "fixed: {}", state["error"]);
     std::fs::write(templates.join("issue.text.html"), "<p>{{ subject }</p>").unwrap();
     events.recv_timeout(Duration::from_secs(5)).unwrap();
-    std::thread::sleep(Duration::from_millis(300));
-    let error = p.state()["error"].as_str().unwrap_or_default().to_string();
+    let state = p.state_when(|s| s["error"].is_string());
+    let error = state["error"].as_str().unwrap_or_default().to_string();
     assert!(error.contains("templates/issue.text.html"), "{error}");
     std::fs::write(
         templates.join("issue.text.html"),
@@ -230,8 +238,7 @@ fn saving_the_issue_signals_a_reload_and_errors_replace_the_email() {
     )
     .unwrap();
     events.recv_timeout(Duration::from_secs(5)).unwrap();
-    std::thread::sleep(Duration::from_millis(300));
-    let state = p.state();
+    let state = p.state_when(|s| s["error"].is_null());
     assert!(state["error"].is_null());
     assert_eq!(
         state["text"],
@@ -393,15 +400,15 @@ fn the_preview_survives_deeply_nested_markdown() {
     events
         .recv_timeout(Duration::from_secs(10))
         .expect("a render after the save");
-    std::thread::sleep(Duration::from_millis(300));
-    let error = p.state()["error"].as_str().unwrap_or_default().to_string();
+    let state = p.state_when(|s| s["error"].is_string());
+    let error = state["error"].as_str().unwrap_or_default().to_string();
     assert!(error.contains("nests more than 32 levels"), "{error}");
     assert!(error.contains("sections[0].items[0].comment"), "{error}");
     // Still alive, and back when the issue is fixed.
     edit(&p.issue(), &nested, "comment = \"\"\"\n");
     events.recv_timeout(Duration::from_secs(10)).unwrap();
-    std::thread::sleep(Duration::from_millis(300));
-    assert!(p.state()["error"].is_null(), "{}", p.state()["error"]);
+    let state = p.state_when(|s| s["error"].is_null());
+    assert!(state["error"].is_null(), "{}", state["error"]);
 }
 
 #[test]

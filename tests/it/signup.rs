@@ -194,6 +194,21 @@ impl Signups {
             .count()
     }
 
+    /// Waits until the spool holds `n` messages: every confirmation queued
+    /// so far went (or was given up) but those `n`, so nothing more is on
+    /// its way.
+    fn wait_for_spool(&self, n: usize) {
+        let start = Instant::now();
+        while self.spooled() != n {
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "{} in the spool, not {n}",
+                self.spooled()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// Waits until `n` messages have arrived at the SMTP server.
     fn wait_for_mail(&self, n: usize) -> Vec<(serde_json::Value, Vec<u8>)> {
         let start = Instant::now();
@@ -619,7 +634,7 @@ fn the_answer_is_the_same_for_every_address_and_the_suppressed_get_no_mail() {
     std::fs::write(&list, csv).unwrap();
     assert_eq!(s.sign_up("later.bounced@example.org", "X"), first);
     s.wait_for_mail(3);
-    std::thread::sleep(Duration::from_millis(500));
+    s.wait_for_spool(0);
     let to: BTreeSet<String> = s.smtp.recipients().into_iter().collect();
     for quiet in [
         "complained@example.org",
@@ -696,7 +711,7 @@ fn a_hundred_sign_ups_of_one_address_send_one_email_and_a_filled_honeypot_none()
         ],
     );
     assert_eq!(bot.0, 303);
-    std::thread::sleep(Duration::from_secs(1));
+    s.wait_for_spool(0);
     let to = s.smtp.recipients();
     assert_eq!(to.iter().filter(|r| *r == victim).count(), 1, "{to:?}");
     assert!(!to.iter().any(|r| r == "bot-target@example.org"), "{to:?}");
@@ -934,16 +949,16 @@ fn confirmations_survive_a_relay_outage_kill_9_and_sigterm() {
 fn sign_up_mail_honours_the_relays_daily_limit() {
     let s = Signups::start_with("per_ip_per_hour = 1000\n", "", &[], |p| {
         let config = p.path().join("missive.toml");
-        let text = std::fs::read_to_string(&config)
-            .unwrap()
-            .replace("timeout_secs = 5\n", "timeout_secs = 5\ndaily_limit = 30\n");
+        let text = ConfigText::parse(&std::fs::read_to_string(&config).unwrap())
+            .set("smtp.daily_limit", "30")
+            .to_string();
         std::fs::write(&config, text).unwrap();
     });
     for i in 0..40 {
         assert_eq!(s.sign_up(&format!("q{i}@example.org"), "").0, 303);
     }
     s.wait_for_mail(30);
-    std::thread::sleep(Duration::from_secs(2));
+    s.wait_for_spool(10);
     assert_eq!(s.smtp.messages().len(), 30, "the limit holds");
     assert_eq!(s.spooled(), 10, "the rest wait in the spool");
     let o = s.project.run(
@@ -973,7 +988,8 @@ fn limits_hold_for_one_inbox_across_a_restart_and_behind_a_proxy() {
     }
     s.kill_and_restart();
     assert_eq!(s.sign_up("bomb+2@gmail.com", "").0, 303);
-    std::thread::sleep(Duration::from_millis(500));
+    s.wait_for_mail(1);
+    s.wait_for_spool(0);
     assert_eq!(s.smtp.messages().len(), 1, "one inbox, one confirmation");
     drop(s);
 
@@ -988,7 +1004,8 @@ fn limits_hold_for_one_inbox_across_a_restart_and_behind_a_proxy() {
         );
         assert_eq!(status, 303);
     }
-    std::thread::sleep(Duration::from_secs(1));
+    s.wait_for_mail(2);
+    s.wait_for_spool(0);
     assert_eq!(
         s.smtp.messages().len(),
         2,
@@ -1011,7 +1028,7 @@ fn problems_are_logged_in_the_logs_format_with_addresses_masked() {
     );
     let (list, _) = subscriber_list(3);
     let project = SendProject::new(&config, &list);
-    let mut child = Command::new(env!("CARGO_BIN_EXE_missive"))
+    let mut child = crate::common::command(project.path())
         .args([
             "--log-format",
             "json",
@@ -1019,11 +1036,10 @@ fn problems_are_logged_in_the_logs_format_with_addresses_masked() {
             "--bind",
             &format!("127.0.0.1:{port}"),
         ])
-        .current_dir(project.path())
         .env("MISSIVE_UNSUBSCRIBE_SECRET", SECRET)
         .env("MISSIVE_LOG", "info")
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
+        .stderr(std::fs::File::create(project.path().join("serve.log")).unwrap())
         .spawn()
         .unwrap();
     let url = crate::common::announced_url(&mut child);
@@ -1045,10 +1061,16 @@ fn problems_are_logged_in_the_logs_format_with_addresses_masked() {
             .status();
         assert_eq!(status.as_u16(), 303);
     }
-    std::thread::sleep(Duration::from_secs(2));
+    // The refused confirmation is logged once the relay said no, and both
+    // honeypot refusals before that.
+    let read_log = || std::fs::read_to_string(project.path().join("serve.log")).unwrap();
+    let start = Instant::now();
+    while !read_log().contains("request problem") && start.elapsed() < Duration::from_secs(30) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
     child.kill().unwrap();
-    let o = child.wait_with_output().unwrap();
-    let log = String::from_utf8_lossy(&o.stderr);
+    child.wait().unwrap();
+    let log = read_log();
     assert!(!log.contains("refused@example.org"), "{log}");
     let problem = log
         .lines()

@@ -3,7 +3,10 @@
 //! the circuit breaker that watches the latest attempts.
 
 use std::collections::VecDeque;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+// tokio's clock, so that the engine's timing is tested on a paused clock.
+use tokio::time::Instant;
 
 /// How many of the latest attempts the circuit breaker looks at.
 pub(crate) const BREAKER_WINDOW: usize = 50;
@@ -21,7 +24,7 @@ pub(crate) const COOL_OFF: Duration = Duration::from_mins(5);
 
 /// What tripped a relay's breaker.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Tripped {
+pub(crate) struct Tripped {
     /// Failed attempts among the last `attempts`.
     pub failed: usize,
     pub attempts: usize,

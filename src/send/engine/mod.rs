@@ -13,7 +13,10 @@ use std::collections::VecDeque;
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+// tokio's clock, so that the engine's timing is tested on a paused clock.
+use tokio::time::Instant;
 
 use governor::DefaultDirectRateLimiter;
 use lettre::Message;
@@ -32,12 +35,12 @@ mod relays;
 
 pub(crate) use guards::backoff;
 use guards::{RETRY_BASE, RETRY_CAP};
-pub use relays::Trip;
+pub(crate) use relays::Trip;
 use relays::{Choice, Relay};
 
 /// Knobs of one run.
 #[derive(Debug, Clone)]
-pub struct Settings {
+pub(crate) struct Settings {
     /// Messages per second across all relays.
     pub rate: Option<f64>,
     /// The journal is synced at least once per this many outcomes.
@@ -48,7 +51,7 @@ pub struct Settings {
 }
 
 /// One relay, as the engine uses it.
-pub struct Lane<L> {
+pub(crate) struct Lane<L> {
     /// Its name, journaled with each outcome.
     pub name: String,
     /// Opens a new link to it.
@@ -66,7 +69,7 @@ pub struct Lane<L> {
 
 /// Where a run stands, for a progress display.
 #[derive(Debug, Clone)]
-pub struct Progress {
+pub(crate) struct Progress {
     /// Recipients expected in this run.
     pub total: u64,
     pub sent: u64,
@@ -80,7 +83,7 @@ pub struct Progress {
 
 /// One relay's part in a run.
 #[derive(Debug, Clone, PartialEq)]
-pub struct RelayProgress {
+pub(crate) struct RelayProgress {
     pub name: String,
     /// Messages it accepted in this run.
     pub sent: u64,
@@ -91,7 +94,7 @@ pub struct RelayProgress {
 }
 
 /// Hears how a run is going; the engine itself prints nothing.
-pub trait Reporter: Send + Sync {
+pub(crate) trait Reporter: Send + Sync {
     /// How often [`progress`](Reporter::progress) is called.
     fn every(&self) -> Duration;
     fn progress(&self, progress: &Progress);
@@ -103,7 +106,7 @@ pub trait Reporter: Send + Sync {
 
 /// Why a run ended before the list did.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Stop {
+pub(crate) enum Stop {
     /// Ctrl-C.
     Interrupted,
     /// missive's own records (the journal, the list-event log) cannot be
@@ -122,7 +125,7 @@ impl Stop {
     /// Whether the relays stopped because their servers refused nearly
     /// everything (rather than being unusable): the refused can be retried
     /// once the cause is fixed.
-    pub fn is_refusal(&self) -> bool {
+    pub(crate) fn is_refusal(&self) -> bool {
         match self {
             Stop::Relay(trip) => matches!(trip, Trip::Refusing(_)),
             Stop::NoRelayLeft(trips) => trips.iter().all(|(_, t)| matches!(t, Trip::Refusing(_))),
@@ -152,7 +155,7 @@ impl std::fmt::Display for Stop {
 
 /// A message that could not be made, and the row it was for.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Unbuildable {
+pub(crate) struct Unbuildable {
     /// The row's line in the list.
     pub line: u64,
     pub email: String,
@@ -164,7 +167,7 @@ const UNBUILDABLE_SHOWN: usize = 20;
 
 /// What a run did.
 #[derive(Debug, Clone, Default)]
-pub struct Report {
+pub(crate) struct Report {
     pub sent: u64,
     pub failed: u64,
     pub deferred: u64,
@@ -277,7 +280,7 @@ impl<L: Deliver> Shared<L> {
 }
 
 /// Where a run records the addresses the server says do not exist.
-pub struct Bounces {
+pub(crate) struct Bounces {
     /// The project's list-event log.
     pub log: Arc<Mutex<Log>>,
     /// The issue being sent, named in each record.
@@ -287,7 +290,7 @@ pub struct Bounces {
 /// What a run is given besides the recipients and the relays: the shared
 /// message parts, where outcomes are journaled (none for a dry run), its
 /// knobs, who hears of its progress.
-pub struct Context {
+pub(crate) struct Context {
     pub letterhead: Arc<Letterhead>,
     pub journal: Option<Arc<Journal>>,
     /// Where a hard bounce at send time suppresses the address (none for a
@@ -301,7 +304,7 @@ pub struct Context {
 /// relays of `lanes` and returns what happened. Stops early when
 /// `interrupt` resolves, on a fatal error, when no relay is left or every
 /// quota is taken.
-pub async fn run<L: Deliver + 'static>(
+pub(crate) async fn run<L: Deliver + 'static>(
     recipients: Box<dyn Iterator<Item = Subscriber> + Send>,
     lanes: Vec<Lane<L>>,
     context: Context,
@@ -567,7 +570,7 @@ async fn build<L: Deliver>(shared: &Shared<L>, subscriber: &Subscriber) -> Optio
 /// Waits out the relay's throttle, then its rate and the run's.
 async fn wait_turn<L: Deliver>(shared: &Shared<L>, relay: &Relay<L>) {
     let pause = relay.throttle.lock().expect("throttle lock").until;
-    tokio::time::sleep_until(pause.into()).await;
+    tokio::time::sleep_until(pause).await;
     if let Some(limiter) = &relay.limiter {
         limiter.until_ready().await;
     }
@@ -661,7 +664,7 @@ impl Ticker {
         let task = tokio::spawn(async move {
             let started = Instant::now();
             let every = reporter.every();
-            let mut interval = tokio::time::interval_at((Instant::now() + every).into(), every);
+            let mut interval = tokio::time::interval_at(Instant::now() + every, every);
             loop {
                 let stop = tokio::select! {
                     _ = interval.tick() => false,

@@ -6,7 +6,10 @@
 use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+// tokio's clock, so that the engine's timing is tested on a paused clock.
+use tokio::time::Instant;
 
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use tokio::sync::Semaphore;
@@ -17,7 +20,7 @@ use crate::send::transport::Deliver;
 
 /// Why a relay was taken out of the rotation.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Trip {
+pub(crate) enum Trip {
     /// It cannot be used (login, TLS, the outbox): what it said.
     Unusable(String),
     /// It refused nearly everything lately.

@@ -7,7 +7,9 @@
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use crate::compose::{Issue, LoadedIssue, Templates, render};
 use crate::list::reader::{Reader, Row, Subscriber};
@@ -16,7 +18,7 @@ use crate::send::message::Letterhead;
 use crate::send::transport::{Deliver, DeliverError, Failure, Fatal};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Answer {
+pub(super) enum Answer {
     Accept,
     /// 550 5.1.1: no such user.
     Refuse,
@@ -38,7 +40,7 @@ pub enum Answer {
 
 /// The script, and what happened.
 #[derive(Default)]
-pub struct Script {
+pub(super) struct Script {
     pub answers: HashMap<String, Vec<Answer>>,
     /// Each attempt: address and when.
     pub attempts: Mutex<Vec<(String, Instant)>>,
@@ -51,7 +53,7 @@ pub struct Script {
 }
 
 impl Script {
-    pub fn new(answers: &[(&str, &[Answer])]) -> Arc<Script> {
+    pub(super) fn new(answers: &[(&str, &[Answer])]) -> Arc<Script> {
         Arc::new(Script {
             answers: answers
                 .iter()
@@ -61,17 +63,17 @@ impl Script {
         })
     }
 
-    pub fn attempts_of(&self, address: &str) -> usize {
+    pub(super) fn attempts_of(&self, address: &str) -> usize {
         let attempts = self.attempts.lock().unwrap();
         attempts.iter().filter(|(a, _)| a == address).count()
     }
 
-    pub fn accepted(&self) -> Vec<String> {
+    pub(super) fn accepted(&self) -> Vec<String> {
         self.accepted.lock().unwrap().clone()
     }
 }
 
-pub struct Stub(pub Arc<Script>);
+pub(super) struct Stub(pub Arc<Script>);
 
 impl Deliver for Stub {
     async fn deliver_raw(
@@ -134,7 +136,7 @@ impl Deliver for Stub {
 }
 
 /// The parts shared by every message of a small issue.
-pub fn letterhead() -> Arc<Letterhead> {
+pub(super) fn letterhead() -> Arc<Letterhead> {
     let config = Config::parse(
         "[newsletter]\nfrom = \"A <a@example.com>\"\n[unsubscribe]\nmailto = \"u@example.com\"\n",
         Path::new("missive.toml"),
@@ -157,7 +159,7 @@ pub fn letterhead() -> Arc<Letterhead> {
 }
 
 /// Subscribers `r0@example.org` … .
-pub fn readers(n: usize) -> Vec<Subscriber> {
+pub(super) fn readers(n: usize) -> Vec<Subscriber> {
     let csv: String = std::iter::once("email\n".to_string())
         .chain((0..n).map(|i| format!("r{i}@example.org\n")))
         .collect();
