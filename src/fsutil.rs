@@ -11,15 +11,15 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 
 /// The permissions of files that hold subscribers' addresses.
-pub const PRIVATE_FILE: u32 = 0o600;
+pub(crate) const PRIVATE_FILE: u32 = 0o600;
 /// The permissions of `.missive/`.
-pub const PRIVATE_DIR: u32 = 0o700;
+pub(crate) const PRIVATE_DIR: u32 = 0o700;
 
 /// Replaces `path` with `contents` so that a reader (or a crash) sees the old
 /// file or the new one, never half of either. `mode` sets the new file's
 /// permissions; `None` keeps those of the file being replaced (or the
 /// default for a new one).
-pub fn write_atomic(path: &Path, contents: &[u8], mode: Option<u32>) -> Result<()> {
+pub(crate) fn write_atomic(path: &Path, contents: &[u8], mode: Option<u32>) -> Result<()> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => PathBuf::from("."),
@@ -82,7 +82,7 @@ fn sync_dir(dir: &Path) -> std::io::Result<()> {
 
 /// A cache file's value: the default when it is missing or cannot be read
 /// (a cache is worth having, never worth failing over).
-pub fn read_cache<T: serde::de::DeserializeOwned + Default>(path: &Path) -> T {
+pub(crate) fn read_cache<T: serde::de::DeserializeOwned + Default>(path: &Path) -> T {
     std::fs::read(path)
         .ok()
         .and_then(|bytes| serde_json::from_slice(&bytes).ok())
@@ -91,7 +91,7 @@ pub fn read_cache<T: serde::de::DeserializeOwned + Default>(path: &Path) -> T {
 
 /// Writes a cache file as JSON, atomically, in a private directory made if
 /// needed.
-pub fn write_cache(path: &Path, value: &impl serde::Serialize) -> Result<()> {
+pub(crate) fn write_cache(path: &Path, value: &impl serde::Serialize) -> Result<()> {
     if let Some(dir) = path.parent() {
         create_private_dir(dir)?;
     }
@@ -100,7 +100,7 @@ pub fn write_cache(path: &Path, value: &impl serde::Serialize) -> Result<()> {
 }
 
 /// Creates `dir` (and its parents) if needed; a new directory is private.
-pub fn create_private_dir(dir: &Path) -> Result<()> {
+pub(crate) fn create_private_dir(dir: &Path) -> Result<()> {
     if dir.is_dir() {
         return Ok(());
     }
@@ -117,7 +117,7 @@ pub fn create_private_dir(dir: &Path) -> Result<()> {
 }
 
 /// The current time as RFC 3339 (UTC), as log lines record it.
-pub fn timestamp() -> String {
+pub(crate) fn timestamp() -> String {
     time::OffsetDateTime::now_utc()
         .format(&time::format_description::well_known::Rfc3339)
         .expect("a UTC time formats as RFC 3339")
@@ -125,7 +125,7 @@ pub fn timestamp() -> String {
 
 /// What [`open_log`] found at the end of an existing log.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Tail {
+pub(crate) enum Tail {
     /// Empty, or ending with a newline.
     Clean,
     /// The last line had no newline; it was kept and its newline added.
@@ -140,7 +140,7 @@ pub enum Tail {
 /// without its newline, holds an exclusive lock on the file, so a process
 /// never takes another's line still being written for a torn one.
 #[derive(Debug)]
-pub struct AppendLog {
+pub(crate) struct AppendLog {
     path: PathBuf,
     file: File,
 }
@@ -151,7 +151,7 @@ impl AppendLog {
     /// newline by a crash is handed to `keep`: when it says the line is
     /// whole, its newline is added; otherwise the line is cut off. Either
     /// way the next line starts on a line of its own.
-    pub fn open(
+    pub(crate) fn open(
         path: &Path,
         header: &[u8],
         keep: impl Fn(&[u8]) -> bool,
@@ -187,20 +187,20 @@ impl AppendLog {
         ))
     }
 
-    pub fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         &self.path
     }
 
     /// Appends whole lines with one write, under the lock: lines from two
     /// processes never interleave, and no repair cuts them.
-    pub fn append(&mut self, lines: &[u8]) -> Result<()> {
+    pub(crate) fn append(&mut self, lines: &[u8]) -> Result<()> {
         debug_assert!(lines.ends_with(b"\n"), "whole lines only");
         locked(&self.file, &self.path, |mut file| file.write_all(lines))
             .with_context(|| format!("cannot write {}", self.path.display()))
     }
 
     /// Makes every line appended so far durable.
-    pub fn sync(&self) -> Result<()> {
+    pub(crate) fn sync(&self) -> Result<()> {
         self.file
             .sync_data()
             .with_context(|| format!("cannot write {}", self.path.display()))
@@ -263,7 +263,7 @@ fn finish_tail(
 /// An exclusive lock on `path` (created, private), held for as long as the
 /// returned file is open and released by the OS if the process dies; `None`
 /// when another process holds it.
-pub fn try_lock(path: &Path) -> Result<Option<File>> {
+pub(crate) fn try_lock(path: &Path) -> Result<Option<File>> {
     let file = lock_file(path)?;
     match file.try_lock() {
         Ok(()) => Ok(Some(file)),
@@ -276,7 +276,7 @@ pub fn try_lock(path: &Path) -> Result<Option<File>> {
 
 /// An exclusive lock on `path`, as [`try_lock`], waiting for another
 /// process to let go of it.
-pub fn lock(path: &Path) -> Result<File> {
+pub(crate) fn lock(path: &Path) -> Result<File> {
     let file = lock_file(path)?;
     file.lock()
         .with_context(|| format!("cannot lock {}", path.display()))?;

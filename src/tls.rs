@@ -10,7 +10,10 @@ use anyhow::{Result, anyhow, bail};
 /// A rustls client config trusting the usual web roots and, given as its
 /// path and PEM bytes, the extra root certificate named by `field` (such
 /// as `smtp.ca_file`) in errors.
-pub fn client_config(ca: Option<(&Path, &[u8])>, field: &str) -> Result<Arc<rustls::ClientConfig>> {
+pub(crate) fn client_config(
+    ca: Option<(&Path, &[u8])>,
+    field: &str,
+) -> Result<Arc<rustls::ClientConfig>> {
     use rustls::pki_types::CertificateDer;
     use rustls::pki_types::pem::PemObject;
     let mut roots = rustls::RootCertStore::empty();

@@ -25,7 +25,7 @@ enum Sign {
 
 /// A mail system whose bounces missive knows by name.
 #[derive(Debug, PartialEq, Eq)]
-pub struct Family {
+pub(crate) struct Family {
     /// The name `--json` gives it (`mta`).
     pub name: &'static str,
     signs: &'static [Sign],
@@ -411,7 +411,7 @@ const FAMILIES: &[Family] = &[
 
 /// The mail system that wrote `message`, whose report's words are
 /// `text`, if its signs say.
-pub fn of(message: &Message, text: &str) -> Option<&'static Family> {
+pub(crate) fn of(message: &Message, text: &str) -> Option<&'static Family> {
     let lower = |v: &str| v.to_lowercase();
     let from = message.header_raw("From").map(lower).unwrap_or_default();
     let subject = message.subject().map(lower).unwrap_or_default();
@@ -431,14 +431,14 @@ pub fn of(message: &Message, text: &str) -> Option<&'static Family> {
 
 impl Family {
     /// Whether `words` are, from this mail system, a filter's.
-    pub fn says_filtered(&self, words: &str) -> bool {
+    pub(crate) fn says_filtered(&self, words: &str) -> bool {
         let lower = words.to_lowercase();
         self.filter_words.iter().any(|w| lower.contains(w))
     }
 
     /// Whether `words` are this mail system's own for a mailbox it does
     /// not have.
-    pub fn says_no_such_mailbox(&self, words: &str) -> bool {
+    pub(crate) fn says_no_such_mailbox(&self, words: &str) -> bool {
         let lower = words.to_lowercase();
         self.own_words.iter().any(|w| lower.contains(w))
     }

@@ -19,7 +19,7 @@ use super::mailbox::{ImapUrl, Incoming, Place};
 /// How to reach the server: the URL, the password, the extra root
 /// certificate (its path and PEM bytes) and the folder processed messages
 /// go to.
-pub struct Settings<'a> {
+pub(crate) struct Settings<'a> {
     pub url: &'a ImapUrl,
     pub password: String,
     pub ca: Option<(PathBuf, Vec<u8>)>,
@@ -30,7 +30,7 @@ pub struct Settings<'a> {
 /// those `known` says were judged before), hands each batch to `process`
 /// (which says which were processed), and flags (and moves) those before
 /// the next batch. Messages left unprocessed stay unseen.
-pub async fn run(
+pub(crate) async fn run(
     settings: &Settings<'_>,
     batch: usize,
     known: impl Fn(&Place, &str) -> bool,

@@ -11,7 +11,7 @@ use mail_parser::mailbox::mbox;
 
 /// A mailbox named on the command line or in `[bounces] mailbox`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Mailbox {
+pub(crate) enum Mailbox {
     Maildir(PathBuf),
     Mbox(PathBuf),
     Imap(ImapUrl),
@@ -21,7 +21,7 @@ impl Mailbox {
     /// Reads `maildir:PATH`, `mbox:PATH`, `imaps://…`, `imap://…`, or a
     /// path (a directory is a Maildir, a file an mbox); relative paths are
     /// taken from `root`.
-    pub fn parse(spec: &str, root: &Path) -> Result<Mailbox> {
+    pub(crate) fn parse(spec: &str, root: &Path) -> Result<Mailbox> {
         let spec = spec.trim();
         if spec.starts_with("imaps://") || spec.starts_with("imap://") {
             return ImapUrl::parse(spec).map(Mailbox::Imap);
@@ -47,7 +47,7 @@ impl Mailbox {
     }
 
     /// How the mailbox is named in reports (never with a password).
-    pub fn label(&self) -> String {
+    pub(crate) fn label(&self) -> String {
         match self {
             Mailbox::Maildir(p) => format!("maildir:{}", p.display()),
             Mailbox::Mbox(p) => format!("mbox:{}", p.display()),
@@ -58,7 +58,7 @@ impl Mailbox {
 
 /// One message read from a mailbox.
 #[derive(Debug)]
-pub struct Incoming {
+pub(crate) struct Incoming {
     /// How reports name it: its file name, `#N` in an mbox, `UID N`.
     pub source: String,
     /// Where it is, so that it can be marked processed.
@@ -67,7 +67,7 @@ pub struct Incoming {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Place {
+pub(crate) enum Place {
     /// A file of a Maildir's `new/` or `cur/`.
     File(PathBuf),
     /// A message of a read-only mbox.
@@ -80,7 +80,7 @@ pub enum Place {
 /// the order of their names (which start with the time they arrived): file
 /// names only, so each is read when its batch comes and one already judged
 /// not to be a bounce is never read again.
-pub fn maildir_files(path: &Path) -> Result<Vec<PathBuf>> {
+pub(crate) fn maildir_files(path: &Path) -> Result<Vec<PathBuf>> {
     let dirs = [path.join("new"), path.join("cur")];
     if !dirs.iter().all(|d| d.is_dir()) {
         bail!("{}: not a Maildir (no cur/ and new/)", path.display());
@@ -105,7 +105,7 @@ pub fn maildir_files(path: &Path) -> Result<Vec<PathBuf>> {
 }
 
 /// One message file of a Maildir.
-pub fn read_maildir_file(file: &Path) -> Result<Incoming> {
+pub(crate) fn read_maildir_file(file: &Path) -> Result<Incoming> {
     let raw = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
     Ok(Incoming {
         source: file
@@ -119,7 +119,7 @@ pub fn read_maildir_file(file: &Path) -> Result<Incoming> {
 /// Where a message is, as a key that holds from one run to the next: a
 /// Maildir file's unique name (without its flags), an IMAP message's UID
 /// with the folder's validity; none in an mbox.
-pub fn place_key(place: &Place, source: &str) -> Option<String> {
+pub(crate) fn place_key(place: &Place, source: &str) -> Option<String> {
     match place {
         Place::File(file) => {
             let name = file.file_name()?.to_string_lossy().into_owned();
@@ -132,7 +132,7 @@ pub fn place_key(place: &Place, source: &str) -> Option<String> {
 }
 
 /// The messages of an mbox file, read one at a time.
-pub fn read_mbox(path: &Path) -> Result<impl Iterator<Item = Result<Incoming>>> {
+pub(crate) fn read_mbox(path: &Path) -> Result<impl Iterator<Item = Result<Incoming>>> {
     let file = std::fs::File::open(path)
         .with_context(|| format!("cannot read the mailbox {}", path.display()))?;
     let path = path.to_path_buf();
@@ -151,7 +151,7 @@ pub fn read_mbox(path: &Path) -> Result<impl Iterator<Item = Result<Incoming>>> 
 
 /// Marks a Maildir message processed: moved to `cur/` with the seen flag
 /// (`:2,S`, its other flags kept).
-pub fn mark_seen(file: &Path) -> Result<()> {
+pub(crate) fn mark_seen(file: &Path) -> Result<()> {
     let name = file
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -175,11 +175,11 @@ pub fn mark_seen(file: &Path) -> Result<()> {
 }
 
 /// The environment variable holding the IMAP password.
-pub const PASSWORD_ENV: &str = "MISSIVE_BOUNCES_PASSWORD";
+pub(crate) const PASSWORD_ENV: &str = "MISSIVE_BOUNCES_PASSWORD";
 
 /// `imaps://user@host[:port]/FOLDER`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ImapUrl {
+pub(crate) struct ImapUrl {
     pub tls: bool,
     pub user: String,
     pub host: String,
@@ -188,7 +188,7 @@ pub struct ImapUrl {
 }
 
 impl ImapUrl {
-    pub fn parse(spec: &str) -> Result<ImapUrl> {
+    pub(crate) fn parse(spec: &str) -> Result<ImapUrl> {
         let url = url::Url::parse(spec).with_context(|| format!("{spec}: not an IMAP URL"))?;
         let tls = match url.scheme() {
             "imaps" => true,

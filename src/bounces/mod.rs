@@ -5,10 +5,10 @@
 //! hard bounces and complaints suppress the address at once, soft bounces
 //! are counted until `[bounces] soft_limit` issues in a row bounced.
 
-pub mod family;
-pub mod imap;
-pub mod mailbox;
-pub mod report;
+pub(crate) mod family;
+pub(crate) mod imap;
+pub(crate) mod mailbox;
+pub(crate) mod report;
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -42,7 +42,7 @@ const BATCH_BYTES: usize = 8 << 20;
 /// What was done about one message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Action {
+pub(crate) enum Action {
     /// The address is off the list from now on.
     Suppressed,
     /// Recorded and counted (a soft bounce, a block of the sender, a
@@ -62,7 +62,7 @@ pub enum Action {
 
 /// One message processed, as `--json` prints it.
 #[derive(Debug, Clone, serde::Serialize)]
-pub struct Outcome {
+pub(crate) struct Outcome {
     /// The file name, `#N` in an mbox, or `UID N (validity)`.
     pub source: String,
     pub message_id: Option<String>,
@@ -97,7 +97,7 @@ pub struct Outcome {
 
 /// What a run of `missive bounces` did.
 #[derive(Debug)]
-pub struct Run {
+pub(crate) struct Run {
     pub mailbox: String,
     pub outcomes: Vec<Outcome>,
     /// Messages skipped because an earlier run processed them.
@@ -110,7 +110,7 @@ pub struct Run {
 
 /// Reads the mailbox (`spec`, or `[bounces] mailbox`) and records what it
 /// says; with `dry_run`, records and marks nothing.
-pub async fn run(project: &Project, spec: Option<&str>, dry_run: bool) -> Result<Run> {
+pub(crate) async fn run(project: &Project, spec: Option<&str>, dry_run: bool) -> Result<Run> {
     let config = project.config.bounces.as_ref();
     let spec = match (spec, config.and_then(|b| b.mailbox.as_ref())) {
         (Some(s), _) => s.to_string(),
@@ -586,7 +586,10 @@ fn message_key(raw: &[u8]) -> String {
         .and_then(|m| m.message_id().map(str::to_string));
     match id {
         Some(id) => format!("id:{id}"),
-        None => format!("sha256:{}", hex::encode(&Sha256::digest(raw)[..16])),
+        None => format!(
+            "sha256:{}",
+            data_encoding::HEXLOWER.encode(&Sha256::digest(raw)[..16])
+        ),
     }
 }
 

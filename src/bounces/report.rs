@@ -17,7 +17,7 @@ use crate::list::bounce::{self, Kind as Class, Reason};
 /// What a returned message is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
-pub enum Kind {
+pub(crate) enum Kind {
     /// The address or its domain is gone.
     Hard,
     /// It may pass: full, too big, expired in a queue, or a block of the
@@ -34,7 +34,7 @@ pub enum Kind {
 }
 
 impl Kind {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Kind::Hard => "hard",
             Kind::Soft => "soft",
@@ -49,7 +49,7 @@ impl Kind {
 /// The SMTP command a refusal answered, as a report's words give it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "UPPERCASE")]
-pub enum Command {
+pub(crate) enum Command {
     /// The greeting or `HELO`/`EHLO`: the connection itself.
     Conn,
     Mail,
@@ -73,7 +73,7 @@ impl Command {
 
 /// What one message says.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Report {
+pub(crate) struct Report {
     pub kind: Kind,
     /// A soft bounce that is about the sender (policy, spam, reputation):
     /// never held against the reader.
@@ -113,7 +113,7 @@ pub struct Report {
 /// What a report says of one failed recipient: a multi-recipient report
 /// may fail one for a full mailbox and another for an unknown user.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct Failure {
+pub(crate) struct Failure {
     pub recipient: String,
     pub kind: Kind,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
@@ -148,7 +148,7 @@ impl Failure {
 
 impl Report {
     /// What the report says of `address`, when it names it among several.
-    pub fn failure_of(&self, address: &str) -> Option<&Failure> {
+    pub(crate) fn failure_of(&self, address: &str) -> Option<&Failure> {
         self.failures
             .iter()
             .find(|f| f.recipient.eq_ignore_ascii_case(address))
@@ -178,7 +178,7 @@ const DELIVERED_TO: &[&str] = &["Delivered-To", "X-Original-To", "Envelope-To", 
 
 /// Reads one message. Anything that is not a bounce, a complaint or an
 /// auto-reply is [`Kind::Unknown`]; this never fails.
-pub fn read(raw: &[u8]) -> Report {
+pub(crate) fn read(raw: &[u8]) -> Report {
     let Some(message) = MessageParser::new().parse(raw) else {
         return Report::new(Kind::Unknown);
     };

@@ -10,7 +10,7 @@ use crate::curate::{self, AddRequest};
 use crate::project::Project;
 use crate::ui;
 
-pub async fn run(config: Option<&Path>, args: &AddArgs) -> Result<ExitStatus> {
+pub(super) async fn run(config: Option<&Path>, args: &AddArgs) -> Result<ExitStatus> {
     let project = Project::open(config)?;
     let added = curate::add(
         &project,

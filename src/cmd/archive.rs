@@ -10,7 +10,7 @@ use crate::cli::ArchiveArgs;
 use crate::project::Project;
 use crate::ui::{self, ms, plural};
 
-pub fn run(config: Option<&Path>, args: &ArchiveArgs) -> Result<ExitStatus> {
+pub(super) fn run(config: Option<&Path>, args: &ArchiveArgs) -> Result<ExitStatus> {
     let started = Instant::now();
     let project = Project::open(config)?;
     let entries = crate::web::archive::build(&project, &args.out)?;

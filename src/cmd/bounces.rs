@@ -9,7 +9,7 @@ use crate::cli::BouncesArgs;
 use crate::project::Project;
 use crate::ui;
 
-pub async fn run(config: Option<&Path>, args: &BouncesArgs) -> Result<ExitStatus> {
+pub(super) async fn run(config: Option<&Path>, args: &BouncesArgs) -> Result<ExitStatus> {
     let project = Project::open(config)?;
     let run = crate::bounces::run(&project, args.mailbox.as_deref(), args.dry_run).await?;
     if args.json {

@@ -10,7 +10,7 @@ use crate::cli::BuildArgs;
 use crate::compose::{compose, merge};
 use crate::ui::{self, kilobytes, ms};
 
-pub fn run(config: Option<&Path>, args: &BuildArgs) -> Result<ExitStatus> {
+pub(super) fn run(config: Option<&Path>, args: &BuildArgs) -> Result<ExitStatus> {
     let started = Instant::now();
     let composed = compose(crate::project::Project::open(config)?, &args.issue)?;
     let fill = merge::neutral(&composed.project.config);

@@ -10,7 +10,7 @@ use crate::compose::check::Level;
 use crate::compose::{check, compose, links};
 use crate::ui::{self, kilobytes, plural};
 
-pub async fn run(config: Option<&Path>, args: &CheckArgs) -> Result<ExitStatus> {
+pub(super) async fn run(config: Option<&Path>, args: &CheckArgs) -> Result<ExitStatus> {
     let project = crate::project::Project::open(config)?;
     let issue = match &args.issue {
         Some(issue) => issue.clone(),

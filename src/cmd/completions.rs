@@ -9,7 +9,7 @@ use clap::CommandFactory as _;
 use super::ExitStatus;
 use crate::cli::Cli;
 
-pub fn completions(shell: clap_complete::Shell) -> Result<ExitStatus> {
+pub(super) fn completions(shell: clap_complete::Shell) -> Result<ExitStatus> {
     let mut command = Cli::command();
     let mut out = Vec::new();
     clap_complete::generate(shell, &mut command, "missive", &mut out);
@@ -19,7 +19,7 @@ pub fn completions(shell: clap_complete::Shell) -> Result<ExitStatus> {
     Ok(ExitStatus::Success)
 }
 
-pub fn man() -> Result<ExitStatus> {
+pub(super) fn man() -> Result<ExitStatus> {
     let mut out = Vec::new();
     clap_mangen::Man::new(Cli::command())
         .render(&mut out)

@@ -10,7 +10,7 @@ use crate::curate::{self, ImportRequest};
 use crate::project::Project;
 use crate::ui::{self, plural, printable};
 
-pub async fn run(config: Option<&Path>, args: &ImportArgs) -> Result<ExitStatus> {
+pub(super) async fn run(config: Option<&Path>, args: &ImportArgs) -> Result<ExitStatus> {
     let project = Project::open(config)?;
     let imported = curate::import(
         &project,

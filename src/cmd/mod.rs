@@ -62,7 +62,7 @@ pub fn report_error(e: &anyhow::Error) {
 
 /// The environment variable that sets what is logged (`info` by default;
 /// `debug` shows addresses in full; any `tracing` filter).
-pub const LOG_ENV: &str = "MISSIVE_LOG";
+pub(crate) const LOG_ENV: &str = "MISSIVE_LOG";
 
 /// Sends the `tracing` events of the long-running commands to stderr, as
 /// text or JSON lines, filtered by [`LOG_ENV`] (default: `level`).

@@ -10,7 +10,7 @@ use crate::compose::issue::{Date, OneLine};
 use crate::project::Project;
 use crate::ui;
 
-pub fn run(config: Option<&Path>, args: &NewArgs) -> Result<ExitStatus> {
+pub(super) fn run(config: Option<&Path>, args: &NewArgs) -> Result<ExitStatus> {
     let project = Project::open(config)?;
     let subject = OneLine::new(&args.title).map_err(|e| anyhow::anyhow!("the title {e}"))?;
     let today = today();
@@ -33,7 +33,7 @@ pub fn run(config: Option<&Path>, args: &NewArgs) -> Result<ExitStatus> {
 }
 
 /// The commented starter issue, with its subject and date filled in.
-pub fn starter(subject: &str, date: Date) -> String {
+pub(super) fn starter(subject: &str, date: Date) -> String {
     let quoted = toml::Value::String(subject.to_string()).to_string();
     include_str!("starter.toml")
         .replace("{{SUBJECT}}", &quoted)

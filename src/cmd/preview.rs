@@ -9,7 +9,7 @@ use crate::cli::PreviewArgs;
 use crate::ui;
 use crate::web::preview;
 
-pub async fn run(config: Option<&Path>, args: PreviewArgs) -> Result<ExitStatus> {
+pub(super) async fn run(config: Option<&Path>, args: PreviewArgs) -> Result<ExitStatus> {
     let issue = args.issue.clone();
     let open = args.open;
     preview::serve(

@@ -21,7 +21,7 @@ enum Confirm {
     Given,
 }
 
-pub async fn run(config: Option<&Path>, args: &SendArgs) -> Result<ExitStatus> {
+pub(super) async fn run(config: Option<&Path>, args: &SendArgs) -> Result<ExitStatus> {
     let composed = compose(crate::project::Project::open(config)?, &args.issue)?;
     if args.test {
         let to = args

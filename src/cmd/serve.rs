@@ -10,7 +10,7 @@ use crate::project::Project;
 use crate::ui;
 use crate::web::serve;
 
-pub async fn run(config: Option<&Path>, args: &ServeArgs) -> Result<ExitStatus> {
+pub(super) async fn run(config: Option<&Path>, args: &ServeArgs) -> Result<ExitStatus> {
     let project = Project::open(config)?;
     let options = serve::Options {
         bind: args.bind,

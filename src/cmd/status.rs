@@ -9,7 +9,7 @@ use crate::cli::StatusArgs;
 use crate::compose::compose;
 use crate::ui;
 
-pub fn run(config: Option<&Path>, args: &StatusArgs) -> Result<ExitStatus> {
+pub(super) fn run(config: Option<&Path>, args: &StatusArgs) -> Result<ExitStatus> {
     let composed = compose(crate::project::Project::open(config)?, &args.issue)?;
     let status = crate::send::status(&composed, args.subscribers.as_deref())?;
     eprint!("{}", ui::MigratedNotes(&status.migrated));

@@ -9,10 +9,10 @@ use crate::compose::render::{GMAIL_CLIP_BYTES, Rendered};
 use crate::project::config::Config;
 
 /// Images heavier than this are slow on a phone.
-pub const IMAGE_MAX_BYTES: u64 = 200_000;
+pub(crate) const IMAGE_MAX_BYTES: u64 = 200_000;
 
 /// Subjects longer than this get cut off in most inboxes.
-pub const SUBJECT_MAX_CHARS: usize = 100;
+pub(crate) const SUBJECT_MAX_CHARS: usize = 100;
 
 /// How much a finding matters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -157,7 +157,7 @@ impl fmt::Display for Warning {
 /// The findings in the order that matters: errors, warnings, notes; in
 /// each, those about the whole issue first (the kinds in the order of
 /// [`Code`], which puts the clip first), then by item.
-pub fn ordered(warnings: &[Warning]) -> Vec<Warning> {
+pub(crate) fn ordered(warnings: &[Warning]) -> Vec<Warning> {
     let mut out = warnings.to_vec();
     out.sort_by_key(|w| (w.level, w.item.unwrap_or(0), w.code));
     out
@@ -165,7 +165,7 @@ pub fn ordered(warnings: &[Warning]) -> Vec<Warning> {
 
 /// Findings of one kind, said in one line.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Group {
+pub(crate) struct Group {
     pub level: Level,
     pub code: Code,
     /// Its findings, in the order of [`ordered`].
@@ -176,7 +176,7 @@ pub struct Group {
 
 impl Group {
     /// The items its findings are about, in order.
-    pub fn items(&self) -> Vec<u32> {
+    pub(crate) fn items(&self) -> Vec<u32> {
         self.findings.iter().filter_map(|w| w.item).collect()
     }
 
@@ -202,7 +202,7 @@ impl Group {
 /// The findings grouped by kind, in the order of [`ordered`] (a group sits
 /// where its first finding would). Errors stay one to a line: each must be
 /// fixed before the issue can go.
-pub fn grouped(warnings: &[Warning]) -> Vec<Group> {
+pub(crate) fn grouped(warnings: &[Warning]) -> Vec<Group> {
     let mut groups: Vec<Group> = Vec::new();
     for w in ordered(warnings) {
         let together = groups
@@ -225,12 +225,12 @@ pub fn grouped(warnings: &[Warning]) -> Vec<Group> {
 }
 
 /// How many findings are at `level`.
-pub fn count(warnings: &[Warning], level: Level) -> usize {
+pub(crate) fn count(warnings: &[Warning], level: Level) -> usize {
     warnings.iter().filter(|w| w.level == level).count()
 }
 
 /// Item numbers as ranges: `1–95`, or `4, 17, 62–63`.
-pub fn ranges(items: &[u32]) -> String {
+pub(crate) fn ranges(items: &[u32]) -> String {
     let mut sorted = items.to_vec();
     sorted.sort_unstable();
     sorted.dedup();
@@ -255,7 +255,7 @@ pub fn ranges(items: &[u32]) -> String {
 
 /// What `[email] fit` did, or, without it, what fitting under Gmail's clip
 /// would take.
-pub fn fit_warnings(
+pub(crate) fn fit_warnings(
     issue: &Issue,
     rendered: &Rendered,
     config: &Config,
@@ -320,7 +320,7 @@ pub fn fit_warnings(
 }
 
 /// The merge tags the subject uses: filled in per reader in the Subject header.
-pub fn subject_tags(issue: &Issue) -> Vec<String> {
+pub(crate) fn subject_tags(issue: &Issue) -> Vec<String> {
     crate::compose::merge::scan(issue.subject.as_str())
         .into_iter()
         .map(|t| t.key)
@@ -355,7 +355,7 @@ const RULES: &[Rule] = &[
 
 /// Everything `check` finds, errors first, then warnings in the order of
 /// the issue.
-pub fn warnings(issue: &Issue, rendered: &Rendered, config: &Config) -> Vec<Warning> {
+pub(crate) fn warnings(issue: &Issue, rendered: &Rendered, config: &Config) -> Vec<Warning> {
     let checked = Checked {
         issue,
         rendered,
@@ -568,7 +568,7 @@ fn empty_sections(c: &Checked<'_>, out: &mut Vec<Warning>) {
 }
 
 /// Gives each finding whose field lies in an item that item's number.
-pub fn about_items(issue: &Issue, warnings: &mut [Warning]) {
+pub(crate) fn about_items(issue: &Issue, warnings: &mut [Warning]) {
     let items: Vec<(String, u32)> = issue
         .numbered_items()
         .map(|n| (n.field(), n.number))

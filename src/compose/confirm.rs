@@ -10,10 +10,10 @@ use super::{TEXT_WIDTH, text};
 use crate::project::Project;
 
 /// The merge tag of the reader's confirmation link.
-pub const CONFIRM_URL: &str = "confirm_url";
+pub(crate) const CONFIRM_URL: &str = "confirm_url";
 
 /// The Subject of the confirmation email.
-pub fn subject(project: &Project) -> String {
+pub(crate) fn subject(project: &Project) -> String {
     format!(
         "Please confirm your subscription to {}",
         project.config.newsletter.name
@@ -21,7 +21,7 @@ pub fn subject(project: &Project) -> String {
 }
 
 /// Renders the confirmation email, its link working for `hours`.
-pub fn confirmation(
+pub(crate) fn confirmation(
     project: &Project,
     templates: &Templates,
     hours: u32,

@@ -56,7 +56,7 @@ fn size(rendered: &Rendered) -> usize {
 /// shortened; `None` when there is nothing to do (it fits already, there is
 /// no web version to link to, or not even leaving every excerpt out would
 /// bring it under). The text part stays whole unless `[email] fit_text`.
-pub fn fit(
+pub(crate) fn fit(
     loaded: &LoadedIssue,
     project: &Project,
     templates: &Templates,
@@ -245,7 +245,7 @@ fn words(text: &str) -> usize {
 /// `excerpt` cut to at most `budget` words, at the end of a paragraph or a
 /// sentence, with "… continue reading" linking to `link`; `None` if it is
 /// within the budget already.
-pub fn shorten(excerpt: &str, budget: usize, link: &str) -> Option<String> {
+pub(crate) fn shorten(excerpt: &str, budget: usize, link: &str) -> Option<String> {
     if words(excerpt) <= budget {
         return None;
     }

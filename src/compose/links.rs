@@ -16,14 +16,14 @@ const TRACKING: &[&str] = &[
 ];
 
 /// Whether a query parameter only tracks: `utm_*` and the [`TRACKING`] ones.
-pub fn is_tracking(name: &str) -> bool {
+pub(crate) fn is_tracking(name: &str) -> bool {
     let name = name.to_ascii_lowercase();
     name.starts_with("utm_") || TRACKING.contains(&name.as_str())
 }
 
 /// `url` without its tracking parameters and fragment (what an item should
 /// link to), or `url` as it was if it does not parse.
-pub fn clean(url: &str) -> String {
+pub(crate) fn clean(url: &str) -> String {
     let Ok(mut parsed) = url::Url::parse(url.trim()) else {
         return url.trim().to_string();
     };
@@ -43,7 +43,7 @@ pub fn clean(url: &str) -> String {
 
 /// The form two links are compared in: [`clean`], then without the scheme,
 /// a leading `www.` or a trailing `/`.
-pub fn canonical(url: &str) -> String {
+pub(crate) fn canonical(url: &str) -> String {
     let cleaned = clean(url);
     let Ok(parsed) = url::Url::parse(&cleaned) else {
         return cleaned;
@@ -67,7 +67,7 @@ struct Sent {
 /// Warnings for the items of `loaded` whose link an earlier issue in the
 /// project's `issues/` already sent (earlier by date, then by file name).
 /// Issue files that do not load are passed over: `check` of each says why.
-pub fn sent_before(project: &Project, loaded: &LoadedIssue) -> Vec<Warning> {
+pub(crate) fn sent_before(project: &Project, loaded: &LoadedIssue) -> Vec<Warning> {
     let mut sent: HashMap<String, Sent> = HashMap::new();
     // Oldest first: the most recent sending of a link is the one named.
     for other in &earlier_issues(project, loaded) {
@@ -110,7 +110,10 @@ pub fn sent_before(project: &Project, loaded: &LoadedIssue) -> Vec<Warning> {
 
 /// The canonical links of `loaded` and of every earlier issue in the
 /// project's `issues/`: what an import leaves out.
-pub fn already_sent(project: &Project, loaded: &LoadedIssue) -> std::collections::HashSet<String> {
+pub(crate) fn already_sent(
+    project: &Project,
+    loaded: &LoadedIssue,
+) -> std::collections::HashSet<String> {
     let mut out: std::collections::HashSet<String> = earlier_issues(project, loaded)
         .into_iter()
         .flat_map(|other| {

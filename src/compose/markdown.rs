@@ -8,11 +8,11 @@ use pulldown_cmark::{Event, HeadingLevel, LinkType, Options, Parser, Tag, TagEnd
 /// How deeply block quotes, lists and inline markup may nest in one field.
 /// Real writing stays far below it; past it the email clients' and the
 /// renderers' limits come into play.
-pub const MAX_DEPTH: usize = 32;
+pub(crate) const MAX_DEPTH: usize = 32;
 
 /// Where an issue's local images are, and where readers will get them.
 #[derive(Debug, Clone, Default)]
-pub struct Images {
+pub(crate) struct Images {
     /// The project folder that local image paths start from.
     pub root: std::path::PathBuf,
     /// The issue's web address (`{web_url}/{stem}/`), where the archive
@@ -38,7 +38,7 @@ pub struct LocalImage {
 
 /// A Markdown field rendered to HTML, with what `check` needs to know of it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Markdown {
+pub(crate) struct Markdown {
     pub html: String,
     /// Every link destination, in order.
     pub links: Vec<String>,
@@ -76,7 +76,7 @@ fn safe_path(src: &str) -> Option<&str> {
     "the Markdown nests more than {MAX_DEPTH} levels deep (block quotes, lists, emphasis); \
      flatten it"
 )]
-pub struct TooDeep;
+pub(crate) struct TooDeep;
 
 /// Whether a link destination runs a script or carries inline data: such a
 /// link never goes into an email, a preview or the archive.
@@ -133,12 +133,12 @@ fn below_items(level: HeadingLevel) -> HeadingLevel {
 /// Renders one Markdown field with no local images (tests and previews of
 /// a single field).
 #[cfg(test)]
-pub fn render(source: &str) -> Result<Markdown, TooDeep> {
+pub(crate) fn render(source: &str) -> Result<Markdown, TooDeep> {
     render_with(source, &Images::default())
 }
 
 /// Renders one Markdown field; local images point where `images` says.
-pub fn render_with(source: &str, images: &Images) -> Result<Markdown, TooDeep> {
+pub(crate) fn render_with(source: &str, images: &Images) -> Result<Markdown, TooDeep> {
     let options = Options::ENABLE_STRIKETHROUGH | Options::ENABLE_SMART_PUNCTUATION;
     let mut links = Vec::new();
     let mut images_without_alt = Vec::new();

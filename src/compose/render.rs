@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use super::templates::{self, TemplateError, Templates};
 use super::{text, view};
-pub use view::Facts;
+pub(crate) use view::Facts;
 
 use crate::compose::issue::LoadedIssue;
 use crate::compose::merge::{Escape, Merge};

@@ -8,25 +8,25 @@ use tera::Tera;
 use super::merge::escape_html;
 
 /// The email layout, rendered to MJML.
-pub const ISSUE_MJML: &str = "issue.mjml";
+pub(crate) const ISSUE_MJML: &str = "issue.mjml";
 /// Simple HTML that becomes the plain-text part through html2text.
-pub const ISSUE_TEXT: &str = "issue.text.html";
+pub(crate) const ISSUE_TEXT: &str = "issue.text.html";
 
 /// The confirmation email of a sign-up, rendered to MJML.
-pub const CONFIRM_MJML: &str = "confirm.mjml";
+pub(crate) const CONFIRM_MJML: &str = "confirm.mjml";
 /// Its plain-text part, as simple HTML.
-pub const CONFIRM_TEXT: &str = "confirm.text.html";
+pub(crate) const CONFIRM_TEXT: &str = "confirm.text.html";
 
 /// The web archive's index page.
-pub const ARCHIVE_INDEX: &str = "archive.html";
+pub(crate) const ARCHIVE_INDEX: &str = "archive.html";
 
 /// Around a value the `bare_url` filter marks: the plain-text part puts it
 /// on a line of its own, whole.
-pub const BARE_URL_START: char = '\u{E010}';
-pub const BARE_URL_END: char = '\u{E011}';
+pub(crate) const BARE_URL_START: char = '\u{E010}';
+pub(crate) const BARE_URL_END: char = '\u{E011}';
 
 /// Every template missive uses, with its built-in default.
-pub const DEFAULTS: &[(&str, &str)] = &[
+pub(crate) const DEFAULTS: &[(&str, &str)] = &[
     (ISSUE_MJML, include_str!("../../templates/issue.mjml")),
     (ISSUE_TEXT, include_str!("../../templates/issue.text.html")),
     (ARCHIVE_INDEX, include_str!("../../templates/archive.html")),

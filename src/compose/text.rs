@@ -24,7 +24,7 @@ pub struct TextError(String);
 
 /// Renders `html` as plain text wrapped at `width` columns (a long URL may
 /// overrun), with at most one blank line in a row and no trailing spaces.
-pub fn from_html(html: &str, width: usize) -> Result<String, TextError> {
+pub(crate) fn from_html(html: &str, width: usize) -> Result<String, TextError> {
     let decorator = InlineLinks {
         // A URL longer than this goes on a line of its own and overruns it.
         token_width: width.saturating_sub(4).max(8),

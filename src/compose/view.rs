@@ -10,7 +10,7 @@ use crate::project::Project;
 use crate::project::source::SourceError;
 
 #[derive(Debug, Serialize)]
-pub struct View {
+pub(crate) struct View {
     pub subject: String,
     pub preheader: Option<String>,
     /// `November 27, 2026`.
@@ -36,7 +36,7 @@ pub struct View {
 }
 
 #[derive(Debug, Serialize)]
-pub struct NewsletterView {
+pub(crate) struct NewsletterView {
     pub name: String,
     /// Lines of the postal address.
     pub postal_address: Vec<String>,
@@ -58,7 +58,7 @@ pub struct NewsletterView {
 impl NewsletterView {
     /// The newsletter's details for templates; `stem` names the issue whose
     /// "view in browser" link it gives, if any.
-    pub fn of(config: &crate::project::Config, stem: Option<&str>) -> NewsletterView {
+    pub(crate) fn of(config: &crate::project::Config, stem: Option<&str>) -> NewsletterView {
         let newsletter = &config.newsletter;
         NewsletterView {
             name: newsletter.name.to_string(),
@@ -83,7 +83,7 @@ impl NewsletterView {
 }
 
 #[derive(Debug, Serialize)]
-pub struct LetterView {
+pub(crate) struct LetterView {
     pub greeting: Option<String>,
     /// HTML.
     pub body: String,
@@ -92,7 +92,7 @@ pub struct LetterView {
 }
 
 #[derive(Debug, Serialize)]
-pub struct SectionView {
+pub(crate) struct SectionView {
     /// 1-based.
     pub number: usize,
     pub title: String,
@@ -105,7 +105,7 @@ pub struct SectionView {
 }
 
 #[derive(Debug, Serialize)]
-pub struct ItemView {
+pub(crate) struct ItemView {
     pub number: u32,
     pub title: String,
     pub url: Option<String>,
@@ -171,7 +171,7 @@ const PREHEADER_PADS: usize = 90;
 
 /// Builds the view of an issue, and the facts found in its Markdown. A
 /// Markdown field nested too deeply is an error naming the field.
-pub fn build(loaded: &LoadedIssue, project: &Project) -> Result<(View, Facts), SourceError> {
+pub(crate) fn build(loaded: &LoadedIssue, project: &Project) -> Result<(View, Facts), SourceError> {
     let issue = &loaded.issue;
     let config = &project.config;
     let mut facts = Facts::default();

@@ -14,7 +14,7 @@ use crate::compose::Issue;
 
 /// The item to add.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct NewItem {
+pub(crate) struct NewItem {
     pub title: String,
     pub url: String,
     pub label: Option<String>,
@@ -27,7 +27,7 @@ pub struct NewItem {
 
 impl NewItem {
     /// The item as TOML: `[[sections.items]]` and its keys.
-    pub fn to_toml(&self) -> String {
+    pub(crate) fn to_toml(&self) -> String {
         let mut table = Table::new();
         table.insert("title", value(self.title.as_str()));
         table.insert("url", value(self.url.as_str()));
@@ -55,7 +55,7 @@ impl NewItem {
     }
 
     /// Whether the item loads on its own (a usable URL, a title): why not.
-    pub fn check(&self) -> Result<(), String> {
+    pub(crate) fn check(&self) -> Result<(), String> {
         let alone = format!(
             "subject = \"x\"\ndate = 2026-01-01\n\n[[sections]]\ntitle = \"x\"\n\n{}",
             self.to_toml()
@@ -81,7 +81,12 @@ impl NewItem {
 /// section titled `section` (any case; a new section at the end when there
 /// is none of that title) or of the last section. Fails, naming the file,
 /// when the result would not load as an issue.
-pub fn add_item(text: &str, path: &Path, section: Option<&str>, item: &NewItem) -> Result<String> {
+pub(crate) fn add_item(
+    text: &str,
+    path: &Path,
+    section: Option<&str>,
+    item: &NewItem,
+) -> Result<String> {
     let (out, refused) = add_items(text, path, section, std::slice::from_ref(item))?;
     match refused.into_iter().next() {
         Some((_, why)) => Err(anyhow!(
@@ -96,7 +101,7 @@ pub fn add_item(text: &str, path: &Path, section: Option<&str>, item: &NewItem) 
 /// [`add_item`]), the file parsed twice whatever their number. An item
 /// that would not load on its own is left out and returned with why; the
 /// others go in.
-pub fn add_items(
+pub(crate) fn add_items(
     text: &str,
     path: &Path,
     section: Option<&str>,
@@ -241,7 +246,7 @@ fn last_value_end(table: &Table, limit: usize) -> Option<usize> {
 /// fresh under an exclusive lock (in `lock_dir`) held until it is written
 /// (atomically): two `add`s or `import`s at once each see the other's
 /// items, and an editor's save made while a page was being fetched is kept.
-pub fn update(
+pub(crate) fn update(
     path: &Path,
     lock_dir: &Path,
     change: impl FnOnce(&str) -> Result<String>,

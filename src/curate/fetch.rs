@@ -10,16 +10,16 @@ use anyhow::{Context, Result, anyhow, bail};
 use crate::project::Project;
 
 /// The largest HTML page read.
-pub const MAX_HTML: usize = 5 * 1024 * 1024;
+pub(crate) const MAX_HTML: usize = 5 * 1024 * 1024;
 /// The largest PDF read.
-pub const MAX_PDF: usize = 20 * 1024 * 1024;
+pub(crate) const MAX_PDF: usize = 20 * 1024 * 1024;
 
 /// How long a page may take, redirects included.
 const TIMEOUT: Duration = Duration::from_secs(20);
 
 /// A page as fetched.
 #[derive(Debug, Clone)]
-pub struct Page {
+pub(crate) struct Page {
     /// Where the redirects ended.
     pub url: String,
     /// The media type, lower-cased, without parameters.
@@ -32,7 +32,7 @@ pub struct Page {
 
 /// The HTTP client: rustls with the web's roots, missive's `User-Agent`,
 /// redirects followed.
-pub fn client(project: &Project) -> Result<reqwest::Client> {
+pub(crate) fn client(project: &Project) -> Result<reqwest::Client> {
     builder(project, TIMEOUT)?
         .redirect(reqwest::redirect::Policy::custom(|attempt| {
             if attempt.previous().len() >= 10 {
@@ -58,7 +58,7 @@ pub fn client(project: &Project) -> Result<reqwest::Client> {
 /// an IP address that is loopback, private, link-local, unique-local or
 /// unspecified. (A public name that resolves to such an address is not
 /// caught here.)
-pub fn is_private(url: &url::Url) -> bool {
+pub(crate) fn is_private(url: &url::Url) -> bool {
     use std::net::IpAddr;
     match url.host() {
         Some(url::Host::Domain(d)) => {
@@ -87,7 +87,7 @@ pub fn is_private(url: &url::Url) -> bool {
 
 /// The link checker's client: like [`client`], but each redirect is left
 /// to the caller, and `timeout` per request.
-pub fn checker(project: &Project, timeout: Duration) -> Result<reqwest::Client> {
+pub(crate) fn checker(project: &Project, timeout: Duration) -> Result<reqwest::Client> {
     builder(project, timeout)?
         .redirect(reqwest::redirect::Policy::none())
         .build()
@@ -113,7 +113,7 @@ fn builder(project: &Project, timeout: Duration) -> Result<reqwest::ClientBuilde
 
 /// Fetches `url`: a page that cannot be fetched, answers with an error
 /// status, or is larger than [`MAX_HTML`] is an error that says so.
-pub async fn fetch(client: &reqwest::Client, url: &str) -> Result<Page> {
+pub(crate) async fn fetch(client: &reqwest::Client, url: &str) -> Result<Page> {
     let mut response = client.get(url).send().await.map_err(|e| {
         if e.is_timeout() {
             anyhow!("{url}: no answer within {} s", TIMEOUT.as_secs())

@@ -11,7 +11,7 @@ use super::meta::tidy;
 
 /// One link a source offers.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Entry {
+pub(crate) struct Entry {
     pub item: NewItem,
     /// The day it was published (a feed) or saved (a bookmark), in UTC:
     /// what `--since` compares.
@@ -19,7 +19,7 @@ pub struct Entry {
 }
 
 /// Reads a feed or a bookmarks export; `label` names the source in errors.
-pub fn entries(text: &str, label: &str) -> Result<Vec<Entry>> {
+pub(crate) fn entries(text: &str, label: &str) -> Result<Vec<Entry>> {
     let head = text
         .trim_start()
         .get(..200)

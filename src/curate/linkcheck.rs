@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::Semaphore;
 
 /// How long one request may take.
-pub const TIMEOUT: Duration = Duration::from_secs(8);
+pub(crate) const TIMEOUT: Duration = Duration::from_secs(8);
 /// Requests at once, in all and per host.
 const IN_ALL: usize = 16;
 const PER_HOST: usize = 2;
@@ -26,7 +26,7 @@ const MAX_HOPS: usize = 10;
 
 /// A link of the issue and where it is.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Target {
+pub(crate) struct Target {
     pub url: String,
     /// `sections[1].items[3].url`, or the Markdown field it is in.
     pub field: String,
@@ -37,7 +37,7 @@ pub struct Target {
 /// What asking for a link found.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "verdict", rename_all = "kebab-case")]
-pub enum Verdict {
+pub(crate) enum Verdict {
     Fine {
         status: u16,
     },
@@ -65,7 +65,7 @@ pub enum Verdict {
 
 impl Verdict {
     /// Whether readers would not get the page.
-    pub fn is_dead(&self) -> bool {
+    pub(crate) fn is_dead(&self) -> bool {
         matches!(
             self,
             Verdict::Dead { .. } | Verdict::Unreachable { .. } | Verdict::MovedHome { .. }
@@ -73,7 +73,7 @@ impl Verdict {
     }
 
     /// Whether there is anything to say about it.
-    pub fn is_fine(&self) -> bool {
+    pub(crate) fn is_fine(&self) -> bool {
         matches!(self, Verdict::Fine { .. })
     }
 }
@@ -96,7 +96,7 @@ impl std::fmt::Display for Verdict {
 
 impl Checked {
     /// Where the link is: `item 12`, `the letter`, `the issue`.
-    pub fn place(&self) -> String {
+    pub(crate) fn place(&self) -> String {
         match self.target.item {
             Some(n) => format!("item {n}"),
             None if self.target.field.starts_with("letter") => "the letter".to_string(),
@@ -107,7 +107,7 @@ impl Checked {
 
 /// One link checked.
 #[derive(Debug, Clone)]
-pub struct Checked {
+pub(crate) struct Checked {
     pub target: Target,
     pub verdict: Verdict,
     /// Answered from `.missive/links.json`.
@@ -123,13 +123,13 @@ struct Cached {
 }
 
 /// The cache file of a project's state directory.
-pub fn cache_path(state_dir: &Path) -> std::path::PathBuf {
+pub(crate) fn cache_path(state_dir: &Path) -> std::path::PathBuf {
     state_dir.join("links.json")
 }
 
 /// What the last day's checks (in `cache_file`) said of `targets`, for
 /// those they covered: read without asking anything (the preview shows it).
-pub fn cached(targets: Vec<Target>, cache_file: &Path) -> Vec<Checked> {
+pub(crate) fn cached(targets: Vec<Target>, cache_file: &Path) -> Vec<Checked> {
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     let cache: BTreeMap<String, Cached> = crate::fsutil::read_cache(cache_file);
     targets
@@ -149,7 +149,7 @@ pub fn cached(targets: Vec<Target>, cache_file: &Path) -> Vec<Checked> {
 
 /// Checks `targets` (a URL found twice is asked once); `fresh` ignores
 /// the cache. The cache is written back, atomically.
-pub async fn check(
+pub(crate) async fn check(
     client: &reqwest::Client,
     targets: Vec<Target>,
     cache_file: &Path,

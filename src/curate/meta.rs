@@ -11,7 +11,7 @@ use serde_json::Value;
 
 /// An item's facts, as far as the page gives them.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Found {
+pub(crate) struct Found {
     pub title: Option<String>,
     pub authors: Vec<String>,
     /// The publication's name.
@@ -44,11 +44,11 @@ const MAX_AUTHORS: usize = 20;
 const MAX_TITLE: usize = 300;
 /// How long reading a page's facts may take: HTML nested deep enough makes
 /// any parser slow, and such a page has nothing to give.
-pub const READ_LIMIT: std::time::Duration = std::time::Duration::from_secs(10);
+pub(crate) const READ_LIMIT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// [`from_html`], given at most `limit`: `None` when the page takes longer
 /// (its parse is left to finish on its own thread, and its result dropped).
-pub fn from_html_within(html: String, limit: std::time::Duration) -> Option<Found> {
+pub(crate) fn from_html_within(html: String, limit: std::time::Duration) -> Option<Found> {
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::Builder::new()
         .name("page facts".into())
@@ -60,7 +60,7 @@ pub fn from_html_within(html: String, limit: std::time::Duration) -> Option<Foun
 }
 
 /// Reads the facts of an HTML page.
-pub fn from_html(html: &str) -> Found {
+pub(crate) fn from_html(html: &str) -> Found {
     let doc = Html::parse_document(html);
     let meta = |attr: &str, name: &str| -> Vec<String> {
         doc.select(&selector(&format!("meta[{attr}]")))
@@ -177,7 +177,7 @@ pub fn from_html(html: &str) -> Found {
 
 /// Reads the facts of a PDF from its document information: `Title`,
 /// `Author` (names split as bylines are), `CreationDate`.
-pub fn from_pdf(bytes: &[u8]) -> Found {
+pub(crate) fn from_pdf(bytes: &[u8]) -> Found {
     // A damaged PDF from anywhere on the web must never take missive down:
     // a panic in the reader is a PDF that says nothing.
     let loaded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -373,7 +373,7 @@ fn without_site(title: &str, site: Option<&str>) -> String {
 
 /// Names from bylines: "By A, B and C" becomes three names; "Staff",
 /// addresses and links are dropped; repeats are kept once.
-pub fn normalize_authors(raw: &[String]) -> Vec<String> {
+pub(crate) fn normalize_authors(raw: &[String]) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     for entry in raw {
         let entry = tidy(entry);
@@ -402,7 +402,7 @@ pub fn normalize_authors(raw: &[String]) -> Vec<String> {
 
 /// A date as TOML writes it (`YYYY-MM-DD`), from an ISO date or date-time,
 /// or `YYYY/MM/DD`.
-pub fn date(raw: &str) -> Option<String> {
+pub(crate) fn date(raw: &str) -> Option<String> {
     let digits: Vec<&str> = raw.trim().split(['-', '/', 'T', ' ']).take(3).collect();
     let [y, m, d] = digits.as_slice() else {
         return None;

@@ -3,11 +3,11 @@
 //! disturbing anything else in it ([`edit`]); `check --links` asks for
 //! every link of an issue ([`linkcheck`]).
 
-pub mod edit;
-pub mod fetch;
-pub mod import;
-pub mod linkcheck;
-pub mod meta;
+pub(crate) mod edit;
+pub(crate) mod fetch;
+pub(crate) mod import;
+pub(crate) mod linkcheck;
+pub(crate) mod meta;
 
 use std::path::PathBuf;
 
@@ -19,7 +19,7 @@ use edit::NewItem;
 
 /// What `missive add` was asked.
 #[derive(Debug, Clone, Default)]
-pub struct AddRequest {
+pub(crate) struct AddRequest {
     pub url: String,
     /// The issue file; default: the newest in `issues/`.
     pub issue: Option<PathBuf>,
@@ -33,7 +33,7 @@ pub struct AddRequest {
 
 /// What `missive add` did.
 #[derive(Debug, Clone)]
-pub struct Added {
+pub(crate) struct Added {
     pub issue: PathBuf,
     /// The item as it went into (or, with `--dry-run`, would go into) the file.
     pub toml: String,
@@ -55,7 +55,7 @@ fn same_site(a: &str, b: &str) -> bool {
 }
 
 /// Fetches the page, makes the item, and adds it to the issue.
-pub async fn add(project: &Project, request: &AddRequest) -> Result<Added> {
+pub(crate) async fn add(project: &Project, request: &AddRequest) -> Result<Added> {
     let issue = match &request.issue {
         Some(path) => path.clone(),
         None => newest_issue(project)?,
@@ -135,7 +135,7 @@ pub async fn add(project: &Project, request: &AddRequest) -> Result<Added> {
 
 /// What `missive import` was asked.
 #[derive(Debug, Clone, Default)]
-pub struct ImportRequest {
+pub(crate) struct ImportRequest {
     /// A feed or bookmarks file, or the URL of a feed.
     pub source: String,
     pub issue: Option<PathBuf>,
@@ -149,7 +149,7 @@ pub struct ImportRequest {
 
 /// What `missive import` did.
 #[derive(Debug, Clone)]
-pub struct Imported {
+pub(crate) struct Imported {
     pub issue: PathBuf,
     /// The items added (or, with `--dry-run`, that would be).
     pub items: Vec<NewItem>,
@@ -166,7 +166,7 @@ pub struct Imported {
 }
 
 /// Drafts items from a feed or a bookmarks export into the issue.
-pub async fn import(project: &Project, request: &ImportRequest) -> Result<Imported> {
+pub(crate) async fn import(project: &Project, request: &ImportRequest) -> Result<Imported> {
     let issue_path = match &request.issue {
         Some(path) => path.clone(),
         None => newest_issue(project)?,
@@ -255,7 +255,7 @@ pub async fn import(project: &Project, request: &ImportRequest) -> Result<Import
 
 /// Every link of a composed issue: its items' URLs and the links in its
 /// Markdown, each named by its item's number where it has one.
-pub fn link_targets(composed: &crate::compose::Composed) -> Vec<linkcheck::Target> {
+pub(crate) fn link_targets(composed: &crate::compose::Composed) -> Vec<linkcheck::Target> {
     let issue = &composed.issue.issue;
     let numbers: Vec<(String, u32)> = issue
         .numbered_items()
@@ -290,7 +290,7 @@ pub fn link_targets(composed: &crate::compose::Composed) -> Vec<linkcheck::Targe
 }
 
 /// Checks every link of a composed issue ([`link_targets`]).
-pub async fn check_links(
+pub(crate) async fn check_links(
     composed: &crate::compose::Composed,
     fresh: bool,
 ) -> Result<Vec<linkcheck::Checked>> {
@@ -369,7 +369,7 @@ async fn image_width(client: &reqwest::Client, url: &str) -> Option<u32> {
 
 /// What the last day's `check --links` said of the issue's links that are
 /// not fine, without asking anything: for the preview.
-pub fn cached_link_problems(composed: &crate::compose::Composed) -> Vec<linkcheck::Checked> {
+pub(crate) fn cached_link_problems(composed: &crate::compose::Composed) -> Vec<linkcheck::Checked> {
     linkcheck::cached(
         link_targets(composed),
         &linkcheck::cache_path(&composed.project.state_dir()),
@@ -381,7 +381,7 @@ pub fn cached_link_problems(composed: &crate::compose::Composed) -> Vec<linkchec
 
 /// The newest issue file: the last `.toml` of `issues/` by name (names
 /// start with the date).
-pub fn newest_issue(project: &Project) -> Result<PathBuf> {
+pub(crate) fn newest_issue(project: &Project) -> Result<PathBuf> {
     let dir = project.issues_dir();
     let mut files = project
         .issue_files()

@@ -10,7 +10,7 @@ use sha2::{Digest as _, Sha256};
 /// Lower-cases and trims an address for comparison, with an international
 /// domain in its ASCII (punycode) form: `a@bücher.de` and
 /// `a@xn--bcher-kva.de` are the same mailbox.
-pub fn normalize(email: &str) -> String {
+pub(crate) fn normalize(email: &str) -> String {
     let lower = email.trim().to_lowercase();
     match lower.rsplit_once('@') {
         Some((local, domain)) if !domain.is_ascii() => match idna::domain_to_ascii(domain) {
@@ -25,7 +25,7 @@ pub fn normalize(email: &str) -> String {
 /// big-endian. Bounce tags carry it, so it is fixed for good (a test pins
 /// it); two different addresses collide with a chance of about one in
 /// 10^19 per pair.
-pub fn address_hash(normalized: &str) -> u64 {
+pub(crate) fn address_hash(normalized: &str) -> u64 {
     let digest = Sha256::digest(normalized.as_bytes());
     u64::from_be_bytes(digest[..8].try_into().expect("8 of 32 bytes"))
 }
@@ -35,7 +35,7 @@ pub fn address_hash(normalized: &str) -> u64 {
 /// computed it for a `str` when they were sent. Computed here by a crate
 /// that fixes the algorithm, so tags already sent keep their meaning
 /// whatever the toolchain.
-pub fn legacy_address_hash(normalized: &str) -> u64 {
+pub(crate) fn legacy_address_hash(normalized: &str) -> u64 {
     let mut h = siphasher::sip::SipHasher13::new_with_keys(0, 0);
     h.write(normalized.as_bytes());
     h.write_u8(0xff);
@@ -44,7 +44,7 @@ pub fn legacy_address_hash(normalized: &str) -> u64 {
 
 /// An address as logs show it: `a…@example.org` (the whole address only
 /// when the log asks for debug detail).
-pub fn masked(email: &str) -> String {
+pub(crate) fn masked(email: &str) -> String {
     match email.trim().rsplit_once('@') {
         Some((local, domain)) => {
             let first: String = local.chars().take(1).collect();
@@ -61,13 +61,13 @@ static ADDRESS: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| 
 });
 
 /// Every address `text` names, lower-cased, in order.
-pub fn addresses_in(text: &str) -> impl Iterator<Item = String> + '_ {
+pub(crate) fn addresses_in(text: &str) -> impl Iterator<Item = String> + '_ {
     ADDRESS.find_iter(text).map(|m| m.as_str().to_lowercase())
 }
 
 /// `text` (a server's reply, say) with every address in it
 /// [`masked`], for logs.
-pub fn mask_addresses(text: &str) -> String {
+pub(crate) fn mask_addresses(text: &str) -> String {
     ADDRESS
         .replace_all(text, |c: &regex::Captures| masked(&c[0]))
         .into_owned()
@@ -78,14 +78,14 @@ pub fn mask_addresses(text: &str) -> String {
 /// a sign-up confirmed through `missive serve`, or added by the author —
 /// who receive mail whatever the CSV says.
 #[derive(Debug, Default, Clone)]
-pub struct Suppressed {
+pub(crate) struct Suppressed {
     hashes: HashSet<u64>,
     joined: HashMap<u64, Joined>,
 }
 
 /// A reader the log joined to the list, with what they gave.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Joined {
+pub(crate) struct Joined {
     /// Lower-cased.
     pub email: String,
     pub name: String,
@@ -94,43 +94,43 @@ pub struct Joined {
 }
 
 impl Suppressed {
-    pub fn contains(&self, email: &str) -> bool {
+    pub(crate) fn contains(&self, email: &str) -> bool {
         self.hashes.contains(&address_hash(&normalize(email)))
     }
 
     /// Takes an address off the list; false if it was off already.
-    pub fn insert(&mut self, email: &str) -> bool {
+    pub(crate) fn insert(&mut self, email: &str) -> bool {
         let hash = address_hash(&normalize(email));
         self.joined.remove(&hash);
         self.hashes.insert(hash)
     }
 
     /// Puts an address back; false if it was not off the list.
-    pub fn remove(&mut self, email: &str) -> bool {
+    pub(crate) fn remove(&mut self, email: &str) -> bool {
         self.hashes.remove(&address_hash(&normalize(email)))
     }
 
     /// Joins a reader to the list (and puts them back if they were off it).
-    pub fn join(&mut self, joined: Joined) {
+    pub(crate) fn join(&mut self, joined: Joined) {
         let hash = address_hash(&normalize(&joined.email));
         self.hashes.remove(&hash);
         self.joined.insert(hash, joined);
     }
 
     /// The reader the log joined to the list with this address, if any.
-    pub fn joined(&self, email: &str) -> Option<&Joined> {
+    pub(crate) fn joined(&self, email: &str) -> Option<&Joined> {
         self.joined.get(&address_hash(&normalize(email)))
     }
 
     /// Every reader the log joined to the list, in address order.
-    pub fn all_joined(&self) -> Vec<&Joined> {
+    pub(crate) fn all_joined(&self) -> Vec<&Joined> {
         let mut all: Vec<&Joined> = self.joined.values().collect();
         all.sort_by(|a, b| a.email.cmp(&b.email));
         all
     }
 
     /// How many addresses are off the list.
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.hashes.len()
     }
 }

@@ -6,7 +6,7 @@
 
 /// How a delivery failure counts against an address.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
+pub(crate) enum Kind {
     /// The address or its domain does not exist or accepts no mail:
     /// suppress it at once.
     Hard,
@@ -28,7 +28,7 @@ const HARD: &[&str] = &[
 
 /// The class of an enhanced status code such as `5.1.1` (`None` if `status`
 /// is not one).
-pub fn classify_status(status: &str) -> Option<Kind> {
+pub(crate) fn classify_status(status: &str) -> Option<Kind> {
     let mut parts = status.split('.');
     let (class, subject, detail) = (parts.next()?, parts.next()?, parts.next()?);
     let numeric = |s: &str| !s.is_empty() && s.len() <= 3 && s.chars().all(|c| c.is_ascii_digit());
@@ -53,7 +53,7 @@ pub fn classify_status(status: &str) -> Option<Kind> {
 /// "user unknown" beside it means gone, "suspended" does not) and x.4.1
 /// (no answer from the host, which Microsoft 365 also gives for a
 /// recipient its directory does not know).
-pub fn is_generic(status: &str) -> bool {
+pub(crate) fn is_generic(status: &str) -> bool {
     let mut parts = status.split('.').skip(1);
     matches!(
         (parts.next(), parts.next()),
@@ -63,7 +63,7 @@ pub fn is_generic(status: &str) -> bool {
 
 /// The enhanced status code in an SMTP reply such as `550 5.1.1 <a@b>: no
 /// such user`, if it has one.
-pub fn enhanced_status(reply: &str) -> Option<&str> {
+pub(crate) fn enhanced_status(reply: &str) -> Option<&str> {
     let mut words = reply.split_whitespace();
     let code = words.next()?;
     let status = words.next()?.trim_end_matches([':', ',', ';']);
@@ -74,7 +74,7 @@ pub fn enhanced_status(reply: &str) -> Option<&str> {
 /// How an SMTP reply to `RCPT` or to the end of the data counts against the
 /// address; `None` when it says nothing about the address (a reply without
 /// an enhanced status code is not guessed at).
-pub fn classify_reply(reply: &str) -> Option<Kind> {
+pub(crate) fn classify_reply(reply: &str) -> Option<Kind> {
     enhanced_status(reply).and_then(classify_status)
 }
 
@@ -166,14 +166,14 @@ const NO_SUCH_MAILBOX: &[&str] = &[
 
 /// Whether `words` are a mail system's own for a mailbox it does not
 /// have (see [`NO_SUCH_MAILBOX`]).
-pub fn says_no_such_mailbox(words: &str) -> bool {
+pub(crate) fn says_no_such_mailbox(words: &str) -> bool {
     let lower = words.to_lowercase();
     NO_SUCH_MAILBOX.iter().any(|p| lower.contains(p))
 }
 
 /// How the words of a bounce count against the address (`None` when they
 /// match nothing in the table).
-pub fn classify_text(text: &str) -> Option<Kind> {
+pub(crate) fn classify_text(text: &str) -> Option<Kind> {
     let lower = text.to_lowercase();
     PHRASES
         .iter()
@@ -187,7 +187,7 @@ pub fn classify_text(text: &str) -> Option<Kind> {
 /// believed (soft, or a block of the sender); a generic one
 /// ([`is_generic`]) or none leaves it to the words; a permanent failure
 /// whose words match nothing is soft (not guessed to be hard).
-pub fn classify(status: Option<&str>, words: &str) -> Option<Kind> {
+pub(crate) fn classify(status: Option<&str>, words: &str) -> Option<Kind> {
     let from_status = status.and_then(classify_status);
     let generic = status.is_some_and(is_generic);
     match (from_status, classify_text(words)) {
@@ -205,7 +205,7 @@ pub fn classify(status: Option<&str>, words: &str) -> Option<Kind> {
 /// [`Kind`] that decides what missive does about it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
-pub enum Reason {
+pub(crate) enum Reason {
     /// No such mailbox.
     UserUnknown,
     /// No such domain.
@@ -249,7 +249,7 @@ pub enum Reason {
 impl Reason {
     /// Whether the reason says the address itself is gone (the only
     /// reasons a hard bounce may have).
-    pub fn is_gone(self) -> bool {
+    pub(crate) fn is_gone(self) -> bool {
         matches!(
             self,
             Reason::UserUnknown | Reason::HostUnknown | Reason::HasMoved | Reason::NotAccept
@@ -316,7 +316,7 @@ const REASON_WORDS: &[(&str, Reason)] = &[
 /// decides, refined by the words for the sender's side (x.7.x); a generic
 /// code or none leaves it to the words; `kind` (from [`classify`]) settles
 /// what neither says.
-pub fn reason(status: Option<&str>, words: &str, kind: Option<Kind>) -> Reason {
+pub(crate) fn reason(status: Option<&str>, words: &str, kind: Option<Kind>) -> Reason {
     let lower = words.to_lowercase();
     let from_words = REASON_WORDS
         .iter()

@@ -15,12 +15,12 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use crate::list::address::normalize;
-pub use crate::list::address::{Joined, Suppressed};
+pub(crate) use crate::list::address::{Joined, Suppressed};
 use crate::list::reader::{Status, column_index};
 use crate::project::Project;
 
 /// The log's file name in the project's state directory.
-pub const FILE_NAME: &str = "list-events.csv";
+pub(crate) const FILE_NAME: &str = "list-events.csv";
 
 /// The log's first line. Logs written before the `issue` and `message`
 /// columns were added keep their header; their lines are read the same way.
@@ -32,7 +32,7 @@ const HEADER: &str = "email,time,event,source,detail,issue,message\n";
 /// What happened to an address: the `event` column of the log. Events
 /// sort by their word, as the counts are shown.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub enum Event {
+pub(crate) enum Event {
     /// The reader left (a link, the page, the author): takes them off.
     Unsubscribed,
     /// The address bounced for good: takes it off.
@@ -62,14 +62,14 @@ pub enum Event {
 
 /// The two words that put an address back.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Restored {
+pub(crate) enum Restored {
     Subscribed,
     Resubscribed,
 }
 
 impl Event {
     /// The word the log writes.
-    pub fn as_str(&self) -> &str {
+    pub(crate) fn as_str(&self) -> &str {
         match self {
             Event::Unsubscribed => "unsubscribed",
             Event::Bounced => "bounced",
@@ -97,13 +97,13 @@ impl Event {
     }
 
     /// Whether it takes the address off the list.
-    pub fn suppresses(&self) -> bool {
+    pub(crate) fn suppresses(&self) -> bool {
         self.effect() == Effect::Suppress
     }
 
     /// Whether it changes where the reader stands (a pending sign-up, a
     /// soft bounce and a block of the sender do not).
-    pub fn moves(&self) -> bool {
+    pub(crate) fn moves(&self) -> bool {
         self.effect() != Effect::Neutral
     }
 }
@@ -159,12 +159,12 @@ impl<'de> Deserialize<'de> for Event {
 /// The facts a [`Event::Confirmed`] event's detail may hold beside the reader's
 /// name and fields (which may not be named so): the confirmation token's
 /// digest, the IP address, and what the reader was before.
-pub const DETAIL_KEYS: &[&str] = &["token", "ip", "was"];
+pub(crate) const DETAIL_KEYS: &[&str] = &["token", "ip", "was"];
 
 /// The detail of a [`Event::Confirmed`] event: the reader's name and fields, and
 /// `extra` facts (`ip`, `was`, `token`), form-encoded so the log stays one
 /// line a record.
-pub fn joined_detail(joined: &Joined, extra: &[(&str, &str)]) -> String {
+pub(crate) fn joined_detail(joined: &Joined, extra: &[(&str, &str)]) -> String {
     let mut out = url::form_urlencoded::Serializer::new(String::new());
     out.append_pair("name", &joined.name);
     for (key, value) in &joined.fields {
@@ -194,20 +194,20 @@ fn joined_from(email: &str, detail: &str) -> Joined {
 }
 
 /// A value of a detail written by [`joined_detail`].
-pub fn detail_value(detail: &str, key: &str) -> Option<String> {
+pub(crate) fn detail_value(detail: &str, key: &str) -> Option<String> {
     url::form_urlencoded::parse(detail.as_bytes())
         .find(|(k, _)| k == key)
         .map(|(_, v)| v.into_owned())
 }
 
 /// The list-event log of the project whose state directory is `state_dir`.
-pub fn path_in(state_dir: &Path) -> PathBuf {
+pub(crate) fn path_in(state_dir: &Path) -> PathBuf {
     state_dir.join(FILE_NAME)
 }
 
 /// Where earlier versions kept the unsubscribes of a list:
 /// `subscribers.csv` → `subscribers.suppressed.csv`, beside it.
-pub fn legacy_path_for(list: &Path) -> PathBuf {
+pub(crate) fn legacy_path_for(list: &Path) -> PathBuf {
     let stem = list.file_stem().map_or_else(
         || "subscribers".into(),
         |s| s.to_string_lossy().into_owned(),
@@ -231,7 +231,7 @@ enum Effect {
 /// One line of the log. Lines written before the `issue` and `message`
 /// columns were added read with those empty.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Record {
+pub(crate) struct Record {
     /// The address as written (lower-cased by missive).
     pub email: String,
     /// When it happened; `None` where a hand-edited line says no time
@@ -280,20 +280,20 @@ mod lenient_time {
 
 /// Every event of the log, in order; a last line still being written (no
 /// newline yet) is not read, nor the header.
-pub fn records(path: &Path) -> Result<Vec<Record>> {
+pub(crate) fn records(path: &Path) -> Result<Vec<Record>> {
     records_from(path, 0).map(|(records, _)| records)
 }
 
 /// How many addresses have each latest event that changed their place on
 /// the list, pending sign-ups included (`confirmed`, `pending`, …).
-pub fn latest_counts(path: &Path) -> Result<BTreeMap<Event, usize>> {
+pub(crate) fn latest_counts(path: &Path) -> Result<BTreeMap<Event, usize>> {
     count_latest(path, |event| *event == Event::Pending, |_| true)
 }
 
 /// How many addresses the log suppresses, by the event that did it
 /// (`unsubscribed`, `bounced`, …), counting each address's latest event
 /// that changed its place on the list.
-pub fn counts(path: &Path) -> Result<BTreeMap<Event, usize>> {
+pub(crate) fn counts(path: &Path) -> Result<BTreeMap<Event, usize>> {
     count_latest(path, |_| false, Event::suppresses)
 }
 
@@ -323,7 +323,7 @@ fn count_latest(
 /// Reads the project's log into the set of suppressed addresses (each
 /// address's latest event that changes anything decides); a missing log
 /// suppresses nobody.
-pub fn load(path: &Path) -> Result<Suppressed> {
+pub(crate) fn load(path: &Path) -> Result<Suppressed> {
     let mut suppressed = Suppressed::default();
     for record in records(path)? {
         apply(&mut suppressed, &record);
@@ -332,7 +332,7 @@ pub fn load(path: &Path) -> Result<Suppressed> {
 }
 
 /// What one event does to the list.
-pub fn apply(suppressed: &mut Suppressed, record: &Record) {
+pub(crate) fn apply(suppressed: &mut Suppressed, record: &Record) {
     match record.event.effect() {
         Effect::Suppress => {
             suppressed.insert(&record.email);
@@ -348,7 +348,7 @@ pub fn apply(suppressed: &mut Suppressed, record: &Record) {
 /// The events written to the log from byte `offset` on (by this process or
 /// any other), and the offset after the last complete line: what a
 /// long-running server reads to keep up with the log.
-pub fn records_from(path: &Path, offset: u64) -> Result<(Vec<Record>, u64)> {
+pub(crate) fn records_from(path: &Path, offset: u64) -> Result<(Vec<Record>, u64)> {
     use std::io::{Read as _, Seek as _};
     let mut file = match File::open(path) {
         Ok(f) => f,
@@ -402,39 +402,39 @@ fn read_complete_lines(path: &Path) -> Result<Vec<csv::StringRecord>> {
 
 /// The most an event's detail keeps (a server's reply, a diagnostic), in
 /// bytes: a line every command reads stays short whatever a bounce says.
-pub const MAX_DETAIL: usize = 1024;
+pub(crate) const MAX_DETAIL: usize = 1024;
 
 /// The longest address an event may name (RFC 5321: a path of 256
 /// octets, less its angle brackets).
-pub const MAX_ADDRESS: usize = 254;
+pub(crate) const MAX_ADDRESS: usize = 254;
 
 /// Appends events to the log, each made durable before
 /// [`append`](Log::append) returns. Other processes append to the same log
 /// at once; see [`AppendLog`](crate::fsutil::AppendLog).
-pub struct Log {
+pub(crate) struct Log {
     file: crate::fsutil::AppendLog,
 }
 
 impl Log {
     /// Opens (creating, private) the log. A last line cut short by a crash
     /// is cut off, so the next event starts on a line of its own.
-    pub fn open(path: &Path) -> Result<Log> {
+    pub(crate) fn open(path: &Path) -> Result<Log> {
         let (file, _) = crate::fsutil::AppendLog::open(path, HEADER.as_bytes(), |_| false)?;
         Ok(Log { file })
     }
 
-    pub fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         self.file.path()
     }
 
     /// Writes one event (address, now, event, source) and syncs it to disk.
-    pub fn append(&mut self, email: &str, event: Event, source: &str) -> Result<()> {
+    pub(crate) fn append(&mut self, email: &str, event: Event, source: &str) -> Result<()> {
         self.append_about(email, event, source, "", "")
     }
 
     /// Like [`append`](Log::append), with a detail (the reply, the status
     /// and diagnostic) and the issue it concerns.
-    pub fn append_about(
+    pub(crate) fn append_about(
         &mut self,
         email: &str,
         event: Event,
@@ -449,7 +449,7 @@ impl Log {
     /// Writes one event that the returned message known by `message`
     /// caused, without syncing: for many in a row, followed by
     /// [`sync`](Log::sync) before anything depends on them.
-    pub fn write_for_message(
+    pub(crate) fn write_for_message(
         &mut self,
         email: &str,
         event: Event,
@@ -480,7 +480,7 @@ impl Log {
     }
 
     /// Makes every event written so far durable.
-    pub fn sync(&mut self) -> Result<()> {
+    pub(crate) fn sync(&mut self) -> Result<()> {
         self.file.sync()
     }
 }
@@ -522,7 +522,7 @@ fn cap(text: &str, max: usize) -> &str {
 
 /// Unsubscribes copied from a suppression file of an earlier version.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Migrated {
+pub(crate) struct Migrated {
     pub count: usize,
     /// The old file (left in place).
     pub from: PathBuf,
@@ -534,7 +534,10 @@ pub struct Migrated {
 /// list-event log in `.missive/`, with any suppression file an earlier
 /// version left beside `list` or beside the configured list migrated into
 /// it first. Returns the set, the open log, and what was migrated.
-pub fn open_project(project: &Project, list: &Path) -> Result<(Suppressed, Log, Vec<Migrated>)> {
+pub(crate) fn open_project(
+    project: &Project,
+    list: &Path,
+) -> Result<(Suppressed, Log, Vec<Migrated>)> {
     let configured = project.list_path(None);
     open(&project.state_dir(), &[list, &configured])
 }
@@ -590,7 +593,7 @@ fn open(state_dir: &Path, lists: &[&Path]) -> Result<(Suppressed, Log, Vec<Migra
 /// goes on (an unsubscribe through `serve`, a bounce, the author's
 /// `subscribers remove`) is read at most every `every`, so a reader who
 /// leaves in the middle of a send is not sent the rest of it.
-pub struct Follow {
+pub(crate) struct Follow {
     path: PathBuf,
     read_to: u64,
     suppressed: Suppressed,
@@ -600,7 +603,7 @@ pub struct Follow {
 
 impl Follow {
     /// Follows the log at `path` from its start.
-    pub fn open(path: &Path, every: std::time::Duration) -> Result<Follow> {
+    pub(crate) fn open(path: &Path, every: std::time::Duration) -> Result<Follow> {
         let mut follow = Follow {
             path: path.to_path_buf(),
             read_to: 0,
@@ -624,7 +627,7 @@ impl Follow {
 
     /// Whether the log, as of at most `every` ago, has `email` off the
     /// list. A log that cannot be read again keeps what it said before.
-    pub fn suppresses(&mut self, email: &str) -> bool {
+    pub(crate) fn suppresses(&mut self, email: &str) -> bool {
         if self.last.elapsed() >= self.every
             && let Err(e) = self.catch_up()
         {
@@ -648,7 +651,7 @@ struct Shape {
 /// row, the byte-order mark, the line endings and the file's permissions as
 /// they were. Replaces the file atomically. Returns how many rows changed
 /// or were added.
-pub fn fold(list: &Path, suppressed: &Suppressed) -> Result<usize> {
+pub(crate) fn fold(list: &Path, suppressed: &Suppressed) -> Result<usize> {
     let bytes = std::fs::read(list).with_context(|| format!("cannot read {}", list.display()))?;
     let body = bytes.strip_prefix("\u{feff}".as_bytes()).unwrap_or(&bytes);
     let shape = Shape {

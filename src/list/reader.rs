@@ -15,7 +15,7 @@ use super::address::{address_hash, normalize};
 
 /// The list cannot be read at all (as opposed to one bad row).
 #[derive(Debug, thiserror::Error)]
-pub enum ListError {
+pub(crate) enum ListError {
     #[error("{}: cannot read file: {error}", path.display())]
     Unreadable {
         path: PathBuf,
@@ -51,7 +51,7 @@ fn quoted(columns: &[String]) -> String {
 /// their word.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Status {
+pub(crate) enum Status {
     Bounced,
     Complained,
     Subscribed,
@@ -62,7 +62,7 @@ pub enum Status {
 
 impl Status {
     /// A `status` cell as written in the list (any case; empty means subscribed).
-    pub fn parse(s: &str) -> Option<Status> {
+    pub(crate) fn parse(s: &str) -> Option<Status> {
         match s.trim().to_ascii_lowercase().as_str() {
             "" | "subscribed" => Some(Status::Subscribed),
             "unsubscribed" => Some(Status::Unsubscribed),
@@ -72,7 +72,7 @@ impl Status {
         }
     }
 
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Status::Subscribed => "subscribed",
             Status::Unsubscribed => "unsubscribed",
@@ -91,7 +91,7 @@ impl std::fmt::Display for Status {
 
 /// One row that receives mail.
 #[derive(Debug, Clone)]
-pub struct Subscriber {
+pub(crate) struct Subscriber {
     /// 1-based line of the row in the file.
     pub line: u64,
     pub email: Address,
@@ -102,19 +102,19 @@ pub struct Subscriber {
 
 impl Subscriber {
     /// The lower-cased address: how recipients are compared and journaled.
-    pub fn key(&self) -> String {
+    pub(crate) fn key(&self) -> String {
         normalize(self.email.as_ref())
     }
 
     /// The value of column `name`, if the list has one.
-    pub fn column(&self, name: &str) -> Option<&str> {
+    pub(crate) fn column(&self, name: &str) -> Option<&str> {
         let i = self.columns.iter().position(|c| c == name)?;
         self.record.get(i).map(str::trim)
     }
 
     /// A reader who is not a row of the file (a sign-up), with `values` for
     /// the merge tags beside `email` and `name`.
-    pub fn with_values(email: Address, name: &str, values: &[(&str, &str)]) -> Subscriber {
+    pub(crate) fn with_values(email: Address, name: &str, values: &[(&str, &str)]) -> Subscriber {
         let mut columns = vec!["email".to_string(), "name".to_string()];
         let mut record = csv::StringRecord::new();
         record.push_field(email.as_ref());
@@ -133,7 +133,7 @@ impl Subscriber {
     }
 
     /// A subscriber made up for `send --test` when there is no list.
-    pub fn stand_in(email: Address) -> Subscriber {
+    pub(crate) fn stand_in(email: Address) -> Subscriber {
         Subscriber {
             line: 0,
             email,
@@ -146,7 +146,7 @@ impl Subscriber {
 
 /// What one row of the list turned out to be.
 #[derive(Debug, Clone)]
-pub enum Row {
+pub(crate) enum Row {
     Subscriber(Subscriber),
     /// Unsubscribed, bounced or complained: receives nothing.
     Inactive {
@@ -169,7 +169,10 @@ pub enum Row {
 
 /// The position of the column `name` (any case, spaces and a byte-order
 /// mark around it ignored) among `headers`.
-pub fn column_index<'a>(headers: impl IntoIterator<Item = &'a str>, name: &str) -> Option<usize> {
+pub(crate) fn column_index<'a>(
+    headers: impl IntoIterator<Item = &'a str>,
+    name: &str,
+) -> Option<usize> {
     headers.into_iter().position(|h| {
         h.trim_start_matches('\u{feff}')
             .trim()
@@ -178,7 +181,7 @@ pub fn column_index<'a>(headers: impl IntoIterator<Item = &'a str>, name: &str) 
 }
 
 /// Reads the list row by row.
-pub struct Reader {
+pub(crate) struct Reader {
     csv: csv::Reader<Box<dyn Read + Send>>,
     columns: Arc<Vec<String>>,
     email: usize,
@@ -197,7 +200,7 @@ pub struct Reader {
 
 /// Why an address that parses cannot be sent to, if it cannot: missive
 /// sends to plain `local@domain` mailboxes only.
-pub fn unsendable(address: &Address) -> Option<&'static str> {
+pub(crate) fn unsendable(address: &Address) -> Option<&'static str> {
     if address.user().starts_with('"') {
         Some("has a quoted local part, which missive does not send to")
     } else if address.domain().starts_with('[') {
@@ -209,7 +212,7 @@ pub fn unsendable(address: &Address) -> Option<&'static str> {
 
 impl Reader {
     /// Opens the list and reads its header row.
-    pub fn open(path: &Path) -> Result<Reader, ListError> {
+    pub(crate) fn open(path: &Path) -> Result<Reader, ListError> {
         let file = File::open(path).map_err(|error| ListError::Unreadable {
             path: path.to_path_buf(),
             error,
@@ -218,7 +221,10 @@ impl Reader {
     }
 
     /// Reads a list from any reader; `path` labels errors.
-    pub fn from_reader(path: &Path, input: Box<dyn Read + Send>) -> Result<Reader, ListError> {
+    pub(crate) fn from_reader(
+        path: &Path,
+        input: Box<dyn Read + Send>,
+    ) -> Result<Reader, ListError> {
         let path = path.to_path_buf();
         let mut csv = csv::ReaderBuilder::new()
             .has_headers(true)
@@ -266,7 +272,7 @@ impl Reader {
     /// those it joined to the list as subscribed, whatever the file says;
     /// after the file's last row come the joined readers it does not hold.
     #[must_use]
-    pub fn suppress(mut self, suppressed: super::address::Suppressed) -> Reader {
+    pub(crate) fn suppress(mut self, suppressed: super::address::Suppressed) -> Reader {
         self.suppressed = Some(suppressed);
         self
     }
@@ -274,13 +280,13 @@ impl Reader {
     /// Makes room for `addresses` addresses at once, so the set of those seen
     /// never has to grow (and briefly double) while sending.
     #[must_use]
-    pub fn expect(mut self, addresses: usize) -> Reader {
+    pub(crate) fn expect(mut self, addresses: usize) -> Reader {
         self.seen.reserve(addresses);
         self
     }
 
     /// The column names of the header row.
-    pub fn columns(&self) -> Arc<Vec<String>> {
+    pub(crate) fn columns(&self) -> Arc<Vec<String>> {
         Arc::clone(&self.columns)
     }
 
@@ -454,7 +460,7 @@ impl Reader {
 /// The subscribed reader with address `email` (compared case-insensitively),
 /// or the first subscribed reader when `email` is `None`. Reads the list
 /// only as far as it must; `None` when there is no such reader or no list.
-pub fn find(list: &Path, email: Option<&str>) -> Option<Subscriber> {
+pub(crate) fn find(list: &Path, email: Option<&str>) -> Option<Subscriber> {
     let wanted = email.map(normalize);
     Reader::open(list).ok()?.find_map(|row| match row {
         Row::Subscriber(s) if wanted.as_ref().is_none_or(|w| s.key() == *w) => Some(s),
@@ -464,7 +470,7 @@ pub fn find(list: &Path, email: Option<&str>) -> Option<Subscriber> {
 
 /// A repeated address.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Duplicate {
+pub(crate) struct Duplicate {
     pub line: u64,
     /// Where the address first appeared (0 until looked up).
     pub first_line: u64,
@@ -474,14 +480,14 @@ pub struct Duplicate {
 
 /// A row that cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct InvalidRow {
+pub(crate) struct InvalidRow {
     pub line: u64,
     pub reason: String,
 }
 
 /// Counts of a whole list, read once before anything is sent.
 #[derive(Debug, Clone, Default)]
-pub struct Tally {
+pub(crate) struct Tally {
     pub subscribed: u64,
     pub inactive: std::collections::BTreeMap<Status, u64>,
     pub duplicates: Vec<Duplicate>,
@@ -490,7 +496,7 @@ pub struct Tally {
 
 impl Tally {
     /// Counts one row.
-    pub fn add(&mut self, row: Row) {
+    pub(crate) fn add(&mut self, row: Row) {
         match row {
             Row::Subscriber(_) => self.subscribed += 1,
             Row::Inactive { status, .. } => {
@@ -506,14 +512,14 @@ impl Tally {
     }
 
     /// The rows of the list that hold an address, subscribed or not.
-    pub fn addresses(&self) -> u64 {
+    pub(crate) fn addresses(&self) -> u64 {
         self.subscribed + self.inactive.values().sum::<u64>()
     }
 
     /// Fills in the line each duplicate first appeared on. The stream only
     /// keeps hashes, so this reads the list again — only when there are
     /// duplicates, and remembering only theirs.
-    pub fn find_first_lines(&mut self, path: &Path) -> Result<(), ListError> {
+    pub(crate) fn find_first_lines(&mut self, path: &Path) -> Result<(), ListError> {
         if self.duplicates.is_empty() {
             return Ok(());
         }

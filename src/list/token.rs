@@ -8,8 +8,7 @@
 
 use aes_siv::KeyInit as _;
 use aes_siv::siv::Aes128Siv;
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use data_encoding::BASE64URL_NOPAD as URL_SAFE_NO_PAD;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
@@ -198,7 +197,7 @@ impl Secret {
 
     /// The token for `email` (case-insensitive), as 64 hex digits.
     pub fn token(&self, email: &str) -> String {
-        hex::encode(self.mac(email).finalize().into_bytes())
+        data_encoding::HEXLOWER.encode(&self.mac(email).finalize().into_bytes())
     }
 
     fn sealer(&self) -> Aes128Siv {
@@ -217,7 +216,7 @@ impl Secret {
                 address.as_bytes(),
             )
             .expect("AES-SIV seals any message that fits in memory");
-        format!("{SEALED_VERSION}{}", URL_SAFE_NO_PAD.encode(sealed))
+        format!("{SEALED_VERSION}{}", URL_SAFE_NO_PAD.encode(&sealed))
     }
 
     /// The address a sealed token carries, if this secret sealed it for
@@ -228,7 +227,7 @@ impl Secret {
             Some(body) => (body, true),
             None => (token.strip_prefix(UNBOUND_SEALED_VERSION)?, false),
         };
-        let sealed = URL_SAFE_NO_PAD.decode(body).ok()?;
+        let sealed = URL_SAFE_NO_PAD.decode(body.as_bytes()).ok()?;
         let opened = if bound {
             self.sealer()
                 .decrypt([b"unsubscribe".as_slice(), self.list.as_slice()], &sealed)
@@ -248,13 +247,13 @@ impl Secret {
             .sealer()
             .encrypt([b"confirm".as_slice(), self.list.as_slice()], &json)
             .expect("AES-SIV seals any message that fits in memory");
-        format!("{CONFIRM_VERSION}{}", URL_SAFE_NO_PAD.encode(sealed))
+        format!("{CONFIRM_VERSION}{}", URL_SAFE_NO_PAD.encode(&sealed))
     }
 
     /// The sign-up a confirmation token carries, if this secret sealed it.
     pub fn open_signup(&self, token: &str) -> Option<SignupClaim> {
         let body = token.trim().strip_prefix(CONFIRM_VERSION)?;
-        let sealed = URL_SAFE_NO_PAD.decode(body).ok()?;
+        let sealed = URL_SAFE_NO_PAD.decode(body.as_bytes()).ok()?;
         let json = self
             .sealer()
             .decrypt([b"confirm".as_slice(), self.list.as_slice()], &sealed)
@@ -319,7 +318,7 @@ impl Secret {
 
     /// Whether `token` is the one for `email`, compared in constant time.
     pub fn verify(&self, email: &str, token: &str) -> bool {
-        match hex::decode(token.trim()) {
+        match data_encoding::HEXLOWER_PERMISSIVE.decode(token.trim().as_bytes()) {
             Ok(bytes) => self.mac(email).verify_slice(&bytes).is_ok(),
             Err(_) => false,
         }
@@ -479,7 +478,7 @@ mod tests {
                 .sealer()
                 .encrypt([b"unsubscribe".as_slice()], b"bob@example.org")
                 .unwrap();
-            format!("s{}", URL_SAFE_NO_PAD.encode(sealed))
+            format!("s{}", URL_SAFE_NO_PAD.encode(&sealed))
         };
         assert_eq!(ours.open(&unbound).as_deref(), Some("bob@example.org"));
     }

@@ -19,7 +19,7 @@ use time::OffsetDateTime;
 /// outcome.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(from = "Line", into = "Line")]
-pub enum Entry {
+pub(crate) enum Entry {
     /// A dispatch started (or resumed) sending this render of the issue.
     Begin {
         fingerprint: String,
@@ -30,7 +30,7 @@ pub enum Entry {
 
 /// What the server said to one recipient's message.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Outcome {
+pub(crate) struct Outcome {
     pub state: State,
     pub email: String,
     pub at: OffsetDateTime,
@@ -42,7 +42,7 @@ pub struct Outcome {
 
 impl Outcome {
     /// `state` for `email` now, with the server's `reply`.
-    pub fn new(state: State, email: String, reply: String) -> Outcome {
+    pub(crate) fn new(state: State, email: String, reply: String) -> Outcome {
         Outcome {
             state,
             email,
@@ -54,7 +54,7 @@ impl Outcome {
 
     /// The same outcome, noting the relay it came from.
     #[must_use]
-    pub fn via(mut self, name: &str) -> Outcome {
+    pub(crate) fn via(mut self, name: &str) -> Outcome {
         self.relay = Some(name.to_string());
         self
     }
@@ -134,7 +134,7 @@ impl From<Entry> for Line {
 
 /// Where a recipient stands according to the journal.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum State {
+pub(crate) enum State {
     Sent,
     Failed,
     Deferred,
@@ -143,7 +143,7 @@ pub enum State {
 }
 
 impl State {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             State::Sent => "sent",
             State::Failed => "failed",
@@ -156,7 +156,7 @@ impl State {
 /// What the journal says so far. Recipients who have the issue take a
 /// 64-bit hash each; only those who do not carry their address and reply.
 #[derive(Debug, Default)]
-pub struct History {
+pub(crate) struct History {
     /// The fingerprint of the render the last dispatch sent.
     pub fingerprint: Option<String>,
     /// Hashes of the recipients who have the issue.
@@ -169,7 +169,7 @@ pub struct History {
 
 /// A recipient who does not have the issue (yet), and why.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Problem {
+pub(crate) struct Problem {
     /// The lower-cased address.
     pub email: String,
     pub state: State,
@@ -178,7 +178,7 @@ pub struct Problem {
 }
 
 impl History {
-    pub fn state(&self, email: &str) -> Option<State> {
+    pub(crate) fn state(&self, email: &str) -> Option<State> {
         let hash = address_hash(&normalize(email));
         if self.sent.contains(&hash) {
             Some(State::Sent)
@@ -187,7 +187,7 @@ impl History {
         }
     }
 
-    pub fn count(&self, state: State) -> usize {
+    pub(crate) fn count(&self, state: State) -> usize {
         match state {
             State::Sent => self.sent.len(),
             _ => self.problems.values().filter(|p| p.state == state).count(),
@@ -196,12 +196,12 @@ impl History {
 
     /// How many recipients each relay delivered to, by name (those sent
     /// before relays were journaled are not counted).
-    pub fn sent_by_relay(&self) -> &std::collections::BTreeMap<String, usize> {
+    pub(crate) fn sent_by_relay(&self) -> &std::collections::BTreeMap<String, usize> {
         &self.by_relay
     }
 
     /// Every recipient not (yet) sent, sorted by address.
-    pub fn problems(&self) -> Vec<Problem> {
+    pub(crate) fn problems(&self) -> Vec<Problem> {
         let mut out: Vec<Problem> = self.problems.values().cloned().collect();
         out.sort();
         out
@@ -248,13 +248,13 @@ impl History {
 }
 
 /// The journal file of one issue.
-pub fn path_for(state_dir: &Path, stem: &str) -> PathBuf {
+pub(crate) fn path_for(state_dir: &Path, stem: &str) -> PathBuf {
     state_dir.join(format!("{stem}.journal"))
 }
 
 /// Reads a journal; a missing file is an empty history. A last line cut short
 /// by a crash is ignored; any other unreadable line is an error.
-pub fn read(path: &Path) -> Result<History> {
+pub(crate) fn read(path: &Path) -> Result<History> {
     let mut history = History::default();
     let file = match File::open(path) {
         Ok(f) => f,
@@ -275,7 +275,7 @@ pub fn read(path: &Path) -> Result<History> {
 
 /// Every address the journal names (sent to, refused, deferred), by its
 /// hash: how a bounce tag, which carries only the hash, finds its address.
-pub fn recipients(path: &Path) -> Result<HashMap<u64, String>> {
+pub(crate) fn recipients(path: &Path) -> Result<HashMap<u64, String>> {
     let mut out = HashMap::new();
     let file = match File::open(path) {
         Ok(f) => f,
@@ -310,7 +310,7 @@ fn began_at(path: &Path) -> Result<Option<OffsetDateTime>> {
 }
 
 /// The issue stems of every journal in `state_dir`.
-pub fn stems(state_dir: &Path) -> Vec<String> {
+pub(crate) fn stems(state_dir: &Path) -> Vec<String> {
     std::fs::read_dir(state_dir)
         .into_iter()
         .flatten()
@@ -326,7 +326,7 @@ pub fn stems(state_dir: &Path) -> Vec<String> {
 
 /// The issues whose sending began, in the order it did (by each journal's
 /// first entry), as stems.
-pub fn sent_in_order(state_dir: &Path) -> Result<Vec<String>> {
+pub(crate) fn sent_in_order(state_dir: &Path) -> Result<Vec<String>> {
     let mut began = Vec::new();
     for stem in stems(state_dir) {
         if let Some(at) = began_at(&path_for(state_dir, &stem))? {
@@ -338,7 +338,7 @@ pub fn sent_in_order(state_dir: &Path) -> Result<Vec<String>> {
 }
 
 /// An open journal that outcomes are appended to.
-pub struct Journal {
+pub(crate) struct Journal {
     file: Mutex<crate::fsutil::AppendLog>,
     unsynced: AtomicUsize,
 }
@@ -348,7 +348,7 @@ impl Journal {
     /// left without its newline by a crash is kept, newline added, when it
     /// is a whole entry (the server did accept that message: dropping it
     /// would send that reader a second copy), and cut off otherwise.
-    pub fn open(path: &Path) -> Result<Journal> {
+    pub(crate) fn open(path: &Path) -> Result<Journal> {
         let (file, _) = crate::fsutil::AppendLog::open(path, b"", |line| {
             serde_json::from_slice::<Entry>(line).is_ok()
         })?;
@@ -360,7 +360,7 @@ impl Journal {
 
     /// Appends one entry with a single write, so that it reaches the file
     /// (the OS) at once and survives the process being killed.
-    pub fn record(&self, entry: &Entry) -> Result<()> {
+    pub(crate) fn record(&self, entry: &Entry) -> Result<()> {
         let mut line = serde_json::to_vec(entry).expect("entries serialize");
         line.push(b'\n');
         self.file.lock().expect("journal lock").append(&line)?;
@@ -369,12 +369,12 @@ impl Journal {
     }
 
     /// Entries written since the last [`sync`](Self::sync).
-    pub fn unsynced(&self) -> usize {
+    pub(crate) fn unsynced(&self) -> usize {
         self.unsynced.load(Ordering::Relaxed)
     }
 
     /// Makes everything written so far durable (fsync).
-    pub fn sync(&self) -> Result<()> {
+    pub(crate) fn sync(&self) -> Result<()> {
         self.file.lock().expect("journal lock").sync()?;
         self.unsynced.store(0, Ordering::Relaxed);
         Ok(())

@@ -35,7 +35,7 @@ const GIVE_UP: Duration = Duration::from_hours(24);
 
 /// A message to send, and the journal its outcome goes to: an issue's
 /// stem, or [`SIGNUP_JOURNAL`].
-pub struct Outgoing {
+pub(crate) struct Outgoing {
     pub message: Message,
     /// The lower-cased recipient, for the journal and reports.
     pub email: String,
@@ -43,11 +43,11 @@ pub struct Outgoing {
 }
 
 /// The journal of confirmation emails (`.missive/signup.journal`).
-pub const SIGNUP_JOURNAL: &str = "signup";
+pub(crate) const SIGNUP_JOURNAL: &str = "signup";
 
 /// The queue's sending end.
 #[derive(Clone)]
-pub struct Mailer {
+pub(crate) struct Mailer {
     inner: Arc<Inner>,
 }
 
@@ -79,7 +79,7 @@ impl Mailer {
     /// link to `relay` each, and queues what an earlier run left in the
     /// spool of `state_dir`; `on_problem` hears of each message that could
     /// not be sent (its address masked).
-    pub fn start(
+    pub(crate) fn start(
         relay: &Relay,
         state_dir: &Path,
         workers: usize,
@@ -124,7 +124,7 @@ impl Mailer {
 
     /// Writes the message to the spool (synced: blocking I/O, so call it
     /// off the async threads) and queues it.
-    pub fn send(&self, out: &Outgoing) -> Result<()> {
+    pub(crate) fn send(&self, out: &Outgoing) -> Result<()> {
         let spooled = spool::put(&self.inner.spool, &out.message, &out.email, &out.journal)?;
         // The workers are gone only when the server stops; the message
         // waits in the spool for its next start.
@@ -134,7 +134,7 @@ impl Mailer {
 
     /// Stops taking messages, sends what is ready within `within`, and
     /// leaves the rest in the spool for the next start.
-    pub async fn drain(&self, within: Duration) {
+    pub(crate) async fn drain(&self, within: Duration) {
         let _ = self.inner.closing.send(true);
         let handles: Vec<_> = std::mem::take(&mut *self.inner.workers.lock().expect("workers"));
         let all = join_all(handles);

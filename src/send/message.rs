@@ -8,7 +8,6 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 use anyhow::{Context, Result, anyhow, bail};
-use base64::Engine;
 use lettre::Message;
 use lettre::message::dkim::{
     DkimCanonicalization, DkimCanonicalizationType, DkimConfig, DkimSigningAlgorithm,
@@ -27,10 +26,10 @@ use crate::project::config::{Config, Dkim, Unsubscribe};
 use crate::project::values::UnsubscribeUrl;
 
 /// Merge tags every reader has values for.
-pub const BUILT_IN_TAGS: &[&str] = &["name", "email", UNSUBSCRIBE_URL];
+pub(crate) const BUILT_IN_TAGS: &[&str] = &["name", "email", UNSUBSCRIBE_URL];
 
 /// Everything shared by all the messages of one issue.
-pub struct Letterhead {
+pub(crate) struct Letterhead {
     from: Mailbox,
     reply_to: Option<Mailbox>,
     /// The Subject, with any merge tags still in it.
@@ -60,7 +59,7 @@ struct ReturnPath {
 
 /// A message for one reader could not be made.
 #[derive(Debug, thiserror::Error)]
-pub enum MessageError {
+pub(crate) enum MessageError {
     #[error("the name of {email} contains a line break")]
     NameLineBreak { email: String },
     #[error("cannot make the bounce address for {email}: {source}")]
@@ -78,7 +77,7 @@ pub enum MessageError {
 impl Letterhead {
     /// Checks the config for sending and prepares the shared parts.
     /// `secret` is needed when the unsubscribe URL has a `{token}`.
-    pub fn new(
+    pub(crate) fn new(
         config: &Config,
         root: &Path,
         issue: &str,
@@ -147,13 +146,13 @@ impl Letterhead {
     }
 
     /// Whether readers have a way to unsubscribe; a dispatch to a list needs one.
-    pub fn has_unsubscribe(&self) -> bool {
+    pub(crate) fn has_unsubscribe(&self) -> bool {
         self.unsubscribe.url.is_some() || self.unsubscribe.mailto.is_some()
     }
 
     /// Merge tags the issue uses that neither missive nor the list's
     /// `columns` provide.
-    pub fn unknown_tags(&self, columns: &[String]) -> BTreeSet<String> {
+    pub(crate) fn unknown_tags(&self, columns: &[String]) -> BTreeSet<String> {
         self.html
             .keys()
             .into_iter()
@@ -165,7 +164,7 @@ impl Letterhead {
     }
 
     /// The message for one reader.
-    pub fn message(&self, reader: &Subscriber) -> Result<Message, MessageError> {
+    pub(crate) fn message(&self, reader: &Subscriber) -> Result<Message, MessageError> {
         self.build(reader, None)
     }
 
@@ -173,7 +172,11 @@ impl Letterhead {
     /// it, but sent to `to` with `[TEST] ` before the subject. Its
     /// unsubscribe links (header and footer) are those of `to`, never the
     /// reader's: pressing Unsubscribe in a test cannot unsubscribe a reader.
-    pub fn test_message(&self, reader: &Subscriber, to: &Mailbox) -> Result<Message, MessageError> {
+    pub(crate) fn test_message(
+        &self,
+        reader: &Subscriber,
+        to: &Mailbox,
+    ) -> Result<Message, MessageError> {
         self.build(reader, Some(to))
     }
 
@@ -266,14 +269,14 @@ impl Letterhead {
             builder = builder.reply_to(reply_to.clone());
         }
         if let Some(list_id) = &self.list_id {
-            builder = builder.header(Raw::<ListId>::new(list_id.clone()));
+            builder = builder.raw_header(raw("List-Id", list_id.clone()));
         }
         // Bulk mail: out-of-office and other automatic replies stay away.
         builder = builder
-            .header(Raw::<Precedence>::new("bulk".into()))
-            .header(Raw::<AutoResponseSuppress>::new("OOF, AutoReply".into()));
+            .raw_header(raw("Precedence", "bulk".into()))
+            .raw_header(raw("X-Auto-Response-Suppress", "OOF, AutoReply".into()));
         if let Some(id) = &self.feedback_id {
-            builder = builder.header(Raw::<FeedbackId>::new(id.clone()));
+            builder = builder.raw_header(raw("Feedback-ID", id.clone()));
         }
         let targets: Vec<String> = [url_link, mailto_link]
             .into_iter()
@@ -281,7 +284,7 @@ impl Letterhead {
             .map(|l| format!("<{l}>"))
             .collect();
         if !targets.is_empty() {
-            builder = builder.header(Raw::<ListUnsubscribe>::new(targets.join(", ")));
+            builder = builder.raw_header(raw("List-Unsubscribe", targets.join(", ")));
         }
         if self
             .unsubscribe
@@ -289,7 +292,8 @@ impl Letterhead {
             .as_ref()
             .is_some_and(UnsubscribeUrl::one_click)
         {
-            builder = builder.header(Raw::<ListUnsubscribePost>::new(
+            builder = builder.raw_header(raw(
+                "List-Unsubscribe-Post",
                 "List-Unsubscribe=One-Click".into(),
             ));
         }
@@ -321,14 +325,14 @@ impl Letterhead {
 
 /// One reader's unsubscribe links: their own URL (with its token) and the mailto.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct UnsubscribeLinks {
+pub(crate) struct UnsubscribeLinks {
     pub url: Option<String>,
     pub mailto: Option<String>,
 }
 
 impl UnsubscribeLinks {
     /// The links for `email`; without a secret, `{token}` is left empty.
-    pub fn new(
+    pub(crate) fn new(
         unsubscribe: &Unsubscribe,
         secret: Option<&Secret>,
         email: &str,
@@ -351,14 +355,14 @@ impl UnsubscribeLinks {
     }
 
     /// The link `{{ unsubscribe_url }}` stands for: the URL, else the mailto.
-    pub fn primary(&self) -> Option<&str> {
+    pub(crate) fn primary(&self) -> Option<&str> {
         self.url.as_deref().or(self.mailto.as_deref())
     }
 }
 
 /// The merge tag values of one reader: `name`, `email`,
 /// `unsubscribe_url` and the list's columns.
-pub fn reader_values<'a>(
+pub(crate) fn reader_values<'a>(
     reader: &'a Subscriber,
     email: &'a str,
     unsubscribe: Option<&'a str>,
@@ -418,7 +422,7 @@ fn signing_key(pem: &str) -> Result<DkimSigningKey> {
             .map_err(|e| anyhow!("not a usable RSA key: {e}"));
     }
     if let Ok(key) = ed25519_dalek::SigningKey::from_pkcs8_pem(pem) {
-        let raw = base64::engine::general_purpose::STANDARD.encode(key.to_bytes());
+        let raw = data_encoding::BASE64.encode(&key.to_bytes());
         return DkimSigningKey::new(&raw, DkimSigningAlgorithm::Ed25519)
             .map_err(|e| anyhow!("not a usable Ed25519 key: {e}"));
     }
@@ -514,73 +518,8 @@ fn pre_encoded(
 }
 
 /// A header whose value is written as given (it is ASCII and one line).
-#[derive(Clone)]
-struct Raw<N> {
-    value: String,
-    name: std::marker::PhantomData<N>,
-}
-
-impl<N> Raw<N> {
-    fn new(value: String) -> Self {
-        Raw {
-            value,
-            name: std::marker::PhantomData,
-        }
-    }
-}
-
-trait Named: Clone {
-    const NAME: &'static str;
-}
-
-#[derive(Clone)]
-struct ListId;
-impl Named for ListId {
-    const NAME: &'static str = "List-Id";
-}
-
-#[derive(Clone)]
-struct ListUnsubscribe;
-impl Named for ListUnsubscribe {
-    const NAME: &'static str = "List-Unsubscribe";
-}
-
-#[derive(Clone)]
-struct Precedence;
-impl Named for Precedence {
-    const NAME: &'static str = "Precedence";
-}
-
-#[derive(Clone)]
-struct AutoResponseSuppress;
-impl Named for AutoResponseSuppress {
-    const NAME: &'static str = "X-Auto-Response-Suppress";
-}
-
-#[derive(Clone)]
-struct FeedbackId;
-impl Named for FeedbackId {
-    const NAME: &'static str = "Feedback-ID";
-}
-
-#[derive(Clone)]
-struct ListUnsubscribePost;
-impl Named for ListUnsubscribePost {
-    const NAME: &'static str = "List-Unsubscribe-Post";
-}
-
-impl<N: Named> Header for Raw<N> {
-    fn name() -> HeaderName {
-        HeaderName::new_from_ascii_str(N::NAME)
-    }
-
-    fn parse(s: &str) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
-        Ok(Raw::new(s.to_string()))
-    }
-
-    fn display(&self) -> HeaderValue {
-        HeaderValue::new(Self::name(), self.value.clone())
-    }
+fn raw(name: &'static str, value: String) -> HeaderValue {
+    HeaderValue::new(HeaderName::new_from_ascii_str(name), value)
 }
 
 #[cfg(test)]

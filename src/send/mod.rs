@@ -4,13 +4,14 @@
 //! and [`status`] (what the journal says). Nothing here prints: the command
 //! shows the plan, asks, and reports the outcome.
 
-pub mod engine;
-pub mod journal;
-pub mod mailer;
-pub mod message;
-pub mod quota;
-pub mod spool;
-pub mod transport;
+pub(crate) mod engine;
+pub(crate) mod invite;
+pub(crate) mod journal;
+pub(crate) mod mailer;
+pub(crate) mod message;
+pub(crate) mod quota;
+pub(crate) mod spool;
+pub(crate) mod transport;
 
 use std::fs::File;
 use std::future::Future;
@@ -21,8 +22,8 @@ use anyhow::{Context, Result, anyhow, bail};
 use lettre::message::Mailbox;
 use sha2::{Digest, Sha256};
 
-pub use engine::{Progress, RelayProgress, Report, Reporter, Stop};
-pub use transport::{Relays, Transport};
+pub(crate) use engine::{Progress, RelayProgress, Report, Reporter, Stop};
+pub(crate) use transport::{Relays, Transport};
 
 use crate::compose::Composed;
 use crate::list::events::{Log, Migrated, Suppressed};
@@ -32,14 +33,14 @@ use journal::{Entry, History, Journal, State};
 use message::Letterhead;
 
 /// Identifies a render of an issue: a resume must send the same one.
-pub fn fingerprint(composed: &Composed) -> String {
+pub(crate) fn fingerprint(composed: &Composed) -> String {
     let mut h = Sha256::new();
     h.update(composed.issue.issue.subject.as_str());
     h.update([0]);
     h.update(&composed.rendered.html);
     h.update([0]);
     h.update(&composed.rendered.text);
-    hex::encode(h.finalize())
+    data_encoding::HEXLOWER.encode(&h.finalize())
 }
 
 fn journal_path(composed: &Composed) -> PathBuf {
@@ -61,7 +62,7 @@ fn letterhead(composed: &Composed) -> Result<Letterhead> {
 
 /// A test message that went out.
 #[derive(Debug, Clone)]
-pub struct TestSent {
+pub(crate) struct TestSent {
     pub subject: String,
     pub to: Mailbox,
     /// Whose copy it is.
@@ -83,7 +84,7 @@ impl std::fmt::Display for TestSent {
 
 /// `missive send ISSUE --test [--to ADDR]`: one message, personalized as for
 /// the first subscriber, to the author. No journal.
-pub async fn test_message(
+pub(crate) async fn test_message(
     composed: &Composed,
     to: Option<Mailbox>,
     list: Option<&Path>,
@@ -123,7 +124,7 @@ pub async fn test_message(
 
 /// How a dispatch was asked to run.
 #[derive(Debug, Clone, Default)]
-pub struct Options {
+pub(crate) struct Options {
     /// Overrides `sending.subscribers`.
     pub list: Option<PathBuf>,
     /// Build and check every message; send nothing.
@@ -138,7 +139,7 @@ pub struct Options {
 
 /// What a dispatch would do, worked out before anything is sent. Holds the
 /// lock that keeps a second send of the issue from running meanwhile.
-pub struct Plan {
+pub(crate) struct Plan {
     /// The subscriber list read.
     pub list: PathBuf,
     /// The issue's journal.
@@ -177,13 +178,13 @@ pub struct Plan {
 
 impl Plan {
     /// Recipients skipped because of their status, suppressions included.
-    pub fn skipped(&self) -> u64 {
+    pub(crate) fn skipped(&self) -> u64 {
         self.tally.inactive.values().sum()
     }
 
     /// How many of this run's recipients the relays' daily limits let go
     /// now (all of them when a relay has no limit).
-    pub fn can_go_now(&self) -> u64 {
+    pub(crate) fn can_go_now(&self) -> u64 {
         let room = self
             .quotas
             .iter()
@@ -193,7 +194,7 @@ impl Plan {
 
     /// When a relay with a limit can take more, and which: the earliest of
     /// them (`None` when no relay has a limit).
-    pub fn quota_frees(&self) -> Option<QuotaFrees> {
+    pub(crate) fn quota_frees(&self) -> Option<QuotaFrees> {
         earliest_free(&self.quotas)
     }
 }
@@ -213,7 +214,7 @@ fn earliest_free(quotas: &[RelayQuota]) -> Option<QuotaFrees> {
 
 /// A relay's daily limit against what it sent in the last 24 hours.
 #[derive(Debug, Clone)]
-pub struct RelayQuota {
+pub(crate) struct RelayQuota {
     pub name: String,
     pub daily_limit: Option<u64>,
     /// Messages it may take now (`None`: no limit).
@@ -224,7 +225,7 @@ pub struct RelayQuota {
 
 /// When the relays' quotas let a send go on.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct QuotaFrees {
+pub(crate) struct QuotaFrees {
     pub at: time::OffsetDateTime,
     /// The relay that frees first.
     pub relay: String,
@@ -265,7 +266,7 @@ fn quotas(state_dir: &Path, relays: &Relays, want: u64) -> Result<Vec<RelayQuota
 /// Reads the list once and works out what a dispatch would do; refuses
 /// what must not be sent (errors in the issue, no unsubscribe method, merge
 /// tags the list cannot fill, a changed issue being resumed).
-pub fn plan(composed: &Composed, options: &Options) -> Result<Plan> {
+pub(crate) fn plan(composed: &Composed, options: &Options) -> Result<Plan> {
     let journal_path = journal_path(composed);
     crate::fsutil::create_private_dir(&composed.project.state_dir())?;
     let Some(lock) = crate::fsutil::try_lock(&journal_path.with_extension("lock"))? else {
@@ -279,7 +280,7 @@ pub fn plan(composed: &Composed, options: &Options) -> Result<Plan> {
 
 /// Works the plan out again (after a wait for the quotas), from the
 /// journal as it is now, keeping the lock.
-pub fn replan(composed: &Composed, options: &Options, plan: Plan) -> Result<Plan> {
+pub(crate) fn replan(composed: &Composed, options: &Options, plan: Plan) -> Result<Plan> {
     plan_holding(composed, options, plan.lock, plan.quota_lock)
 }
 
@@ -444,7 +445,7 @@ fn is_due(history: &History, subscriber: &Subscriber, retry_failed: bool) -> boo
 /// Where the whole list stands after a run: the plan (from the journal as
 /// it was) plus what the run did.
 #[derive(Debug)]
-pub struct Outcome {
+pub(crate) struct Outcome {
     pub report: Report,
     pub sent: u64,
     pub failed: u64,
@@ -475,7 +476,7 @@ impl Outcome {
     }
 
     /// Whether every recipient on the list has the issue.
-    pub fn complete(&self) -> bool {
+    pub(crate) fn complete(&self) -> bool {
         self.failed == 0 && self.deferred == 0 && self.unknown == 0 && self.pending == 0
     }
 }
@@ -483,7 +484,7 @@ impl Outcome {
 /// Runs a plan: a dry run builds every message and sends nothing;
 /// otherwise the messages go out and every outcome is journaled. Stops
 /// early when `interrupt` resolves.
-pub async fn execute(
+pub(crate) async fn execute(
     composed: &Composed,
     plan: &Plan,
     reporter: Arc<dyn Reporter>,
@@ -599,7 +600,7 @@ pub async fn execute(
 
 /// What `missive status` shows: the journal, against the list.
 #[derive(Debug)]
-pub struct Status {
+pub(crate) struct Status {
     pub journal: PathBuf,
     pub sent: usize,
     /// How many each relay delivered, by name.
@@ -620,7 +621,7 @@ pub struct Status {
 /// The bounces and complaints the list-event log records for one issue,
 /// each address counted once.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct Feedback {
+pub(crate) struct Feedback {
     pub hard: usize,
     pub soft: usize,
     pub complaints: usize,
@@ -635,12 +636,12 @@ pub struct Feedback {
 impl Feedback {
     /// Bounces (hard and soft) above this share of the messages attempted
     /// hurt the sender's standing with the large mailbox providers.
-    pub const BOUNCE_WARNING: f64 = 0.02;
+    pub(crate) const BOUNCE_WARNING: f64 = 0.02;
     /// Complaints above this share do (Gmail and Yahoo ask for under 0.3%).
-    pub const COMPLAINT_WARNING: f64 = 0.001;
+    pub(crate) const COMPLAINT_WARNING: f64 = 0.001;
 
     /// `n` as a share of the messages attempted.
-    pub fn rate(&self, n: usize) -> f64 {
+    pub(crate) fn rate(&self, n: usize) -> f64 {
         if self.attempted == 0 {
             0.0
         } else {
@@ -695,7 +696,7 @@ impl Feedback {
 }
 
 /// `missive status ISSUE`: what the journal says, against the list.
-pub fn status(composed: &Composed, list: Option<&Path>) -> Result<Status> {
+pub(crate) fn status(composed: &Composed, list: Option<&Path>) -> Result<Status> {
     let list = composed.project.list_path(list);
     let journal_path = journal_path(composed);
     let history = journal::read(&journal_path)?;

@@ -22,7 +22,7 @@ const DAY: i64 = 24 * 60 * 60;
 /// **For tests only**: shortens the quota window to this many seconds, so
 /// that a test can see a quota free up without waiting a day. Never set it
 /// for a real list: the relays' own limits count over 24 hours.
-pub const TEST_WINDOW_ENV: &str = "MISSIVE_TEST_QUOTA_WINDOW_SECS";
+pub(crate) const TEST_WINDOW_ENV: &str = "MISSIVE_TEST_QUOTA_WINDOW_SECS";
 
 /// The quota window in seconds: a day, unless a test shortened it. A
 /// release build ignores the test setting, and says so.
@@ -47,7 +47,7 @@ fn window() -> i64 {
 /// What each relay sent, in time slots of 1/1440 of the window (a minute
 /// for a day), and how far each journal has been read.
 #[derive(Debug, Default, Serialize, Deserialize)]
-pub struct Usage {
+pub(crate) struct Usage {
     /// The slot length, in seconds; a snapshot with another is rebuilt.
     slot: i64,
     /// Relay name → slot start (Unix seconds) → messages.
@@ -62,7 +62,7 @@ pub struct Usage {
 impl Usage {
     /// The snapshot in `state_dir`, brought up to date with the journals
     /// there, without slots older than the window.
-    pub fn load(state_dir: &Path) -> Result<Usage> {
+    pub(crate) fn load(state_dir: &Path) -> Result<Usage> {
         let window = window();
         let slot = (window / 1440).max(1);
         let path = path(state_dir);
@@ -98,7 +98,7 @@ impl Usage {
 
     /// Brings a usage already loaded up to date with what the journals in
     /// `state_dir` gained since (a long-running server's).
-    pub fn refresh(&mut self, state_dir: &Path) -> Result<()> {
+    pub(crate) fn refresh(&mut self, state_dir: &Path) -> Result<()> {
         let now = OffsetDateTime::now_utc().unix_timestamp();
         for stem in journal::stems(state_dir) {
             self.catch_up(&journal::path_for(state_dir, &stem), &stem, now)?;
@@ -186,13 +186,13 @@ impl Usage {
     }
 
     /// Messages `relay` took in the window.
-    pub fn used(&self, relay: &str) -> u64 {
+    pub(crate) fn used(&self, relay: &str) -> u64 {
         self.relays.get(relay).map_or(0, |s| s.values().sum())
     }
 
     /// When `relay`, allowed `limit` a window, can take `want` more (now,
     /// if it already can).
-    pub fn frees_at(&self, relay: &str, limit: u64, want: u64) -> OffsetDateTime {
+    pub(crate) fn frees_at(&self, relay: &str, limit: u64, want: u64) -> OffsetDateTime {
         let now = OffsetDateTime::now_utc();
         let Some(slots) = self.relays.get(relay) else {
             return now;
@@ -212,7 +212,7 @@ impl Usage {
     }
 
     /// Writes the snapshot (atomically).
-    pub fn save(&self, state_dir: &Path) -> Result<()> {
+    pub(crate) fn save(&self, state_dir: &Path) -> Result<()> {
         let json = serde_json::to_vec(self).expect("usage serializes");
         crate::fsutil::write_atomic(&path(state_dir), &json, Some(0o600))
     }
@@ -238,7 +238,7 @@ fn tail_digest(file: &mut std::fs::File, offset: u64) -> std::io::Result<String>
     file.seek(SeekFrom::Start(start))?;
     let mut bytes = Vec::with_capacity(TAIL as usize);
     file.take(offset - start).read_to_end(&mut bytes)?;
-    Ok(hex::encode(&sha2::Sha256::digest(&bytes)[..12]))
+    Ok(data_encoding::HEXLOWER.encode(&sha2::Sha256::digest(&bytes)[..12]))
 }
 
 /// The snapshot's file.

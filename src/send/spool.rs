@@ -14,13 +14,13 @@ use lettre::address::{Address, Envelope};
 use serde::{Deserialize, Serialize};
 
 /// The spool's folder in the project's state directory.
-pub fn dir(state_dir: &Path) -> PathBuf {
+pub(crate) fn dir(state_dir: &Path) -> PathBuf {
     state_dir.join("spool")
 }
 
 /// What a spooled message is for: its first line.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Meta {
+pub(crate) struct Meta {
     /// The lower-cased recipient, for the journal and reports.
     pub email: String,
     /// The journal (an issue's stem, or `signup` for confirmations) its
@@ -37,7 +37,7 @@ pub struct Meta {
 
 /// A message in the spool.
 #[derive(Debug, Clone)]
-pub struct Spooled {
+pub(crate) struct Spooled {
     pub path: PathBuf,
     pub meta: Meta,
     pub envelope: Envelope,
@@ -46,7 +46,7 @@ pub struct Spooled {
 
 /// Writes `message` into the spool at `dir`, durably, before anyone is
 /// told it is on its way.
-pub fn put(dir: &Path, message: &Message, email: &str, journal: &str) -> Result<Spooled> {
+pub(crate) fn put(dir: &Path, message: &Message, email: &str, journal: &str) -> Result<Spooled> {
     crate::fsutil::create_private_dir(dir)?;
     let envelope = message.envelope().clone();
     let meta = Meta {
@@ -76,7 +76,7 @@ pub fn put(dir: &Path, message: &Message, email: &str, journal: &str) -> Result<
 }
 
 /// Reads one spooled message back.
-pub fn read(path: &Path) -> Result<Spooled> {
+pub(crate) fn read(path: &Path) -> Result<Spooled> {
     let file = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
     let split = file
         .iter()
@@ -107,7 +107,7 @@ pub fn read(path: &Path) -> Result<Spooled> {
 /// The messages waiting in the spool at `dir`, oldest first (none if it
 /// does not exist). A file that cannot be read is left where it is and
 /// reported to `on_damaged`.
-pub fn waiting(dir: &Path, on_damaged: impl Fn(&anyhow::Error)) -> Vec<Spooled> {
+pub(crate) fn waiting(dir: &Path, on_damaged: impl Fn(&anyhow::Error)) -> Vec<Spooled> {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return Vec::new();
     };
@@ -124,7 +124,7 @@ pub fn waiting(dir: &Path, on_damaged: impl Fn(&anyhow::Error)) -> Vec<Spooled> 
 }
 
 /// Removes a message from the spool: it went, or will never go.
-pub fn remove(spooled: &Spooled) -> Result<()> {
+pub(crate) fn remove(spooled: &Spooled) -> Result<()> {
     match std::fs::remove_file(&spooled.path) {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),

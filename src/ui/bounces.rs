@@ -7,7 +7,7 @@ use super::{path, plural, printable};
 use crate::bounces::{Action, Outcome, Run};
 
 /// `missive bounces --json`: one JSON object per message, one per line.
-pub fn json_lines(run: &Run) -> serde_json::Result<String> {
+pub(crate) fn json_lines(run: &Run) -> serde_json::Result<String> {
     let mut out = String::new();
     for outcome in &run.outcomes {
         out.push_str(&serde_json::to_string(outcome)?);
@@ -17,7 +17,7 @@ pub fn json_lines(run: &Run) -> serde_json::Result<String> {
 }
 
 /// `missive bounces`.
-pub struct BouncesScreen<'a>(pub &'a Run);
+pub(crate) struct BouncesScreen<'a>(pub &'a Run);
 
 /// How many suppressed addresses and notes are listed (all are counted).
 const LISTED: usize = 50;

@@ -14,7 +14,7 @@ use crate::curate::linkcheck::Checked;
 /// The findings of an issue, one line each (for stderr): grouped by kind,
 /// or every finding on its own line with its field path (`--verbose`),
 /// errors first, then warnings, then notes.
-pub struct Findings<'a> {
+pub(crate) struct Findings<'a> {
     pub issue: &'a Path,
     pub warnings: &'a [Warning],
     pub each: bool,
@@ -43,7 +43,7 @@ impl Display for Findings<'_> {
 }
 
 /// "2 errors, 1 warning, 95 notes" (the levels there are).
-pub fn finding_counts(warnings: &[Warning]) -> String {
+pub(crate) fn finding_counts(warnings: &[Warning]) -> String {
     let parts: Vec<String> = [
         (Level::Error, "error"),
         (Level::Warning, "warning"),
@@ -60,7 +60,7 @@ pub fn finding_counts(warnings: &[Warning]) -> String {
 
 /// `missive check --json`: the fields the manual documents.
 #[derive(Serialize)]
-pub struct CheckJson<'a> {
+pub(crate) struct CheckJson<'a> {
     errors: usize,
     findings: Vec<FindingJson>,
     groups: Vec<GroupJson>,
@@ -88,7 +88,7 @@ struct GroupJson {
 }
 
 impl<'a> CheckJson<'a> {
-    pub fn new(issue: &'a Path, warnings: &'a [Warning]) -> CheckJson<'a> {
+    pub(crate) fn new(issue: &'a Path, warnings: &'a [Warning]) -> CheckJson<'a> {
         CheckJson {
             errors: count(warnings, Level::Error),
             findings: ordered(warnings)
@@ -120,7 +120,7 @@ impl<'a> CheckJson<'a> {
 
 /// `missive check --links`: every link that is not simply fine, by item,
 /// then a count.
-pub struct LinkCheck<'a>(pub &'a [Checked]);
+pub(crate) struct LinkCheck<'a>(pub &'a [Checked]);
 
 impl Display for LinkCheck<'_> {
     fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {

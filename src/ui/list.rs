@@ -12,7 +12,7 @@ use crate::list::events::Event;
 use crate::list::reader::{Status, Tally};
 
 /// What `missive subscribers` counts.
-pub struct ListSummary<'a> {
+pub(crate) struct ListSummary<'a> {
     pub list: &'a Path,
     pub tally: &'a Tally,
     /// The list-event log.
@@ -68,7 +68,7 @@ impl Display for ListSummary<'_> {
 
 /// `missive subscribers --json`: the fields the manual documents.
 #[derive(Serialize)]
-pub struct ListJson<'a> {
+pub(crate) struct ListJson<'a> {
     duplicates: usize,
     inactive: &'a BTreeMap<Status, u64>,
     invalid: Vec<InvalidJson<'a>>,

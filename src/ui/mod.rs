@@ -14,19 +14,19 @@ use anyhow::{Result, bail};
 use crate::compose::Composed;
 use crate::list::events::Migrated;
 
-pub mod bounces;
-pub mod check;
-pub mod list;
+pub(crate) mod bounces;
+pub(crate) mod check;
+pub(crate) mod list;
 mod progress;
-pub mod send;
-pub mod status;
+pub(crate) mod send;
+pub(crate) mod status;
 
-pub use progress::TerminalProgress;
+pub(crate) use progress::TerminalProgress;
 
 /// `text` with every control character (escape sequences included) written
 /// as a visible escape such as `\u{1b}`, so a server reply or a list row can
 /// never move the cursor, recolour or retitle the author's terminal.
-pub fn printable(text: &str) -> Cow<'_, str> {
+pub(crate) fn printable(text: &str) -> Cow<'_, str> {
     escape_controls(text, |_| false)
 }
 
@@ -53,7 +53,7 @@ fn escape_controls(text: &str, keep: impl Fn(char) -> bool) -> Cow<'_, str> {
 }
 
 /// `""` for one, `"s"` for any other count.
-pub fn plural(n: impl TryInto<u64>) -> &'static str {
+pub(crate) fn plural(n: impl TryInto<u64>) -> &'static str {
     if n.try_into().ok() == Some(1) {
         ""
     } else {
@@ -62,28 +62,28 @@ pub fn plural(n: impl TryInto<u64>) -> &'static str {
 }
 
 /// `1234` bytes as `1.2 KB`.
-pub fn kilobytes(bytes: usize) -> String {
+pub(crate) fn kilobytes(bytes: usize) -> String {
     format!("{:.1} KB", bytes as f64 / 1000.0)
 }
 
 /// A duration in milliseconds, for timings.
-pub fn ms(d: Duration) -> f64 {
+pub(crate) fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
 /// A path as it may be printed.
-pub fn path(p: &Path) -> String {
+pub(crate) fn path(p: &Path) -> String {
     printable(&p.display().to_string()).into_owned()
 }
 
 /// `text` with control characters made visible, except line breaks and
 /// tabs: for messages of several lines, such as an error with its snippet.
-pub fn printable_text(text: &str) -> Cow<'_, str> {
+pub(crate) fn printable_text(text: &str) -> Cow<'_, str> {
     escape_controls(text, |c| matches!(c, '\n' | '\t'))
 }
 
 /// A `--json` document: pretty, with a newline.
-pub fn json(value: &impl serde::Serialize) -> Result<String> {
+pub(crate) fn json(value: &impl serde::Serialize) -> Result<String> {
     let mut text = serde_json::to_string_pretty(value)?;
     text.push('\n');
     Ok(text)
@@ -91,7 +91,7 @@ pub fn json(value: &impl serde::Serialize) -> Result<String> {
 
 /// What was migrated from suppression files of earlier versions (for
 /// stderr), one note a line.
-pub struct MigratedNotes<'a>(pub &'a [Migrated]);
+pub(crate) struct MigratedNotes<'a>(pub &'a [Migrated]);
 
 impl std::fmt::Display for MigratedNotes<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -111,7 +111,7 @@ impl std::fmt::Display for MigratedNotes<'_> {
 
 /// Asks on the terminal whether to send; only "y" or "yes" goes ahead.
 #[allow(clippy::print_stdout, reason = "the question is asked on the terminal")]
-pub fn confirm(composed: &Composed, n: u64) -> Result<()> {
+pub(crate) fn confirm(composed: &Composed, n: u64) -> Result<()> {
     if !std::io::stdin().is_terminal() {
         bail!("refusing to send without confirmation: there is no terminal to ask on; pass --yes");
     }

@@ -12,12 +12,12 @@ use crate::send::{Progress, Reporter};
 
 /// A send's progress on the terminal: a bar when stderr is a terminal, a
 /// line every few seconds otherwise.
-pub struct TerminalProgress {
+pub(crate) struct TerminalProgress {
     bar: Option<indicatif::ProgressBar>,
 }
 
 impl TerminalProgress {
-    pub fn new(total: u64) -> TerminalProgress {
+    pub(crate) fn new(total: u64) -> TerminalProgress {
         let bar = std::io::stderr().is_terminal().then(|| {
             let bar = indicatif::ProgressBar::new(total);
             bar.set_style(

@@ -12,13 +12,13 @@ use crate::list::reader::Status;
 use crate::send::{Outcome, Plan, QuotaFrees, RelayProgress, Stop, TestSent};
 
 /// The sentence `send --test` ends with.
-pub fn test_sent(sent: &TestSent) -> String {
+pub(crate) fn test_sent(sent: &TestSent) -> String {
     printable(&sent.to_string()).into_owned()
 }
 
 /// The summary shown before a dispatch: who gets it, who is skipped and
 /// why, where it goes.
-pub struct PlanScreen<'a> {
+pub(crate) struct PlanScreen<'a> {
     pub composed: &'a Composed,
     pub plan: &'a Plan,
 }
@@ -181,7 +181,7 @@ fn relay_line(
 }
 
 /// "quota frees at 14:05 UTC (relay ses)".
-pub fn quota_frees(frees: &QuotaFrees) -> String {
+pub(crate) fn quota_frees(frees: &QuotaFrees) -> String {
     let today = time::OffsetDateTime::now_utc().date();
     let day = if frees.at.date() == today {
         String::new()
@@ -221,7 +221,7 @@ pub(super) fn relay_parts(relays: &[RelayProgress], rates: bool) -> String {
 }
 
 /// A send that stopped at the quotas and waits (`--wait`).
-pub struct QuotaWait<'a>(pub &'a Outcome);
+pub(crate) struct QuotaWait<'a>(pub &'a Outcome);
 
 impl Display for QuotaWait<'_> {
     fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
@@ -236,7 +236,7 @@ impl Display for QuotaWait<'_> {
 }
 
 /// A waiting send goes on.
-pub struct GoingOn<'a>(pub &'a Plan);
+pub(crate) struct GoingOn<'a>(pub &'a Plan);
 
 impl Display for GoingOn<'_> {
     fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
@@ -251,7 +251,7 @@ impl Display for GoingOn<'_> {
 }
 
 /// What a dry run built (stdout).
-pub struct DryRun<'a>(pub &'a Outcome);
+pub(crate) struct DryRun<'a>(pub &'a Outcome);
 
 impl Display for DryRun<'_> {
     fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
@@ -267,7 +267,7 @@ impl Display for DryRun<'_> {
 }
 
 /// The rows whose message could not be made (stderr).
-pub struct Unbuildable<'a>(pub &'a Outcome);
+pub(crate) struct Unbuildable<'a>(pub &'a Outcome);
 
 impl Display for Unbuildable<'_> {
     fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
@@ -285,7 +285,7 @@ impl Display for Unbuildable<'_> {
 }
 
 /// What a send did (stdout).
-pub struct Done<'a>(pub &'a Outcome);
+pub(crate) struct Done<'a>(pub &'a Outcome);
 
 impl Display for Done<'_> {
     fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
@@ -335,7 +335,7 @@ impl Display for Done<'_> {
 /// How to go on after a send (stderr): why it stopped, or that not
 /// everyone got it. `resume` and `status` are the commands that resume the
 /// send and that show its status.
-pub struct GoOn<'a> {
+pub(crate) struct GoOn<'a> {
     pub outcome: &'a Outcome,
     pub resume: &'a str,
     pub status: &'a str,
@@ -386,7 +386,7 @@ impl Display for GoOn<'_> {
 
 /// `missive send --dry-run --json`: the plan and what the dry run built.
 #[derive(Serialize)]
-pub struct DryRunJson<'a> {
+pub(crate) struct DryRunJson<'a> {
     already_sent: u64,
     built: u64,
     can_go_now: u64,
@@ -429,7 +429,11 @@ struct RelayJson {
 }
 
 impl<'a> DryRunJson<'a> {
-    pub fn new(composed: &'a Composed, plan: &'a Plan, outcome: &'a Outcome) -> DryRunJson<'a> {
+    pub(crate) fn new(
+        composed: &'a Composed,
+        plan: &'a Plan,
+        outcome: &'a Outcome,
+    ) -> DryRunJson<'a> {
         let t = &plan.tally;
         DryRunJson {
             already_sent: plan.already_sent,

@@ -12,7 +12,7 @@ use crate::compose::Composed;
 use crate::send::{Feedback, Status};
 
 /// `missive status`.
-pub struct StatusScreen<'a> {
+pub(crate) struct StatusScreen<'a> {
     pub composed: &'a Composed,
     pub status: &'a Status,
 }
@@ -103,7 +103,7 @@ impl Display for FeedbackLines<'_> {
 
 /// `missive status --json`: the fields the manual documents.
 #[derive(Serialize)]
-pub struct StatusJson<'a> {
+pub(crate) struct StatusJson<'a> {
     by_relay: &'a BTreeMap<String, usize>,
     complete: bool,
     failed: usize,
@@ -135,7 +135,7 @@ struct ProblemJson<'a> {
 }
 
 impl<'a> StatusJson<'a> {
-    pub fn new(composed: &'a Composed, status: &'a Status) -> StatusJson<'a> {
+    pub(crate) fn new(composed: &'a Composed, status: &'a Status) -> StatusJson<'a> {
         let fb = &status.feedback;
         StatusJson {
             by_relay: &status.by_relay,

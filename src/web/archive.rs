@@ -16,7 +16,7 @@ use crate::project::Project;
 
 /// One issue on the index.
 #[derive(Debug, Clone, Serialize)]
-pub struct Entry {
+pub(crate) struct Entry {
     pub stem: String,
     /// `November 27, 2026`.
     pub date: String,
@@ -29,7 +29,7 @@ pub struct Entry {
 
 /// Writes the site for every `*.toml` in the project's `issues/` into
 /// `out`; returns the issues, newest first.
-pub fn build(project: &Project, out: &Path) -> Result<Vec<Entry>> {
+pub(crate) fn build(project: &Project, out: &Path) -> Result<Vec<Entry>> {
     let dir = project.issues_dir();
     let paths = project
         .issue_files()

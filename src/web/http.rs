@@ -15,7 +15,7 @@ use tokio::sync::Semaphore;
 
 /// How much a server lets its clients take.
 #[derive(Debug, Clone, Copy)]
-pub struct Limits {
+pub(crate) struct Limits {
     /// Connections served at once; further ones wait in the listen queue.
     pub max_connections: usize,
     /// A request's headers must arrive within this; an idle keep-alive
@@ -25,13 +25,13 @@ pub struct Limits {
 
 /// Raises this process's limit on open files to the most it may have, and
 /// returns that limit.
-pub fn raise_open_files_limit() -> u64 {
+pub(crate) fn raise_open_files_limit() -> u64 {
     rlimit::increase_nofile_limit(u64::MAX).unwrap_or(1024)
 }
 
 /// Serves `router` on `listener` within `limits` until `shutdown` resolves,
 /// then gives open requests a moment to finish.
-pub async fn serve(
+pub(crate) async fn serve(
     listener: TcpListener,
     router: Router,
     limits: Limits,
@@ -91,7 +91,7 @@ pub async fn serve(
 
 /// Logs each request once answered: method, path (never the query, which
 /// carries tokens), status and time taken.
-pub async fn log_request(
+pub(crate) async fn log_request(
     request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> axum::response::Response {

@@ -1,9 +1,9 @@
 //! missive on the web: the live preview, `serve` (unsubscribes and the
 //! archive) and the static archive, with the HTTP limits they share.
 
-pub mod app;
-pub mod archive;
+pub(crate) mod app;
+pub(crate) mod archive;
 pub(crate) mod http;
-pub mod preview;
-pub mod serve;
-pub mod signup;
+pub(crate) mod preview;
+pub(crate) mod serve;
+pub(crate) mod signup;

@@ -10,12 +10,12 @@ use lettre::address::Envelope;
 use super::{Deliver, DeliverError, Fatal};
 
 /// Writes each message into `dir`.
-pub struct FileLink {
+pub(crate) struct FileLink {
     dir: PathBuf,
 }
 
 impl FileLink {
-    pub fn new(dir: PathBuf) -> FileLink {
+    pub(crate) fn new(dir: PathBuf) -> FileLink {
         FileLink { dir }
     }
 }

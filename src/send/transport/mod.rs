@@ -13,8 +13,8 @@ use anyhow::{Result, anyhow, bail};
 use lettre::Message;
 use lettre::address::Envelope;
 
-pub use file::FileLink;
-pub use smtp::{SmtpLink, SmtpSettings};
+pub(crate) use file::FileLink;
+pub(crate) use smtp::{SmtpLink, SmtpSettings};
 
 use crate::project::Project;
 use crate::project::config::{Smtp, TransportKind};
@@ -22,7 +22,7 @@ use crate::project::values::Bounded;
 
 /// Delivers messages, one at a time, over one link (a connection, a
 /// folder). `Ok` holds the server's reply.
-pub trait Deliver: Send {
+pub(crate) trait Deliver: Send {
     /// Delivers a message already formatted (one read back from the
     /// spool, say) to the envelope's recipients.
     fn deliver_raw(
@@ -47,7 +47,7 @@ pub trait Deliver: Send {
 
 /// How one attempt to deliver a message ended, short of success.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Failure {
+pub(crate) enum Failure {
     /// A 5xx reply to this message: do not try again.
     Permanent(String),
     /// A 4xx reply; `throttle` when the server asks to slow down (421, 451, 454).
@@ -66,7 +66,7 @@ pub enum Failure {
 
 /// Whether a reply says the relay's daily (or other) sending quota is used
 /// up, rather than anything about the recipient.
-pub fn is_quota_reply(reply: &str) -> bool {
+pub(crate) fn is_quota_reply(reply: &str) -> bool {
     let lower = reply.to_ascii_lowercase();
     // Microsoft 365 names the account's submission quota outright (with a
     // generic 5.2.0, not the mailbox's 5.2.2).
@@ -90,7 +90,7 @@ pub fn is_quota_reply(reply: &str) -> bool {
 }
 
 impl Failure {
-    pub fn reply(&self) -> &str {
+    pub(crate) fn reply(&self) -> &str {
         match self {
             Failure::Permanent(r)
             | Failure::Network(r)
@@ -104,7 +104,7 @@ impl Failure {
 /// The server cannot be used at all (refused credentials, no TLS, a bad
 /// certificate): the dispatch stops.
 #[derive(Debug, Clone, thiserror::Error)]
-pub enum Fatal {
+pub(crate) enum Fatal {
     #[error("{key}.host `{host}` is not a TLS server name: {detail}")]
     ServerName {
         key: String,
@@ -135,7 +135,7 @@ pub enum Fatal {
 
 /// Why a delivery did not happen.
 #[derive(Debug)]
-pub enum DeliverError {
+pub(crate) enum DeliverError {
     /// About this message: the engine may retry or record it.
     Failed(Failure),
     /// About the server: the dispatch stops.
@@ -190,7 +190,7 @@ mod tests {
 
 /// Where a dispatch's messages go.
 #[derive(Debug, Clone)]
-pub enum Transport {
+pub(crate) enum Transport {
     Smtp(SmtpSettings),
     File(PathBuf),
     /// `--dry-run`: messages are built and dropped.
@@ -200,7 +200,7 @@ pub enum Transport {
 /// One relay of the pool a dispatch spreads over: where it sends, and
 /// what it allows.
 #[derive(Debug, Clone)]
-pub struct Relay {
+pub(crate) struct Relay {
     /// Its name in the journal, the quotas and the reports.
     pub name: String,
     pub transport: Transport,
@@ -217,10 +217,10 @@ pub struct Relay {
 /// The relays the config describes: the `[[relays]]`, or the one `[smtp]`,
 /// or the outbox (`sending.transport = "file"`). Never empty.
 #[derive(Debug, Clone)]
-pub struct Relays(Vec<Relay>);
+pub(crate) struct Relays(Vec<Relay>);
 
 impl Relays {
-    pub fn from_project(project: &Project) -> Result<Relays> {
+    pub(crate) fn from_project(project: &Project) -> Result<Relays> {
         let config = &project.config;
         let label = project.config_label();
         let sending = &config.sending;
@@ -285,18 +285,18 @@ impl Relays {
     }
 
     /// Every relay, in the config's order.
-    pub fn all(&self) -> &[Relay] {
+    pub(crate) fn all(&self) -> &[Relay] {
         &self.0
     }
 
     /// The first relay: what single messages (a test, a confirmation) go
     /// through.
-    pub fn primary(&self) -> &Relay {
+    pub(crate) fn primary(&self) -> &Relay {
         &self.0[0]
     }
 
     /// The same relays, with messages built and dropped.
-    pub fn dry_run(&self) -> Relays {
+    pub(crate) fn dry_run(&self) -> Relays {
         Relays(
             self.0
                 .iter()
@@ -311,12 +311,12 @@ impl Relays {
 
 impl Transport {
     /// The transport of the project's first relay.
-    pub fn from_project(project: &Project) -> Result<Transport> {
+    pub(crate) fn from_project(project: &Project) -> Result<Transport> {
         Ok(Relays::from_project(project)?.primary().transport.clone())
     }
 
     /// Gets the destination ready: creates the outbox directory.
-    pub fn prepare(&self) -> Result<()> {
+    pub(crate) fn prepare(&self) -> Result<()> {
         use anyhow::Context as _;
         if let Transport::File(dir) = self {
             std::fs::create_dir_all(dir)
@@ -326,7 +326,7 @@ impl Transport {
     }
 
     /// One line for the summary: where the messages go.
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         match self {
             Transport::Smtp(s) => s.describe(),
             Transport::File(dir) => format!("files in {}", dir.display()),
@@ -336,7 +336,7 @@ impl Transport {
 
     /// Sends one message over a link of its own, opened and closed for it
     /// (a test, a confirmation).
-    pub async fn deliver_one(&self, message: &Message) -> Result<String, DeliverError> {
+    pub(crate) async fn deliver_one(&self, message: &Message) -> Result<String, DeliverError> {
         let mut link = self.link();
         let result = link.deliver(message).await;
         link.close().await;
@@ -344,7 +344,7 @@ impl Transport {
     }
 
     /// A new link for one worker.
-    pub fn link(&self) -> Link {
+    pub(crate) fn link(&self) -> Link {
         match self {
             Transport::Smtp(s) => Link::Smtp(Box::new(SmtpLink::new(s.clone()))),
             Transport::File(dir) => Link::File(FileLink::new(dir.clone())),
@@ -354,7 +354,7 @@ impl Transport {
 }
 
 /// One worker's link to wherever the configured transport sends.
-pub enum Link {
+pub(crate) enum Link {
     /// Boxed: a connection's state is large beside the others.
     Smtp(Box<SmtpLink>),
     File(FileLink),

@@ -25,7 +25,7 @@ use crate::project::error_chain as chain;
 
 /// The settings to open SMTP connections with.
 #[derive(Clone)]
-pub struct SmtpSettings {
+pub(crate) struct SmtpSettings {
     /// Where it is configured: `smtp` or `relays[N]`, for messages.
     key: String,
     host: String,
@@ -61,7 +61,7 @@ impl SmtpSettings {
     /// `ca_file`; refuses AUTH over plaintext except to a relay on this
     /// machine. `label` names the config in errors; `root` is where relative
     /// paths start.
-    pub fn new(smtp: &Smtp, key: &str, root: &Path, label: &Path) -> Result<SmtpSettings> {
+    pub(crate) fn new(smtp: &Smtp, key: &str, root: &Path, label: &Path) -> Result<SmtpSettings> {
         let resolve = |p: &Path| root.join(p);
         let host = smtp.host.to_string();
         let credentials = match &smtp.username {
@@ -147,7 +147,7 @@ impl SmtpSettings {
     }
 
     /// One line for the summary: where the messages go.
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         let security = match self.security {
             Security::Starttls => "STARTTLS",
             Security::Tls => "TLS",
@@ -173,13 +173,13 @@ fn is_loopback(host: &str) -> bool {
 
 /// One worker's SMTP connection, opened when first needed and again after
 /// it breaks.
-pub struct SmtpLink {
+pub(crate) struct SmtpLink {
     settings: SmtpSettings,
     connection: Option<AsyncSmtpConnection>,
 }
 
 impl SmtpLink {
-    pub fn new(settings: SmtpSettings) -> SmtpLink {
+    pub(crate) fn new(settings: SmtpSettings) -> SmtpLink {
         SmtpLink {
             settings,
             connection: None,

@@ -32,7 +32,7 @@ use crate::send::message::{UnsubscribeLinks, reader_values};
 
 /// What `missive preview` was asked for.
 #[derive(Debug, Clone)]
-pub struct Options {
+pub(crate) struct Options {
     pub issue: PathBuf,
     pub config: Option<PathBuf>,
     pub bind: IpAddr,
@@ -43,7 +43,7 @@ pub struct Options {
 
 /// One render, as the page sees it.
 #[derive(Debug, Clone, Default, Serialize)]
-pub struct Snapshot {
+pub(crate) struct Snapshot {
     /// Goes up by one with every render.
     pub version: u64,
     /// The error (file, line, column, the offending line) when it failed.
@@ -73,7 +73,7 @@ pub struct Snapshot {
 
 /// Findings of one kind, as the page's panel shows them.
 #[derive(Debug, Clone, Serialize)]
-pub struct Finding {
+pub(crate) struct Finding {
     /// `error`, `warning` or `note`.
     pub level: &'static str,
     pub code: &'static str,
@@ -85,7 +85,7 @@ pub struct Finding {
 
 /// One finding in a group.
 #[derive(Debug, Clone, Serialize)]
-pub struct Each {
+pub(crate) struct Each {
     pub item: Option<u32>,
     pub text: String,
 }
@@ -268,7 +268,7 @@ fn pick_reader(list: &Path, as_email: Option<&str>) -> Subscriber {
 
 /// Runs the preview server until Ctrl-C; `on_ready` is told its URL once it
 /// listens.
-pub async fn serve(options: Options, on_ready: impl FnOnce(&str)) -> Result<()> {
+pub(crate) async fn serve(options: Options, on_ready: impl FnOnce(&str)) -> Result<()> {
     let (snapshot, _) = watch::channel(Arc::new(Snapshot::default()));
     let app = Arc::new(App {
         options: options.clone(),
