@@ -4,35 +4,46 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-pub mod mta;
+pub(crate) mod mta;
 
 /// The repository root (where the example project lives).
-pub fn repo() -> PathBuf {
+pub(crate) fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-pub fn fixture(name: &str) -> PathBuf {
+pub(crate) fn fixture(name: &str) -> PathBuf {
     repo().join("tests/fixtures").join(name)
 }
 
 /// The bundled example issue.
-pub fn example_issue() -> PathBuf {
+pub(crate) fn example_issue() -> PathBuf {
     repo().join("issues/2026-11-27-tides-and-timetables.toml")
 }
 
-/// Runs `missive args…` in `dir` with a clean environment for missive's variables.
-pub fn missive(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_missive"))
-        .args(args)
+/// The one way the tests start the binary: `missive` in `dir`, with
+/// missive's own variables cleared (the caller sets what it needs) and no
+/// input.
+pub(crate) fn command(dir: &Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_missive"));
+    command
         .current_dir(dir)
         .env_remove("MISSIVE_SMTP_PASSWORD")
         .env_remove("MISSIVE_UNSUBSCRIBE_SECRET")
+        .env_remove("MISSIVE_LOG")
+        .stdin(std::process::Stdio::null());
+    command
+}
+
+/// Runs `missive args…` in `dir`.
+pub(crate) fn missive(dir: &Path, args: &[&str]) -> Output {
+    command(dir)
+        .args(args)
         .output()
         .expect("the missive binary runs")
 }
 
 /// `missive build ISSUE --out OUT`, run in `dir`.
-pub fn build(dir: &Path, issue: &Path, out: &Path) -> std::process::Output {
+pub(crate) fn build(dir: &Path, issue: &Path, out: &Path) -> std::process::Output {
     missive(
         dir,
         &[
@@ -44,16 +55,16 @@ pub fn build(dir: &Path, issue: &Path, out: &Path) -> std::process::Output {
     )
 }
 
-pub fn stdout(o: &Output) -> String {
+pub(crate) fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
-pub fn stderr(o: &Output) -> String {
+pub(crate) fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
 /// Asserts the exit code, showing both streams when it is wrong.
-pub fn assert_exit(o: &Output, code: i32) {
+pub(crate) fn assert_exit(o: &Output, code: i32) {
     assert_eq!(
         o.status.code(),
         Some(code),
@@ -65,7 +76,7 @@ pub fn assert_exit(o: &Output, code: i32) {
 
 /// Compares `actual` with the golden file `tests/golden/<name>`; with
 /// `UPDATE_GOLDEN=1` in the environment, rewrites the golden file instead.
-pub fn assert_golden(name: &str, actual: &str) {
+pub(crate) fn assert_golden(name: &str, actual: &str) {
     let path = repo().join("tests/golden").join(name);
     if std::env::var_os("UPDATE_GOLDEN").is_some() {
         std::fs::write(&path, actual).unwrap();
@@ -95,7 +106,7 @@ pub fn assert_golden(name: &str, actual: &str) {
 }
 
 /// A synthetic issue of `items` items written into `dir`.
-pub fn synthetic_issue(dir: &Path, items: usize) -> PathBuf {
+pub(crate) fn synthetic_issue(dir: &Path, items: usize) -> PathBuf {
     let path = dir.join(format!("synthetic-{items}.toml"));
     std::fs::write(&path, missive::synthetic::issue(items)).unwrap();
     path
@@ -103,7 +114,7 @@ pub fn synthetic_issue(dir: &Path, items: usize) -> PathBuf {
 
 /// A real SMTP server (tests/smtp/server.py, on aiosmtpd) on a free port,
 /// stopped when dropped. Accepted messages land in `out`.
-pub struct SmtpServer {
+pub(crate) struct SmtpServer {
     child: std::process::Child,
     pub port: u16,
     pub out: PathBuf,
@@ -121,7 +132,7 @@ fn first_line(child: &mut std::process::Child) -> String {
 
 /// The port a test server (`tests/smtp/server.py`, `tests/links/server.py`)
 /// announces on its first line: `READY <port>`.
-pub fn ready_port(child: &mut std::process::Child) -> u16 {
+pub(crate) fn ready_port(child: &mut std::process::Child) -> u16 {
     let line = first_line(child);
     line.strip_prefix("READY ")
         .and_then(|p| p.trim().parse().ok())
@@ -129,7 +140,7 @@ pub fn ready_port(child: &mut std::process::Child) -> u16 {
 }
 
 /// The URL `missive serve` or `preview` announces on its first line.
-pub fn announced_url(child: &mut std::process::Child) -> String {
+pub(crate) fn announced_url(child: &mut std::process::Child) -> String {
     let line = first_line(child);
     line.split_whitespace()
         .find(|w| w.starts_with("http://"))
@@ -139,7 +150,7 @@ pub fn announced_url(child: &mut std::process::Child) -> String {
 
 impl SmtpServer {
     /// Starts the server with extra arguments (`--mode`, faults, …).
-    pub fn start(out: &Path, args: &[&str]) -> SmtpServer {
+    pub(crate) fn start(out: &Path, args: &[&str]) -> SmtpServer {
         let mut child = Command::new("python3")
             .arg(repo().join("tests/smtp/server.py"))
             .arg("--out")
@@ -159,7 +170,7 @@ impl SmtpServer {
     }
 
     /// The messages accepted so far: (envelope JSON, raw message), in order.
-    pub fn messages(&self) -> Vec<(serde_json::Value, Vec<u8>)> {
+    pub(crate) fn messages(&self) -> Vec<(serde_json::Value, Vec<u8>)> {
         let mut names: Vec<PathBuf> = std::fs::read_dir(&self.out)
             .map(|d| d.map(|e| e.unwrap().path()).collect())
             .unwrap_or_default();
@@ -178,7 +189,7 @@ impl SmtpServer {
     }
 
     /// The recipient of each accepted message, lower-cased.
-    pub fn recipients(&self) -> Vec<String> {
+    pub(crate) fn recipients(&self) -> Vec<String> {
         self.messages()
             .iter()
             .map(|(env, _)| env["rcpt_tos"][0].as_str().unwrap().to_lowercase())
@@ -188,7 +199,7 @@ impl SmtpServer {
 
 impl SmtpServer {
     /// Stops the server (a relay gone down); its port is free again.
-    pub fn stop(&mut self) {
+    pub(crate) fn stop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -203,12 +214,12 @@ impl Drop for SmtpServer {
 
 /// A project directory for sending tests: a config (with `extra` appended),
 /// the example issue and a subscriber list.
-pub struct SendProject {
+pub(crate) struct SendProject {
     pub dir: tempfile::TempDir,
 }
 
 impl SendProject {
-    pub fn new(config: &str, subscribers: &str) -> SendProject {
+    pub(crate) fn new(config: &str, subscribers: &str) -> SendProject {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("missive.toml"), config).unwrap();
         std::fs::write(dir.path().join("subscribers.csv"), subscribers).unwrap();
@@ -222,35 +233,29 @@ impl SendProject {
         SendProject { dir }
     }
 
-    pub fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         self.dir.path()
     }
 
     #[allow(clippy::unused_self, reason = "reads as a property of the project")]
-    pub fn issue(&self) -> &'static str {
+    pub(crate) fn issue(&self) -> &'static str {
         "issues/2026-11-27-tides-and-timetables.toml"
     }
 
     /// Runs missive in the project with the given environment.
-    pub fn run(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_missive"));
-        cmd.args(args)
-            .current_dir(self.path())
-            .env_remove("MISSIVE_SMTP_PASSWORD")
-            .env_remove("MISSIVE_UNSUBSCRIBE_SECRET")
-            .stdin(std::process::Stdio::null());
-        for (k, v) in env {
-            cmd.env(k, v);
-        }
-        cmd.output().unwrap()
+    pub(crate) fn run(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
+        command(self.path())
+            .args(args)
+            .envs(env.iter().copied())
+            .output()
+            .unwrap()
     }
 
     /// Starts missive with `args` in the background (the secret set, its
     /// output piped).
-    pub fn spawn(&self, args: &[&str]) -> std::process::Child {
-        Command::new(env!("CARGO_BIN_EXE_missive"))
+    pub(crate) fn spawn(&self, args: &[&str]) -> std::process::Child {
+        command(self.path())
             .args(args)
-            .current_dir(self.path())
             .env("MISSIVE_UNSUBSCRIBE_SECRET", SECRET)
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
@@ -261,14 +266,14 @@ impl SendProject {
     /// Starts `send --yes` of the example issue `runs` times and kills each
     /// with SIGKILL at a random moment `from_ms` to `from_ms + spread_ms` in,
     /// if it is still running; returns how many were killed.
-    pub fn kill_sends_at_random(&self, runs: usize, from_ms: u64, spread_ms: u64) -> usize {
+    pub(crate) fn kill_sends_at_random(&self, runs: usize, from_ms: u64, spread_ms: u64) -> usize {
         self.kill_at_random(&["send", self.issue(), "--yes"], runs, from_ms, spread_ms)
     }
 
     /// Starts missive with `args` `runs` times and kills each with SIGKILL
     /// at a random moment `from_ms` to `from_ms + spread_ms` in, if it is
     /// still running; returns how many were killed.
-    pub fn kill_at_random(
+    pub(crate) fn kill_at_random(
         &self,
         args: &[&str],
         runs: usize,
@@ -277,9 +282,8 @@ impl SendProject {
     ) -> usize {
         let mut kills = 0;
         for _ in 0..runs {
-            let mut child = Command::new(env!("CARGO_BIN_EXE_missive"))
+            let mut child = command(self.path())
                 .args(args)
-                .current_dir(self.path())
                 .env("MISSIVE_UNSUBSCRIBE_SECRET", SECRET)
                 .stdout(std::process::Stdio::null())
                 .stderr(std::process::Stdio::null())
@@ -298,7 +302,7 @@ impl SendProject {
     }
 
     /// The lines of the journal of the example issue.
-    pub fn journal(&self) -> String {
+    pub(crate) fn journal(&self) -> String {
         std::fs::read_to_string(
             self.path()
                 .join(".missive/2026-11-27-tides-and-timetables.journal"),
@@ -308,10 +312,64 @@ impl SendProject {
 }
 
 /// The secret the sending tests sign unsubscribe tokens with.
-pub const SECRET: &str = "test-secret-0123456789abcdef";
+pub(crate) const SECRET: &str = "test-secret-0123456789abcdef";
+
+/// The environment of a send: the unsubscribe secret.
+pub(crate) const SEND_ENV: &[(&str, &str)] = &[("MISSIVE_UNSUBSCRIBE_SECRET", SECRET)];
+
+/// A test's `missive.toml`, changed by key (`"smtp.timeout_secs"`) through
+/// `toml_edit`, never by replacing text: a renamed default cannot make an
+/// edit silently miss.
+#[derive(Clone)]
+pub(crate) struct ConfigText(toml_edit::DocumentMut);
+
+impl ConfigText {
+    pub(crate) fn parse(text: &str) -> ConfigText {
+        ConfigText(text.parse().expect("a test config is TOML"))
+    }
+
+    /// [`plain_config`]: sending to `port` on loopback without TLS.
+    pub(crate) fn plain(port: u16) -> ConfigText {
+        ConfigText::parse(&plain_config(port, ""))
+    }
+
+    /// Sets the key at `path` (tables separated by dots, created as
+    /// needed) to `value`, written as a TOML value (`5`, `"x"`, `1e-300`).
+    pub(crate) fn set(mut self, path: &str, value: &str) -> ConfigText {
+        let value: toml_edit::Value = value.parse().expect("a TOML value");
+        let (tables, key) = path.rsplit_once('.').map_or(("", path), |(t, k)| (t, k));
+        let mut table = self.0.as_table_mut();
+        for name in tables.split('.').filter(|n| !n.is_empty()) {
+            table = table
+                .entry(name)
+                .or_insert_with(|| toml_edit::Item::Table(toml_edit::Table::new()))
+                .as_table_mut()
+                .expect("a table");
+        }
+        table.insert(key, toml_edit::Item::Value(value));
+        self
+    }
+
+    /// Takes the key at `path` out.
+    pub(crate) fn remove(mut self, path: &str) -> ConfigText {
+        let (tables, key) = path.rsplit_once('.').expect("a key in a table");
+        let mut table = self.0.as_table_mut();
+        for name in tables.split('.') {
+            table = table[name].as_table_mut().expect("a table");
+        }
+        assert!(table.remove(key).is_some(), "{path} was not set");
+        self
+    }
+}
+
+impl std::fmt::Display for ConfigText {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
 
 /// The newsletter and unsubscribe part of a sending config.
-pub const NEWSLETTER: &str = r#"[newsletter]
+pub(crate) const NEWSLETTER: &str = r#"[newsletter]
 name = "The Slow Commute"
 from = "Matt Example <matt@example.com>"
 reply_to = "Replies <replies@example.com>"
@@ -326,10 +384,10 @@ mailto = "unsubscribe@slowcommute.example.com"
 
 /// The `List-Id` of [`NEWSLETTER`] and of the example project, to which
 /// the tokens their links carry are bound.
-pub const LIST_ID: &str = "The Slow Commute <weekly.slowcommute.example.com>";
+pub(crate) const LIST_ID: &str = "The Slow Commute <weekly.slowcommute.example.com>";
 
 /// The test secret, bound to [`LIST_ID`] as `missive` binds it.
-pub fn list_secret() -> missive::list::token::Secret {
+pub(crate) fn list_secret() -> missive::list::token::Secret {
     missive::list::token::Secret::new(SECRET)
         .unwrap()
         .for_list(LIST_ID)
@@ -337,7 +395,7 @@ pub fn list_secret() -> missive::list::token::Secret {
 
 /// A config for sending to `port` on loopback without TLS, with `sending`
 /// lines added to `[sending]`.
-pub fn plain_config(port: u16, sending: &str) -> String {
+pub(crate) fn plain_config(port: u16, sending: &str) -> String {
     format!(
         "{NEWSLETTER}\n[smtp]\nhost = \"127.0.0.1\"\nport = {port}\nsecurity = \"none\"\n\
          timeout_secs = 5\n\n[sending]\nconcurrency = 4\nbatch_size = 50\n{sending}\n"
@@ -347,7 +405,7 @@ pub fn plain_config(port: u16, sending: &str) -> String {
 /// A subscriber list of `n` subscribed readers plus inactive rows and
 /// duplicates; returns the CSV and the (address, name) of each reader who
 /// should get the issue, in list order.
-pub fn subscriber_list(n: usize) -> (String, Vec<(String, String)>) {
+pub(crate) fn subscriber_list(n: usize) -> (String, Vec<(String, String)>) {
     use std::fmt::Write as _;
     let mut csv = String::from("email,name,status,city\n");
     let mut expected = Vec::new();
@@ -376,7 +434,7 @@ pub fn subscriber_list(n: usize) -> (String, Vec<(String, String)>) {
 
 /// A copy of the example project in a new directory: config, subscriber
 /// list, every issue, an empty `outbox/`.
-pub fn example_project() -> tempfile::TempDir {
+pub(crate) fn example_project() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     for f in ["missive.toml", "subscribers.example.csv"] {
         std::fs::copy(repo().join(f), dir.path().join(f)).unwrap();
@@ -396,15 +454,18 @@ pub fn example_project() -> tempfile::TempDir {
 
 /// Starts a missive server command (`preview`, `serve`) in `dir` and returns
 /// it with the URL it printed on its first line.
-pub fn spawn_server(dir: &Path, args: &[&str]) -> (std::process::Child, String) {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_missive"));
+pub(crate) fn spawn_server(dir: &Path, args: &[&str]) -> (std::process::Child, String) {
+    let mut command = command(dir);
     command.args(args);
     spawn_command(dir, command)
 }
 
 /// Like [`spawn_server`], with the server's soft limit on open files set to
 /// 1,024 (the usual default), as a service manager might start it.
-pub fn spawn_server_with_few_files(dir: &Path, args: &[&str]) -> (std::process::Child, String) {
+pub(crate) fn spawn_server_with_few_files(
+    dir: &Path,
+    args: &[&str],
+) -> (std::process::Child, String) {
     let mut command = Command::new("sh");
     command
         .args(["-c", "ulimit -Sn 1024 && exec \"$0\" \"$@\""])
@@ -428,7 +489,7 @@ fn spawn_command(dir: &Path, mut command: Command) -> (std::process::Child, Stri
 }
 
 /// A CA and a certificate for `localhost` signed by it, as PEM files in `dir`.
-pub fn certificates(dir: &Path) -> (String, String, String) {
+pub(crate) fn certificates(dir: &Path) -> (String, String, String) {
     use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
     let ca_key = KeyPair::generate().unwrap();
     let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
@@ -447,7 +508,7 @@ pub fn certificates(dir: &Path) -> (String, String, String) {
 }
 
 /// Every finding's text in a preview `/state`, group by group.
-pub fn finding_texts(state: &serde_json::Value) -> Vec<String> {
+pub(crate) fn finding_texts(state: &serde_json::Value) -> Vec<String> {
     state["warnings"]
         .as_array()
         .expect("warnings is a list of groups")

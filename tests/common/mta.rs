@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 const MAIL_UID: u32 = 65534;
 
 /// A port nothing listens on now.
-pub fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -49,7 +49,7 @@ fn wait_for_port(port: u16, log: &Path) {
 
 /// Dovecot with IMAPS (a certificate for `localhost` from a test CA) and
 /// LMTP, users from a passwd-file, and a per-user storage quota.
-pub struct Dovecot {
+pub(crate) struct Dovecot {
     pub dir: PathBuf,
     config: PathBuf,
     pub imaps: u16,
@@ -61,7 +61,7 @@ pub struct Dovecot {
 impl Dovecot {
     /// Starts Dovecot in `dir` with `users`: (name, password, storage
     /// quota such as `20K`, if any).
-    pub fn start(dir: &Path, users: &[(&str, &str, Option<&str>)]) -> Dovecot {
+    pub(crate) fn start(dir: &Path, users: &[(&str, &str, Option<&str>)]) -> Dovecot {
         open_to_mail_user(dir);
         let (ca, cert, key) = crate::common::certificates(dir);
         let mail = mail_dir(dir);
@@ -157,7 +157,7 @@ protocol lmtp {{
     }
 
     /// The Maildir of `user`.
-    pub fn maildir(&self, user: &str) -> PathBuf {
+    pub(crate) fn maildir(&self, user: &str) -> PathBuf {
         self.dir.join("mail").join(user)
     }
 }
@@ -173,7 +173,7 @@ impl Drop for Dovecot {
 }
 
 /// Where Postfix puts the mail that comes back to the bounce address.
-pub enum BounceBox {
+pub(crate) enum BounceBox {
     /// A Maildir of Postfix's own virtual delivery (`mail/bounces/`).
     Maildir,
     /// Dovecot, over LMTP on this port.
@@ -186,7 +186,7 @@ pub enum BounceBox {
 /// over its quota), `late@slow.test` (a relay that refuses connections; the
 /// queue gives up at once). Mail to `bounces@news.example.com` (with any
 /// `+tag`) goes to the [`BounceBox`].
-pub struct Postfix {
+pub(crate) struct Postfix {
     pub dir: PathBuf,
     config: PathBuf,
     pub port: u16,
@@ -194,7 +194,7 @@ pub struct Postfix {
 }
 
 impl Postfix {
-    pub fn start(dir: &Path, dovecot_lmtp: u16, bounces: &BounceBox) -> Postfix {
+    pub(crate) fn start(dir: &Path, dovecot_lmtp: u16, bounces: &BounceBox) -> Postfix {
         open_to_mail_user(dir);
         let mail = mail_dir(dir);
         let (config, queue, data) = (dir.join("conf"), dir.join("queue"), dir.join("data"));
@@ -314,11 +314,11 @@ maillog_file = /dev/stdout
     }
 
     /// The Maildir of Postfix's own bounce mailbox.
-    pub fn bounces(&self) -> PathBuf {
+    pub(crate) fn bounces(&self) -> PathBuf {
         self.dir.join("mail/bounces")
     }
 
-    pub fn log(&self) -> String {
+    pub(crate) fn log(&self) -> String {
         std::fs::read_to_string(self.dir.join("postfix.log")).unwrap_or_default()
     }
 }
@@ -344,7 +344,7 @@ fn nix_user(name: &str) -> u32 {
 }
 
 /// Waits until `count` messages are in `maildir`'s `new/` (or the time is up).
-pub fn wait_for_mail(maildir: &Path, count: usize, log: impl Fn() -> String) {
+pub(crate) fn wait_for_mail(maildir: &Path, count: usize, log: impl Fn() -> String) {
     let start = Instant::now();
     loop {
         let n = std::fs::read_dir(maildir.join("new")).map_or(0, Iterator::count);

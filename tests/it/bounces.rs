@@ -12,7 +12,7 @@ use crate::common::{
     NEWSLETTER, SECRET, SendProject, assert_exit, fixture, stdout, subscriber_list,
 };
 
-pub(crate) const ENV: &[(&str, &str)] = &[("MISSIVE_UNSUBSCRIBE_SECRET", SECRET)];
+pub(crate) use crate::common::SEND_ENV as ENV;
 pub(crate) const STEM: &str = "2026-11-27-tides-and-timetables";
 
 /// A project that sent the example issue to `n` readers through the file

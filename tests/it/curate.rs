@@ -545,9 +545,8 @@ fn adds_at_once_lose_no_item() {
     ]
     .iter()
     .map(|page| {
-        Command::new(env!("CARGO_BIN_EXE_missive"))
+        crate::common::command(dir.path())
             .args(["add", &pages.url(page), "--issue", next])
-            .current_dir(dir.path())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()

@@ -6,8 +6,6 @@ use std::path::Path;
 
 use crate::common::*;
 
-const SEND_ENV: &[(&str, &str)] = &[("MISSIVE_UNSUBSCRIBE_SECRET", SECRET)];
-
 /// SpamAssassin's score of a raw message, printing every rule that fired.
 fn spam_score(raw: &[u8], dir: &Path, name: &str) -> f64 {
     let eml = dir.join(format!("{name}.eml"));
@@ -40,8 +38,12 @@ fn spam_score(raw: &[u8], dir: &Path, name: &str) -> f64 {
 fn send_one(p: &SendProject, issue: &str) -> Vec<u8> {
     let out = tempfile::tempdir().unwrap();
     let server = SmtpServer::start(out.path(), &[]);
-    let config =
-        plain_config(server.port, "").replace("?email={email}&token={token}", "?token={token}");
+    let config = ConfigText::plain(server.port)
+        .set(
+            "unsubscribe.url",
+            "\"https://slowcommute.example.com/unsubscribe?token={token}\"",
+        )
+        .to_string();
     std::fs::write(p.path().join("missive.toml"), config).unwrap();
     assert_exit(&p.run(&["send", issue, "--yes"], SEND_ENV), 0);
     server.messages().remove(0).1

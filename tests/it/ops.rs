@@ -130,9 +130,8 @@ fn serve_logging(
     log: &std::path::Path,
     args: &[&str],
 ) -> (std::process::Child, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_missive"))
+    let mut child = crate::common::command(dir)
         .args(args)
-        .current_dir(dir)
         .env("MISSIVE_UNSUBSCRIBE_SECRET", SECRET)
         .env_remove("MISSIVE_LOG")
         .stdout(Stdio::piped())
@@ -222,9 +221,8 @@ fn serve_logs_each_request_as_text_or_json_and_never_a_token_or_an_address() {
 /// Runs missive in `dir` with the secret set; the output must be one JSON
 /// document on stdout.
 fn json_of(dir: &std::path::Path, args: &[&str]) -> serde_json::Value {
-    let o = Command::new(env!("CARGO_BIN_EXE_missive"))
+    let o = crate::common::command(dir)
         .args(args)
-        .current_dir(dir)
         .env("MISSIVE_UNSUBSCRIBE_SECRET", SECRET)
         .stdin(Stdio::null())
         .output()
@@ -273,9 +271,8 @@ fn json_outputs_parse_and_carry_their_documented_fields() {
         "a dry run journals nothing"
     );
 
-    let o = Command::new(env!("CARGO_BIN_EXE_missive"))
+    let o = crate::common::command(dir.path())
         .args(["send", issue, "--yes"])
-        .current_dir(dir.path())
         .env("MISSIVE_UNSUBSCRIBE_SECRET", SECRET)
         .output()
         .unwrap();
@@ -329,10 +326,9 @@ fn logged(
     args: &[&str],
     password: &str,
 ) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_missive"))
+    crate::common::command(dir)
         .args(["--log-format", format])
         .args(args)
-        .current_dir(dir)
         .env("MISSIVE_UNSUBSCRIBE_SECRET", SECRET)
         .env("RELAY_PASSWORD", password)
         .env("MISSIVE_LOG", "info")
@@ -388,7 +384,7 @@ fn no_log_of_a_whole_run_shows_a_secret_a_password_a_token_or_an_address() {
         // serve: a one-click unsubscribe from a delivered message, a sign-up
         // and its confirmation.
         let log_path = p.path().join("serve.log");
-        let mut serve = Command::new(env!("CARGO_BIN_EXE_missive"))
+        let mut serve = crate::common::command(p.path())
             .args([
                 "--log-format",
                 format,
@@ -396,7 +392,6 @@ fn no_log_of_a_whole_run_shows_a_secret_a_password_a_token_or_an_address() {
                 "--bind",
                 &format!("127.0.0.1:{port}"),
             ])
-            .current_dir(p.path())
             .env("MISSIVE_UNSUBSCRIBE_SECRET", SECRET)
             .env("RELAY_PASSWORD", password)
             .env("MISSIVE_LOG", "info")

@@ -5,11 +5,9 @@
 use std::collections::BTreeMap;
 
 use crate::common::{
-    NEWSLETTER, SECRET, SendProject, SmtpServer, assert_exit, plain_config, stderr, stdout,
+    ConfigText, NEWSLETTER, SECRET, SEND_ENV, SendProject, SmtpServer, assert_exit, stderr, stdout,
     subscriber_list,
 };
-
-const SEND_ENV: &[(&str, &str)] = &[("MISSIVE_UNSUBSCRIBE_SECRET", SECRET)];
 
 /// One `[[relays]]` table for a test server on loopback.
 fn relay(name: &str, port: u16, extra: &str) -> String {
@@ -205,11 +203,12 @@ fn killed_in_the_middle_of_a_two_relay_send_and_resumed_loses_no_one() {
     let (a_out, b_out) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let a = SmtpServer::start(a_out.path(), &["--delay-ms", "15"]);
     let b = SmtpServer::start(b_out.path(), &["--delay-ms", "15"]);
-    let config = pool_config(
+    let config = ConfigText::parse(&pool_config(
         &[relay("a", a.port, "weight = 2"), relay("b", b.port, "")],
         "",
-    )
-    .replace("batch_size = 50", "batch_size = 25");
+    ))
+    .set("sending.batch_size", "25")
+    .to_string();
     let p = SendProject::new(&config, &readers(600));
     let concurrency = 4; // two links to each relay
     let kills = p.kill_sends_at_random(4, 200, 400);
@@ -269,10 +268,9 @@ fn sends_that_count_a_daily_limit_run_one_at_a_time() {
     let out = tempfile::tempdir().unwrap();
     let server = SmtpServer::start(out.path(), &["--delay-ms", "20"]);
     let (list, _) = subscriber_list(300);
-    let config = plain_config(server.port, "").replace(
-        "timeout_secs = 5\n",
-        "timeout_secs = 5\ndaily_limit = 10000\n",
-    );
+    let config = ConfigText::plain(server.port)
+        .set("smtp.daily_limit", "10000")
+        .to_string();
     let p = SendProject::new(&config, &list);
     let next = "issues/2026-12-04-next.toml";
     std::fs::copy(p.path().join(p.issue()), p.path().join(next)).unwrap();

@@ -43,7 +43,10 @@ fn check_shows_the_findings_by_group_and_the_sizes() {
     assert_screen("check", dir.path(), &screen(&o));
     let o = missive(dir.path(), &["check", "issues/warnings.toml", "--json"]);
     assert_screen("check-json", dir.path(), &screen(&o));
-    let o = missive(dir.path(), &["check", "issues/2026-11-27-tides-and-timetables.toml"]);
+    let o = missive(
+        dir.path(),
+        &["check", "issues/2026-11-27-tides-and-timetables.toml"],
+    );
     assert_exit(&o, 0);
     assert_screen("check-clean", dir.path(), &screen(&o));
 }
@@ -72,9 +75,15 @@ fn send_status_subscribers_and_bounces_say_what_happened() {
         &mail,
         &[
             ("dsn".into(), returned("sendmail-dsn", STEM, &reader(3))),
-            ("full".into(), returned("dsn-mailbox-full", STEM, &reader(5))),
+            (
+                "full".into(),
+                returned("dsn-mailbox-full", STEM, &reader(5)),
+            ),
             ("arf".into(), returned("arf-abuse", STEM, &reader(7))),
-            ("block".into(), returned("dsn-sender-block", STEM, &reader(9))),
+            (
+                "block".into(),
+                returned("dsn-sender-block", STEM, &reader(9)),
+            ),
             (
                 "reply".into(),
                 std::fs::read_to_string(fixture("bounces/human-reply.eml")).unwrap(),

@@ -9,8 +9,6 @@ use crate::common::*;
 use mail_parser::MessageParser;
 use missive::list::token::Secret;
 
-const SEND_ENV: &[(&str, &str)] = &[("MISSIVE_UNSUBSCRIBE_SECRET", SECRET)];
-
 /// The example issue, with a greeting that also uses a list column.
 fn personal_project(config: &str, list: &str) -> SendProject {
     let p = SendProject::new(config, list);
@@ -347,8 +345,10 @@ fn faults_are_retried_and_refusals_recorded() {
             "2.5",
         ],
     );
-    let config = plain_config(server.port, "max_attempts = 5")
-        .replace("timeout_secs = 5", "timeout_secs = 1");
+    let config = ConfigText::plain(server.port)
+        .set("sending.max_attempts", "5")
+        .set("smtp.timeout_secs", "1")
+        .to_string();
     let p = SendProject::new(&config, &list);
     let o = p.run(&["send", p.issue(), "--yes"], SEND_ENV);
     assert_exit(&o, 3);
@@ -422,7 +422,9 @@ fn killed_at_random_moments_and_resumed_delivers_everyone_with_bounded_duplicate
     let out = tempfile::tempdir().unwrap();
     let server = SmtpServer::start(out.path(), &["--delay-ms", "15"]);
     let (list, expected) = subscriber_list(400);
-    let config = plain_config(server.port, "").replace("batch_size = 50", "batch_size = 25");
+    let config = ConfigText::plain(server.port)
+        .set("sending.batch_size", "25")
+        .to_string();
     let p = SendProject::new(&config, &list);
     let concurrency = 4;
     let kills = p.kill_sends_at_random(5, 150, 450);
@@ -580,10 +582,13 @@ fn without_a_terminal_or_yes_nothing_is_sent() {
 }
 
 /// Runs a dispatch that must be refused, and checks nothing reached the server.
-fn assert_refused(config: &str, list: &str, env: &[(&str, &str)], expected: &[&str]) {
+fn assert_refused(config: &ConfigText, list: &str, env: &[(&str, &str)], expected: &[&str]) {
     let out = tempfile::tempdir().unwrap();
     let server = SmtpServer::start(out.path(), &[]);
-    let config = config.replace("PORT", &server.port.to_string());
+    let config = config
+        .clone()
+        .set("smtp.port", &server.port.to_string())
+        .to_string();
     let p = SendProject::new(&config, list);
     let o = p.run(&["send", p.issue(), "--yes"], env);
     assert_exit(&o, 1);
@@ -598,7 +603,7 @@ fn assert_refused(config: &str, list: &str, env: &[(&str, &str)], expected: &[&s
 
 #[test]
 fn broken_subscriber_lists_are_refused() {
-    let config = plain_config(0, "").replace("port = 0", "port = PORT");
+    let config = ConfigText::plain(0);
     assert_refused(
         &config,
         "name,status\nAda,\n",
@@ -649,7 +654,7 @@ fn skip_invalid_sends_to_the_valid_rows_only() {
 #[test]
 fn broken_configs_are_refused() {
     let (list, _) = subscriber_list(3);
-    let base = plain_config(0, "").replace("port = 0", "port = PORT");
+    let base = ConfigText::plain(0);
     assert_refused(
         &base,
         &list,
@@ -658,47 +663,39 @@ fn broken_configs_are_refused() {
     );
     assert_refused(
         &base
-            .replace("[unsubscribe]\nurl", "[unsubscribe]\n#url")
-            .replace("mailto =", "#mailto ="),
+            .clone()
+            .remove("unsubscribe.url")
+            .remove("unsubscribe.mailto"),
         &list,
         SEND_ENV,
         &["no unsubscribe method"],
     );
     assert_refused(
-        &base.replace(
-            "security = \"none\"",
-            "security = \"none\"\nusername = \"u\"",
-        ),
+        &base.clone().set("smtp.username", "\"u\""),
         &list,
         SEND_ENV,
         &["smtp.username is set but the environment variable MISSIVE_SMTP_PASSWORD"],
     );
     assert_refused(
-        &base.replace("[sending]", "[sending]\ntransport = \"file\""),
+        &base.clone().set("sending.transport", "\"file\""),
         &list,
         SEND_ENV,
         &["sending.transport is \"file\" but sending.outbox is not set"],
     );
     assert_refused(
-        &base.replace("security = \"none\"", "security = \"ssl\""),
+        &base.clone().set("smtp.security", "\"ssl\""),
         &list,
         SEND_ENV,
         &["missive.toml:", "smtp.security", "unknown variant `ssl`"],
     );
     assert_refused(
-        &base.replace(
-            "from = \"Matt Example <matt@example.com>\"",
-            "from = \"Matt\"",
-        ),
+        &base.clone().set("newsletter.from", "\"Matt\""),
         &list,
         SEND_ENV,
         &["missive.toml:3:", "newsletter.from", "not a valid mailbox"],
     );
     assert_refused(
-        &base.replace(
-            "batch_size = 50",
-            "batch_size = 50\nsubscriberz = \"x.csv\"",
-        ),
+        &base.clone().set("sending.subscriberz", "\"x.csv\""),
         &list,
         SEND_ENV,
         &["unknown key `subscriberz`", "did you mean `subscribers`?"],
@@ -814,9 +811,8 @@ fn the_example_config_dispatches_to_files() {
     std::fs::create_dir(dir.path().join("issues")).unwrap();
     std::fs::copy(example_issue(), dir.path().join("issues/x.toml")).unwrap();
     let run = |args: &[&str]| {
-        std::process::Command::new(env!("CARGO_BIN_EXE_missive"))
+        crate::common::command(dir.path())
             .args(args)
-            .current_dir(dir.path())
             .env("MISSIVE_UNSUBSCRIBE_SECRET", SECRET)
             .stdin(std::process::Stdio::null())
             .output()
@@ -958,7 +954,9 @@ fn a_slow_final_reply_is_waited_for_not_sent_again() {
         ],
     );
     // Commands time out after 1 s; the final reply is waited for as RFC 5321 asks.
-    let config = plain_config(server.port, "").replace("timeout_secs = 5", "timeout_secs = 1");
+    let config = ConfigText::plain(server.port)
+        .set("smtp.timeout_secs", "1")
+        .to_string();
     let p = SendProject::new(&config, &list);
     let o = p.run(&["send", p.issue(), "--yes"], SEND_ENV);
     assert_exit(&o, 0);
@@ -978,10 +976,9 @@ fn no_final_reply_is_recorded_unknown_and_not_sent_again_without_retry_failed() 
         out.path(),
         &["--final-delay-for", &silent, "--final-delay-secs", "4"],
     );
-    let config = plain_config(server.port, "").replace(
-        "timeout_secs = 5",
-        "timeout_secs = 5\ndata_timeout_secs = 1",
-    );
+    let config = ConfigText::plain(server.port)
+        .set("smtp.data_timeout_secs", "1")
+        .to_string();
     let p = SendProject::new(&config, &list);
     let o = p.run(&["send", p.issue(), "--yes"], SEND_ENV);
     assert_exit(&o, 3);
@@ -1021,16 +1018,14 @@ fn no_final_reply_is_recorded_unknown_and_not_sent_again_without_retry_failed() 
 #[test]
 fn extreme_sending_values_are_refused_not_a_panic() {
     let (list, _) = subscriber_list(3);
-    let base = plain_config(0, "").replace("port = 0", "port = PORT");
-    for (line, field) in [
-        ("rate = 1e-300", "sending.rate"),
-        ("rate = 1e300", "sending.rate"),
-        ("concurrency = 9223372036854775807", "sending.concurrency"),
-        ("concurrency = 20000000", "sending.concurrency"),
+    let base = ConfigText::plain(0);
+    for (field, value) in [
+        ("sending.rate", "1e-300"),
+        ("sending.rate", "1e300"),
+        ("sending.concurrency", "9223372036854775807"),
+        ("sending.concurrency", "20000000"),
     ] {
-        let config = base
-            .replace("concurrency = 4\n", "")
-            .replace("[sending]\n", &format!("[sending]\n{line}\n"));
+        let config = base.clone().set(field, value);
         assert_refused(&config, &list, SEND_ENV, &[field, " from "]);
     }
 }
@@ -1038,32 +1033,30 @@ fn extreme_sending_values_are_refused_not_a_panic() {
 #[test]
 fn secrets_in_the_config_are_never_printed() {
     let (list, _) = subscriber_list(3);
-    let base = plain_config(0, "").replace("port = 0", "port = 1");
+    let base = ConfigText::plain(1);
     // A password typed into [smtp] itself: an unknown key, shown without its value.
     assert_refused(
-        &base.replace(
-            "security = \"none\"",
-            "security = \"none\"\npassword = \"hunter2-Secret\"",
-        ),
+        &base.clone().set("smtp.password", "\"hunter2-Secret\""),
         &list,
         SEND_ENV,
         &["unknown key `password`"],
     );
     // A password typed where the variable's name goes.
     assert_refused(
-        &base.replace(
-            "security = \"none\"",
-            "security = \"none\"\nusername = \"u\"\npassword_env = \"hunter2-Secret!\"",
-        ),
+        &base
+            .clone()
+            .set("smtp.username", "\"u\"")
+            .set("smtp.password_env", "\"hunter2-Secret!\""),
         &list,
         SEND_ENV,
         &["smtp.password_env", "not the password itself"],
     );
     let p = SendProject::new(
-        &base.replace(
-            "security = \"none\"",
-            "security = \"none\"\nusername = \"u\"\npassword_env = \"HUNTER2SECRET\"",
-        ),
+        &base
+            .clone()
+            .set("smtp.username", "\"u\"")
+            .set("smtp.password_env", "\"HUNTER2SECRET\"")
+            .to_string(),
         &list,
     );
     let o = p.run(&["send", p.issue(), "--yes"], SEND_ENV);
@@ -1074,11 +1067,15 @@ fn secrets_in_the_config_are_never_printed() {
         "{all}"
     );
     for config in [
-        "security = \"none\"\npassword = \"hunter2-Secret\"",
-        "security = \"none\"\nusername = \"u\"\npassword_env = \"hunter2-Secret!\"",
-        "security = \"none\"\nusername = \"u\"\npassword_env = \"HUNTER2SECRET\"",
+        base.clone().set("smtp.password", "\"hunter2-Secret\""),
+        base.clone()
+            .set("smtp.username", "\"u\"")
+            .set("smtp.password_env", "\"hunter2-Secret!\""),
+        base.clone()
+            .set("smtp.username", "\"u\"")
+            .set("smtp.password_env", "\"HUNTER2SECRET\""),
     ] {
-        let p = SendProject::new(&base.replace("security = \"none\"", config), &list);
+        let p = SendProject::new(&config.to_string(), &list);
         let o = p.run(&["send", p.issue(), "--yes"], SEND_ENV);
         let all = format!("{}{}", stdout(&o), stderr(&o));
         assert!(!all.to_lowercase().contains("hunter2"), "{all}");
@@ -1188,7 +1185,7 @@ fn a_whole_last_journal_entry_without_its_newline_is_not_sent_again() {
 
 #[test]
 fn lists_that_cannot_be_sent_to_name_the_row() {
-    let config = plain_config(0, "").replace("port = 0", "port = PORT");
+    let config = ConfigText::plain(0);
     assert_refused(
         &config,
         "email,name\rada@example.org,Ada\rbob@example.org,Bob\r",

@@ -90,9 +90,8 @@ fn dry_run(dir: &Path, extra: &[&str]) -> String {
         "--dry-run",
     ];
     args.extend_from_slice(extra);
-    let o = Command::new(env!("CARGO_BIN_EXE_missive"))
+    let o = crate::common::command(dir)
         .args(&args)
-        .current_dir(dir)
         .env("MISSIVE_UNSUBSCRIBE_SECRET", SECRET)
         .output()
         .unwrap();

@@ -7,7 +7,7 @@ use crate::common::*;
 
 /// A 95-item draft with long excerpts (over Gmail's clip) and no url on
 /// any item, in a project of its own.
-pub fn unfilled_draft(dir: &Path) -> PathBuf {
+pub(crate) fn unfilled_draft(dir: &Path) -> PathBuf {
     let text = without_urls(&missive::synthetic::issue_with_long_excerpts(95), |_| true);
     std::fs::create_dir_all(dir.join("issues")).unwrap();
     let path = dir.join("issues/2026-12-04-draft.toml");
