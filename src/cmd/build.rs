@@ -12,7 +12,7 @@ use crate::ui::{self, kilobytes, ms};
 
 pub(super) fn run(config: Option<&Path>, args: &BuildArgs) -> Result<ExitStatus> {
     let started = Instant::now();
-    let composed = compose(crate::project::Project::open(config)?, &args.issue)?;
+    let composed = compose(&crate::project::Project::open(config)?, &args.issue)?;
     let fill = merge::neutral(&composed.project.config);
     let html = composed.rendered.html_merge().fill(&fill);
     let text = composed.rendered.text_merge().fill(&fill);

@@ -16,7 +16,7 @@ pub(super) async fn run(config: Option<&Path>, args: &CheckArgs) -> Result<ExitS
         Some(issue) => issue.clone(),
         None => crate::curate::newest_issue(&project)?,
     };
-    let composed = compose(project, &issue)?;
+    let composed = compose(&project, &issue)?;
     let r = &composed.rendered;
     let mut warnings = composed.warnings.clone();
     warnings.extend(links::sent_before(&composed.project, &composed.issue));

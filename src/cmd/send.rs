@@ -22,7 +22,7 @@ enum Confirm {
 }
 
 pub(super) async fn run(config: Option<&Path>, args: &SendArgs) -> Result<ExitStatus> {
-    let composed = compose(crate::project::Project::open(config)?, &args.issue)?;
+    let composed = compose(&crate::project::Project::open(config)?, &args.issue)?;
     if args.test {
         let to = args
             .to

@@ -10,7 +10,7 @@ use crate::compose::compose;
 use crate::ui;
 
 pub(super) fn run(config: Option<&Path>, args: &StatusArgs) -> Result<ExitStatus> {
-    let composed = compose(crate::project::Project::open(config)?, &args.issue)?;
+    let composed = compose(&crate::project::Project::open(config)?, &args.issue)?;
     let status = crate::send::status(&composed, args.subscribers.as_deref())?;
     eprint!("{}", ui::MigratedNotes(&status.migrated));
     if args.json {

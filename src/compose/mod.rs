@@ -46,13 +46,13 @@ pub struct Composed {
 
 /// Loads the issue and renders it with its project (which the caller
 /// opened, once).
-pub fn compose(project: Project, issue: &Path) -> Result<Composed> {
+pub fn compose(project: &Project, issue: &Path) -> Result<Composed> {
     let issue = Issue::load(issue)?;
     let templates = Templates::load(&project.templates_dir())?;
-    let mut rendered = render::render(&issue, &project, &templates)?;
+    let mut rendered = render::render(&issue, project, &templates)?;
     let mut shortened = Vec::new();
     if project.config.fits()
-        && let Some((fitted, cut)) = fit::fit(&issue, &project, &templates, &rendered)?
+        && let Some((fitted, cut)) = fit::fit(&issue, project, &templates, &rendered)?
     {
         rendered = fitted;
         shortened = cut;
@@ -66,7 +66,7 @@ pub fn compose(project: Project, issue: &Path) -> Result<Composed> {
         &mut warnings,
     );
     Ok(Composed {
-        project,
+        project: project.clone(),
         issue,
         rendered,
         warnings,

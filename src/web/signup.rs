@@ -77,7 +77,7 @@ pub(crate) fn start(
     let welcome = match welcome_issue {
         None => None,
         Some(path) => {
-            let composed = crate::compose::compose(project.clone(), &path)?;
+            let composed = crate::compose::compose(project, &path)?;
             let letterhead = Letterhead::new(
                 config,
                 &project.root,

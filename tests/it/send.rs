@@ -44,7 +44,7 @@ fn delivers_to_500_subscribers_each_once_with_headers_and_personalization() {
 
     // The library renders the expected parts for each reader.
     let project = missive::project::Project::open(Some(&p.path().join("missive.toml"))).unwrap();
-    let composed = missive::compose::compose(project, &p.path().join(p.issue())).unwrap();
+    let composed = missive::compose::compose(&project, &p.path().join(p.issue())).unwrap();
     let html = composed.rendered.html_merge();
     let text = composed.rendered.text_merge();
     let secret = Secret::new(SECRET).unwrap();

@@ -170,7 +170,7 @@ impl App {
         // The config is read anew on every render: an edit to it shows too.
         let composed = crate::project::Project::open(self.options.config.as_deref())
             .map_err(anyhow::Error::from)
-            .and_then(|project| compose(project, &self.options.issue));
+            .and_then(|project| compose(&project, &self.options.issue));
         let mut snapshot = match composed {
             Ok(composed) => {
                 let snapshot = personalized(&composed, self.options.as_email.as_deref());
