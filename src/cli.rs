@@ -92,6 +92,14 @@ pub enum Command {
     Completions { shell: clap_complete::Shell },
     /// Print the manual page (roff): `missive man > missive.1`, then `man -l missive.1`.
     Man,
+    /// Write the manual's reference (every command and flag, every config
+    /// key) as Markdown into DIR; a test keeps `docs/src/reference` current.
+    #[command(hide = true)]
+    Reference {
+        /// Where the pages go.
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+    },
     /// Read bounces and complaints from a mailbox; suppress hard bounces and complaints.
     ///
     /// Reads new messages from a Maildir, an mbox or an IMAP folder,

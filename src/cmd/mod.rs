@@ -17,6 +17,7 @@ mod completions;
 mod import;
 mod new;
 mod preview;
+mod reference;
 mod send;
 mod serve;
 mod signup_form;
@@ -124,5 +125,6 @@ async fn dispatch(config: Option<&Path>, command: Command) -> Result<ExitStatus>
         Command::Bounces(args) => bounces::run(config, &args).await,
         Command::Completions { shell } => completions::completions(shell),
         Command::Man => completions::man(),
+        Command::Reference { out } => reference::run(&out),
     }
 }

@@ -11,7 +11,7 @@ pub(super) fn run(config: Option<&Path>) -> Result<ExitStatus> {
     let project = Project::open(config)?;
     let signup = project.config.signup.as_ref().ok_or_else(|| {
         anyhow!(
-            "{}: no [signup]: set it up first (README, \"Sign-ups\")",
+            "{}: no [signup]: set it up first (the manual, docs/src/guide/grow-the-list.md)",
             project.config_label().display()
         )
     })?;

@@ -4,6 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
+use schemars::JsonSchema;
 use serde::Deserialize;
 
 use super::source::{self, SourceError};
@@ -13,7 +14,7 @@ use super::values::{
 };
 
 /// `missive.toml`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     #[serde(default)]
@@ -38,7 +39,7 @@ pub struct Config {
 }
 
 /// `[signup]`: sign-ups through `missive serve`, confirmed by email.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Signup {
     /// Where readers reach `missive serve`: the confirmation link is
@@ -92,7 +93,7 @@ fn signup_fields<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<OneLine>,
 }
 
 /// `[bounces]`: where bounces come back to.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Bounces {
     /// The return path: each message's envelope sender is
@@ -114,7 +115,7 @@ pub struct Bounces {
 }
 
 /// `[email]`: how the email differs from the web version.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Email {
     /// Shorten the longest excerpts in the email (never on the web) until
@@ -129,18 +130,23 @@ pub struct Email {
 }
 
 /// `[newsletter]`: identity and footer.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Newsletter {
+    /// The newsletter's name: the header of each issue, the archive's
+    /// title; default `Newsletter`.
     #[serde(default = "default_name")]
     pub name: OneLine,
-    /// `"Name <address>"`.
+    /// `"Name <address>"`: who the issues come from.
     pub from: Option<MailboxValue>,
+    /// Where replies go, if not to `from`.
     pub reply_to: Option<MailboxValue>,
     /// Shown in the footer; bulk mail law in many countries requires it.
     pub postal_address: Option<String>,
     /// Base of the "view in browser" link: `{web_url}/{issue stem}/`.
     pub web_url: Option<WebUrl>,
+    /// The `List-Id` header (RFC 2919), e.g. `Name <weekly.example.com>`;
+    /// unsubscribe tokens are bound to it.
     pub list_id: Option<OneLine>,
     /// Where `send --test` goes.
     pub test_to: Option<MailboxValue>,
@@ -187,7 +193,7 @@ fn default_toc_label() -> OneLine {
 }
 
 /// A language tag such as `en`, `de` or `pt-BR` (BCP 47: letters, digits, `-`).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, JsonSchema)]
 pub struct Language(String);
 
 impl Language {
@@ -221,7 +227,7 @@ fn default_name() -> OneLine {
 }
 
 /// `[unsubscribe]`: how a reader leaves the list.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Unsubscribe {
     /// An http(s) URL; may contain `{email}` and `{token}`.
@@ -242,17 +248,22 @@ impl Unsubscribe {
 
 /// `[smtp]` or one of `[[relays]]`: a server that relays the mail, and
 /// what it allows.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Smtp {
     /// How the relay is named in the journal, the quotas and the reports;
     /// default: its host.
     pub name: Option<OneLine>,
+    /// The server's host name (or IP address).
     pub host: OneLine,
     /// Default: 587 for starttls, 465 for tls, 25 for none.
     pub port: Option<u16>,
+    /// How the connection is protected: `starttls` (default, required),
+    /// `tls` from the first byte, or `none` (a relay on this machine only).
     #[serde(default)]
     pub security: Security,
+    /// The login, if the server asks for one (its password comes from
+    /// `password_env`).
     pub username: Option<OneLine>,
     /// The environment variable that holds the password.
     #[serde(default = "default_password_env", deserialize_with = "env_name")]
@@ -328,7 +339,7 @@ pub type Concurrency = Bounded<usize, Connections, 1, MAX_CONCURRENCY, 4>;
 const MAX_DAILY_LIMIT: u64 = 1_000_000_000;
 
 /// How the connection to the SMTP server is protected.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Security {
     /// Plain connection upgraded with STARTTLS, which is required.
@@ -341,9 +352,11 @@ pub enum Security {
 }
 
 /// `[sending]`: how a dispatch runs.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Sending {
+    /// Where messages go: `smtp` (default) or `file` (one `.eml` per
+    /// message in `outbox`, for trying a send without a server).
     #[serde(default)]
     pub transport: TransportKind,
     /// With `transport = "file"`: the directory that receives one `.eml` per message.
@@ -386,7 +399,7 @@ fn default_subscribers() -> PathBuf {
 }
 
 /// Where messages go.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum TransportKind {
     #[default]
@@ -396,10 +409,13 @@ pub enum TransportKind {
 }
 
 /// `[dkim]`: sign every message for the From domain.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Dkim {
+    /// The signing domain (`d=`): the From domain, or one it aligns with.
     pub domain: OneLine,
+    /// The selector (`s=`): the key is published at
+    /// `<selector>._domainkey.<domain>`.
     pub selector: OneLine,
     /// A PEM file holding an RSA or Ed25519 private key.
     pub private_key: PathBuf,

@@ -7,6 +7,7 @@ use std::str::FromStr;
 
 use lettre::Address;
 use lettre::message::Mailbox;
+use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::{Deserialize, Deserializer};
 
 /// Why a value was refused.
@@ -420,4 +421,73 @@ pub fn is_hidden_format(c: char) -> bool {
             | '\u{061C}'
             | '\u{FEFF}'
     ) || c.is_control()
+}
+
+/// The schema of a value read from a string: `string`, with what it must be.
+macro_rules! string_schema {
+    ($($name:ty => $what:literal),* $(,)?) => {$(
+        impl JsonSchema for $name {
+            fn schema_name() -> std::borrow::Cow<'static, str> {
+                stringify!($name).into()
+            }
+
+            fn inline_schema() -> bool {
+                true
+            }
+
+            fn json_schema(_: &mut SchemaGenerator) -> Schema {
+                json_schema!({ "type": "string", "format": $what })
+            }
+        }
+    )*};
+}
+
+string_schema! {
+    OneLine => "one line of text",
+    Prose => "text (Markdown where the key says so)",
+    WebUrl => "an http(s) URL",
+    UnsubscribeUrl => "an http(s) URL with {token} (or {email})",
+    MailboxValue => "a mailbox such as `Name <you@example.com>`",
+    AddressValue => "an address such as `you@example.com`",
+}
+
+impl JsonSchema for PositiveRate {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "PositiveRate".into()
+    }
+
+    fn inline_schema() -> bool {
+        true
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "type": "number",
+            "format": "messages per second",
+            "minimum": RATE_RANGE.0,
+            "maximum": RATE_RANGE.1,
+        })
+    }
+}
+
+impl<T, U: Unit, const MIN: u64, const MAX: u64, const DEFAULT: u64> JsonSchema
+    for Bounded<T, U, MIN, MAX, DEFAULT>
+{
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        format!("Bounded_{MIN}_{MAX}_{DEFAULT}").into()
+    }
+
+    fn inline_schema() -> bool {
+        true
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "type": "integer",
+            "format": U::WORD,
+            "minimum": MIN,
+            "maximum": MAX,
+            "default": DEFAULT,
+        })
+    }
 }

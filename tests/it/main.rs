@@ -16,6 +16,7 @@ mod compose;
 mod curate;
 mod inbox;
 mod layers;
+mod manual;
 mod ops;
 mod preview;
 mod relays;
