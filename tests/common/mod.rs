@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 pub(crate) mod mta;
+pub(crate) mod proxy;
 
 /// The repository root (where the example project lives).
 pub(crate) fn repo() -> PathBuf {

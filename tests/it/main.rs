@@ -25,3 +25,4 @@ mod send;
 mod serve;
 mod signup;
 mod warnings;
+mod wire;

@@ -8,6 +8,10 @@ drop the connection in the middle of DATA, stall past the client's timeout,
 take its time over the final reply to chosen recipients' messages, or
 (--auth-fails-after N) act as an account suspended after N messages: every
 connection is closed at its next MAIL and every new AUTH refused.
+With --pipelining it offers PIPELINING (RFC 2920; aiosmtpd reads pipelined
+commands in order), and can then misbehave inside pipelined groups: answer
+a chosen recipient's first RCPT with 421 and close the connection
+(--close-421-for), or with 354, out of turn (--rcpt-354-once).
 Every RCPT is logged to OUT/rcpt.log. It prints "READY <port>" once it listens, and runs until stdin closes or it
 is killed.
 """
@@ -42,6 +46,14 @@ class Handler:
         self.reject = set(a.lower() for a in args.reject_550.split(",") if a)
         self.slow_final = set(a.lower() for a in args.final_delay_for.split(",") if a)
         self.block = set(a.lower() for a in args.reject_571.split(",") if a)
+        self.close_421 = set(a.lower() for a in args.close_421_for.split(",") if a)
+        self.out_of_turn = set(a.lower() for a in args.rcpt_354_once.split(",") if a)
+
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):
+        session.host_name = hostname
+        if self.args.pipelining:
+            responses.insert(len(responses) - 1, "250-PIPELINING")
+        return responses
 
     def first_attempt(self, address, stage):
         """Counts attempts per recipient and stage; True on the first."""
@@ -74,6 +86,11 @@ class Handler:
                 log.write(address + "\n")
         if address.lower() in self.reject:
             return "550 5.1.1 <%s>: %s" % (address, self.args.reject_text)
+        if address.lower() in self.close_421 and self.first_attempt(address, "421"):
+            asyncio.get_running_loop().call_later(0.05, server.transport.close)
+            return "421 4.3.2 Service shutting down, closing transmission channel"
+        if address.lower() in self.out_of_turn and self.first_attempt(address, "354"):
+            return "354 End data with <CR><LF>.<CR><LF>"
         if address.lower() in self.block:
             return "550 5.7.1 <%s>: Message refused: sender listed as spam source" % address
         if self.faulty(address, self.args.stall_permille, "stall") and self.first_attempt(address, "stall"):
@@ -134,6 +151,11 @@ def main():
     p.add_argument("--final-delay-secs", type=float, default=0)
     p.add_argument("--auth-fails-after", type=int, default=-1,
                    help="after N accepted messages, close connections and refuse AUTH")
+    p.add_argument("--pipelining", action="store_true", help="offer PIPELINING")
+    p.add_argument("--close-421-for", default="",
+                   help="comma-separated addresses: their first RCPT gets 421 and the connection closes")
+    p.add_argument("--rcpt-354-once", default="",
+                   help="comma-separated addresses: their first RCPT is answered 354, out of turn")
     p.add_argument("--port", type=int, default=0,
                    help="listen on this port (a server started again where one was)")
     args = p.parse_args()

@@ -41,6 +41,9 @@ pub(crate) struct SmtpSettings {
     /// For the reply to the end of a message's data.
     data_timeout: Duration,
     hello: ClientId,
+    /// Set once a server of this relay answered a pipelined group out of
+    /// turn: every later connection to it goes command by command.
+    lock_step: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl std::fmt::Debug for SmtpSettings {
@@ -138,6 +141,7 @@ impl SmtpSettings {
             timeout: Duration::from_secs(u64::from(smtp.timeout_secs.get())),
             data_timeout: Duration::from_secs(u64::from(smtp.data_timeout_secs.get())),
             hello: ClientId::default(),
+            lock_step: Arc::new(std::sync::atomic::AtomicBool::new(false)),
         })
     }
 
@@ -176,6 +180,29 @@ fn is_loopback(host: &str) -> bool {
 pub(crate) struct SmtpLink {
     settings: SmtpSettings,
     connection: Option<AsyncSmtpConnection>,
+    /// What the server of `connection` offers beyond what lettre reads.
+    offers: Offers,
+}
+
+/// The extensions that change how a transaction is written (RFC 2920
+/// PIPELINING, RFC 3030 CHUNKING), read from the server's EHLO.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Offers {
+    pipelining: bool,
+    chunking: bool,
+}
+
+impl Offers {
+    /// What an EHLO reply's lines offer.
+    fn from_ehlo<'a>(lines: impl Iterator<Item = &'a str>) -> Offers {
+        let mut offers = Offers::default();
+        for line in lines.skip(1) {
+            let keyword = line.split_whitespace().next().unwrap_or("");
+            offers.pipelining |= keyword.eq_ignore_ascii_case("PIPELINING");
+            offers.chunking |= keyword.eq_ignore_ascii_case("CHUNKING");
+        }
+        offers
+    }
 }
 
 impl SmtpLink {
@@ -183,6 +210,7 @@ impl SmtpLink {
         SmtpLink {
             settings,
             connection: None,
+            offers: Offers::default(),
         }
     }
 }
@@ -198,10 +226,21 @@ impl Deliver for SmtpLink {
             .as_ref()
             .is_none_or(lettre::transport::smtp::client::AsyncSmtpConnection::has_broken)
         {
-            self.connection = Some(connect(&self.settings).await?);
+            let (conn, offers) = connect(&self.settings).await?;
+            self.connection = Some(conn);
+            self.offers = offers;
         }
         let conn = self.connection.as_mut().expect("connected above");
-        match transmit(conn, envelope, bytes, &self.settings).await {
+        let offers = if self
+            .settings
+            .lock_step
+            .load(std::sync::atomic::Ordering::Relaxed)
+        {
+            Offers::default()
+        } else {
+            self.offers
+        };
+        match transmit(conn, offers, envelope, bytes, &self.settings).await {
             Ok(response) => Ok(reply_text(u16::from(response.code()), response.message())),
             Err(failure) => {
                 // The connection was closed: the next message opens a new one.
@@ -218,18 +257,23 @@ impl Deliver for SmtpLink {
     }
 }
 
-/// Sends one message on an open connection: MAIL, RCPT and DATA each
-/// within `timeout`, then the message and the final reply within
-/// `data_timeout` (RFC 5321 §4.5.3.2.6). A final reply that never comes
-/// is [`Failure::Unknown`], not a failure to retry: the server may well
-/// have accepted the message. On any failure the connection is closed.
+/// Sends one message on an open connection. With CHUNKING, MAIL, RCPT and
+/// `BDAT <size> LAST` with the message go out in one write and the replies
+/// are read together: one round trip. With PIPELINING, MAIL, RCPT and DATA
+/// go in one write, then the message: two. Otherwise each command waits
+/// for its reply (RFC 5321 lock-step). Commands are answered within
+/// `timeout`, the end of the message within `data_timeout` (RFC 5321
+/// §4.5.3.2.6). A final reply that never comes is [`Failure::Unknown`], not
+/// a failure to retry: the server may well have accepted the message. On
+/// any failure the connection is closed.
 async fn transmit(
     conn: &mut AsyncSmtpConnection,
+    offers: Offers,
     envelope: &lettre::address::Envelope,
     bytes: &[u8],
     s: &SmtpSettings,
 ) -> Result<lettre::transport::smtp::response::Response, Failure> {
-    use lettre::transport::smtp::commands::{Data, Mail, Rcpt};
+    use lettre::transport::smtp::commands::Mail;
     use lettre::transport::smtp::extension::{Extension, MailBodyParameter, MailParameter};
 
     let mut options = Vec::new();
@@ -248,40 +292,220 @@ async fn transmit(
     if !bytes.is_ascii() {
         options.push(MailParameter::Body(MailBodyParameter::EightBitMime));
     }
-    let step = |what: &'static str| {
-        move |_| Failure::Network(format!("no reply to {what} within the timeout"))
+    let mail = Mail::new(envelope.from().cloned(), options);
+    let result = match std::str::from_utf8(bytes) {
+        Ok(text) if offers.chunking => chunked(conn, &mail, envelope, text, s).await,
+        _ if offers.pipelining => pipelined(conn, &mail, envelope, bytes, s).await,
+        _ => lock_step(conn, &mail, envelope, bytes, s).await,
     };
-    let result = async {
-        let timed = |f| tokio::time::timeout(s.timeout, f);
-        timed(conn.command(Mail::new(envelope.from().cloned(), options)))
-            .await
-            .map_err(step("MAIL FROM"))?
-            .map_err(|e| classify(&e))?;
-        for to in envelope.to() {
-            tokio::time::timeout(s.timeout, conn.command(Rcpt::new(to.clone(), vec![])))
-                .await
-                .map_err(step("RCPT TO"))?
-                .map_err(|e| classify(&e))?;
-        }
-        tokio::time::timeout(s.timeout, conn.command(Data))
-            .await
-            .map_err(step("DATA"))?
-            .map_err(|e| classify(&e))?;
-        match tokio::time::timeout(s.data_timeout, conn.message(bytes)).await {
-            Ok(reply) => reply.map_err(|e| classify(&e)),
-            Err(_) => Err(Failure::Unknown(format!(
-                "no reply to the end of the message within {} s ({}.data_timeout_secs): \
-                 the server may have accepted it",
-                s.data_timeout.as_secs(),
-                s.key
-            ))),
-        }
+    if let Err(Misbehaved(why)) = &result {
+        // Not a word about the reader: this relay goes on command by
+        // command, and the reader is tried again on a new connection.
+        s.lock_step
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+        tracing::warn!(relay = %s.server(), why = %why, "the server answered a pipelined group out of turn: sending command by command from now on");
     }
-    .await;
+    let result = result.map_err(|e| match e {
+        Misbehaved(why) => Failure::Network(format!(
+            "{} answered a pipelined group out of turn ({why}); tried again command by command",
+            s.server()
+        )),
+        Refused(failure) => failure,
+    });
     if result.is_err() {
         conn.abort().await;
     }
     result
+}
+
+/// How a transaction failed: the server's answer, or an answer that does
+/// not fit the commands it answers.
+enum TransactionError {
+    Refused(Failure),
+    Misbehaved(String),
+}
+
+use TransactionError::{Misbehaved, Refused};
+
+impl From<Failure> for TransactionError {
+    fn from(failure: Failure) -> Self {
+        Refused(failure)
+    }
+}
+
+type Reply = lettre::transport::smtp::response::Response;
+
+/// A reply awaited within `within`, sorted: a refusal, a network failure,
+/// or no reply in time (`what` names the command).
+async fn reply(
+    within: Duration,
+    what: &str,
+    future: impl std::future::Future<Output = Result<Reply, lettre::transport::smtp::Error>>,
+) -> Result<Reply, Failure> {
+    match tokio::time::timeout(within, future).await {
+        Ok(reply) => reply.map_err(|e| classify(&e)),
+        Err(_) => Err(Failure::Network(format!(
+            "no reply to {what} within the timeout"
+        ))),
+    }
+}
+
+fn code(reply: &Reply) -> u16 {
+    u16::from(reply.code())
+}
+
+/// RFC 5321 lock-step: MAIL, each RCPT, DATA, each waiting for its reply.
+async fn lock_step(
+    conn: &mut AsyncSmtpConnection,
+    mail: &lettre::transport::smtp::commands::Mail,
+    envelope: &lettre::address::Envelope,
+    bytes: &[u8],
+    s: &SmtpSettings,
+) -> Result<Reply, TransactionError> {
+    use lettre::transport::smtp::commands::{Data, Rcpt};
+    reply(s.timeout, "MAIL FROM", conn.command(mail)).await?;
+    for to in envelope.to() {
+        reply(
+            s.timeout,
+            "RCPT TO",
+            conn.command(Rcpt::new(to.clone(), vec![])),
+        )
+        .await?;
+    }
+    reply(s.timeout, "DATA", conn.command(Data)).await?;
+    end_of_data(conn, bytes, s).await
+}
+
+/// The message after a 354, and the final reply.
+async fn end_of_data(
+    conn: &mut AsyncSmtpConnection,
+    bytes: &[u8],
+    s: &SmtpSettings,
+) -> Result<Reply, TransactionError> {
+    match tokio::time::timeout(s.data_timeout, conn.message(bytes)).await {
+        Ok(reply) => Ok(reply.map_err(|e| classify(&e))?),
+        Err(_) => Err(Refused(Failure::Unknown(format!(
+            "no reply to the end of the message within {} s ({}.data_timeout_secs): \
+             the server may have accepted it",
+            s.data_timeout.as_secs(),
+            s.key
+        )))),
+    }
+}
+
+/// The commands of a group, written at once.
+struct Group(String);
+
+impl std::fmt::Display for Group {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// MAIL, each RCPT and `last` (DATA, or BDAT with the message) in one
+/// write, and their replies in order: the first refusal decides, and every
+/// reply is read so the connection stays in step (RFC 2920 §3.1).
+async fn group(
+    conn: &mut AsyncSmtpConnection,
+    mail: &lettre::transport::smtp::commands::Mail,
+    envelope: &lettre::address::Envelope,
+    last: &str,
+    within: Duration,
+) -> Result<Vec<Result<Reply, Failure>>, TransactionError> {
+    use lettre::transport::smtp::commands::Rcpt;
+    use std::fmt::Write as _;
+    let mut commands = mail.to_string();
+    for to in envelope.to() {
+        let _ = write!(commands, "{}", Rcpt::new(to.clone(), vec![]));
+    }
+    commands.push_str(last);
+    let expected = envelope.to().len() + 2;
+    let mut replies = Vec::with_capacity(expected);
+    let mut answer = reply(within, "MAIL FROM", conn.command(Group(commands))).await;
+    loop {
+        match answer {
+            // The connection is gone, or going (421): nothing more will
+            // be answered.
+            Err(failure @ Failure::Network(_)) => return Err(Refused(failure)),
+            Err(Failure::Transient { reply, throttle }) if reply.starts_with("421") => {
+                return Err(Refused(Failure::Transient { reply, throttle }));
+            }
+            answer => replies.push(answer),
+        }
+        if replies.len() == expected {
+            break;
+        }
+        answer = reply(within, "a pipelined command", conn.read_response()).await;
+    }
+    // MAIL and RCPT are answered 250 (or refused), never 354.
+    if let Some(odd) = replies[..expected - 1]
+        .iter()
+        .flatten()
+        .find(|r| code(r) != 250 && code(r) != 251 && code(r) != 252)
+    {
+        return Err(Misbehaved(format!("{} to MAIL FROM or RCPT TO", code(odd))));
+    }
+    Ok(replies)
+}
+
+/// RFC 2920: MAIL, RCPT and DATA in one write; after the 354, the message.
+async fn pipelined(
+    conn: &mut AsyncSmtpConnection,
+    mail: &lettre::transport::smtp::commands::Mail,
+    envelope: &lettre::address::Envelope,
+    bytes: &[u8],
+    s: &SmtpSettings,
+) -> Result<Reply, TransactionError> {
+    let replies = group(conn, mail, envelope, "DATA\r\n", s.timeout).await?;
+    let (data, commands) = replies.split_last().expect("MAIL, RCPT and DATA");
+    let refused = commands.iter().find_map(|r| r.as_ref().err().cloned());
+    match (refused, data) {
+        // Refused, and DATA refused with it (503, 554): the refusal decides.
+        (Some(failure), Err(_)) => Err(Refused(failure)),
+        (None, Ok(go)) if code(go) == 354 => end_of_data(conn, bytes, s).await,
+        (None, Err(failure)) => Err(Refused(failure.clone())),
+        (Some(_), Ok(go)) if code(go) == 354 => Err(Misbehaved(
+            "354 to DATA after its MAIL FROM or RCPT TO was refused".into(),
+        )),
+        (_, Ok(other)) => Err(Misbehaved(format!("{} to DATA", code(other)))),
+    }
+}
+
+/// RFC 3030: MAIL, RCPT and `BDAT <size> LAST` with the whole message in
+/// one write (no dot-stuffing, no 354), then the replies.
+async fn chunked(
+    conn: &mut AsyncSmtpConnection,
+    mail: &lettre::transport::smtp::commands::Mail,
+    envelope: &lettre::address::Envelope,
+    text: &str,
+    s: &SmtpSettings,
+) -> Result<Reply, TransactionError> {
+    let last = format!("BDAT {} LAST\r\n{text}", text.len());
+    let replies = match group(conn, mail, envelope, &last, s.data_timeout).await {
+        // Once the message is written, a reply that never comes may hide
+        // one that accepted it.
+        Err(Refused(Failure::Network(why))) if why.starts_with("no reply") => {
+            return Err(Refused(Failure::Unknown(format!(
+                "no reply to the message within {} s ({}.data_timeout_secs): the server may \
+                 have accepted it",
+                s.data_timeout.as_secs(),
+                s.key
+            ))));
+        }
+        other => other?,
+    };
+    let (bdat, commands) = replies.split_last().expect("MAIL, RCPT and BDAT");
+    let refused = commands.iter().find_map(|r| r.as_ref().err().cloned());
+    match (refused, bdat) {
+        (Some(failure), Err(_)) => Err(Refused(failure)),
+        (None, Ok(done)) if (200..300).contains(&code(done)) => Ok(done.clone()),
+        (None, Err(failure)) => Err(Refused(failure.clone())),
+        (Some(_), Ok(done)) => Err(Misbehaved(format!(
+            "{} to BDAT after its MAIL FROM or RCPT TO was refused",
+            code(done)
+        ))),
+        (None, Ok(other)) => Err(Misbehaved(format!("{} to BDAT", code(other)))),
+    }
 }
 
 /// A TLS stream handed to lettre as its transport (implicit TLS).
@@ -369,7 +593,7 @@ async fn open(s: &SmtpSettings) -> Result<AsyncSmtpConnection, DeliverError> {
 
 /// Opens, secures and authenticates a connection. A refusal of TLS or of
 /// the credentials is fatal; a network failure may be retried.
-async fn connect(s: &SmtpSettings) -> Result<AsyncSmtpConnection, DeliverError> {
+async fn connect(s: &SmtpSettings) -> Result<(AsyncSmtpConnection, Offers), DeliverError> {
     let mut conn = match tokio::time::timeout(s.timeout, open(s)).await {
         Ok(opened) => opened?,
         Err(_) => {
@@ -418,7 +642,13 @@ async fn connect(s: &SmtpSettings) -> Result<AsyncSmtpConnection, DeliverError> 
         )
         .await?;
     }
-    Ok(conn)
+    // lettre reads 8BITMIME, SMTPUTF8, STARTTLS and AUTH from the EHLO;
+    // asked again, it says whether commands may be pipelined or chunked.
+    let ehlo = lettre::transport::smtp::commands::Ehlo::new(s.hello.clone());
+    let offers = step(s.timeout, "EHLO", conn.command(ehlo), |_| None)
+        .await
+        .map(|reply| Offers::from_ehlo(reply.message()))?;
+    Ok((conn, offers))
 }
 
 /// Runs one step of setting up a connection within the timeout. An error
