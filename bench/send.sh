@@ -5,6 +5,10 @@
 # same size; prints both rates and the ratio. Then the same N spread over two
 # relays (two smtp-sinks, 4 connections each, weights 1:1) beside the one
 # relay's rate. Then compares missive's peak RSS at N and at BIG subscribers.
+# Then the round trips: RTT_N messages (default 2000) through a proxy that
+# holds every chunk RTT_MS/2 ms each way (RTT_MS default 20: a relay that
+# far away; bench/delay_proxy.py), missive beside smtp-source, with the
+# round trips per message the proxy counted.
 # Usage: bench/send.sh [N] [BIG]   (defaults 20000 and 200000)
 # With MISSIVE_BASELINE=/path/to/another/missive, that build also sends N in
 # the same run, and its rate is printed beside this one's.
@@ -107,6 +111,39 @@ if [ -n "${MISSIVE_BASELINE:-}" ]; then
   read -r base_secs base_rss < <(run_missive "$n" "$MISSIVE_BASELINE")
   grep "This run" "$work/missive-$n.log"
 fi
+
+# Round trips: the same issue through the delay proxy.
+rtt_ms="${RTT_MS:-20}"
+rtt_n="${RTT_N:-2000}"
+start_proxy() { # start_proxy TARGET_PORT TURNS_FILE: sets proxy_pid and proxy_port
+  : > "$work/proxy.out"
+  python3 bench/delay_proxy.py --target "$1" --delay-ms "$(python3 -c "print($rtt_ms / 2)")" \
+    --turns-file "$2" > "$work/proxy.out" &
+  proxy_pid=$!
+  until grep -q READY "$work/proxy.out"; do sleep 0.05; done
+  proxy_port=$(awk '/READY/ {print $2}' "$work/proxy.out")
+}
+start_proxy "$port" "$work/turns-missive"
+sed -i "s/^port = $port\$/port = $proxy_port/" "$work/project/missive.toml"
+read -r rtt_m_secs _ < <(run_missive "$rtt_n")
+grep "This run" "$work/missive-$rtt_n.log"
+sed -i "s/^port = $proxy_port\$/port = $port/" "$work/project/missive.toml"
+kill $proxy_pid; wait $proxy_pid 2>/dev/null || true
+start_proxy "$port" "$work/turns-source"
+rtt_start=$(date +%s.%N)
+smtp-source -d -s 4 -m "$rtt_n" -l "$size" -f matt@example.com -t reader@example.org 127.0.0.1:"$proxy_port"
+rtt_end=$(date +%s.%N)
+kill $proxy_pid; wait $proxy_pid 2>/dev/null || true
+python3 - "$rtt_ms" "$rtt_n" "$rtt_m_secs" "$rtt_start" "$rtt_end" "$(cat "$work/turns-missive")" "$(cat "$work/turns-source")" <<'PY'
+import sys
+rtt, n, m_secs, start, end, m_turns, s_turns = sys.argv[1:]
+n = int(n)
+m_rate, s_rate = n / float(m_secs), n / (float(end) - float(start))
+print(f"at {rtt} ms RTT (smtp-sink, PIPELINING, 4 connections):")
+print(f"  missive send: {n} messages = {m_rate:.0f} msg/s, {int(m_turns) / n:.2f} round trips a message")
+print(f"  smtp-source:  {n} messages = {s_rate:.0f} msg/s, {int(s_turns) / n:.2f} round trips a message")
+print(f"  ratio: missive at {m_rate / s_rate:.2f}x smtp-source's rate")
+PY
 
 python3 - "$n" "$m_secs" "$start" "$end" "$m_rss" "$big" "$b_rss" "$b_secs" "$base_secs" "$r_secs" <<'PY'
 import sys
