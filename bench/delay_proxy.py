@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """A TCP proxy that puts a relay far away: every chunk is held DELAY ms in
 each direction (so a round trip costs 2 x DELAY, and chunks in flight
-overlap as they would on a real link), and the client's turns are counted
-(each time the client writes after the server last spoke: one round trip
-the client waited for). Prints "READY <port>" once it listens; writes the
+overlap as they would on a real link), and the client's waits are counted:
+each time the client writes after the server last spoke, having been
+silent for most of a round trip (it was waiting for the reply, rather
+than streaming while replies were on their way). Prints "READY <port>" once it listens; writes the
 count of turns to --turns-file whenever a connection closes.
 
 Usage: delay_proxy.py --target PORT --delay-ms 10 --turns-file FILE
@@ -71,12 +72,15 @@ async def main():
 
     async def serve(client_reader, client_writer):
         server_reader, server_writer = await asyncio.open_connection("127.0.0.1", args.target)
-        state = {"server_spoke": True}
+        state = {"server_spoke": True, "last": 0.0}
 
         def client_chunk():
-            if state["server_spoke"]:
-                state["server_spoke"] = False
+            now = time.monotonic()
+            waited = now - state["last"] >= 1.5 * delay
+            state["last"] = now
+            if state["server_spoke"] and waited:
                 counter.turns += 1
+            state["server_spoke"] = False
 
         def server_chunk():
             state["server_spoke"] = True

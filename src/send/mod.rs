@@ -542,7 +542,8 @@ pub(crate) async fn execute(
             engine::Lane {
                 name: relay.name.clone(),
                 link: Box::new(move || transport.link()),
-                concurrency: relay.concurrency,
+                // Each connection carries several messages at once.
+                concurrency: relay.concurrency * relay.transport.depth(),
                 rate: relay.rate.filter(|_| !plan.dry_run),
                 quota: quota.left.filter(|_| !plan.dry_run),
                 weight: relay.weight,

@@ -1,5 +1,8 @@
-//! The SMTP transaction on the wire: with PIPELINING (RFC 2920) a message
-//! takes two round trips instead of four, with CHUNKING (RFC 3030) one,
+//! The SMTP transaction on the wire: with PIPELINING (RFC 2920) the next
+//! message's envelope follows the end of the one before, one round trip a
+//! message instead of four; with CHUNKING (RFC 3030) messages go out while
+//! the replies to those before are on their way (at most one round trip a
+//! message on loopback, far fewer when the relay is far: `bench/send.sh`),
 //! counted by a proxy between missive and servers it did not write
 //! (Postfix's smtp-sink, a real Postfix smtpd, aiosmtpd); and what goes
 //! wrong inside a pipelined group (a refused RCPT, a 421 that closes the
@@ -86,7 +89,7 @@ fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
 }
 
 #[test]
-fn pipelining_takes_two_round_trips_a_message_where_lock_step_takes_four() {
+fn pipelining_takes_one_round_trip_a_message_where_lock_step_takes_four() {
     let n = 30;
     let (list, expected) = subscriber_list(n);
     let dir = tempfile::tempdir().unwrap();
@@ -112,9 +115,10 @@ fn pipelining_takes_two_round_trips_a_message_where_lock_step_takes_four() {
     assert_exit(&o, 0);
     let lock_step = proxy.turns();
     let readers = expected.len() as u64;
-    // The connection's own turns: EHLO (twice: lettre's and missive's), QUIT.
+    // The connection's own turns: EHLO (twice: lettre's and missive's), the
+    // first group, QUIT.
     assert!(
-        pipelined <= 2 * readers + 4,
+        pipelined * 10 <= 11 * readers + 40,
         "{pipelined} round trips for {readers} messages, pipelined"
     );
     assert!(

@@ -4,6 +4,7 @@
 //! worker of the engine gets a [`Link`] of it.
 
 mod file;
+mod session;
 mod smtp;
 
 use std::future::Future;
@@ -227,7 +228,10 @@ impl Relays {
         let relay = |smtp: &Smtp, key: &str| -> Result<Relay> {
             Ok(Relay {
                 name: smtp.name().to_string(),
-                transport: Transport::Smtp(SmtpSettings::new(smtp, key, &project.root, &label)?),
+                transport: Transport::Smtp(
+                    SmtpSettings::new(smtp, key, &project.root, &label)?
+                        .with_connections(smtp.concurrency.unwrap_or(sending.concurrency).get()),
+                ),
                 concurrency: smtp.concurrency.unwrap_or(sending.concurrency).get(),
                 rate: smtp.rate.map(|r| r.0),
                 daily_limit: smtp.daily_limit.map(Bounded::get),
@@ -341,6 +345,15 @@ impl Transport {
         let result = link.deliver(message).await;
         link.close().await;
         result
+    }
+
+    /// How many messages each of its links' connections carries at once:
+    /// the engine runs this many workers a connection.
+    pub(crate) fn depth(&self) -> usize {
+        match self {
+            Transport::Smtp(_) => session::DEPTH,
+            Transport::File(_) | Transport::DryRun => 1,
+        }
     }
 
     /// A new link for one worker.

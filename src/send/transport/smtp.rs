@@ -1,8 +1,10 @@
 //! SMTP: connections opened, secured and authenticated as configured
 //! (lettre over tokio, TCP_NODELAY, STARTTLS or implicit TLS through
-//! rustls), one reused per worker, each message sent with the command and
-//! final-reply timeouts of RFC 5321, and replies sorted into what the engine
-//! needs to know.
+//! rustls) with what the server offers read from its EHLO, a message sent
+//! command by command with the command and final-reply timeouts of RFC
+//! 5321 (the [`session`](super::session) pipelines where it may), and
+//! replies sorted into what the engine needs to know. A link is a handle on
+//! one of its relay's sessions.
 
 use std::net::IpAddr;
 use std::path::Path;
@@ -37,13 +39,17 @@ pub(crate) struct SmtpSettings {
     /// For implicit TLS (missive wraps the socket before the greeting).
     wrapper: Option<Arc<rustls::ClientConfig>>,
     /// For the greeting, each command and each step of the setup.
-    timeout: Duration,
+    pub(super) timeout: Duration,
     /// For the reply to the end of a message's data.
-    data_timeout: Duration,
+    pub(super) data_timeout: Duration,
     hello: ClientId,
     /// Set once a server of this relay answered a pipelined group out of
     /// turn: every later connection to it goes command by command.
-    lock_step: Arc<std::sync::atomic::AtomicBool>,
+    pub(super) lock_step: Arc<std::sync::atomic::AtomicBool>,
+    /// The relay's connections, each carrying several messages at once.
+    pool: Arc<super::session::Pool>,
+    /// How many connections the relay may have.
+    pub(super) connections: usize,
 }
 
 impl std::fmt::Debug for SmtpSettings {
@@ -142,11 +148,20 @@ impl SmtpSettings {
             data_timeout: Duration::from_secs(u64::from(smtp.data_timeout_secs.get())),
             hello: ClientId::default(),
             lock_step: Arc::new(std::sync::atomic::AtomicBool::new(false)),
+            pool: Arc::default(),
+            connections: 1,
         })
     }
 
+    /// The same settings for a relay of `connections` connections.
+    #[must_use]
+    pub(crate) fn with_connections(mut self, connections: usize) -> SmtpSettings {
+        self.connections = connections;
+        self
+    }
+
     /// `host:port`, for messages.
-    fn server(&self) -> String {
+    pub(super) fn server(&self) -> String {
         format!("{}:{}", self.host, self.port)
     }
 
@@ -175,21 +190,20 @@ fn is_loopback(host: &str) -> bool {
             .is_ok_and(|ip| ip.is_loopback())
 }
 
-/// One worker's SMTP connection, opened when first needed and again after
-/// it breaks.
+/// One worker's way to the relay: a handle on one of the relay's
+/// connections (`session`), opened when first needed and again after it
+/// breaks, shared with the relay's other links.
 pub(crate) struct SmtpLink {
     settings: SmtpSettings,
-    connection: Option<AsyncSmtpConnection>,
-    /// What the server of `connection` offers beyond what lettre reads.
-    offers: Offers,
+    handle: Option<Arc<super::session::Handle>>,
 }
 
 /// The extensions that change how a transaction is written (RFC 2920
 /// PIPELINING, RFC 3030 CHUNKING), read from the server's EHLO.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-struct Offers {
-    pipelining: bool,
-    chunking: bool,
+pub(super) struct Offers {
+    pub(super) pipelining: bool,
+    pub(super) chunking: bool,
 }
 
 impl Offers {
@@ -209,8 +223,7 @@ impl SmtpLink {
     pub(crate) fn new(settings: SmtpSettings) -> SmtpLink {
         SmtpLink {
             settings,
-            connection: None,
-            offers: Offers::default(),
+            handle: None,
         }
     }
 }
@@ -221,119 +234,96 @@ impl Deliver for SmtpLink {
         envelope: &lettre::address::Envelope,
         bytes: &[u8],
     ) -> Result<String, DeliverError> {
-        if self
-            .connection
-            .as_ref()
-            .is_none_or(lettre::transport::smtp::client::AsyncSmtpConnection::has_broken)
-        {
-            let (conn, offers) = connect(&self.settings).await?;
-            self.connection = Some(conn);
-            self.offers = offers;
-        }
-        let conn = self.connection.as_mut().expect("connected above");
-        let offers = if self
-            .settings
-            .lock_step
-            .load(std::sync::atomic::Ordering::Relaxed)
-        {
-            Offers::default()
-        } else {
-            self.offers
-        };
-        match transmit(conn, offers, envelope, bytes, &self.settings).await {
-            Ok(response) => Ok(reply_text(u16::from(response.code()), response.message())),
-            Err(failure) => {
-                // The connection was closed: the next message opens a new one.
-                self.connection = None;
-                Err(DeliverError::Failed(failure))
-            }
-        }
+        let settings = &self.settings;
+        let handle = self
+            .handle
+            .get_or_insert_with(|| settings.pool.handle(settings, settings.connections));
+        handle.deliver(envelope, bytes).await
     }
 
     async fn close(&mut self) {
-        if let Some(mut conn) = self.connection.take() {
-            let _ = tokio::time::timeout(Duration::from_secs(2), conn.quit()).await;
+        if let Some(handle) = self.handle.take() {
+            handle.close().await;
         }
     }
 }
 
-/// Sends one message on an open connection. With CHUNKING, MAIL, RCPT and
-/// `BDAT <size> LAST` with the message go out in one write and the replies
-/// are read together: one round trip. With PIPELINING, MAIL, RCPT and DATA
-/// go in one write, then the message: two. Otherwise each command waits
-/// for its reply (RFC 5321 lock-step). Commands are answered within
-/// `timeout`, the end of the message within `data_timeout` (RFC 5321
-/// §4.5.3.2.6). A final reply that never comes is [`Failure::Unknown`], not
-/// a failure to retry: the server may well have accepted the message. On
-/// any failure the connection is closed.
-async fn transmit(
+/// Sends one message on an open connection, command by command (the
+/// [`session`](super::session) pipelines on servers that allow it): MAIL,
+/// RCPT and DATA each answered within `timeout`, the end of the message
+/// within `data_timeout` (RFC 5321 §4.5.3.2.6). A final reply that never
+/// comes is [`Failure::Unknown`], not a failure to retry: the server may
+/// well have accepted the message. On any failure the connection is closed.
+pub(super) async fn transmit(
     conn: &mut AsyncSmtpConnection,
-    offers: Offers,
     envelope: &lettre::address::Envelope,
     bytes: &[u8],
     s: &SmtpSettings,
-) -> Result<lettre::transport::smtp::response::Response, Failure> {
-    use lettre::transport::smtp::commands::Mail;
-    use lettre::transport::smtp::extension::{Extension, MailBodyParameter, MailParameter};
+) -> Result<Reply, Failure> {
+    use lettre::transport::smtp::commands::{Data, Rcpt};
+    use lettre::transport::smtp::extension::Extension;
 
-    let mut options = Vec::new();
     let ascii = |a: &lettre::Address| AsRef::<str>::as_ref(a).is_ascii();
     let non_ascii =
         envelope.from().is_some_and(|a| !ascii(a)) || envelope.to().iter().any(|a| !ascii(a));
-    if non_ascii {
-        if !conn.server_info().supports_feature(Extension::SmtpUtfEight) {
-            conn.abort().await;
-            return Err(Failure::Permanent(
-                "the address is not ASCII and the server does not support SMTPUTF8".into(),
-            ));
+    if non_ascii && !conn.server_info().supports_feature(Extension::SmtpUtfEight) {
+        conn.abort().await;
+        return Err(Failure::Permanent(
+            "the address is not ASCII and the server does not support SMTPUTF8".into(),
+        ));
+    }
+    let result = async {
+        reply(
+            s.timeout,
+            "MAIL FROM",
+            conn.command(mail_command(envelope, bytes)),
+        )
+        .await?;
+        for to in envelope.to() {
+            reply(
+                s.timeout,
+                "RCPT TO",
+                conn.command(Rcpt::new(to.clone(), vec![])),
+            )
+            .await?;
         }
-        options.push(MailParameter::SmtpUtfEight);
+        reply(s.timeout, "DATA", conn.command(Data)).await?;
+        match tokio::time::timeout(s.data_timeout, conn.message(bytes)).await {
+            Ok(reply) => reply.map_err(|e| classify(&e)),
+            Err(_) => Err(Failure::Unknown(format!(
+                "no reply to the end of the message within {} s ({}.data_timeout_secs): \
+                 the server may have accepted it",
+                s.data_timeout.as_secs(),
+                s.key
+            ))),
+        }
     }
-    if !bytes.is_ascii() {
-        options.push(MailParameter::Body(MailBodyParameter::EightBitMime));
-    }
-    let mail = Mail::new(envelope.from().cloned(), options);
-    let result = match std::str::from_utf8(bytes) {
-        Ok(text) if offers.chunking => chunked(conn, &mail, envelope, text, s).await,
-        _ if offers.pipelining => pipelined(conn, &mail, envelope, bytes, s).await,
-        _ => lock_step(conn, &mail, envelope, bytes, s).await,
-    };
-    if let Err(Misbehaved(why)) = &result {
-        // Not a word about the reader: this relay goes on command by
-        // command, and the reader is tried again on a new connection.
-        s.lock_step
-            .store(true, std::sync::atomic::Ordering::Relaxed);
-        tracing::warn!(relay = %s.server(), why = %why, "the server answered a pipelined group out of turn: sending command by command from now on");
-    }
-    let result = result.map_err(|e| match e {
-        Misbehaved(why) => Failure::Network(format!(
-            "{} answered a pipelined group out of turn ({why}); tried again command by command",
-            s.server()
-        )),
-        Refused(failure) => failure,
-    });
+    .await;
     if result.is_err() {
         conn.abort().await;
     }
     result
 }
 
-/// How a transaction failed: the server's answer, or an answer that does
-/// not fit the commands it answers.
-enum TransactionError {
-    Refused(Failure),
-    Misbehaved(String),
-}
-
-use TransactionError::{Misbehaved, Refused};
-
-impl From<Failure> for TransactionError {
-    fn from(failure: Failure) -> Self {
-        Refused(failure)
+/// MAIL FROM for `envelope`, with SMTPUTF8 for an address that is not
+/// ASCII and BODY=8BITMIME for a message that is not.
+pub(super) fn mail_command(
+    envelope: &lettre::address::Envelope,
+    bytes: &[u8],
+) -> lettre::transport::smtp::commands::Mail {
+    use lettre::transport::smtp::extension::{MailBodyParameter, MailParameter};
+    let mut options = Vec::new();
+    let ascii = |a: &lettre::Address| AsRef::<str>::as_ref(a).is_ascii();
+    if envelope.from().is_some_and(|a| !ascii(a)) || envelope.to().iter().any(|a| !ascii(a)) {
+        options.push(MailParameter::SmtpUtfEight);
     }
+    if !bytes.is_ascii() {
+        options.push(MailParameter::Body(MailBodyParameter::EightBitMime));
+    }
+    lettre::transport::smtp::commands::Mail::new(envelope.from().cloned(), options)
 }
 
-type Reply = lettre::transport::smtp::response::Response;
+pub(super) type Reply = lettre::transport::smtp::response::Response;
 
 /// A reply awaited within `within`, sorted: a refusal, a network failure,
 /// or no reply in time (`what` names the command).
@@ -350,161 +340,16 @@ async fn reply(
     }
 }
 
-fn code(reply: &Reply) -> u16 {
+pub(super) fn code(reply: &Reply) -> u16 {
     u16::from(reply.code())
 }
 
-/// RFC 5321 lock-step: MAIL, each RCPT, DATA, each waiting for its reply.
-async fn lock_step(
-    conn: &mut AsyncSmtpConnection,
-    mail: &lettre::transport::smtp::commands::Mail,
-    envelope: &lettre::address::Envelope,
-    bytes: &[u8],
-    s: &SmtpSettings,
-) -> Result<Reply, TransactionError> {
-    use lettre::transport::smtp::commands::{Data, Rcpt};
-    reply(s.timeout, "MAIL FROM", conn.command(mail)).await?;
-    for to in envelope.to() {
-        reply(
-            s.timeout,
-            "RCPT TO",
-            conn.command(Rcpt::new(to.clone(), vec![])),
-        )
-        .await?;
-    }
-    reply(s.timeout, "DATA", conn.command(Data)).await?;
-    end_of_data(conn, bytes, s).await
-}
-
-/// The message after a 354, and the final reply.
-async fn end_of_data(
-    conn: &mut AsyncSmtpConnection,
-    bytes: &[u8],
-    s: &SmtpSettings,
-) -> Result<Reply, TransactionError> {
-    match tokio::time::timeout(s.data_timeout, conn.message(bytes)).await {
-        Ok(reply) => Ok(reply.map_err(|e| classify(&e))?),
-        Err(_) => Err(Refused(Failure::Unknown(format!(
-            "no reply to the end of the message within {} s ({}.data_timeout_secs): \
-             the server may have accepted it",
-            s.data_timeout.as_secs(),
-            s.key
-        )))),
-    }
-}
-
-/// The commands of a group, written at once.
-struct Group(String);
+/// Commands written at once (a pipelined group, a message with BDAT).
+pub(super) struct Group(pub(super) String);
 
 impl std::fmt::Display for Group {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.0)
-    }
-}
-
-/// MAIL, each RCPT and `last` (DATA, or BDAT with the message) in one
-/// write, and their replies in order: the first refusal decides, and every
-/// reply is read so the connection stays in step (RFC 2920 §3.1).
-async fn group(
-    conn: &mut AsyncSmtpConnection,
-    mail: &lettre::transport::smtp::commands::Mail,
-    envelope: &lettre::address::Envelope,
-    last: &str,
-    within: Duration,
-) -> Result<Vec<Result<Reply, Failure>>, TransactionError> {
-    use lettre::transport::smtp::commands::Rcpt;
-    use std::fmt::Write as _;
-    let mut commands = mail.to_string();
-    for to in envelope.to() {
-        let _ = write!(commands, "{}", Rcpt::new(to.clone(), vec![]));
-    }
-    commands.push_str(last);
-    let expected = envelope.to().len() + 2;
-    let mut replies = Vec::with_capacity(expected);
-    let mut answer = reply(within, "MAIL FROM", conn.command(Group(commands))).await;
-    loop {
-        match answer {
-            // The connection is gone, or going (421): nothing more will
-            // be answered.
-            Err(failure @ Failure::Network(_)) => return Err(Refused(failure)),
-            Err(Failure::Transient { reply, throttle }) if reply.starts_with("421") => {
-                return Err(Refused(Failure::Transient { reply, throttle }));
-            }
-            answer => replies.push(answer),
-        }
-        if replies.len() == expected {
-            break;
-        }
-        answer = reply(within, "a pipelined command", conn.read_response()).await;
-    }
-    // MAIL and RCPT are answered 250 (or refused), never 354.
-    if let Some(odd) = replies[..expected - 1]
-        .iter()
-        .flatten()
-        .find(|r| code(r) != 250 && code(r) != 251 && code(r) != 252)
-    {
-        return Err(Misbehaved(format!("{} to MAIL FROM or RCPT TO", code(odd))));
-    }
-    Ok(replies)
-}
-
-/// RFC 2920: MAIL, RCPT and DATA in one write; after the 354, the message.
-async fn pipelined(
-    conn: &mut AsyncSmtpConnection,
-    mail: &lettre::transport::smtp::commands::Mail,
-    envelope: &lettre::address::Envelope,
-    bytes: &[u8],
-    s: &SmtpSettings,
-) -> Result<Reply, TransactionError> {
-    let replies = group(conn, mail, envelope, "DATA\r\n", s.timeout).await?;
-    let (data, commands) = replies.split_last().expect("MAIL, RCPT and DATA");
-    let refused = commands.iter().find_map(|r| r.as_ref().err().cloned());
-    match (refused, data) {
-        // Refused, and DATA refused with it (503, 554): the refusal decides.
-        (Some(failure), Err(_)) => Err(Refused(failure)),
-        (None, Ok(go)) if code(go) == 354 => end_of_data(conn, bytes, s).await,
-        (None, Err(failure)) => Err(Refused(failure.clone())),
-        (Some(_), Ok(go)) if code(go) == 354 => Err(Misbehaved(
-            "354 to DATA after its MAIL FROM or RCPT TO was refused".into(),
-        )),
-        (_, Ok(other)) => Err(Misbehaved(format!("{} to DATA", code(other)))),
-    }
-}
-
-/// RFC 3030: MAIL, RCPT and `BDAT <size> LAST` with the whole message in
-/// one write (no dot-stuffing, no 354), then the replies.
-async fn chunked(
-    conn: &mut AsyncSmtpConnection,
-    mail: &lettre::transport::smtp::commands::Mail,
-    envelope: &lettre::address::Envelope,
-    text: &str,
-    s: &SmtpSettings,
-) -> Result<Reply, TransactionError> {
-    let last = format!("BDAT {} LAST\r\n{text}", text.len());
-    let replies = match group(conn, mail, envelope, &last, s.data_timeout).await {
-        // Once the message is written, a reply that never comes may hide
-        // one that accepted it.
-        Err(Refused(Failure::Network(why))) if why.starts_with("no reply") => {
-            return Err(Refused(Failure::Unknown(format!(
-                "no reply to the message within {} s ({}.data_timeout_secs): the server may \
-                 have accepted it",
-                s.data_timeout.as_secs(),
-                s.key
-            ))));
-        }
-        other => other?,
-    };
-    let (bdat, commands) = replies.split_last().expect("MAIL, RCPT and BDAT");
-    let refused = commands.iter().find_map(|r| r.as_ref().err().cloned());
-    match (refused, bdat) {
-        (Some(failure), Err(_)) => Err(Refused(failure)),
-        (None, Ok(done)) if (200..300).contains(&code(done)) => Ok(done.clone()),
-        (None, Err(failure)) => Err(Refused(failure.clone())),
-        (Some(_), Ok(done)) => Err(Misbehaved(format!(
-            "{} to BDAT after its MAIL FROM or RCPT TO was refused",
-            code(done)
-        ))),
-        (None, Ok(other)) => Err(Misbehaved(format!("{} to BDAT", code(other)))),
     }
 }
 
@@ -593,7 +438,9 @@ async fn open(s: &SmtpSettings) -> Result<AsyncSmtpConnection, DeliverError> {
 
 /// Opens, secures and authenticates a connection. A refusal of TLS or of
 /// the credentials is fatal; a network failure may be retried.
-async fn connect(s: &SmtpSettings) -> Result<(AsyncSmtpConnection, Offers), DeliverError> {
+pub(super) async fn connect(
+    s: &SmtpSettings,
+) -> Result<(AsyncSmtpConnection, Offers), DeliverError> {
     let mut conn = match tokio::time::timeout(s.timeout, open(s)).await {
         Ok(opened) => opened?,
         Err(_) => {
@@ -694,7 +541,7 @@ fn is_certificate_error(e: &(dyn std::error::Error + 'static)) -> bool {
 
 /// Sorts a lettre error into the engine's kinds of failure; a reply from the
 /// server is kept as the server said it (`550 5.1.1 …`).
-fn classify(e: &lettre::transport::smtp::Error) -> Failure {
+pub(super) fn classify(e: &lettre::transport::smtp::Error) -> Failure {
     let status = e.status().map(u16::from);
     let text = match (status, std::error::Error::source(e)) {
         (Some(code), Some(message)) => format!("{code} {message}"),
@@ -711,7 +558,7 @@ fn classify(e: &lettre::transport::smtp::Error) -> Failure {
     }
 }
 
-fn reply_text<'a>(code: u16, lines: impl Iterator<Item = &'a str>) -> String {
+pub(super) fn reply_text<'a>(code: u16, lines: impl Iterator<Item = &'a str>) -> String {
     let text: Vec<&str> = lines.collect();
     format!("{code} {}", text.join(" "))
 }

@@ -1,0 +1,535 @@
+//! Several messages in flight on one SMTP connection. A session is a task
+//! that owns the connection; the engine's links to a relay share the
+//! relay's sessions (at most its `concurrency` connections, up to
+//! [`DEPTH`] messages each). With CHUNKING each message goes out as soon as
+//! it is handed over, envelope and `BDAT … LAST` in one write, while the
+//! replies to those before it are still on their way; with PIPELINING the
+//! next message's MAIL, RCPT and DATA go out right behind the end of the
+//! one before (RFC 2920 §3.2). Replies are read in the order the commands
+//! went, and each message's outcome is decided by its own replies only: a
+//! reader counts as sent on the 250 to their own message. A server that
+//! offers neither, or one that answered out of turn, is spoken to one
+//! message at a time, command by command.
+
+use std::collections::VecDeque;
+use std::fmt::Write as _;
+use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
+
+use lettre::address::Envelope;
+use lettre::transport::smtp::client::AsyncSmtpConnection;
+use lettre::transport::smtp::commands::Rcpt;
+use tokio::sync::{mpsc, oneshot};
+
+use super::smtp::{
+    Group, Offers, Reply, SmtpSettings, classify, code, connect, mail_command, reply_text, transmit,
+};
+use super::{DeliverError, Failure};
+
+/// How many messages one connection carries at once.
+pub(crate) const DEPTH: usize = 8;
+
+/// One message handed to a session, and where its outcome goes.
+struct Job {
+    envelope: Envelope,
+    bytes: Vec<u8>,
+    done: oneshot::Sender<Result<String, DeliverError>>,
+}
+
+enum Order {
+    Send(Job),
+    /// Say QUIT now (the last link let go), then tell.
+    Quit(oneshot::Sender<()>),
+}
+
+/// A link's end of a session.
+pub(crate) struct Handle {
+    orders: mpsc::UnboundedSender<Order>,
+}
+
+impl Handle {
+    /// Sends a message over the session's connection; its own outcome.
+    pub(crate) async fn deliver(
+        &self,
+        envelope: &Envelope,
+        bytes: &[u8],
+    ) -> Result<String, DeliverError> {
+        let (done, outcome) = oneshot::channel();
+        let job = Job {
+            envelope: envelope.clone(),
+            bytes: bytes.to_vec(),
+            done,
+        };
+        if self.orders.send(Order::Send(job)).is_err() {
+            return Err(DeliverError::Failed(Failure::Network(
+                "the connection's task is gone".into(),
+            )));
+        }
+        outcome.await.unwrap_or_else(|_| {
+            Err(DeliverError::Failed(Failure::Network(
+                "the connection's task is gone".into(),
+            )))
+        })
+    }
+
+    /// Closes the connection politely once no link uses it any more.
+    pub(crate) async fn close(self: Arc<Self>) {
+        if Arc::strong_count(&self) == 1 {
+            let (told, quit) = oneshot::channel();
+            if self.orders.send(Order::Quit(told)).is_ok() {
+                let _ = tokio::time::timeout(Duration::from_secs(3), quit).await;
+            }
+        }
+    }
+}
+
+/// The sessions of one relay.
+#[derive(Default)]
+pub(crate) struct Pool {
+    sessions: Mutex<Vec<Weak<Handle>>>,
+}
+
+impl Pool {
+    /// A handle on one of the relay's sessions: a new one while there are
+    /// fewer than `connections`, else the one with the fewest links.
+    pub(crate) fn handle(&self, settings: &SmtpSettings, connections: usize) -> Arc<Handle> {
+        let mut sessions = self.sessions.lock().expect("pool lock");
+        sessions.retain(|s| s.strong_count() > 0);
+        if sessions.len() < connections.max(1) {
+            let (orders, inbox) = mpsc::unbounded_channel();
+            let handle = Arc::new(Handle { orders });
+            tokio::spawn(run(settings.clone(), inbox));
+            sessions.push(Arc::downgrade(&handle));
+            return handle;
+        }
+        sessions
+            .iter()
+            .filter_map(Weak::upgrade)
+            .min_by_key(Arc::strong_count)
+            .expect("a live session")
+    }
+}
+
+/// What a reply answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Step {
+    Rset,
+    Mail,
+    Rcpt,
+    /// DATA: 354, then the message.
+    Data,
+    /// The end of the message: BDAT LAST, or the data after DATA.
+    Final,
+}
+
+/// A message handed to the session: the replies it still waits for, and
+/// those it had.
+struct Flight {
+    job: Option<Job>,
+    /// Its group went out.
+    written: bool,
+    expect: VecDeque<Step>,
+    replies: Vec<(Step, Result<Reply, Failure>)>,
+    /// Its DATA was answered 354: the message goes next.
+    ready: bool,
+    /// The whole message went out (a reply that never comes may hide an
+    /// acceptance).
+    sent_whole: bool,
+    /// A message before it failed while it was on the wire: a 503 it gets
+    /// is the server out of step, not about the reader.
+    after_failure: bool,
+}
+
+impl Flight {
+    fn done(&self) -> bool {
+        self.written && self.expect.is_empty() && !self.ready
+    }
+
+    fn failed(&self) -> bool {
+        self.replies.iter().any(|(_, r)| r.is_err())
+    }
+}
+
+/// Why the connection must be dropped.
+enum Broken {
+    /// The network, or (`true`) no reply in time.
+    Network(String, bool),
+    /// A reply out of turn.
+    Misbehaved(String),
+}
+
+struct Session {
+    settings: SmtpSettings,
+    connection: Option<(AsyncSmtpConnection, Offers)>,
+    flights: VecDeque<Flight>,
+    /// A transaction failed: the next group starts with RSET.
+    needs_rset: bool,
+}
+
+async fn run(settings: SmtpSettings, mut inbox: mpsc::UnboundedReceiver<Order>) {
+    let mut session = Session {
+        settings,
+        connection: None,
+        flights: VecDeque::new(),
+        needs_rset: false,
+    };
+    let mut quit: Option<oneshot::Sender<()>> = None;
+    loop {
+        if session.flights.is_empty() {
+            if quit.is_some() {
+                break;
+            }
+            match inbox.recv().await {
+                Some(Order::Send(job)) => session.take(job).await,
+                Some(Order::Quit(told)) => quit = Some(told),
+                None => break,
+            }
+        } else if quit.is_none() {
+            // More messages join those on the wire, without waiting.
+            while session.flights.len() < DEPTH {
+                match inbox.try_recv() {
+                    Ok(Order::Send(job)) => session.take(job).await,
+                    Ok(Order::Quit(told)) => {
+                        quit = Some(told);
+                        break;
+                    }
+                    Err(_) => break,
+                }
+            }
+        }
+        if let Err(broken) = session.turn().await {
+            session.drop_connection(broken).await;
+        }
+        session.settle();
+    }
+    if let Some((mut conn, _)) = session.connection.take() {
+        let _ = tokio::time::timeout(Duration::from_secs(2), conn.quit()).await;
+    }
+    if let Some(told) = quit {
+        let _ = told.send(());
+    }
+}
+
+impl Session {
+    /// A new message: on a server that takes groups, onto the wire with
+    /// the next write; otherwise sent now, command by command.
+    async fn take(&mut self, job: Job) {
+        if self.connection.is_none() {
+            match connect(&self.settings).await {
+                Ok(opened) => self.connection = Some(opened),
+                Err(e) => {
+                    let _ = job.done.send(Err(e));
+                    return;
+                }
+            }
+        }
+        let offers = self.offers();
+        let ascii = job
+            .envelope
+            .from()
+            .is_none_or(|a| AsRef::<str>::as_ref(a).is_ascii())
+            && job
+                .envelope
+                .to()
+                .iter()
+                .all(|a| AsRef::<str>::as_ref(a).is_ascii());
+        if !ascii || (!offers.chunking && !offers.pipelining) {
+            self.one_at_a_time(job).await;
+            return;
+        }
+        let mut expect: VecDeque<Step> = VecDeque::new();
+        expect.push_back(Step::Mail);
+        expect.extend(job.envelope.to().iter().map(|_| Step::Rcpt));
+        let chunk = offers.chunking && std::str::from_utf8(&job.bytes).is_ok();
+        expect.push_back(if chunk { Step::Final } else { Step::Data });
+        self.flights.push_back(Flight {
+            job: Some(job),
+            written: false,
+            expect,
+            replies: Vec::new(),
+            ready: false,
+            sent_whole: false,
+            after_failure: false,
+        });
+    }
+
+    /// Command by command, once those on the wire are answered.
+    async fn one_at_a_time(&mut self, job: Job) {
+        while !self.flights.is_empty() {
+            if let Err(broken) = self.turn().await {
+                self.drop_connection(broken).await;
+            }
+            self.settle();
+        }
+        if self.connection.is_none() {
+            match connect(&self.settings).await {
+                Ok(opened) => self.connection = Some(opened),
+                Err(e) => {
+                    let _ = job.done.send(Err(e));
+                    return;
+                }
+            }
+        }
+        let (conn, _) = self.connection.as_mut().expect("connected");
+        let result = transmit(conn, &job.envelope, &job.bytes, &self.settings).await;
+        let outcome = match result {
+            Ok(reply) => Ok(reply_text(code(&reply), reply.message())),
+            Err(failure) => {
+                // transmit closed the connection.
+                self.connection = None;
+                Err(DeliverError::Failed(failure))
+            }
+        };
+        let _ = job.done.send(outcome);
+    }
+
+    fn offers(&self) -> Offers {
+        if self
+            .settings
+            .lock_step
+            .load(std::sync::atomic::Ordering::Relaxed)
+        {
+            return Offers::default();
+        }
+        self.connection
+            .as_ref()
+            .map(|(_, o)| *o)
+            .unwrap_or_default()
+    }
+
+    /// One write (a message after its 354, the groups not yet written) and
+    /// the reply it is owed; with nothing to write, the next reply due.
+    async fn turn(&mut self) -> Result<(), Broken> {
+        if self.flights.is_empty() {
+            return Ok(());
+        }
+        let Some((conn, _)) = self.connection.as_mut() else {
+            return Err(Broken::Network("the connection was closed".into(), false));
+        };
+        let mut text = String::new();
+        let mut whole: Vec<usize> = Vec::new();
+        if let Some(i) = self.flights.iter().position(|f| f.ready) {
+            let flight = &mut self.flights[i];
+            flight.ready = false;
+            flight.expect.push_back(Step::Final);
+            text.push_str(&dot_stuffed(&flight.job.as_ref().expect("a job").bytes));
+            whole.push(i);
+        }
+        // A message's group goes out once no DATA before it waits for its
+        // 354 (its message must follow that reply): with CHUNKING, every
+        // group at once; with PIPELINING, one behind the message before.
+        let mut blocked = self
+            .flights
+            .iter()
+            .any(|f| f.written && (f.ready || f.expect.contains(&Step::Data)));
+        for i in 0..self.flights.len() {
+            if self.flights[i].written || blocked {
+                continue;
+            }
+            if std::mem::take(&mut self.needs_rset) {
+                text.push_str("RSET\r\n");
+                self.flights[i].expect.push_front(Step::Rset);
+            }
+            let flight = &mut self.flights[i];
+            let job = flight.job.as_ref().expect("a job");
+            text.push_str(&group(job));
+            if flight.expect.back() == Some(&Step::Final) {
+                let body = std::str::from_utf8(&job.bytes).expect("checked when taken");
+                let _ = write!(text, "BDAT {} LAST\r\n{body}", body.len());
+                whole.push(i);
+            } else {
+                text.push_str("DATA\r\n");
+                blocked = true;
+            }
+            flight.written = true;
+        }
+        // The reply due next belongs to the first message on the wire
+        // still waiting for one: replies come in the order commands went.
+        let Some(front) = self
+            .flights
+            .iter()
+            .position(|f| f.written && !f.expect.is_empty())
+        else {
+            return Ok(());
+        };
+        let step = *self.flights[front].expect.front().expect("waiting");
+        let within = if step == Step::Final {
+            self.settings.data_timeout
+        } else {
+            self.settings.timeout
+        };
+        let reply = if text.is_empty() {
+            tokio::time::timeout(within, conn.read_response()).await
+        } else {
+            tokio::time::timeout(within, conn.command(Group(text))).await
+        };
+        for i in whole {
+            self.flights[i].sent_whole = true;
+        }
+        let reply = match reply {
+            Err(_) => {
+                return Err(Broken::Network(
+                    format!("no reply to {step:?} within the timeout"),
+                    true,
+                ));
+            }
+            Ok(Ok(reply)) => Ok(reply),
+            Ok(Err(e)) => match classify(&e) {
+                Failure::Network(why) => return Err(Broken::Network(why, false)),
+                // The server is closing the connection: nothing more comes.
+                Failure::Transient { reply, .. } if reply.starts_with("421") => {
+                    return Err(Broken::Network(reply, false));
+                }
+                failure => Err(failure),
+            },
+        };
+        self.route(front, step, reply)
+    }
+
+    /// Gives a reply to the message it answers; a reply that does not fit
+    /// its command breaks the connection.
+    fn route(&mut self, i: usize, step: Step, reply: Result<Reply, Failure>) -> Result<(), Broken> {
+        let flight = &mut self.flights[i];
+        flight.expect.pop_front();
+        let ok = |r: &Reply| (200..300).contains(&code(r));
+        if let Ok(r) = &reply {
+            let fits = match step {
+                Step::Data => code(r) == 354,
+                Step::Rset | Step::Mail | Step::Rcpt | Step::Final => ok(r),
+            };
+            if !fits {
+                return Err(Broken::Misbehaved(format!("{} to {step:?}", code(r))));
+            }
+        }
+        match (step, reply) {
+            (Step::Rset, Err(failure)) => Err(Broken::Network(
+                format!("RSET was refused: {}", failure.reply()),
+                false,
+            )),
+            (Step::Rset, Ok(_)) => Ok(()),
+            (Step::Data, Ok(_)) if flight.failed() => Err(Broken::Misbehaved(
+                "354 to DATA after its MAIL FROM or RCPT TO was refused".into(),
+            )),
+            (Step::Data, Ok(_)) => {
+                flight.ready = true;
+                Ok(())
+            }
+            (step, reply) => {
+                flight.replies.push((step, reply));
+                Ok(())
+            }
+        }
+    }
+
+    /// Tells each message at the front whose replies are all in; after a
+    /// failure, those behind it on the wire are marked, and the next group
+    /// starts with RSET.
+    fn settle(&mut self) {
+        while self.flights.front().is_some_and(Flight::done) {
+            let mut flight = self.flights.pop_front().expect("a flight");
+            if flight.failed() {
+                self.needs_rset = true;
+                for later in self.flights.iter_mut().filter(|f| f.written) {
+                    later.after_failure = true;
+                }
+            }
+            let outcome = decide(&flight);
+            if let Some(job) = flight.job.take() {
+                let _ = job.done.send(outcome);
+            }
+        }
+    }
+
+    /// Drops the connection; every message still on the wire is told why
+    /// (those whose whole message went out and had no reply in time may
+    /// have been accepted: unknown; the others are tried again).
+    async fn drop_connection(&mut self, broken: Broken) {
+        self.settle();
+        if let Some((mut conn, _)) = self.connection.take() {
+            conn.abort().await;
+        }
+        let (why, unknown_if_whole) = match broken {
+            Broken::Network(why, timed_out) => (why, timed_out),
+            Broken::Misbehaved(why) => {
+                self.settings
+                    .lock_step
+                    .store(true, std::sync::atomic::Ordering::Relaxed);
+                tracing::warn!(
+                    relay = %self.settings.server(),
+                    why = %why,
+                    "the server answered a pipelined group out of turn: sending command by command from now on"
+                );
+                (
+                    format!("a reply out of turn ({why}); tried again command by command"),
+                    true,
+                )
+            }
+        };
+        self.needs_rset = false;
+        for mut flight in self.flights.drain(..) {
+            let failure = if flight.sent_whole && unknown_if_whole {
+                Failure::Unknown(format!(
+                    "no reply to the end of the message: the server may have accepted it ({why})"
+                ))
+            } else {
+                Failure::Network(why.clone())
+            };
+            if let Some(job) = flight.job.take() {
+                let _ = job.done.send(Err(DeliverError::Failed(failure)));
+            }
+        }
+    }
+}
+
+/// A message's outcome from its own replies: the first refusal decides; a
+/// 503 after an earlier message failed is the server out of step (tried
+/// again).
+fn decide(flight: &Flight) -> Result<String, DeliverError> {
+    for (_, reply) in &flight.replies {
+        if let Err(failure) = reply {
+            let out_of_step = flight.after_failure && failure.reply().starts_with("503");
+            let failure = if out_of_step {
+                Failure::Transient {
+                    reply: failure.reply().to_string(),
+                    throttle: false,
+                }
+            } else {
+                failure.clone()
+            };
+            return Err(DeliverError::Failed(failure));
+        }
+    }
+    match flight.replies.last() {
+        Some((Step::Final, Ok(reply))) => Ok(reply_text(code(reply), reply.message())),
+        _ => Err(DeliverError::Failed(Failure::Network(
+            "the server never answered the end of the message".into(),
+        ))),
+    }
+}
+
+/// MAIL and each RCPT of a message, as written.
+fn group(job: &Job) -> String {
+    let mut text = mail_command(&job.envelope, &job.bytes).to_string();
+    for to in job.envelope.to() {
+        let _ = write!(text, "{}", Rcpt::new(to.clone(), vec![]));
+    }
+    text
+}
+
+/// The message after DATA: lines starting with a dot doubled, ended by
+/// the lone dot (RFC 5321 §4.5.2).
+fn dot_stuffed(bytes: &[u8]) -> String {
+    let text = String::from_utf8_lossy(bytes);
+    let mut out = String::with_capacity(text.len() + 64);
+    for line in text.split_inclusive('\n') {
+        if line.starts_with('.') {
+            out.push('.');
+        }
+        out.push_str(line);
+    }
+    if !out.ends_with("\r\n") {
+        out.push_str("\r\n");
+    }
+    out.push_str(".\r\n");
+    out
+}
