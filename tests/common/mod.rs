@@ -528,3 +528,43 @@ pub(crate) fn finding_texts(state: &serde_json::Value) -> Vec<String> {
         })
         .collect()
 }
+
+/// A DKIM key pair made with openssl in `dir`: the private key (PEM) and
+/// the public one.
+pub(crate) fn dkim_key(dir: &Path) -> (PathBuf, PathBuf) {
+    let key = dir.join("dkim.pem");
+    let public = dir.join("dkim.pub");
+    let ok = Command::new("openssl")
+        .args(["genrsa", "-traditional", "-out"])
+        .arg(&key)
+        .arg("2048")
+        .stderr(std::process::Stdio::null())
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "openssl genrsa");
+    let ok = Command::new("openssl")
+        .args(["rsa", "-pubout", "-in"])
+        .arg(&key)
+        .arg("-out")
+        .arg(&public)
+        .stderr(std::process::Stdio::null())
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "openssl rsa -pubout");
+    (key, public)
+}
+
+/// Whether dkimpy verifies the signature of the message at `eml` with the
+/// public key at `public`.
+pub(crate) fn dkim_verifies(eml: &Path, public: &Path) -> bool {
+    Command::new("python3")
+        .arg(repo().join("tests/smtp/dkim_verify.py"))
+        .arg(eml)
+        .arg(public)
+        .output()
+        .unwrap()
+        .status
+        .success()
+}

@@ -20,12 +20,14 @@ use crate::common::{
     ConfigText, SEND_ENV, SendProject, SmtpServer, assert_exit, stderr, stdout, subscriber_list,
 };
 
-/// A send of the example issue to `n` readers through `port`, one
-/// connection.
+/// A send of the example issue to the readers of `list` through `port`,
+/// one connection.
 fn send_through(port: u16, list: &str) -> (SendProject, std::process::Output) {
-    let config = ConfigText::plain(port)
-        .set("sending.concurrency", "1")
-        .to_string();
+    send_with(ConfigText::plain(port), list)
+}
+
+fn send_with(config: ConfigText, list: &str) -> (SendProject, std::process::Output) {
+    let config = config.set("sending.concurrency", "1").to_string();
     let p = SendProject::new(&config, list);
     let o = p.run(&["send", p.issue(), "--yes"], SEND_ENV);
     (p, o)
@@ -136,7 +138,16 @@ fn chunking_takes_one_round_trip_a_message_through_a_real_postfix() {
     let list: String = std::iter::once("email,name\n".to_string())
         .chain((0..readers).map(|i| format!("ok+{i}@mailbox.test,Reader {i}\n")))
         .collect();
-    let (_p, o) = send_through(proxy.port, &list);
+    // Signed: the signature covers the message exactly as it went in BDAT.
+    let (key, public) = crate::common::dkim_key(dir.path());
+    let config = ConfigText::plain(proxy.port)
+        .set("dkim.domain", "\"example.com\"")
+        .set("dkim.selector", "\"missive\"")
+        .set(
+            "dkim.private_key",
+            &format!("{:?}", key.display().to_string()),
+        );
+    let (_p, o) = send_with(config, &list);
     assert_exit(&o, 0);
     let turns = proxy.turns();
     assert!(
@@ -152,6 +163,13 @@ fn chunking_takes_one_round_trip_a_message_through_a_real_postfix() {
     crate::common::mta::wait_for_mail(&dir.path().join("mail/ok"), readers as usize, || {
         postfix.log()
     });
+    for delivered in walk(&dir.path().join("mail/ok/new")).iter().take(3) {
+        assert!(
+            crate::common::dkim_verifies(delivered, &public),
+            "{}",
+            delivered.display()
+        );
+    }
 }
 
 #[test]

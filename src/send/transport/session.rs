@@ -22,12 +22,12 @@ use lettre::transport::smtp::commands::Rcpt;
 use tokio::sync::{mpsc, oneshot};
 
 use super::smtp::{
-    Group, Offers, Reply, SmtpSettings, classify, code, connect, mail_command, reply_text, transmit,
+    Offers, Reply, SmtpSettings, classify, code, connect, mail_command, reply_text, transmit,
 };
 use super::{DeliverError, Failure};
 
 /// How many messages one connection carries at once.
-pub(crate) const DEPTH: usize = 8;
+pub(crate) const DEPTH: usize = 4;
 
 /// One message handed to a session, and where its outcome goes.
 struct Job {
@@ -51,13 +51,13 @@ impl Handle {
     /// Sends a message over the session's connection; its own outcome.
     pub(crate) async fn deliver(
         &self,
-        envelope: &Envelope,
-        bytes: &[u8],
+        envelope: Envelope,
+        bytes: Vec<u8>,
     ) -> Result<String, DeliverError> {
         let (done, outcome) = oneshot::channel();
         let job = Job {
-            envelope: envelope.clone(),
-            bytes: bytes.to_vec(),
+            envelope,
+            bytes,
             done,
         };
         if self.orders.send(Order::Send(job)).is_err() {
@@ -233,15 +233,19 @@ impl Session {
                 .to()
                 .iter()
                 .all(|a| AsRef::<str>::as_ref(a).is_ascii());
-        if !ascii || (!offers.chunking && !offers.pipelining) {
+        let text = std::str::from_utf8(&job.bytes).is_ok();
+        if !ascii || !text || (!offers.chunking && !offers.pipelining) {
             self.one_at_a_time(job).await;
             return;
         }
         let mut expect: VecDeque<Step> = VecDeque::new();
         expect.push_back(Step::Mail);
         expect.extend(job.envelope.to().iter().map(|_| Step::Rcpt));
-        let chunk = offers.chunking && std::str::from_utf8(&job.bytes).is_ok();
-        expect.push_back(if chunk { Step::Final } else { Step::Data });
+        expect.push_back(if offers.chunking {
+            Step::Final
+        } else {
+            Step::Data
+        });
         self.flights.push_back(Flight {
             job: Some(job),
             written: false,
@@ -306,13 +310,15 @@ impl Session {
         let Some((conn, _)) = self.connection.as_mut() else {
             return Err(Broken::Network("the connection was closed".into(), false));
         };
-        let mut text = String::new();
+        // What goes in this write, decided first; then written, borrowing
+        // the messages rather than copying them.
+        let mut pieces: Vec<Piece> = Vec::new();
         let mut whole: Vec<usize> = Vec::new();
         if let Some(i) = self.flights.iter().position(|f| f.ready) {
             let flight = &mut self.flights[i];
             flight.ready = false;
             flight.expect.push_back(Step::Final);
-            text.push_str(&dot_stuffed(&flight.job.as_ref().expect("a job").bytes));
+            pieces.push(Piece::Message(i));
             whole.push(i);
         }
         // A message's group goes out once no DATA before it waits for its
@@ -327,21 +333,49 @@ impl Session {
                 continue;
             }
             if std::mem::take(&mut self.needs_rset) {
-                text.push_str("RSET\r\n");
+                pieces.push(Piece::Rset);
                 self.flights[i].expect.push_front(Step::Rset);
             }
             let flight = &mut self.flights[i];
-            let job = flight.job.as_ref().expect("a job");
-            text.push_str(&group(job));
             if flight.expect.back() == Some(&Step::Final) {
-                let body = std::str::from_utf8(&job.bytes).expect("checked when taken");
-                let _ = write!(text, "BDAT {} LAST\r\n{body}", body.len());
+                pieces.push(Piece::Chunk(i));
                 whole.push(i);
             } else {
-                text.push_str("DATA\r\n");
+                pieces.push(Piece::Envelope(i));
                 blocked = true;
             }
             flight.written = true;
+        }
+        let flights = &self.flights;
+        let body = |i: usize| {
+            std::str::from_utf8(&flights[i].job.as_ref().expect("a job").bytes)
+                .expect("checked when taken")
+        };
+        let job = |i: usize| flights[i].job.as_ref().expect("a job");
+        let mut text: Vec<std::borrow::Cow<'_, str>> = Vec::new();
+        for piece in &pieces {
+            match *piece {
+                Piece::Rset => text.push("RSET\r\n".into()),
+                Piece::Message(i) => {
+                    let body = body(i);
+                    text.push(dot_stuffed(body));
+                    let end = if body.ends_with("\r\n") {
+                        ".\r\n"
+                    } else {
+                        "\r\n.\r\n"
+                    };
+                    text.push(end.into());
+                }
+                Piece::Envelope(i) => {
+                    text.push(group(job(i)).into());
+                    text.push("DATA\r\n".into());
+                }
+                Piece::Chunk(i) => {
+                    let body = body(i);
+                    text.push(format!("{}BDAT {} LAST\r\n", group(job(i)), body.len()).into());
+                    text.push(body.into());
+                }
+            }
         }
         // The reply due next belongs to the first message on the wire
         // still waiting for one: replies come in the order commands went.
@@ -361,8 +395,9 @@ impl Session {
         let reply = if text.is_empty() {
             tokio::time::timeout(within, conn.read_response()).await
         } else {
-            tokio::time::timeout(within, conn.command(Group(text))).await
+            tokio::time::timeout(within, conn.command(Pieces(&text))).await
         };
+        drop(text);
         for i in whole {
             self.flights[i].sent_whole = true;
         }
@@ -516,10 +551,33 @@ fn group(job: &Job) -> String {
     text
 }
 
-/// The message after DATA: lines starting with a dot doubled, ended by
-/// the lone dot (RFC 5321 §4.5.2).
-fn dot_stuffed(bytes: &[u8]) -> String {
-    let text = String::from_utf8_lossy(bytes);
+/// What one write carries, in order.
+#[derive(Debug, Clone, Copy)]
+enum Piece {
+    Rset,
+    /// A message's envelope and DATA.
+    Envelope(usize),
+    /// A message after its 354, dot-stuffed, and the lone dot.
+    Message(usize),
+    /// A message's envelope and BDAT LAST with the message.
+    Chunk(usize),
+}
+
+/// The texts of one write, written as one.
+struct Pieces<'a>(&'a [std::borrow::Cow<'a, str>]);
+
+impl std::fmt::Display for Pieces<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.iter().try_for_each(|piece| f.write_str(piece))
+    }
+}
+
+/// The message after DATA with every line that starts with a dot given a
+/// second one (RFC 5321 §4.5.2); borrowed when none does.
+fn dot_stuffed(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.starts_with('.') && !text.contains("\n.") {
+        return text.into();
+    }
     let mut out = String::with_capacity(text.len() + 64);
     for line in text.split_inclusive('\n') {
         if line.starts_with('.') {
@@ -527,9 +585,5 @@ fn dot_stuffed(bytes: &[u8]) -> String {
         }
         out.push_str(line);
     }
-    if !out.ends_with("\r\n") {
-        out.push_str("\r\n");
-    }
-    out.push_str(".\r\n");
-    out
+    out.into()
 }

@@ -238,7 +238,18 @@ impl Deliver for SmtpLink {
         let handle = self
             .handle
             .get_or_insert_with(|| settings.pool.handle(settings, settings.connections));
-        handle.deliver(envelope, bytes).await
+        handle.deliver(envelope.clone(), bytes.to_vec()).await
+    }
+
+    /// The message handed over as formatted, not copied again.
+    async fn deliver(&mut self, message: &lettre::Message) -> Result<String, DeliverError> {
+        let settings = &self.settings;
+        let handle = self
+            .handle
+            .get_or_insert_with(|| settings.pool.handle(settings, settings.connections));
+        handle
+            .deliver(message.envelope().clone(), message.formatted())
+            .await
     }
 
     async fn close(&mut self) {
@@ -342,15 +353,6 @@ async fn reply(
 
 pub(super) fn code(reply: &Reply) -> u16 {
     u16::from(reply.code())
-}
-
-/// Commands written at once (a pipelined group, a message with BDAT).
-pub(super) struct Group(pub(super) String);
-
-impl std::fmt::Display for Group {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
 }
 
 /// A TLS stream handed to lettre as its transport (implicit TLS).
