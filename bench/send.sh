@@ -73,16 +73,16 @@ list 1 "$work/size/subscribers.csv"
 size=$(wc -c < "$(ls "$work"/size/outbox/*.eml | head -1)")
 echo "message size: $size bytes"
 
-run_missive() { # run_missive N [BINARY]: prints "seconds rss_kb"
+run_missive() { # run_missive N [BINARY]: prints "seconds rss_kb cpu_seconds"
   local bin="${2:-$PWD/target/release/missive}"
   list "$1" "$work/project/subscribers.csv"
   rm -rf "$work/project/.missive"
-  (cd "$work/project" && /usr/bin/time -f "%e %M" -o "$work/time.txt" \
+  (cd "$work/project" && /usr/bin/time -f "%e %M %U %S" -o "$work/time.txt" \
      "$bin" send issues/issue.toml --yes > "$work/missive-$1.log")
-  cat "$work/time.txt"
+  awk '{print $1, $2, $3 + $4}' "$work/time.txt"
 }
 
-read -r m_secs m_rss < <(run_missive "$n")
+read -r m_secs m_rss m_cpu < <(run_missive "$n")
 grep "This run" "$work/missive-$n.log"
 start=$(date +%s.%N)
 smtp-source -d -s 4 -m "$n" -l "$size" -f matt@example.com -t reader@example.org 127.0.0.1:"$port"
@@ -100,15 +100,16 @@ relays = "".join(
     for name, port in (("sink-a", p1), ("sink-b", p2)))
 open(path, "w").write(head + relays + sending)
 PY
-read -r r_secs r_rss < <(run_missive "$n")
+read -r r_secs r_rss _ < <(run_missive "$n")
 grep -E "This run|By relay" "$work/missive-$n.log"
 cp "$work/one-relay.toml" "$work/project/missive.toml"
 
-read -r b_secs b_rss < <(run_missive "$big")
+read -r b_secs b_rss _ < <(run_missive "$big")
 grep "This run" "$work/missive-$big.log"
 base_secs=0
+base_cpu=0
 if [ -n "${MISSIVE_BASELINE:-}" ]; then
-  read -r base_secs base_rss < <(run_missive "$n" "$MISSIVE_BASELINE")
+  read -r base_secs base_rss base_cpu < <(run_missive "$n" "$MISSIVE_BASELINE")
   grep "This run" "$work/missive-$n.log"
 fi
 
@@ -125,7 +126,7 @@ start_proxy() { # start_proxy TARGET_PORT TURNS_FILE: sets proxy_pid and proxy_p
 }
 start_proxy "$port" "$work/turns-missive"
 sed -i "s/^port = $port\$/port = $proxy_port/" "$work/project/missive.toml"
-read -r rtt_m_secs _ < <(run_missive "$rtt_n")
+read -r rtt_m_secs _ _ < <(run_missive "$rtt_n")
 grep "This run" "$work/missive-$rtt_n.log"
 sed -i "s/^port = $proxy_port\$/port = $port/" "$work/project/missive.toml"
 kill $proxy_pid; wait $proxy_pid 2>/dev/null || true
@@ -145,15 +146,16 @@ print(f"  smtp-source:  {n} messages = {s_rate:.0f} msg/s, {int(s_turns) / n:.2f
 print(f"  ratio: missive at {m_rate / s_rate:.2f}x smtp-source's rate")
 PY
 
-python3 - "$n" "$m_secs" "$start" "$end" "$m_rss" "$big" "$b_rss" "$b_secs" "$base_secs" "$r_secs" <<'PY'
+python3 - "$n" "$m_secs" "$start" "$end" "$m_rss" "$big" "$b_rss" "$b_secs" "$base_secs" "$r_secs" "$m_cpu" "$base_cpu" <<'PY'
 import sys
-n, m_secs, start, end, m_rss, big, b_rss, b_secs, base_secs, r_secs = sys.argv[1:]
+n, m_secs, start, end, m_rss, big, b_rss, b_secs, base_secs, r_secs, m_cpu, base_cpu = sys.argv[1:]
 n, big = int(n), int(big)
 m_rate = n / float(m_secs)
 s_rate = n / (float(end) - float(start))
 print(f"missive send: {n} messages in {float(m_secs):.2f} s = {m_rate:.0f} msg/s (whole command)")
 print(f"smtp-source:  {n} messages in {float(end)-float(start):.2f} s = {s_rate:.0f} msg/s")
 print(f"ratio: missive at {100*m_rate/s_rate:.0f}% of smtp-source's rate (target: >= 50%)")
+print(f"CPU: {1e6 * float(m_cpu) / n:.0f} µs a message (user + system, whole command)")
 r_rate = n / float(r_secs)
 print(f"two relays:   {n} messages in {float(r_secs):.2f} s = {r_rate:.0f} msg/s "
       f"(4 connections each); {r_rate/m_rate:.2f}x one relay's rate")
@@ -162,5 +164,6 @@ print(f"peak RSS: {int(m_rss)/1024:.1f} MiB at {n} subscribers, {int(b_rss)/1024
 if float(base_secs) > 0:
     base_rate = n / float(base_secs)
     print(f"baseline:     {n} messages in {float(base_secs):.2f} s = {base_rate:.0f} msg/s; "
-          f"this build at {100*m_rate/base_rate:.0f}% of the baseline's rate")
+          f"this build at {100*m_rate/base_rate:.0f}% of the baseline's rate; "
+          f"CPU {1e6 * float(base_cpu) / n:.0f} µs a message")
 PY
