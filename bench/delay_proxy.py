@@ -12,6 +12,8 @@ Usage: delay_proxy.py --target PORT --delay-ms 10 --turns-file FILE
 
 import argparse
 import asyncio
+import os
+import signal
 import time
 
 
@@ -21,8 +23,10 @@ class Counter:
         self.turns = 0
 
     def save(self):
-        with open(self.path, "w") as f:
+        # Atomic: a proxy killed mid-write leaves the last whole count.
+        with open(self.path + ".tmp", "w") as f:
             f.write(str(self.turns))
+        os.replace(self.path + ".tmp", self.path)
 
 
 async def pipe(reader, writer, delay, on_chunk):
@@ -93,6 +97,12 @@ async def main():
         server_writer.close()
         counter.save()
 
+    # Stopped (SIGTERM): the count so far, then out.
+    def stop():
+        counter.save()
+        os._exit(0)
+
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop)
     server = await asyncio.start_server(serve, "127.0.0.1", 0)
     print("READY %d" % server.sockets[0].getsockname()[1], flush=True)
     async with server:

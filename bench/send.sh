@@ -135,15 +135,77 @@ rtt_start=$(date +%s.%N)
 smtp-source -d -s 4 -m "$rtt_n" -l "$size" -f matt@example.com -t reader@example.org 127.0.0.1:"$proxy_port"
 rtt_end=$(date +%s.%N)
 kill $proxy_pid; wait $proxy_pid 2>/dev/null || true
-python3 - "$rtt_ms" "$rtt_n" "$rtt_m_secs" "$rtt_start" "$rtt_end" "$(cat "$work/turns-missive")" "$(cat "$work/turns-source")" <<'PY'
+# A real Postfix smtpd as the target (it offers PIPELINING and CHUNKING,
+# queues to disk and relays everything on to the smtp-sink): the scale-out
+# path, through the same proxy.
+pf="$work/postfix"
+mkdir -p "$pf/conf" "$pf/queue" "$pf/data"
+chown postfix "$pf/data"
+pf_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+cat > "$pf/conf/main.cf" <<CF
+compatibility_level = 3.6
+queue_directory = $pf/queue
+data_directory = $pf/data
+mail_owner = postfix
+setgid_group = postdrop
+myhostname = relay.bench.test
+mydestination =
+alias_maps =
+alias_database =
+inet_interfaces = 127.0.0.1
+inet_protocols = ipv4
+mynetworks = 127.0.0.0/8
+smtpd_relay_restrictions = permit_mynetworks, reject
+relayhost = [127.0.0.1]:$port
+smtp_tls_security_level = none
+smtputf8_enable = no
+maillog_file = /dev/stdout
+CF
+{
+  echo "127.0.0.1:$pf_port inet n - n - - smtpd"
+  for service in "pickup unix n - n 60 1 pickup" "cleanup unix n - n - 0 cleanup" \
+    "qmgr unix n - n 300 1 qmgr" "rewrite unix - - n - - trivial-rewrite" \
+    "bounce unix - - n - 0 bounce" "defer unix - - n - 0 bounce" "trace unix - - n - 0 bounce" \
+    "verify unix - - n - 1 verify" "flush unix n - n 1000? 0 flush" \
+    "proxymap unix - - n - - proxymap" "smtp unix - - n - - smtp" "relay unix - - n - - smtp" \
+    "error unix - - n - - error" "retry unix - - n - - error" "discard unix - - n - - discard" \
+    "anvil unix - - n - 1 anvil" "scache unix - - n - 1 scache" "postlog unix-dgram n - n - 1 postlogd"; do
+    echo "$service"
+  done
+} > "$pf/conf/master.cf"
+postfix -c "$pf/conf" start-fg > "$pf/postfix.log" 2>&1 &
+pf_master=$!
+until (exec 3<>/dev/tcp/127.0.0.1/"$pf_port") 2>/dev/null; do sleep 0.1; done
+start_proxy "$pf_port" "$work/turns-postfix"
+sed -i "s/^port = $port\$/port = $proxy_port/" "$work/project/missive.toml"
+read -r pf_m_secs _ _ < <(run_missive "$rtt_n")
+sed -i "s/^port = $proxy_port\$/port = $port/" "$work/project/missive.toml"
+kill $proxy_pid; wait $proxy_pid 2>/dev/null || true
+start_proxy "$pf_port" "$work/turns-postfix-source"
+pf_start=$(date +%s.%N)
+smtp-source -d -s 4 -m "$rtt_n" -l "$size" -f matt@example.com -t reader@example.org 127.0.0.1:"$proxy_port"
+pf_end=$(date +%s.%N)
+kill $proxy_pid; wait $proxy_pid 2>/dev/null || true
+postfix -c "$pf/conf" stop >/dev/null 2>&1 || true
+wait $pf_master 2>/dev/null || true
+bdat=$(grep -c "bdat=" "$pf/postfix.log" || true)
+
+python3 - "$rtt_ms" "$rtt_n" "$rtt_m_secs" "$rtt_start" "$rtt_end" "$(cat "$work/turns-missive")" "$(cat "$work/turns-source")" \
+  "$pf_m_secs" "$pf_start" "$pf_end" "$(cat "$work/turns-postfix")" "$(cat "$work/turns-postfix-source")" "$bdat" <<'PY'
 import sys
-rtt, n, m_secs, start, end, m_turns, s_turns = sys.argv[1:]
+rtt, n, m_secs, start, end, m_turns, s_turns, pf_secs, pf_start, pf_end, pf_turns, pfs_turns, bdat = sys.argv[1:]
 n = int(n)
 m_rate, s_rate = n / float(m_secs), n / (float(end) - float(start))
 print(f"at {rtt} ms RTT (smtp-sink, PIPELINING, 4 connections):")
 print(f"  missive send: {n} messages = {m_rate:.0f} msg/s, {int(m_turns) / n:.2f} round trips a message")
 print(f"  smtp-source:  {n} messages = {s_rate:.0f} msg/s, {int(s_turns) / n:.2f} round trips a message")
 print(f"  ratio: missive at {m_rate / s_rate:.2f}x smtp-source's rate")
+pf_rate, pfs_rate = n / float(pf_secs), n / (float(pf_end) - float(pf_start))
+print(f"at {rtt} ms RTT (a real Postfix smtpd, CHUNKING, queuing to disk and relaying on; "
+      f"{bdat} of its sessions used BDAT):")
+print(f"  missive send: {n} messages = {pf_rate:.0f} msg/s accepted, {int(pf_turns) / n:.2f} round trips a message")
+print(f"  smtp-source:  {n} messages = {pfs_rate:.0f} msg/s, {int(pfs_turns) / n:.2f} round trips a message")
+print(f"  ratio: missive at {pf_rate / pfs_rate:.2f}x smtp-source's rate")
 PY
 
 python3 - "$n" "$m_secs" "$start" "$end" "$m_rss" "$big" "$b_rss" "$b_secs" "$base_secs" "$r_secs" "$m_cpu" "$base_cpu" <<'PY'
