@@ -419,8 +419,17 @@ fn attempts_log(out: &Path) -> Vec<String> {
 
 #[test]
 fn killed_at_random_moments_and_resumed_delivers_everyone_with_bounded_duplicates() {
+    // Command by command, and pipelined (several messages on the wire at once).
+    for pipelining in [&[][..], &["--pipelining"][..]] {
+        killed_and_resumed(pipelining);
+    }
+}
+
+fn killed_and_resumed(server_args: &[&str]) {
     let out = tempfile::tempdir().unwrap();
-    let server = SmtpServer::start(out.path(), &["--delay-ms", "15"]);
+    let mut args = vec!["--delay-ms", "15"];
+    args.extend_from_slice(server_args);
+    let server = SmtpServer::start(out.path(), &args);
     let (list, expected) = subscriber_list(400);
     let config = ConfigText::plain(server.port)
         .set("sending.batch_size", "25")

@@ -214,15 +214,9 @@ impl Session {
     /// A new message: on a server that takes groups, onto the wire with
     /// the next write; otherwise sent now, command by command.
     async fn take(&mut self, job: Job) {
-        if self.connection.is_none() {
-            match connect(&self.settings).await {
-                Ok(opened) => self.connection = Some(opened),
-                Err(e) => {
-                    let _ = job.done.send(Err(e));
-                    return;
-                }
-            }
-        }
+        let Some(job) = self.connected(job).await else {
+            return;
+        };
         let offers = self.offers();
         let ascii = job
             .envelope
@@ -257,6 +251,21 @@ impl Session {
         });
     }
 
+    /// The job back once there is a connection (opened now if need be);
+    /// `None` when it cannot be opened, the job told why.
+    async fn connected(&mut self, job: Job) -> Option<Job> {
+        if self.connection.is_none() {
+            match connect(&self.settings).await {
+                Ok(opened) => self.connection = Some(opened),
+                Err(e) => {
+                    let _ = job.done.send(Err(e));
+                    return None;
+                }
+            }
+        }
+        Some(job)
+    }
+
     /// Command by command, once those on the wire are answered.
     async fn one_at_a_time(&mut self, job: Job) {
         while !self.flights.is_empty() {
@@ -265,15 +274,9 @@ impl Session {
             }
             self.settle();
         }
-        if self.connection.is_none() {
-            match connect(&self.settings).await {
-                Ok(opened) => self.connection = Some(opened),
-                Err(e) => {
-                    let _ = job.done.send(Err(e));
-                    return;
-                }
-            }
-        }
+        let Some(job) = self.connected(job).await else {
+            return;
+        };
         let (conn, _) = self.connection.as_mut().expect("connected");
         let result = transmit(conn, &job.envelope, &job.bytes, &self.settings).await;
         let outcome = match result {

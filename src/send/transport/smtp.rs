@@ -228,26 +228,29 @@ impl SmtpLink {
     }
 }
 
+impl SmtpLink {
+    /// Its handle on one of the relay's sessions, taken when first needed.
+    fn handle(&mut self) -> &super::session::Handle {
+        let settings = &self.settings;
+        self.handle
+            .get_or_insert_with(|| settings.pool.handle(settings, settings.connections))
+    }
+}
+
 impl Deliver for SmtpLink {
     async fn deliver_raw(
         &mut self,
         envelope: &lettre::address::Envelope,
         bytes: &[u8],
     ) -> Result<String, DeliverError> {
-        let settings = &self.settings;
-        let handle = self
-            .handle
-            .get_or_insert_with(|| settings.pool.handle(settings, settings.connections));
-        handle.deliver(envelope.clone(), bytes.to_vec()).await
+        self.handle()
+            .deliver(envelope.clone(), bytes.to_vec())
+            .await
     }
 
     /// The message handed over as formatted, not copied again.
     async fn deliver(&mut self, message: &lettre::Message) -> Result<String, DeliverError> {
-        let settings = &self.settings;
-        let handle = self
-            .handle
-            .get_or_insert_with(|| settings.pool.handle(settings, settings.connections));
-        handle
+        self.handle()
             .deliver(message.envelope().clone(), message.formatted())
             .await
     }
