@@ -124,17 +124,25 @@ start_proxy() { # start_proxy TARGET_PORT TURNS_FILE: sets proxy_pid and proxy_p
   until grep -q READY "$work/proxy.out"; do sleep 0.05; done
   proxy_port=$(awk '/READY/ {print $2}' "$work/proxy.out")
 }
-start_proxy "$port" "$work/turns-missive"
-sed -i "s/^port = $port\$/port = $proxy_port/" "$work/project/missive.toml"
-read -r rtt_m_secs _ _ < <(run_missive "$rtt_n")
-grep "This run" "$work/missive-$rtt_n.log"
-sed -i "s/^port = $proxy_port\$/port = $port/" "$work/project/missive.toml"
-kill $proxy_pid; wait $proxy_pid 2>/dev/null || true
-start_proxy "$port" "$work/turns-source"
-rtt_start=$(date +%s.%N)
-smtp-source -d -s 4 -m "$rtt_n" -l "$size" -f matt@example.com -t reader@example.org 127.0.0.1:"$proxy_port"
-rtt_end=$(date +%s.%N)
-kill $proxy_pid; wait $proxy_pid 2>/dev/null || true
+through_proxy() { # through_proxy TARGET_PORT NAME: missive, then smtp-source, through the
+  # proxy to TARGET_PORT; prints "missive_secs missive_turns source_secs source_turns"
+  start_proxy "$1" "$work/turns-$2-missive"
+  sed -i "s/^port = $port\$/port = $proxy_port/" "$work/project/missive.toml"
+  local secs
+  read -r secs _ _ < <(run_missive "$rtt_n")
+  grep "This run" "$work/missive-$rtt_n.log" >&2
+  sed -i "s/^port = $proxy_port\$/port = $port/" "$work/project/missive.toml"
+  kill $proxy_pid; wait $proxy_pid 2>/dev/null || true
+  start_proxy "$1" "$work/turns-$2-source"
+  local start end
+  start=$(date +%s.%N)
+  smtp-source -d -s 4 -m "$rtt_n" -l "$size" -f matt@example.com -t reader@example.org \
+    127.0.0.1:"$proxy_port" >&2
+  end=$(date +%s.%N)
+  kill $proxy_pid; wait $proxy_pid 2>/dev/null || true
+  echo "$secs $(cat "$work/turns-$2-missive") $(python3 -c "print($end - $start)") $(cat "$work/turns-$2-source")"
+}
+read -r sink_m_secs sink_m_turns sink_s_secs sink_s_turns < <(through_proxy "$port" sink)
 # A real Postfix smtpd as the target (it offers PIPELINING and CHUNKING,
 # queues to disk and relays everything on to the smtp-sink): the scale-out
 # path, through the same proxy.
@@ -176,36 +184,27 @@ CF
 postfix -c "$pf/conf" start-fg > "$pf/postfix.log" 2>&1 &
 pf_master=$!
 until (exec 3<>/dev/tcp/127.0.0.1/"$pf_port") 2>/dev/null; do sleep 0.1; done
-start_proxy "$pf_port" "$work/turns-postfix"
-sed -i "s/^port = $port\$/port = $proxy_port/" "$work/project/missive.toml"
-read -r pf_m_secs _ _ < <(run_missive "$rtt_n")
-sed -i "s/^port = $proxy_port\$/port = $port/" "$work/project/missive.toml"
-kill $proxy_pid; wait $proxy_pid 2>/dev/null || true
-start_proxy "$pf_port" "$work/turns-postfix-source"
-pf_start=$(date +%s.%N)
-smtp-source -d -s 4 -m "$rtt_n" -l "$size" -f matt@example.com -t reader@example.org 127.0.0.1:"$proxy_port"
-pf_end=$(date +%s.%N)
-kill $proxy_pid; wait $proxy_pid 2>/dev/null || true
+read -r pf_m_secs pf_m_turns pf_s_secs pf_s_turns < <(through_proxy "$pf_port" postfix)
 postfix -c "$pf/conf" stop >/dev/null 2>&1 || true
 wait $pf_master 2>/dev/null || true
 bdat=$(grep -c "bdat=" "$pf/postfix.log" || true)
 
-python3 - "$rtt_ms" "$rtt_n" "$rtt_m_secs" "$rtt_start" "$rtt_end" "$(cat "$work/turns-missive")" "$(cat "$work/turns-source")" \
-  "$pf_m_secs" "$pf_start" "$pf_end" "$(cat "$work/turns-postfix")" "$(cat "$work/turns-postfix-source")" "$bdat" <<'PY'
+python3 - "$rtt_ms" "$rtt_n" "$bdat" "$sink_m_secs" "$sink_m_turns" "$sink_s_secs" "$sink_s_turns" \
+  "$pf_m_secs" "$pf_m_turns" "$pf_s_secs" "$pf_s_turns" <<'PY'
 import sys
-rtt, n, m_secs, start, end, m_turns, s_turns, pf_secs, pf_start, pf_end, pf_turns, pfs_turns, bdat = sys.argv[1:]
+rtt, n, bdat, *runs = sys.argv[1:]
 n = int(n)
-m_rate, s_rate = n / float(m_secs), n / (float(end) - float(start))
-print(f"at {rtt} ms RTT (smtp-sink, PIPELINING, 4 connections):")
-print(f"  missive send: {n} messages = {m_rate:.0f} msg/s, {int(m_turns) / n:.2f} round trips a message")
-print(f"  smtp-source:  {n} messages = {s_rate:.0f} msg/s, {int(s_turns) / n:.2f} round trips a message")
-print(f"  ratio: missive at {m_rate / s_rate:.2f}x smtp-source's rate")
-pf_rate, pfs_rate = n / float(pf_secs), n / (float(pf_end) - float(pf_start))
-print(f"at {rtt} ms RTT (a real Postfix smtpd, CHUNKING, queuing to disk and relaying on; "
-      f"{bdat} of its sessions used BDAT):")
-print(f"  missive send: {n} messages = {pf_rate:.0f} msg/s accepted, {int(pf_turns) / n:.2f} round trips a message")
-print(f"  smtp-source:  {n} messages = {pfs_rate:.0f} msg/s, {int(pfs_turns) / n:.2f} round trips a message")
-print(f"  ratio: missive at {pf_rate / pfs_rate:.2f}x smtp-source's rate")
+targets = [
+    "smtp-sink, PIPELINING, 4 connections",
+    f"a real Postfix smtpd, CHUNKING, queuing to disk and relaying on; {bdat} of its sessions used BDAT",
+]
+for target, i in zip(targets, range(0, len(runs), 4)):
+    m_secs, m_turns, s_secs, s_turns = runs[i:i + 4]
+    m_rate, s_rate = n / float(m_secs), n / float(s_secs)
+    print(f"at {rtt} ms RTT ({target}):")
+    print(f"  missive send: {n} messages = {m_rate:.0f} msg/s, {int(m_turns) / n:.2f} round trips a message")
+    print(f"  smtp-source:  {n} messages = {s_rate:.0f} msg/s, {int(s_turns) / n:.2f} round trips a message")
+    print(f"  ratio: missive at {m_rate / s_rate:.2f}x smtp-source's rate")
 PY
 
 python3 - "$n" "$m_secs" "$start" "$end" "$m_rss" "$big" "$b_rss" "$b_secs" "$base_secs" "$r_secs" "$m_cpu" "$base_cpu" <<'PY'
