@@ -5,6 +5,7 @@
 use std::borrow::Cow;
 use std::collections::BTreeSet;
 
+use crate::compose::fold::Folder;
 use crate::project::config::Config;
 
 /// The merge tag the default templates put in the footer's unsubscribe link.
@@ -49,9 +50,20 @@ pub struct Merge {
     parts: Vec<Part>,
     escape: Escape,
     literal_len: usize,
-    /// Literals and fallbacks are quoted-printable encoded, and values are
-    /// encoded as they are filled in.
-    quoted_printable: bool,
+    form: Form,
+}
+
+/// The form a template's literals and fallbacks are in, and values are
+/// put in as they are filled in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Form {
+    /// As rendered.
+    Rendered,
+    /// Quoted-printable (RFC 2045), CRLF line ends: a 7-bit body.
+    QuotedPrintable,
+    /// As written, CRLF line ends, HTML folded into short lines: a body
+    /// sent as it is (`7bit` when ASCII, else `8bit`).
+    AsIs,
 }
 
 impl Merge {
@@ -74,10 +86,10 @@ impl Merge {
         if at < text.len() {
             parts.push(Part::Literal(text[at..].to_string()));
         }
-        Merge::from_parts(parts, escape, false)
+        Merge::from_parts(parts, escape, Form::Rendered)
     }
 
-    fn from_parts(parts: Vec<Part>, escape: Escape, quoted_printable: bool) -> Merge {
+    fn from_parts(parts: Vec<Part>, escape: Escape, form: Form) -> Merge {
         let literal_len = parts
             .iter()
             .map(|p| match p {
@@ -89,7 +101,7 @@ impl Merge {
             parts,
             escape,
             literal_len,
-            quoted_printable,
+            form,
         }
     }
 
@@ -111,7 +123,50 @@ impl Merge {
                 },
             })
             .collect();
-        Merge::from_parts(parts, self.escape, true)
+        Merge::from_parts(parts, self.escape, Form::QuotedPrintable)
+    }
+
+    /// The same template as it is, with CRLF line ends, for a body sent
+    /// without a transfer encoding (`7bit`, or `8bit` where the relay
+    /// offers 8BITMIME); HTML's long lines folded where a line break means
+    /// the same as the space it replaces. Whether a filled body keeps every
+    /// line within SMTP's limit is for the sender to check.
+    #[must_use]
+    pub fn as_is(&self) -> Merge {
+        let mut folder = (self.escape == Escape::Html).then(|| {
+            let whole: String = self
+                .parts
+                .iter()
+                .filter_map(|p| match p {
+                    Part::Literal(s) => Some(s.as_str()),
+                    Part::Tag { .. } => None,
+                })
+                .collect();
+            Folder::new(&whole)
+        });
+        let parts: Vec<Part> = self
+            .parts
+            .iter()
+            .map(|p| match p {
+                Part::Literal(s) => Part::Literal(match folder.as_mut() {
+                    Some(folder) => crlf(&folder.fold(s)),
+                    None => crlf(s),
+                }),
+                Part::Tag { key, fallback } => Part::Tag {
+                    key: key.clone(),
+                    fallback: crlf(fallback),
+                },
+            })
+            .collect();
+        Merge::from_parts(parts, self.escape, Form::AsIs)
+    }
+
+    /// Whether the text is ASCII, but for the values filled in.
+    pub fn is_ascii(&self) -> bool {
+        self.parts.iter().all(|p| match p {
+            Part::Literal(s) => s.is_ascii(),
+            Part::Tag { fallback, .. } => fallback.is_ascii(),
+        })
     }
 
     /// The keys of all merge tags used.
@@ -138,10 +193,10 @@ impl Merge {
                             Escape::Html => Cow::Owned(escape_html(&value)),
                             Escape::None => value,
                         };
-                        if self.quoted_printable {
-                            out.push_str(&encode_qp(&value));
-                        } else {
-                            out.push_str(&value);
+                        match self.form {
+                            Form::Rendered => out.push_str(&value),
+                            Form::QuotedPrintable => out.push_str(&encode_qp(&value)),
+                            Form::AsIs => out.push_str(&crlf(&value)),
                         }
                     }
                     None => out.push_str(fallback),
@@ -150,7 +205,7 @@ impl Merge {
         }
         // A soft line break at the very end stands for nothing; some
         // decoders stumble on it.
-        if self.quoted_printable && out.ends_with("=\r\n") {
+        if self.form == Form::QuotedPrintable && out.ends_with("=\r\n") {
             out.truncate(out.len() - 3);
         }
         out
@@ -186,12 +241,20 @@ fn encode_qp(text: &str) -> String {
     if text.is_empty() {
         return String::new();
     }
-    let crlf = text.replace("\r\n", "\n").replace('\n', "\r\n");
-    let mut out = quoted_printable::encode_to_str(crlf);
+    let mut out = quoted_printable::encode_to_str(crlf(text));
     if !out.ends_with("\r\n") {
         out.push_str("=\r\n");
     }
     out
+}
+
+/// `text` with every line ending in CRLF (a lone CR stays: the sender
+/// refuses a body with one).
+fn crlf(text: &str) -> String {
+    if !text.contains('\n') {
+        return text.to_string();
+    }
+    text.replace("\r\n", "\n").replace('\n', "\r\n")
 }
 
 /// One well-formed merge tag found in a text.
@@ -303,6 +366,21 @@ mod tests {
             let want = plain.fill(&lookup).replace('\n', "\r\n");
             assert_eq!(String::from_utf8(decoded).unwrap(), want);
         }
+    }
+
+    #[test]
+    fn as_is_fill_is_the_plain_fill_with_crlf_and_html_folded() {
+        let words = "word ".repeat(60);
+        let text = format!("Dear {{{{ name }}}},\n{words}\n{{{{ city | far\naway }}}}\nend");
+        let plain = Merge::parse(&text, Escape::None);
+        let as_is = plain.as_is().fill(&lookup);
+        assert_eq!(as_is, plain.fill(&lookup).replace('\n', "\r\n"));
+
+        let html = format!("<p class=\"a\">Dear {{{{ name }}}}, {words}</p><p>{words}</p>");
+        let plain = Merge::parse(&html, Escape::Html);
+        let as_is = plain.as_is().fill(&lookup);
+        assert!(as_is.split("\r\n").all(|l| l.len() < 100), "{as_is}");
+        assert_eq!(as_is.replace("\r\n", " "), plain.fill(&lookup));
     }
 
     #[test]

@@ -6,6 +6,7 @@
 pub(crate) mod check;
 pub(crate) mod confirm;
 pub(crate) mod fit;
+mod fold;
 pub mod images;
 pub mod issue;
 pub(crate) mod links;

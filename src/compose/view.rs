@@ -168,6 +168,9 @@ impl Facts {
 const PREHEADER_PADDING: &str = "&zwnj;&nbsp;";
 /// Enough of them for the longest previews (about 150 characters).
 const PREHEADER_PADS: usize = 90;
+/// The pads come in runs this long with a space between, where a long line
+/// may be folded (an email sent 8-bit has lines of at most 998 bytes).
+const PREHEADER_RUN: usize = 10;
 
 /// Builds the view of an issue, and the facts found in its Markdown. A
 /// Markdown field nested too deeply is an error naming the field.
@@ -275,7 +278,11 @@ pub(crate) fn build(loaded: &LoadedIssue, project: &Project) -> Result<(View, Fa
         clipped: false,
         web: false,
         reading_minutes: reading_minutes(issue, config.newsletter.words_per_minute.get()),
-        preheader_padding: PREHEADER_PADDING.repeat(PREHEADER_PADS),
+        preheader_padding: vec![
+            PREHEADER_PADDING.repeat(PREHEADER_RUN);
+            PREHEADER_PADS / PREHEADER_RUN
+        ]
+        .join(" "),
     };
     Ok((view, facts))
 }

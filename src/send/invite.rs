@@ -4,7 +4,7 @@
 
 use anyhow::{Result, anyhow};
 
-use super::message::{Letterhead, MessageError};
+use super::message::{Letterhead, MessageError, Transfer};
 use crate::list::address::normalize;
 use crate::list::events::{self, Event};
 use crate::list::reader::Subscriber;
@@ -29,7 +29,7 @@ pub(crate) fn confirmation(
         "",
         &[(crate::compose::confirm::CONFIRM_URL, link.as_str())],
     );
-    letterhead.message(&reader)
+    letterhead.message(&reader, Transfer::SevenBit)
 }
 
 /// `missive subscribers add EMAIL` (without `--confirmed`): records a

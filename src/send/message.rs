@@ -37,8 +37,8 @@ pub(crate) struct Letterhead {
     list_id: Option<String>,
     unsubscribe: Unsubscribe,
     secret: Option<Secret>,
-    html: Merge,
-    text: Merge,
+    html: Forms,
+    text: Forms,
     dkim: Option<DkimConfig>,
     /// The part of Message-IDs after the `@`.
     id_domain: String,
@@ -48,6 +48,83 @@ pub(crate) struct Letterhead {
     return_path: Option<ReturnPath>,
     /// The issue's file stem, which bounce tags name.
     issue: String,
+}
+
+/// What bodies a relay carries: 7-bit ones only, or 8-bit ones too (it
+/// offers 8BITMIME, RFC 6152).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Transfer {
+    SevenBit,
+    EightBit,
+}
+
+/// A part's template in the two forms it may be sent in.
+struct Forms {
+    /// As written, CRLF line ends (HTML folded into short lines).
+    as_is: Merge,
+    /// Whether `as_is` is ASCII but for what readers' values bring.
+    ascii: bool,
+    quoted_printable: Merge,
+}
+
+impl Forms {
+    /// Both forms of `merge`: the quoted-printable one encodes the text as
+    /// it is sent as it is (folded HTML included), so the two decode to
+    /// the same bytes.
+    fn new(merge: &Merge) -> Forms {
+        let as_is = merge.as_is();
+        Forms {
+            ascii: as_is.is_ascii(),
+            quoted_printable: as_is.quoted_printable(),
+            as_is,
+        }
+    }
+
+    /// The part's body for one reader and how it is encoded: as it is when
+    /// every line fits SMTP's limit — `7bit` when ASCII, `8bit` when the
+    /// relay carries it — else quoted-printable. Decided here, before DKIM
+    /// signs, so the signature covers exactly what is sent.
+    fn body<'a>(
+        &self,
+        lookup: &impl Fn(&str) -> Option<Cow<'a, str>>,
+        transfer: Transfer,
+    ) -> (String, ContentTransferEncoding) {
+        if self.ascii || transfer == Transfer::EightBit {
+            let body = self.as_is.fill(lookup);
+            match sendable_as_is(&body) {
+                Some(true) => return (body, ContentTransferEncoding::SevenBit),
+                Some(false) if transfer == Transfer::EightBit => {
+                    return (body, ContentTransferEncoding::EightBit);
+                }
+                _ => {}
+            }
+        }
+        (
+            self.quoted_printable.fill(lookup),
+            ContentTransferEncoding::QuotedPrintable,
+        )
+    }
+}
+
+/// Whether `body` may go without a transfer encoding (RFC 5321 §4.5.3.1.6,
+/// RFC 2045 §2.7–2.8): every line ends in CRLF and is at most 998 bytes,
+/// no NUL, no CR or LF alone. `Some(true)` when it is ASCII as well.
+fn sendable_as_is(body: &str) -> Option<bool> {
+    const MAX_LINE: usize = 998;
+    let bytes = body.as_bytes();
+    let mut lines = bytes.split(|&b| b == b'\n').peekable();
+    while let Some(line) = lines.next() {
+        let last = lines.peek().is_none();
+        let text = if last {
+            line
+        } else {
+            line.strip_suffix(b"\r")?
+        };
+        if text.len() > MAX_LINE || text.contains(&b'\r') || text.contains(&0) {
+            return None;
+        }
+    }
+    Some(body.is_ascii())
 }
 
 /// The parts of a VERP bounce address: `<user>+<tag>@<domain>`, the tag
@@ -134,8 +211,8 @@ impl Letterhead {
             list_id: newsletter.list_id.as_ref().map(ToString::to_string),
             unsubscribe: config.unsubscribe.clone(),
             secret,
-            html: rendered.html_merge().quoted_printable(),
-            text: rendered.text_merge().quoted_printable(),
+            html: Forms::new(&rendered.html_merge()),
+            text: Forms::new(&rendered.text_merge()),
             dkim,
             from,
             id_domain,
@@ -154,18 +231,24 @@ impl Letterhead {
     /// `columns` provide.
     pub(crate) fn unknown_tags(&self, columns: &[String]) -> BTreeSet<String> {
         self.html
+            .as_is
             .keys()
             .into_iter()
-            .chain(self.text.keys())
+            .chain(self.text.as_is.keys())
             .chain(self.subject.keys())
             .filter(|k| !BUILT_IN_TAGS.contains(k) && !columns.iter().any(|c| c == k))
             .map(String::from)
             .collect()
     }
 
-    /// The message for one reader.
-    pub(crate) fn message(&self, reader: &Subscriber) -> Result<Message, MessageError> {
-        self.build(reader, None)
+    /// The message for one reader, its bodies in a form a relay that
+    /// carries `transfer` takes.
+    pub(crate) fn message(
+        &self,
+        reader: &Subscriber,
+        transfer: Transfer,
+    ) -> Result<Message, MessageError> {
+        self.build(reader, None, transfer)
     }
 
     /// The message for `send --test`: personalized as `reader` would get
@@ -177,7 +260,7 @@ impl Letterhead {
         reader: &Subscriber,
         to: &Mailbox,
     ) -> Result<Message, MessageError> {
-        self.build(reader, Some(to))
+        self.build(reader, Some(to), Transfer::SevenBit)
     }
 
     /// A new `Message-ID`. With the secret, it begins with the signed tag
@@ -210,6 +293,7 @@ impl Letterhead {
         &self,
         reader: &Subscriber,
         test_to: Option<&Mailbox>,
+        transfer: Transfer,
     ) -> Result<Message, MessageError> {
         let email = reader.email.to_string();
         // Whose unsubscribe links these are: the reader's, or in a test the
@@ -217,8 +301,8 @@ impl Letterhead {
         let link_owner = test_to.map_or_else(|| email.clone(), |to| to.email.to_string());
         let links = UnsubscribeLinks::new(&self.unsubscribe, self.secret.as_ref(), &link_owner);
         let lookup = reader_values(reader, &email, links.primary());
-        let html = self.html.fill(&lookup);
-        let text = self.text.fill(&lookup);
+        let html = self.html.body(&lookup, transfer);
+        let text = self.text.body(&lookup, transfer);
         let (url_link, mailto_link) = (&links.url, &links.mailto);
 
         if reader.name.contains(['\r', '\n']) {
@@ -297,14 +381,12 @@ impl Letterhead {
                 "List-Unsubscribe=One-Click".into(),
             ));
         }
-        // The parts come out of the templates already quoted-printable.
-        let part = |content_type: ContentType, body: String| {
+        // The parts come out of the templates already encoded.
+        let part = |content_type: ContentType,
+                    (body, encoding): (String, ContentTransferEncoding)| {
             SinglePart::builder()
                 .header(content_type)
-                .body(Body::dangerous_pre_encoded(
-                    body.into_bytes(),
-                    ContentTransferEncoding::QuotedPrintable,
-                ))
+                .body(Body::dangerous_pre_encoded(body.into_bytes(), encoding))
         };
         let mut message = builder
             .multipart(
@@ -525,6 +607,22 @@ fn raw(name: &'static str, value: String) -> HeaderValue {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_body_goes_as_it_is_only_with_short_crlf_lines_and_no_nul() {
+        let line = |n: usize| "x".repeat(n);
+        assert_eq!(sendable_as_is(&format!("{}\r\nend", line(998))), Some(true));
+        assert_eq!(sendable_as_is("caf\u{e9}\r\n"), Some(false));
+        for bad in [
+            format!("{}\r\nend", line(999)),
+            line(999),
+            "bare\nline feed".into(),
+            "bare\rcarriage return\r\n".into(),
+            "nul\0\r\n".into(),
+        ] {
+            assert_eq!(sendable_as_is(&bad), None, "{bad:?}");
+        }
+    }
     use crate::compose::Templates;
     use crate::compose::issue::Issue;
     use crate::project::config::Config;
@@ -582,11 +680,16 @@ url = "https://n.example.com/u?e={email}&t={token}"
         let l = letterhead_with_subject(CONFIG, Some(secret.clone()), "Hello {{ name | friend }}!")
             .unwrap();
         let m = l
-            .message(&reader("email,name\nada@example.org,Ada\n"))
+            .message(
+                &reader("email,name\nada@example.org,Ada\n"),
+                Transfer::SevenBit,
+            )
             .unwrap();
         let raw = m.formatted();
         assert_eq!(parse(&raw).subject(), Some("Hello Ada!"));
-        let m = l.message(&reader("email\nbob@example.org\n")).unwrap();
+        let m = l
+            .message(&reader("email\nbob@example.org\n"), Transfer::SevenBit)
+            .unwrap();
         assert_eq!(parse(&m.formatted()).subject(), Some("Hello friend!"));
         assert!(
             l.unknown_tags(&["city".into()]).is_empty(),
@@ -602,7 +705,7 @@ url = "https://n.example.com/u?e={email}&t={token}"
         let subject = format!("Big {}", "x".repeat(3000));
         let l = letterhead_with_subject(CONFIG, Some(secret), &subject).unwrap();
         let raw = l
-            .message(&reader("email\nada@example.org\n"))
+            .message(&reader("email\nada@example.org\n"), Transfer::SevenBit)
             .unwrap()
             .formatted();
         let text = String::from_utf8(raw.clone()).unwrap();
@@ -679,7 +782,12 @@ url = "https://n.example.com/u?e={email}&t={token}"
                 "email,name\na@example.org,\"{}\"\n",
                 name.replace('"', "\"\"")
             );
-            let raw = String::from_utf8(l.message(&reader(&csv)).unwrap().formatted()).unwrap();
+            let raw = String::from_utf8(
+                l.message(&reader(&csv), Transfer::SevenBit)
+                    .unwrap()
+                    .formatted(),
+            )
+            .unwrap();
             assert!(raw.contains(header), "{header} not in\n{raw}");
             let parsed = parse(raw.as_bytes());
             assert_eq!(
@@ -696,7 +804,7 @@ url = "https://n.example.com/u?e={email}&t={token}"
         let upper = CONFIG.replace("https://", "HTTPS://");
         let l = letterhead(&upper, Some(secret.clone())).unwrap();
         let raw = String::from_utf8(
-            l.message(&reader("email\nb@example.org\n"))
+            l.message(&reader("email\nb@example.org\n"), Transfer::SevenBit)
                 .unwrap()
                 .formatted(),
         )
@@ -705,7 +813,7 @@ url = "https://n.example.com/u?e={email}&t={token}"
         let no_token = CONFIG.replace("&t={token}", "");
         let l = letterhead(&no_token, Some(secret)).unwrap();
         let raw = String::from_utf8(
-            l.message(&reader("email\nb@example.org\n"))
+            l.message(&reader("email\nb@example.org\n"), Transfer::SevenBit)
                 .unwrap()
                 .formatted(),
         )
@@ -749,7 +857,10 @@ url = "https://n.example.com/u?e={email}&t={token}"
         let token = secret.token("ada@example.org");
         let l = letterhead(CONFIG, Some(secret)).unwrap();
         let m = l
-            .message(&reader("email,name,city\nada@example.org,Ada,Paris\n"))
+            .message(
+                &reader("email,name,city\nada@example.org,Ada,Paris\n"),
+                Transfer::SevenBit,
+            )
             .unwrap();
         let raw = String::from_utf8(m.formatted()).unwrap();
         let parsed = mail_parser::MessageParser::default()
@@ -794,7 +905,9 @@ url = "https://n.example.com/u?e={email}&t={token}"
             "mailto = \"u@n.example.com\"",
         );
         let l = letterhead(&config, None).unwrap();
-        let m = l.message(&reader("email\nb@example.org\n")).unwrap();
+        let m = l
+            .message(&reader("email\nb@example.org\n"), Transfer::SevenBit)
+            .unwrap();
         let raw = String::from_utf8(m.formatted()).unwrap();
         assert!(raw.contains("List-Unsubscribe: <mailto:u@n.example.com?subject=unsubscribe>"));
         assert!(!raw.contains("List-Unsubscribe-Post"));

@@ -34,7 +34,7 @@ use crate::project::config;
 use crate::send::invite::confirmation;
 use crate::send::journal;
 use crate::send::mailer::{Mailer, Outgoing, SIGNUP_JOURNAL};
-use crate::send::message::Letterhead;
+use crate::send::message::{Letterhead, Transfer};
 
 /// The largest sign-up form body.
 const MAX_FORM: usize = 16 * 1024;
@@ -478,7 +478,7 @@ async fn confirm(
             .map(|(k, v)| (k.as_str(), v.as_str()))
             .collect();
         let reader = Subscriber::with_values(address, &joined.name, &values);
-        match welcome.letterhead.message(&reader) {
+        match welcome.letterhead.message(&reader, Transfer::SevenBit) {
             Ok(message) => {
                 let out = Outgoing {
                     message,

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::path::Path;
 
 use crate::common::*;
-use mail_parser::MessageParser;
+use mail_parser::{MessageParser, MimeHeaders};
 use missive::list::token::Secret;
 
 /// The example issue, with a greeting that also uses a list column.
@@ -122,10 +122,18 @@ fn delivers_to_500_subscribers_each_once_with_headers_and_personalization() {
             crlf_to_lf(&expected_text),
             "text of {rcpt}"
         );
+        // The HTML as sent is folded into short lines (spaces became line
+        // breaks where that means the same), and otherwise the rendering.
+        let sent_html = crlf_to_lf(&m.body_html(0).unwrap());
         assert_eq!(
-            crlf_to_lf(&m.body_html(0).unwrap()),
-            crlf_to_lf(&expected_html),
+            sent_html,
+            crlf_to_lf(&html.as_is().fill(&lookup)),
             "HTML of {rcpt}"
+        );
+        assert_eq!(
+            sent_html.replace('\n', " "),
+            crlf_to_lf(&expected_html).replace('\n', " "),
+            "HTML of {rcpt}, unfolded"
         );
         let greeting = if name.is_empty() {
             format!("Dear friends in City {i},")
@@ -731,15 +739,30 @@ fn unknown_merge_tags_are_refused() {
 }
 
 /// The signature holds whichever way the message goes on the wire:
-/// command by command, or pipelined (the message after its DATA).
+/// command by command or pipelined, its parts 8-bit where the server
+/// offers 8BITMIME (and MAIL FROM says BODY=8BITMIME) or quoted-printable
+/// where it does not (a server that offers none refuses 8-bit data); and
+/// every way, each reader's parts decode to the same bytes.
 #[test]
 fn dkim_signature_verifies_against_the_public_key() {
-    for server_args in [&[][..], &["--pipelining"][..]] {
-        dkim_signature_verifies(server_args);
+    let mut contents = Vec::new();
+    for server_args in [
+        &[][..],
+        &["--pipelining"][..],
+        &["--no-8bitmime"][..],
+        &["--no-8bitmime", "--pipelining"][..],
+    ] {
+        contents.push(dkim_signature_verifies(server_args));
+    }
+    assert_eq!(contents[0].len(), 3);
+    for other in &contents[1..] {
+        assert_eq!(other, &contents[0]);
     }
 }
 
-fn dkim_signature_verifies(server_args: &[&str]) {
+/// Each reader's text and HTML parts, decoded, by address.
+fn dkim_signature_verifies(server_args: &[&str]) -> BTreeMap<String, (String, String)> {
+    let eight_bit = !server_args.contains(&"--no-8bitmime");
     let out = tempfile::tempdir().unwrap();
     let server = SmtpServer::start(&out.path().join("mail"), server_args);
     let (key, public) = dkim_key(out.path());
@@ -753,7 +776,45 @@ fn dkim_signature_verifies(server_args: &[&str]) {
     assert_exit(&p.run(&["send", p.issue(), "--yes"], SEND_ENV), 0);
     let messages = server.messages();
     assert_eq!(messages.len(), 3);
-    for (i, (_, raw)) in messages.iter().enumerate() {
+    let mut contents = BTreeMap::new();
+    for (i, (envelope, raw)) in messages.iter().enumerate() {
+        let parsed = MessageParser::default().parse(raw).unwrap();
+        let encodings: Vec<String> = parsed
+            .parts
+            .iter()
+            .filter_map(|p| p.content_transfer_encoding().map(str::to_string))
+            .collect();
+        let options = envelope["mail_options"].to_string();
+        if eight_bit {
+            assert!(
+                !raw.is_ascii(),
+                "the example issue has curly quotes: {}",
+                String::from_utf8_lossy(&raw[..3000.min(raw.len())])
+            );
+            assert!(options.contains("BODY=8BITMIME"), "{options}");
+            assert!(encodings.iter().any(|e| e == "8bit"), "{encodings:?}");
+            assert!(
+                encodings.iter().all(|e| e == "8bit" || e == "7bit"),
+                "{encodings:?}"
+            );
+        } else {
+            assert!(raw.is_ascii());
+            assert!(!options.contains("8BITMIME"), "{options}");
+            assert!(
+                encodings
+                    .iter()
+                    .all(|e| e == "quoted-printable" || e == "7bit"),
+                "{encodings:?}"
+            );
+        }
+        let to = parsed.to().unwrap().first().unwrap().address().unwrap();
+        contents.insert(
+            to.to_string(),
+            (
+                parsed.body_text(0).unwrap().into_owned(),
+                parsed.body_html(0).unwrap().into_owned(),
+            ),
+        );
         let eml = out.path().join(format!("signed-{i}.eml"));
         std::fs::write(&eml, raw).unwrap();
         let verify = std::process::Command::new("python3")
@@ -796,6 +857,7 @@ fn dkim_signature_verifies(server_args: &[&str]) {
             .unwrap();
         assert_exit(&verify, 1);
     }
+    contents
 }
 
 #[test]

@@ -109,6 +109,16 @@ fn pipelining_takes_one_round_trip_a_message_where_lock_step_takes_four() {
     for (email, _) in &expected {
         assert!(seen.contains_key(email), "{email} missing");
     }
+    // smtp-sink offers 8BITMIME: the parts went 8-bit, announced on MAIL.
+    for file in walk(&dir.path().join("dump")) {
+        let text = String::from_utf8_lossy(&std::fs::read(&file).unwrap()).into_owned();
+        assert!(text.contains("BODY=8BITMIME"), "{}", file.display());
+        assert!(
+            text.contains("Content-Transfer-Encoding: 8bit"),
+            "{}",
+            file.display()
+        );
+    }
 
     // The same send, command by command (aiosmtpd offers no PIPELINING).
     let out = tempfile::tempdir().unwrap();
@@ -165,6 +175,13 @@ fn chunking_takes_one_round_trip_a_message_through_a_real_postfix() {
         postfix.log()
     });
     for delivered in walk(&dir.path().join("mail/ok/new")).iter().take(3) {
+        // Postfix offers 8BITMIME: the parts went 8-bit, the signature over them.
+        let text = std::fs::read_to_string(delivered).unwrap();
+        assert!(
+            text.contains("Content-Transfer-Encoding: 8bit"),
+            "{}",
+            delivered.display()
+        );
         assert!(
             crate::common::dkim_verifies(delivered, &public),
             "{}",

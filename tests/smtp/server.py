@@ -53,6 +53,8 @@ class Handler:
         session.host_name = hostname
         if self.args.pipelining:
             responses.insert(len(responses) - 1, "250-PIPELINING")
+        if self.args.no_8bitmime:
+            responses = [r for r in responses if r != "250-8BITMIME"]
         return responses
 
     def first_attempt(self, address, stage):
@@ -102,6 +104,8 @@ class Handler:
 
     async def handle_DATA(self, server, session, envelope):
         rcpt = envelope.rcpt_tos[0] if envelope.rcpt_tos else ""
+        if self.args.no_8bitmime and any(b > 127 for b in envelope.original_content):
+            return "554 5.6.0 8-bit data to a server that offers no 8BITMIME"
         if self.faulty(rcpt, self.args.drop_permille, "drop") and self.first_attempt(rcpt, "drop"):
             server.transport.abort()
             return "421 dropped"
@@ -114,6 +118,7 @@ class Handler:
         with open(base + ".json", "w") as f:
             json.dump({
                 "mail_from": envelope.mail_from,
+                "mail_options": envelope.mail_options,
                 "rcpt_tos": envelope.rcpt_tos,
                 "tls": session.ssl is not None
                        or server.transport.get_extra_info("ssl_object") is not None,
@@ -156,6 +161,8 @@ def main():
                    help="comma-separated addresses: their first RCPT gets 421 and the connection closes")
     p.add_argument("--rcpt-354-once", default="",
                    help="comma-separated addresses: their first RCPT is answered 354, out of turn")
+    p.add_argument("--no-8bitmime", action="store_true",
+                   help="offer no 8BITMIME, and refuse a message with 8-bit data")
     p.add_argument("--port", type=int, default=0,
                    help="listen on this port (a server started again where one was)")
     args = p.parse_args()

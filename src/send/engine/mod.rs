@@ -27,7 +27,7 @@ use crate::list::bounce;
 use crate::list::events::{Event, Log};
 use crate::list::reader::Subscriber;
 use crate::send::journal::{Journal, Outcome, State};
-use crate::send::message::Letterhead;
+use crate::send::message::{Letterhead, Transfer};
 use crate::send::transport::{Deliver, DeliverError, Failure};
 
 mod guards;
@@ -494,11 +494,18 @@ async fn deliver<L: Deliver>(
     subscriber: Subscriber,
 ) -> Done {
     let relay = &shared.relays[i];
-    let Some(message) = build(shared, &subscriber).await else {
-        return Done::Released;
-    };
     let email = subscriber.email.to_string();
+    // Built for what the relay carries; built again if that changed.
+    let mut built: Option<(Transfer, Message)> = None;
     for attempt in 1..=shared.settings.max_attempts {
+        let transfer = link.carries().await;
+        if built.as_ref().is_none_or(|(was, _)| *was != transfer) {
+            let Some(message) = build(shared, &subscriber, transfer).await else {
+                return Done::Released;
+            };
+            built = Some((transfer, message));
+        }
+        let (_, message) = built.as_ref().expect("built above");
         wait_turn(shared, relay).await;
         if relay.is_out() {
             return Done::HandedBack(subscriber);
@@ -507,7 +514,7 @@ async fn deliver<L: Deliver>(
             return Done::Released;
         }
         shared.attempts.fetch_add(1, Ordering::Relaxed);
-        let end = match link.deliver(&message).await {
+        let end = match link.deliver(message).await {
             Ok(reply) => accepted(shared, relay, &email, reply).await,
             Err(DeliverError::Fatal(fatal)) => {
                 link.close().await;
@@ -543,8 +550,12 @@ enum End {
 
 /// The recipient's message, built from the letterhead; `None` (recorded
 /// as failed, and among the first rows shown) when it cannot be made.
-async fn build<L: Deliver>(shared: &Shared<L>, subscriber: &Subscriber) -> Option<Message> {
-    match shared.letterhead.message(subscriber) {
+async fn build<L: Deliver>(
+    shared: &Shared<L>,
+    subscriber: &Subscriber,
+    transfer: Transfer,
+) -> Option<Message> {
+    match shared.letterhead.message(subscriber, transfer) {
         Ok(message) => Some(message),
         Err(e) => {
             let email = subscriber.email.to_string();

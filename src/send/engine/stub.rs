@@ -6,6 +6,7 @@
 
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -14,7 +15,7 @@ use tokio::time::Instant;
 use crate::compose::{Issue, LoadedIssue, Templates, render};
 use crate::list::reader::{Reader, Row, Subscriber};
 use crate::project::{Config, Project};
-use crate::send::message::Letterhead;
+use crate::send::message::{Letterhead, Transfer};
 use crate::send::transport::{Deliver, DeliverError, Failure, Fatal};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,6 +37,9 @@ pub(super) enum Answer {
     Fatal,
     /// The relay's daily quota is used up.
     QuotaFull,
+    /// This server offers no 8BITMIME (though the relay's last did): an
+    /// 8-bit message is refused for 7-bit, a 7-bit one accepted.
+    SevenBitOnly,
 }
 
 /// The script, and what happened.
@@ -50,6 +54,10 @@ pub(super) struct Script {
     pub delay: Duration,
     /// Once this many are accepted, every attempt gets this answer.
     pub after: Option<(usize, Answer)>,
+    /// The relay offers 8BITMIME (until a server says it does not).
+    pub eight_bit: AtomicBool,
+    /// The accepted messages that were 8-bit.
+    pub eight_bit_accepted: Mutex<Vec<String>>,
 }
 
 impl Script {
@@ -79,7 +87,7 @@ impl Deliver for Stub {
     async fn deliver_raw(
         &mut self,
         envelope: &lettre::address::Envelope,
-        _: &[u8],
+        bytes: &[u8],
     ) -> Result<String, DeliverError> {
         let to = envelope.to()[0].to_string();
         let n = {
@@ -104,10 +112,22 @@ impl Deliver for Stub {
                 .unwrap_or(Answer::Accept)
         });
         let failed = |f| Err(DeliverError::Failed(f));
+        let accept = |to: String| {
+            if !bytes.is_ascii() {
+                self.0.eight_bit_accepted.lock().unwrap().push(to.clone());
+            }
+            self.0.accepted.lock().unwrap().push(to);
+            Ok("250 2.0.0 queued".into())
+        };
         match answer {
-            Answer::Accept => {
-                self.0.accepted.lock().unwrap().push(to);
-                Ok("250 2.0.0 queued".into())
+            Answer::Accept => accept(to),
+            Answer::SevenBitOnly if bytes.is_ascii() => accept(to),
+            Answer::SevenBitOnly => {
+                self.0.eight_bit.store(false, Ordering::Relaxed);
+                failed(Failure::Transient {
+                    reply: "the server does not offer 8BITMIME".into(),
+                    throttle: false,
+                })
             }
             Answer::Refuse => failed(Failure::Permanent("550 5.1.1 no such user".into())),
             Answer::Deny => failed(Failure::Permanent("554 5.7.1 Relay access denied".into())),
@@ -132,6 +152,14 @@ impl Deliver for Stub {
         }
     }
 
+    async fn carries(&mut self) -> Transfer {
+        if self.0.eight_bit.load(Ordering::Relaxed) {
+            Transfer::EightBit
+        } else {
+            Transfer::SevenBit
+        }
+    }
+
     async fn close(&mut self) {}
 }
 
@@ -147,7 +175,8 @@ pub(super) fn letterhead() -> Arc<Letterhead> {
         config_path: None,
         config,
     };
-    let text = "subject = \"Hi\"\ndate = 2026-11-27\n";
+    // Not ASCII: the message is 8-bit where the relay carries it.
+    let text = "subject = \"Hi — there\"\ndate = 2026-11-27\n";
     let issue = LoadedIssue {
         path: "i.toml".into(),
         text: text.into(),

@@ -2,6 +2,7 @@
 //! quotas, the breaker, interrupts and the journal.
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use super::guards::THROTTLE_BASE;
@@ -140,6 +141,24 @@ async fn transient_failures_are_retried_and_every_outcome_journaled() {
     accepted.sort();
     accepted.dedup();
     assert_eq!(accepted.len(), 5, "each accepted once");
+}
+
+/// A message built 8-bit for a relay that offered 8BITMIME, then refused
+/// by a server of it that does not, is built again 7-bit and sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_without_8bitmime_gets_the_message_again_in_7_bits() {
+    let script = Script::new(&[
+        ("r0@example.org", &[Answer::SevenBitOnly; 2]),
+        ("r1@example.org", &[Answer::SevenBitOnly; 2]),
+    ]);
+    script.eight_bit.store(true, Ordering::Relaxed);
+    let (report, history) = run_stub(&script, 2, settings(1, 2), std::future::pending()).await;
+    assert_eq!((report.sent, report.failed), (2, 0));
+    assert_eq!(script.attempts_of("r0@example.org"), 2);
+    assert_eq!(history.state("r0@example.org"), Some(State::Sent));
+    // r0 went 7-bit the second time; r1, after the relay was known 7-bit, at once.
+    assert!(script.eight_bit_accepted.lock().unwrap().is_empty());
+    assert_eq!(script.attempts_of("r1@example.org"), 1);
 }
 
 /// On tokio's paused clock: the waits are exactly what the engine asked

@@ -20,6 +20,7 @@ pub(crate) use smtp::{SmtpLink, SmtpSettings};
 use crate::project::Project;
 use crate::project::config::{Smtp, TransportKind};
 use crate::project::values::Bounded;
+use crate::send::message::Transfer;
 
 /// Delivers messages, one at a time, over one link (a connection, a
 /// folder). `Ok` holds the server's reply.
@@ -40,6 +41,11 @@ pub(crate) trait Deliver: Send {
         let envelope = message.envelope().clone();
         let bytes = message.formatted();
         async move { self.deliver_raw(&envelope, &bytes).await }
+    }
+
+    /// What bodies the link's relay carries; a message is built for it.
+    fn carries(&mut self) -> impl Future<Output = Transfer> + Send {
+        async { Transfer::SevenBit }
     }
 
     /// Lets go of the link politely (QUIT), if it is open.
@@ -385,6 +391,21 @@ impl Deliver for Link {
             Link::Smtp(link) => link.deliver_raw(envelope, bytes).await,
             Link::File(link) => link.deliver_raw(envelope, bytes).await,
             Link::DryRun => Ok("dry run".into()),
+        }
+    }
+
+    async fn deliver(&mut self, message: &Message) -> Result<String, DeliverError> {
+        match self {
+            Link::Smtp(link) => link.deliver(message).await,
+            Link::File(link) => link.deliver(message).await,
+            Link::DryRun => Ok("dry run".into()),
+        }
+    }
+
+    async fn carries(&mut self) -> Transfer {
+        match self {
+            Link::Smtp(link) => link.carries().await,
+            Link::File(_) | Link::DryRun => Transfer::SevenBit,
         }
     }
 

@@ -38,6 +38,8 @@ struct Job {
 
 enum Order {
     Send(Job),
+    /// Open the connection if it is not, then tell.
+    Connect(oneshot::Sender<()>),
     /// Say QUIT now (the last link let go), then tell.
     Quit(oneshot::Sender<()>),
 }
@@ -70,6 +72,15 @@ impl Handle {
                 "the connection's task is gone".into(),
             )))
         })
+    }
+
+    /// Opens the session's connection if it is not open (what its server
+    /// offers is then known); a failure is left for the next message.
+    pub(crate) async fn connect(&self) {
+        let (told, opened) = oneshot::channel();
+        if self.orders.send(Order::Connect(told)).is_ok() {
+            let _ = opened.await;
+        }
     }
 
     /// Closes the connection politely once no link uses it any more.
@@ -181,6 +192,11 @@ async fn run(settings: SmtpSettings, mut inbox: mpsc::UnboundedReceiver<Order>) 
             }
             match inbox.recv().await {
                 Some(Order::Send(job)) => session.take(job).await,
+                Some(Order::Connect(told)) => {
+                    // A failure is left for the next message to meet.
+                    let _ = session.open().await;
+                    let _ = told.send(());
+                }
                 Some(Order::Quit(told)) => quit = Some(told),
                 None => break,
             }
@@ -189,6 +205,10 @@ async fn run(settings: SmtpSettings, mut inbox: mpsc::UnboundedReceiver<Order>) 
             while session.flights.len() < DEPTH {
                 match inbox.try_recv() {
                     Ok(Order::Send(job)) => session.take(job).await,
+                    Ok(Order::Connect(told)) => {
+                        // Messages are on the wire: it is open.
+                        let _ = told.send(());
+                    }
                     Ok(Order::Quit(told)) => {
                         quit = Some(told);
                         break;
@@ -218,6 +238,16 @@ impl Session {
             return;
         };
         let offers = self.offers();
+        if !offers.eight_bit_mime && !job.bytes.is_ascii() {
+            // Built when the relay's last server offered 8BITMIME; this one
+            // does not: built again, 7-bit.
+            let _ = job.done.send(Err(DeliverError::Failed(Failure::Transient {
+                reply: "the server does not offer 8BITMIME: the message is made again in 7 bits"
+                    .into(),
+                throttle: false,
+            })));
+            return;
+        }
         let ascii = job
             .envelope
             .from()
@@ -254,16 +284,21 @@ impl Session {
     /// The job back once there is a connection (opened now if need be);
     /// `None` when it cannot be opened, the job told why.
     async fn connected(&mut self, job: Job) -> Option<Job> {
-        if self.connection.is_none() {
-            match connect(&self.settings).await {
-                Ok(opened) => self.connection = Some(opened),
-                Err(e) => {
-                    let _ = job.done.send(Err(e));
-                    return None;
-                }
+        match self.open().await {
+            Ok(()) => Some(job),
+            Err(e) => {
+                let _ = job.done.send(Err(e));
+                None
             }
         }
-        Some(job)
+    }
+
+    /// Opens the connection unless it is open.
+    async fn open(&mut self) -> Result<(), DeliverError> {
+        if self.connection.is_none() {
+            self.connection = Some(connect(&self.settings).await?);
+        }
+        Ok(())
     }
 
     /// Command by command, once those on the wire are answered.
@@ -290,18 +325,24 @@ impl Session {
         let _ = job.done.send(outcome);
     }
 
+    /// What the server offers; after a reply out of turn on this relay,
+    /// neither pipelining nor chunking.
     fn offers(&self) -> Offers {
+        let mut offers = self
+            .connection
+            .as_ref()
+            .map(|(_, o)| *o)
+            .unwrap_or_default();
         if self
             .settings
+            .relay
             .lock_step
             .load(std::sync::atomic::Ordering::Relaxed)
         {
-            return Offers::default();
+            offers.pipelining = false;
+            offers.chunking = false;
         }
-        self.connection
-            .as_ref()
-            .map(|(_, o)| *o)
-            .unwrap_or_default()
+        offers
     }
 
     /// One write (a message after its 354, the groups not yet written) and
@@ -490,6 +531,7 @@ impl Session {
             Broken::Network(why, timed_out) => (why, timed_out),
             Broken::Misbehaved(why) => {
                 self.settings
+                    .relay
                     .lock_step
                     .store(true, std::sync::atomic::Ordering::Relaxed);
                 tracing::warn!(

@@ -24,6 +24,7 @@ use tokio::net::TcpStream;
 use super::{Deliver, DeliverError, Failure, Fatal};
 use crate::project::config::{DEFAULT_PASSWORD_ENV, Security, Smtp};
 use crate::project::error_chain as chain;
+use crate::send::message::Transfer;
 
 /// The settings to open SMTP connections with.
 #[derive(Clone)]
@@ -43,13 +44,23 @@ pub(crate) struct SmtpSettings {
     /// For the reply to the end of a message's data.
     pub(super) data_timeout: Duration,
     hello: ClientId,
-    /// Set once a server of this relay answered a pipelined group out of
-    /// turn: every later connection to it goes command by command.
-    pub(super) lock_step: Arc<std::sync::atomic::AtomicBool>,
-    /// The relay's connections, each carrying several messages at once.
-    pool: Arc<super::session::Pool>,
+    /// What the relay's connections share.
+    pub(super) relay: Arc<RelayState>,
     /// How many connections the relay may have.
     pub(super) connections: usize,
+}
+
+/// What one relay's connections share.
+#[derive(Default)]
+pub(crate) struct RelayState {
+    /// Set once a server of this relay answered a pipelined group out of
+    /// turn: every later connection to it goes command by command.
+    pub(super) lock_step: std::sync::atomic::AtomicBool,
+    /// Whether the relay's servers offer 8BITMIME, as the newest
+    /// connection's EHLO said.
+    pub(super) eight_bit: EightBit,
+    /// The relay's connections, each carrying several messages at once.
+    pool: super::session::Pool,
 }
 
 impl std::fmt::Debug for SmtpSettings {
@@ -147,8 +158,7 @@ impl SmtpSettings {
             timeout: Duration::from_secs(u64::from(smtp.timeout_secs.get())),
             data_timeout: Duration::from_secs(u64::from(smtp.data_timeout_secs.get())),
             hello: ClientId::default(),
-            lock_step: Arc::new(std::sync::atomic::AtomicBool::new(false)),
-            pool: Arc::default(),
+            relay: Arc::default(),
             connections: 1,
         })
     }
@@ -198,12 +208,37 @@ pub(crate) struct SmtpLink {
     handle: Option<Arc<super::session::Handle>>,
 }
 
+/// Whether a relay's servers offer 8BITMIME: unknown until a connection
+/// to it said, then what the newest one said.
+#[derive(Debug, Default)]
+pub(super) struct EightBit(std::sync::atomic::AtomicU8);
+
+impl EightBit {
+    const UNKNOWN: u8 = 0;
+    const NO: u8 = 1;
+    const YES: u8 = 2;
+
+    pub(super) fn get(&self) -> Option<bool> {
+        match self.0.load(std::sync::atomic::Ordering::Relaxed) {
+            Self::UNKNOWN => None,
+            known => Some(known == Self::YES),
+        }
+    }
+
+    pub(super) fn set(&self, offered: bool) {
+        let value = if offered { Self::YES } else { Self::NO };
+        self.0.store(value, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
 /// The extensions that change how a transaction is written (RFC 2920
-/// PIPELINING, RFC 3030 CHUNKING), read from the server's EHLO.
+/// PIPELINING, RFC 3030 CHUNKING, RFC 6152 8BITMIME), read from the
+/// server's EHLO.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(super) struct Offers {
     pub(super) pipelining: bool,
     pub(super) chunking: bool,
+    pub(super) eight_bit_mime: bool,
 }
 
 impl Offers {
@@ -214,6 +249,7 @@ impl Offers {
             let keyword = line.split_whitespace().next().unwrap_or("");
             offers.pipelining |= keyword.eq_ignore_ascii_case("PIPELINING");
             offers.chunking |= keyword.eq_ignore_ascii_case("CHUNKING");
+            offers.eight_bit_mime |= keyword.eq_ignore_ascii_case("8BITMIME");
         }
         offers
     }
@@ -233,7 +269,7 @@ impl SmtpLink {
     fn handle(&mut self) -> &super::session::Handle {
         let settings = &self.settings;
         self.handle
-            .get_or_insert_with(|| settings.pool.handle(settings, settings.connections))
+            .get_or_insert_with(|| settings.relay.pool.handle(settings, settings.connections))
     }
 }
 
@@ -246,6 +282,22 @@ impl Deliver for SmtpLink {
         self.handle()
             .deliver(envelope.clone(), bytes.to_vec())
             .await
+    }
+
+    /// 8-bit bodies where the relay offers 8BITMIME; before its first
+    /// connection said, one is opened to ask.
+    async fn carries(&mut self) -> Transfer {
+        let offered = if let Some(offered) = self.settings.relay.eight_bit.get() {
+            offered
+        } else {
+            self.handle().connect().await;
+            self.settings.relay.eight_bit.get().unwrap_or(false)
+        };
+        if offered {
+            Transfer::EightBit
+        } else {
+            Transfer::SevenBit
+        }
     }
 
     /// The message handed over as formatted, not copied again.
@@ -500,6 +552,7 @@ pub(super) async fn connect(
     let offers = step(s.timeout, "EHLO", conn.command(ehlo), |_| None)
         .await
         .map(|reply| Offers::from_ehlo(reply.message()))?;
+    s.relay.eight_bit.set(offers.eight_bit_mime);
     Ok((conn, offers))
 }
 
