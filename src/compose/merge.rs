@@ -126,11 +126,12 @@ impl Merge {
         Merge::from_parts(parts, self.escape, Form::QuotedPrintable)
     }
 
-    /// The same template as it is, with CRLF line ends, for a body sent
-    /// without a transfer encoding (`7bit`, or `8bit` where the relay
-    /// offers 8BITMIME); HTML's long lines folded where a line break means
-    /// the same as the space it replaces. Whether a filled body keeps every
-    /// line within SMTP's limit is for the sender to check.
+    /// The same template as it is, with CRLF line ends and no NUL (values
+    /// too, as they are filled in), for a body sent without a transfer
+    /// encoding (`7bit`, or `8bit` where the relay offers 8BITMIME); HTML's
+    /// long lines folded where a line break means the same as the space it
+    /// replaces. Whether a filled body keeps every line within SMTP's limit
+    /// is for the sender to check.
     #[must_use]
     pub fn as_is(&self) -> Merge {
         let mut folder = (self.escape == Escape::Html).then(|| {
@@ -248,13 +249,26 @@ fn encode_qp(text: &str) -> String {
     out
 }
 
-/// `text` with every line ending in CRLF (a lone CR stays: the sender
-/// refuses a body with one).
+/// `text` with every line break (CRLF, LF or a CR alone) a CRLF and no
+/// NUL: what a body sent as it is may hold (RFC 5321 §2.3.8, RFC 2045 §2.8).
 fn crlf(text: &str) -> String {
-    if !text.contains('\n') {
+    if !text.contains(['\r', '\n', '\0']) {
         return text.to_string();
     }
-    text.replace("\r\n", "\n").replace('\n', "\r\n")
+    let mut out = String::with_capacity(text.len() + text.len() / 32);
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\0' => {}
+            '\r' => {
+                chars.next_if_eq(&'\n');
+                out.push_str("\r\n");
+            }
+            '\n' => out.push_str("\r\n"),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// One well-formed merge tag found in a text.

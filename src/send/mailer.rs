@@ -22,7 +22,7 @@ use tokio::sync::{mpsc, watch};
 use super::journal::{self, Journal, Outcome, State};
 use super::quota::Usage;
 use super::spool::{self, Spooled};
-use super::transport::{Deliver, DeliverError, Failure, Relay, Transport};
+use super::transport::{Deliver, DeliverError, Failure, Formatted, Relay, Transport};
 use crate::list::address::mask_addresses;
 
 /// The first wait after a temporary failure; each next one twice as long,
@@ -192,7 +192,11 @@ async fn work(
         if !shared.reserve(&mut closing).await {
             continue; // stopping: it stays in the spool
         }
-        let outcome = link.deliver_raw(&spooled.envelope, &spooled.bytes).await;
+        let message = Formatted {
+            envelope: spooled.envelope.clone(),
+            bytes: spooled.bytes.clone().into(),
+        };
+        let outcome = link.deliver(&message).await;
         shared.release();
         match outcome {
             Ok(reply) => {

@@ -91,12 +91,13 @@ impl Forms {
     ) -> (String, ContentTransferEncoding) {
         if self.ascii || transfer == Transfer::EightBit {
             let body = self.as_is.fill(lookup);
-            match sendable_as_is(&body) {
-                Some(true) => return (body, ContentTransferEncoding::SevenBit),
-                Some(false) if transfer == Transfer::EightBit => {
+            if lines_fit(&body) {
+                if self.ascii && body.is_ascii() {
+                    return (body, ContentTransferEncoding::SevenBit);
+                }
+                if transfer == Transfer::EightBit {
                     return (body, ContentTransferEncoding::EightBit);
                 }
-                _ => {}
             }
         }
         (
@@ -106,25 +107,19 @@ impl Forms {
     }
 }
 
-/// Whether `body` may go without a transfer encoding (RFC 5321 §4.5.3.1.6,
-/// RFC 2045 §2.7–2.8): every line ends in CRLF and is at most 998 bytes,
-/// no NUL, no CR or LF alone. `Some(true)` when it is ASCII as well.
-fn sendable_as_is(body: &str) -> Option<bool> {
+/// Whether every line of `body` (CRLF line ends, as [`Merge::as_is`] makes
+/// them) is at most 998 bytes (RFC 5321 §4.5.3.1.6): it may go without a
+/// transfer encoding.
+fn lines_fit(body: &str) -> bool {
     const MAX_LINE: usize = 998;
-    let bytes = body.as_bytes();
-    let mut lines = bytes.split(|&b| b == b'\n').peekable();
-    while let Some(line) = lines.next() {
-        let last = lines.peek().is_none();
-        let text = if last {
-            line
-        } else {
-            line.strip_suffix(b"\r")?
-        };
-        if text.len() > MAX_LINE || text.contains(&b'\r') || text.contains(&0) {
-            return None;
+    let mut start = 0;
+    for end in memchr::memchr_iter(b'\n', body.as_bytes()) {
+        if end - start > MAX_LINE + 1 {
+            return false;
         }
+        start = end + 1;
     }
-    Some(body.is_ascii())
+    body.len() - start <= MAX_LINE
 }
 
 /// The parts of a VERP bounce address: `<user>+<tag>@<domain>`, the tag
@@ -609,20 +604,31 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_body_goes_as_it_is_only_with_short_crlf_lines_and_no_nul() {
+    fn a_body_goes_as_it_is_only_with_lines_of_at_most_998_bytes() {
         let line = |n: usize| "x".repeat(n);
-        assert_eq!(sendable_as_is(&format!("{}\r\nend", line(998))), Some(true));
-        assert_eq!(sendable_as_is("caf\u{e9}\r\n"), Some(false));
-        for bad in [
-            format!("{}\r\nend", line(999)),
-            line(999),
-            "bare\nline feed".into(),
-            "bare\rcarriage return\r\n".into(),
-            "nul\0\r\n".into(),
-        ] {
-            assert_eq!(sendable_as_is(&bad), None, "{bad:?}");
+        assert!(lines_fit(&format!("{}\r\nend", line(998))));
+        assert!(lines_fit(&format!("a\r\n{}", line(998))));
+        assert!(!lines_fit(&format!("{}\r\nend", line(999))));
+        assert!(!lines_fit(&format!("a\r\n{}", line(999))));
+    }
+
+    #[test]
+    fn values_with_stray_line_breaks_or_nul_still_make_a_body_that_goes_as_it_is() {
+        let secret = Secret::new("0123456789abcdef").unwrap();
+        let l = letterhead(CONFIG, Some(secret)).unwrap();
+        let csv = "email,name,city\nb@example.org,B,\"Cardiff\r\nWales\rUK\u{0}\"\n";
+        let m = l.message(&reader(csv), Transfer::EightBit).unwrap();
+        let raw = m.formatted();
+        assert!(!raw.contains(&0));
+        let text = String::from_utf8(raw).unwrap();
+        assert!(!text.contains("\r\r") && !text.contains("\n\n\n"));
+        for (i, b) in text.bytes().enumerate() {
+            if b == b'\n' {
+                assert_eq!(text.as_bytes()[i - 1], b'\r', "a bare LF at {i}");
+            }
         }
     }
+
     use crate::compose::Templates;
     use crate::compose::issue::Issue;
     use crate::project::config::Config;

@@ -28,7 +28,7 @@ use crate::list::events::{Event, Log};
 use crate::list::reader::Subscriber;
 use crate::send::journal::{Journal, Outcome, State};
 use crate::send::message::{Letterhead, Transfer};
-use crate::send::transport::{Deliver, DeliverError, Failure};
+use crate::send::transport::{Deliver, DeliverError, Failure, Formatted};
 
 mod guards;
 mod relays;
@@ -495,15 +495,16 @@ async fn deliver<L: Deliver>(
 ) -> Done {
     let relay = &shared.relays[i];
     let email = subscriber.email.to_string();
-    // Built for what the relay carries; built again if that changed.
-    let mut built: Option<(Transfer, Message)> = None;
+    // Built for what the relay carries (and formatted once: every attempt
+    // shares the bytes); built again if that changed.
+    let mut built: Option<(Transfer, Formatted)> = None;
     for attempt in 1..=shared.settings.max_attempts {
         let transfer = link.carries().await;
         if built.as_ref().is_none_or(|(was, _)| *was != transfer) {
             let Some(message) = build(shared, &subscriber, transfer).await else {
                 return Done::Released;
             };
-            built = Some((transfer, message));
+            built = Some((transfer, Formatted::new(&message)));
         }
         let (_, message) = built.as_ref().expect("built above");
         wait_turn(shared, relay).await;

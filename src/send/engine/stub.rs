@@ -16,7 +16,7 @@ use crate::compose::{Issue, LoadedIssue, Templates, render};
 use crate::list::reader::{Reader, Row, Subscriber};
 use crate::project::{Config, Project};
 use crate::send::message::{Letterhead, Transfer};
-use crate::send::transport::{Deliver, DeliverError, Failure, Fatal};
+use crate::send::transport::{Deliver, DeliverError, Failure, Fatal, Formatted};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Answer {
@@ -84,12 +84,9 @@ impl Script {
 pub(super) struct Stub(pub Arc<Script>);
 
 impl Deliver for Stub {
-    async fn deliver_raw(
-        &mut self,
-        envelope: &lettre::address::Envelope,
-        bytes: &[u8],
-    ) -> Result<String, DeliverError> {
-        let to = envelope.to()[0].to_string();
+    async fn deliver(&mut self, message: &Formatted) -> Result<String, DeliverError> {
+        let bytes = &message.bytes;
+        let to = message.envelope.to()[0].to_string();
         let n = {
             let mut attempts = self.0.attempts.lock().unwrap();
             attempts.push((to.clone(), Instant::now()));

@@ -5,9 +5,7 @@
 
 use std::path::PathBuf;
 
-use lettre::address::Envelope;
-
-use super::{Deliver, DeliverError, Fatal};
+use super::{Deliver, DeliverError, Fatal, Formatted};
 
 /// Writes each message into `dir`.
 pub(crate) struct FileLink {
@@ -21,18 +19,14 @@ impl FileLink {
 }
 
 impl Deliver for FileLink {
-    async fn deliver_raw(
-        &mut self,
-        envelope: &Envelope,
-        message: &[u8],
-    ) -> Result<String, DeliverError> {
+    async fn deliver(&mut self, message: &Formatted) -> Result<String, DeliverError> {
         let name = format!("{:016x}{:016x}.eml", fastrand::u64(..), fastrand::u64(..));
         let path = self.dir.join(name);
         let mut bytes = Vec::new();
-        if let Some(sender) = envelope.from() {
+        if let Some(sender) = message.envelope.from() {
             bytes.extend_from_slice(format!("Return-Path: <{sender}>\r\n").as_bytes());
         }
-        bytes.extend_from_slice(message);
+        bytes.extend_from_slice(&message.bytes);
         let target = path.clone();
         let written =
             tokio::task::spawn_blocking(move || crate::fsutil::write_atomic(&target, &bytes, None))

@@ -3,6 +3,7 @@
 //! tests, a scripted stub). [`Transport`] is what the config chose; each
 //! worker of the engine gets a [`Link`] of it.
 
+mod connection;
 mod file;
 mod session;
 mod smtp;
@@ -22,26 +23,32 @@ use crate::project::config::{Smtp, TransportKind};
 use crate::project::values::Bounded;
 use crate::send::message::Transfer;
 
+/// A message made and signed, as it goes on the wire: its envelope and its
+/// bytes, shared (a retry, a session's queue take it without a copy).
+#[derive(Debug, Clone)]
+pub(crate) struct Formatted {
+    pub(crate) envelope: Envelope,
+    pub(crate) bytes: bytes::Bytes,
+}
+
+impl Formatted {
+    /// `message` formatted once.
+    pub(crate) fn new(message: &Message) -> Formatted {
+        Formatted {
+            envelope: message.envelope().clone(),
+            bytes: message.formatted().into(),
+        }
+    }
+}
+
 /// Delivers messages, one at a time, over one link (a connection, a
 /// folder). `Ok` holds the server's reply.
 pub(crate) trait Deliver: Send {
-    /// Delivers a message already formatted (one read back from the
-    /// spool, say) to the envelope's recipients.
-    fn deliver_raw(
-        &mut self,
-        envelope: &Envelope,
-        bytes: &[u8],
-    ) -> impl Future<Output = Result<String, DeliverError>> + Send;
-
     /// Delivers `message` to its envelope's recipients.
     fn deliver(
         &mut self,
-        message: &Message,
-    ) -> impl Future<Output = Result<String, DeliverError>> + Send {
-        let envelope = message.envelope().clone();
-        let bytes = message.formatted();
-        async move { self.deliver_raw(&envelope, &bytes).await }
-    }
+        message: &Formatted,
+    ) -> impl Future<Output = Result<String, DeliverError>> + Send;
 
     /// What bodies the link's relay carries; a message is built for it.
     fn carries(&mut self) -> impl Future<Output = Transfer> + Send {
@@ -348,7 +355,7 @@ impl Transport {
     /// (a test, a confirmation).
     pub(crate) async fn deliver_one(&self, message: &Message) -> Result<String, DeliverError> {
         let mut link = self.link();
-        let result = link.deliver(message).await;
+        let result = link.deliver(&Formatted::new(message)).await;
         link.close().await;
         result
     }
@@ -382,19 +389,7 @@ pub(crate) enum Link {
 }
 
 impl Deliver for Link {
-    async fn deliver_raw(
-        &mut self,
-        envelope: &Envelope,
-        bytes: &[u8],
-    ) -> Result<String, DeliverError> {
-        match self {
-            Link::Smtp(link) => link.deliver_raw(envelope, bytes).await,
-            Link::File(link) => link.deliver_raw(envelope, bytes).await,
-            Link::DryRun => Ok("dry run".into()),
-        }
-    }
-
-    async fn deliver(&mut self, message: &Message) -> Result<String, DeliverError> {
+    async fn deliver(&mut self, message: &Formatted) -> Result<String, DeliverError> {
         match self {
             Link::Smtp(link) => link.deliver(message).await,
             Link::File(link) => link.deliver(message).await,

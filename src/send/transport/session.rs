@@ -11,28 +11,27 @@
 //! offers neither, or one that answered out of turn, is spoken to one
 //! message at a time, command by command.
 
+use std::borrow::Cow;
 use std::collections::VecDeque;
 use std::fmt::Write as _;
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
-use lettre::address::Envelope;
-use lettre::transport::smtp::client::AsyncSmtpConnection;
 use lettre::transport::smtp::commands::Rcpt;
 use tokio::sync::{mpsc, oneshot};
 
+use super::connection::{Connection, Reply};
 use super::smtp::{
-    Offers, Reply, SmtpSettings, classify, code, connect, mail_command, reply_text, transmit,
+    Offers, SmtpSettings, code, connect, dot_stuffed, mail_command, positive, reply_text, transmit,
 };
-use super::{DeliverError, Failure};
+use super::{DeliverError, Failure, Formatted};
 
 /// How many messages one connection carries at once.
 pub(crate) const DEPTH: usize = 4;
 
 /// One message handed to a session, and where its outcome goes.
 struct Job {
-    envelope: Envelope,
-    bytes: Vec<u8>,
+    message: Formatted,
     done: oneshot::Sender<Result<String, DeliverError>>,
 }
 
@@ -51,17 +50,9 @@ pub(crate) struct Handle {
 
 impl Handle {
     /// Sends a message over the session's connection; its own outcome.
-    pub(crate) async fn deliver(
-        &self,
-        envelope: Envelope,
-        bytes: Vec<u8>,
-    ) -> Result<String, DeliverError> {
+    pub(crate) async fn deliver(&self, message: Formatted) -> Result<String, DeliverError> {
         let (done, outcome) = oneshot::channel();
-        let job = Job {
-            envelope,
-            bytes,
-            done,
-        };
+        let job = Job { message, done };
         if self.orders.send(Order::Send(job)).is_err() {
             return Err(DeliverError::Failed(Failure::Network(
                 "the connection's task is gone".into(),
@@ -171,7 +162,7 @@ enum Broken {
 
 struct Session {
     settings: SmtpSettings,
-    connection: Option<(AsyncSmtpConnection, Offers)>,
+    connection: Option<(Connection, Offers)>,
     flights: VecDeque<Flight>,
     /// A transaction failed: the next group starts with RSET.
     needs_rset: bool,
@@ -238,7 +229,7 @@ impl Session {
             return;
         };
         let offers = self.offers();
-        if !offers.eight_bit_mime && !job.bytes.is_ascii() {
+        if !offers.eight_bit_mime && !job.message.bytes.is_ascii() {
             // Built when the relay's last server offered 8BITMIME; this one
             // does not: built again, 7-bit.
             let _ = job.done.send(Err(DeliverError::Failed(Failure::Transient {
@@ -248,23 +239,21 @@ impl Session {
             })));
             return;
         }
-        let ascii = job
-            .envelope
+        let envelope = &job.message.envelope;
+        let ascii = envelope
             .from()
             .is_none_or(|a| AsRef::<str>::as_ref(a).is_ascii())
-            && job
-                .envelope
+            && envelope
                 .to()
                 .iter()
                 .all(|a| AsRef::<str>::as_ref(a).is_ascii());
-        let text = std::str::from_utf8(&job.bytes).is_ok();
-        if !ascii || !text || (!offers.chunking && !offers.pipelining) {
+        if !ascii || (!offers.chunking && !offers.pipelining) {
             self.one_at_a_time(job).await;
             return;
         }
         let mut expect: VecDeque<Step> = VecDeque::new();
         expect.push_back(Step::Mail);
-        expect.extend(job.envelope.to().iter().map(|_| Step::Rcpt));
+        expect.extend(job.message.envelope.to().iter().map(|_| Step::Rcpt));
         expect.push_back(if offers.chunking {
             Step::Final
         } else {
@@ -312,10 +301,17 @@ impl Session {
         let Some(job) = self.connected(job).await else {
             return;
         };
-        let (conn, _) = self.connection.as_mut().expect("connected");
-        let result = transmit(conn, &job.envelope, &job.bytes, &self.settings).await;
+        let (conn, offers) = self.connection.as_mut().expect("connected");
+        let result = transmit(
+            conn,
+            *offers,
+            &job.message.envelope,
+            &job.message.bytes,
+            &self.settings,
+        )
+        .await;
         let outcome = match result {
-            Ok(reply) => Ok(reply_text(code(&reply), reply.message())),
+            Ok(reply) => Ok(reply_text(&reply)),
             Err(failure) => {
                 // transmit closed the connection.
                 self.connection = None;
@@ -391,33 +387,32 @@ impl Session {
             flight.written = true;
         }
         let flights = &self.flights;
-        let body = |i: usize| {
-            std::str::from_utf8(&flights[i].job.as_ref().expect("a job").bytes)
-                .expect("checked when taken")
-        };
+        let bytes = |i: usize| &flights[i].job.as_ref().expect("a job").message.bytes[..];
         let job = |i: usize| flights[i].job.as_ref().expect("a job");
-        let mut text: Vec<std::borrow::Cow<'_, str>> = Vec::new();
+        let mut text: Vec<Cow<'_, [u8]>> = Vec::new();
         for piece in &pieces {
             match *piece {
-                Piece::Rset => text.push("RSET\r\n".into()),
+                Piece::Rset => text.push(Cow::Borrowed(b"RSET\r\n")),
                 Piece::Message(i) => {
-                    let body = body(i);
-                    text.push(dot_stuffed(body));
-                    let end = if body.ends_with("\r\n") {
-                        ".\r\n"
+                    let body = bytes(i);
+                    let end: &[u8] = if body.ends_with(b"\r\n") {
+                        b".\r\n"
                     } else {
-                        "\r\n.\r\n"
+                        b"\r\n.\r\n"
                     };
-                    text.push(end.into());
+                    text.extend(dot_stuffed(body).into_iter().map(Cow::Borrowed));
+                    text.push(Cow::Borrowed(end));
                 }
                 Piece::Envelope(i) => {
-                    text.push(group(job(i)).into());
-                    text.push("DATA\r\n".into());
+                    text.push(Cow::Owned(
+                        format!("{}DATA\r\n", group(job(i))).into_bytes(),
+                    ));
                 }
                 Piece::Chunk(i) => {
-                    let body = body(i);
-                    text.push(format!("{}BDAT {} LAST\r\n", group(job(i)), body.len()).into());
-                    text.push(body.into());
+                    let body = bytes(i);
+                    let head = format!("{}BDAT {} LAST\r\n", group(job(i)), body.len());
+                    text.push(Cow::Owned(head.into_bytes()));
+                    text.push(Cow::Borrowed(body));
                 }
             }
         }
@@ -436,11 +431,16 @@ impl Session {
         } else {
             self.settings.timeout
         };
-        let reply = if text.is_empty() {
-            tokio::time::timeout(within, conn.read_response()).await
-        } else {
-            tokio::time::timeout(within, conn.command(Pieces(&text))).await
+        // Written vectored from where the messages lie, then the reply.
+        let slices: Vec<&[u8]> = text.iter().map(AsRef::as_ref).collect();
+        let exchange = async {
+            if !slices.is_empty() {
+                conn.write(&slices).await.map_err(|e| e.to_string())?;
+            }
+            conn.reply().await
         };
+        let reply = tokio::time::timeout(within, exchange).await;
+        drop(slices);
         drop(text);
         for i in whole {
             self.flights[i].sent_whole = true;
@@ -452,14 +452,14 @@ impl Session {
                     true,
                 ));
             }
-            Ok(Ok(reply)) => Ok(reply),
-            Ok(Err(e)) => match classify(&e) {
-                Failure::Network(why) => return Err(Broken::Network(why, false)),
+            Ok(reply) => match positive(reply) {
+                Ok(reply) => Ok(reply),
+                Err(Failure::Network(why)) => return Err(Broken::Network(why, false)),
                 // The server is closing the connection: nothing more comes.
-                Failure::Transient { reply, .. } if reply.starts_with("421") => {
+                Err(Failure::Transient { reply, .. }) if reply.starts_with("421") => {
                     return Err(Broken::Network(reply, false));
                 }
-                failure => Err(failure),
+                Err(failure) => Err(failure),
             },
         };
         self.route(front, step, reply)
@@ -580,7 +580,7 @@ fn decide(flight: &Flight) -> Result<String, DeliverError> {
         }
     }
     match flight.replies.last() {
-        Some((Step::Final, Ok(reply))) => Ok(reply_text(code(reply), reply.message())),
+        Some((Step::Final, Ok(reply))) => Ok(reply_text(reply)),
         _ => Err(DeliverError::Failed(Failure::Network(
             "the server never answered the end of the message".into(),
         ))),
@@ -589,8 +589,8 @@ fn decide(flight: &Flight) -> Result<String, DeliverError> {
 
 /// MAIL and each RCPT of a message, as written.
 fn group(job: &Job) -> String {
-    let mut text = mail_command(&job.envelope, &job.bytes).to_string();
-    for to in job.envelope.to() {
+    let mut text = mail_command(&job.message.envelope, &job.message.bytes).to_string();
+    for to in job.message.envelope.to() {
         let _ = write!(text, "{}", Rcpt::new(to.clone(), vec![]));
     }
     text
@@ -606,29 +606,4 @@ enum Piece {
     Message(usize),
     /// A message's envelope and BDAT LAST with the message.
     Chunk(usize),
-}
-
-/// The texts of one write, written as one.
-struct Pieces<'a>(&'a [std::borrow::Cow<'a, str>]);
-
-impl std::fmt::Display for Pieces<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.0.iter().try_for_each(|piece| f.write_str(piece))
-    }
-}
-
-/// The message after DATA with every line that starts with a dot given a
-/// second one (RFC 5321 §4.5.2); borrowed when none does.
-fn dot_stuffed(text: &str) -> std::borrow::Cow<'_, str> {
-    if !text.starts_with('.') && !text.contains("\n.") {
-        return text.into();
-    }
-    let mut out = String::with_capacity(text.len() + 64);
-    for line in text.split_inclusive('\n') {
-        if line.starts_with('.') {
-            out.push('.');
-        }
-        out.push_str(line);
-    }
-    out.into()
 }

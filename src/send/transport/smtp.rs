@@ -1,6 +1,7 @@
 //! SMTP: connections opened, secured and authenticated as configured
-//! (lettre over tokio, TCP_NODELAY, STARTTLS or implicit TLS through
-//! rustls) with what the server offers read from its EHLO, a message sent
+//! (missive's own [`connection`](super::connection), STARTTLS or implicit
+//! TLS through rustls, AUTH PLAIN or LOGIN worded by lettre) with what the
+//! server offers read from its EHLO, a message sent
 //! command by command with the command and final-reply timeouts of RFC
 //! 5321 (the [`session`](super::session) pipelines where it may), and
 //! replies sorted into what the engine needs to know. A link is a handle on
@@ -8,20 +9,16 @@
 
 use std::net::IpAddr;
 use std::path::Path;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
-use anyhow::{Context as _, Result, anyhow, bail};
+use anyhow::{Context as _, Result, bail};
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
-use lettre::transport::smtp::client::{
-    AsyncSmtpConnection, AsyncTokioStream, Certificate, TlsParameters,
-};
+use lettre::transport::smtp::commands::Rcpt;
 use lettre::transport::smtp::extension::ClientId;
-use tokio::net::TcpStream;
 
-use super::{Deliver, DeliverError, Failure, Fatal};
+use super::connection::{Connection, Reply};
+use super::{Deliver, DeliverError, Failure, Fatal, Formatted};
 use crate::project::config::{DEFAULT_PASSWORD_ENV, Security, Smtp};
 use crate::project::error_chain as chain;
 use crate::send::message::Transfer;
@@ -35,10 +32,8 @@ pub(crate) struct SmtpSettings {
     port: u16,
     security: Security,
     credentials: Option<Credentials>,
-    /// For STARTTLS (lettre upgrades the connection).
-    tls: Option<TlsParameters>,
-    /// For implicit TLS (missive wraps the socket before the greeting).
-    wrapper: Option<Arc<rustls::ClientConfig>>,
+    /// For TLS, implicit or after STARTTLS.
+    tls: Option<Arc<rustls::ClientConfig>>,
     /// For the greeting, each command and each step of the setup.
     pub(super) timeout: Duration,
     /// For the reply to the end of a message's data.
@@ -121,31 +116,12 @@ impl SmtpSettings {
                 Some((path, pem))
             }
         };
-        let (tls, wrapper) = match smtp.security {
-            Security::None => (None, None),
-            Security::Starttls => {
-                let mut builder = TlsParameters::builder(host.clone());
-                if let Some((path, pem)) = &ca {
-                    let cert = Certificate::from_pem(pem).map_err(|e| {
-                        anyhow!(
-                            "{key}.ca_file: {}: not a PEM certificate: {e}",
-                            path.display()
-                        )
-                    })?;
-                    builder = builder.add_root_certificate(cert);
-                }
-                let params = builder
-                    .build()
-                    .map_err(|e| anyhow!("TLS setup failed: {e}"))?;
-                (Some(params), None)
-            }
-            Security::Tls => (
-                None,
-                Some(crate::tls::client_config(
-                    ca.as_ref().map(|(p, pem)| (p.as_path(), pem.as_slice())),
-                    &format!("{key}.ca_file"),
-                )?),
-            ),
+        let tls = match smtp.security {
+            Security::None => None,
+            Security::Starttls | Security::Tls => Some(crate::tls::client_config(
+                ca.as_ref().map(|(p, pem)| (p.as_path(), pem.as_slice())),
+                &format!("{key}.ca_file"),
+            )?),
         };
         Ok(SmtpSettings {
             key: key.to_string(),
@@ -154,7 +130,6 @@ impl SmtpSettings {
             security: smtp.security,
             credentials,
             tls,
-            wrapper,
             timeout: Duration::from_secs(u64::from(smtp.timeout_secs.get())),
             data_timeout: Duration::from_secs(u64::from(smtp.data_timeout_secs.get())),
             hello: ClientId::default(),
@@ -239,6 +214,10 @@ pub(super) struct Offers {
     pub(super) pipelining: bool,
     pub(super) chunking: bool,
     pub(super) eight_bit_mime: bool,
+    pub(super) smtp_utf8: bool,
+    starttls: bool,
+    auth_plain: bool,
+    auth_login: bool,
 }
 
 impl Offers {
@@ -246,12 +225,38 @@ impl Offers {
     fn from_ehlo<'a>(lines: impl Iterator<Item = &'a str>) -> Offers {
         let mut offers = Offers::default();
         for line in lines.skip(1) {
-            let keyword = line.split_whitespace().next().unwrap_or("");
-            offers.pipelining |= keyword.eq_ignore_ascii_case("PIPELINING");
-            offers.chunking |= keyword.eq_ignore_ascii_case("CHUNKING");
-            offers.eight_bit_mime |= keyword.eq_ignore_ascii_case("8BITMIME");
+            let mut words = line.split_whitespace();
+            let keyword = words.next().unwrap_or("").to_ascii_uppercase();
+            match keyword.as_str() {
+                "PIPELINING" => offers.pipelining = true,
+                "CHUNKING" => offers.chunking = true,
+                "8BITMIME" => offers.eight_bit_mime = true,
+                "SMTPUTF8" => offers.smtp_utf8 = true,
+                "STARTTLS" => offers.starttls = true,
+                _ => {}
+            }
+            // `AUTH PLAIN LOGIN`, or the old `AUTH=PLAIN LOGIN`.
+            if let Some(first) = keyword
+                .strip_prefix("AUTH")
+                .filter(|r| r.is_empty() || r.starts_with('='))
+            {
+                let first = first.trim_start_matches('=').to_string();
+                for mechanism in std::iter::once(first.as_str()).chain(words) {
+                    offers.auth_plain |= mechanism.eq_ignore_ascii_case("PLAIN");
+                    offers.auth_login |= mechanism.eq_ignore_ascii_case("LOGIN");
+                }
+            }
         }
         offers
+    }
+
+    /// Whether the server offers AUTH with `mechanism`.
+    fn offers_auth(self, mechanism: Mechanism) -> bool {
+        match mechanism {
+            Mechanism::Plain => self.auth_plain,
+            Mechanism::Login => self.auth_login,
+            Mechanism::Xoauth2 => false,
+        }
     }
 }
 
@@ -274,14 +279,9 @@ impl SmtpLink {
 }
 
 impl Deliver for SmtpLink {
-    async fn deliver_raw(
-        &mut self,
-        envelope: &lettre::address::Envelope,
-        bytes: &[u8],
-    ) -> Result<String, DeliverError> {
-        self.handle()
-            .deliver(envelope.clone(), bytes.to_vec())
-            .await
+    /// The message handed to the session as it is, not copied.
+    async fn deliver(&mut self, message: &Formatted) -> Result<String, DeliverError> {
+        self.handle().deliver(message.clone()).await
     }
 
     /// 8-bit bodies where the relay offers 8BITMIME; before its first
@@ -300,13 +300,6 @@ impl Deliver for SmtpLink {
         }
     }
 
-    /// The message handed over as formatted, not copied again.
-    async fn deliver(&mut self, message: &lettre::Message) -> Result<String, DeliverError> {
-        self.handle()
-            .deliver(message.envelope().clone(), message.formatted())
-            .await
-    }
-
     async fn close(&mut self) {
         if let Some(handle) = self.handle.take() {
             handle.close().await;
@@ -321,41 +314,43 @@ impl Deliver for SmtpLink {
 /// comes is [`Failure::Unknown`], not a failure to retry: the server may
 /// well have accepted the message. On any failure the connection is closed.
 pub(super) async fn transmit(
-    conn: &mut AsyncSmtpConnection,
+    conn: &mut Connection,
+    offers: Offers,
     envelope: &lettre::address::Envelope,
     bytes: &[u8],
     s: &SmtpSettings,
 ) -> Result<Reply, Failure> {
-    use lettre::transport::smtp::commands::{Data, Rcpt};
-    use lettre::transport::smtp::extension::Extension;
-
     let ascii = |a: &lettre::Address| AsRef::<str>::as_ref(a).is_ascii();
     let non_ascii =
         envelope.from().is_some_and(|a| !ascii(a)) || envelope.to().iter().any(|a| !ascii(a));
-    if non_ascii && !conn.server_info().supports_feature(Extension::SmtpUtfEight) {
+    if non_ascii && !offers.smtp_utf8 {
         conn.abort().await;
         return Err(Failure::Permanent(
             "the address is not ASCII and the server does not support SMTPUTF8".into(),
         ));
     }
     let result = async {
-        reply(
-            s.timeout,
-            "MAIL FROM",
-            conn.command(mail_command(envelope, bytes)),
-        )
-        .await?;
+        let mail = mail_command(envelope, bytes).to_string();
+        accepted(s.timeout, "MAIL FROM", conn.command(&mail)).await?;
         for to in envelope.to() {
-            reply(
-                s.timeout,
-                "RCPT TO",
-                conn.command(Rcpt::new(to.clone(), vec![])),
-            )
-            .await?;
+            let rcpt = Rcpt::new(to.clone(), vec![]).to_string();
+            accepted(s.timeout, "RCPT TO", conn.command(&rcpt)).await?;
         }
-        reply(s.timeout, "DATA", conn.command(Data)).await?;
-        match tokio::time::timeout(s.data_timeout, conn.message(bytes)).await {
-            Ok(reply) => reply.map_err(|e| classify(&e)),
+        accepted(s.timeout, "DATA", conn.command("DATA\r\n")).await?;
+        let mut pieces = dot_stuffed(bytes);
+        pieces.push(if bytes.ends_with(b"\r\n") {
+            b".\r\n"
+        } else {
+            b"\r\n.\r\n"
+        });
+        let sent = async {
+            conn.write(&pieces)
+                .await
+                .map_err(|e| Failure::Network(e.to_string()))?;
+            positive(conn.reply().await)
+        };
+        match tokio::time::timeout(s.data_timeout, sent).await {
+            Ok(reply) => reply,
             Err(_) => Err(Failure::Unknown(format!(
                 "no reply to the end of the message within {} s ({}.data_timeout_secs): \
                  the server may have accepted it",
@@ -369,6 +364,24 @@ pub(super) async fn transmit(
         conn.abort().await;
     }
     result
+}
+
+/// The message after DATA with every line that starts with a dot given a
+/// second one (RFC 5321 §4.5.2), as pieces to write: the message's own
+/// bytes between the dots, never copied.
+pub(super) fn dot_stuffed(bytes: &[u8]) -> Vec<&[u8]> {
+    let mut pieces: Vec<&[u8]> = Vec::new();
+    if bytes.starts_with(b".") {
+        pieces.push(b".");
+    }
+    let mut start = 0;
+    for at in memchr::memmem::find_iter(bytes, b"\n.") {
+        pieces.push(&bytes[start..=at]);
+        pieces.push(b".");
+        start = at + 1;
+    }
+    pieces.push(&bytes[start..]);
+    pieces
 }
 
 /// MAIL FROM for `envelope`, with SMTPUTF8 for an address that is not
@@ -389,20 +402,43 @@ pub(super) fn mail_command(
     lettre::transport::smtp::commands::Mail::new(envelope.from().cloned(), options)
 }
 
-pub(super) type Reply = lettre::transport::smtp::response::Response;
-
-/// A reply awaited within `within`, sorted: a refusal, a network failure,
-/// or no reply in time (`what` names the command).
-async fn reply(
+/// A reply awaited within `within`, sorted: accepted, a refusal, a network
+/// failure, or no reply in time (`what` names the command).
+async fn accepted(
     within: Duration,
     what: &str,
-    future: impl std::future::Future<Output = Result<Reply, lettre::transport::smtp::Error>>,
+    future: impl std::future::Future<Output = Result<Reply, String>>,
 ) -> Result<Reply, Failure> {
     match tokio::time::timeout(within, future).await {
-        Ok(reply) => reply.map_err(|e| classify(&e)),
+        Ok(reply) => positive(reply),
         Err(_) => Err(Failure::Network(format!(
             "no reply to {what} within the timeout"
         ))),
+    }
+}
+
+/// A reply read, `Ok` when it is positive (2xx, 3xx), else the failure it
+/// says; no reply is a network failure.
+pub(super) fn positive(reply: Result<Reply, String>) -> Result<Reply, Failure> {
+    match reply {
+        Ok(reply) if code(&reply) < 400 => Ok(reply),
+        Ok(reply) => Err(refusal(&reply)),
+        Err(why) => Err(Failure::Network(why)),
+    }
+}
+
+/// What a negative reply means for the message, the server's words kept
+/// (`550 5.1.1 …`).
+pub(super) fn refusal(reply: &Reply) -> Failure {
+    let status = code(reply);
+    let text = reply_text(reply);
+    match status {
+        _ if super::is_quota_reply(&text) => Failure::Quota(text),
+        500..=599 => Failure::Permanent(text),
+        _ => Failure::Transient {
+            reply: text,
+            throttle: matches!(status, 421 | 451 | 454),
+        },
     }
 }
 
@@ -410,94 +446,66 @@ pub(super) fn code(reply: &Reply) -> u16 {
     u16::from(reply.code())
 }
 
-/// A TLS stream handed to lettre as its transport (implicit TLS).
-#[derive(Debug)]
-struct TlsSocket(tokio_rustls::client::TlsStream<TcpStream>);
-
-impl AsyncTokioStream for TlsSocket {
-    fn peer_addr(&self) -> std::io::Result<std::net::SocketAddr> {
-        self.0.get_ref().0.peer_addr()
-    }
-}
-
-impl tokio::io::AsyncRead for TlsSocket {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut tokio::io::ReadBuf<'_>,
-    ) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.0).poll_read(cx, buf)
-    }
-}
-
-impl tokio::io::AsyncWrite for TlsSocket {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<std::io::Result<usize>> {
-        Pin::new(&mut self.0).poll_write(cx, buf)
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.0).poll_flush(cx)
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.0).poll_shutdown(cx)
-    }
-}
-
-/// Opens the socket (TLS-wrapped for implicit TLS) and reads the greeting.
-/// Nagle's algorithm is off: lettre writes the end-of-data marker on its own,
-/// which would otherwise wait for a delayed ACK on every message.
-async fn open(s: &SmtpSettings) -> Result<AsyncSmtpConnection, DeliverError> {
+/// Opens the connection (under TLS from the start for implicit TLS) and
+/// reads the greeting.
+async fn open(s: &SmtpSettings) -> Result<Connection, DeliverError> {
     let network = |what: String| DeliverError::Failed(Failure::Network(what));
-    let tcp = TcpStream::connect((s.host.as_str(), s.port))
+    let mut conn = Connection::tcp(&s.host, s.port)
         .await
         .map_err(|e| network(format!("cannot connect to {}:{}: {e}", s.host, s.port)))?;
-    tcp.set_nodelay(true)
-        .map_err(|e| network(format!("cannot set up the connection: {e}")))?;
-    let stream: Box<dyn AsyncTokioStream> = match &s.wrapper {
-        None => Box::new(tcp),
-        Some(config) => {
-            let name = rustls::pki_types::ServerName::try_from(s.host.clone()).map_err(|e| {
-                Fatal::ServerName {
-                    key: s.key.clone(),
-                    host: s.host.clone(),
-                    detail: e.to_string(),
-                }
-            })?;
-            let tls = tokio_rustls::TlsConnector::from(Arc::clone(config))
-                .connect(name, tcp)
-                .await
-                .map_err(|e| {
-                    if is_certificate_error(&e) {
-                        DeliverError::Fatal(Fatal::Tls {
-                            step: "TLS",
-                            server: s.server(),
-                            detail: chain(&e),
-                        })
-                    } else {
-                        network(format!("TLS with {} failed: {}", s.server(), chain(&e)))
-                    }
-                })?;
-            Box::new(TlsSocket(tls))
+    if s.security == Security::Tls {
+        conn = secure(conn, s, "TLS").await?;
+    }
+    match conn.reply().await {
+        Ok(greeting) if code(&greeting) == 220 => Ok(conn),
+        Ok(greeting) => Err(DeliverError::Failed(refusal(&greeting))),
+        Err(why) => Err(network(format!("{}:{}: {why}", s.host, s.port))),
+    }
+}
+
+/// The connection under TLS; a certificate that does not verify is fatal.
+async fn secure(
+    conn: Connection,
+    s: &SmtpSettings,
+    step: &'static str,
+) -> Result<Connection, DeliverError> {
+    let config = s.tls.as_ref().expect("TLS is configured");
+    let name =
+        rustls::pki_types::ServerName::try_from(s.host.clone()).map_err(|e| Fatal::ServerName {
+            key: s.key.clone(),
+            host: s.host.clone(),
+            detail: e.to_string(),
+        })?;
+    conn.tls(config, name).await.map_err(|e| {
+        if is_certificate_error(&e) {
+            DeliverError::Fatal(Fatal::Tls {
+                step,
+                server: s.server(),
+                detail: chain(&e),
+            })
+        } else {
+            DeliverError::Failed(Failure::Network(format!(
+                "{step} with {} failed: {}",
+                s.server(),
+                chain(&e)
+            )))
         }
-    };
-    AsyncSmtpConnection::connect_with_transport(stream, &s.hello)
-        .await
-        .map_err(|e| match classify(&e) {
-            Failure::Network(text) => network(format!("{}:{}: {text}", s.host, s.port)),
-            failure => DeliverError::Failed(failure),
-        })
+    })
+}
+
+/// EHLO, and what the server offers.
+async fn ehlo(conn: &mut Connection, s: &SmtpSettings) -> Result<Offers, DeliverError> {
+    let ehlo = lettre::transport::smtp::commands::Ehlo::new(s.hello.clone()).to_string();
+    let reply = step(s.timeout, "EHLO", conn.command(&ehlo)).await?;
+    if code(&reply) != 250 {
+        return Err(DeliverError::Failed(refusal(&reply)));
+    }
+    Ok(Offers::from_ehlo(reply.message()))
 }
 
 /// Opens, secures and authenticates a connection. A refusal of TLS or of
 /// the credentials is fatal; a network failure may be retried.
-pub(super) async fn connect(
-    s: &SmtpSettings,
-) -> Result<(AsyncSmtpConnection, Offers), DeliverError> {
+pub(super) async fn connect(s: &SmtpSettings) -> Result<(Connection, Offers), DeliverError> {
     let mut conn = match tokio::time::timeout(s.timeout, open(s)).await {
         Ok(opened) => opened?,
         Err(_) => {
@@ -509,67 +517,100 @@ pub(super) async fn connect(
             ))));
         }
     };
+    let mut offers = ehlo(&mut conn, s).await?;
     if s.security == Security::Starttls {
-        let tls = s.tls.clone().expect("STARTTLS has TLS parameters");
-        if !conn.can_starttls() {
+        if !offers.starttls {
             return Err(Fatal::NoStartTls {
                 key: s.key.clone(),
                 server: s.server(),
             }
             .into());
         }
-        step(s.timeout, "STARTTLS", conn.starttls(tls, &s.hello), |e| {
-            (e.is_tls() || e.is_permanent() || is_certificate_error(e)).then(|| Fatal::Tls {
-                step: "STARTTLS",
-                server: s.server(),
-                detail: chain(e),
-            })
-        })
-        .await?;
+        let reply = step(s.timeout, "STARTTLS", conn.command("STARTTLS\r\n")).await?;
+        match code(&reply) {
+            220 => {}
+            500..=599 => {
+                return Err(Fatal::Tls {
+                    step: "STARTTLS",
+                    server: s.server(),
+                    detail: reply_text(&reply),
+                }
+                .into());
+            }
+            _ => return Err(DeliverError::Failed(refusal(&reply))),
+        }
+        conn = match tokio::time::timeout(s.timeout, secure(conn, s, "STARTTLS")).await {
+            Ok(secured) => secured?,
+            Err(_) => {
+                return Err(DeliverError::Failed(Failure::Network(
+                    "no TLS handshake in time".into(),
+                )));
+            }
+        };
+        // What was offered in the clear counts for nothing (RFC 3207 §4.2).
+        offers = ehlo(&mut conn, s).await?;
     }
     if let Some(credentials) = &s.credentials {
-        let encrypted = conn.is_encrypted() || s.wrapper.is_some();
-        if !encrypted && !is_loopback(&s.host) {
+        if !conn.is_encrypted() && !is_loopback(&s.host) {
             return Err(Fatal::PlaintextAuth.into());
         }
-        step(
-            s.timeout,
-            "AUTH",
-            conn.auth(&[Mechanism::Plain, Mechanism::Login], credentials),
-            |e| {
-                (e.is_permanent() || e.is_client()).then(|| Fatal::Login {
-                    key: s.key.clone(),
-                    server: s.server(),
-                    detail: chain(e),
-                })
-            },
-        )
-        .await?;
+        authenticate(&mut conn, s, &offers, credentials).await?;
     }
-    // lettre reads 8BITMIME, SMTPUTF8, STARTTLS and AUTH from the EHLO;
-    // asked again, it says whether commands may be pipelined or chunked.
-    let ehlo = lettre::transport::smtp::commands::Ehlo::new(s.hello.clone());
-    let offers = step(s.timeout, "EHLO", conn.command(ehlo), |_| None)
-        .await
-        .map(|reply| Offers::from_ehlo(reply.message()))?;
     s.relay.eight_bit.set(offers.eight_bit_mime);
     Ok((conn, offers))
 }
 
-/// Runs one step of setting up a connection within the timeout. An error
-/// that `fatal` words is fatal (the dispatch stops); others may be retried.
-async fn step<T>(
+/// AUTH PLAIN or LOGIN, as the server offers (lettre words each step). A
+/// permanent refusal is fatal: the credentials are wrong.
+async fn authenticate(
+    conn: &mut Connection,
+    s: &SmtpSettings,
+    offers: &Offers,
+    credentials: &Credentials,
+) -> Result<(), DeliverError> {
+    use lettre::transport::smtp::commands::Auth;
+    let login = |detail: String| {
+        DeliverError::Fatal(Fatal::Login {
+            key: s.key.clone(),
+            server: s.server(),
+            detail,
+        })
+    };
+    let mechanism = [Mechanism::Plain, Mechanism::Login]
+        .into_iter()
+        .find(|m| offers.offers_auth(*m))
+        .ok_or_else(|| login("the server offers neither AUTH PLAIN nor AUTH LOGIN".into()))?;
+    let command = Auth::new(mechanism, credentials.clone(), None)
+        .map_err(|e| login(chain(&e)))?
+        .to_string();
+    let mut reply = step(s.timeout, "AUTH", conn.command(&command)).await?;
+    let mut challenges = 10;
+    while code(&reply) == 334 && challenges > 0 {
+        challenges -= 1;
+        let command = Auth::new_from_response(mechanism, credentials.clone(), &reply)
+            .map_err(|e| login(chain(&e)))?
+            .to_string();
+        reply = step(s.timeout, "AUTH", conn.command(&command)).await?;
+    }
+    match code(&reply) {
+        235 => Ok(()),
+        500..=599 => Err(login(reply_text(&reply))),
+        _ => Err(DeliverError::Failed(refusal(&reply))),
+    }
+}
+
+/// Runs one step of setting up a connection within the timeout; no reply
+/// (or none in time) is a network failure that may be retried.
+async fn step(
     timeout: Duration,
     what: &str,
-    future: impl std::future::Future<Output = Result<T, lettre::transport::smtp::Error>>,
-    fatal: impl Fn(&lettre::transport::smtp::Error) -> Option<Fatal>,
-) -> Result<T, DeliverError> {
+    future: impl std::future::Future<Output = Result<Reply, String>>,
+) -> Result<Reply, DeliverError> {
     match tokio::time::timeout(timeout, future).await {
-        Ok(Ok(value)) => Ok(value),
-        Ok(Err(e)) => Err(match fatal(&e) {
-            Some(fatal) => DeliverError::Fatal(fatal),
-            None => DeliverError::Failed(classify(&e)),
-        }),
+        Ok(Ok(reply)) => Ok(reply),
+        Ok(Err(why)) => Err(DeliverError::Failed(Failure::Network(format!(
+            "{what}: {why}"
+        )))),
         Err(_) => Err(DeliverError::Failed(Failure::Network(format!(
             "no reply to {what} in time"
         )))),
@@ -597,33 +638,89 @@ fn is_certificate_error(e: &(dyn std::error::Error + 'static)) -> bool {
     false
 }
 
-/// Sorts a lettre error into the engine's kinds of failure; a reply from the
-/// server is kept as the server said it (`550 5.1.1 …`).
-pub(super) fn classify(e: &lettre::transport::smtp::Error) -> Failure {
-    let status = e.status().map(u16::from);
-    let text = match (status, std::error::Error::source(e)) {
-        (Some(code), Some(message)) => format!("{code} {message}"),
-        _ => chain(e),
-    };
-    match status {
-        Some(_) if super::is_quota_reply(&text) => Failure::Quota(text),
-        Some(code) if (500..600).contains(&code) => Failure::Permanent(text),
-        Some(code) if (400..500).contains(&code) => Failure::Transient {
-            reply: text,
-            throttle: matches!(code, 421 | 451 | 454),
-        },
-        _ => Failure::Network(text),
+/// A reply as one line: its code, then its lines joined, an enhanced
+/// status code repeated on every line said once (`550 5.1.1 …`).
+pub(super) fn reply_text(reply: &Reply) -> String {
+    let mut lines = reply.message();
+    let first = lines.next().unwrap_or("");
+    let status = first
+        .split_whitespace()
+        .next()
+        .filter(|w| w.split('.').count() == 3 && w.chars().all(|c| c.is_ascii_digit() || c == '.'));
+    let mut text = format!("{} {first}", code(reply));
+    for line in lines {
+        text.push(' ');
+        let line = status
+            .and_then(|s| line.strip_prefix(s))
+            .filter(|rest| rest.starts_with(' '))
+            .map_or(line, str::trim_start);
+        text.push_str(line);
     }
-}
-
-pub(super) fn reply_text<'a>(code: u16, lines: impl Iterator<Item = &'a str>) -> String {
-    let text: Vec<&str> = lines.collect();
-    format!("{code} {}", text.join(" "))
+    text.trim_end().to_string()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn reply(text: &str) -> Reply {
+        text.parse().unwrap()
+    }
+
+    #[test]
+    fn what_an_ehlo_offers() {
+        let offers = Offers::from_ehlo(
+            reply(
+                "250-relay.example\r\n250-PIPELINING\r\n250-8BITMIME\r\n250-smtputf8\r\n\
+                 250-AUTH=PLAIN LOGIN\r\n250 CHUNKING\r\n",
+            )
+            .message(),
+        );
+        assert!(offers.pipelining && offers.chunking && offers.eight_bit_mime && offers.smtp_utf8);
+        assert!(offers.offers_auth(Mechanism::Plain) && offers.offers_auth(Mechanism::Login));
+        assert!(!offers.starttls);
+        let offers = Offers::from_ehlo(
+            reply("250-relay.example\r\n250-STARTTLS\r\n250 AUTH LOGIN XOAUTH2\r\n").message(),
+        );
+        assert!(offers.starttls && offers.offers_auth(Mechanism::Login));
+        assert!(!offers.offers_auth(Mechanism::Plain) && !offers.eight_bit_mime);
+        // The greeting line names the server, never an extension.
+        let offers = Offers::from_ehlo(reply("250 PIPELINING\r\n").message());
+        assert!(!offers.pipelining);
+    }
+
+    #[test]
+    fn a_reply_reads_as_one_line_with_its_enhanced_code_once() {
+        let gmail = reply(
+            "550-5.1.1 The email account that you tried to reach does not exist.\r\n\
+             550-5.1.1 Please try double-checking the recipient's email address\r\n\
+             550 5.1.1 https://support.google.com/mail/?p=NoSuchUser a1si\r\n",
+        );
+        assert_eq!(
+            reply_text(&gmail),
+            "550 5.1.1 The email account that you tried to reach does not exist. Please try \
+             double-checking the recipient's email address https://support.google.com/mail/?p=NoSuchUser a1si"
+        );
+        assert!(matches!(refusal(&gmail), Failure::Permanent(t) if t.starts_with("550 5.1.1")));
+        let busy = reply("421 4.7.0 Try again later, closing connection.\r\n");
+        assert!(matches!(
+            refusal(&busy),
+            Failure::Transient { throttle: true, .. }
+        ));
+        let quota = reply("550 5.4.5 Daily user sending limit exceeded.\r\n");
+        assert!(matches!(refusal(&quota), Failure::Quota(_)));
+    }
+
+    #[test]
+    fn dot_stuffing_adds_a_dot_where_a_line_starts_with_one_and_copies_nothing() {
+        let body = b".a\r\nb\r\n.c\r\n..d\r\n";
+        let pieces = dot_stuffed(body);
+        assert_eq!(pieces.concat(), b"..a\r\nb\r\n..c\r\n...d\r\n");
+        assert_eq!(
+            dot_stuffed(b"plain\r\ntext\r\n"),
+            vec![&b"plain\r\ntext\r\n"[..]]
+        );
+    }
 
     #[test]
     fn loopback_hosts() {
