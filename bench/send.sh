@@ -71,14 +71,32 @@ PY
 }
 export MISSIVE_UNSUBSCRIBE_SECRET=bench-secret-0123456789abcdef
 
-# The size of one personalized message, for smtp-source.
-mkdir -p "$work/size/issues"
+# The size of one personalized message, for smtp-source: as it goes on the
+# wire to smtp-sink (8-bit: smtp-sink offers 8BITMIME), read from a dump of
+# it; and in 7-bit form (quoted-printable), as the file transport writes it.
+mkdir -p "$work/size/issues" "$work/size/dump"
+chmod 777 "$work/size/dump"
 cp "$work/project/issues/issue.toml" "$work/size/issues/"
-sed -e 's/^concurrency = 4/transport = "file"\noutbox = "outbox"/' "$work/project/missive.toml" > "$work/size/missive.toml"
+dump_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+smtp-sink -u nobody -d "$work/size/dump/%M." 127.0.0.1:"$dump_port" 10 &
+dump_sink=$!
+sleep 0.5
+sed -e "s/^port = $port\$/port = $dump_port/" "$work/project/missive.toml" > "$work/size/missive.toml"
 list 1 "$work/size/subscribers.csv"
 (cd "$work/size" && "$OLDPWD/target/release/missive" send issues/issue.toml --yes >/dev/null)
-size=$(wc -c < "$(ls "$work"/size/outbox/*.eml | head -1)")
-echo "message size: $size bytes"
+kill $dump_sink
+size=$(python3 - "$work/size/dump" <<'PY'
+import os, sys
+d = sys.argv[1]
+raw = open(os.path.join(d, sorted(os.listdir(d))[0]), "rb").read()
+print(len(raw) - (raw.index(b"\nFrom: ") + 1))  # smtp-sink's own lines before ours
+PY
+)
+sed -e 's/^concurrency = 4/transport = "file"\noutbox = "outbox"/' "$work/project/missive.toml" > "$work/size/missive.toml"
+rm -rf "$work/size/.missive"
+(cd "$work/size" && "$OLDPWD/target/release/missive" send issues/issue.toml --yes >/dev/null)
+size7=$(wc -c < "$(ls "$work"/size/outbox/*.eml | head -1)")
+echo "message size: $size bytes as sent (8-bit), $size7 bytes in 7-bit form (quoted-printable)"
 
 run_missive() { # run_missive N [BINARY]: prints "seconds rss_kb cpu_seconds"
   local bin="${2:-$PWD/target/release/missive}"
