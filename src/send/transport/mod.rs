@@ -16,7 +16,8 @@ use lettre::Message;
 use lettre::address::Envelope;
 
 pub(crate) use file::FileLink;
-pub(crate) use smtp::{SmtpLink, SmtpSettings};
+pub(crate) use session::SmtpLink;
+pub(crate) use smtp::SmtpSettings;
 
 use crate::project::Project;
 use crate::project::config::{Smtp, TransportKind};
@@ -205,7 +206,11 @@ mod tests {
 /// Where a dispatch's messages go.
 #[derive(Debug, Clone)]
 pub(crate) enum Transport {
-    Smtp(SmtpSettings),
+    /// A relay, and the sessions its links share.
+    Smtp {
+        settings: SmtpSettings,
+        sessions: std::sync::Arc<session::Pool>,
+    },
     File(PathBuf),
     /// `--dry-run`: messages are built and dropped.
     DryRun,
@@ -241,10 +246,11 @@ impl Relays {
         let relay = |smtp: &Smtp, key: &str| -> Result<Relay> {
             Ok(Relay {
                 name: smtp.name().to_string(),
-                transport: Transport::Smtp(
-                    SmtpSettings::new(smtp, key, &project.root, &label)?
+                transport: Transport::Smtp {
+                    settings: SmtpSettings::new(smtp, key, &project.root, &label)?
                         .with_connections(smtp.concurrency.unwrap_or(sending.concurrency).get()),
-                ),
+                    sessions: std::sync::Arc::default(),
+                },
                 concurrency: smtp.concurrency.unwrap_or(sending.concurrency).get(),
                 rate: smtp.rate.map(|r| r.0),
                 daily_limit: smtp.daily_limit.map(Bounded::get),
@@ -345,7 +351,7 @@ impl Transport {
     /// One line for the summary: where the messages go.
     pub(crate) fn describe(&self) -> String {
         match self {
-            Transport::Smtp(s) => s.describe(),
+            Transport::Smtp { settings, .. } => settings.describe(),
             Transport::File(dir) => format!("files in {}", dir.display()),
             Transport::DryRun => "nowhere (dry run)".into(),
         }
@@ -364,7 +370,7 @@ impl Transport {
     /// the engine runs this many workers a connection.
     pub(crate) fn depth(&self) -> usize {
         match self {
-            Transport::Smtp(_) => session::DEPTH,
+            Transport::Smtp { .. } => session::DEPTH,
             Transport::File(_) | Transport::DryRun => 1,
         }
     }
@@ -372,7 +378,10 @@ impl Transport {
     /// A new link for one worker.
     pub(crate) fn link(&self) -> Link {
         match self {
-            Transport::Smtp(s) => Link::Smtp(Box::new(SmtpLink::new(s.clone()))),
+            Transport::Smtp { settings, sessions } => Link::Smtp(Box::new(SmtpLink::new(
+                settings.clone(),
+                std::sync::Arc::clone(sessions),
+            ))),
             Transport::File(dir) => Link::File(FileLink::new(dir.clone())),
             Transport::DryRun => Link::DryRun,
         }

@@ -1,5 +1,5 @@
 //! Several messages in flight on one SMTP connection. A session is a task
-//! that owns the connection; the engine's links to a relay share the
+//! that owns the connection; the engine's links to a relay ([`SmtpLink`]) share the
 //! relay's sessions (at most its `concurrency` connections, up to
 //! [`DEPTH`] messages each). With CHUNKING each message goes out as soon as
 //! it is handed over, envelope and `BDAT … LAST` in one write, while the
@@ -24,7 +24,8 @@ use super::connection::{Connection, Reply};
 use super::smtp::{
     Offers, SmtpSettings, code, connect, dot_stuffed, mail_command, positive, reply_text, transmit,
 };
-use super::{DeliverError, Failure, Formatted};
+use super::{Deliver, DeliverError, Failure, Formatted};
+use crate::send::message::Transfer;
 
 /// How many messages one connection carries at once.
 pub(crate) const DEPTH: usize = 4;
@@ -91,6 +92,12 @@ pub(crate) struct Pool {
     sessions: Mutex<Vec<Weak<Handle>>>,
 }
 
+impl std::fmt::Debug for Pool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Pool")
+    }
+}
+
 impl Pool {
     /// A handle on one of the relay's sessions: a new one while there are
     /// fewer than `connections`, else the one with the fewest links.
@@ -109,6 +116,61 @@ impl Pool {
             .filter_map(Weak::upgrade)
             .min_by_key(Arc::strong_count)
             .expect("a live session")
+    }
+}
+
+/// One worker's way to an SMTP relay: a handle on one of the relay's
+/// sessions, taken when first needed (and again after its connection
+/// broke), shared with the relay's other links.
+pub(crate) struct SmtpLink {
+    settings: SmtpSettings,
+    sessions: Arc<Pool>,
+    handle: Option<Arc<Handle>>,
+}
+
+impl SmtpLink {
+    pub(crate) fn new(settings: SmtpSettings, sessions: Arc<Pool>) -> SmtpLink {
+        SmtpLink {
+            settings,
+            sessions,
+            handle: None,
+        }
+    }
+
+    /// Its handle on one of the relay's sessions, taken when first needed.
+    fn handle(&mut self) -> &Handle {
+        let (settings, sessions) = (&self.settings, &self.sessions);
+        self.handle
+            .get_or_insert_with(|| sessions.handle(settings, settings.connections))
+    }
+}
+
+impl Deliver for SmtpLink {
+    /// The message handed to the session as it is, not copied.
+    async fn deliver(&mut self, message: &Formatted) -> Result<String, DeliverError> {
+        self.handle().deliver(message.clone()).await
+    }
+
+    /// 8-bit bodies where the relay offers 8BITMIME; before its first
+    /// connection said, one is opened to ask.
+    async fn carries(&mut self) -> Transfer {
+        let offered = if let Some(offered) = self.settings.relay.eight_bit.get() {
+            offered
+        } else {
+            self.handle().connect().await;
+            self.settings.relay.eight_bit.get().unwrap_or(false)
+        };
+        if offered {
+            Transfer::EightBit
+        } else {
+            Transfer::SevenBit
+        }
+    }
+
+    async fn close(&mut self) {
+        if let Some(handle) = self.handle.take() {
+            handle.close().await;
+        }
     }
 }
 

@@ -4,8 +4,7 @@
 //! server offers read from its EHLO, a message sent
 //! command by command with the command and final-reply timeouts of RFC
 //! 5321 (the [`session`](super::session) pipelines where it may), and
-//! replies sorted into what the engine needs to know. A link is a handle on
-//! one of its relay's sessions.
+//! replies sorted into what the engine needs to know.
 
 use std::net::IpAddr;
 use std::path::Path;
@@ -18,10 +17,9 @@ use lettre::transport::smtp::commands::Rcpt;
 use lettre::transport::smtp::extension::ClientId;
 
 use super::connection::{Connection, Reply};
-use super::{Deliver, DeliverError, Failure, Fatal, Formatted};
+use super::{DeliverError, Failure, Fatal};
 use crate::project::config::{DEFAULT_PASSWORD_ENV, Security, Smtp};
 use crate::project::error_chain as chain;
-use crate::send::message::Transfer;
 
 /// The settings to open SMTP connections with.
 #[derive(Clone)]
@@ -54,8 +52,6 @@ pub(crate) struct RelayState {
     /// Whether the relay's servers offer 8BITMIME, as the newest
     /// connection's EHLO said.
     pub(super) eight_bit: EightBit,
-    /// The relay's connections, each carrying several messages at once.
-    pool: super::session::Pool,
 }
 
 impl std::fmt::Debug for SmtpSettings {
@@ -175,14 +171,6 @@ fn is_loopback(host: &str) -> bool {
             .is_ok_and(|ip| ip.is_loopback())
 }
 
-/// One worker's way to the relay: a handle on one of the relay's
-/// connections (`session`), opened when first needed and again after it
-/// breaks, shared with the relay's other links.
-pub(crate) struct SmtpLink {
-    settings: SmtpSettings,
-    handle: Option<Arc<super::session::Handle>>,
-}
-
 /// Whether a relay's servers offer 8BITMIME: unknown until a connection
 /// to it said, then what the newest one said.
 #[derive(Debug, Default)]
@@ -256,53 +244,6 @@ impl Offers {
             Mechanism::Plain => self.auth_plain,
             Mechanism::Login => self.auth_login,
             Mechanism::Xoauth2 => false,
-        }
-    }
-}
-
-impl SmtpLink {
-    pub(crate) fn new(settings: SmtpSettings) -> SmtpLink {
-        SmtpLink {
-            settings,
-            handle: None,
-        }
-    }
-}
-
-impl SmtpLink {
-    /// Its handle on one of the relay's sessions, taken when first needed.
-    fn handle(&mut self) -> &super::session::Handle {
-        let settings = &self.settings;
-        self.handle
-            .get_or_insert_with(|| settings.relay.pool.handle(settings, settings.connections))
-    }
-}
-
-impl Deliver for SmtpLink {
-    /// The message handed to the session as it is, not copied.
-    async fn deliver(&mut self, message: &Formatted) -> Result<String, DeliverError> {
-        self.handle().deliver(message.clone()).await
-    }
-
-    /// 8-bit bodies where the relay offers 8BITMIME; before its first
-    /// connection said, one is opened to ask.
-    async fn carries(&mut self) -> Transfer {
-        let offered = if let Some(offered) = self.settings.relay.eight_bit.get() {
-            offered
-        } else {
-            self.handle().connect().await;
-            self.settings.relay.eight_bit.get().unwrap_or(false)
-        };
-        if offered {
-            Transfer::EightBit
-        } else {
-            Transfer::SevenBit
-        }
-    }
-
-    async fn close(&mut self) {
-        if let Some(handle) = self.handle.take() {
-            handle.close().await;
         }
     }
 }
