@@ -95,10 +95,13 @@ impl Deliver for Stub {
         if !self.0.delay.is_zero() {
             tokio::time::sleep(self.0.delay).await;
         }
+        // Decided and, if accepted, counted under one lock: two links
+        // never both take the last place before `after` turns.
+        let mut accepted = self.0.accepted.lock().unwrap();
         let turned = self
             .0
             .after
-            .filter(|(k, _)| self.0.accepted.lock().unwrap().len() >= *k)
+            .filter(|(k, _)| accepted.len() >= *k)
             .map(|(_, answer)| answer);
         let answer = turned.unwrap_or_else(|| {
             self.0
@@ -108,17 +111,17 @@ impl Deliver for Stub {
                 .copied()
                 .unwrap_or(Answer::Accept)
         });
-        let failed = |f| Err(DeliverError::Failed(f));
-        let accept = |to: String| {
+        if answer == Answer::Accept || answer == Answer::SevenBitOnly && bytes.is_ascii() {
             if !bytes.is_ascii() {
                 self.0.eight_bit_accepted.lock().unwrap().push(to.clone());
             }
-            self.0.accepted.lock().unwrap().push(to);
-            Ok("250 2.0.0 queued".into())
-        };
+            accepted.push(to);
+            return Ok("250 2.0.0 queued".into());
+        }
+        drop(accepted);
+        let failed = |f| Err(DeliverError::Failed(f));
         match answer {
-            Answer::Accept => accept(to),
-            Answer::SevenBitOnly if bytes.is_ascii() => accept(to),
+            Answer::Accept => unreachable!("accepted above"),
             Answer::SevenBitOnly => {
                 self.0.eight_bit.store(false, Ordering::Relaxed);
                 failed(Failure::Transient {
