@@ -860,6 +860,52 @@ fn dkim_signature_verifies(server_args: &[&str]) -> BTreeMap<String, (String, St
     contents
 }
 
+/// An internationalized address (RFC 6531) goes where the server offers
+/// SMTPUTF8, announced on MAIL FROM; where it does not, that reader is
+/// refused with a reason that says so, and the others are sent.
+#[test]
+fn internationalized_addresses_need_smtputf8() {
+    let list = "email,name\njosé@example.org,José\nada@example.org,Ada\n";
+    for (server_args, offered) in [(&[][..], true), (&["--no-smtputf8"][..], false)] {
+        for pipelining in [false, true] {
+            let out = tempfile::tempdir().unwrap();
+            let mut args = server_args.to_vec();
+            if pipelining {
+                args.push("--pipelining");
+            }
+            let server = SmtpServer::start(&out.path().join("mail"), &args);
+            let p = SendProject::new(&plain_config(server.port, ""), list);
+            let o = p.run(&["send", p.issue(), "--yes"], SEND_ENV);
+            let journal = p.journal();
+            let messages = server.messages();
+            let to: Vec<String> = messages
+                .iter()
+                .map(|(envelope, _)| envelope["rcpt_tos"][0].as_str().unwrap().to_string())
+                .collect();
+            if offered {
+                assert_exit(&o, 0);
+                assert_eq!(messages.len(), 2, "{journal}");
+                assert!(to.contains(&"josé@example.org".to_string()), "{to:?}");
+                let (envelope, _) = messages
+                    .iter()
+                    .find(|(e, _)| e["rcpt_tos"][0] == "josé@example.org")
+                    .unwrap();
+                assert!(
+                    envelope["mail_options"].to_string().contains("SMTPUTF8"),
+                    "{envelope}"
+                );
+            } else {
+                assert_eq!(to, ["ada@example.org"], "{journal}");
+                assert!(
+                    journal.contains("does not support SMTPUTF8"),
+                    "{journal}\n{}",
+                    stdout(&o)
+                );
+            }
+        }
+    }
+}
+
 #[test]
 fn the_example_config_dispatches_to_files() {
     let dir = tempfile::tempdir().unwrap();

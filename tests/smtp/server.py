@@ -161,6 +161,8 @@ def main():
                    help="comma-separated addresses: their first RCPT gets 421 and the connection closes")
     p.add_argument("--rcpt-354-once", default="",
                    help="comma-separated addresses: their first RCPT is answered 354, out of turn")
+    p.add_argument("--no-smtputf8", action="store_true",
+                   help="offer no SMTPUTF8 (internationalized addresses)")
     p.add_argument("--no-8bitmime", action="store_true",
                    help="offer no 8BITMIME, and refuse a message with 8-bit data")
     p.add_argument("--port", type=int, default=0,
@@ -192,6 +194,9 @@ def main():
         kwargs.update(tls_context=context, require_starttls=True)
     elif args.mode == "tls":
         kwargs.update(ssl_context=context)
+
+    if args.no_smtputf8:
+        kwargs.update(enable_SMTPUTF8=False)
 
     port = args.port or free_port()
     controller = Controller(handler, hostname="127.0.0.1", port=port,
