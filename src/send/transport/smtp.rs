@@ -608,6 +608,87 @@ mod tests {
         text.parse().unwrap()
     }
 
+    /// A server that answers STARTTLS with its 220 and, in the same write,
+    /// a forged reply: what came before the handshake must never be read
+    /// as said under TLS (the EHLO after it would take the forged reply).
+    #[tokio::test]
+    async fn bytes_sent_with_the_starttls_reply_are_not_read_after_the_handshake() {
+        use rcgen::{CertificateParams, KeyPair};
+        use rustls::pki_types::pem::PemObject as _;
+        use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+        use tokio::io::{AsyncBufReadExt as _, AsyncWriteExt as _, BufReader};
+
+        let dir = tempfile::tempdir().unwrap();
+        let key = KeyPair::generate().unwrap();
+        let cert = CertificateParams::new(vec!["localhost".to_string()])
+            .unwrap()
+            .self_signed(&key)
+            .unwrap();
+        std::fs::write(dir.path().join("ca.pem"), cert.pem()).unwrap();
+        let server_config = rustls::ServerConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![CertificateDer::from_pem_slice(cert.pem().as_bytes()).unwrap()],
+            PrivateKeyDer::from_pem_slice(key.serialize_pem().as_bytes()).unwrap(),
+        )
+        .unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            let (socket, _) = listener.accept().await.unwrap();
+            let mut socket = BufReader::new(socket);
+            let mut line = String::new();
+            socket.write_all(b"220 forge.test ESMTP\r\n").await.unwrap();
+            socket.read_line(&mut line).await.unwrap();
+            socket
+                .write_all(b"250-forge.test\r\n250 STARTTLS\r\n")
+                .await
+                .unwrap();
+            line.clear();
+            socket.read_line(&mut line).await.unwrap();
+            assert_eq!(line, "STARTTLS\r\n");
+            socket
+                .write_all(b"220 go ahead\r\n250 forged\r\n")
+                .await
+                .unwrap();
+            let tls = tokio_rustls::TlsAcceptor::from(Arc::new(server_config))
+                .accept(socket.into_inner())
+                .await
+                .unwrap();
+            let mut tls = BufReader::new(tls);
+            line.clear();
+            tls.read_line(&mut line).await.unwrap();
+            assert!(line.starts_with("EHLO "), "{line}");
+            tls.write_all(b"250-forge.test\r\n250 8BITMIME\r\n")
+                .await
+                .unwrap();
+            tls.flush().await.unwrap();
+            line.clear();
+            let _ = tls.read_line(&mut line).await;
+        });
+        let config = crate::project::Config::parse(
+            &format!(
+                "[smtp]\nhost = \"localhost\"\nport = {port}\nsecurity = \"starttls\"\n\
+                 ca_file = \"ca.pem\"\n"
+            ),
+            Path::new("missive.toml"),
+        )
+        .unwrap();
+        let smtp = config.smtp.as_ref().unwrap();
+        let settings =
+            SmtpSettings::new(smtp, "smtp", dir.path(), Path::new("missive.toml")).unwrap();
+        let (conn, offers) = connect(&settings).await.unwrap();
+        assert!(conn.is_encrypted());
+        assert!(
+            offers.eight_bit_mime,
+            "the EHLO under TLS was answered by the forged reply"
+        );
+    }
+
     #[test]
     fn what_an_ehlo_offers() {
         let offers = Offers::from_ehlo(
