@@ -192,10 +192,7 @@ async fn work(
         if !shared.reserve(&mut closing).await {
             continue; // stopping: it stays in the spool
         }
-        let message = Formatted {
-            envelope: spooled.envelope.clone(),
-            bytes: spooled.bytes.clone().into(),
-        };
+        let message = Formatted::raw(spooled.envelope.clone(), spooled.bytes.clone().into());
         let outcome = link.deliver(&message).await;
         shared.release();
         match outcome {

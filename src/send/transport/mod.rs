@@ -30,14 +30,23 @@ use crate::send::message::Transfer;
 pub(crate) struct Formatted {
     pub(crate) envelope: Envelope,
     pub(crate) bytes: bytes::Bytes,
+    /// A byte of it is not ASCII: it needs a relay that offers 8BITMIME
+    /// (read once here, not on every attempt).
+    pub(crate) eight_bit: bool,
 }
 
 impl Formatted {
     /// `message` formatted once.
     pub(crate) fn new(message: &Message) -> Formatted {
+        Formatted::raw(message.envelope().clone(), message.formatted().into())
+    }
+
+    /// A message already formatted (one read back from the spool, say).
+    pub(crate) fn raw(envelope: Envelope, bytes: bytes::Bytes) -> Formatted {
         Formatted {
-            envelope: message.envelope().clone(),
-            bytes: message.formatted().into(),
+            eight_bit: !bytes.is_ascii(),
+            envelope,
+            bytes,
         }
     }
 }
@@ -244,14 +253,14 @@ impl Relays {
         let label = project.config_label();
         let sending = &config.sending;
         let relay = |smtp: &Smtp, key: &str| -> Result<Relay> {
+            let concurrency = smtp.concurrency.unwrap_or(sending.concurrency).get();
             Ok(Relay {
                 name: smtp.name().to_string(),
                 transport: Transport::Smtp {
-                    settings: SmtpSettings::new(smtp, key, &project.root, &label)?
-                        .with_connections(smtp.concurrency.unwrap_or(sending.concurrency).get()),
-                    sessions: std::sync::Arc::default(),
+                    settings: SmtpSettings::new(smtp, key, &project.root, &label)?,
+                    sessions: std::sync::Arc::new(session::Pool::new(concurrency)),
                 },
-                concurrency: smtp.concurrency.unwrap_or(sending.concurrency).get(),
+                concurrency,
                 rate: smtp.rate.map(|r| r.0),
                 daily_limit: smtp.daily_limit.map(Bounded::get),
                 weight: smtp.weight.get(),

@@ -22,7 +22,8 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::connection::{Connection, Reply};
 use super::smtp::{
-    Offers, SmtpSettings, code, connect, dot_stuffed, mail_command, positive, reply_text, transmit,
+    Offers, SmtpSettings, code, connect, dot_stuffed, international, mail_command, positive,
+    reply_text, transmit,
 };
 use super::{Deliver, DeliverError, Failure, Formatted};
 use crate::send::message::Transfer;
@@ -87,9 +88,10 @@ impl Handle {
 }
 
 /// The sessions of one relay.
-#[derive(Default)]
 pub(crate) struct Pool {
     sessions: Mutex<Vec<Weak<Handle>>>,
+    /// How many connections the relay may have.
+    connections: usize,
 }
 
 impl std::fmt::Debug for Pool {
@@ -99,12 +101,20 @@ impl std::fmt::Debug for Pool {
 }
 
 impl Pool {
+    /// The pool of a relay that may have `connections` connections.
+    pub(crate) fn new(connections: usize) -> Pool {
+        Pool {
+            sessions: Mutex::default(),
+            connections: connections.max(1),
+        }
+    }
+
     /// A handle on one of the relay's sessions: a new one while there are
-    /// fewer than `connections`, else the one with the fewest links.
-    pub(crate) fn handle(&self, settings: &SmtpSettings, connections: usize) -> Arc<Handle> {
+    /// fewer than its connections, else the one with the fewest links.
+    pub(crate) fn handle(&self, settings: &SmtpSettings) -> Arc<Handle> {
         let mut sessions = self.sessions.lock().expect("pool lock");
         sessions.retain(|s| s.strong_count() > 0);
-        if sessions.len() < connections.max(1) {
+        if sessions.len() < self.connections {
             let (orders, inbox) = mpsc::unbounded_channel();
             let handle = Arc::new(Handle { orders });
             tokio::spawn(run(settings.clone(), inbox));
@@ -140,8 +150,7 @@ impl SmtpLink {
     /// Its handle on one of the relay's sessions, taken when first needed.
     fn handle(&mut self) -> &Handle {
         let (settings, sessions) = (&self.settings, &self.sessions);
-        self.handle
-            .get_or_insert_with(|| sessions.handle(settings, settings.connections))
+        self.handle.get_or_insert_with(|| sessions.handle(settings))
     }
 }
 
@@ -291,7 +300,7 @@ impl Session {
             return;
         };
         let offers = self.offers();
-        if !offers.eight_bit_mime && !job.message.bytes.is_ascii() {
+        if !offers.eight_bit_mime && job.message.eight_bit {
             // Built when the relay's last server offered 8BITMIME; this one
             // does not: built again, 7-bit.
             let _ = job.done.send(Err(DeliverError::Failed(Failure::Transient {
@@ -301,15 +310,7 @@ impl Session {
             })));
             return;
         }
-        let envelope = &job.message.envelope;
-        let ascii = envelope
-            .from()
-            .is_none_or(|a| AsRef::<str>::as_ref(a).is_ascii())
-            && envelope
-                .to()
-                .iter()
-                .all(|a| AsRef::<str>::as_ref(a).is_ascii());
-        if !ascii || (!offers.chunking && !offers.pipelining) {
+        if international(&job.message.envelope) || (!offers.chunking && !offers.pipelining) {
             self.one_at_a_time(job).await;
             return;
         }
@@ -364,14 +365,7 @@ impl Session {
             return;
         };
         let (conn, offers) = self.connection.as_mut().expect("connected");
-        let result = transmit(
-            conn,
-            *offers,
-            &job.message.envelope,
-            &job.message.bytes,
-            &self.settings,
-        )
-        .await;
+        let result = transmit(conn, *offers, &job.message, &self.settings).await;
         let outcome = match result {
             Ok(reply) => Ok(reply_text(&reply)),
             Err(failure) => {
@@ -651,7 +645,7 @@ fn decide(flight: &Flight) -> Result<String, DeliverError> {
 
 /// MAIL and each RCPT of a message, as written.
 fn group(job: &Job) -> String {
-    let mut text = mail_command(&job.message.envelope, &job.message.bytes).to_string();
+    let mut text = mail_command(&job.message).to_string();
     for to in job.message.envelope.to() {
         let _ = write!(text, "{}", Rcpt::new(to.clone(), vec![]));
     }

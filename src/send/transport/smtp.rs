@@ -17,7 +17,7 @@ use lettre::transport::smtp::commands::Rcpt;
 use lettre::transport::smtp::extension::ClientId;
 
 use super::connection::{Connection, Reply};
-use super::{DeliverError, Failure, Fatal};
+use super::{DeliverError, Failure, Fatal, Formatted};
 use crate::project::config::{DEFAULT_PASSWORD_ENV, Security, Smtp};
 use crate::project::error_chain as chain;
 
@@ -39,8 +39,6 @@ pub(crate) struct SmtpSettings {
     hello: ClientId,
     /// What the relay's connections share.
     pub(super) relay: Arc<RelayState>,
-    /// How many connections the relay may have.
-    pub(super) connections: usize,
 }
 
 /// What one relay's connections share.
@@ -130,15 +128,7 @@ impl SmtpSettings {
             data_timeout: Duration::from_secs(u64::from(smtp.data_timeout_secs.get())),
             hello: ClientId::default(),
             relay: Arc::default(),
-            connections: 1,
         })
-    }
-
-    /// The same settings for a relay of `connections` connections.
-    #[must_use]
-    pub(crate) fn with_connections(mut self, connections: usize) -> SmtpSettings {
-        self.connections = connections;
-        self
     }
 
     /// `host:port`, for messages.
@@ -257,21 +247,18 @@ impl Offers {
 pub(super) async fn transmit(
     conn: &mut Connection,
     offers: Offers,
-    envelope: &lettre::address::Envelope,
-    bytes: &[u8],
+    message: &Formatted,
     s: &SmtpSettings,
 ) -> Result<Reply, Failure> {
-    let ascii = |a: &lettre::Address| AsRef::<str>::as_ref(a).is_ascii();
-    let non_ascii =
-        envelope.from().is_some_and(|a| !ascii(a)) || envelope.to().iter().any(|a| !ascii(a));
-    if non_ascii && !offers.smtp_utf8 {
+    let (envelope, bytes) = (&message.envelope, &message.bytes[..]);
+    if international(envelope) && !offers.smtp_utf8 {
         conn.abort().await;
         return Err(Failure::Permanent(
             "the address is not ASCII and the server does not support SMTPUTF8".into(),
         ));
     }
     let result = async {
-        let mail = mail_command(envelope, bytes).to_string();
+        let mail = mail_command(message).to_string();
         accepted(s.timeout, "MAIL FROM", conn.command(&mail)).await?;
         for to in envelope.to() {
             let rcpt = Rcpt::new(to.clone(), vec![]).to_string();
@@ -325,33 +312,47 @@ pub(super) fn dot_stuffed(bytes: &[u8]) -> Vec<&[u8]> {
     pieces
 }
 
-/// MAIL FROM for `envelope`, with SMTPUTF8 for an address that is not
-/// ASCII and BODY=8BITMIME for a message that is not.
-pub(super) fn mail_command(
-    envelope: &lettre::address::Envelope,
-    bytes: &[u8],
-) -> lettre::transport::smtp::commands::Mail {
-    use lettre::transport::smtp::extension::{MailBodyParameter, MailParameter};
-    let mut options = Vec::new();
+/// Whether an address of `envelope` is not ASCII: the transaction needs
+/// SMTPUTF8 (RFC 6531).
+pub(super) fn international(envelope: &lettre::address::Envelope) -> bool {
     let ascii = |a: &lettre::Address| AsRef::<str>::as_ref(a).is_ascii();
-    if envelope.from().is_some_and(|a| !ascii(a)) || envelope.to().iter().any(|a| !ascii(a)) {
-        options.push(MailParameter::SmtpUtfEight);
-    }
-    if !bytes.is_ascii() {
-        options.push(MailParameter::Body(MailBodyParameter::EightBitMime));
-    }
-    lettre::transport::smtp::commands::Mail::new(envelope.from().cloned(), options)
+    envelope.from().is_some_and(|a| !ascii(a)) || envelope.to().iter().any(|a| !ascii(a))
 }
 
-/// A reply awaited within `within`, sorted: accepted, a refusal, a network
-/// failure, or no reply in time (`what` names the command).
+/// MAIL FROM for `message`, with SMTPUTF8 for an address that is not
+/// ASCII and BODY=8BITMIME for a message that is not.
+pub(super) fn mail_command(message: &Formatted) -> lettre::transport::smtp::commands::Mail {
+    use lettre::transport::smtp::extension::{MailBodyParameter, MailParameter};
+    let mut options = Vec::new();
+    if international(&message.envelope) {
+        options.push(MailParameter::SmtpUtfEight);
+    }
+    if message.eight_bit {
+        options.push(MailParameter::Body(MailBodyParameter::EightBitMime));
+    }
+    lettre::transport::smtp::commands::Mail::new(message.envelope.from().cloned(), options)
+}
+
+/// A reply awaited within `within`, sorted: accepted, a refusal, or no
+/// reply (`what` names the command).
 async fn accepted(
     within: Duration,
     what: &str,
     future: impl std::future::Future<Output = Result<Reply, String>>,
 ) -> Result<Reply, Failure> {
+    positive(Ok(replied(within, what, future).await?))
+}
+
+/// A reply, whatever it says, awaited within `within`; none (or none in
+/// time) is a network failure, which may be retried.
+async fn replied(
+    within: Duration,
+    what: &str,
+    future: impl std::future::Future<Output = Result<Reply, String>>,
+) -> Result<Reply, Failure> {
     match tokio::time::timeout(within, future).await {
-        Ok(reply) => positive(reply),
+        Ok(Ok(reply)) => Ok(reply),
+        Ok(Err(why)) => Err(Failure::Network(format!("{what}: {why}"))),
         Err(_) => Err(Failure::Network(format!(
             "no reply to {what} within the timeout"
         ))),
@@ -540,22 +541,15 @@ async fn authenticate(
     }
 }
 
-/// Runs one step of setting up a connection within the timeout; no reply
-/// (or none in time) is a network failure that may be retried.
+/// One step of setting up a connection: its reply, whatever it says.
 async fn step(
     timeout: Duration,
     what: &str,
     future: impl std::future::Future<Output = Result<Reply, String>>,
 ) -> Result<Reply, DeliverError> {
-    match tokio::time::timeout(timeout, future).await {
-        Ok(Ok(reply)) => Ok(reply),
-        Ok(Err(why)) => Err(DeliverError::Failed(Failure::Network(format!(
-            "{what}: {why}"
-        )))),
-        Err(_) => Err(DeliverError::Failed(Failure::Network(format!(
-            "no reply to {what} in time"
-        )))),
-    }
+    replied(timeout, what, future)
+        .await
+        .map_err(DeliverError::Failed)
 }
 
 /// Whether TLS failed on the certificate (untrusted, expired, wrong name):
