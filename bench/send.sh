@@ -8,7 +8,9 @@
 # Then the round trips: RTT_N messages (default 2000) through a proxy that
 # holds every chunk RTT_MS/2 ms each way (RTT_MS default 20: a relay that
 # far away; bench/delay_proxy.py), missive beside smtp-source, with the
-# round trips per message the proxy counted.
+# round trips per message the proxy counted (the server idle until the
+# client heard its answer), into smtp-sink and into a real Postfix; and
+# Postfix again with the proxy holding nothing, for what the distance adds.
 # The issue is the seed size by default: the synthetic long digest of 95
 # items (about 224 KB a message on the wire); ISSUE=example sends the
 # bundled example issue (about 50 KB) instead.
@@ -141,24 +143,26 @@ fi
 # Round trips: the same issue through the delay proxy.
 rtt_ms="${RTT_MS:-20}"
 rtt_n="${RTT_N:-2000}"
-start_proxy() { # start_proxy TARGET_PORT TURNS_FILE: sets proxy_pid and proxy_port
+start_proxy() { # start_proxy TARGET_PORT TURNS_FILE RTT_MS: sets proxy_pid and proxy_port
   : > "$work/proxy.out"
-  python3 bench/delay_proxy.py --target "$1" --delay-ms "$(python3 -c "print($rtt_ms / 2)")" \
+  python3 bench/delay_proxy.py --target "$1" --delay-ms "$(python3 -c "print($3 / 2)")" \
     --turns-file "$2" > "$work/proxy.out" &
   proxy_pid=$!
   until grep -q READY "$work/proxy.out"; do sleep 0.05; done
   proxy_port=$(awk '/READY/ {print $2}' "$work/proxy.out")
 }
-through_proxy() { # through_proxy TARGET_PORT NAME: missive, then smtp-source, through the
-  # proxy to TARGET_PORT; prints "missive_secs missive_turns source_secs source_turns"
-  start_proxy "$1" "$work/turns-$2-missive"
+through_proxy() { # through_proxy TARGET_PORT NAME [RTT_MS]: missive, then smtp-source,
+  # through the proxy to TARGET_PORT; prints "missive_secs missive_waits
+  # missive_pauses missive_lost source_secs source_waits source_pauses source_lost"
+  local rtt="${3:-$rtt_ms}"
+  start_proxy "$1" "$work/turns-$2-missive" "$rtt"
   sed -i "s/^port = $port\$/port = $proxy_port/" "$work/project/missive.toml"
   local secs
   read -r secs _ _ < <(run_missive "$rtt_n")
   grep "This run" "$work/missive-$rtt_n.log" >&2
   sed -i "s/^port = $proxy_port\$/port = $port/" "$work/project/missive.toml"
   kill $proxy_pid; wait $proxy_pid 2>/dev/null || true
-  start_proxy "$1" "$work/turns-$2-source"
+  start_proxy "$1" "$work/turns-$2-source" "$rtt"
   local start end
   start=$(date +%s.%N)
   smtp-source -d -s 4 -m "$rtt_n" -l "$size" -f matt@example.com -t reader@example.org \
@@ -167,7 +171,7 @@ through_proxy() { # through_proxy TARGET_PORT NAME: missive, then smtp-source, t
   kill $proxy_pid; wait $proxy_pid 2>/dev/null || true
   echo "$secs $(cat "$work/turns-$2-missive") $(python3 -c "print($end - $start)") $(cat "$work/turns-$2-source")"
 }
-read -r sink_m_secs sink_m_turns sink_s_secs sink_s_turns < <(through_proxy "$port" sink)
+read -r -a sink_runs < <(through_proxy "$port" sink)
 # A real Postfix smtpd as the target (it offers PIPELINING and CHUNKING,
 # queues to disk and relays everything on to the smtp-sink): the scale-out
 # path, through the same proxy.
@@ -209,27 +213,41 @@ CF
 postfix -c "$pf/conf" start-fg > "$pf/postfix.log" 2>&1 &
 pf_master=$!
 until (exec 3<>/dev/tcp/127.0.0.1/"$pf_port") 2>/dev/null; do sleep 0.1; done
-read -r pf_m_secs pf_m_turns pf_s_secs pf_s_turns < <(through_proxy "$pf_port" postfix)
+read -r -a pf_runs < <(through_proxy "$pf_port" postfix)
+# The same with the proxy holding nothing: what Postfix takes when distance
+# costs nothing.
+read -r -a pf0_runs < <(through_proxy "$pf_port" postfix0 0)
 postfix -c "$pf/conf" stop >/dev/null 2>&1 || true
 wait $pf_master 2>/dev/null || true
 bdat=$(grep -c "bdat=" "$pf/postfix.log" || true)
 
-python3 - "$rtt_ms" "$rtt_n" "$bdat" "$sink_m_secs" "$sink_m_turns" "$sink_s_secs" "$sink_s_turns" \
-  "$pf_m_secs" "$pf_m_turns" "$pf_s_secs" "$pf_s_turns" <<'PY'
+python3 - "$rtt_ms" "$rtt_n" "$bdat" "${sink_runs[@]}" "${pf_runs[@]}" "${pf0_runs[@]}" <<'PY'
 import sys
 rtt, n, bdat, *runs = sys.argv[1:]
-n = int(n)
+n, rtt = int(n), float(rtt)
+runs = [runs[i:i + 8] for i in range(0, len(runs), 8)]
+for run in runs:
+    if run[3] != "0" or run[7] != "0":
+        sys.exit("the proxy lost track of an SMTP dialogue: its round trips are not to be trusted")
 targets = [
     "smtp-sink, PIPELINING, 4 connections",
     f"a real Postfix smtpd, CHUNKING, queuing to disk and relaying on; {bdat} of its sessions used BDAT",
 ]
-for target, i in zip(targets, range(0, len(runs), 4)):
-    m_secs, m_turns, s_secs, s_turns = runs[i:i + 4]
+for target, run in zip(targets, runs):
+    m_secs, m_waits, m_pauses, _, s_secs, s_waits, s_pauses, _ = run
     m_rate, s_rate = n / float(m_secs), n / float(s_secs)
-    print(f"at {rtt} ms RTT ({target}):")
-    print(f"  missive send: {n} messages = {m_rate:.0f} msg/s, {int(m_turns) / n:.2f} round trips a message")
-    print(f"  smtp-source:  {n} messages = {s_rate:.0f} msg/s, {int(s_turns) / n:.2f} round trips a message")
+    print(f"at {rtt:g} ms RTT ({target}):")
+    for who, rate, waits, pauses in (("missive send", m_rate, m_waits, m_pauses),
+                                     ("smtp-source ", s_rate, s_waits, s_pauses)):
+        print(f"  {who}: {n} messages = {rate:.0f} msg/s, {int(waits) / n:.2f} round trips a message "
+              f"(the server waiting on the client; {int(pauses) / n:.2f} client pauses after a reply)")
     print(f"  ratio: missive at {m_rate / s_rate:.2f}x smtp-source's rate")
+# What the distance costs against Postfix: the time added at RTT over the
+# time with the proxy holding nothing, in round trips of each connection.
+near, far = float(runs[2][0]), float(runs[1][0])
+print(f"Postfix at 0 ms RTT: missive {n / near:.0f} msg/s; at {rtt:g} ms: {n / far:.0f} msg/s; "
+      f"the distance added {(far - near) * 4 / (n * rtt / 1000):.2f} round trips a message "
+      f"on each of the 4 connections")
 PY
 
 python3 - "$n" "$m_secs" "$start" "$end" "$m_rss" "$big" "$b_rss" "$b_secs" "$base_secs" "$r_secs" "$m_cpu" "$base_cpu" <<'PY'
