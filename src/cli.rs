@@ -100,6 +100,16 @@ pub enum Command {
         #[arg(long, value_name = "DIR")]
         out: PathBuf,
     },
+    /// Before the first send: check DNS authentication, the message, the relays and the unsubscribe endpoint.
+    ///
+    /// Checks SPF, DKIM and DMARC (and their alignment), the bounce
+    /// domain's MX and the sending addresses' PTR records; builds the next
+    /// message of ISSUE as `send` would and verifies its signature; connects
+    /// and logs in to each relay without sending; tries the one-click
+    /// unsubscribe URL with a canary no reader has. Prints what it found,
+    /// most serious first, with the record or setting that fixes each; exits
+    /// 1 when anything is an error.
+    Doctor(DoctorArgs),
     /// Read bounces and complaints from a mailbox; suppress hard bounces and complaints.
     ///
     /// Reads new messages from a Maildir, an mbox or an IMAP folder,
@@ -108,6 +118,46 @@ pub enum Command {
     /// messages are marked seen (never deleted); mail that is not a bounce
     /// is left unread.
     Bounces(BouncesArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// The issue whose next message is checked [default: the newest in issues/].
+    pub issue: Option<PathBuf>,
+    /// An address the relays send from: SPF must pass for it, and its PTR
+    /// must point back (repeat for each) [default: relay hosts given as
+    /// public IP addresses].
+    #[arg(long, value_name = "ADDR")]
+    pub ip: Vec<std::net::IpAddr>,
+    /// Ask this DNS resolver (HOST:PORT) instead of the system's: for
+    /// split-horizon DNS, or a test server.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub dns: Option<std::net::SocketAddr>,
+    /// Run only these parts (repeat for several) [default: all].
+    #[arg(long, value_enum, value_name = "PART")]
+    pub only: Vec<DoctorPart>,
+    /// How long each DNS query, connection and request may take, in seconds.
+    #[arg(long, default_value_t = 5, value_name = "SECONDS")]
+    pub timeout: u64,
+    /// Also write the message that was checked to FILE (as it goes on the wire).
+    #[arg(long, value_name = "FILE")]
+    pub save_message: Option<PathBuf>,
+    /// Print the findings as one JSON document.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// A part of `missive doctor`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum DoctorPart {
+    /// SPF, DKIM, DMARC, MX and PTR records.
+    Dns,
+    /// The next message, made as `send` makes it.
+    Message,
+    /// Each relay: TLS, login, size limit, what it offers.
+    Relays,
+    /// The one-click unsubscribe URL.
+    Endpoint,
 }
 
 #[derive(Debug, Args)]

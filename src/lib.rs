@@ -20,6 +20,7 @@ pub mod cli;
 mod cmd;
 pub mod compose;
 pub(crate) mod curate;
+pub(crate) mod doctor;
 pub(crate) mod fsutil;
 pub mod list;
 pub mod project;

@@ -14,6 +14,7 @@ mod bounces;
 mod build;
 mod check;
 mod completions;
+mod doctor;
 mod import;
 mod new;
 mod preview;
@@ -116,6 +117,7 @@ async fn dispatch(config: Option<&Path>, command: Command) -> Result<ExitStatus>
         Command::Add(args) => add::run(config, &args).await,
         Command::Import(args) => import::run(config, &args).await,
         Command::Send(args) => send::run(config, &args).await,
+        Command::Doctor(args) => doctor::run(config, &args).await,
         Command::Preview(args) => preview::run(config, args).await,
         Command::Serve(args) => serve::run(config, &args).await,
         Command::SignupForm => signup_form::run(config),

@@ -108,6 +108,11 @@ pub fn issue_id(stem: &str) -> [u8; 4] {
     [digest[0], digest[1], digest[2], digest[3]]
 }
 
+/// The address `missive doctor` tries the one-click endpoint with: no
+/// reader has it (`.invalid` is reserved, RFC 2606), and `serve` answers it
+/// as it answers a reader, recording nothing.
+pub const CANARY: &str = "doctor@missive.invalid";
+
 /// The environment variable holding the secret.
 pub const SECRET_ENV: &str = "MISSIVE_UNSUBSCRIBE_SECRET";
 

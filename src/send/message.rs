@@ -512,6 +512,84 @@ fn signing_key(pem: &str) -> Result<DkimSigningKey> {
         .map_err(|e| anyhow!("not a usable RSA key: {e}"))
 }
 
+/// The public half of a DKIM key, as DNS publishes it (RFC 6376 §3.6.1,
+/// RFC 8463 for Ed25519).
+#[derive(Debug, Clone)]
+pub(crate) enum DkimPublicKey {
+    Rsa(rsa::RsaPublicKey),
+    Ed25519([u8; 32]),
+}
+
+impl DkimPublicKey {
+    /// `k=`: `rsa` or `ed25519`.
+    pub(crate) fn algorithm(&self) -> &'static str {
+        match self {
+            DkimPublicKey::Rsa(_) => "rsa",
+            DkimPublicKey::Ed25519(_) => "ed25519",
+        }
+    }
+
+    /// `p=`: the SubjectPublicKeyInfo of an RSA key, the 32 bytes of an
+    /// Ed25519 key, in base64.
+    pub(crate) fn encoded(&self) -> String {
+        use rsa::pkcs8::EncodePublicKey as _;
+        match self {
+            DkimPublicKey::Rsa(key) => key
+                .to_public_key_der()
+                .map(|der| data_encoding::BASE64.encode(der.as_bytes()))
+                .unwrap_or_default(),
+            DkimPublicKey::Ed25519(key) => data_encoding::BASE64.encode(key),
+        }
+    }
+
+    /// Whether `k=` and `p=` (base64, whitespace removed) publish this key:
+    /// the same modulus and exponent (as SubjectPublicKeyInfo or a bare
+    /// PKCS#1 key), or the same point.
+    pub(crate) fn is_published_as(&self, k: &str, p: &str) -> bool {
+        use rsa::pkcs1::DecodeRsaPublicKey as _;
+        use rsa::pkcs8::DecodePublicKey as _;
+        let Ok(der) = data_encoding::BASE64.decode(p.as_bytes()) else {
+            return false;
+        };
+        match self {
+            DkimPublicKey::Rsa(key) => {
+                k.eq_ignore_ascii_case("rsa")
+                    && rsa::RsaPublicKey::from_public_key_der(&der)
+                        .or_else(|_| rsa::RsaPublicKey::from_pkcs1_der(&der))
+                        .is_ok_and(|published| published == *key)
+            }
+            DkimPublicKey::Ed25519(key) => k.eq_ignore_ascii_case("ed25519") && der == key,
+        }
+    }
+
+    /// The modulus size of an RSA key.
+    pub(crate) fn rsa_bits(&self) -> Option<usize> {
+        use rsa::traits::PublicKeyParts as _;
+        match self {
+            DkimPublicKey::Rsa(key) => Some(key.n().bits()),
+            DkimPublicKey::Ed25519(_) => None,
+        }
+    }
+}
+
+/// The public half of the private key in `pem` (the forms [`signing_key`]
+/// reads).
+pub(crate) fn dkim_public_key(pem: &str) -> Result<DkimPublicKey> {
+    use ed25519_dalek::pkcs8::DecodePrivateKey as _;
+    use rsa::pkcs1::DecodeRsaPrivateKey as _;
+    if pem.contains("BEGIN RSA PRIVATE KEY") {
+        let key = rsa::RsaPrivateKey::from_pkcs1_pem(pem)
+            .map_err(|e| anyhow!("not a usable RSA key: {e}"))?;
+        return Ok(DkimPublicKey::Rsa(key.to_public_key()));
+    }
+    if let Ok(key) = ed25519_dalek::SigningKey::from_pkcs8_pem(pem) {
+        return Ok(DkimPublicKey::Ed25519(key.verifying_key().to_bytes()));
+    }
+    let key = rsa::RsaPrivateKey::from_pkcs8_pem(pem)
+        .map_err(|_| anyhow!("not an RSA or Ed25519 private key in PEM form"))?;
+    Ok(DkimPublicKey::Rsa(key.to_public_key()))
+}
+
 /// The longest word a Subject may have and still be folded at spaces
 /// within RFC 5322's 998-byte line limit.
 const MAX_WORD: usize = 900;

@@ -30,7 +30,7 @@ use crate::list::events::{Log, Migrated, Suppressed};
 use crate::list::reader::{Reader, Row, Subscriber, Tally};
 use crate::list::token::Secret;
 use journal::{Entry, History, Journal, State};
-use message::Letterhead;
+use message::{Letterhead, Transfer};
 
 /// Identifies a render of an issue: a resume must send the same one.
 pub(crate) fn fingerprint(composed: &Composed) -> String {
@@ -120,6 +120,36 @@ pub(crate) async fn test_message(
         via: transport.describe(),
         reply,
     })
+}
+
+/// The message `send` would send first: for the list's first reader (a
+/// stand-in at the From address on an empty list), its bodies in the form a
+/// relay that carries `transfer` takes, made and signed as a dispatch makes
+/// it. Its bytes as they go on the wire, and whose copy it is.
+pub(crate) fn sample_message(
+    composed: &Composed,
+    list: Option<&Path>,
+    transfer: Transfer,
+) -> Result<(bytes::Bytes, String)> {
+    let letterhead = letterhead(composed)?;
+    let list = composed.project.list_path(list);
+    let reader = if let Some(reader) = crate::list::reader::find(&list, None) {
+        reader
+    } else {
+        let from = composed
+            .project
+            .config
+            .newsletter
+            .from
+            .as_ref()
+            .ok_or_else(|| anyhow!("newsletter.from is not set"))?;
+        Subscriber::stand_in(from.0.email.clone())
+    };
+    let message = letterhead.message(&reader, transfer)?;
+    Ok((
+        transport::Formatted::new(&message).bytes,
+        reader.email.to_string(),
+    ))
 }
 
 /// How a dispatch was asked to run.

@@ -16,6 +16,7 @@ use crate::list::events::Migrated;
 
 pub(crate) mod bounces;
 pub(crate) mod check;
+pub(crate) mod doctor;
 pub(crate) mod list;
 mod progress;
 pub(crate) mod send;

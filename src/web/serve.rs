@@ -268,6 +268,18 @@ async fn unsubscribe(
             "Expected List-Unsubscribe=One-Click.",
         );
     }
+    // `missive doctor` trying the endpoint: answered as a reader is, and
+    // nothing is recorded but the log line.
+    if email.eq_ignore_ascii_case(crate::list::token::CANARY) {
+        tracing::info!(
+            event = "doctor",
+            "the one-click check of missive doctor was answered"
+        );
+        return page(
+            StatusCode::OK,
+            "You are unsubscribed. You will get no more issues.",
+        );
+    }
     let source = if form.source.as_deref() == Some("page") {
         "page"
     } else {

@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+pub(crate) mod dns;
 pub(crate) mod mta;
 pub(crate) mod proxy;
 

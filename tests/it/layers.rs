@@ -27,15 +27,20 @@ const MAY_USE: &[(&str, &[&str])] = &[
         ],
     ),
     (
+        "doctor",
+        &["project", "compose", "list", "send", "fsutil", "tls"],
+    ),
+    (
         "ui",
         &[
-            "project", "compose", "curate", "list", "send", "bounces", "fsutil",
+            "project", "compose", "curate", "list", "send", "bounces", "doctor", "fsutil",
         ],
     ),
     (
         "cmd",
         &[
-            "project", "compose", "curate", "list", "send", "bounces", "web", "ui", "fsutil", "cli",
+            "project", "compose", "curate", "list", "send", "bounces", "doctor", "web", "ui",
+            "fsutil", "cli",
         ],
     ),
 ];

@@ -14,6 +14,7 @@ mod common;
 mod bounces;
 mod compose;
 mod curate;
+mod doctor;
 mod inbox;
 mod layers;
 mod manual;

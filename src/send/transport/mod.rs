@@ -17,7 +17,7 @@ use lettre::address::Envelope;
 
 pub(crate) use file::FileLink;
 pub(crate) use session::SmtpLink;
-pub(crate) use smtp::SmtpSettings;
+pub(crate) use smtp::{Offers, SmtpSettings};
 
 use crate::project::Project;
 use crate::project::config::{Smtp, TransportKind};
@@ -142,6 +142,8 @@ pub(crate) enum Fatal {
         step: &'static str,
         server: String,
         detail: String,
+        /// What was wrong with the server's certificate, if that was it.
+        certificate: Option<rustls::CertificateError>,
     },
     #[error("{server} does not offer STARTTLS, which {key}.security = \"starttls\" requires")]
     NoStartTls { key: String, server: String },
@@ -355,6 +357,16 @@ impl Transport {
                 .with_context(|| format!("cannot create the outbox {}", dir.display()))?;
         }
         Ok(())
+    }
+
+    /// For an SMTP relay: connects, secures and logs in as a dispatch
+    /// would, then says QUIT, sending nothing; what it offers, and whether
+    /// the connection was encrypted. `None` for the outbox and a dry run.
+    pub(crate) async fn probe(&self) -> Option<Result<(Offers, bool), DeliverError>> {
+        match self {
+            Transport::Smtp { settings, .. } => Some(smtp::probe(settings).await),
+            Transport::File(_) | Transport::DryRun => None,
+        }
     }
 
     /// One line for the summary: where the messages go.

@@ -186,13 +186,15 @@ impl EightBit {
 
 /// The extensions that change how a transaction is written (RFC 2920
 /// PIPELINING, RFC 3030 CHUNKING, RFC 6152 8BITMIME), read from the
-/// server's EHLO.
+/// server's EHLO, with the largest message it takes (RFC 1870 SIZE).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub(super) struct Offers {
-    pub(super) pipelining: bool,
-    pub(super) chunking: bool,
-    pub(super) eight_bit_mime: bool,
-    pub(super) smtp_utf8: bool,
+pub(crate) struct Offers {
+    pub(crate) pipelining: bool,
+    pub(crate) chunking: bool,
+    pub(crate) eight_bit_mime: bool,
+    pub(crate) smtp_utf8: bool,
+    /// `SIZE n` with n > 0; `SIZE` alone or `SIZE 0` sets no limit.
+    pub(crate) size: Option<u64>,
     starttls: bool,
     auth_plain: bool,
     auth_login: bool,
@@ -211,6 +213,9 @@ impl Offers {
                 "8BITMIME" => offers.eight_bit_mime = true,
                 "SMTPUTF8" => offers.smtp_utf8 = true,
                 "STARTTLS" => offers.starttls = true,
+                "SIZE" => {
+                    offers.size = words.next().and_then(|n| n.parse().ok()).filter(|n| *n > 0);
+                }
                 _ => {}
             }
             // `AUTH PLAIN LOGIN`, or the old `AUTH=PLAIN LOGIN`.
@@ -419,11 +424,12 @@ async fn secure(
             detail: e.to_string(),
         })?;
     conn.tls(config, name).await.map_err(|e| {
-        if is_certificate_error(&e) {
+        if let Some(certificate) = certificate_error(&e) {
             DeliverError::Fatal(Fatal::Tls {
                 step,
                 server: s.server(),
                 detail: chain(&e),
+                certificate: Some(certificate),
             })
         } else {
             DeliverError::Failed(Failure::Network(format!(
@@ -476,6 +482,7 @@ pub(super) async fn connect(s: &SmtpSettings) -> Result<(Connection, Offers), De
                     step: "STARTTLS",
                     server: s.server(),
                     detail: reply_text(&reply),
+                    certificate: None,
                 }
                 .into());
             }
@@ -552,25 +559,38 @@ async fn step(
         .map_err(DeliverError::Failed)
 }
 
-/// Whether TLS failed on the certificate (untrusted, expired, wrong name):
-/// retrying cannot help.
-fn is_certificate_error(e: &(dyn std::error::Error + 'static)) -> bool {
+/// What was wrong with the certificate, when TLS failed on it (untrusted,
+/// expired, wrong name): retrying cannot help.
+fn certificate_error(e: &(dyn std::error::Error + 'static)) -> Option<rustls::CertificateError> {
+    let certificate = |r: &rustls::Error| match r {
+        rustls::Error::InvalidCertificate(c) => Some(c.clone()),
+        _ => None,
+    };
     let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
     while let Some(s) = source {
-        if let Some(rustls::Error::InvalidCertificate(_)) = s.downcast_ref::<rustls::Error>() {
-            return true;
+        if let Some(found) = s.downcast_ref::<rustls::Error>().and_then(certificate) {
+            return Some(found);
         }
-        if let Some(io) = s.downcast_ref::<std::io::Error>()
-            && io
-                .get_ref()
-                .and_then(|inner| inner.downcast_ref::<rustls::Error>())
-                .is_some_and(|r| matches!(r, rustls::Error::InvalidCertificate(_)))
+        if let Some(found) = s
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+            .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+            .and_then(certificate)
         {
-            return true;
+            return Some(found);
         }
         source = s.source();
     }
-    false
+    None
+}
+
+/// Opens, secures and logs in to the relay as a dispatch would, says QUIT
+/// and sends nothing: whether it would take mail, and what it offers.
+pub(super) async fn probe(s: &SmtpSettings) -> Result<(Offers, bool), DeliverError> {
+    let (mut conn, offers) = connect(s).await?;
+    let encrypted = conn.is_encrypted();
+    conn.quit().await;
+    Ok((offers, encrypted))
 }
 
 /// A reply as one line: its code, then its lines joined, an enhanced
@@ -688,11 +708,12 @@ mod tests {
         let offers = Offers::from_ehlo(
             reply(
                 "250-relay.example\r\n250-PIPELINING\r\n250-8BITMIME\r\n250-smtputf8\r\n\
-                 250-AUTH=PLAIN LOGIN\r\n250 CHUNKING\r\n",
+                 250-AUTH=PLAIN LOGIN\r\n250-SIZE 35882577\r\n250 CHUNKING\r\n",
             )
             .message(),
         );
         assert!(offers.pipelining && offers.chunking && offers.eight_bit_mime && offers.smtp_utf8);
+        assert_eq!(offers.size, Some(35_882_577));
         assert!(offers.offers_auth(Mechanism::Plain) && offers.offers_auth(Mechanism::Login));
         assert!(!offers.starttls);
         let offers = Offers::from_ehlo(
@@ -700,6 +721,9 @@ mod tests {
         );
         assert!(offers.starttls && offers.offers_auth(Mechanism::Login));
         assert!(!offers.offers_auth(Mechanism::Plain) && !offers.eight_bit_mime);
+        assert_eq!(offers.size, None, "no SIZE: no limit said");
+        let offers = Offers::from_ehlo(reply("250-relay.example\r\n250 SIZE 0\r\n").message());
+        assert_eq!(offers.size, None, "SIZE 0: no limit");
         // The greeting line names the server, never an extension.
         let offers = Offers::from_ehlo(reply("250 PIPELINING\r\n").message());
         assert!(!offers.pipelining);
