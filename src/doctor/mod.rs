@@ -193,14 +193,13 @@ pub(crate) async fn examine(
     let mut findings = Vec::new();
     let mut checked = Vec::new();
     let dns = dns::Dns::new(settings.dns, settings.timeout)?;
-    let identity = domain::Identity::of(project, &mut findings);
     let relays = if wants(Part::Relays) || wants(Part::Message) {
         relay::examine(project, &mut findings, &mut checked, wants(Part::Relays)).await
     } else {
         Vec::new()
     };
     if wants(Part::Dns)
-        && let Some(identity) = &identity
+        && let Some(identity) = &domain::Identity::of(project, &mut findings)
     {
         let ips = if settings.ips.is_empty() {
             relay::sending_ips(project)

@@ -288,12 +288,23 @@ fn variants(keys: &Keys) -> Vec<Variant> {
 /// `missive doctor --json` in a project with `config`; its exit code and
 /// its document.
 fn doctor(dir: &Path, config: &str, args: &[&str]) -> (i32, serde_json::Value) {
+    doctor_with(dir, config, args, &[])
+}
+
+/// [`doctor`] with more environment variables.
+fn doctor_with(
+    dir: &Path,
+    config: &str,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> (i32, serde_json::Value) {
     std::fs::write(dir.join("missive.toml"), config).unwrap();
     let out = command(dir)
         .arg("doctor")
         .args(args)
         .arg("--json")
         .env("MISSIVE_UNSUBSCRIBE_SECRET", crate::common::SECRET)
+        .envs(env.iter().copied())
         .output()
         .unwrap();
     let text = stdout(&out);
@@ -547,4 +558,347 @@ fn the_terminal_shows_each_finding_with_its_code_and_fix() {
         "{text}"
     );
     assert!(text.contains("1 error, 0 warnings"), "{text}");
+}
+
+/// A CA, and a certificate for `localhost` it signed: valid now, or
+/// expired. PEM files in `dir`: (ca, cert, key).
+fn relay_certificates(dir: &Path, expired: bool) -> (String, String, String) {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair, date_time_ymd};
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca_cert = ca_params.self_signed(&ca_key).unwrap();
+    let issuer = Issuer::new(ca_params, ca_key);
+    let key = KeyPair::generate().unwrap();
+    let mut params = CertificateParams::new(vec!["localhost".to_string()]).unwrap();
+    if expired {
+        params.not_before = date_time_ymd(2020, 1, 1);
+        params.not_after = date_time_ymd(2021, 1, 1);
+    }
+    let cert = params.signed_by(&key, &issuer).unwrap();
+    std::fs::create_dir_all(dir).unwrap();
+    let paths = ["ca.pem", "cert.pem", "key.pem"].map(|n| dir.join(n).display().to_string());
+    std::fs::write(&paths[0], ca_cert.pem()).unwrap();
+    std::fs::write(&paths[1], cert.pem()).unwrap();
+    std::fs::write(&paths[2], key.serialize_pem()).unwrap();
+    let [ca, cert, key] = paths;
+    (ca, cert, key)
+}
+
+/// A config sending through one relay, `smtp` lines as given.
+fn relay_config(smtp: &str) -> String {
+    format!(
+        "{}\n[smtp]\n{smtp}\ntimeout_secs = 5\n",
+        crate::common::NEWSLETTER
+    )
+}
+
+/// The findings about relays: (code, message).
+fn relay_findings(json: &serde_json::Value) -> Vec<(String, String)> {
+    json["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f.get("relay").is_some())
+        .map(|f| {
+            (
+                f["code"].as_str().unwrap().to_string(),
+                f["message"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn relays_are_asked_without_sending_and_each_tls_or_login_fault_is_named() {
+    use crate::common::SmtpServer;
+    let dir = tempfile::tempdir().unwrap();
+    let (ca, cert, key) = relay_certificates(&dir.path().join("good"), false);
+    let (old_ca, old_cert, old_key) = relay_certificates(&dir.path().join("old"), true);
+    let mail = dir.path().join("received");
+    let server = SmtpServer::start(
+        &mail,
+        &[
+            "--mode",
+            "starttls",
+            "--cert",
+            &cert,
+            "--key",
+            &key,
+            "--auth",
+            "ann:right",
+        ],
+    );
+    let expired = SmtpServer::start(
+        &dir.path().join("received-old"),
+        &["--mode", "starttls", "--cert", &old_cert, "--key", &old_key],
+    );
+    let project = dir.path().join("project");
+    std::fs::create_dir_all(&project).unwrap();
+    let starttls = |host: &str, port: u16, ca: Option<&str>| {
+        let ca = ca
+            .map(|c| format!("ca_file = \"{c}\"\n"))
+            .unwrap_or_default();
+        relay_config(&format!(
+            "host = \"{host}\"\nport = {port}\nsecurity = \"starttls\"\nusername = \"ann\"\n{ca}"
+        ))
+    };
+    let relays = ["--only", "relays"];
+    let right = [("MISSIVE_SMTP_PASSWORD", "right")];
+    // The good one: it answers over TLS, takes the login, says what it offers.
+    let (code, json) = doctor_with(
+        &project,
+        &starttls("localhost", server.port, Some(&ca)),
+        &relays,
+        &right,
+    );
+    let found = relay_findings(&json);
+    assert_eq!(code, 0, "{json:#}");
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0].0, "relay-offers");
+    assert!(
+        found[0].1.contains("answered over TLS, took the login")
+            && found[0].1.contains("8BITMIME")
+            && found[0].1.contains("messages up to 33.6 MB"),
+        "{}",
+        found[0].1
+    );
+    assert!(server.messages().is_empty(), "the doctor sent nothing");
+    // Each fault, by its own code.
+    for (config, env, expected) in [
+        (
+            starttls("127.0.0.1", server.port, Some(&ca)),
+            right,
+            "relay-tls-name",
+        ),
+        (
+            starttls("localhost", server.port, None),
+            right,
+            "relay-tls-untrusted",
+        ),
+        (
+            starttls("localhost", expired.port, Some(&old_ca)),
+            right,
+            "relay-tls-expired",
+        ),
+        (
+            starttls("localhost", server.port, Some(&ca)),
+            [("MISSIVE_SMTP_PASSWORD", "wrong")],
+            "relay-login-refused",
+        ),
+        (
+            relay_config(&format!(
+                "host = \"127.0.0.1\"\nport = {}\nsecurity = \"none\"",
+                free_port()
+            )),
+            right,
+            "relay-unreachable",
+        ),
+    ] {
+        let (code, json) = doctor_with(&project, &config, &relays, &env);
+        let codes: Vec<String> = relay_findings(&json).into_iter().map(|f| f.0).collect();
+        assert_eq!(codes, [expected], "{json:#}");
+        assert_eq!(code, 1);
+    }
+    assert!(server.messages().is_empty(), "the doctor sent nothing");
+
+    // Postfix's smtp-sink: no TLS, no login; PIPELINING and 8BITMIME.
+    let port = free_port();
+    let mut sink = Command::new("smtp-sink")
+        .args(["-u", "nobody"])
+        .arg(format!("127.0.0.1:{port}"))
+        .arg("10")
+        .spawn()
+        .expect("smtp-sink runs (bash tests/run installs postfix)");
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let (code, json) = doctor(
+        &project,
+        &relay_config(&format!(
+            "host = \"127.0.0.1\"\nport = {port}\nsecurity = \"none\""
+        )),
+        &relays,
+    );
+    let _ = sink.kill();
+    let _ = sink.wait();
+    let found = relay_findings(&json);
+    assert_eq!(code, 0, "{json:#}");
+    assert!(
+        found.len() == 1
+            && found[0].1.contains("answered unencrypted")
+            && found[0].1.contains(" PIPELINING")
+            && found[0].1.contains(" 8BITMIME")
+            && found[0].1.contains("no CHUNKING"),
+        "{found:?}"
+    );
+}
+
+#[test]
+fn a_message_larger_than_the_relay_takes_is_an_error() {
+    use crate::common::SmtpServer;
+    let dir = tempfile::tempdir().unwrap();
+    let small = SmtpServer::start(&dir.path().join("received"), &["--size-limit", "20000"]);
+    let project = crate::common::example_project();
+    let config = relay_config(&format!(
+        "host = \"127.0.0.1\"\nport = {}\nsecurity = \"none\"",
+        small.port
+    ));
+    let (code, json) = doctor(
+        project.path(),
+        &config,
+        &["--only", "relays", "--only", "message"],
+    );
+    let found = relay_findings(&json);
+    assert!(
+        found
+            .iter()
+            .any(|(c, m)| c == "relay-size-too-small" && m.contains("takes at most 20000")),
+        "{json:#}"
+    );
+    assert_eq!(code, 1);
+}
+
+/// A loopback port nothing listens on.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[test]
+fn the_one_click_endpoint_is_tried_with_a_canary_that_serve_answers_and_never_records() {
+    use crate::common::{SECRET, announced_url, example_project, ready_port};
+    let project = example_project();
+    let log = project.path().join("serve.log");
+    let mut serve = command(project.path())
+        .args(["serve", "--bind", "127.0.0.1:0"])
+        .env("MISSIVE_UNSUBSCRIBE_SECRET", SECRET)
+        .env("MISSIVE_LOG", "info")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let url = announced_url(&mut serve);
+    let list = std::fs::read(project.path().join("subscribers.example.csv")).unwrap();
+    let events_file = project.path().join(".missive/list-events.csv");
+    let events = std::fs::read(&events_file).unwrap_or_default();
+    // The doctor's copy of the config points the unsubscribe URL at it.
+    let config = std::fs::read_to_string(project.path().join("missive.toml")).unwrap();
+    let pointed = |base: &str| {
+        config.replace(
+            "https://slowcommute.example.com/unsubscribe?",
+            &format!("{base}unsubscribe?"),
+        )
+    };
+    let doctor_dir = tempfile::tempdir().unwrap();
+    let endpoint = ["--only", "endpoint"];
+    let (code, json) = doctor(doctor_dir.path(), &pointed(&url), &endpoint);
+    assert_eq!(code, 0, "{json:#}");
+    assert_eq!(json["findings"].as_array().unwrap().len(), 0, "{json:#}");
+    assert!(
+        json["checked"][0]
+            .as_str()
+            .unwrap()
+            .contains("one-click endpoint")
+    );
+    // Nothing about any reader was recorded: no list event, the list as it was.
+    assert_eq!(std::fs::read(&events_file).unwrap_or_default(), events);
+    assert_eq!(
+        std::fs::read(project.path().join("subscribers.example.csv")).unwrap(),
+        list
+    );
+    let _ = serve.kill();
+    let _ = serve.wait();
+    let logged = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        logged.contains("event=\"doctor\"") && !logged.contains("unsubscribed"),
+        "{logged}"
+    );
+
+    // Stopped: nothing answers.
+    let (code, json) = doctor(doctor_dir.path(), &pointed(&url), &endpoint);
+    assert_eq!(code, 1);
+    assert_eq!(
+        json["findings"][0]["code"], "endpoint-unreachable",
+        "{json:#}"
+    );
+
+    // An endpoint that redirects: mail clients do not follow it.
+    let mut redirecting = Command::new("python3")
+        .arg("-c")
+        .arg(
+            "import http.server\n\
+             class H(http.server.BaseHTTPRequestHandler):\n\
+             \x20   def do_POST(self):\n\
+             \x20       self.send_response(302)\n\
+             \x20       self.send_header('Location', 'https://www.example.com/goodbye')\n\
+             \x20       self.end_headers()\n\
+             \x20   def log_message(self, *a):\n\
+             \x20       pass\n\
+             s = http.server.HTTPServer(('127.0.0.1', 0), H)\n\
+             print('READY %d' % s.server_address[1], flush=True)\n\
+             s.serve_forever()\n",
+        )
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let port = ready_port(&mut redirecting);
+    let (code, json) = doctor(
+        doctor_dir.path(),
+        &pointed(&format!("http://127.0.0.1:{port}/")),
+        &endpoint,
+    );
+    let _ = redirecting.kill();
+    let _ = redirecting.wait();
+    assert_eq!(code, 1);
+    assert_eq!(
+        json["findings"][0]["code"], "endpoint-redirects",
+        "{json:#}"
+    );
+    assert!(
+        json["findings"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("302 Found, a redirect to https://www.example.com/goodbye"),
+        "{json:#}"
+    );
+    assert!(json["findings"][0].get("endpoint").is_some());
+}
+
+#[test]
+fn a_wrong_secret_is_refused_by_serve_and_named_by_the_doctor() {
+    use crate::common::spawn_server;
+    let project = crate::common::example_project();
+    let (mut serve, url) = spawn_server(project.path(), &["serve", "--bind", "127.0.0.1:0"]);
+    let events_file = project.path().join(".missive/list-events.csv");
+    let events = std::fs::read(&events_file).unwrap_or_default();
+    let config = std::fs::read_to_string(project.path().join("missive.toml"))
+        .unwrap()
+        .replace(
+            "https://slowcommute.example.com/unsubscribe?",
+            &format!("{url}unsubscribe?"),
+        );
+    let doctor_dir = tempfile::tempdir().unwrap();
+    let (code, json) = doctor_with(
+        doctor_dir.path(),
+        &config,
+        &["--only", "endpoint"],
+        &[("MISSIVE_UNSUBSCRIBE_SECRET", "another-secret-0123456789")],
+    );
+    let _ = serve.kill();
+    let _ = serve.wait();
+    assert_eq!(code, 1);
+    assert_eq!(json["findings"][0]["code"], "endpoint-refused", "{json:#}");
+    assert!(
+        json["findings"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("403"),
+        "{json:#}"
+    );
+    assert_eq!(std::fs::read(&events_file).unwrap_or_default(), events);
 }

@@ -165,6 +165,8 @@ def main():
                    help="offer no SMTPUTF8 (internationalized addresses)")
     p.add_argument("--no-8bitmime", action="store_true",
                    help="offer no 8BITMIME, and refuse a message with 8-bit data")
+    p.add_argument("--size-limit", type=int, default=0,
+                   help="advertise SIZE with this limit and refuse larger messages")
     p.add_argument("--port", type=int, default=0,
                    help="listen on this port (a server started again where one was)")
     args = p.parse_args()
@@ -197,6 +199,8 @@ def main():
 
     if args.no_smtputf8:
         kwargs.update(enable_SMTPUTF8=False)
+    if args.size_limit:
+        kwargs.update(data_size_limit=args.size_limit)
 
     port = args.port or free_port()
     controller = Controller(handler, hostname="127.0.0.1", port=port,
