@@ -154,6 +154,11 @@ pub(super) async fn examine(
             format!("sending from {ips_text}")
         }
     ));
+    // A resolver that does not answer the first question is named once,
+    // not once a question, each after its timeout.
+    if let Err(e) = dns.txt(&identity.envelope).await {
+        return out.unanswered(&identity.envelope, e);
+    }
     spf_of(dns, &identity.envelope, ips, true, &mut out).await;
     if identity.envelope != identity.from {
         spf_of(dns, &identity.from, &[], false, &mut out).await;

@@ -192,26 +192,33 @@ pub(crate) async fn examine(
     let wants = |part| settings.parts.contains(&part);
     let mut findings = Vec::new();
     let mut checked = Vec::new();
-    let dns = dns::Dns::new(settings.dns, settings.timeout)?;
+    // Only the DNS and the message's signature ask the resolver.
+    let dns = if wants(Part::Dns) || wants(Part::Message) {
+        Some(dns::Dns::new(settings.dns, settings.timeout)?)
+    } else {
+        None
+    };
     let relays = if wants(Part::Relays) || wants(Part::Message) {
         relay::examine(project, &mut findings, &mut checked, wants(Part::Relays)).await
     } else {
         Vec::new()
     };
     if wants(Part::Dns)
+        && let Some(dns) = &dns
         && let Some(identity) = &domain::Identity::of(project, &mut findings)
     {
         let ips = if settings.ips.is_empty() {
-            relay::sending_ips(project)
+            relay::sending_ips(project, dns, &identity.from).await
         } else {
             settings.ips.clone()
         };
-        domain::examine(&dns, identity, &ips, &mut findings, &mut checked).await;
+        domain::examine(dns, identity, &ips, &mut findings, &mut checked).await;
     }
     if wants(Part::Message)
+        && let Some(dns) = &dns
         && let Some(composed) = composed
     {
-        let bytes = message::examine(&dns, composed, &relays, &mut findings, &mut checked).await;
+        let bytes = message::examine(dns, composed, &relays, &mut findings, &mut checked).await;
         if let (Some(path), Some(bytes)) = (&settings.save_message, bytes) {
             crate::fsutil::write_atomic(path, &bytes, None)
                 .with_context(|| format!("cannot write {}", path.display()))?;

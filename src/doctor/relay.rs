@@ -5,6 +5,8 @@ use std::net::IpAddr;
 
 use rustls::CertificateError;
 
+use super::dns::Dns;
+use super::domain::organizational;
 use super::{About, Code, Finding, Level};
 use crate::project::Project;
 use crate::send::transport::{DeliverError, Fatal, Offers, Relays};
@@ -157,20 +159,28 @@ fn refused(name: &str, e: &DeliverError) -> Finding {
     Finding::new(Level::Error, code, about, text).fix(fix)
 }
 
-/// The addresses the relays send from when `--ip` names none: those given
-/// as a relay's host, if public.
-pub(super) fn sending_ips(project: &Project) -> Vec<IpAddr> {
+/// The addresses the relays send from when `--ip` names none: a relay's
+/// host given as a public address, or a host of the From domain's own
+/// (a mail server of yours, which sends from its address), resolved.
+pub(super) async fn sending_ips(project: &Project, dns: &Dns, from: &str) -> Vec<IpAddr> {
     let config = &project.config;
-    config
-        .smtp
-        .iter()
-        .chain(config.relays.iter())
-        .filter_map(|smtp| smtp.host.as_str().parse::<IpAddr>().ok())
-        .filter(|ip| match ip {
-            IpAddr::V4(v4) => {
-                !(v4.is_loopback() || v4.is_private() || v4.is_link_local() || v4.is_unspecified())
-            }
-            IpAddr::V6(v6) => !(v6.is_loopback() || v6.is_unspecified()),
-        })
-        .collect()
+    let mut ips = Vec::new();
+    for smtp in config.smtp.iter().chain(config.relays.iter()) {
+        let host = smtp.host.as_str();
+        if let Ok(ip) = host.parse::<IpAddr>() {
+            ips.push(ip);
+        } else if organizational(host) == organizational(from)
+            && let Ok(found) = dns.ips(host).await
+        {
+            ips.extend(found);
+        }
+    }
+    ips.retain(|ip| match ip {
+        IpAddr::V4(v4) => {
+            !(v4.is_loopback() || v4.is_private() || v4.is_link_local() || v4.is_unspecified())
+        }
+        IpAddr::V6(v6) => !(v6.is_loopback() || v6.is_unspecified()),
+    });
+    ips.dedup();
+    ips
 }

@@ -404,6 +404,28 @@ fn every_dns_fault_is_found_by_its_own_code_and_agrees_with_checkdmarc() {
         "{fix}"
     );
 
+    // Without --ip, a relay host of the domain's own is resolved and
+    // checked as the sending address.
+    for (name, ip, expected) in [("good", 1, vec![]), ("notinspf", 5, vec!["spf-fails-ip"])] {
+        let v = variants.iter().find(|v| v.name == name).unwrap();
+        let config = format!("{}\n[smtp]\nhost = \"mail.{name}.test\"\n", v.config);
+        let (_, json) = doctor(
+            &dir.path().join(name),
+            &config,
+            &["--only", "dns", "--dns", &server.addr()],
+        );
+        assert_eq!(
+            serious(&json),
+            expected.into_iter().map(String::from).collect(),
+            "{json:#}"
+        );
+        let checked = json["checked"][0].as_str().unwrap();
+        assert!(
+            checked.ends_with(&format!("sending from 192.0.2.{ip}")),
+            "{checked}"
+        );
+    }
+
     let out = Command::new("python3")
         .arg(repo().join("tests/doctor/checkdmarc_verdicts.py"))
         .arg(server.port.to_string())
@@ -901,4 +923,43 @@ fn a_wrong_secret_is_refused_by_serve_and_named_by_the_doctor() {
         "{json:#}"
     );
     assert_eq!(std::fs::read(&events_file).unwrap_or_default(), events);
+}
+
+#[test]
+fn a_resolver_that_does_not_answer_is_named_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let (key, _) = rsa_key(dir.path(), "a", 1024);
+    // A UDP port nobody answers on.
+    let silent = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let at = silent.local_addr().unwrap().to_string();
+    let (code, json) = doctor(
+        dir.path(),
+        &config("good.test", "good.test", &key, ""),
+        &[
+            "--only",
+            "dns",
+            "--dns",
+            &at,
+            "--timeout",
+            "1",
+            "--ip",
+            "192.0.2.1",
+        ],
+    );
+    assert_eq!(code, 1);
+    let first = &json["findings"][0];
+    assert_eq!(first["code"], "dns-unanswered", "{json:#}");
+    assert!(
+        first["message"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("{at} did not answer")),
+        "{json:#}"
+    );
+    assert_eq!(
+        json["findings"].as_array().unwrap().len(),
+        1,
+        "named once, not once a question: {json:#}"
+    );
+    drop(silent);
 }
