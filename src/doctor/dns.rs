@@ -47,6 +47,11 @@ impl Dns {
         Ok(Dns { auth, server: name })
     }
 
+    /// Who is asked: `HOST:PORT`, or the system's resolver.
+    pub(super) fn server(&self) -> &str {
+        &self.server
+    }
+
     /// The verifier, asking this resolver.
     pub(super) fn authenticator(&self) -> &MessageAuthenticator {
         &self.auth

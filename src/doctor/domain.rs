@@ -136,7 +136,7 @@ pub(super) async fn examine(
         .collect::<Vec<_>>()
         .join(", ");
     checked.push(format!(
-        "DNS of {} (From){}{}, asked of {}",
+        "DNS of {} (From){}{}, asked of {}, {}",
         identity.from,
         if identity.envelope == identity.from {
             String::new()
@@ -148,6 +148,7 @@ pub(super) async fn examine(
             .as_ref()
             .map(|d| format!(", {}._domainkey.{} (DKIM)", d.selector, d.domain))
             .unwrap_or_default(),
+        dns.server(),
         if ips.is_empty() {
             "no sending address".to_string()
         } else {
@@ -282,10 +283,7 @@ async fn spf_of(dns: &Dns, domain: &str, ips: &[IpAddr], envelope: bool, out: &m
                      checks, but receivers look at this one too)",
                 )
             };
-            return out.push(
-                Finding::new(level, Code::SpfMissing, about(), format!("{domain}: {why}"))
-                    .fix(suggested()),
-            );
+            return out.push(Finding::new(level, Code::SpfMissing, about(), why).fix(suggested()));
         }
         [one] => (*one).clone(),
         many => {
@@ -314,7 +312,7 @@ async fn spf_of(dns: &Dns, domain: &str, ips: &[IpAddr], envelope: bool, out: &m
                 Level::Error,
                 Code::SpfInvalid,
                 about(),
-                format!("{domain}: the SPF record \"{record}\" cannot be read: {e}"),
+                format!("the SPF record \"{record}\" cannot be read: {e}"),
             )
             .fix(suggested()),
         );
@@ -331,7 +329,7 @@ async fn spf_of(dns: &Dns, domain: &str, ips: &[IpAddr], envelope: bool, out: &m
                 Level::Error,
                 Code::SpfInvalid,
                 about(),
-                format!("{domain}: its SPF record includes one that cannot be used: {problem}"),
+                format!("its SPF record includes one that cannot be used: {problem}"),
             )
             .fix("include only domains that publish one SPF record"),
         );
@@ -344,7 +342,7 @@ async fn spf_of(dns: &Dns, domain: &str, ips: &[IpAddr], envelope: bool, out: &m
                 Code::SpfTooManyLookups,
                 about(),
                 format!(
-                    "{domain}: SPF needs {} DNS lookups; receivers stop at 10 and fail it \
+                    "SPF needs {} DNS lookups; receivers stop at 10 and fail it \
                      (RFC 7208 §4.6.4): {}",
                     cost.lookups,
                     cost.terms.join(", ")
@@ -361,7 +359,7 @@ async fn spf_of(dns: &Dns, domain: &str, ips: &[IpAddr], envelope: bool, out: &m
                 Code::SpfVoidLookups,
                 about(),
                 format!(
-                    "{domain}: {} of SPF's lookups find nothing; receivers fail it after 2 \
+                    "{} of SPF's lookups find nothing; receivers fail it after 2 \
                      (RFC 7208 §4.6.4)",
                     cost.voids
                 ),

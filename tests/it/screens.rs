@@ -21,7 +21,7 @@ fn screen(o: &Output) -> String {
 
 /// Snapshots `text` with the run's temporary directory, times and
 /// durations replaced by stable words.
-fn assert_screen(name: &str, dir: &std::path::Path, text: &str) {
+pub(crate) fn assert_screen(name: &str, dir: &std::path::Path, text: &str) {
     let dir = regex::escape(&dir.display().to_string());
     let mut settings = insta::Settings::clone_current();
     settings.set_prepend_module_to_snapshot(false);
