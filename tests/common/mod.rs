@@ -530,30 +530,37 @@ pub(crate) fn finding_texts(state: &serde_json::Value) -> Vec<String> {
         .collect()
 }
 
+/// Runs `openssl` with `args`; its standard output. Fails the test if it fails.
+pub(crate) fn openssl(args: &[&std::ffi::OsStr]) -> Vec<u8> {
+    let out = Command::new("openssl")
+        .args(args)
+        .stderr(std::process::Stdio::null())
+        .output()
+        .expect("openssl runs (bash tests/run installs it)");
+    assert!(out.status.success(), "openssl {args:?}");
+    out.stdout
+}
+
 /// A DKIM key pair made with openssl in `dir`: the private key (PEM) and
 /// the public one.
 pub(crate) fn dkim_key(dir: &Path) -> (PathBuf, PathBuf) {
     let key = dir.join("dkim.pem");
     let public = dir.join("dkim.pub");
-    let ok = Command::new("openssl")
-        .args(["genrsa", "-traditional", "-out"])
-        .arg(&key)
-        .arg("2048")
-        .stderr(std::process::Stdio::null())
-        .status()
-        .unwrap()
-        .success();
-    assert!(ok, "openssl genrsa");
-    let ok = Command::new("openssl")
-        .args(["rsa", "-pubout", "-in"])
-        .arg(&key)
-        .arg("-out")
-        .arg(&public)
-        .stderr(std::process::Stdio::null())
-        .status()
-        .unwrap()
-        .success();
-    assert!(ok, "openssl rsa -pubout");
+    openssl(&[
+        "genrsa".as_ref(),
+        "-traditional".as_ref(),
+        "-out".as_ref(),
+        key.as_ref(),
+        "2048".as_ref(),
+    ]);
+    openssl(&[
+        "rsa".as_ref(),
+        "-pubout".as_ref(),
+        "-in".as_ref(),
+        key.as_ref(),
+        "-out".as_ref(),
+        public.as_ref(),
+    ]);
     (key, public)
 }
 

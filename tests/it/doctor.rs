@@ -9,29 +9,31 @@ use std::path::Path;
 use std::process::Command;
 
 use crate::common::dns::{DnsServer, txt};
-use crate::common::{assert_exit, command, repo, stdout};
+use crate::common::{assert_exit, command, openssl, repo, stdout};
 
 /// An RSA key made by openssl: its PEM file (PKCS#8) and its public half
 /// as DNS publishes it (base64 SubjectPublicKeyInfo).
 fn rsa_key(dir: &Path, name: &str, bits: u32) -> (std::path::PathBuf, String) {
     let pem = dir.join(format!("{name}.pem"));
-    let ok = Command::new("openssl")
-        .args(["genpkey", "-algorithm", "RSA", "-pkeyopt"])
-        .arg(format!("rsa_keygen_bits:{bits}"))
-        .arg("-out")
-        .arg(&pem)
-        .stderr(std::process::Stdio::null())
-        .status()
-        .unwrap()
-        .success();
-    assert!(ok, "openssl genpkey");
-    let der = Command::new("openssl")
-        .args(["pkey", "-pubout", "-outform", "DER", "-in"])
-        .arg(&pem)
-        .output()
-        .unwrap();
-    assert!(der.status.success(), "openssl pkey -pubout");
-    (pem, data_encoding::BASE64.encode(&der.stdout))
+    let bits = format!("rsa_keygen_bits:{bits}");
+    openssl(&[
+        "genpkey".as_ref(),
+        "-algorithm".as_ref(),
+        "RSA".as_ref(),
+        "-pkeyopt".as_ref(),
+        bits.as_ref(),
+        "-out".as_ref(),
+        pem.as_ref(),
+    ]);
+    let der = openssl(&[
+        "pkey".as_ref(),
+        "-pubout".as_ref(),
+        "-outform".as_ref(),
+        "DER".as_ref(),
+        "-in".as_ref(),
+        pem.as_ref(),
+    ]);
+    (pem, data_encoding::BASE64.encode(&der))
 }
 
 /// One domain of the zone: its name, the last byte of its sending address
