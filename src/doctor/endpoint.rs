@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use super::{About, Code, Finding, Level};
+use super::findings::{About, Code, Finding, Level};
 use crate::list::token::{CANARY, Secret};
 use crate::project::Project;
 use crate::send::message::UnsubscribeLinks;

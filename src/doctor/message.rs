@@ -6,8 +6,8 @@
 //! link a reader can see, a well-formed `List-Id`.
 
 use super::dns::Dns;
+use super::findings::{About, Code, Finding, Level};
 use super::relay::Seen;
-use super::{About, Code, Finding, Level};
 use crate::compose::{Composed, GMAIL_CLIP_BYTES};
 use crate::send::message::Transfer;
 

@@ -2,10 +2,15 @@
 //! accepted — the DNS that authenticates it, the message itself, the
 //! relays and the one-click endpoint — and says exactly what to fix.
 
+mod dkim;
+mod dmarc;
 mod dns;
 mod domain;
 mod endpoint;
+mod findings;
+mod identity;
 mod message;
+mod records;
 mod relay;
 mod spf;
 
@@ -18,128 +23,7 @@ use serde::Serialize;
 use crate::compose::Composed;
 use crate::project::Project;
 
-/// How much a finding matters, most first.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub(crate) enum Level {
-    /// The mail will be refused or land in spam: fix before sending.
-    Error,
-    /// Works, but a receiver may hold it against the mail, or a part of it
-    /// cannot work.
-    Warning,
-    /// Worth knowing.
-    Note,
-}
-
-/// What a finding is about: a stable name, kebab-case in `--json`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, strum::IntoStaticStr)]
-#[serde(rename_all = "kebab-case")]
-#[strum(serialize_all = "kebab-case")]
-pub(crate) enum Code {
-    /// A DNS query got no answer (not "no such record": no answer at all).
-    DnsUnanswered,
-    SpfMissing,
-    SpfMultiple,
-    SpfInvalid,
-    SpfTooManyLookups,
-    SpfVoidLookups,
-    SpfFailsIp,
-    /// No sending address to check SPF and PTR for.
-    NoSendingIp,
-    DkimNotConfigured,
-    DkimKeyUnreadable,
-    DkimKeyMissing,
-    DkimKeyMismatch,
-    DkimKeyWeak,
-    DkimKeyShort,
-    DkimTesting,
-    DkimNotAligned,
-    DmarcMissing,
-    DmarcMultiple,
-    DmarcInvalid,
-    DmarcPolicyNone,
-    DmarcNotAligned,
-    DmarcNoReports,
-    DmarcReportsUnauthorized,
-    BounceNoMx,
-    FromNoMx,
-    PtrMissing,
-    PtrMismatch,
-    MessageUnbuilt,
-    MessageDkimFails,
-    MessageUnsubscribeUnsigned,
-    MessageNoOneClick,
-    MessageHeaderRepeated,
-    MessageLineTooLong,
-    MessageBareLineBreak,
-    MessageClipped,
-    MessageInsecureLink,
-    MessageNoVisibleUnsubscribe,
-    MessageListIdInvalid,
-    RelaySettings,
-    RelayUnreachable,
-    RelayRefused,
-    RelayTlsName,
-    RelayTlsExpired,
-    RelayTlsUntrusted,
-    RelayTls,
-    RelayNoStartTls,
-    RelayLoginRefused,
-    RelaySizeTooSmall,
-    RelayOffers,
-    EndpointMissing,
-    EndpointNoSecret,
-    EndpointUnreachable,
-    EndpointRedirects,
-    EndpointRefused,
-}
-
-impl Code {
-    pub(crate) fn as_str(self) -> &'static str {
-        self.into()
-    }
-}
-
-/// What was examined: a domain's DNS, a relay, the endpoint or the message.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub(crate) enum About {
-    Domain(String),
-    Relay(String),
-    Endpoint(String),
-    /// The message of this issue file.
-    Issue(String),
-}
-
-/// One thing found, and what to do about it.
-#[derive(Debug, Clone, Serialize)]
-pub(crate) struct Finding {
-    pub level: Level,
-    pub code: Code,
-    #[serde(flatten)]
-    pub about: About,
-    pub message: String,
-    /// The record to publish or the setting to change.
-    pub fix: Option<String>,
-}
-
-impl Finding {
-    fn new(level: Level, code: Code, about: About, message: impl Into<String>) -> Finding {
-        Finding {
-            level,
-            code,
-            about,
-            message: message.into(),
-            fix: None,
-        }
-    }
-
-    fn fix(mut self, fix: impl Into<String>) -> Finding {
-        self.fix = Some(fix.into());
-        self
-    }
-}
-
+pub(crate) use findings::{About, Finding, Level};
 /// The parts of the examination.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Part {
@@ -205,7 +89,7 @@ pub(crate) async fn examine(
     };
     if wants(Part::Dns)
         && let Some(dns) = &dns
-        && let Some(identity) = &domain::Identity::of(project, &mut findings)
+        && let Some(identity) = &identity::Identity::of(project, &mut findings)
     {
         let ips = if settings.ips.is_empty() {
             relay::sending_ips(project, dns, &identity.from).await

@@ -6,8 +6,8 @@ use std::net::IpAddr;
 use rustls::CertificateError;
 
 use super::dns::Dns;
-use super::domain::organizational;
-use super::{About, Code, Finding, Level};
+use super::findings::{About, Code, Finding, Level};
+use super::records::organizational;
 use crate::project::Project;
 use crate::send::transport::{DeliverError, Fatal, Offers, Relays};
 

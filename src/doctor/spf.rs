@@ -1,4 +1,5 @@
-//! An SPF record's cost, as RFC 7208 §4.6.4 counts it: the terms that make
+//! SPF: one readable record, within its lookups, passing each sending
+//! address. A record's cost, as RFC 7208 §4.6.4 counts it: the terms that make
 //! DNS queries (`include`, `a`, `mx`, `ptr`, `exists`, `redirect`), through
 //! every `include` and `redirect`, at most 10; and the queries that found
 //! nothing ("void lookups"), at most 2. Whether an address passes is left to
@@ -7,9 +8,12 @@
 use std::future::Future;
 use std::pin::Pin;
 
+use std::net::IpAddr;
+
 use mail_auth::common::parse::TxtRecordParser as _;
 
 use super::dns::Dns;
+use super::findings::{About, Code, Finding, Level, Out};
 
 /// What one walk found.
 #[derive(Debug, Default)]
@@ -149,5 +153,188 @@ fn count_void(cost: &mut Cost, empty: Result<bool, String>) {
         Ok(true) => cost.voids += 1,
         Ok(false) => {}
         Err(e) => cost.unanswered.push(e),
+    }
+}
+
+/// SPF of `domain`: one valid record, within its lookups, passing each of
+/// `ips`. `envelope`: the domain SPF authenticates (a missing record is an
+/// error there, a warning on a From domain that is not the envelope's).
+pub(super) async fn check(
+    dns: &Dns,
+    domain: &str,
+    ips: &[IpAddr],
+    envelope: bool,
+    out: &mut Out<'_>,
+) {
+    let about = || About::Domain(domain.to_string());
+    let suggested = || {
+        let mechanisms: Vec<String> = ips
+            .iter()
+            .map(|ip| match ip {
+                IpAddr::V4(ip) => format!("ip4:{ip}"),
+                IpAddr::V6(ip) => format!("ip6:{ip}"),
+            })
+            .collect();
+        if mechanisms.is_empty() {
+            format!("{domain} TXT \"v=spf1 include:<your relay's SPF domain> -all\"")
+        } else {
+            format!("{domain} TXT \"v=spf1 {} -all\"", mechanisms.join(" "))
+        }
+    };
+    let txt = match dns.txt(domain).await {
+        Ok(txt) => txt,
+        Err(e) => return out.unanswered(domain, e),
+    };
+    let records = records(&txt);
+    let record = match records.as_slice() {
+        [] => {
+            let (level, why) = if envelope {
+                (
+                    Level::Error,
+                    "the return path's domain has no SPF record: SPF cannot pass",
+                )
+            } else {
+                (
+                    Level::Warning,
+                    "the From domain has no SPF record (the bounce domain's is the one SPF \
+                     checks, but receivers look at this one too)",
+                )
+            };
+            return out.push(Finding::new(level, Code::SpfMissing, about(), why).fix(suggested()));
+        }
+        [one] => (*one).clone(),
+        many => {
+            return out.push(
+                Finding::new(
+                    Level::Error,
+                    Code::SpfMultiple,
+                    about(),
+                    format!(
+                        "{domain} has {} SPF records; a receiver finding more than one fails \
+                         SPF (RFC 7208 §4.5): {}",
+                        many.len(),
+                        many.iter()
+                            .map(|r| format!("\"{r}\""))
+                            .collect::<Vec<_>>()
+                            .join(" and ")
+                    ),
+                )
+                .fix("merge them into one record: one v=spf1, every mechanism once, one all at the end"),
+            );
+        }
+    };
+    if let Err(e) = syntax(&record) {
+        return out.push(
+            Finding::new(
+                Level::Error,
+                Code::SpfInvalid,
+                about(),
+                format!("the SPF record \"{record}\" cannot be read: {e}"),
+            )
+            .fix(suggested()),
+        );
+    }
+    let cost = cost(dns, domain).await;
+    for e in cost.unanswered {
+        out.unanswered(domain, e);
+    }
+    let mut broken = false;
+    for problem in &cost.problems {
+        broken = true;
+        out.push(
+            Finding::new(
+                Level::Error,
+                Code::SpfInvalid,
+                about(),
+                format!("its SPF record includes one that cannot be used: {problem}"),
+            )
+            .fix("include only domains that publish one SPF record"),
+        );
+    }
+    if cost.lookups > 10 {
+        broken = true;
+        out.push(
+            Finding::new(
+                Level::Error,
+                Code::SpfTooManyLookups,
+                about(),
+                format!(
+                    "SPF needs {} DNS lookups; receivers stop at 10 and fail it \
+                     (RFC 7208 §4.6.4): {}",
+                    cost.lookups,
+                    cost.terms.join(", ")
+                ),
+            )
+            .fix("replace includes by the ip4:/ip6: ranges they stand for, or drop the ones you do not send through"),
+        );
+    }
+    if cost.voids > 2 {
+        broken = true;
+        out.push(
+            Finding::new(
+                Level::Error,
+                Code::SpfVoidLookups,
+                about(),
+                format!(
+                    "{} of SPF's lookups find nothing; receivers fail it after 2 \
+                     (RFC 7208 §4.6.4)",
+                    cost.voids
+                ),
+            )
+            .fix("remove the terms that name domains without records"),
+        );
+    }
+    if !envelope || broken {
+        return;
+    }
+    for ip in ips {
+        let sender = format!("doctor@{domain}");
+        let output = dns
+            .authenticator()
+            .check_host(
+                mail_auth::spf::verify::SpfParameters::new(
+                    *ip,
+                    domain,
+                    domain,
+                    "doctor.missive.invalid",
+                    &sender,
+                )
+                .into(),
+            )
+            .await;
+        let result = output.result();
+        if result != mail_auth::SpfResult::Pass {
+            let mechanism = match ip {
+                IpAddr::V4(ip) => format!("ip4:{ip}"),
+                IpAddr::V6(ip) => format!("ip6:{ip}"),
+            };
+            out.push(
+                Finding::new(
+                    Level::Error,
+                    Code::SpfFailsIp,
+                    about(),
+                    format!(
+                        "{ip} may not send for {domain}: SPF says {} for \"{record}\"",
+                        spf_result(result)
+                    ),
+                )
+                .fix(format!(
+                    "add {mechanism} to the SPF record of {domain}, before its all"
+                )),
+            );
+        }
+    }
+}
+
+fn spf_result(result: mail_auth::SpfResult) -> &'static str {
+    use mail_auth::SpfResult;
+    match result {
+        SpfResult::Pass => "pass",
+        SpfResult::Fail => "fail",
+        SpfResult::SoftFail => "softfail",
+        SpfResult::Neutral => "neutral",
+        SpfResult::TempError => "temperror",
+        SpfResult::PermError => "permerror",
+        SpfResult::None => "none",
     }
 }
