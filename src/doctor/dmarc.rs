@@ -10,7 +10,7 @@ use super::identity::Identity;
 use super::records::{aligned, organizational, tag, tags};
 
 /// The DMARC record that governs `domain`: its own, or the nearest
-/// parent's (the tree walk of RFC 9989 §4.10, at most 8 labels, never the
+/// parent's (the DMARC tree walk of RFC 9989, at most 8 labels, never the
 /// top-level domain), with the name it was found at.
 async fn dmarc_record(dns: &Dns, domain: &str) -> Result<Option<(String, Vec<String>)>, String> {
     let labels: Vec<&str> = domain.split('.').collect();
