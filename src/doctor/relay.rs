@@ -60,7 +60,8 @@ pub(super) async fn examine(
             relay.transport.describe()
         ));
         match answer {
-            Ok((offers, encrypted)) => {
+            Ok(probed) => {
+                let offers = probed.offers;
                 let said = |on: bool, what: &str| {
                     if on {
                         what.to_string()
@@ -73,12 +74,17 @@ pub(super) async fn examine(
                     Code::RelayOffers,
                     about(),
                     format!(
-                        "{} answered{}, took the login, and offers {}, {}, {}, {}; {}",
+                        "{} answered{}{}, and offers {}, {}, {}, {}; {}",
                         relay.name,
-                        if encrypted {
+                        if probed.encrypted {
                             " over TLS"
                         } else {
                             " unencrypted"
+                        },
+                        if probed.logged_in {
+                            ", took the login"
+                        } else {
+                            ""
                         },
                         said(offers.pipelining, "PIPELINING"),
                         said(offers.chunking, "CHUNKING"),

@@ -17,7 +17,7 @@ use lettre::address::Envelope;
 
 pub(crate) use file::FileLink;
 pub(crate) use session::SmtpLink;
-pub(crate) use smtp::{Offers, SmtpSettings};
+pub(crate) use smtp::{Offers, Probed, SmtpSettings};
 
 use crate::project::Project;
 use crate::project::config::{Smtp, TransportKind};
@@ -360,9 +360,9 @@ impl Transport {
     }
 
     /// For an SMTP relay: connects, secures and logs in as a dispatch
-    /// would, then says QUIT, sending nothing; what it offers, and whether
-    /// the connection was encrypted. `None` for the outbox and a dry run.
-    pub(crate) async fn probe(&self) -> Option<Result<(Offers, bool), DeliverError>> {
+    /// would, then says QUIT, sending nothing; what it showed. `None` for
+    /// the outbox and a dry run.
+    pub(crate) async fn probe(&self) -> Option<Result<Probed, DeliverError>> {
         match self {
             Transport::Smtp { settings, .. } => Some(smtp::probe(settings).await),
             Transport::File(_) | Transport::DryRun => None,

@@ -584,13 +584,27 @@ fn certificate_error(e: &(dyn std::error::Error + 'static)) -> Option<rustls::Ce
     None
 }
 
+/// What a relay showed when asked without sending.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Probed {
+    pub(crate) offers: Offers,
+    /// The connection was under TLS.
+    pub(crate) encrypted: bool,
+    /// It took the configured login (there was one).
+    pub(crate) logged_in: bool,
+}
+
 /// Opens, secures and logs in to the relay as a dispatch would, says QUIT
 /// and sends nothing: whether it would take mail, and what it offers.
-pub(super) async fn probe(s: &SmtpSettings) -> Result<(Offers, bool), DeliverError> {
+pub(super) async fn probe(s: &SmtpSettings) -> Result<Probed, DeliverError> {
     let (mut conn, offers) = connect(s).await?;
     let encrypted = conn.is_encrypted();
     conn.quit().await;
-    Ok((offers, encrypted))
+    Ok(Probed {
+        offers,
+        encrypted,
+        logged_in: s.credentials.is_some(),
+    })
 }
 
 /// A reply as one line: its code, then its lines joined, an enhanced
