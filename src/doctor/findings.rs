@@ -55,6 +55,7 @@ pub(crate) enum Code {
     MessageUnsubscribeUnsigned,
     MessageNoOneClick,
     MessageHeaderRepeated,
+    MessageNoFrom,
     MessageLineTooLong,
     MessageBareLineBreak,
     MessageClipped,

@@ -61,10 +61,50 @@ pub(super) async fn examine(
         composed.issue.path.display(),
         bytes.len()
     ));
-    let mut out = |level, code, message: String, fix: &str| {
+    let signed = composed.project.config.dkim.is_some();
+    for (level, code, message, fix) in inspect(&bytes, signed) {
         findings.push(Finding::new(level, code, about(), message).fix(fix));
+    }
+    if signed && let Some((message, fix)) = dkim(dns, &bytes).await {
+        findings
+            .push(Finding::new(Level::Error, Code::MessageDkimFails, about(), message).fix(fix));
+    }
+    // Too big for a relay.
+    for relay in relays {
+        if let Some(limit) = relay.offers.and_then(|o| o.size)
+            && bytes.len() as u64 > limit
+        {
+            findings.push(
+                Finding::new(
+                    Level::Error,
+                    Code::RelaySizeTooSmall,
+                    About::Relay(relay.name.clone()),
+                    format!(
+                        "the message is {} bytes; {} takes at most {limit}",
+                        bytes.len(),
+                        relay.name
+                    ),
+                )
+                .fix("shorten the issue or its images, or use a relay that takes it"),
+            );
+        }
+    }
+    Some(bytes)
+}
+
+/// One thing wrong with the message: its level, code, text and fix.
+type Spot = (Level, Code, String, &'static str);
+
+/// What a receiver finds wrong in the message `bytes`, its signature's
+/// verdict aside: the line rules, single headers, `List-Id`, one-click
+/// unsubscribe (and, when `signed`, that the signature covers it), the clip
+/// size, http links, a visible unsubscribe link.
+fn inspect(bytes: &[u8], signed: bool) -> Vec<Spot> {
+    let mut spots = Vec::new();
+    let mut out = |level, code, message: String, fix: &'static str| {
+        spots.push((level, code, message, fix));
     };
-    let (head, _) = split(&bytes);
+    let (head, _) = split(bytes);
     let headers = unfolded(head);
     // Lines: at most 998 octets, ended by CRLF and nothing else.
     let longest = bytes
@@ -112,7 +152,7 @@ pub(super) async fn examine(
     if !headers.iter().any(|(h, _)| h.eq_ignore_ascii_case("from")) {
         out(
             Level::Error,
-            Code::MessageHeaderRepeated,
+            Code::MessageNoFrom,
             "the message has no From header".into(),
             "set newsletter.from",
         );
@@ -171,7 +211,7 @@ pub(super) async fn examine(
         .filter(|(h, _)| h.eq_ignore_ascii_case("dkim-signature"))
         .map(|(_, v)| v)
         .collect();
-    if composed.project.config.dkim.is_some() {
+    if signed {
         let signed: Vec<String> = signatures
             .iter()
             .filter_map(|s| {
@@ -196,10 +236,9 @@ pub(super) async fn examine(
                 );
             }
         }
-        dkim(dns, &bytes, &mut out).await;
     }
     // The HTML as a reader's client gets it.
-    let parsed = mail_parser::MessageParser::default().parse(&bytes[..]);
+    let parsed = mail_parser::MessageParser::default().parse(bytes);
     let html = parsed
         .as_ref()
         .and_then(|m| m.body_html(0))
@@ -270,66 +309,43 @@ pub(super) async fn examine(
             "keep {{ unsubscribe_url }} in the footer of your templates",
         );
     }
-    // Too big for a relay.
-    for relay in relays {
-        if let Some(limit) = relay.offers.and_then(|o| o.size)
-            && bytes.len() as u64 > limit
-        {
-            findings.push(
-                Finding::new(
-                    Level::Error,
-                    Code::RelaySizeTooSmall,
-                    About::Relay(relay.name.clone()),
-                    format!(
-                        "the message is {} bytes; {} takes at most {limit}",
-                        bytes.len(),
-                        relay.name
-                    ),
-                )
-                .fix("shorten the issue or its images, or use a relay that takes it"),
-            );
-        }
-    }
-    Some(bytes)
+    spots
 }
 
-/// The signature verifies against the DNS, read by mail-auth.
-async fn dkim(dns: &Dns, bytes: &[u8], out: &mut impl FnMut(Level, Code, String, &str)) {
+/// Why the signature does not verify against the DNS, read by mail-auth
+/// (a receiver's verifier, not missive's signer), and what to do; `None`
+/// when it verifies.
+async fn dkim(dns: &Dns, bytes: &[u8]) -> Option<(String, &'static str)> {
     let Some(message) = mail_auth::AuthenticatedMessage::parse(bytes) else {
-        return out(
-            Level::Error,
-            Code::MessageDkimFails,
+        return Some((
             "the message cannot be read to verify its signature".into(),
             "report this",
-        );
+        ));
     };
     let results = dns.authenticator().verify_dkim(&message).await;
     if results.is_empty() {
-        return out(
-            Level::Error,
-            Code::MessageDkimFails,
+        return Some((
             "the message carries no DKIM signature".into(),
             "check [dkim]",
-        );
+        ));
     }
-    if !results
+    if results
         .iter()
         .any(|r| *r.result() == mail_auth::DkimResult::Pass)
     {
-        let why: Vec<String> = results
-            .iter()
-            .map(|r| format!("{:?}", r.result()))
-            .collect();
-        out(
-            Level::Error,
-            Code::MessageDkimFails,
-            format!(
-                "the DKIM signature does not verify against the published key: {}",
-                why.join("; ")
-            ),
-            "publish the key missive doctor shows (dkim-key-*), then check again",
-        );
+        return None;
     }
+    let why: Vec<String> = results
+        .iter()
+        .map(|r| format!("{:?}", r.result()))
+        .collect();
+    Some((
+        format!(
+            "the DKIM signature does not verify against the published key: {}",
+            why.join("; ")
+        ),
+        "publish the key missive doctor shows (dkim-key-*), then check again",
+    ))
 }
 
 /// The header section and the body.
@@ -385,6 +401,85 @@ mod tests {
         assert!(!list_id_is_valid("weekly.example.com"));
         assert!(!list_id_is_valid("Name <nodot>"));
         assert!(!list_id_is_valid("Name <has space.example>"));
+    }
+
+    /// A message a receiver finds nothing wrong with, its parts to change.
+    fn message(head: &str, html: &str) -> Vec<u8> {
+        format!(
+            "{head}Content-Type: multipart/alternative; boundary=\"b\"\r\n\r\n\
+             --b\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nHello.\r\n\
+             --b\r\nContent-Type: text/html; charset=utf-8\r\n\r\n{html}\r\n--b--\r\n"
+        )
+        .into_bytes()
+    }
+
+    const HEAD: &str = "From: News <news@example.com>\r\nTo: reader@example.org\r\n\
+        Subject: An issue\r\nList-Id: News <weekly.example.com>\r\n\
+        List-Unsubscribe: <https://example.com/u?token=t>\r\n\
+        List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n\
+        DKIM-Signature: v=1; a=rsa-sha256; d=example.com; s=s1;\r\n \
+        h=from:to:subject:list-id:list-unsubscribe:list-unsubscribe-post; bh=x; b=y\r\n\
+        MIME-Version: 1.0\r\n";
+
+    const HTML: &str = "<p>An <a href=\"https://example.com/a\">item</a>.</p>\
+        <p><a href=\"https://example.com/u?token=t\">Leave the list</a></p>";
+
+    fn codes(bytes: &[u8]) -> Vec<&'static str> {
+        inspect(bytes, true)
+            .into_iter()
+            .map(|(_, code, _, _)| code.as_str())
+            .collect()
+    }
+
+    #[test]
+    fn a_well_made_message_has_nothing_wrong() {
+        assert_eq!(codes(&message(HEAD, HTML)), Vec::<&str>::new());
+    }
+
+    #[test]
+    fn each_fault_of_a_message_is_named() {
+        let bare = with_a_bare_lf(message(HEAD, HTML));
+        assert_eq!(codes(&bare), ["message-bare-line-break"]);
+        let long = message(HEAD, &format!("<p>{}</p>{HTML}", "x".repeat(1000)));
+        assert_eq!(codes(&long), ["message-line-too-long"]);
+        let twice = message(&format!("Subject: Again\r\n{HEAD}"), HTML);
+        assert_eq!(codes(&twice), ["message-header-repeated"]);
+        let no_from = message(&HEAD.replace("From: News <news@example.com>\r\n", ""), HTML);
+        assert_eq!(codes(&no_from), ["message-no-from"]);
+        let no_list_id = message(
+            &HEAD.replace("List-Id: News <weekly.example.com>\r\n", ""),
+            HTML,
+        );
+        assert_eq!(codes(&no_list_id), ["message-list-id-invalid"]);
+        let no_post = message(
+            &HEAD.replace("List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n", ""),
+            HTML,
+        );
+        assert_eq!(codes(&no_post), ["message-no-one-click"]);
+        let unsigned = message(&HEAD.replace(":list-unsubscribe-post;", ";"), HTML);
+        assert_eq!(codes(&unsigned), ["message-unsubscribe-unsigned"]);
+        let http = message(
+            HEAD,
+            &HTML.replace("https://example.com/a", "http://example.com/a"),
+        );
+        assert_eq!(codes(&http), ["message-insecure-link"]);
+        let hidden = message(
+            HEAD,
+            "<p>An <a href=\"https://example.com/a\">item</a>.</p>",
+        );
+        assert_eq!(codes(&hidden), ["message-no-visible-unsubscribe"]);
+        let clipped = message(
+            HEAD,
+            &format!("{HTML}{}", "<p>word word word word</p>\r\n".repeat(4_000)),
+        );
+        assert_eq!(codes(&clipped), ["message-clipped"]);
+    }
+
+    /// The message with the CR of its text part's line taken out.
+    fn with_a_bare_lf(mut bytes: Vec<u8>) -> Vec<u8> {
+        let cr = memchr::memmem::find(&bytes, b"Hello.\r\n").unwrap() + 6;
+        bytes.remove(cr);
+        bytes
     }
 
     #[test]
