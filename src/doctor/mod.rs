@@ -83,7 +83,14 @@ pub(crate) async fn examine(
         None
     };
     let relays = if wants(Part::Relays) || wants(Part::Message) {
-        relay::examine(project, &mut findings, &mut checked, wants(Part::Relays)).await
+        relay::examine(
+            project,
+            &mut findings,
+            &mut checked,
+            wants(Part::Relays),
+            settings.timeout,
+        )
+        .await
     } else {
         Vec::new()
     };

@@ -9,7 +9,7 @@ use super::dns::Dns;
 use super::findings::{About, Code, Finding, Level};
 use super::records::organizational;
 use crate::project::Project;
-use crate::send::transport::{DeliverError, Fatal, Offers, Relays};
+use crate::send::transport::{DeliverError, Failure, Fatal, Offers, Relays};
 
 /// A relay as the doctor saw it.
 pub(super) struct Seen {
@@ -18,13 +18,14 @@ pub(super) struct Seen {
     pub offers: Option<Offers>,
 }
 
-/// Asks each relay (when `probe`), into `findings`; the relays, with what
-/// each offered, for the message checks.
+/// Asks each relay (when `probe`; each conversation within `timeout`), into
+/// `findings`; the relays, with what each offered, for the message checks.
 pub(super) async fn examine(
     project: &Project,
     findings: &mut Vec<Finding>,
     checked: &mut Vec<String>,
     probe: bool,
+    timeout: std::time::Duration,
 ) -> Vec<Seen> {
     let relays = match Relays::from_project(project) {
         Ok(relays) => relays,
@@ -50,9 +51,16 @@ pub(super) async fn examine(
             });
             continue;
         }
-        let Some(answer) = relay.transport.probe().await else {
-            checked.push(format!("relay {}: none to ask", relay.transport.describe()));
-            continue;
+        let answer = match tokio::time::timeout(timeout, relay.transport.probe()).await {
+            Ok(Some(answer)) => answer,
+            Ok(None) => {
+                checked.push(format!("relay {}: none to ask", relay.transport.describe()));
+                continue;
+            }
+            Err(_) => Err(DeliverError::Failed(Failure::Network(format!(
+                "no answer within {} s (--timeout)",
+                timeout.as_secs()
+            )))),
         };
         checked.push(format!(
             "relay {} ({})",
@@ -153,7 +161,7 @@ fn refused(name: &str, e: &DeliverError) -> Finding {
             "check username and the password in the variable password_env names",
         ),
         DeliverError::Fatal(_) => (Code::RelaySettings, "check the relay's settings"),
-        DeliverError::Failed(crate::send::transport::Failure::Network(_)) => (
+        DeliverError::Failed(Failure::Network(_)) => (
             Code::RelayUnreachable,
             "check host and port, and that this machine may reach them",
         ),

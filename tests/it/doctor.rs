@@ -663,7 +663,10 @@ fn relays_are_asked_without_sending_and_each_tls_or_login_fault_is_named() {
             "host = \"{host}\"\nport = {port}\nsecurity = \"starttls\"\nusername = \"ann\"\n{ca}"
         ))
     };
-    let relays = ["--only", "relays"];
+    let relays = ["--only", "relays", "--timeout", "2"];
+    // A server that takes the connection and never says a word.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let silent_port = silent.local_addr().unwrap().port();
     let right = [("MISSIVE_SMTP_PASSWORD", "right")];
     // The good one: it answers over TLS, takes the login, says what it offers.
     let (code, json) = doctor_with(
@@ -710,6 +713,13 @@ fn relays_are_asked_without_sending_and_each_tls_or_login_fault_is_named() {
             relay_config(&format!(
                 "host = \"127.0.0.1\"\nport = {}\nsecurity = \"none\"",
                 free_port()
+            )),
+            right,
+            "relay-unreachable",
+        ),
+        (
+            relay_config(&format!(
+                "host = \"127.0.0.1\"\nport = {silent_port}\nsecurity = \"none\""
             )),
             right,
             "relay-unreachable",
