@@ -1,6 +1,7 @@
 //! The subscriber list: a CSV file read as a stream, row by row, with invalid
 //! rows, inactive subscribers and duplicate addresses told apart. Memory
-//! grows only with the set of addresses seen (a 64-bit hash each).
+//! grows only with the set of addresses seen (a 64-bit hash each), and not
+//! at all when an earlier reading of the same file named its repeated rows.
 
 use std::collections::{HashMap, HashSet};
 use std::fs::File;
@@ -180,6 +181,19 @@ pub(crate) fn column_index<'a>(
     })
 }
 
+/// How a [`Reader`] tells a row that repeats an earlier address.
+enum Repeats {
+    /// By the hash of every address seen so far.
+    Seen(HashSet<u64>),
+    /// By the lines an earlier reading of the same file found repeated;
+    /// `joined_met`: the log's joined readers met in the file, who are not
+    /// to come again after its last row.
+    Known {
+        lines: HashSet<u64>,
+        joined_met: HashSet<u64>,
+    },
+}
+
 /// Reads the list row by row.
 pub(crate) struct Reader {
     csv: csv::Reader<Box<dyn Read + Send>>,
@@ -187,8 +201,8 @@ pub(crate) struct Reader {
     email: usize,
     name: Option<usize>,
     status: Option<usize>,
-    /// The hash of each address seen.
-    seen: HashSet<u64>,
+    /// How a repeated address is told.
+    repeats: Repeats,
     /// The list as the project's event log has it: who is off it, and who
     /// joined it through `missive serve`.
     suppressed: Option<super::address::Suppressed>,
@@ -261,7 +275,7 @@ impl Reader {
             email,
             name,
             status,
-            seen: HashSet::new(),
+            repeats: Repeats::Seen(HashSet::new()),
             suppressed: None,
             record: csv::StringRecord::new(),
             joined: None,
@@ -281,7 +295,23 @@ impl Reader {
     /// never has to grow (and briefly double) while sending.
     #[must_use]
     pub(crate) fn expect(mut self, addresses: usize) -> Reader {
-        self.seen.reserve(addresses);
+        if let Repeats::Seen(seen) = &mut self.repeats {
+            seen.reserve(addresses);
+        }
+        self
+    }
+
+    /// Takes the rows repeating an earlier address to be these `lines`, as
+    /// an earlier reading of the same, unchanged file found them: the
+    /// reader then keeps no set of every address (only of the log's joined
+    /// readers it meets in the file), and its memory no longer grows with
+    /// the list.
+    #[must_use]
+    pub(crate) fn known_repeats(mut self, lines: impl IntoIterator<Item = u64>) -> Reader {
+        self.repeats = Repeats::Known {
+            lines: lines.into_iter().collect(),
+            joined_met: HashSet::new(),
+        };
         self
     }
 
@@ -345,7 +375,22 @@ impl Reader {
             };
         };
         let key = normalize(email.as_ref());
-        if !self.seen.insert(address_hash(&key)) {
+        let repeated = match &mut self.repeats {
+            Repeats::Seen(seen) => !seen.insert(address_hash(&key)),
+            Repeats::Known { lines, joined_met } => {
+                let repeated = lines.contains(&line);
+                if !repeated
+                    && self
+                        .suppressed
+                        .as_ref()
+                        .is_some_and(|s| s.joined(&key).is_some())
+                {
+                    joined_met.insert(address_hash(&key));
+                }
+                repeated
+            }
+        };
+        if repeated {
             return Row::Duplicate { line, email: key };
         }
         if status == Status::Subscribed
@@ -423,7 +468,11 @@ impl Reader {
             let Ok(email) = Address::from_str(&joined.email) else {
                 continue;
             };
-            if !self.seen.insert(address_hash(&joined.email)) {
+            let first = match &mut self.repeats {
+                Repeats::Seen(seen) => seen.insert(address_hash(&joined.email)),
+                Repeats::Known { joined_met, .. } => joined_met.insert(address_hash(&joined.email)),
+            };
+            if !first {
                 continue;
             }
             let record: csv::StringRecord = self
@@ -597,6 +646,58 @@ mod tests {
             Row::Duplicate { line, email } => assert_eq!((*line, email.as_str()), (4, "a@x.org")),
             other => panic!("{other:?}"),
         }
+    }
+
+    /// A list with repeats, inactive and invalid rows, and a log that joined
+    /// one reader in the file (unsubscribed there) and one who is not.
+    fn repeats_and_joined() -> (&'static str, super::super::address::Suppressed) {
+        use super::super::address::{Joined, Suppressed};
+        let text = "email,name,status\nA@x.org,A,\nb@x.org,B,unsubscribed\n\
+                    a@X.ORG,A again,\nnot-an-address,N,\nB@x.org,B again,\nc@x.org,C,\n";
+        let mut log = Suppressed::default();
+        for email in ["b@x.org", "new@x.org"] {
+            log.join(Joined {
+                email: email.into(),
+                name: String::new(),
+                fields: Vec::new(),
+            });
+        }
+        (text, log)
+    }
+
+    fn reading(reader: Reader) -> Vec<String> {
+        reader
+            .map(|row| match row {
+                Row::Subscriber(s) => format!("{} {}", s.line, s.key()),
+                other => format!("{other:?}"),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn known_repeats_read_as_the_set_of_every_address_does() {
+        let (text, log) = repeats_and_joined();
+        let open = || {
+            Reader::from_reader(
+                Path::new("list.csv"),
+                Box::new(std::io::Cursor::new(text.to_string())),
+            )
+            .unwrap()
+            .suppress(log.clone())
+        };
+        let mut tally = Tally::default();
+        for row in open() {
+            tally.add(row);
+        }
+        let lines: Vec<u64> = tally.duplicates.iter().map(|d| d.line).collect();
+        assert_eq!(lines, [4, 6]);
+        let seen = reading(open());
+        let known = reading(open().known_repeats(lines));
+        assert_eq!(known, seen);
+        // b@x.org, joined by the log, is read once, from the file; the
+        // reader the file lacks comes after its last row.
+        assert!(seen.contains(&"3 b@x.org".to_string()), "{seen:?}");
+        assert_eq!(seen.last().map(String::as_str), Some("0 new@x.org"));
     }
 
     #[test]
