@@ -492,15 +492,25 @@ fn spawn_command(dir: &Path, mut command: Command) -> (std::process::Child, Stri
 
 /// A CA and a certificate for `localhost` signed by it, as PEM files in `dir`.
 pub(crate) fn certificates(dir: &Path) -> (String, String, String) {
-    use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
+    certificates_valid(dir, true)
+}
+
+/// [`certificates`], the server's valid now (`valid`) or expired in 2021.
+pub(crate) fn certificates_valid(dir: &Path, valid: bool) -> (String, String, String) {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair, date_time_ymd};
     let ca_key = KeyPair::generate().unwrap();
     let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
     ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
     let ca_cert = ca_params.self_signed(&ca_key).unwrap();
     let issuer = Issuer::new(ca_params, ca_key);
     let key = KeyPair::generate().unwrap();
-    let params = CertificateParams::new(vec!["localhost".to_string()]).unwrap();
+    let mut params = CertificateParams::new(vec!["localhost".to_string()]).unwrap();
+    if !valid {
+        params.not_before = date_time_ymd(2020, 1, 1);
+        params.not_after = date_time_ymd(2021, 1, 1);
+    }
     let cert = params.signed_by(&key, &issuer).unwrap();
+    std::fs::create_dir_all(dir).unwrap();
     let paths = ["ca.pem", "cert.pem", "key.pem"].map(|n| dir.join(n).display().to_string());
     std::fs::write(&paths[0], ca_cert.pem()).unwrap();
     std::fs::write(&paths[1], cert.pem()).unwrap();

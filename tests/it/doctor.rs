@@ -9,7 +9,7 @@ use std::path::Path;
 use std::process::Command;
 
 use crate::common::dns::{DnsServer, txt};
-use crate::common::{assert_exit, command, openssl, repo, stdout};
+use crate::common::{assert_exit, certificates_valid, command, openssl, repo, stdout};
 
 /// An RSA key made by openssl: its PEM file (PKCS#8) and its public half
 /// as DNS publishes it (base64 SubjectPublicKeyInfo).
@@ -580,31 +580,6 @@ fn the_terminal_shows_each_finding_with_its_code_and_fix() {
     crate::screens::assert_screen("doctor", dir.path(), &text);
 }
 
-/// A CA, and a certificate for `localhost` it signed: valid now, or
-/// expired. PEM files in `dir`: (ca, cert, key).
-fn relay_certificates(dir: &Path, expired: bool) -> (String, String, String) {
-    use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair, date_time_ymd};
-    let ca_key = KeyPair::generate().unwrap();
-    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    let ca_cert = ca_params.self_signed(&ca_key).unwrap();
-    let issuer = Issuer::new(ca_params, ca_key);
-    let key = KeyPair::generate().unwrap();
-    let mut params = CertificateParams::new(vec!["localhost".to_string()]).unwrap();
-    if expired {
-        params.not_before = date_time_ymd(2020, 1, 1);
-        params.not_after = date_time_ymd(2021, 1, 1);
-    }
-    let cert = params.signed_by(&key, &issuer).unwrap();
-    std::fs::create_dir_all(dir).unwrap();
-    let paths = ["ca.pem", "cert.pem", "key.pem"].map(|n| dir.join(n).display().to_string());
-    std::fs::write(&paths[0], ca_cert.pem()).unwrap();
-    std::fs::write(&paths[1], cert.pem()).unwrap();
-    std::fs::write(&paths[2], key.serialize_pem()).unwrap();
-    let [ca, cert, key] = paths;
-    (ca, cert, key)
-}
-
 /// A config sending through one relay, `smtp` lines as given.
 fn relay_config(smtp: &str) -> String {
     format!(
@@ -633,8 +608,8 @@ fn relay_findings(json: &serde_json::Value) -> Vec<(String, String)> {
 fn relays_are_asked_without_sending_and_each_tls_or_login_fault_is_named() {
     use crate::common::SmtpServer;
     let dir = tempfile::tempdir().unwrap();
-    let (ca, cert, key) = relay_certificates(&dir.path().join("good"), false);
-    let (old_ca, old_cert, old_key) = relay_certificates(&dir.path().join("old"), true);
+    let (ca, cert, key) = certificates_valid(&dir.path().join("good"), true);
+    let (old_ca, old_cert, old_key) = certificates_valid(&dir.path().join("old"), false);
     let mail = dir.path().join("received");
     let server = SmtpServer::start(
         &mail,
