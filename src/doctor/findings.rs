@@ -29,6 +29,8 @@ pub(crate) enum Code {
     SpfTooManyLookups,
     SpfVoidLookups,
     SpfFailsIp,
+    /// No From address in the config: no domain to check.
+    FromNotSet,
     /// No sending address to check SPF and PTR for.
     NoSendingIp,
     DkimNotConfigured,

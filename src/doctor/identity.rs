@@ -34,7 +34,7 @@ impl Identity {
             findings.push(
                 Finding::new(
                     Level::Error,
-                    Code::DkimNotConfigured,
+                    Code::FromNotSet,
                     About::Domain(String::new()),
                     "newsletter.from is not set: there is no domain to check",
                 )

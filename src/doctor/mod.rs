@@ -24,6 +24,7 @@ use crate::compose::Composed;
 use crate::project::Project;
 
 pub(crate) use findings::{About, Finding, Level};
+
 /// The parts of the examination.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Part {

@@ -946,3 +946,19 @@ fn a_resolver_that_does_not_answer_is_named_once() {
     );
     drop(silent);
 }
+
+#[test]
+fn a_config_without_a_from_address_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, json) = doctor(
+        dir.path(),
+        "[sending]\ntransport = \"file\"\noutbox = \"outbox\"\n",
+        &["--only", "dns", "--dns", "127.0.0.1:9"],
+    );
+    assert_eq!(code, 1);
+    assert_eq!(
+        serious(&json),
+        BTreeSet::from(["from-not-set".to_string()]),
+        "{json:#}"
+    );
+}
