@@ -7,6 +7,7 @@
 
 use super::dns::Dns;
 use super::findings::{About, Code, Finding, Level};
+use super::records::{tag, tags};
 use super::relay::Seen;
 use crate::compose::{Composed, GMAIL_CLIP_BYTES};
 use crate::send::message::Transfer;
@@ -104,8 +105,13 @@ fn inspect(bytes: &[u8], signed: bool) -> Vec<Spot> {
     let mut out = |level, code, message: String, fix: &'static str| {
         spots.push((level, code, message, fix));
     };
-    let (head, _) = split(bytes);
-    let headers = unfolded(head);
+    // Read as a receiver's parser reads it, once: its headers (as written,
+    // folding and all) and its HTML.
+    let parsed = mail_parser::MessageParser::default().parse(bytes);
+    let headers: Vec<(&str, &str)> = parsed
+        .as_ref()
+        .map(|m| m.headers_raw().collect())
+        .unwrap_or_default();
     // Lines: at most 998 octets, ended by CRLF and nothing else.
     let longest = bytes
         .split(|b| *b == b'\n')
@@ -206,22 +212,16 @@ fn inspect(bytes: &[u8], signed: bool) -> Vec<Spot> {
             "[unsubscribe] url = \"https://your-site/unsubscribe?token={token}\", and run missive serve there",
         );
     }
-    let signatures: Vec<&String> = headers
-        .iter()
-        .filter(|(h, _)| h.eq_ignore_ascii_case("dkim-signature"))
-        .map(|(_, v)| v)
-        .collect();
     if signed {
-        let signed: Vec<String> = signatures
+        // The header names each signature's `h=` tag lists.
+        let signed: Vec<String> = headers
             .iter()
-            .filter_map(|s| {
-                s.split(';')
-                    .filter_map(|t| t.split_once('='))
-                    .find(|(n, _)| n.trim() == "h")
-                    .map(|(_, v)| v.to_string())
-            })
-            .flat_map(|h| {
-                h.split(':')
+            .filter(|(h, _)| h.eq_ignore_ascii_case("dkim-signature"))
+            .flat_map(|(_, signature)| {
+                let tags = tags(signature);
+                tag(&tags, "h")
+                    .unwrap_or("")
+                    .split(':')
                     .map(|n| n.trim().to_ascii_lowercase())
                     .collect::<Vec<_>>()
             })
@@ -238,7 +238,6 @@ fn inspect(bytes: &[u8], signed: bool) -> Vec<Spot> {
         }
     }
     // The HTML as a reader's client gets it.
-    let parsed = mail_parser::MessageParser::default().parse(bytes);
     let html = parsed
         .as_ref()
         .and_then(|m| m.body_html(0))
@@ -346,30 +345,6 @@ async fn dkim(dns: &Dns, bytes: &[u8]) -> Option<(String, &'static str)> {
         ),
         "publish the key missive doctor shows (dkim-key-*), then check again",
     ))
-}
-
-/// The header section and the body.
-fn split(bytes: &[u8]) -> (&[u8], &[u8]) {
-    match memchr::memmem::find(bytes, b"\r\n\r\n") {
-        Some(at) => (&bytes[..at + 2], &bytes[at + 4..]),
-        None => (bytes, &[]),
-    }
-}
-
-/// Each header as (name, value), folded lines joined.
-fn unfolded(head: &[u8]) -> Vec<(String, String)> {
-    let text = String::from_utf8_lossy(head);
-    let mut headers: Vec<(String, String)> = Vec::new();
-    for line in text.split("\r\n") {
-        if line.starts_with([' ', '\t']) {
-            if let Some((_, value)) = headers.last_mut() {
-                value.push_str(line);
-            }
-        } else if let Some((name, value)) = line.split_once(':') {
-            headers.push((name.trim().to_string(), value.to_string()));
-        }
-    }
-    headers
 }
 
 /// RFC 2919 §3: `[phrase] <list-label.list-id-namespace>`.
@@ -480,12 +455,5 @@ mod tests {
         let cr = memchr::memmem::find(&bytes, b"Hello.\r\n").unwrap() + 6;
         bytes.remove(cr);
         bytes
-    }
-
-    #[test]
-    fn headers_are_unfolded() {
-        let h = unfolded(b"Subject: a\r\n b\r\nFrom: x@y.test\r\n");
-        assert_eq!(h[0], ("Subject".into(), " a b".into()));
-        assert_eq!(h[1].0, "From");
     }
 }
