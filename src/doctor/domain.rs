@@ -45,12 +45,16 @@ pub(super) async fn examine(
     ));
     // A resolver that does not answer the first question is named once,
     // not once a question, each after its timeout.
-    if let Err(e) = dns.txt(&identity.envelope).await {
-        return out.unanswered(&identity.envelope, e);
-    }
-    spf::check(dns, &identity.envelope, ips, true, &mut out).await;
+    let txt = match dns.txt(&identity.envelope).await {
+        Ok(txt) => txt,
+        Err(e) => return out.unanswered(&identity.envelope, e),
+    };
+    spf::check(dns, &identity.envelope, &txt, ips, true, &mut out).await;
     if identity.envelope != identity.from {
-        spf::check(dns, &identity.from, &[], false, &mut out).await;
+        match dns.txt(&identity.from).await {
+            Ok(txt) => spf::check(dns, &identity.from, &txt, &[], false, &mut out).await,
+            Err(e) => out.unanswered(&identity.from, e),
+        }
     }
     if ips.is_empty() {
         out.push(

@@ -50,13 +50,14 @@ pub(super) fn syntax(record: &str) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 
-/// Walks the SPF record of `domain` and all it includes.
-pub(super) async fn cost(dns: &Dns, domain: &str) -> Cost {
+/// Walks `record`, the SPF record of `domain`, and all it includes.
+pub(super) async fn cost(dns: &Dns, domain: &str, record: &str) -> Cost {
     let mut cost = Cost::default();
-    walk(dns, domain.to_string(), 0, &mut cost).await;
+    terms(dns, domain.to_string(), record, 0, &mut cost).await;
     cost
 }
 
+/// An included (or redirected-to) domain's record, then its terms.
 fn walk<'a>(
     dns: &'a Dns,
     domain: String,
@@ -80,10 +81,8 @@ fn walk<'a>(
         let record = match found.as_slice() {
             [one] => (*one).clone(),
             [] => {
-                if depth > 0 {
-                    cost.voids += 1;
-                    cost.problems.push(format!("{domain} has no SPF record"));
-                }
+                cost.voids += 1;
+                cost.problems.push(format!("{domain} has no SPF record"));
                 return;
             }
             _ => {
@@ -92,12 +91,24 @@ fn walk<'a>(
                 return;
             }
         };
-        if depth > 0
-            && let Err(e) = syntax(&record)
-        {
+        if let Err(e) = syntax(&record) {
             cost.problems.push(format!("{domain}: {e}"));
             return;
         }
+        terms(dns, domain, &record, depth, cost).await;
+    })
+}
+
+/// The terms of `record` (`domain`'s): each that queries DNS counted, the
+/// includes and a redirect walked.
+fn terms<'a>(
+    dns: &'a Dns,
+    domain: String,
+    record: &'a str,
+    depth: u32,
+    cost: &'a mut Cost,
+) -> Pin<Box<dyn Future<Output = ()> + Send + 'a>> {
+    Box::pin(async move {
         let mut redirect = None;
         let mut has_all = false;
         for term in record.split_whitespace().skip(1) {
@@ -156,36 +167,28 @@ fn count_void(cost: &mut Cost, empty: Result<bool, String>) {
     }
 }
 
-/// SPF of `domain`: one valid record, within its lookups, passing each of
-/// `ips`. `envelope`: the domain SPF authenticates (a missing record is an
-/// error there, a warning on a From domain that is not the envelope's).
+/// SPF of `domain`, whose TXT records are `txt`: one valid record, within
+/// its lookups, passing each of `ips`. `envelope`: the domain SPF
+/// authenticates (a missing record is an error there, a warning on a From
+/// domain that is not the envelope's).
 pub(super) async fn check(
     dns: &Dns,
     domain: &str,
+    txt: &[String],
     ips: &[IpAddr],
     envelope: bool,
     out: &mut Out<'_>,
 ) {
     let about = || About::Domain(domain.to_string());
     let suggested = || {
-        let mechanisms: Vec<String> = ips
-            .iter()
-            .map(|ip| match ip {
-                IpAddr::V4(ip) => format!("ip4:{ip}"),
-                IpAddr::V6(ip) => format!("ip6:{ip}"),
-            })
-            .collect();
+        let mechanisms: Vec<String> = ips.iter().map(mechanism).collect();
         if mechanisms.is_empty() {
             format!("{domain} TXT \"v=spf1 include:<your relay's SPF domain> -all\"")
         } else {
             format!("{domain} TXT \"v=spf1 {} -all\"", mechanisms.join(" "))
         }
     };
-    let txt = match dns.txt(domain).await {
-        Ok(txt) => txt,
-        Err(e) => return out.unanswered(domain, e),
-    };
-    let records = records(&txt);
+    let records = records(txt);
     let record = match records.as_slice() {
         [] => {
             let (level, why) = if envelope {
@@ -234,7 +237,7 @@ pub(super) async fn check(
             .fix(suggested()),
         );
     }
-    let cost = cost(dns, domain).await;
+    let cost = cost(dns, domain, &record).await;
     for e in cost.unanswered {
         out.unanswered(domain, e);
     }
@@ -304,10 +307,7 @@ pub(super) async fn check(
             .await;
         let result = output.result();
         if result != mail_auth::SpfResult::Pass {
-            let mechanism = match ip {
-                IpAddr::V4(ip) => format!("ip4:{ip}"),
-                IpAddr::V6(ip) => format!("ip6:{ip}"),
-            };
+            let mechanism = mechanism(ip);
             out.push(
                 Finding::new(
                     Level::Error,
@@ -315,7 +315,8 @@ pub(super) async fn check(
                     about(),
                     format!(
                         "{ip} may not send for {domain}: SPF says {} for \"{record}\"",
-                        spf_result(result)
+                        // mail-auth names the result as RFC 7208 §2.6 does.
+                        result.to_string().to_ascii_lowercase()
                     ),
                 )
                 .fix(format!(
@@ -326,15 +327,10 @@ pub(super) async fn check(
     }
 }
 
-fn spf_result(result: mail_auth::SpfResult) -> &'static str {
-    use mail_auth::SpfResult;
-    match result {
-        SpfResult::Pass => "pass",
-        SpfResult::Fail => "fail",
-        SpfResult::SoftFail => "softfail",
-        SpfResult::Neutral => "neutral",
-        SpfResult::TempError => "temperror",
-        SpfResult::PermError => "permerror",
-        SpfResult::None => "none",
+/// The mechanism that allows `ip`: `ip4:…` or `ip6:…`.
+fn mechanism(ip: &IpAddr) -> String {
+    match ip {
+        IpAddr::V4(ip) => format!("ip4:{ip}"),
+        IpAddr::V6(ip) => format!("ip6:{ip}"),
     }
 }
