@@ -7,7 +7,7 @@ use mail_auth::common::parse::TxtRecordParser as _;
 use super::dns::Dns;
 use super::findings::{About, Code, Finding, Level, Out};
 use super::identity::Identity;
-use super::records::{aligned, organizational, tag, tags};
+use super::records::{after_version, aligned, organizational, tag, tags};
 
 /// The DMARC record that governs `domain`: its own, or the nearest
 /// parent's (the DMARC tree walk of RFC 9989, at most 8 labels, never the
@@ -24,11 +24,7 @@ async fn dmarc_record(dns: &Dns, domain: &str) -> Result<Option<(String, Vec<Str
         let txt = dns.txt(&format!("_dmarc.{name}")).await?;
         let found: Vec<String> = txt
             .into_iter()
-            .filter(|r| {
-                r.trim_start()
-                    .get(..8)
-                    .is_some_and(|v| v.eq_ignore_ascii_case("v=DMARC1"))
-            })
+            .filter(|r| after_version(r, "v=DMARC1").is_some())
             .collect();
         if !found.is_empty() {
             return Ok(Some((name, found)));
@@ -194,12 +190,7 @@ pub(super) async fn check(dns: &Dns, identity: &Identity, out: &mut Out<'_>) {
         }
         let name = format!("{at}._report._dmarc.{destination}");
         match dns.txt(&name).await {
-            Ok(txt)
-                if txt.iter().any(|r| {
-                    r.trim_start()
-                        .get(..8)
-                        .is_some_and(|v| v.eq_ignore_ascii_case("v=DMARC1"))
-                }) => {}
+            Ok(txt) if txt.iter().any(|r| after_version(r, "v=DMARC1").is_some()) => {}
             Ok(_) => out.push(
                 Finding::new(
                     Level::Warning,

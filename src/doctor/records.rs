@@ -18,6 +18,16 @@ pub(super) fn aligned(a: &str, b: &str, strict: bool) -> bool {
     }
 }
 
+/// What follows `version` (`v=spf1`, `v=DMARC1`) at the start of `record`,
+/// compared without case; `None` when the record is not of that version.
+pub(super) fn after_version<'a>(record: &'a str, version: &str) -> Option<&'a str> {
+    let record = record.trim_start();
+    record
+        .get(..version.len())
+        .filter(|v| v.eq_ignore_ascii_case(version))
+        .map(|_| &record[version.len()..])
+}
+
 /// The tags of a DKIM or DMARC record (`k=v; k=v`), names lower-cased.
 pub(super) fn tags(record: &str) -> Vec<(String, String)> {
     record
@@ -48,6 +58,18 @@ mod tests {
         assert!(aligned("bounces.example.com", "example.com", false));
         assert!(!aligned("bounces.example.com", "example.com", true));
         assert!(!aligned("example.net", "example.com", false));
+    }
+
+    #[test]
+    fn versions_are_read_without_case() {
+        assert_eq!(after_version(" V=SPF1 -all", "v=spf1"), Some(" -all"));
+        assert_eq!(
+            after_version("v=DMARC1;p=none", "v=DMARC1"),
+            Some(";p=none")
+        );
+        assert_eq!(after_version("v=sp", "v=spf1"), None);
+        // A multi-byte character where the version would end is no version.
+        assert_eq!(after_version("v=spfé", "v=spf1"), None);
     }
 
     #[test]

@@ -14,6 +14,7 @@ use mail_auth::common::parse::TxtRecordParser as _;
 
 use super::dns::Dns;
 use super::findings::{About, Code, Finding, Level, Out};
+use super::records::after_version;
 
 /// What one walk found.
 #[derive(Debug, Default)]
@@ -35,10 +36,7 @@ pub(super) struct Cost {
 pub(super) fn records(txt: &[String]) -> Vec<&String> {
     txt.iter()
         .filter(|r| {
-            let r = r.trim_start();
-            r.len() >= 6
-                && r[..6].eq_ignore_ascii_case("v=spf1")
-                && r[6..].chars().next().is_none_or(|c| c == ' ')
+            after_version(r, "v=spf1").is_some_and(|rest| rest.is_empty() || rest.starts_with(' '))
         })
         .collect()
 }
