@@ -7,19 +7,11 @@ use super::identity::Signer;
 use super::records::{tag, tags};
 use crate::send::message::DkimPublicKey;
 
-/// The DKIM record to publish for `signer`'s key.
-fn dkim_record(signer: &Signer) -> String {
-    format!(
-        "{}._domainkey.{} TXT \"{}\"",
-        signer.selector,
-        signer.domain,
-        signer.key.record()
-    )
-}
-
 /// The published key is the configured key's public half, and strong.
 pub(super) async fn check(dns: &Dns, signer: &Signer, out: &mut Out<'_>) {
     let name = format!("{}._domainkey.{}", signer.selector, signer.domain);
+    // The record to publish for the configured key.
+    let dkim_record = || format!("{name} TXT \"{}\"", signer.key.record());
     let about = || About::Domain(signer.domain.clone());
     let txt = match dns.txt(&name).await {
         Ok(txt) => txt,
@@ -38,7 +30,7 @@ pub(super) async fn check(dns: &Dns, signer: &Signer, out: &mut Out<'_>) {
                 about(),
                 format!("no DKIM key at {name}: no receiver can verify the signature"),
             )
-            .fix(dkim_record(signer)),
+            .fix(dkim_record()),
         );
     };
     let p: String = tag(record, "p")
@@ -54,7 +46,7 @@ pub(super) async fn check(dns: &Dns, signer: &Signer, out: &mut Out<'_>) {
                 about(),
                 format!("the DKIM key at {name} is revoked (p= is empty)"),
             )
-            .fix(dkim_record(signer)),
+            .fix(dkim_record()),
         );
     }
     if !signer
@@ -71,7 +63,7 @@ pub(super) async fn check(dns: &Dns, signer: &Signer, out: &mut Out<'_>) {
                      every signature fails"
                 ),
             )
-            .fix(dkim_record(signer)),
+            .fix(dkim_record()),
         );
     }
     if let Some(bits) = signer.key.rsa_bits() {

@@ -18,11 +18,6 @@ pub(super) async fn examine(
     checked: &mut Vec<String>,
 ) {
     let mut out = Out(findings);
-    let ips_text = ips
-        .iter()
-        .map(ToString::to_string)
-        .collect::<Vec<_>>()
-        .join(", ");
     checked.push(format!(
         "DNS of {} (From){}{}, asked of {}, {}",
         identity.from,
@@ -40,7 +35,7 @@ pub(super) async fn examine(
         if ips.is_empty() {
             "no sending address".to_string()
         } else {
-            format!("sending from {ips_text}")
+            format!("sending from {}", listed(ips))
         }
     ));
     // A resolver that does not answer the first question is named once,
@@ -71,30 +66,26 @@ pub(super) async fn examine(
         dkim::check(dns, signer, &mut out).await;
     }
     dmarc::check(dns, identity, &mut out).await;
-    if identity.bounces {
-        match dns.mx(&identity.envelope).await {
-            Ok(mx) if mx.is_empty() => out.push(
-                Finding::new(
-                    Level::Error,
-                    Code::BounceNoMx,
-                    About::Domain(identity.envelope.clone()),
-                    format!(
-                        "the bounce domain {} has no MX record: bounces cannot come back, and \
-                         receivers refuse mail whose return path cannot receive",
-                        identity.envelope
-                    ),
-                )
-                .fix(format!(
-                    "{} MX 10 <the server that receives your bounces>",
+    if identity.bounces && has_no_mx(dns, &identity.envelope, &mut out).await {
+        out.push(
+            Finding::new(
+                Level::Error,
+                Code::BounceNoMx,
+                About::Domain(identity.envelope.clone()),
+                format!(
+                    "the bounce domain {} has no MX record: bounces cannot come back, and \
+                     receivers refuse mail whose return path cannot receive",
                     identity.envelope
-                )),
-            ),
-            Ok(_) => {}
-            Err(e) => out.unanswered(&identity.envelope, e),
-        }
+                ),
+            )
+            .fix(format!(
+                "{} MX 10 <the server that receives your bounces>",
+                identity.envelope
+            )),
+        );
     }
-    match dns.mx(&identity.from).await {
-        Ok(mx) if mx.is_empty() => out.push(
+    if has_no_mx(dns, &identity.from, &mut out).await {
+        out.push(
             Finding::new(
                 Level::Warning,
                 Code::FromNoMx,
@@ -105,13 +96,31 @@ pub(super) async fn examine(
                 ),
             )
             .fix(format!("{} MX 10 <your mail server>", identity.from)),
-        ),
-        Ok(_) => {}
-        Err(e) => out.unanswered(&identity.from, e),
+        );
     }
     for ip in ips {
         ptr(dns, *ip, &mut out).await;
     }
+}
+
+/// Whether `domain` has no MX record (a question that got no answer is
+/// named, and is not "none").
+async fn has_no_mx(dns: &Dns, domain: &str, out: &mut Out<'_>) -> bool {
+    match dns.mx(domain).await {
+        Ok(mx) => mx.is_empty(),
+        Err(e) => {
+            out.unanswered(domain, e);
+            false
+        }
+    }
+}
+
+/// Addresses as a person reads them: `a, b`.
+fn listed(ips: &[IpAddr]) -> String {
+    ips.iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// The sending address points back to a name that points to it (FCrDNS).
@@ -146,10 +155,7 @@ async fn ptr(dns: &Dns, ip: IpAddr, out: &mut Out<'_>) {
                 if ips.is_empty() {
                     "nothing".to_string()
                 } else {
-                    ips.iter()
-                        .map(ToString::to_string)
-                        .collect::<Vec<_>>()
-                        .join(", ")
+                    listed(&ips)
                 }
             )),
             Err(e) => return out.unanswered(name, e),

@@ -9,7 +9,7 @@ use super::dns::Dns;
 use super::findings::{About, Code, Finding, Level};
 use super::records::organizational;
 use crate::project::Project;
-use crate::send::transport::{DeliverError, Failure, Fatal, Offers, Relays};
+use crate::send::transport::{DeliverError, Failure, Fatal, Offers, Relay, Relays};
 
 /// A relay as the doctor saw it.
 pub(super) struct Seen {
@@ -43,81 +43,85 @@ pub(super) async fn examine(
     };
     let mut seen = Vec::new();
     for relay in relays.all() {
-        let about = || About::Relay(relay.name.clone());
-        if !probe {
-            seen.push(Seen {
-                name: relay.name.clone(),
-                offers: None,
-            });
-            continue;
-        }
-        let answer = match tokio::time::timeout(timeout, relay.transport.probe()).await {
-            Ok(Some(answer)) => answer,
-            Ok(None) => {
-                checked.push(format!("relay {}: none to ask", relay.transport.describe()));
-                continue;
-            }
-            Err(_) => Err(DeliverError::Failed(Failure::Network(format!(
-                "no answer within {} s (--timeout)",
-                timeout.as_secs()
-            )))),
+        let offers = if probe {
+            ask(relay, timeout, findings, checked).await
+        } else {
+            None
         };
-        checked.push(format!(
-            "relay {} ({})",
-            relay.name,
-            relay.transport.describe()
-        ));
-        match answer {
-            Ok(probed) => {
-                let offers = probed.offers;
-                let said = |on: bool, what: &str| {
-                    if on {
-                        what.to_string()
-                    } else {
-                        format!("no {what}")
-                    }
-                };
-                findings.push(Finding::new(
-                    Level::Note,
-                    Code::RelayOffers,
-                    about(),
-                    format!(
-                        "{} answered{}{}, and offers {}, {}, {}, {}; {}",
-                        relay.name,
-                        if probed.encrypted {
-                            " over TLS"
-                        } else {
-                            " unencrypted"
-                        },
-                        if probed.logged_in {
-                            ", took the login"
-                        } else {
-                            ""
-                        },
-                        said(offers.pipelining, "PIPELINING"),
-                        said(offers.chunking, "CHUNKING"),
-                        said(offers.eight_bit_mime, "8BITMIME"),
-                        said(offers.smtp_utf8, "SMTPUTF8"),
-                        offers.size.map_or("no size limit said".to_string(), |n| {
-                            format!("messages up to {:.1} MB", n as f64 / 1e6)
-                        })
-                    ),
-                ));
-                seen.push(Seen {
-                    name: relay.name.clone(),
-                    offers: Some(offers),
-                });
-            }
-            Err(e) => {
-                findings.push(refused(&relay.name, &e));
-                seen.push(Seen {
-                    name: relay.name.clone(),
-                    offers: None,
-                });
-            }
-        }
+        seen.push(Seen {
+            name: relay.name.clone(),
+            offers,
+        });
     }
     seen
+}
+
+/// Asks one relay, within `timeout`, into `findings`: what it offers, if
+/// it answered.
+async fn ask(
+    relay: &Relay,
+    timeout: std::time::Duration,
+    findings: &mut Vec<Finding>,
+    checked: &mut Vec<String>,
+) -> Option<Offers> {
+    let answer = match tokio::time::timeout(timeout, relay.transport.probe()).await {
+        Ok(Some(answer)) => answer,
+        Ok(None) => {
+            checked.push(format!("relay {}: none to ask", relay.transport.describe()));
+            return None;
+        }
+        Err(_) => Err(DeliverError::Failed(Failure::Network(format!(
+            "no answer within {} s (--timeout)",
+            timeout.as_secs()
+        )))),
+    };
+    checked.push(format!(
+        "relay {} ({})",
+        relay.name,
+        relay.transport.describe()
+    ));
+    let probed = match answer {
+        Ok(probed) => probed,
+        Err(e) => {
+            findings.push(refused(&relay.name, &e));
+            return None;
+        }
+    };
+    let offers = probed.offers;
+    let said = |on: bool, what: &str| {
+        if on {
+            what.to_string()
+        } else {
+            format!("no {what}")
+        }
+    };
+    findings.push(Finding::new(
+        Level::Note,
+        Code::RelayOffers,
+        About::Relay(relay.name.clone()),
+        format!(
+            "{} answered{}{}, and offers {}, {}, {}, {}; {}",
+            relay.name,
+            if probed.encrypted {
+                " over TLS"
+            } else {
+                " unencrypted"
+            },
+            if probed.logged_in {
+                ", took the login"
+            } else {
+                ""
+            },
+            said(offers.pipelining, "PIPELINING"),
+            said(offers.chunking, "CHUNKING"),
+            said(offers.eight_bit_mime, "8BITMIME"),
+            said(offers.smtp_utf8, "SMTPUTF8"),
+            offers.size.map_or("no size limit said".to_string(), |n| {
+                format!("messages up to {:.1} MB", n as f64 / 1e6)
+            })
+        ),
+    ));
+    Some(offers)
 }
 
 /// The finding for a relay that could not be used.
