@@ -4,7 +4,7 @@
 
 use super::findings::{About, Code, Finding, Level};
 use crate::project::Project;
-use crate::send::message::{DkimPublicKey, dkim_public_key};
+use crate::send::message::{DkimKey, DkimPublicKey};
 
 /// Who the mail says it is from, and who signs it.
 pub(super) struct Identity {
@@ -65,30 +65,22 @@ impl Identity {
                 );
                 None
             }
-            Some(dkim) => {
-                let path = project.resolve(&dkim.private_key);
-                let key = std::fs::read_to_string(&path)
-                    .map_err(|e| format!("cannot read {}: {e}", path.display()))
-                    .and_then(|pem| {
-                        dkim_public_key(&pem).map_err(|e| format!("{}: {e}", path.display()))
-                    });
-                match key {
-                    Ok(key) => Some(Signer {
-                        domain: dkim.domain.to_string().to_ascii_lowercase(),
-                        selector: dkim.selector.to_string(),
-                        key,
-                    }),
-                    Err(e) => {
-                        findings.push(Finding::new(
-                            Level::Error,
-                            Code::DkimKeyUnreadable,
-                            About::Domain(dkim.domain.to_string()),
-                            format!("dkim.private_key: {e}"),
-                        ));
-                        None
-                    }
+            Some(dkim) => match DkimKey::read(dkim, &project.root) {
+                Ok(key) => Some(Signer {
+                    domain: dkim.domain.to_string().to_ascii_lowercase(),
+                    selector: dkim.selector.to_string(),
+                    key: key.public(),
+                }),
+                Err(e) => {
+                    findings.push(Finding::new(
+                        Level::Error,
+                        Code::DkimKeyUnreadable,
+                        About::Domain(dkim.domain.to_string()),
+                        format!("{e:#}"),
+                    ));
+                    None
                 }
-            }
+            },
         };
         Some(Identity {
             from,

@@ -455,10 +455,12 @@ pub(crate) fn reader_values<'a>(
 /// Reads the DKIM key and names the headers the signature covers. (Not
 /// Content-Type: lettre writes it with the body, after signing the headers.)
 fn dkim_config(dkim: &Dkim, root: &Path) -> Result<DkimConfig> {
-    let path = root.join(&dkim.private_key);
-    let pem = std::fs::read_to_string(&path)
-        .with_context(|| format!("dkim.private_key: cannot read {}", path.display()))?;
-    let key = signing_key(&pem).with_context(|| format!("dkim.private_key: {}", path.display()))?;
+    let key = DkimKey::read(dkim, root)?.signing().with_context(|| {
+        format!(
+            "dkim.private_key: {}",
+            root.join(&dkim.private_key).display()
+        )
+    })?;
     let headers = [
         "From",
         "To",
@@ -489,27 +491,70 @@ fn dkim_config(dkim: &Dkim, root: &Path) -> Result<DkimConfig> {
     ))
 }
 
-/// An RSA key (PKCS#1 or PKCS#8 PEM) or an Ed25519 key (PKCS#8 PEM).
-fn signing_key(pem: &str) -> Result<DkimSigningKey> {
-    use ed25519_dalek::pkcs8::DecodePrivateKey as _;
-    use rsa::pkcs1::EncodeRsaPrivateKey as _;
+/// A DKIM private key: RSA (PKCS#1 or PKCS#8 PEM) or Ed25519 (PKCS#8 PEM).
+pub(crate) enum DkimKey {
+    Rsa(rsa::RsaPrivateKey),
+    Ed25519(ed25519_dalek::SigningKey),
+}
 
-    if pem.contains("BEGIN RSA PRIVATE KEY") {
-        return DkimSigningKey::new(pem, DkimSigningAlgorithm::Rsa)
-            .map_err(|e| anyhow!("not a usable RSA key: {e}"));
+impl DkimKey {
+    /// The key in `pem`, in whichever of its forms.
+    fn parse(pem: &str) -> Result<DkimKey> {
+        use ed25519_dalek::pkcs8::DecodePrivateKey as _;
+        use rsa::pkcs1::DecodeRsaPrivateKey as _;
+        if pem.contains("BEGIN RSA PRIVATE KEY") {
+            return rsa::RsaPrivateKey::from_pkcs1_pem(pem)
+                .map(DkimKey::Rsa)
+                .map_err(|e| anyhow!("not a usable RSA key: {e}"));
+        }
+        if let Ok(key) = ed25519_dalek::SigningKey::from_pkcs8_pem(pem) {
+            return Ok(DkimKey::Ed25519(key));
+        }
+        rsa::RsaPrivateKey::from_pkcs8_pem(pem)
+            .map(DkimKey::Rsa)
+            .map_err(|_| anyhow!("not an RSA or Ed25519 private key in PEM form"))
     }
-    if let Ok(key) = ed25519_dalek::SigningKey::from_pkcs8_pem(pem) {
-        let raw = data_encoding::BASE64.encode(&key.to_bytes());
-        return DkimSigningKey::new(&raw, DkimSigningAlgorithm::Ed25519)
-            .map_err(|e| anyhow!("not a usable Ed25519 key: {e}"));
+
+    /// The key `[dkim] private_key` names (relative to `root`); errors name
+    /// the setting and the file.
+    pub(crate) fn read(dkim: &Dkim, root: &Path) -> Result<DkimKey> {
+        let path = root.join(&dkim.private_key);
+        let pem = std::fs::read_to_string(&path)
+            .with_context(|| format!("dkim.private_key: cannot read {}", path.display()))?;
+        DkimKey::parse(&pem).with_context(|| format!("dkim.private_key: {}", path.display()))
     }
-    let rsa = rsa::RsaPrivateKey::from_pkcs8_pem(pem)
-        .map_err(|_| anyhow!("not an RSA or Ed25519 private key in PEM form"))?;
-    let pkcs1 = rsa
-        .to_pkcs1_pem(rsa::pkcs1::LineEnding::LF)
-        .map_err(|e| anyhow!("cannot use the RSA key: {e}"))?;
-    DkimSigningKey::new(&pkcs1, DkimSigningAlgorithm::Rsa)
-        .map_err(|e| anyhow!("not a usable RSA key: {e}"))
+
+    /// The key as lettre signs with it.
+    fn signing(&self) -> Result<DkimSigningKey> {
+        use rsa::pkcs1::EncodeRsaPrivateKey as _;
+        match self {
+            DkimKey::Rsa(key) => {
+                let pkcs1 = key
+                    .to_pkcs1_pem(rsa::pkcs1::LineEnding::LF)
+                    .map_err(|e| anyhow!("cannot use the RSA key: {e}"))?;
+                DkimSigningKey::new(&pkcs1, DkimSigningAlgorithm::Rsa)
+                    .map_err(|e| anyhow!("not a usable RSA key: {e}"))
+            }
+            DkimKey::Ed25519(key) => {
+                let raw = data_encoding::BASE64.encode(&key.to_bytes());
+                DkimSigningKey::new(&raw, DkimSigningAlgorithm::Ed25519)
+                    .map_err(|e| anyhow!("not a usable Ed25519 key: {e}"))
+            }
+        }
+    }
+
+    /// Its public half, as DNS publishes it.
+    pub(crate) fn public(&self) -> DkimPublicKey {
+        match self {
+            DkimKey::Rsa(key) => DkimPublicKey::Rsa(key.to_public_key()),
+            DkimKey::Ed25519(key) => DkimPublicKey::Ed25519(key.verifying_key().to_bytes()),
+        }
+    }
+}
+
+#[cfg(test)]
+fn signing_key(pem: &str) -> Result<DkimSigningKey> {
+    DkimKey::parse(pem)?.signing()
 }
 
 /// The public half of a DKIM key, as DNS publishes it (RFC 6376 §3.6.1,
@@ -570,24 +615,6 @@ impl DkimPublicKey {
             DkimPublicKey::Ed25519(_) => None,
         }
     }
-}
-
-/// The public half of the private key in `pem` (the forms [`signing_key`]
-/// reads).
-pub(crate) fn dkim_public_key(pem: &str) -> Result<DkimPublicKey> {
-    use ed25519_dalek::pkcs8::DecodePrivateKey as _;
-    use rsa::pkcs1::DecodeRsaPrivateKey as _;
-    if pem.contains("BEGIN RSA PRIVATE KEY") {
-        let key = rsa::RsaPrivateKey::from_pkcs1_pem(pem)
-            .map_err(|e| anyhow!("not a usable RSA key: {e}"))?;
-        return Ok(DkimPublicKey::Rsa(key.to_public_key()));
-    }
-    if let Ok(key) = ed25519_dalek::SigningKey::from_pkcs8_pem(pem) {
-        return Ok(DkimPublicKey::Ed25519(key.verifying_key().to_bytes()));
-    }
-    let key = rsa::RsaPrivateKey::from_pkcs8_pem(pem)
-        .map_err(|_| anyhow!("not an RSA or Ed25519 private key in PEM form"))?;
-    Ok(DkimPublicKey::Rsa(key.to_public_key()))
 }
 
 /// The longest word a Subject may have and still be folded at spaces
