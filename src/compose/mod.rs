@@ -4,6 +4,7 @@
 //! with its project; build, check, preview, send and archive all start there.
 
 pub(crate) mod check;
+pub mod clicks;
 pub(crate) mod confirm;
 pub(crate) mod fit;
 mod fold;

@@ -142,6 +142,16 @@ fn render_as(
     view.web = web;
     let context = tera::Context::from_serialize(&view).expect("the view serializes");
 
+    // With `[clicks]`, the email's size is weighed with its click links.
+    let sample = (!web)
+        .then(|| {
+            super::clicks::Sample::new(
+                &project.config,
+                &issue.stem(),
+                super::clicks::LinkTable::of(&issue.issue, &facts),
+            )
+        })
+        .flatten();
     // The HTML and the text part do not depend on each other: render them on
     // two threads, each with a large stack.
     let thread = || std::thread::Builder::new().stack_size(RENDER_STACK);
@@ -159,7 +169,9 @@ fn render_as(
                 })?;
             Ok::<_, RenderError>((text, started.elapsed()))
         });
-        let html = thread().spawn_scoped(scope, || render_html(templates, context.clone(), web));
+        let html = thread().spawn_scoped(scope, || {
+            render_html(templates, context.clone(), web, sample.as_ref())
+        });
         (joined(html), joined(text))
     });
     let HtmlRender {
@@ -207,16 +219,22 @@ struct HtmlRender {
     mjml_time: Duration,
 }
 
+/// With `[clicks]`, `sample` weighs the HTML with its click links in it.
 fn render_html(
     templates: &Templates,
     mut context: tera::Context,
     web: bool,
+    sample: Option<&super::clicks::Sample>,
 ) -> Result<HtmlRender, RenderError> {
+    let weigh = |html: &str| match sample {
+        Some(sample) => encoded_len(&sample.filled(html)),
+        None => encoded_len(html),
+    };
     let started = Instant::now();
     let mut mjml = templates.render(templates::ISSUE_MJML, &context)?;
     let mut template_time = started.elapsed();
     let mut html = compile_mjml(&mjml, templates, templates::ISSUE_MJML)?;
-    let mut sent_bytes = encoded_len(&html);
+    let mut sent_bytes = weigh(&html);
     if !web && sent_bytes > GMAIL_CLIP_BYTES {
         // Gmail will clip: render again with the links a reader needs at the top.
         let again = Instant::now();
@@ -224,7 +242,7 @@ fn render_html(
         mjml = templates.render(templates::ISSUE_MJML, &context)?;
         template_time += again.elapsed();
         html = compile_mjml(&mjml, templates, templates::ISSUE_MJML)?;
-        sent_bytes = encoded_len(&html);
+        sent_bytes = weigh(&html);
     }
     Ok(HtmlRender {
         mjml,

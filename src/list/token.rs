@@ -43,6 +43,9 @@ pub struct SignupClaim {
 const VERP_BYTES: usize = 18;
 const VERP_MAC_BYTES: usize = 6;
 
+/// How many bytes of its HMAC a click link carries.
+const CLICK_MAC_BYTES: usize = 8;
+
 /// The first character of a bounce tag of today's version; tags of the
 /// first version have none (and are a character shorter).
 pub const TAG_VERSION: char = 'b';
@@ -133,6 +136,8 @@ pub struct Secret {
     bytes: Vec<u8>,
     /// The key that seals addresses, derived once from the secret.
     seal_key: aes_siv::Key<Aes128Siv>,
+    /// The key that signs click links, derived once from the secret.
+    click_key: [u8; 32],
     /// The list's identity ([`for_list`](Secret::for_list)), which sealed
     /// tokens are bound to: two newsletters that share a secret do not
     /// accept each other's links.
@@ -156,9 +161,13 @@ impl Secret {
         let mut derive = keyed(&bytes);
         derive.update(b"missive unsubscribe seal v1");
         let seal_key = derive.finalize().into_bytes();
+        let mut derive = keyed(&bytes);
+        derive.update(b"missive click link v1");
+        let click_key = derive.finalize().into_bytes().into();
         Ok(Secret {
             bytes,
             seal_key,
+            click_key,
             list: Vec::new(),
         })
     }
@@ -266,6 +275,38 @@ impl Secret {
         serde_json::from_slice(&json).ok()
     }
 
+    fn click(&self, issue: &str, wave: u32, n: u32, url: &str) -> Hmac<Sha256> {
+        let mut mac = keyed(&self.click_key);
+        for part in [self.list.as_slice(), issue.as_bytes(), url.as_bytes()] {
+            mac.update(&(part.len() as u64).to_be_bytes());
+            mac.update(part);
+        }
+        mac.update(&wave.to_be_bytes());
+        mac.update(&n.to_be_bytes());
+        mac
+    }
+
+    /// The signature of a click link: link `n` of `issue`, to `url`, sent
+    /// in `wave` (64 bits, base64url: 11 characters). Any change to one of
+    /// them, or another list, makes another.
+    pub fn click_mac(&self, issue: &str, wave: u32, n: u32, url: &str) -> String {
+        let bytes = self.click(issue, wave, n, url).finalize().into_bytes();
+        URL_SAFE_NO_PAD.encode(&bytes[..CLICK_MAC_BYTES])
+    }
+
+    /// Whether `mac` signs link `n` of `issue` to `url` in `wave` (compared
+    /// in constant time).
+    pub fn click_mac_matches(&self, issue: &str, wave: u32, n: u32, url: &str, mac: &str) -> bool {
+        let Ok(given) = URL_SAFE_NO_PAD.decode(mac.as_bytes()) else {
+            return false;
+        };
+        given.len() == CLICK_MAC_BYTES
+            && self
+                .click(issue, wave, n, url)
+                .verify_truncated_left(&given)
+                .is_ok()
+    }
+
     /// The tag of a bounce address (`bounces+<tag>@…`, VERP) and of each
     /// message's `Message-ID`: it names the issue and the recipient (as
     /// hashes) and is signed, so a bounce can be traced to both and nobody
@@ -351,6 +392,29 @@ mod tests {
         assert!(!s.verify("reader@example.com", "zz"));
         let other = Secret::new("another secret, also long enough").unwrap();
         assert!(!other.verify("reader@example.com", &t));
+    }
+
+    #[test]
+    fn click_macs_sign_issue_wave_link_and_target() {
+        let s = secret().for_list("news.example.com");
+        let mac = s.click_mac("2026-11-27", 3, 12, "https://a.example/x");
+        assert_eq!(mac.len(), 11); // compose::clicks::MAC_CHARS, which weighs the links
+        assert!(s.click_mac_matches("2026-11-27", 3, 12, "https://a.example/x", &mac));
+        for (issue, wave, n, url) in [
+            ("2026-11-28", 3, 12, "https://a.example/x"),
+            ("2026-11-27", 4, 12, "https://a.example/x"),
+            ("2026-11-27", 3, 13, "https://a.example/x"),
+            ("2026-11-27", 3, 12, "https://evil.example/x"),
+        ] {
+            assert!(
+                !s.click_mac_matches(issue, wave, n, url, &mac),
+                "{issue} {wave} {n} {url}"
+            );
+        }
+        let other_list = secret().for_list("other.example.com");
+        assert!(!other_list.click_mac_matches("2026-11-27", 3, 12, "https://a.example/x", &mac));
+        assert!(!s.click_mac_matches("2026-11-27", 3, 12, "https://a.example/x", &mac[..10]));
+        assert!(!s.click_mac_matches("2026-11-27", 3, 12, "https://a.example/x", "!!!"));
     }
 
     #[test]

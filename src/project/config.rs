@@ -36,6 +36,23 @@ pub struct Config {
     pub email: Email,
     pub bounces: Option<Bounces>,
     pub signup: Option<Signup>,
+    /// Per-item click counts, identifying nobody (off without it).
+    pub clicks: Option<Clicks>,
+}
+
+/// `[clicks]`: the email's links go through `missive serve`, which counts
+/// each item's clicks by the hour and sends the reader on. No address, IP,
+/// User-Agent or cookie is recorded; link scanners are told apart in memory.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Clicks {
+    /// Where readers reach `missive serve`: links become `{url}/c/…`.
+    /// Default: `signup.url`, else the scheme and host of `unsubscribe.url`.
+    pub url: Option<WebUrl>,
+    /// `serve` sits behind a reverse proxy on this machine: a click's
+    /// source is the last address in its `X-Forwarded-For`.
+    #[serde(default)]
+    pub behind_proxy: bool,
 }
 
 /// `[signup]`: sign-ups through `missive serve`, confirmed by email.
@@ -458,6 +475,16 @@ impl Config {
     /// `[email] fit`, or, unset, whether there is a web version.
     pub fn fits(&self) -> bool {
         self.email.fit.unwrap_or(self.newsletter.web_url.is_some())
+    }
+
+    /// Where click links point with `[clicks]` (no trailing `/`): its `url`,
+    /// else where `serve` answers ([`serve_url`](Config::serve_url)).
+    pub fn clicks_url(&self) -> Option<String> {
+        let clicks = self.clicks.as_ref()?;
+        match &clicks.url {
+            Some(url) => Some(url.as_str().trim_end_matches('/').to_string()),
+            None => self.serve_url(),
+        }
     }
 
     pub fn web_url_for(&self, stem: &str) -> Option<String> {
