@@ -327,6 +327,14 @@ pub(crate) fn stems(state_dir: &Path) -> Vec<String> {
 /// The issues whose sending began, in the order it did (by each journal's
 /// first entry), as stems.
 pub(crate) fn sent_in_order(state_dir: &Path) -> Result<Vec<String>> {
+    Ok(began(state_dir)?
+        .into_iter()
+        .map(|(_, stem)| stem)
+        .collect())
+}
+
+/// When the sending of each issue began, in that order, with its stem.
+pub(crate) fn began(state_dir: &Path) -> Result<Vec<(OffsetDateTime, String)>> {
     let mut began = Vec::new();
     for stem in stems(state_dir) {
         if let Some(at) = began_at(&path_for(state_dir, &stem))? {
@@ -334,7 +342,7 @@ pub(crate) fn sent_in_order(state_dir: &Path) -> Result<Vec<String>> {
         }
     }
     began.sort();
-    Ok(began.into_iter().map(|(_, stem)| stem).collect())
+    Ok(began)
 }
 
 /// An open journal that outcomes are appended to.

@@ -18,6 +18,7 @@ use lettre::message::header::{
 };
 use lettre::message::{Body, Mailbox, MultiPart, SinglePart};
 
+use crate::compose::clicks::key_number;
 use crate::compose::merge::{Escape, Merge, UNSUBSCRIBE_URL};
 use crate::compose::render::Rendered;
 use crate::list::reader::Subscriber;
@@ -48,6 +49,8 @@ pub(crate) struct Letterhead {
     return_path: Option<ReturnPath>,
     /// The issue's file stem, which bounce tags name.
     issue: String,
+    /// With `[clicks]`: the links each message carries.
+    clicks: Option<super::clicks::ClickLinks>,
 }
 
 /// What bodies a relay carries: 7-bit ones only, or 8-bit ones too (it
@@ -139,6 +142,11 @@ pub(crate) enum MessageError {
         email: String,
         source: lettre::address::AddressError,
     },
+    #[error("cannot record the click links' wave for {email}: {source:#}")]
+    Clicks {
+        email: String,
+        source: anyhow::Error,
+    },
     #[error("cannot build the message for {email}: {source}")]
     Build {
         email: String,
@@ -214,7 +222,29 @@ impl Letterhead {
             feedback_id: config.sending.feedback_id.as_ref().map(ToString::to_string),
             return_path,
             issue: issue.to_string(),
+            clicks: None,
         })
+    }
+
+    /// The same, its HTML's links click links (`[clicks]`): `rendered` is
+    /// what [`new`](Letterhead::new) was given.
+    #[must_use]
+    pub(crate) fn with_clicks(
+        mut self,
+        rendered: &Rendered,
+        clicks: super::clicks::ClickLinks,
+    ) -> Letterhead {
+        self.html = Forms::new(&Merge::parse(
+            &clicks.table.tagged(&rendered.html),
+            Escape::Html,
+        ));
+        self.clicks = Some(clicks);
+        self
+    }
+
+    /// With `[clicks]`, the click links.
+    pub(crate) fn clicks(&self) -> Option<&super::clicks::ClickLinks> {
+        self.clicks.as_ref()
     }
 
     /// Whether readers have a way to unsubscribe; a dispatch to a list needs one.
@@ -232,6 +262,7 @@ impl Letterhead {
             .chain(self.text.as_is.keys())
             .chain(self.subject.keys())
             .filter(|k| !BUILT_IN_TAGS.contains(k) && !columns.iter().any(|c| c == k))
+            .filter(|k| self.clicks.is_none() || key_number(k).is_none())
             .map(String::from)
             .collect()
     }
@@ -295,7 +326,24 @@ impl Letterhead {
         // test recipient's.
         let link_owner = test_to.map_or_else(|| email.clone(), |to| to.email.to_string());
         let links = UnsubscribeLinks::new(&self.unsubscribe, self.secret.as_ref(), &link_owner);
-        let lookup = reader_values(reader, &email, links.primary());
+        let clicks = match &self.clicks {
+            Some(clicks) => Some(clicks.next().map_err(|source| MessageError::Clicks {
+                email: email.clone(),
+                source,
+            })?),
+            None => None,
+        };
+        let values = reader_values(reader, &email, links.primary());
+        let lookup = |key: &str| {
+            let click = clicks
+                .as_ref()
+                .zip(key_number(key))
+                .and_then(|(urls, n)| urls.get(usize::try_from(n).ok()?));
+            match click {
+                Some(url) => Some(Cow::Borrowed(url.as_str())),
+                None => values(key),
+            }
+        };
         let html = self.html.body(&lookup, transfer);
         let text = self.text.body(&lookup, transfer);
         let (url_link, mailto_link) = (&links.url, &links.mailto);

@@ -4,6 +4,7 @@
 //! and [`status`] (what the journal says). Nothing here prints: the command
 //! shows the plan, asks, and reports the outcome.
 
+pub(crate) mod clicks;
 pub(crate) mod engine;
 pub(crate) mod invite;
 pub(crate) mod journal;
@@ -26,9 +27,10 @@ pub(crate) use engine::{Progress, RelayProgress, Report, Reporter, Stop};
 pub(crate) use transport::{Relays, Transport};
 
 use crate::compose::Composed;
+use crate::compose::clicks::LinkTable;
 use crate::list::events::{Log, Migrated, Suppressed};
 use crate::list::reader::{Reader, Row, Subscriber, Tally};
-use crate::list::token::Secret;
+use crate::list::token::{SECRET_ENV, Secret};
 use journal::{Entry, History, Journal, State};
 use message::{Letterhead, Transfer};
 
@@ -49,15 +51,40 @@ fn journal_path(composed: &Composed) -> PathBuf {
 
 fn letterhead(composed: &Composed) -> Result<Letterhead> {
     let secret = Secret::for_project(&composed.project)?;
-    Letterhead::new(
-        &composed.project.config,
+    let config = &composed.project.config;
+    let clicks = match (config.clicks_url(), &config.clicks) {
+        (_, None) => None,
+        (None, Some(_)) => bail!(
+            "{}: [clicks] needs to know where `missive serve` answers: set clicks.url \
+             (or unsubscribe.url)",
+            composed.project.config_label().display()
+        ),
+        (Some(base), Some(_)) => {
+            let secret = secret
+                .clone()
+                .ok_or_else(|| anyhow!("[clicks] signs its links, but {SECRET_ENV} is not set"))?;
+            let table = LinkTable::of(&composed.issue.issue, &composed.rendered.facts);
+            Some(clicks::ClickLinks::new(
+                base,
+                &composed.issue.stem(),
+                secret,
+                table,
+            ))
+        }
+    };
+    let letterhead = Letterhead::new(
+        config,
         &composed.project.root,
         &composed.issue.stem(),
         composed.issue.issue.subject.as_str(),
         &composed.rendered,
         secret,
     )
-    .with_context(|| format!("{}", composed.project.config_label().display()))
+    .with_context(|| format!("{}", composed.project.config_label().display()))?;
+    Ok(match clicks {
+        Some(clicks) => letterhead.with_clicks(&composed.rendered, clicks),
+        None => letterhead,
+    })
 }
 
 /// A test message that went out.
@@ -561,6 +588,11 @@ pub(crate) async fn execute(
             at: time::OffsetDateTime::now_utc(),
         })?;
         journal.sync()?;
+        // Click links: the table `serve` checks them against is recorded
+        // before the first message is made.
+        if let Some(clicks) = plan.letterhead.clicks() {
+            clicks.begin(&composed.project.state_dir())?;
+        }
         (plan.relays.clone(), Some(journal))
     };
     let sending = &composed.project.config.sending;
@@ -641,6 +673,9 @@ pub(crate) async fn execute(
         "send started"
     );
     let report = engine::run(Box::new(recipients), lanes, context, interrupt).await;
+    if let Some(clicks) = plan.letterhead.clicks() {
+        clicks.finish()?;
+    }
     tracing::info!(
         issue = %composed.issue.stem(),
         sent = report.sent,
@@ -699,6 +734,8 @@ pub(crate) struct Feedback {
     pub attempted: usize,
     /// Messages the server accepted that have not bounced (so far).
     pub delivered: usize,
+    /// Readers sent the issue who left before the next issue went out.
+    pub unsubscribes: usize,
 }
 
 impl Feedback {
@@ -717,7 +754,14 @@ impl Feedback {
         }
     }
 
-    fn of(log: &Path, stem: &str, history: &History) -> Result<Feedback> {
+    /// `window`: from when this issue's sending began until the next
+    /// issue's did, when an unsubscribe naming no issue is this one's.
+    fn of(
+        log: &Path,
+        stem: &str,
+        history: &History,
+        window: (Option<time::OffsetDateTime>, Option<time::OffsetDateTime>),
+    ) -> Result<Feedback> {
         use crate::list::address::{address_hash, normalize};
         use crate::list::events::Event;
         use std::collections::HashSet;
@@ -730,7 +774,19 @@ impl Feedback {
         // Bounces of messages the server had accepted (not refusals while
         // sending): they are not delivered.
         let mut returned = HashSet::new();
+        let mut left = HashSet::new();
+        let in_window = |at: Option<time::OffsetDateTime>| {
+            at.is_some_and(|at| {
+                window.0.is_some_and(|from| from <= at) && window.1.is_none_or(|to| at < to)
+            })
+        };
         for record in crate::list::events::records(log)? {
+            if record.event == Event::Unsubscribed
+                && (record.issue == stem || (record.issue.is_empty() && in_window(record.time)))
+                && history.state(&record.email) == Some(State::Sent)
+            {
+                left.insert(address_hash(&normalize(&record.email)));
+            }
             if record.issue != stem {
                 continue;
             }
@@ -759,6 +815,7 @@ impl Feedback {
             sender_blocks: sender_blocks.len(),
             attempted: sent + history.count(State::Failed),
             delivered: sent.saturating_sub(returned.len()),
+            unsubscribes: left.len(),
         })
     }
 }
@@ -770,7 +827,14 @@ pub(crate) fn status(composed: &Composed, list: Option<&Path>) -> Result<Status>
     let history = journal::read(&journal_path)?;
     let (suppressed, log, migrated) = crate::list::events::open_project(&composed.project, &list)?;
     let count = count(&list, &suppressed, &history, false)?;
-    let feedback = Feedback::of(log.path(), &composed.issue.stem(), &history)?;
+    let stem = composed.issue.stem();
+    let began = journal::began(&composed.project.state_dir())?;
+    let position = began.iter().position(|(_, s)| *s == stem);
+    let window = (
+        position.map(|i| began[i].0),
+        position.and_then(|i| began.get(i + 1)).map(|(at, _)| *at),
+    );
+    let feedback = Feedback::of(log.path(), &stem, &history, window)?;
     Ok(Status {
         journal: journal_path,
         sent: history.count(State::Sent),
