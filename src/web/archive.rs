@@ -119,7 +119,7 @@ fn write(path: &Path, text: &str) -> Result<()> {
 /// Whether an issue's stem can be a folder of the site and a relative
 /// link: letters, digits, `-`, `_` and `.`, not starting with `.` (so never
 /// `..`, and never a scheme such as `javascript:`).
-fn is_page_name(stem: &str) -> bool {
+pub(crate) fn is_page_name(stem: &str) -> bool {
     !stem.is_empty()
         && !stem.starts_with('.')
         && stem

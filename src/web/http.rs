@@ -4,10 +4,12 @@
 //! and a file-descriptor limit raised so the cap, not the OS, is what binds.
 
 use std::future::Future;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
+use axum::http::HeaderMap;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
@@ -89,6 +91,41 @@ pub(crate) async fn serve(
     .await;
 }
 
+/// The IP address a request came from: the peer's, or behind a proxy on
+/// this machine the last entry of `X-Forwarded-For` — the one the proxy
+/// added; the entries before it are whatever the client sent.
+pub(crate) fn client_ip(behind_proxy: bool, peer: SocketAddr, headers: &HeaderMap) -> IpAddr {
+    if behind_proxy && peer.ip().is_loopback() {
+        let last = headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .next_back();
+        // An entry the proxy wrote that cannot be read: the proxy's own
+        // address, so such requests share one limit.
+        last.and_then(forwarded_ip).unwrap_or_else(|| peer.ip())
+    } else {
+        peer.ip()
+    }
+}
+
+/// An `X-Forwarded-For` entry: `1.2.3.4`, `1.2.3.4:5678`, `::1`, `[::1]` or
+/// `[::1]:80`.
+fn forwarded_ip(entry: &str) -> Option<IpAddr> {
+    let entry = entry.trim();
+    if let Ok(ip) = entry.parse::<IpAddr>() {
+        return Some(ip);
+    }
+    if let Ok(socket) = entry.parse::<SocketAddr>() {
+        return Some(socket.ip());
+    }
+    entry
+        .strip_prefix('[')
+        .and_then(|e| e.strip_suffix(']'))
+        .and_then(|e| e.parse::<IpAddr>().ok())
+}
+
 /// Logs each request once answered: method, path (never the query, which
 /// carries tokens), status and time taken.
 pub(crate) async fn log_request(
@@ -116,5 +153,24 @@ pub(super) fn shown(email: &str) -> String {
         email.to_string()
     } else {
         crate::list::address::masked(email)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_proxys_entry_is_read_whatever_its_form() {
+        for (entry, ip) in [
+            ("203.0.113.9", "203.0.113.9"),
+            (" 203.0.113.9:5678", "203.0.113.9"),
+            ("2001:db8::1", "2001:db8::1"),
+            ("[2001:db8::1]", "2001:db8::1"),
+            ("[2001:db8::1]:443", "2001:db8::1"),
+        ] {
+            assert_eq!(forwarded_ip(entry), Some(ip.parse().unwrap()), "{entry}");
+        }
+        assert_eq!(forwarded_ip("unknown"), None);
     }
 }

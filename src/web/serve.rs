@@ -89,6 +89,15 @@ pub(crate) async fn serve(
         }
         None => None,
     };
+    let clicks = match &project.config.clicks {
+        Some(settings) => Some(Arc::new(super::clicks::Clicks::start(
+            &project.state_dir(),
+            &options.site,
+            secret.clone(),
+            settings.behind_proxy,
+        )?)),
+        None => None,
+    };
     let app = Arc::new(App {
         secret,
         name: project.config.newsletter.name.to_string(),
@@ -96,16 +105,37 @@ pub(crate) async fn serve(
         on_problem,
         signup,
     });
-    let router = super::signup::routes(
+    let mut router = super::signup::routes(
         Router::new().route("/unsubscribe", get(confirm_page).post(unsubscribe)),
     )
-    .with_state(Arc::clone(&app))
-    .fallback_service(tower_http::services::ServeDir::new(&options.site))
-    .layer(tower_http::timeout::TimeoutLayer::with_status_code(
-        StatusCode::REQUEST_TIMEOUT,
-        REQUEST_TIMEOUT,
-    ))
-    .layer(axum::middleware::from_fn(crate::web::http::log_request));
+    .with_state(Arc::clone(&app));
+    if let Some(clicks) = &clicks {
+        router = router.merge(
+            Router::new()
+                .route("/c/{issue}/{wave}/{link}", get(super::clicks::follow))
+                .with_state(Arc::clone(clicks)),
+        );
+        let clicks = Arc::clone(clicks);
+        let on_problem = Arc::clone(&app.on_problem);
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(std::time::Duration::from_secs(1));
+            loop {
+                every.tick().await;
+                let clicks = Arc::clone(&clicks);
+                let flushed = tokio::task::spawn_blocking(move || clicks.flush(false)).await;
+                if let Ok(Err(e)) = flushed {
+                    on_problem(&format!("cannot record click counts: {e:#}"));
+                }
+            }
+        });
+    }
+    let router = router
+        .fallback_service(tower_http::services::ServeDir::new(&options.site))
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            REQUEST_TIMEOUT,
+        ))
+        .layer(axum::middleware::from_fn(crate::web::http::log_request));
     if app.signup.is_some() {
         let app = Arc::clone(&app);
         tokio::spawn(async move {
@@ -127,6 +157,10 @@ pub(crate) async fn serve(
         migrated,
     });
     crate::web::http::serve(listener, router, LIMITS, stop_signal()).await;
+    // Every click taken in is counted before the server goes.
+    if let Some(clicks) = &clicks {
+        clicks.flush(true)?;
+    }
     // Mail on its way is durable in the spool; what is ready goes now.
     if let Some(signup) = &app.signup {
         signup.mailer.drain(DRAIN).await;

@@ -150,41 +150,15 @@ fn not_here() -> Response {
     titled_page(StatusCode::NOT_FOUND, "Not found", "<p>Not found.</p>")
 }
 
-/// The IP address a request came from: the peer's, or behind a proxy on
-/// this machine the last entry of `X-Forwarded-For` — the one the proxy
-/// added; the entries before it are whatever the client sent. An IPv6
-/// address stands for its /64 (one host's whole range).
+/// The IP address a sign-up counts against: where it came from
+/// ([`client_ip`](crate::web::http::client_ip)), an IPv6 address standing
+/// for its /64 (one host's whole range).
 fn client_ip(signup: &Signup, peer: SocketAddr, headers: &HeaderMap) -> IpAddr {
-    let ip = if signup.settings.behind_proxy && peer.ip().is_loopback() {
-        let last = headers
-            .get_all("x-forwarded-for")
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(','))
-            .next_back();
-        // An entry the proxy wrote that cannot be read: the proxy's own
-        // address, so such requests share one limit.
-        last.and_then(forwarded_ip).unwrap_or_else(|| peer.ip())
-    } else {
-        peer.ip()
-    };
-    limit_key(ip)
-}
-
-/// An `X-Forwarded-For` entry: `1.2.3.4`, `1.2.3.4:5678`, `::1`, `[::1]` or
-/// `[::1]:80`.
-fn forwarded_ip(entry: &str) -> Option<IpAddr> {
-    let entry = entry.trim();
-    if let Ok(ip) = entry.parse::<IpAddr>() {
-        return Some(ip);
-    }
-    if let Ok(socket) = entry.parse::<SocketAddr>() {
-        return Some(socket.ip());
-    }
-    entry
-        .strip_prefix('[')
-        .and_then(|e| e.strip_suffix(']'))
-        .and_then(|e| e.parse::<IpAddr>().ok())
+    limit_key(crate::web::http::client_ip(
+        signup.settings.behind_proxy,
+        peer,
+        headers,
+    ))
 }
 
 /// What the per-IP limit counts: an IPv4 address, or an IPv6 /64.
@@ -532,20 +506,6 @@ pub(crate) fn form_html(action: &str, fields: &[String]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_proxys_entry_is_read_whatever_its_form() {
-        for (entry, ip) in [
-            ("203.0.113.9", "203.0.113.9"),
-            (" 203.0.113.9:5678", "203.0.113.9"),
-            ("2001:db8::1", "2001:db8::1"),
-            ("[2001:db8::1]", "2001:db8::1"),
-            ("[2001:db8::1]:443", "2001:db8::1"),
-        ] {
-            assert_eq!(forwarded_ip(entry), Some(ip.parse().unwrap()), "{entry}");
-        }
-        assert_eq!(forwarded_ip("unknown"), None);
-    }
 
     #[test]
     fn ipv6_is_limited_by_its_64() {
