@@ -86,6 +86,12 @@ pub enum Command {
     Subscribers(SubscribersArgs),
     /// Show how the sending of an issue went: sent, failed, pending, bounces and complaints.
     Status(StatusArgs),
+    /// Show which items readers clicked (with [clicks]), scanners filtered out, beside the delivery funnel.
+    ///
+    /// Counts are per link, hour and verdict: nobody's address, IP or
+    /// browser is recorded. --html writes a report page with charts that
+    /// needs no network.
+    Stats(StatsArgs),
     /// Print the shell completion script for bash, zsh or fish.
     ///
     /// For bash: `missive completions bash > ~/.local/share/bash-completion/completions/missive`.
@@ -333,6 +339,21 @@ pub struct StatusArgs {
     /// Print the status as one JSON document.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct StatsArgs {
+    /// The issue file (TOML).
+    pub issue: PathBuf,
+    /// The subscriber list (CSV) [default: sending.subscribers from the config].
+    #[arg(long, value_name = "FILE")]
+    pub subscribers: Option<PathBuf>,
+    /// Print the report as one JSON document.
+    #[arg(long)]
+    pub json: bool,
+    /// Also write the report as a self-contained HTML page with charts.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -8,7 +8,8 @@
 //! checks) and [`list`] (addresses, the CSV reader, the list-event log,
 //! unsubscribe tokens) → `send` (message, journal, engine, transports) →
 //! `bounces` (what comes back from inboxes) → `web` (preview, serve,
-//! sign-ups, archive) → `cmd` (one file per command), with `ui` for
+//! sign-ups, click links, archive) → `stats` (an issue's clicks and
+//! delivery, and their charts) → `cmd` (one file per command), with `ui` for
 //! everything a person reads on the terminal; `fsutil` and `tls` serve all.
 
 // Errors carry a file, position, field and snippet; they are built once, on
@@ -25,6 +26,7 @@ pub(crate) mod fsutil;
 pub mod list;
 pub mod project;
 pub(crate) mod send;
+pub(crate) mod stats;
 pub(crate) mod tls;
 pub(crate) mod ui;
 pub(crate) mod web;

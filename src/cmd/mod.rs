@@ -22,6 +22,7 @@ mod reference;
 mod send;
 mod serve;
 mod signup_form;
+mod stats;
 mod status;
 mod subscribers;
 
@@ -124,6 +125,7 @@ async fn dispatch(config: Option<&Path>, command: Command) -> Result<ExitStatus>
         Command::Archive(args) => archive::run(config, &args),
         Command::Subscribers(args) => subscribers::run(config, &args).await,
         Command::Status(args) => status::run(config, &args),
+        Command::Stats(args) => stats::run(config, &args),
         Command::Bounces(args) => bounces::run(config, &args).await,
         Command::Completions { shell } => completions::completions(shell),
         Command::Man => completions::man(),

@@ -20,6 +20,7 @@ pub(crate) mod doctor;
 pub(crate) mod list;
 mod progress;
 pub(crate) mod send;
+pub(crate) mod stats;
 pub(crate) mod status;
 
 pub(crate) use progress::TerminalProgress;

@@ -73,6 +73,11 @@ impl Display for FeedbackLines<'_> {
         writeln!(f, "hard bounces: {}", percent(fb.hard))?;
         writeln!(f, "soft bounces: {}", percent(fb.soft))?;
         writeln!(f, "complaints:   {}", percent(fb.complaints))?;
+        writeln!(
+            f,
+            "unsubscribes: {} (readers sent it who left before the next issue)",
+            percent(fb.unsubscribes)
+        )?;
         if fb.sender_blocks > 0 {
             writeln!(
                 f,
@@ -125,6 +130,7 @@ struct FeedbackJson {
     hard_bounces: usize,
     sender_blocks: usize,
     soft_bounces: usize,
+    unsubscribes: usize,
 }
 
 #[derive(Serialize)]
@@ -148,6 +154,7 @@ impl<'a> StatusJson<'a> {
                 hard_bounces: fb.hard,
                 sender_blocks: fb.sender_blocks,
                 soft_bounces: fb.soft,
+                unsubscribes: fb.unsubscribes,
             },
             issue: &composed.issue.path,
             journal: &status.journal,

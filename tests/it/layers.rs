@@ -27,20 +27,24 @@ const MAY_USE: &[(&str, &[&str])] = &[
         ],
     ),
     (
+        "stats",
+        &["project", "compose", "list", "send", "web", "fsutil"],
+    ),
+    (
         "doctor",
         &["project", "compose", "list", "send", "fsutil", "tls"],
     ),
     (
         "ui",
         &[
-            "project", "compose", "curate", "list", "send", "bounces", "doctor", "fsutil",
+            "project", "compose", "curate", "list", "send", "bounces", "doctor", "stats", "fsutil",
         ],
     ),
     (
         "cmd",
         &[
-            "project", "compose", "curate", "list", "send", "bounces", "doctor", "web", "ui",
-            "fsutil", "cli",
+            "project", "compose", "curate", "list", "send", "bounces", "doctor", "web", "stats",
+            "ui", "fsutil", "cli",
         ],
     ),
 ];
