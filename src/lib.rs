@@ -34,3 +34,5 @@ pub(crate) mod web;
 pub use cmd::{ExitStatus, report_error, run};
 #[doc(hidden)]
 pub use compose::synthetic;
+#[doc(hidden)]
+pub use web::clicks::replay as click_replay;

@@ -26,6 +26,8 @@ pub(crate) const BURST_LINKS: usize = 3;
 pub(crate) const BURST_WINDOW: Duration = Duration::seconds(2);
 /// …and so are its clicks from this long before.
 pub(crate) const BURST_MARGIN: Duration = Duration::seconds(10);
+/// How long a source found scanning is remembered after it last scanned.
+pub(crate) const REMEMBERED: Duration = Duration::days(7);
 /// How long a click that looks human waits before it counts: long enough
 /// for a burst beginning [`BURST_MARGIN`] after it to show.
 pub(crate) const SETTLE: Duration = Duration::seconds(12);
@@ -98,10 +100,15 @@ struct Pending {
 }
 
 /// Why a source is a scanner, and since when its clicks are.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 struct Flag {
     since: OffsetDateTime,
     verdict: Verdict,
+    /// When it last behaved as a scanner.
+    last: OffsetDateTime,
+    /// Its network and User-Agent family: a scanner's (never a reader's,
+    /// who is never flagged), kept so the flag outlives the day's salt.
+    origin: (IpAddr, Arc<str>),
 }
 
 /// What a User-Agent says of the client.
@@ -165,7 +172,12 @@ pub(crate) struct Classifier {
     counted: HashSet<(u64, Arc<str>, u32)>,
     pending: VecDeque<Pending>,
     counts: HashMap<Key, u64>,
+    /// When quiet sources were last forgotten.
+    pruned: OffsetDateTime,
 }
+
+/// How often sources quiet for longer than [`BURST_WINDOW`] are forgotten.
+const PRUNE_EVERY: Duration = Duration::seconds(5);
 
 impl Classifier {
     pub(crate) fn new(now: OffsetDateTime) -> Classifier {
@@ -177,6 +189,7 @@ impl Classifier {
             counted: HashSet::new(),
             pending: VecDeque::new(),
             counts: HashMap::new(),
+            pruned: now,
         }
     }
 
@@ -185,15 +198,19 @@ impl Classifier {
     pub(crate) fn observe(&mut self, click: &Click<'_>) {
         self.settle(click.at);
         let source = self.fingerprint(click.source, &click.agent.family);
+        let origin = || {
+            (
+                network(click.source),
+                Arc::from(click.agent.family.as_str()),
+            )
+        };
         if self.burst(source, click) {
-            self.flag(
-                source,
-                click.at - BURST_WINDOW - BURST_MARGIN,
-                Verdict::Burst,
-            );
+            let since = click.at - BURST_WINDOW - BURST_MARGIN;
+            self.flag(source, since, click.at, Verdict::Burst, origin());
         }
         if click.honeypot {
-            self.flag(source, click.at - BURST_MARGIN, Verdict::Honeypot);
+            let since = click.at - BURST_MARGIN;
+            self.flag(source, since, click.at, Verdict::Honeypot, origin());
         }
         let verdict = if click.honeypot {
             Some(Verdict::Honeypot)
@@ -286,11 +303,22 @@ impl Classifier {
             recent.pop_front();
         }
         recent.push_back((click.at, Arc::clone(click.issue), click.link));
-        let mut links: Vec<(&str, u32)> = recent.iter().map(|(_, i, l)| (&**i, *l)).collect();
-        links.sort_unstable();
-        links.dedup();
-        let burst = links.len() >= BURST_LINKS;
-        if self.recent.len() > 4096 {
+        // Enough different links? (Stops at the number needed.)
+        let mut seen: Vec<(&str, u32)> = Vec::with_capacity(BURST_LINKS);
+        for (_, issue, link) in recent.iter() {
+            let key = (&**issue, *link);
+            if !seen.contains(&key) {
+                seen.push(key);
+                if seen.len() >= BURST_LINKS {
+                    break;
+                }
+            }
+        }
+        let burst = seen.len() >= BURST_LINKS;
+        // Sources quiet for longer than the window are forgotten, every
+        // few seconds: memory grows with the sources of the last moments.
+        if click.at - self.pruned > PRUNE_EVERY {
+            self.pruned = click.at;
             let now = click.at;
             self.recent
                 .retain(|_, r| r.back().is_some_and(|(at, _, _)| *at + BURST_WINDOW >= now));
@@ -300,11 +328,26 @@ impl Classifier {
 
     /// Marks a source a scanner for the rest of the day, its clicks from
     /// `since` on (the earliest mark stands).
-    fn flag(&mut self, source: u64, since: OffsetDateTime, verdict: Verdict) {
+    fn flag(
+        &mut self,
+        source: u64,
+        since: OffsetDateTime,
+        at: OffsetDateTime,
+        verdict: Verdict,
+        origin: (IpAddr, Arc<str>),
+    ) {
         self.flagged
             .entry(source)
-            .and_modify(|f| f.since = f.since.min(since))
-            .or_insert(Flag { since, verdict });
+            .and_modify(|f| {
+                f.since = f.since.min(since);
+                f.last = f.last.max(at);
+            })
+            .or_insert(Flag {
+                since,
+                verdict,
+                last: at,
+                origin,
+            });
     }
 
     /// The source's fingerprint: a keyed hash, under today's salt, of its
@@ -323,14 +366,22 @@ impl Classifier {
     }
 
     /// A new day: a new salt, and nothing of yesterday's sources is kept
-    /// (clicks still waiting are judged first).
+    /// but the scanners that scanned within [`REMEMBERED`] (clicks still
+    /// waiting are judged first).
     fn new_day(&mut self, now: OffsetDateTime) {
         self.settle_all();
         self.salt = fresh_salt();
         self.day = now.date();
         self.recent.clear();
-        self.flagged.clear();
         self.counted.clear();
+        let scanners: Vec<Flag> = std::mem::take(&mut self.flagged)
+            .into_values()
+            .filter(|f| now - f.last < REMEMBERED)
+            .collect();
+        for flag in scanners {
+            let source = self.fingerprint(flag.origin.0, &flag.origin.1);
+            self.flagged.insert(source, flag);
+        }
     }
 }
 
@@ -462,13 +513,20 @@ mod tests {
     }
 
     #[test]
-    fn a_new_day_forgets_every_source() {
+    fn a_new_day_forgets_readers_and_remembers_scanners_for_a_week() {
         let issue: Arc<str> = "i".into();
         let mut c = Classifier::new(at(0));
+        // A reader clicks an item twice, a day apart: both count.
+        c.observe(&click(&issue, 600, "203.0.113.9", CHROME, 5));
+        c.observe(&click(&issue, 600 + 86_400, "203.0.113.9", CHROME, 5));
+        // A scanner follows the honeypot; the next day it is still one,
+        // and eight days after it last scanned, it is forgotten.
         c.observe(&click(&issue, 60, "192.0.2.7", CHROME, 0));
-        c.observe(&click(&issue, 90_000, "192.0.2.7", CHROME, 5));
+        c.observe(&click(&issue, 90_000, "192.0.2.8", CHROME, 5));
+        c.observe(&click(&issue, 60 + 8 * 86_400, "192.0.2.7", CHROME, 6));
         let t = totals(&mut c);
-        assert_eq!(t.get(&Verdict::Human), Some(&1), "{t:?}");
+        assert_eq!(t.get(&Verdict::Human), Some(&3), "{t:?}");
+        assert_eq!(t.get(&Verdict::Honeypot), Some(&2), "{t:?}");
         assert!(c.flagged.is_empty() && c.recent.len() <= 1);
     }
 

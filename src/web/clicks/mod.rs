@@ -9,6 +9,8 @@
 
 pub(crate) mod classify;
 pub(crate) mod counts;
+#[doc(hidden)]
+pub mod replay;
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
