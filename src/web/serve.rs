@@ -119,8 +119,12 @@ pub(crate) async fn serve(
         let on_problem = Arc::clone(&app.on_problem);
         tokio::spawn(async move {
             let mut every = tokio::time::interval(std::time::Duration::from_secs(1));
+            every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 every.tick().await;
+                if clicks.idle() {
+                    continue;
+                }
                 let clicks = Arc::clone(&clicks);
                 let flushed = tokio::task::spawn_blocking(move || clicks.flush(false)).await;
                 if let Ok(Err(e)) = flushed {

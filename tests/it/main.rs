@@ -12,6 +12,7 @@
 mod common;
 
 mod bounces;
+mod clicks;
 mod compose;
 mod curate;
 mod doctor;

@@ -256,6 +256,11 @@ impl Classifier {
         }
     }
 
+    /// Whether no click waits and no count is untaken.
+    pub(crate) fn idle(&self) -> bool {
+        self.pending.is_empty() && self.counts.is_empty()
+    }
+
     /// The counts since the last take.
     pub(crate) fn take(&mut self) -> HashMap<Key, u64> {
         std::mem::take(&mut self.counts)

@@ -88,6 +88,11 @@ impl Clicks {
         log.append(taken)
     }
 
+    /// Whether no click waits to be judged or written.
+    pub(crate) fn idle(&self) -> bool {
+        lock(&self.classifier).idle()
+    }
+
     /// What the issue was sent with, read again if its files grew since
     /// (a send under way adds waves).
     fn sent(&self, issue: &str) -> Option<Arc<Sent>> {
