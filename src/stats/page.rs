@@ -57,7 +57,7 @@ h2{font-size:1.2rem;margin:2rem 0 .6rem}.meta{color:#55606e;margin:0}figure{marg
 figcaption{color:#55606e;font-size:.9rem}svg{max-width:100%;height:auto}\
 table{border-collapse:collapse;width:100%;font-size:.92rem}\
 th,td{text-align:left;padding:.3rem .5rem;border-bottom:1px solid #e3e7ec;vertical-align:top}\
-td.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}";
+td.n,th.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}";
 
 /// One line: when it went out, to how many, and the clicks.
 fn summary(report: &Report) -> String {
@@ -66,9 +66,14 @@ fn summary(report: &Report) -> String {
         |at| format!("sent {}", super::moment(at)),
     );
     let filtered: u64 = report.filtered.values().sum();
+    let s = |n: u64| if n == 1 { "" } else { "s" };
     format!(
-        "{when} to {} readers · {} clicks by readers · {} scanner requests filtered out",
-        report.funnel.sent, report.clicks, filtered
+        "{when} to {} readers · {} click{} by readers · {} scanner request{} filtered out",
+        report.funnel.sent,
+        report.clicks,
+        s(report.clicks),
+        filtered,
+        s(filtered)
     )
 }
 

@@ -389,6 +389,43 @@ fn click_links_go_only_to_the_issues_own_links_and_count_nobody() {
     );
     assert_eq!(first["kind"], "item");
 
+    // Its page with charts, in a real browser: the charts render, every
+    // item has its row, nothing is fetched.
+    let items = report["links"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|l| l["kind"] == "item")
+        .count();
+    let html = missive(
+        dir,
+        &[
+            "stats",
+            "issues/2026-11-27-tides-and-timetables.toml",
+            "--html",
+            "report.html",
+        ],
+    );
+    assert!(html.status.success(), "{html:?}");
+    assert!(crate::common::stdout(&html).contains("report with charts: report.html"));
+    let shot = dir.join("report.png");
+    let o = std::process::Command::new("node")
+        .arg(crate::common::repo().join("tests/preview/report.mjs"))
+        .arg(dir.join("report.html"))
+        .arg(items.to_string())
+        .arg(&shot)
+        .output()
+        .expect("node runs (bash tests/run installs it with playwright-core and chromium)");
+    let said = crate::common::stdout(&o);
+    assert!(
+        said.contains("all report checks passed"),
+        "{said}{}",
+        crate::common::stderr(&o)
+    );
+    let keep = crate::common::repo().join("target/report-screenshots");
+    std::fs::create_dir_all(&keep).unwrap();
+    std::fs::copy(&shot, keep.join("stats-report.png")).unwrap();
+
     // Nothing under .missive/ holds an IP address or a User-Agent, and
     // the click records hold no reader's address.
     assert_nothing_identifying(dir);
