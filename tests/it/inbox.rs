@@ -36,14 +36,22 @@ fn spam_score(raw: &[u8], dir: &Path, name: &str) -> f64 {
 /// Sends `issue` (a file name in the project's issues/) to three readers
 /// through the test SMTP server and returns the first message received.
 fn send_one(p: &SendProject, issue: &str) -> Vec<u8> {
+    send_one_with(p, issue, |c| c)
+}
+
+/// [`send_one`] with the config changed by `config`.
+fn send_one_with(
+    p: &SendProject,
+    issue: &str,
+    config: impl FnOnce(ConfigText) -> ConfigText,
+) -> Vec<u8> {
     let out = tempfile::tempdir().unwrap();
     let server = SmtpServer::start(out.path(), &[]);
-    let config = ConfigText::plain(server.port)
-        .set(
-            "unsubscribe.url",
-            "\"https://slowcommute.example.com/unsubscribe?token={token}\"",
-        )
-        .to_string();
+    let config = config(ConfigText::plain(server.port).set(
+        "unsubscribe.url",
+        "\"https://slowcommute.example.com/unsubscribe?token={token}\"",
+    ))
+    .to_string();
     std::fs::write(p.path().join("missive.toml"), config).unwrap();
     assert_exit(&p.run(&["send", issue, "--yes"], SEND_ENV), 0);
     server.messages().remove(0).1
@@ -66,6 +74,27 @@ fn spamassassin_scores_the_example_and_a_100_item_issue_at_zero_or_less() {
     let raw = send_one(&p, &name);
     let score = spam_score(&raw, work.path(), "synthetic-100");
     assert!(score <= 0.0, "the 100-item issue scores {score}");
+}
+
+#[test]
+fn spamassassin_scores_the_100_item_issue_with_click_links_at_zero_or_less() {
+    let (list, _) = subscriber_list(3);
+    let p = SendProject::new("", &list);
+    let work = tempfile::tempdir().unwrap();
+    let synthetic = synthetic_issue(&p.path().join("issues"), 100);
+    let name = format!(
+        "issues/{}",
+        synthetic.file_name().unwrap().to_string_lossy()
+    );
+    let raw = send_one_with(&p, &name, |c| {
+        c.set("clicks.url", "\"https://slowcommute.example.com\"")
+    });
+    let message = mail_parser::MessageParser::default().parse(&raw).unwrap();
+    let html = message.body_html(0).unwrap();
+    assert!(html.matches("https://slowcommute.example.com/c/").count() > 100);
+    assert!(html.contains("aria-hidden=\"true\" tabindex=\"-1\""));
+    let score = spam_score(&raw, work.path(), "synthetic-100-clicks");
+    assert!(score <= 0.0, "the 100-item issue with click links scores {score}");
 }
 
 #[test]
