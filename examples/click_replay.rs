@@ -7,9 +7,9 @@
 use missive::click_replay::{Scenario, Truth, deliveries, measure, requests, wave_closes};
 
 fn main() {
-    let readers = std::env::args()
-        .nth(1)
-        .map_or(10_000, |a| a.parse().expect("READERS must be a whole number"));
+    let readers = std::env::args().nth(1).map_or(10_000, |a| {
+        a.parse().expect("READERS must be a whole number")
+    });
     let scenario = Scenario::default();
     let start = time::macros::datetime!(2026-12-03 06:00 UTC);
     // Sent at 40 messages a second: waves of about a minute.

@@ -389,6 +389,20 @@ fn click_links_go_only_to_the_issues_own_links_and_count_nobody() {
     );
     assert_eq!(first["kind"], "item");
 
+    // What the terminal shows.
+    let screen = missive(
+        dir,
+        &["stats", "issues/2026-11-27-tides-and-timetables.toml"],
+    );
+    assert!(screen.status.success(), "{screen:?}");
+    // (The hour rows depend on whether the clock passed an hour since
+    // the send; they are checked apart.)
+    let shown = crate::common::stdout(&screen);
+    let (pinned, hours) = shown.split_once("hours since sending").unwrap();
+    crate::screens::assert_screen("stats", dir, pinned);
+    let row: Vec<&str> = hours.lines().nth(1).unwrap().split_whitespace().collect();
+    assert!(matches!(row[..], ["0" | "1", "h", "31", "1"]), "{hours}");
+
     // Its page with charts, in a real browser: the charts render, every
     // item has its row, nothing is fetched.
     let items = report["links"]

@@ -94,7 +94,10 @@ fn spamassassin_scores_the_100_item_issue_with_click_links_at_zero_or_less() {
     assert!(html.matches("https://slowcommute.example.com/c/").count() > 100);
     assert!(html.contains("aria-hidden=\"true\" tabindex=\"-1\""));
     let score = spam_score(&raw, work.path(), "synthetic-100-clicks");
-    assert!(score <= 0.0, "the 100-item issue with click links scores {score}");
+    assert!(
+        score <= 0.0,
+        "the 100-item issue with click links scores {score}"
+    );
 }
 
 #[test]

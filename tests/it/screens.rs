@@ -1,5 +1,6 @@
 //! What a person reads on the terminal, pinned: the output of `check`,
-//! `send --dry-run`, `send`, `status`, `subscribers` and `bounces` on
+//! `send --dry-run`, `send`, `status`, `subscribers` and `bounces` (and,
+//! in `clicks.rs`, `stats`) on
 //! fixture projects, as snapshots (`tests/it/snapshots/`), with times,
 //! durations and temporary paths filtered out. A change to a screen shows
 //! up here as a diff to review (`cargo insta review`, or `INSTA_UPDATE=always`).
@@ -30,6 +31,7 @@ pub(crate) fn assert_screen(name: &str, dir: &std::path::Path, text: &str) {
     settings.add_filter(r"\(\d+ messages/s", "([RATE] messages/s");
     settings.add_filter(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z", "[TIME]");
     settings.add_filter(r"at \d\d:\d\d UTC", "at [HH:MM] UTC");
+    settings.add_filter(r"\d{4}-\d\d-\d\d \d\d:\d\d UTC", "[TIME]");
     settings.add_filter(r"seconds=[\d.]+", "seconds=[SECS]");
     settings.bind(|| insta::assert_snapshot!(name, text));
 }
