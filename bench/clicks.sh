@@ -87,32 +87,7 @@ echo "== click redirects: each from another reader, judged and counted"
 LINKS="$work/links.txt" wrk -t2 -c"$conns" -d"${secs}s" -s "$work/clicks.lua" "http://127.0.0.1:$port" \
   2> "$work/clicks.total" | tee "$work/clicks.txt"
 
-python3 - "$work/pairs.txt" <<'PY'
-import hmac, hashlib, os, sys
-secret = os.environ["MISSIVE_UNSUBSCRIBE_SECRET"].encode()
-with open(sys.argv[1], "w") as f:
-    for i in range(400000):
-        e = f"u{i}@example.org"
-        f.write("%s %s\n" % (e.replace("@", "%40"), hmac.new(secret, e.encode(), hashlib.sha256).hexdigest()))
-PY
-cat > "$work/unsubscribe.lua" <<'LUA'
-local pairs = {}
-for line in io.lines(os.getenv("PAIRS")) do
-  local email, token = line:match("(%S+) (%S+)")
-  pairs[#pairs + 1] = { email, token }
-end
-local threads, n = 2, 0
-function setup(thread) thread:set("id", n); n = n + 1 end
-local i = 0
-function request()
-  i = i + 1
-  local p = pairs[((i - 1) * threads + id) % #pairs + 1]
-  return wrk.format("POST", "/unsubscribe?email=" .. p[1] .. "&token=" .. p[2],
-    { ["Content-Type"] = "application/x-www-form-urlencoded" }, "List-Unsubscribe=One-Click")
-end
-LUA
-echo "== one-click unsubscribes: a new address each (append + fsync before the 200)"
-PAIRS="$work/pairs.txt" wrk -t2 -c"$conns" -d"${secs}s" -s "$work/unsubscribe.lua" "http://127.0.0.1:$port" | tee "$work/unsubscribe.txt"
+. bench/unsubscribes.sh 400000
 
 kill -TERM $server && wait $server || true
 trap - EXIT

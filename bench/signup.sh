@@ -59,33 +59,7 @@ LUA
 echo "== sign-ups: a new address each (append + fsync before the 303)"
 wrk -t2 -c"$conns" -d"${secs}s" -s "$work/signup.lua" "http://127.0.0.1:$port" | tee "$work/signup.txt"
 
-# Unsubscribe links of 200,000 other addresses; each wrk thread takes its own share.
-python3 - "$work/pairs.txt" <<'PY'
-import hmac, hashlib, os, sys
-secret = os.environ["MISSIVE_UNSUBSCRIBE_SECRET"].encode()
-with open(sys.argv[1], "w") as f:
-    for i in range(200000):
-        e = f"u{i}@example.org"
-        f.write("%s %s\n" % (e.replace("@", "%40"), hmac.new(secret, e.encode(), hashlib.sha256).hexdigest()))
-PY
-cat > "$work/unsubscribe.lua" <<'LUA'
-local pairs = {}
-for line in io.lines(os.getenv("PAIRS")) do
-  local email, token = line:match("(%S+) (%S+)")
-  pairs[#pairs + 1] = { email, token }
-end
-local threads, n = 2, 0
-function setup(thread) thread:set("id", n); n = n + 1 end
-local i = 0
-function request()
-  i = i + 1
-  local p = pairs[((i - 1) * threads + id) % #pairs + 1]
-  return wrk.format("POST", "/unsubscribe?email=" .. p[1] .. "&token=" .. p[2],
-    { ["Content-Type"] = "application/x-www-form-urlencoded" }, "List-Unsubscribe=One-Click")
-end
-LUA
-echo "== unsubscribes: a new address each (append + fsync before the 200)"
-PAIRS="$work/pairs.txt" wrk -t2 -c"$conns" -d"${secs}s" -s "$work/unsubscribe.lua" "http://127.0.0.1:$port" | tee "$work/unsubscribe.txt"
+. bench/unsubscribes.sh 200000
 
 python3 - "$work" <<'PY'
 import csv, re, sys
