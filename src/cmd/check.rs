@@ -57,12 +57,17 @@ pub(super) async fn run(config: Option<&Path>, args: &CheckArgs) -> Result<ExitS
         );
     }
     println!(
-        "{}: {} items in {} sections; HTML {} ({} as sent), text {}; {}{n} warning{}{}",
+        "{}: {} items in {} sections; HTML {} ({} as sent{}), text {}; {}{n} warning{}{}",
         ui::path(&composed.issue.path),
         composed.issue.issue.item_count(),
         composed.issue.issue.sections.len(),
         kilobytes(r.html.len()),
         kilobytes(r.sent_bytes),
+        if r.click_bytes > 0 {
+            format!(", {} of it click links", kilobytes(r.click_bytes))
+        } else {
+            String::new()
+        },
         kilobytes(r.text.len()),
         if errors > 0 {
             format!("{errors} error{}, ", plural(errors))

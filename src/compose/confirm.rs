@@ -42,6 +42,7 @@ pub(crate) fn confirmation(
     })?;
     Ok(Rendered {
         sent_bytes: super::render::encoded_len(&html),
+        click_bytes: 0,
         mjml,
         html,
         text,

@@ -43,8 +43,11 @@ pub const TEXT_WIDTH: usize = 78;
 pub struct Rendered {
     pub mjml: String,
     pub html: String,
-    /// The HTML part's size as sent ([`encoded_len`]), what Gmail weighs.
+    /// The HTML part's size as sent ([`encoded_len`]), what Gmail weighs
+    /// (with `[clicks]`, its click links in it).
     pub sent_bytes: usize,
+    /// How much of `sent_bytes` the click links take (`[clicks]`).
+    pub click_bytes: usize,
     pub text: String,
     /// Links, images and item positions, for `check`.
     pub facts: Facts,
@@ -178,6 +181,7 @@ fn render_as(
         mjml,
         html,
         sent_bytes,
+        click_bytes,
         template_time,
         mjml_time,
     } = html?;
@@ -193,6 +197,7 @@ fn render_as(
         mjml,
         html,
         sent_bytes,
+        click_bytes,
         text,
         facts,
         timings,
@@ -215,6 +220,7 @@ struct HtmlRender {
     mjml: String,
     html: String,
     sent_bytes: usize,
+    click_bytes: usize,
     template_time: Duration,
     mjml_time: Duration,
 }
@@ -244,10 +250,15 @@ fn render_html(
         html = compile_mjml(&mjml, templates, templates::ISSUE_MJML)?;
         sent_bytes = weigh(&html);
     }
+    let click_bytes = match sample {
+        Some(_) => sent_bytes.saturating_sub(encoded_len(&html)),
+        None => 0,
+    };
     Ok(HtmlRender {
         mjml,
         html,
         sent_bytes,
+        click_bytes,
         template_time,
         mjml_time: started.elapsed().saturating_sub(template_time),
     })

@@ -3,8 +3,8 @@
 //! `serve` to check and count them by — the link table and its
 //! waves — under `.missive/clicks/`. A wave is a stretch of the send (at
 //! least [`WAVE_READERS`] readers and [`WAVE_SECONDS`]): it dates a click
-//! without naming anyone. Wave 0 is a test's, a welcome's or a sample's,
-//! never counted.
+//! without naming anyone. Wave 0 is a test's or a sample's (`doctor`),
+//! never counted; the welcome `serve` sends a new reader keeps plain links.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -23,7 +23,7 @@ pub(crate) const WAVE_READERS: u64 = 500;
 /// …and lasts at least this long.
 pub(crate) const WAVE_SECONDS: Duration = Duration::from_mins(1);
 
-/// The wave of messages that are not part of a dispatch.
+/// The wave of messages that are not part of a dispatch (tests, samples).
 pub(crate) const NO_WAVE: u32 = 0;
 
 /// Where the click records of a project live.

@@ -793,3 +793,23 @@ fn the_replay_of_ten_thousand_readers_against_serve() {
     // And the classifier, request by request on the same replay.
     assert!(m.recognized() >= 0.95 && m.misjudged() <= 0.02, "{summary}");
 }
+
+#[test]
+fn check_weighs_the_email_with_its_click_links() {
+    let dir = example_project();
+    let dir = dir.path();
+    let sent_kb = |o: &std::process::Output| -> f64 {
+        let text = crate::common::stdout(o);
+        let at = text.find(" KB as sent").unwrap_or_else(|| panic!("{text}"));
+        text[..at].rsplit('(').next().unwrap().parse().unwrap()
+    };
+    let issue = "issues/2026-11-27-tides-and-timetables.toml";
+    let plain = missive(dir, &["check", issue]);
+    assert!(!crate::common::stdout(&plain).contains("click links"));
+    append(&dir.join("missive.toml"), "\n[clicks]\n");
+    let with = missive(dir, &["check", issue]);
+    let said = crate::common::stdout(&with);
+    assert!(said.contains("KB of it click links"), "{said}");
+    // 31 links of about 75 bytes and the hidden one: over a kilobyte more.
+    assert!(sent_kb(&with) > sent_kb(&plain) + 1.0, "{said}");
+}
