@@ -20,15 +20,24 @@ pub(super) async fn run(config: Option<&Path>, args: &ServeArgs) -> Result<ExitS
     };
     let site = options.site.clone();
     let signup = project.config.signup.is_some();
+    let counts = project
+        .config
+        .clicks
+        .is_some()
+        .then(|| project.state_dir().join("clicks").join("counts.jsonl"));
     serve::serve(
         &project,
         &options,
         |ready| {
             eprint!("{}", ui::MigratedNotes(&ready.migrated));
             println!(
-                "Serving unsubscribes{} (into {}) and the archive ({}) at http://{}/ (Ctrl-C to stop)",
+                "Serving unsubscribes{} (into {}){} and the archive ({}) at http://{}/ (Ctrl-C to stop)",
                 if signup { " and sign-ups" } else { "" },
                 ui::path(&ready.log),
+                counts.as_ref().map_or_else(String::new, |c| format!(
+                    ", click links (counted into {})",
+                    ui::path(c)
+                )),
                 ui::path(&site),
                 ready.address
             );

@@ -161,6 +161,10 @@ pub(crate) async fn follow(
     headers: HeaderMap,
 ) -> Response {
     let at = OffsetDateTime::now_utc();
+    // An issue is a file stem: never a path out of `.missive/clicks/`.
+    if issue.is_empty() || issue.starts_with('.') || issue.contains(['/', '\\', '\0']) {
+        return archive_page(&clicks.site, "");
+    }
     let sent = clicks.sent(&issue);
     let target = sent
         .as_ref()
