@@ -256,6 +256,13 @@ impl Classifier {
         }
     }
 
+    /// Counts taken that could not be written, back for the next take.
+    pub(crate) fn put_back(&mut self, counts: HashMap<Key, u64>) {
+        for (key, n) in counts {
+            *self.counts.entry(key).or_default() += n;
+        }
+    }
+
     /// Whether no click waits and no count is untaken.
     pub(crate) fn idle(&self) -> bool {
         self.pending.is_empty() && self.counts.is_empty()
@@ -533,6 +540,20 @@ mod tests {
         assert_eq!(t.get(&Verdict::Human), Some(&3), "{t:?}");
         assert_eq!(t.get(&Verdict::Honeypot), Some(&2), "{t:?}");
         assert!(c.flagged.is_empty() && c.recent.len() <= 1);
+    }
+
+    #[test]
+    fn counts_put_back_are_taken_again_added_to_the_new() {
+        let issue: Arc<str> = "i".into();
+        let mut c = Classifier::new(at(0));
+        c.observe(&click(&issue, 600, "192.0.2.7", CHROME, 5));
+        c.settle_all();
+        let taken = c.take();
+        assert!(c.idle());
+        c.put_back(taken);
+        c.observe(&click(&issue, 610, "192.0.2.8", FIREFOX, 5));
+        let t = totals(&mut c);
+        assert_eq!(t.get(&Verdict::Human), Some(&2), "{t:?}");
     }
 
     #[test]

@@ -50,11 +50,11 @@ impl CountLog {
     }
 
     /// Appends `counts` in one write, durably (nothing when empty).
-    pub(crate) fn append(&mut self, counts: HashMap<Key, u64>) -> Result<()> {
+    pub(crate) fn append(&mut self, counts: &HashMap<Key, u64>) -> Result<()> {
         if counts.is_empty() {
             return Ok(());
         }
-        let mut sorted: Vec<(Key, u64)> = counts.into_iter().collect();
+        let mut sorted: Vec<(&Key, &u64)> = counts.iter().collect();
         sorted.sort();
         let mut lines = Vec::with_capacity(sorted.len() * 100);
         for (key, clicks) in sorted {
@@ -65,7 +65,7 @@ impl CountLog {
                     link: key.link,
                     hour: key.hour,
                     verdict: key.verdict,
-                    clicks,
+                    clicks: *clicks,
                 },
             )?;
             lines.push(b'\n');

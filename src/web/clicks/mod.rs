@@ -85,7 +85,9 @@ impl Clicks {
             }
             classifier.take()
         };
-        log.append(taken)
+        // Counts that could not be written wait for the next flush.
+        log.append(&taken)
+            .inspect_err(|_| lock(&self.classifier).put_back(taken))
     }
 
     /// Whether no click waits to be judged or written.
