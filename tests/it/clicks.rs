@@ -813,3 +813,42 @@ fn check_weighs_the_email_with_its_click_links() {
     // 31 links of about 75 bytes and the hidden one: over a kilobyte more.
     assert!(sent_kb(&with) > sent_kb(&plain) + 1.0, "{said}");
 }
+
+#[test]
+fn links_in_the_letter_are_click_links_too_and_plain_in_the_text() {
+    let dir = example_project();
+    let dir = dir.path();
+    append(&dir.join("missive.toml"), "\n[clicks]\n");
+    let issue = dir.join("issues/2026-11-27-tides-and-timetables.toml");
+    let text = std::fs::read_to_string(&issue).unwrap();
+    std::fs::write(
+        &issue,
+        text.replacen(
+            "body = \"\"\"\n",
+            "body = \"\"\"\nSee [the ferry log](https://example.net/ferry-log?a=1&b=2) first.\n\n",
+            1,
+        ),
+    )
+    .unwrap();
+    send(dir, &issue, &[]);
+    let table =
+        std::fs::read_to_string(dir.join(".missive/clicks/2026-11-27-tides-and-timetables.links"))
+            .unwrap();
+    let letter: serde_json::Value = table
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .find(|l| l["kind"] == "text")
+        .unwrap_or_else(|| panic!("{table}"));
+    assert_eq!(letter["url"], "https://example.net/ferry-log?a=1&b=2");
+    assert_eq!(letter["field"], "letter.body");
+    let n = letter["n"].as_u64().unwrap();
+    let (links, text) = messages(dir).remove(0);
+    assert!(
+        links.iter().any(|l| l.contains(&format!("/1/{n}-"))),
+        "{links:?}"
+    );
+    assert!(
+        text.contains("https://example.net/ferry-log?a=1&b=2"),
+        "{text}"
+    );
+}
