@@ -9,6 +9,7 @@ use crate::cli::AddArgs;
 use crate::curate::{self, AddRequest};
 use crate::project::Project;
 use crate::ui;
+use crate::ui::{out, outln};
 
 pub(super) async fn run(config: Option<&Path>, args: &AddArgs) -> Result<ExitStatus> {
     let project = Project::open(config)?;
@@ -25,11 +26,11 @@ pub(super) async fn run(config: Option<&Path>, args: &AddArgs) -> Result<ExitSta
         },
     )
     .await?;
-    print!("{}", ui::printable_text(&added.toml));
+    out!("{}", ui::printable_text(&added.toml));
     if let Some(note) = &added.note {
-        println!("note: {}", ui::printable(note));
+        outln!("note: {}", ui::printable(note));
     }
-    println!(
+    outln!(
         "{} {}",
         if added.written {
             "added to"

@@ -8,14 +8,15 @@ use super::ExitStatus;
 use crate::cli::BouncesArgs;
 use crate::project::Project;
 use crate::ui;
+use crate::ui::out;
 
 pub(super) async fn run(config: Option<&Path>, args: &BouncesArgs) -> Result<ExitStatus> {
     let project = Project::open(config)?;
     let run = crate::bounces::run(&project, args.mailbox.as_deref(), args.dry_run).await?;
     if args.json {
-        print!("{}", ui::bounces::json_lines(&run)?);
+        out!("{}", ui::bounces::json_lines(&run)?);
     } else {
-        print!("{}", ui::bounces::BouncesScreen(&run));
+        out!("{}", ui::bounces::BouncesScreen(&run));
     }
     Ok(ExitStatus::Success)
 }

@@ -8,6 +8,7 @@ use anyhow::{Context, Result};
 use super::ExitStatus;
 use crate::cli::BuildArgs;
 use crate::compose::{compose, merge};
+use crate::ui::outln;
 use crate::ui::{self, kilobytes, ms};
 
 pub(super) fn run(config: Option<&Path>, args: &BuildArgs) -> Result<ExitStatus> {
@@ -33,14 +34,14 @@ pub(super) fn run(config: Option<&Path>, args: &BuildArgs) -> Result<ExitStatus>
     let elapsed = started.elapsed();
 
     for (path, contents) in &files {
-        println!(
+        outln!(
             "wrote {:<48} {:>9}",
             ui::path(path),
             kilobytes(contents.len())
         );
     }
     let t = composed.rendered.timings;
-    println!(
+    outln!(
         "built in {:.1} ms (templates {:.1} ms, MJML {:.1} ms, text {:.1} ms)",
         ms(elapsed),
         ms(t.template),

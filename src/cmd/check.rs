@@ -9,6 +9,7 @@ use crate::cli::{CheckArgs, Deny};
 use crate::compose::check::Level;
 use crate::compose::{check, compose, links};
 use crate::ui::{self, kilobytes, plural};
+use crate::ui::{out, outln};
 
 pub(super) async fn run(config: Option<&Path>, args: &CheckArgs) -> Result<ExitStatus> {
     let project = crate::project::Project::open(config)?;
@@ -27,7 +28,7 @@ pub(super) async fn run(config: Option<&Path>, args: &CheckArgs) -> Result<ExitS
     );
     let deny_notes = args.deny.contains(&Deny::Notes);
     if args.json {
-        print!(
+        out!(
             "{}",
             ui::json(&ui::check::CheckJson::new(&composed.issue.path, &warnings))?
         );
@@ -48,7 +49,7 @@ pub(super) async fn run(config: Option<&Path>, args: &CheckArgs) -> Result<ExitS
     );
     let tags = check::subject_tags(&composed.issue.issue);
     if !tags.is_empty() {
-        println!(
+        outln!(
             "subject: personalized for each reader ({})",
             tags.iter()
                 .map(|t| format!("{{{{ {t} }}}}"))
@@ -56,7 +57,7 @@ pub(super) async fn run(config: Option<&Path>, args: &CheckArgs) -> Result<ExitS
                 .join(", ")
         );
     }
-    println!(
+    outln!(
         "{}: {} items in {} sections; HTML {} ({} as sent{}), text {}; {}{n} warning{}{}",
         ui::path(&composed.issue.path),
         composed.issue.issue.item_count(),
@@ -85,7 +86,7 @@ pub(super) async fn run(config: Option<&Path>, args: &CheckArgs) -> Result<ExitS
     if args.links {
         let checked = crate::curate::check_links(&composed, args.fresh).await?;
         dead = checked.iter().filter(|c| c.verdict.is_dead()).count();
-        print!("{}", ui::check::LinkCheck(&checked));
+        out!("{}", ui::check::LinkCheck(&checked));
     }
     if errors > 0 {
         bail!(

@@ -11,6 +11,7 @@ use crate::cli::{DoctorArgs, DoctorPart};
 use crate::compose::compose;
 use crate::doctor::{Level, Part, Settings, examine};
 use crate::ui;
+use crate::ui::out;
 
 pub(super) async fn run(config: Option<&Path>, args: &DoctorArgs) -> Result<ExitStatus> {
     let project = crate::project::Project::open(config)?;
@@ -45,9 +46,9 @@ pub(super) async fn run(config: Option<&Path>, args: &DoctorArgs) -> Result<Exit
     };
     let report = examine(&project, composed.as_ref(), &settings).await?;
     if args.json {
-        print!("{}", ui::json(&report)?);
+        out!("{}", ui::json(&report)?);
     } else {
-        print!("{}", ui::doctor::DoctorScreen(&report));
+        out!("{}", ui::doctor::DoctorScreen(&report));
     }
     Ok(if report.count(Level::Error) > 0 {
         ExitStatus::Failure

@@ -8,6 +8,7 @@ use super::ExitStatus;
 use crate::cli::ImportArgs;
 use crate::curate::{self, ImportRequest};
 use crate::project::Project;
+use crate::ui::outln;
 use crate::ui::{self, plural, printable};
 
 pub(super) async fn run(config: Option<&Path>, args: &ImportArgs) -> Result<ExitStatus> {
@@ -25,13 +26,13 @@ pub(super) async fn run(config: Option<&Path>, args: &ImportArgs) -> Result<Exit
     )
     .await?;
     for item in &imported.items {
-        println!("+ {} <{}>", printable(&item.title), printable(&item.url));
+        outln!("+ {} <{}>", printable(&item.title), printable(&item.url));
     }
     for problem in &imported.not_enriched {
-        println!("  not enriched: {}", printable(problem));
+        outln!("  not enriched: {}", printable(problem));
     }
     for (item, why) in &imported.refused {
-        println!(
+        outln!(
             "  left out: {} <{}>: {}",
             printable(&item.title),
             printable(&item.url),
@@ -39,7 +40,7 @@ pub(super) async fn run(config: Option<&Path>, args: &ImportArgs) -> Result<Exit
         );
     }
     let n = imported.items.len();
-    println!(
+    outln!(
         "{} {n} item{} {} {} (left out: {} already in the issue or sent before, {} older than --since)",
         if imported.written {
             "imported"

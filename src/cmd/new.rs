@@ -9,6 +9,7 @@ use crate::cli::NewArgs;
 use crate::compose::issue::{Date, OneLine};
 use crate::project::Project;
 use crate::ui;
+use crate::ui::outln;
 
 pub(super) fn run(config: Option<&Path>, args: &NewArgs) -> Result<ExitStatus> {
     let project = Project::open(config)?;
@@ -28,7 +29,7 @@ pub(super) fn run(config: Option<&Path>, args: &NewArgs) -> Result<ExitStatus> {
     std::fs::create_dir_all(&dir)
         .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", dir.display()))?;
     crate::fsutil::write_atomic(&path, starter(subject.as_str(), today).as_bytes(), None)?;
-    println!("wrote {}", ui::path(&path));
+    outln!("wrote {}", ui::path(&path));
     Ok(ExitStatus::Success)
 }
 

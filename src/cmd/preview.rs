@@ -7,6 +7,7 @@ use anyhow::Result;
 use super::ExitStatus;
 use crate::cli::PreviewArgs;
 use crate::ui;
+use crate::ui::outln;
 use crate::web::preview;
 
 pub(super) async fn run(config: Option<&Path>, args: PreviewArgs) -> Result<ExitStatus> {
@@ -21,7 +22,7 @@ pub(super) async fn run(config: Option<&Path>, args: PreviewArgs) -> Result<Exit
             as_email: args.as_email,
         },
         move |url| {
-            println!("Previewing {} at {url} (Ctrl-C to stop)", ui::path(&issue));
+            outln!("Previewing {} at {url} (Ctrl-C to stop)", ui::path(&issue));
             if open && let Err(e) = opener::open_browser(url) {
                 eprintln!("warning: cannot open a browser: {e}");
             }

@@ -11,6 +11,7 @@ use crate::cli::SendArgs;
 use crate::compose::{Composed, compose};
 use crate::send::{self, Options, Stop};
 use crate::ui::{self, plural};
+use crate::ui::{out, outln};
 
 /// Whether a dispatch asks before it sends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,7 +31,7 @@ pub(super) async fn run(config: Option<&Path>, args: &SendArgs) -> Result<ExitSt
             .map(|t| crate::project::values::parse_mailbox(t).map_err(|e| anyhow!("--to: {e}")))
             .transpose()?;
         let sent = send::test_message(&composed, to, args.subscribers.as_deref()).await?;
-        println!("{}", ui::send::test_sent(&sent));
+        outln!("{}", ui::send::test_sent(&sent));
         return Ok(ExitStatus::Success);
     }
     let errors: Vec<_> = composed.warnings.iter().filter(|w| w.is_error()).collect();
@@ -56,13 +57,13 @@ pub(super) async fn run(config: Option<&Path>, args: &SendArgs) -> Result<ExitSt
     if args.json {
         let reporter = Arc::new(ui::TerminalProgress::new(plan.this_run));
         let outcome = send::execute(&composed, &plan, reporter, ctrl_c()).await?;
-        print!(
+        out!(
             "{}",
             ui::json(&ui::send::DryRunJson::new(&composed, &plan, &outcome))?
         );
         return Ok(ExitStatus::Success);
     }
-    print!(
+    out!(
         "{}",
         ui::send::PlanScreen {
             composed: &composed,
@@ -79,7 +80,7 @@ pub(super) async fn run(config: Option<&Path>, args: &SendArgs) -> Result<ExitSt
         );
     }
     if plan.this_run == 0 {
-        println!("Nothing to send.");
+        outln!("Nothing to send.");
         return Ok(nothing_left(&plan));
     }
     let confirm = if args.yes || args.dry_run {
@@ -94,7 +95,7 @@ pub(super) async fn run(config: Option<&Path>, args: &SendArgs) -> Result<ExitSt
         let reporter = Arc::new(ui::TerminalProgress::new(plan.this_run));
         let outcome = send::execute(&composed, &plan, reporter, ctrl_c()).await?;
         if args.dry_run {
-            print!("{}", ui::send::DryRun(&outcome));
+            out!("{}", ui::send::DryRun(&outcome));
             eprint!("{}", ui::send::Unbuildable(&outcome));
             if outcome.report.failed > 0 {
                 bail!(
@@ -106,7 +107,7 @@ pub(super) async fn run(config: Option<&Path>, args: &SendArgs) -> Result<ExitSt
             return Ok(ExitStatus::Success);
         }
         if args.wait && outcome.report.stop == Some(Stop::Quota) {
-            print!("{}", ui::send::QuotaWait(&outcome));
+            out!("{}", ui::send::QuotaWait(&outcome));
             if !wait_for(outcome.quota.as_ref()).await {
                 return Ok(ExitStatus::Interrupted);
             }
@@ -114,13 +115,13 @@ pub(super) async fn run(config: Option<&Path>, args: &SendArgs) -> Result<ExitSt
                 *limit = limit.saturating_sub(outcome.report.sent);
             }
             plan = send::replan(&composed, &options, plan)?;
-            print!("{}", ui::send::GoingOn(&plan));
+            out!("{}", ui::send::GoingOn(&plan));
             if plan.this_run == 0 {
                 return Ok(nothing_left(&plan));
             }
             continue;
         }
-        print!("{}", ui::send::Done(&outcome));
+        out!("{}", ui::send::Done(&outcome));
         eprint!(
             "{}",
             ui::send::GoOn {

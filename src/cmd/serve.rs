@@ -8,6 +8,7 @@ use super::ExitStatus;
 use crate::cli::ServeArgs;
 use crate::project::Project;
 use crate::ui;
+use crate::ui::outln;
 use crate::web::serve;
 
 pub(super) async fn run(config: Option<&Path>, args: &ServeArgs) -> Result<ExitStatus> {
@@ -30,7 +31,7 @@ pub(super) async fn run(config: Option<&Path>, args: &ServeArgs) -> Result<ExitS
         &options,
         |ready| {
             eprint!("{}", ui::MigratedNotes(&ready.migrated));
-            println!(
+            outln!(
                 "Serving unsubscribes{} (into {}){} and the archive ({}) at http://{}/ (Ctrl-C to stop)",
                 if signup { " and sign-ups" } else { "" },
                 ui::path(&ready.log),

@@ -6,6 +6,7 @@ use anyhow::{Result, anyhow};
 
 use super::ExitStatus;
 use crate::project::Project;
+use crate::ui::out;
 
 pub(super) fn run(config: Option<&Path>) -> Result<ExitStatus> {
     let project = Project::open(config)?;
@@ -17,7 +18,7 @@ pub(super) fn run(config: Option<&Path>) -> Result<ExitStatus> {
     })?;
     let base = crate::list::signup::base_url(&project)?;
     let fields: Vec<String> = signup.fields.iter().map(ToString::to_string).collect();
-    print!(
+    out!(
         "{}",
         crate::web::signup::form_html(&format!("{base}/subscribe"), &fields)
     );

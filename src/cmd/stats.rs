@@ -9,6 +9,7 @@ use super::ExitStatus;
 use crate::cli::StatsArgs;
 use crate::compose::compose;
 use crate::ui;
+use crate::ui::out;
 
 pub(super) fn run(config: Option<&Path>, args: &StatsArgs) -> Result<ExitStatus> {
     let composed = compose(&crate::project::Project::open(config)?, &args.issue)?;
@@ -17,9 +18,9 @@ pub(super) fn run(config: Option<&Path>, args: &StatsArgs) -> Result<ExitStatus>
         crate::fsutil::write_atomic(html, crate::stats::page(&report).as_bytes(), None)?;
     }
     if args.json {
-        print!("{}", ui::json(&report)?);
+        out!("{}", ui::json(&report)?);
     } else {
-        print!(
+        out!(
             "{}",
             ui::stats::StatsScreen {
                 report: &report,

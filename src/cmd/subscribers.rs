@@ -14,6 +14,7 @@ use crate::list::events::{self, Event};
 use crate::list::reader::{Reader, Tally};
 use crate::project::Project;
 use crate::ui::{self, plural, printable};
+use crate::ui::{out, outln};
 
 pub(super) async fn run(config: Option<&Path>, args: &SubscribersArgs) -> Result<ExitStatus> {
     let project = Project::open(config)?;
@@ -38,13 +39,13 @@ pub(super) async fn run(config: Option<&Path>, args: &SubscribersArgs) -> Result
         pending: latest.get(&Event::Pending).copied().unwrap_or(0),
     };
     if args.json {
-        print!("{}", ui::json(&ui::list::ListJson::from(&summary))?);
+        out!("{}", ui::json(&ui::list::ListJson::from(&summary))?);
         return Ok(ExitStatus::Success);
     }
-    print!("{summary}");
+    out!("{summary}");
     if args.fold {
         let changed = events::fold(&list, &suppressed)?;
-        println!(
+        outln!(
             "folded: {changed} row{} changed or added in {}",
             plural(changed),
             ui::path(&list)
@@ -83,14 +84,14 @@ async fn change_list(
                 };
                 let detail = events::joined_detail(&joined, &[]);
                 log.append_about(&key, Event::Confirmed, "author", &detail, "")?;
-                println!(
+                outln!(
                     "added {} (confirmed) in {}",
                     printable(&key),
                     ui::path(log.path())
                 );
             } else {
                 let reply = crate::send::invite::invite(project, &address, &name).await?;
-                println!(
+                outln!(
                     "{} is pending: a confirmation link was sent ({})",
                     printable(&key),
                     printable(&reply)
@@ -100,7 +101,7 @@ async fn change_list(
         SubscribersChange::Remove { .. } => {
             let (_, mut log, _) = events::open_project(project, &list)?;
             log.append(&key, Event::Unsubscribed, "author")?;
-            println!("removed {} in {}", printable(&key), ui::path(log.path()));
+            outln!("removed {} in {}", printable(&key), ui::path(log.path()));
         }
     }
     Ok(ExitStatus::Success)

@@ -25,6 +25,37 @@ pub(crate) mod status;
 
 pub(crate) use progress::TerminalProgress;
 
+/// Writes what a command prints to standard output. A reader that went
+/// away (`missive status ISSUE | head`: the pipe closed) ends the program
+/// quietly, as Unix tools do, where `print!` would panic.
+pub(crate) fn write_out(args: std::fmt::Arguments<'_>) {
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = out.write_fmt(args).and_then(|()| out.flush()) {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        // Nothing left to tell it on: stderr says why.
+        let _ = writeln!(
+            std::io::stderr(),
+            "error: cannot write to standard output: {e}"
+        );
+        std::process::exit(1);
+    }
+}
+
+/// `print!` through [`write_out`].
+macro_rules! out {
+    ($($arg:tt)*) => { $crate::ui::write_out(format_args!($($arg)*)) };
+}
+
+/// `println!` through [`write_out`].
+macro_rules! outln {
+    () => { $crate::ui::write_out(format_args!("\n")) };
+    ($($arg:tt)*) => { $crate::ui::write_out(format_args!("{}\n", format_args!($($arg)*))) };
+}
+
+pub(crate) use {out, outln};
+
 /// `text` with every control character (escape sequences included) written
 /// as a visible escape such as `\u{1b}`, so a server reply or a list row can
 /// never move the cursor, recolour or retitle the author's terminal.

@@ -478,3 +478,27 @@ fn no_log_of_a_whole_run_shows_a_secret_a_password_a_token_or_an_address() {
         }
     }
 }
+
+/// A reader that stops reading (`missive check | head -1`: the pipe
+/// closes) ends a command quietly, never with a panic.
+#[test]
+fn a_closed_pipe_ends_a_command_quietly() {
+    let dir = crate::common::example_project();
+    for args in [
+        &["check", "issues/2026-11-27-tides-and-timetables.toml"][..],
+        &["status", "issues/2026-11-27-tides-and-timetables.toml"][..],
+    ] {
+        let mut child = crate::common::command(dir.path())
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Closed before the command writes anything.
+        drop(child.stdout.take());
+        let done = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&done.stderr);
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+        assert!(done.status.code().is_some(), "{args:?}: killed by a signal");
+    }
+}
