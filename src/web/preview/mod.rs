@@ -216,7 +216,8 @@ fn personalized(composed: &Composed, as_email: Option<&str>) -> Snapshot {
         .chars()
         .take(90)
         .collect();
-    let html_sent_bytes = crate::compose::encoded_len(&html);
+    // As sent: with `[clicks]`, the click links' bytes too.
+    let html_sent_bytes = crate::compose::encoded_len(&html) + composed.rendered.click_bytes;
     let clip_before = (html_sent_bytes > crate::compose::GMAIL_CLIP_BYTES).then(|| {
         let rendered = &composed.rendered;
         match rendered.facts.last_item_before(rendered.clip_offset()) {
