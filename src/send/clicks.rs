@@ -23,6 +23,12 @@ pub(crate) const WAVE_READERS: u64 = 500;
 /// …and lasts at least this long.
 pub(crate) const WAVE_SECONDS: Duration = Duration::from_mins(1);
 
+/// Whether a wave that holds `readers` and has lasted `lasted` is done:
+/// the next message opens a new one.
+pub(crate) fn wave_is_full(readers: u64, lasted: Duration) -> bool {
+    readers >= WAVE_READERS && lasted >= WAVE_SECONDS
+}
+
 /// The wave of messages that are not part of a dispatch (tests, samples).
 pub(crate) const NO_WAVE: u32 = 0;
 
@@ -259,7 +265,7 @@ impl Waves {
         let full = log
             .open
             .as_ref()
-            .is_none_or(|w| w.readers >= WAVE_READERS && w.started.elapsed() >= WAVE_SECONDS);
+            .is_none_or(|w| wave_is_full(w.readers, w.started.elapsed()));
         if full {
             log.close()?;
             let wave = log.next;

@@ -18,7 +18,7 @@ pub(crate) use page::page;
 use crate::compose::Composed;
 use crate::compose::clicks::{HONEYPOT, Link, Place};
 use crate::send::clicks::{links_path, read_links, read_waves, waves_path};
-use crate::web::clicks::classify::Verdict;
+use crate::web::clicks::classify::{Verdict, hour_of};
 use crate::web::clicks::counts;
 
 /// An issue's report.
@@ -240,14 +240,6 @@ pub(crate) fn moment(at: OffsetDateTime) -> String {
         "[year]-[month]-[day] [hour]:[minute] UTC"
     ))
     .unwrap_or_default()
-}
-
-/// The start of the hour `at` is in.
-fn hour_of(at: OffsetDateTime) -> OffsetDateTime {
-    at.replace_minute(0)
-        .and_then(|t| t.replace_second(0))
-        .and_then(|t| t.replace_nanosecond(0))
-        .unwrap_or(at)
 }
 
 #[cfg(test)]

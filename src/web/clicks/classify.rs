@@ -288,11 +288,7 @@ impl Classifier {
     }
 
     fn count(&mut self, issue: &Arc<str>, link: u32, at: OffsetDateTime, verdict: Verdict) {
-        let hour = at
-            .replace_minute(0)
-            .and_then(|t| t.replace_second(0))
-            .and_then(|t| t.replace_nanosecond(0))
-            .unwrap_or(at);
+        let hour = hour_of(at);
         *self
             .counts
             .entry(Key {
@@ -395,6 +391,14 @@ impl Classifier {
             self.flagged.insert(source, flag);
         }
     }
+}
+
+/// The start of the hour `at` is in: what clicks are counted by.
+pub(crate) fn hour_of(at: OffsetDateTime) -> OffsetDateTime {
+    at.replace_minute(0)
+        .and_then(|t| t.replace_second(0))
+        .and_then(|t| t.replace_nanosecond(0))
+        .unwrap_or(at)
 }
 
 fn fresh_salt() -> [u8; 32] {

@@ -287,17 +287,16 @@ pub fn deliveries(start: OffsetDateTime, readers: usize, rate: f64) -> Vec<Offse
 }
 
 /// When each reader's wave closed, for messages delivered at `deliveries`
-/// in waves as a dispatch makes them (at least
-/// [`WAVE_READERS`](crate::send::clicks::WAVE_READERS) readers and
-/// [`WAVE_SECONDS`](crate::send::clicks::WAVE_SECONDS) each).
+/// in waves as a dispatch makes them
+/// ([`wave_is_full`](crate::send::clicks::wave_is_full)).
 pub fn wave_closes(deliveries: &[OffsetDateTime]) -> Vec<OffsetDateTime> {
-    use crate::send::clicks::{WAVE_READERS, WAVE_SECONDS};
-    let long = Duration::try_from(WAVE_SECONDS).unwrap_or(Duration::MINUTE);
     let mut closes = vec![OffsetDateTime::UNIX_EPOCH; deliveries.len()];
     let mut start = 0;
     for i in 0..deliveries.len() {
-        let full =
-            (i - start + 1) as u64 >= WAVE_READERS && deliveries[i] - deliveries[start] >= long;
+        let lasted = (deliveries[i] - deliveries[start])
+            .try_into()
+            .unwrap_or_default();
+        let full = crate::send::clicks::wave_is_full((i - start + 1) as u64, lasted);
         if full || i + 1 == deliveries.len() {
             for close in &mut closes[start..=i] {
                 *close = deliveries[i];
