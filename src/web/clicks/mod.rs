@@ -172,25 +172,19 @@ pub(crate) async fn follow(
         .as_ref()
         .zip(parse(&wave, &link))
         .and_then(|(sent, named)| {
-            let url = if named.n == HONEYPOT {
-                ""
-            } else {
-                sent.links
-                    .iter()
-                    .filter(|l| l.n == named.n)
-                    .find(|l| {
-                        clicks
-                            .secret
-                            .click_mac_matches(&issue, named.wave, l.n, &l.url, named.mac)
-                    })?
-                    .url
-                    .as_str()
-            };
-            (named.n != HONEYPOT
-                || clicks
+            // The honeypot's target is nothing; a link's, one it was sent with.
+            let honeypot = std::iter::once("").filter(|_| named.n == HONEYPOT);
+            let links = sent
+                .links
+                .iter()
+                .filter(|l| l.n == named.n)
+                .map(|l| l.url.as_str());
+            let url = honeypot.chain(links).find(|url| {
+                clicks
                     .secret
-                    .click_mac_matches(&issue, named.wave, HONEYPOT, "", named.mac))
-            .then_some((sent, named, url))
+                    .click_mac_matches(&issue, named.wave, named.n, url, named.mac)
+            })?;
+            Some((sent, named, url))
         });
     let Some((sent, named, url)) = target else {
         return archive_page(&clicks.site, &issue);
