@@ -852,3 +852,95 @@ fn links_in_the_letter_are_click_links_too_and_plain_in_the_text() {
         "{text}"
     );
 }
+
+/// `serve` counting while another issue is sent and `stats` reads, then
+/// killed with SIGKILL after a crash left half a line in the counts log:
+/// the next `serve` cuts the torn line, what was written stays, and the
+/// clicks after the restart add to it.
+#[test]
+fn counts_survive_a_kill_and_other_commands_at_once() {
+    let (dir, _) = sent_project();
+    let dir = dir.path();
+    sent_ago(dir, time::Duration::minutes(10));
+    let links = messages(dir).remove(0).0;
+    let counts = dir.join(".missive/clicks/counts.jsonl");
+    let rt = runtime();
+    let mut serve = Serve::start(dir, SECRET, None);
+    // Another issue goes out at the same time, writing its own table,
+    // waves and journal beside the counts.
+    let other = command(dir)
+        .env("MISSIVE_UNSUBSCRIBE_SECRET", SECRET)
+        .args(["send", "issues/2026-11-20-a-quiet-week.toml", "--yes"])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    rt.block_on(async {
+        for (i, link) in links.iter().skip(1).take(5).enumerate() {
+            let answer = request(serve.address, reader_ip(i), "GET", &path_of(link), FIREFOX).await;
+            assert_eq!(answer.status, 302);
+        }
+    });
+    let reading = missive(
+        dir,
+        &[
+            "stats",
+            "issues/2026-11-27-tides-and-timetables.toml",
+            "--json",
+        ],
+    );
+    assert!(reading.status.success(), "{reading:?}");
+    assert!(other.wait_with_output().unwrap().status.success());
+    // Written once they settle (12 s), then the server is killed.
+    let waited = Instant::now();
+    while total(&counted(dir), "human") < 5 {
+        assert!(
+            waited.elapsed() < Duration::from_secs(30),
+            "the clicks were never written"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    serve.child.kill().unwrap();
+    serve.child.wait().unwrap();
+    append(
+        &counts,
+        "{\"issue\":\"2026-11-27-tides-and-timetables\",\"link\":9,\"ho",
+    );
+
+    let serve = Serve::start(dir, SECRET, None);
+    rt.block_on(async {
+        for (i, link) in links.iter().skip(1).take(5).enumerate() {
+            let answer = request(
+                serve.address,
+                reader_ip(100 + i),
+                "GET",
+                &path_of(link),
+                FIREFOX,
+            )
+            .await;
+            assert_eq!(answer.status, 302);
+        }
+    });
+    assert!(serve.stop().success());
+    // Every line reads (`counted` parses each), none torn, none doubled.
+    assert_eq!(total(&counted(dir), "human"), 10);
+    let stats = missive(
+        dir,
+        &[
+            "stats",
+            "issues/2026-11-27-tides-and-timetables.toml",
+            "--json",
+        ],
+    );
+    let report: serde_json::Value = serde_json::from_slice(&stats.stdout).unwrap();
+    assert_eq!(report["clicks"], 10);
+    // The other issue's table and waves were recorded beside them.
+    assert!(
+        dir.join(".missive/clicks/2026-11-20-a-quiet-week.links")
+            .exists()
+    );
+    assert!(
+        std::fs::read_to_string(dir.join(".missive/clicks/2026-11-20-a-quiet-week.waves"))
+            .unwrap()
+            .contains("\"closed\"")
+    );
+}
