@@ -327,6 +327,93 @@ pub enum SubscribersChange {
     },
     /// Take a reader off the list (recorded as unsubscribed by the author).
     Remove { email: String },
+    /// Bring readers over from a hosted platform's export, with the consent they gave and every suppression.
+    ///
+    /// Each reader becomes an event in the list-event log (`imported` with
+    /// their consent time, `unsubscribed`, `bounced`, `complained` or
+    /// `pending`, from `import:FORMAT`); subscribed readers new to the list
+    /// become rows of the CSV, with their name, tags and fields. A reader
+    /// in several rows or files takes the strongest word (complained,
+    /// bounced, unsubscribed, subscribed, pending). Nothing undoes a
+    /// suppression the project already holds, and running the same import
+    /// again changes nothing.
+    Import {
+        /// The export's platform; `auto` recognises it by its header row.
+        #[arg(long = "from", value_enum, default_value_t = ImportFrom::Auto)]
+        from: ImportFrom,
+        /// The export's CSV files (Mailchimp's three at once).
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+        /// Show what would happen, by status, and write nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Print what happened as one JSON document.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write the list in another shape: missive's own, Ghost's, listmonk's or Mailchimp's.
+    ///
+    /// Writes the readers who receive mail (the CSV and the log merged, as
+    /// `send` sees them) with their consent times; with --all the
+    /// unsubscribed, bounced and complained too (Mailchimp's beside FILE as
+    /// FILE-STEM.unsubscribed.csv and FILE-STEM.cleaned.csv; missive's own
+    /// shape keeps the pending too). The files are private (0600).
+    Export {
+        /// The shape to write.
+        #[arg(long = "to", value_enum)]
+        to: ExportTo,
+        /// Where to write it.
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+        /// Also write the readers off the list.
+        #[arg(long)]
+        all: bool,
+        /// Print what was written as one JSON document.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Mail a confirmation link to every reader an import left pending.
+    ///
+    /// Goes through the sign-up path: the reader is on the list once they
+    /// follow the link (`missive serve`). Each is mailed once; running it
+    /// again mails only those not mailed yet.
+    Reconfirm {
+        /// List who would be mailed, and mail nobody.
+        #[arg(long)]
+        dry_run: bool,
+    },
+}
+
+/// The platform an export to import comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ImportFrom {
+    /// Recognised by its header row.
+    Auto,
+    Substack,
+    /// The three files of an audience export: subscribed, unsubscribed, cleaned.
+    Mailchimp,
+    Beehiiv,
+    /// Ghost's members export.
+    Ghost,
+    Listmonk,
+    /// The subscribers and unsubscribers exports.
+    Buttondown,
+    /// Kit (ConvertKit).
+    Kit,
+    /// missive's own shape (`subscribers export --to csv`).
+    Csv,
+}
+
+/// The shape `subscribers export` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExportTo {
+    /// missive's own: email, name, status, status_at, ip, and the list's other columns.
+    Csv,
+    /// Ghost's members import.
+    Ghost,
+    Listmonk,
+    /// An audience import (with --all, the unsubscribed and cleaned in files of their own).
+    Mailchimp,
 }
 
 #[derive(Debug, Args)]

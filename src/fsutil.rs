@@ -20,6 +20,16 @@ pub(crate) const PRIVATE_DIR: u32 = 0o700;
 /// permissions; `None` keeps those of the file being replaced (or the
 /// default for a new one).
 pub(crate) fn write_atomic(path: &Path, contents: &[u8], mode: Option<u32>) -> Result<()> {
+    write_atomic_with(path, mode, |file| file.write_all(contents))
+}
+
+/// [`write_atomic`], with the contents written by `write` as a stream (a
+/// file too large to hold twice in memory).
+pub(crate) fn write_atomic_with(
+    path: &Path,
+    mode: Option<u32>,
+    write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+) -> Result<()> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => PathBuf::from("."),
@@ -47,7 +57,10 @@ pub(crate) fn write_atomic(path: &Path, contents: &[u8], mode: Option<u32>) -> R
             use std::os::unix::fs::PermissionsExt;
             file.set_permissions(std::fs::Permissions::from_mode(mode))?;
         }
-        file.write_all(contents)?;
+        let mut buffered = std::io::BufWriter::with_capacity(1 << 16, &mut file);
+        write(&mut buffered)?;
+        buffered.flush()?;
+        drop(buffered);
         file.sync_all()?;
         std::fs::rename(&tmp, path)?;
         sync_dir(&dir)
@@ -204,6 +217,32 @@ impl AppendLog {
         self.file
             .sync_data()
             .with_context(|| format!("cannot write {}", self.path.display()))
+    }
+}
+
+/// Takes the exclusive lock on the private file `path` for as long as the
+/// returned file is open (the OS releases it if the process dies); `None`
+/// when another process holds it.
+pub(crate) fn try_exclusive(path: &Path) -> Result<Option<File>> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        create_private_dir(dir)?;
+    }
+    let mut options = OpenOptions::new();
+    options.read(true).write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(PRIVATE_FILE);
+    }
+    let file = options
+        .open(path)
+        .with_context(|| format!("cannot open {}", path.display()))?;
+    match file.try_lock() {
+        Ok(()) => Ok(Some(file)),
+        Err(std::fs::TryLockError::WouldBlock) => Ok(None),
+        Err(std::fs::TryLockError::Error(e)) => {
+            Err(e).with_context(|| format!("cannot lock {}", path.display()))
+        }
     }
 }
 

@@ -16,7 +16,7 @@ use time::format_description::well_known::Rfc3339;
 
 use crate::list::address::normalize;
 pub(crate) use crate::list::address::{Joined, Suppressed};
-use crate::list::reader::{Status, column_index};
+use crate::list::reader::Status;
 use crate::project::Project;
 
 /// The log's file name in the project's state directory.
@@ -52,6 +52,11 @@ pub(crate) enum Event {
     /// receives mail whatever the CSV says, with the name and fields the
     /// detail carries.
     Confirmed,
+    /// A reader brought over from another platform with the consent they
+    /// gave there (`subscribers import`): a record of that consent, beside
+    /// the row the import added to the CSV. It changes nothing by itself,
+    /// so it never undoes a suppression written before or after it.
+    Imported,
     /// Put back by hand (`subscribed` or `resubscribed` written into the
     /// log): the CSV says where they stand again.
     Restored(Restored),
@@ -78,6 +83,7 @@ impl Event {
             Event::SenderBlocked => "sender-blocked",
             Event::Pending => "pending",
             Event::Confirmed => "confirmed",
+            Event::Imported => "imported",
             Event::Restored(Restored::Subscribed) => "subscribed",
             Event::Restored(Restored::Resubscribed) => "resubscribed",
             Event::Other(word) => word,
@@ -89,7 +95,9 @@ impl Event {
         match self {
             Event::Confirmed => Effect::Join,
             Event::Restored(_) => Effect::Restore,
-            Event::SoftBounced | Event::SenderBlocked | Event::Pending => Effect::Neutral,
+            Event::SoftBounced | Event::SenderBlocked | Event::Pending | Event::Imported => {
+                Effect::Neutral
+            }
             Event::Unsubscribed | Event::Bounced | Event::Complained | Event::Other(_) => {
                 Effect::Suppress
             }
@@ -118,6 +126,7 @@ impl From<&str> for Event {
             "sender-blocked" => Event::SenderBlocked,
             "pending" => Event::Pending,
             "confirmed" => Event::Confirmed,
+            "imported" => Event::Imported,
             "subscribed" => Event::Restored(Restored::Subscribed),
             "resubscribed" => Event::Restored(Restored::Resubscribed),
             other => Event::Other(other.to_string()),
@@ -368,6 +377,49 @@ pub(crate) fn records_from(path: &Path, offset: u64) -> Result<(Vec<Record>, u64
     Ok((parse(&bytes), offset + complete as u64))
 }
 
+/// Hands every event of the log's complete lines to `each`, in order,
+/// reading the file as a stream: what a command that reads a long log once
+/// (an import of a whole platform's list) uses instead of [`records`].
+pub(crate) fn each_record(path: &Path, mut each: impl FnMut(Record)) -> Result<()> {
+    use std::io::{Read as _, Seek as _};
+    let mut file = match File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+    };
+    let read = |file: &mut File| -> std::io::Result<u64> {
+        // The complete lines end at the last newline; a line still being
+        // written after it is not read.
+        let length = file.metadata()?.len();
+        let mut tail = vec![0; usize::try_from(length.min(4096)).unwrap_or(4096)];
+        let mut end = length;
+        while end > 0 {
+            let start = end.saturating_sub(tail.len() as u64);
+            let chunk = &mut tail[..usize::try_from(end - start).unwrap_or(0)];
+            file.seek(std::io::SeekFrom::Start(start))?;
+            file.read_exact(chunk)?;
+            if let Some(i) = chunk.iter().rposition(|b| *b == b'\n') {
+                return Ok(start + i as u64 + 1);
+            }
+            end = start;
+        }
+        Ok(0)
+    };
+    let complete = read(&mut file).with_context(|| format!("cannot read {}", path.display()))?;
+    file.seek(std::io::SeekFrom::Start(0))
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(std::io::BufReader::new(file.take(complete)));
+    for record in reader.deserialize::<Record>().filter_map(Result::ok) {
+        if !record.email.trim().is_empty() && record.email != "email" {
+            each(record);
+        }
+    }
+    Ok(())
+}
+
 /// The events of complete lines of the log.
 fn parse(bytes: &[u8]) -> Vec<Record> {
     let mut reader = csv::ReaderBuilder::new()
@@ -463,20 +515,33 @@ impl Log {
 
     /// Writes one line, every column of today's header, the detail capped.
     fn write(&mut self, record: &Record) -> Result<()> {
-        if record.email.len() > MAX_ADDRESS {
-            bail!(
-                "{}: an address of {} bytes is not one (at most {MAX_ADDRESS})",
-                self.path().display(),
-                record.email.len()
-            );
-        }
-        let mut line = csv::WriterBuilder::new()
+        self.write_batch(std::slice::from_ref(record))
+    }
+
+    /// Writes `records` as one append (lines from other processes never
+    /// come between them), without syncing: for many in a row, followed
+    /// by [`sync`](Log::sync) before anything depends on them.
+    pub(crate) fn write_batch(&mut self, records: &[Record]) -> Result<()> {
+        let mut lines = csv::WriterBuilder::new()
             .has_headers(false)
-            .from_writer(Vec::new());
-        line.serialize(record)
-            .context("cannot format a list event")?;
-        let line = line.into_inner().context("cannot format a list event")?;
-        self.file.append(&line)
+            .from_writer(Vec::with_capacity(records.len() * 96));
+        for record in records {
+            if record.email.len() > MAX_ADDRESS {
+                bail!(
+                    "{}: an address of {} bytes is not one (at most {MAX_ADDRESS})",
+                    self.path().display(),
+                    record.email.len()
+                );
+            }
+            lines
+                .serialize(record)
+                .context("cannot format a list event")?;
+        }
+        let lines = lines.into_inner().context("cannot format a list event")?;
+        if lines.is_empty() {
+            return Ok(());
+        }
+        self.file.append(&lines)
     }
 
     /// Makes every event written so far durable.
@@ -496,14 +561,30 @@ impl Record {
         issue: &str,
         message: &str,
     ) -> Record {
+        let mut record = Record::at(email, None, event, source, detail);
+        record.time = Some(OffsetDateTime::now_utc());
+        record.issue = issue.to_string();
+        record.message = message.to_string();
+        record
+    }
+
+    /// An event of `email` (normalized) that happened at `time` (or at a
+    /// time nobody knows), elsewhere: what an import brings over.
+    pub(crate) fn at(
+        email: &str,
+        time: Option<OffsetDateTime>,
+        event: Event,
+        source: &str,
+        detail: &str,
+    ) -> Record {
         Record {
             email: normalize(email),
-            time: Some(OffsetDateTime::now_utc()),
+            time,
             event,
             source: source.to_string(),
             detail: cap(detail, MAX_DETAIL).to_string(),
-            issue: issue.to_string(),
-            message: message.to_string(),
+            issue: String::new(),
+            message: String::new(),
         }
     }
 }
@@ -638,101 +719,53 @@ impl Follow {
     }
 }
 
-/// How the subscriber list file is written, so that rewriting it keeps it.
-struct Shape {
-    bom: bool,
-    crlf: bool,
-}
-
 /// Writes the log into the subscriber list itself: every suppressed address
 /// is marked `unsubscribed`, every confirmed sign-up `subscribed` (a row of
 /// its own, with its name and fields, if the file has none), adding a
-/// `status` column if there is none, and keeping every other column and
-/// row, the byte-order mark, the line endings and the file's permissions as
-/// they were. Replaces the file atomically. Returns how many rows changed
-/// or were added.
+/// `status` column if there is none, and keeping the file as it was
+/// otherwise ([`rewrite`](crate::list::rewrite::rewrite)). Returns how many
+/// rows changed or were added.
 pub(crate) fn fold(list: &Path, suppressed: &Suppressed) -> Result<usize> {
-    let bytes = std::fs::read(list).with_context(|| format!("cannot read {}", list.display()))?;
-    let body = bytes.strip_prefix("\u{feff}".as_bytes()).unwrap_or(&bytes);
-    let shape = Shape {
-        bom: body.len() != bytes.len(),
-        crlf: body
-            .iter()
-            .position(|b| *b == b'\n')
-            .is_some_and(|i| i > 0 && body[i - 1] == b'\r'),
-    };
-    let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(body);
-    let mut headers = reader.headers()?.clone();
-    let column = |headers: &csv::StringRecord, name: &str| column_index(headers, name);
-    let email = column(&headers, "email")
-        .ok_or_else(|| anyhow::anyhow!("{}: no `email` column", list.display()))?;
-    let status = if let Some(i) = column(&headers, "status") {
-        i
-    } else {
-        headers.push_field("status");
-        headers.len() - 1
-    };
-    let mut out = Vec::with_capacity(bytes.len() + 64);
-    if shape.bom {
-        out.extend_from_slice("\u{feff}".as_bytes());
-    }
-    let mut writer = csv::WriterBuilder::new()
-        .terminator(if shape.crlf {
-            csv::Terminator::CRLF
-        } else {
-            csv::Terminator::Any(b'\n')
-        })
-        .from_writer(&mut out);
-    writer.write_record(&headers)?;
-    let mut changed = 0;
-    let mut in_file = HashSet::new();
-    for record in reader.records() {
-        let record = record.with_context(|| format!("cannot read {}", list.display()))?;
-        let mut fields: Vec<String> = record.iter().map(String::from).collect();
-        fields.resize(headers.len().max(fields.len()), String::new());
-        in_file.insert(normalize(&fields[email]));
-        let subscribed = Status::parse(&fields[status]) == Some(Status::Subscribed);
-        if subscribed && suppressed.contains(&fields[email]) {
-            fields[status] = "unsubscribed".into();
-            changed += 1;
-        } else if !subscribed && suppressed.joined(&fields[email]).is_some() {
-            fields[status] = "subscribed".into();
-            changed += 1;
-        }
-        writer.write_record(&fields)?;
-    }
+    let file = crate::list::rewrite::ListFile::open(list, &[])?;
     // Sign-ups the file does not hold yet become rows of their own.
-    let name = column(&headers, "name");
+    let in_file: HashSet<String> = crate::list::reader::Reader::open(list)?
+        .filter_map(|row| match row {
+            crate::list::reader::Row::Subscriber(s) => Some(s.key()),
+            crate::list::reader::Row::Inactive { email, .. } => Some(email),
+            _ => None,
+        })
+        .collect();
+    let mut appended = file.rows();
+    let mut added = 0;
     for joined in suppressed.all_joined() {
-        if in_file.contains(&joined.email) {
-            continue;
+        if !in_file.contains(&joined.email) {
+            appended.write_record(crate::list::rewrite::new_row(
+                file.header(),
+                &joined.email,
+                &joined.name,
+                &joined.fields,
+            ))?;
+            added += 1;
         }
-        let row: Vec<&str> = headers
-            .iter()
-            .enumerate()
-            .map(|(i, header)| {
-                if i == email {
-                    joined.email.as_str()
-                } else if i == status {
-                    "subscribed"
-                } else if Some(i) == name {
-                    joined.name.as_str()
-                } else {
-                    joined
-                        .fields
-                        .iter()
-                        .find(|(k, _)| k.eq_ignore_ascii_case(header.trim()))
-                        .map_or("", |(_, v)| v.as_str())
-                }
-            })
-            .collect();
-        writer.write_record(&row)?;
-        changed += 1;
     }
-    writer.flush()?;
-    drop(writer);
-    crate::fsutil::write_atomic(list, &out, None)?;
-    Ok(changed)
+    let appended = appended.into_inner().context("cannot format the list")?;
+    file.replace(
+        |header, fields| {
+            let email = &fields[header.email];
+            let subscribed = Status::parse(&fields[header.status]) == Some(Status::Subscribed);
+            let word = if subscribed && suppressed.contains(email) {
+                "unsubscribed"
+            } else if !subscribed && suppressed.joined(email).is_some() {
+                "subscribed"
+            } else {
+                return false;
+            };
+            fields[header.status] = word.into();
+            true
+        },
+        &appended,
+        added,
+    )
 }
 
 #[cfg(test)]

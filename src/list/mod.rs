@@ -5,7 +5,9 @@
 pub(crate) mod address;
 pub(crate) mod bounce;
 pub(crate) mod events;
+pub(crate) mod migrate;
 pub(crate) mod reader;
+pub(crate) mod rewrite;
 pub(crate) mod signup;
 pub(crate) mod standing;
 pub mod token;

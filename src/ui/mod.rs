@@ -18,6 +18,7 @@ pub(crate) mod bounces;
 pub(crate) mod check;
 pub(crate) mod doctor;
 pub(crate) mod list;
+pub(crate) mod migrate;
 mod progress;
 pub(crate) mod send;
 pub(crate) mod stats;

@@ -19,6 +19,7 @@ mod doctor;
 mod inbox;
 mod layers;
 mod manual;
+mod migrate;
 mod ops;
 mod preview;
 mod relays;

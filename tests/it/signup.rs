@@ -1142,3 +1142,70 @@ fn the_web_version_and_the_email_invite_a_forwarded_reader_to_the_form() {
         assert!(page.contains(field), "{field}: {page}");
     }
 }
+
+/// Readers an import brought over unconfirmed get nothing until
+/// `subscribers reconfirm` mails them a link through the sign-up path, once
+/// each; following it puts them on the list.
+#[test]
+fn readers_an_import_left_pending_are_reconfirmed_once_through_the_signup_path() {
+    let s = Signups::start("", "");
+    let env = [("MISSIVE_UNSUBSCRIBE_SECRET", SECRET)];
+    let kit = fixture("migrate/kit/subscribers.csv");
+    let o = s
+        .project
+        .run(&["subscribers", "import", kit.to_str().unwrap()], &env);
+    assert_exit(&o, 0);
+    assert!(
+        stdout(&o).contains("1 reader never confirmed and will not be mailed"),
+        "{}",
+        stdout(&o)
+    );
+    let count = |s: &Signups| {
+        let o = s
+            .project
+            .run(&["send", s.project.issue(), "--dry-run"], &env);
+        assert_exit(&o, 0);
+        stdout(&o)
+    };
+    // The 3 of the list and Kit's 4 subscribed; the pending one is not mailed.
+    assert!(count(&s).contains("to send now:        7\n"), "{}", count(&s));
+    let o = s
+        .project
+        .run(&["subscribers", "reconfirm", "--dry-run"], &env);
+    assert_exit(&o, 0);
+    assert_eq!(
+        stdout(&o),
+        "would mail later@example.com\n1 reader waiting for a confirmation link (dry run: nobody mailed)\n"
+    );
+    assert!(s.smtp.messages().is_empty(), "a dry run mails nobody");
+    let o = s.project.run(&["subscribers", "reconfirm"], &env);
+    assert_exit(&o, 0);
+    assert!(stdout(&o).contains("mailed later@example.com"), "{}", stdout(&o));
+    s.wait_for_mail(1);
+    assert_eq!(s.events("later@example.com", "pending"), 2, "{}", s.log());
+    assert!(s.log().contains(",pending,reconfirm,"), "{}", s.log());
+    // Run again: everyone waiting was mailed already.
+    let o = s.project.run(&["subscribers", "reconfirm"], &env);
+    assert_exit(&o, 0);
+    assert!(
+        stdout(&o).contains("0 readers waiting"),
+        "{}",
+        stdout(&o)
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(s.smtp.messages().len(), 1, "mailed once");
+    assert!(count(&s).contains("to send now:        7\n"), "not yet confirmed");
+    // The link confirms them (once: a replay changes nothing).
+    let token = s.token_for("later@example.com");
+    assert_eq!(s.post("/confirm", &[("token", &token)]).0, 200);
+    s.post("/confirm", &[("token", &token)]);
+    assert_eq!(s.events("later@example.com", "confirmed"), 1, "{}", s.log());
+    assert!(count(&s).contains("to send now:        8\n"), "{}", count(&s));
+    let line = s
+        .log()
+        .lines()
+        .rfind(|l| l.starts_with("later@example.com,"))
+        .unwrap()
+        .to_string();
+    assert!(line.contains(",confirmed,signup,name=Later"), "{line}");
+}
