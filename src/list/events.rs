@@ -14,8 +14,8 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use crate::list::address::normalize;
 pub(crate) use crate::list::address::{Joined, Suppressed};
+use crate::list::address::{address_hash, normalize};
 use crate::list::reader::Status;
 use crate::project::Project;
 
@@ -316,10 +316,7 @@ fn count_latest(
     let mut latest = std::collections::HashMap::new();
     for record in records(path)? {
         if record.event.moves() || also(&record.event) {
-            latest.insert(
-                crate::list::address::address_hash(&normalize(&record.email)),
-                record.event,
-            );
+            latest.insert(address_hash(&normalize(&record.email)), record.event);
         }
     }
     let mut counts = BTreeMap::new();
@@ -728,17 +725,17 @@ impl Follow {
 pub(crate) fn fold(list: &Path, suppressed: &Suppressed) -> Result<usize> {
     let file = crate::list::rewrite::ListFile::open(list, &[])?;
     // Sign-ups the file does not hold yet become rows of their own.
-    let in_file: HashSet<String> = crate::list::reader::Reader::open(list)?
+    let in_file: HashSet<u64> = crate::list::reader::Reader::open(list)?
         .filter_map(|row| match row {
-            crate::list::reader::Row::Subscriber(s) => Some(s.key()),
-            crate::list::reader::Row::Inactive { email, .. } => Some(email),
+            crate::list::reader::Row::Subscriber(s) => Some(address_hash(&s.key())),
+            crate::list::reader::Row::Inactive { email, .. } => Some(address_hash(&email)),
             _ => None,
         })
         .collect();
     let mut appended = file.rows();
     let mut added = 0;
     for joined in suppressed.all_joined() {
-        if !in_file.contains(&joined.email) {
+        if !in_file.contains(&address_hash(&joined.email)) {
             appended.write_record(crate::list::rewrite::new_row(
                 file.header(),
                 &joined.email,

@@ -23,12 +23,12 @@ impl Header {
     }
 }
 
-/// The list read for a rewrite: its bytes, its header row (with the
-/// columns the rewrite adds), and how it is written.
+/// The list as a rewrite reads it: its header row (with the columns the
+/// rewrite adds) and how it is written; its rows are read as a stream when
+/// it is replaced.
 pub(crate) struct ListFile {
     path: PathBuf,
-    /// `None`: there is no list yet.
-    bytes: Option<Vec<u8>>,
+    exists: bool,
     header: Header,
     bom: bool,
     terminator: csv::Terminator,
@@ -37,28 +37,55 @@ pub(crate) struct ListFile {
 /// The header row of a list that does not exist yet.
 const NEW_LIST: &[u8] = b"email,name,status\n";
 
+/// The list's rows after its header, as a stream (none if there is no list
+/// yet), and whether it starts with a byte-order mark.
+fn rows_of(path: &Path, exists: bool) -> Result<(csv::Reader<Box<dyn std::io::Read>>, bool)> {
+    use std::io::BufRead as _;
+    let mut input: Box<dyn std::io::BufRead> = if exists {
+        Box::new(std::io::BufReader::with_capacity(
+            1 << 16,
+            std::fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?,
+        ))
+    } else {
+        Box::new(NEW_LIST)
+    };
+    let bom = input
+        .fill_buf()
+        .with_context(|| format!("cannot read {}", path.display()))?
+        .starts_with("\u{feff}".as_bytes());
+    if bom {
+        input.consume(3);
+    }
+    let reader = csv::ReaderBuilder::new()
+        .flexible(true)
+        .from_reader(Box::new(input) as Box<dyn std::io::Read>);
+    Ok((reader, bom))
+}
+
 impl ListFile {
-    /// Reads `list`, adding to its header the columns of `add` it lacks
+    /// Reads the header of `list`, adding the columns of `add` it lacks
     /// (and `status`). A list that does not exist yet has `email`, `name`,
     /// `status` and `add`.
     pub(crate) fn open(list: &Path, add: &[String]) -> Result<ListFile> {
-        let bytes = match std::fs::read(list) {
-            Ok(bytes) => Some(bytes),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        let exists = match std::fs::metadata(list) {
+            Ok(_) => true,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => false,
             Err(e) => return Err(e).with_context(|| format!("cannot read {}", list.display())),
         };
-        let all = bytes.as_deref().unwrap_or(NEW_LIST);
-        let body = all.strip_prefix("\u{feff}".as_bytes()).unwrap_or(all);
-        let crlf = body
-            .iter()
-            .position(|b| *b == b'\n')
-            .is_some_and(|i| i > 0 && body[i - 1] == b'\r');
-        let mut names = csv::ReaderBuilder::new()
-            .flexible(true)
-            .from_reader(body)
+        let (mut reader, bom) = rows_of(list, exists)?;
+        let mut names = reader
             .headers()
             .with_context(|| format!("{}: cannot read the header row", list.display()))?
             .clone();
+        // The line ending of the header row is the file's.
+        let crlf = exists && {
+            let mut first = Vec::new();
+            use std::io::BufRead as _;
+            std::io::BufReader::new(std::fs::File::open(list)?)
+                .read_until(b'\n', &mut first)
+                .with_context(|| format!("cannot read {}", list.display()))?;
+            first.ends_with(b"\r\n")
+        };
         let email = column_index(&names, "email")
             .ok_or_else(|| anyhow::anyhow!("{}: no `email` column", list.display()))?;
         let status = if let Some(i) = column_index(&names, "status") {
@@ -74,8 +101,8 @@ impl ListFile {
         }
         Ok(ListFile {
             path: list.to_path_buf(),
-            bom: body.len() != all.len(),
-            bytes,
+            exists,
+            bom,
             header: Header {
                 names,
                 email,
@@ -102,10 +129,29 @@ impl ListFile {
             .from_writer(Vec::new())
     }
 
+    /// Each row's fields, as many as the header has, in order.
+    fn each_row(&self, mut each: impl FnMut(&mut Vec<String>) -> Result<()>) -> Result<()> {
+        let (mut reader, _) = rows_of(&self.path, self.exists)?;
+        let mut record = csv::StringRecord::new();
+        let mut fields = Vec::new();
+        while reader
+            .read_record(&mut record)
+            .with_context(|| format!("cannot read {}", self.path.display()))?
+        {
+            fields.clear();
+            fields.extend(record.iter().map(String::from));
+            fields.resize(self.header.names.len().max(fields.len()), String::new());
+            each(&mut fields)?;
+        }
+        Ok(())
+    }
+
     /// Replaces the list: each row's fields (as many as the header) pass
-    /// through `row`, which says whether it changed them; `appended` (rows
-    /// of [`rows`](ListFile::rows), `appended_rows` of them) follows the
-    /// last. Nothing is written when no row changed and none is appended.
+    /// through `row`, which says whether it changed them (and says the
+    /// same when asked twice); `appended` (rows of [`rows`](ListFile::rows),
+    /// `appended_rows` of them) follows the last. Nothing is written when no
+    /// row changed and none is appended. The file is read as a stream and
+    /// written as one: a list of a million rows is never held in memory.
     /// Returns how many rows changed or were added.
     pub(crate) fn replace(
         self,
@@ -113,36 +159,32 @@ impl ListFile {
         appended: &[u8],
         appended_rows: usize,
     ) -> Result<usize> {
-        let path = &self.path;
-        let all = self.bytes.as_deref().unwrap_or(NEW_LIST);
-        let body = all.strip_prefix("\u{feff}".as_bytes()).unwrap_or(all);
-        let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(body);
-        let mut start = Vec::with_capacity(all.len() + 64);
-        if self.bom {
-            start.extend_from_slice("\u{feff}".as_bytes());
-        }
-        let mut kept = csv::WriterBuilder::new()
-            .terminator(self.terminator)
-            .flexible(true)
-            .from_writer(start);
-        kept.write_record(&self.header.names)?;
         let mut changed = 0;
-        for record in reader.records() {
-            let record = record.with_context(|| format!("cannot read {}", path.display()))?;
-            let mut fields: Vec<String> = record.iter().map(String::from).collect();
-            fields.resize(self.header.names.len().max(fields.len()), String::new());
-            if row(&self.header, &mut fields) {
-                changed += 1;
-            }
-            kept.write_record(&fields)?;
-        }
-        if changed + appended_rows == 0 && self.bytes.is_some() {
+        self.each_row(|fields| {
+            changed += usize::from(row(&self.header, fields));
+            Ok(())
+        })?;
+        if changed + appended_rows == 0 && self.exists {
             return Ok(0);
         }
-        let kept = kept.into_inner().context("cannot format the list")?;
-        let mode = self.bytes.is_none().then_some(crate::fsutil::PRIVATE_FILE);
-        crate::fsutil::write_atomic_with(path, mode, |out| {
-            out.write_all(&kept)?;
+        let mode = (!self.exists).then_some(crate::fsutil::PRIVATE_FILE);
+        crate::fsutil::write_atomic_with(&self.path, mode, |out| {
+            if self.bom {
+                out.write_all("\u{feff}".as_bytes())?;
+            }
+            let mut writer = csv::WriterBuilder::new()
+                .terminator(self.terminator)
+                .flexible(true)
+                .from_writer(&mut *out);
+            writer.write_record(&self.header.names)?;
+            self.each_row(|fields| {
+                row(&self.header, fields);
+                writer.write_record(&*fields)?;
+                Ok(())
+            })
+            .map_err(std::io::Error::other)?;
+            writer.flush()?;
+            drop(writer);
             out.write_all(appended)
         })?;
         Ok(changed + appended_rows)

@@ -1168,7 +1168,11 @@ fn readers_an_import_left_pending_are_reconfirmed_once_through_the_signup_path()
         stdout(&o)
     };
     // The 3 of the list and Kit's 4 subscribed; the pending one is not mailed.
-    assert!(count(&s).contains("to send now:        7\n"), "{}", count(&s));
+    assert!(
+        count(&s).contains("to send now:        7\n"),
+        "{}",
+        count(&s)
+    );
     let o = s
         .project
         .run(&["subscribers", "reconfirm", "--dry-run"], &env);
@@ -1180,27 +1184,34 @@ fn readers_an_import_left_pending_are_reconfirmed_once_through_the_signup_path()
     assert!(s.smtp.messages().is_empty(), "a dry run mails nobody");
     let o = s.project.run(&["subscribers", "reconfirm"], &env);
     assert_exit(&o, 0);
-    assert!(stdout(&o).contains("mailed later@example.com"), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains("mailed later@example.com"),
+        "{}",
+        stdout(&o)
+    );
     s.wait_for_mail(1);
     assert_eq!(s.events("later@example.com", "pending"), 2, "{}", s.log());
     assert!(s.log().contains(",pending,reconfirm,"), "{}", s.log());
     // Run again: everyone waiting was mailed already.
     let o = s.project.run(&["subscribers", "reconfirm"], &env);
     assert_exit(&o, 0);
-    assert!(
-        stdout(&o).contains("0 readers waiting"),
-        "{}",
-        stdout(&o)
-    );
+    assert!(stdout(&o).contains("0 readers waiting"), "{}", stdout(&o));
     std::thread::sleep(Duration::from_millis(300));
     assert_eq!(s.smtp.messages().len(), 1, "mailed once");
-    assert!(count(&s).contains("to send now:        7\n"), "not yet confirmed");
+    assert!(
+        count(&s).contains("to send now:        7\n"),
+        "not yet confirmed"
+    );
     // The link confirms them (once: a replay changes nothing).
     let token = s.token_for("later@example.com");
     assert_eq!(s.post("/confirm", &[("token", &token)]).0, 200);
     s.post("/confirm", &[("token", &token)]);
     assert_eq!(s.events("later@example.com", "confirmed"), 1, "{}", s.log());
-    assert!(count(&s).contains("to send now:        8\n"), "{}", count(&s));
+    assert!(
+        count(&s).contains("to send now:        8\n"),
+        "{}",
+        count(&s)
+    );
     let line = s
         .log()
         .lines()

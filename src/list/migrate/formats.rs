@@ -255,6 +255,9 @@ pub(crate) struct Rows {
     /// For Mailchimp: the file's standing, by which of its three files it
     /// is (its columns say).
     file_standing: Standing,
+    /// The columns brought over as fields (by position) and the names
+    /// they take.
+    extra: Vec<(usize, String)>,
 }
 
 /// A row read: a reader, or an address that is not one (skipped, named).
@@ -320,6 +323,20 @@ impl Rows {
         } else {
             Standing::Subscribed
         };
+        let system = system_columns(platform);
+        let extra = if system.is_empty() {
+            Vec::new()
+        } else {
+            headers
+                .iter()
+                .enumerate()
+                .filter(|(_, h)| {
+                    let key = column_key(h);
+                    !key.is_empty() && !system.contains(&key.as_str())
+                })
+                .map(|(i, h)| (i, field_name(h)))
+                .collect()
+        };
         Ok(Rows {
             path: path.to_path_buf(),
             platform,
@@ -328,6 +345,7 @@ impl Rows {
             csv,
             record: csv::StringRecord::new(),
             file_standing,
+            extra,
         })
     }
 
@@ -415,20 +433,11 @@ impl Rows {
     /// The row's further columns the platform does not keep for itself, as
     /// fields: every column for Mailchimp, Kit and missive's own shape.
     fn other_columns(&self) -> Vec<(String, String)> {
-        let system = system_columns(self.platform);
-        if system.is_empty() {
-            return Vec::new();
-        }
-        self.headers
+        self.extra
             .iter()
-            .enumerate()
-            .filter(|(_, h)| {
-                let key = column_key(h);
-                !key.is_empty() && !system.contains(&key.as_str())
-            })
-            .filter_map(|(i, h)| {
-                let value = self.record.get(i)?.trim();
-                (!value.is_empty()).then(|| (field_name(h), value.to_string()))
+            .filter_map(|(i, name)| {
+                let value = self.record.get(*i)?.trim();
+                (!value.is_empty()).then(|| (name.clone(), value.to_string()))
             })
             .collect()
     }
