@@ -428,12 +428,7 @@ impl Iterator for Reader {
     type Item = Row;
 
     fn next(&mut self) -> Option<Row> {
-        let mut record = std::mem::take(&mut self.record);
-        let result = self.csv.read_record(&mut record);
-        let line = record
-            .position()
-            .map_or_else(|| self.csv.position().line(), csv::Position::line);
-        self.record = record;
+        let (result, line) = read_numbered(&mut self.csv, &mut self.record);
         match result {
             Ok(false) => self.next_joined(),
             Ok(true) => Some(self.classify(line)),
@@ -504,6 +499,19 @@ impl Reader {
             }));
         }
     }
+}
+
+/// Reads the next record of `csv` into `record`: whether there was one,
+/// and the 1-based line it starts on.
+pub(crate) fn read_numbered<R: Read>(
+    csv: &mut csv::Reader<R>,
+    record: &mut csv::StringRecord,
+) -> (csv::Result<bool>, u64) {
+    let result = csv.read_record(record);
+    let line = record
+        .position()
+        .map_or_else(|| csv.position().line(), csv::Position::line);
+    (result, line)
 }
 
 /// The subscribed reader with address `email` (compared case-insensitively),

@@ -69,29 +69,21 @@ impl Display for ImportScreen<'_> {
                 )?;
             }
         }
-        if r.dry_run {
-            writeln!(
-                f,
-                "dry run, nothing written: {} event{} for {} and {} row{} of {} would be written",
-                r.events,
-                plural(r.events),
-                path(&r.log),
-                r.rows,
-                plural(r.rows),
-                path(&r.list)
-            )?;
+        let (done, into, after) = if r.dry_run {
+            ("dry run, nothing written: ", "for", " would be written")
         } else {
-            writeln!(
-                f,
-                "wrote {} event{} to {} and {} row{} of {}",
-                r.events,
-                plural(r.events),
-                path(&r.log),
-                r.rows,
-                plural(r.rows),
-                path(&r.list)
-            )?;
-        }
+            ("wrote ", "to", "")
+        };
+        writeln!(
+            f,
+            "{done}{} event{} {into} {} and {} row{} of {}{after}",
+            r.events,
+            plural(r.events),
+            path(&r.log),
+            r.rows,
+            plural(r.rows),
+            path(&r.list)
+        )?;
         let pending = r.count(Outcome::Pending);
         if pending > 0 {
             writeln!(

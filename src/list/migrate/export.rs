@@ -415,31 +415,22 @@ fn row(shape: Shape, r: &Out, fields: &[String]) -> Vec<String> {
                 .map(|t| format!("\"{t}\""))
                 .collect::<Vec<_>>()
                 .join(",");
-            let subscribed = r.standing == Standing::Subscribed;
+            // The consent times and address, for the subscribed file alone.
+            let consent = |value: &str| {
+                if r.standing == Standing::Subscribed {
+                    value.to_string()
+                } else {
+                    String::new()
+                }
+            };
             let mut row = vec![
                 r.email.clone(),
                 first.to_string(),
                 last.to_string(),
-                if subscribed {
-                    plain.clone()
-                } else {
-                    String::new()
-                },
-                if subscribed {
-                    r.ip.clone()
-                } else {
-                    String::new()
-                },
-                if subscribed {
-                    plain.clone()
-                } else {
-                    String::new()
-                },
-                if subscribed {
-                    r.ip.clone()
-                } else {
-                    String::new()
-                },
+                consent(&plain),
+                consent(&r.ip),
+                consent(&plain),
+                consent(&r.ip),
                 tags,
             ];
             match r.standing {

@@ -653,12 +653,7 @@ impl Iterator for Rows {
     type Item = Result<Read, RowError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        let mut record = std::mem::take(&mut self.record);
-        let result = self.csv.read_record(&mut record);
-        let line = record
-            .position()
-            .map_or_else(|| self.csv.position().line(), csv::Position::line);
-        self.record = record;
+        let (result, line) = crate::list::reader::read_numbered(&mut self.csv, &mut self.record);
         match result {
             Ok(false) => None,
             Err(e) => Some(Err(RowError {
