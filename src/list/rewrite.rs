@@ -67,8 +67,9 @@ impl ListFile {
     /// (and `status`). A list that does not exist yet has `email`, `name`,
     /// `status` and `add`.
     pub(crate) fn open(list: &Path, add: &[String]) -> Result<ListFile> {
+        // An empty file is a list not begun yet.
         let exists = match std::fs::metadata(list) {
-            Ok(_) => true,
+            Ok(meta) => meta.len() > 0,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => false,
             Err(e) => return Err(e).with_context(|| format!("cannot read {}", list.display())),
         };

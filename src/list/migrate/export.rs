@@ -82,7 +82,7 @@ fn readers(log: &Path, list: &Path, all: bool) -> Result<Vec<Out>> {
     let suppressed = events::load(log)?;
     let mut seen = std::collections::HashSet::new();
     let mut out = Vec::new();
-    let exists = list.exists();
+    let exists = std::fs::metadata(list).is_ok_and(|m| m.len() > 0);
     let rows: Box<dyn Iterator<Item = Row>> = if exists {
         Box::new(Reader::open(list)?.suppress(suppressed))
     } else {

@@ -182,7 +182,7 @@ impl Project {
                 k.pending = false;
             }
         })?;
-        if list.exists() {
+        if std::fs::metadata(list).is_ok_and(|m| m.len() > 0) {
             for row in Reader::open(list)? {
                 let (hash, status) = match row {
                     Row::Subscriber(s) => (address_hash(&s.key()), Status::Subscribed),
@@ -452,15 +452,15 @@ pub(crate) fn import(
             if decision.mark {
                 marks.insert(hash, decision.word);
             }
-            if decision.add_row && !dry_run {
-                appended.write_record(crate::list::rewrite::new_row(
-                    list_file.header(),
-                    &entry.email,
-                    &entry.name,
-                    &entry.fields,
-                ))?;
-                added += 1;
-            } else if decision.add_row {
+            if decision.add_row {
+                if !dry_run {
+                    appended.write_record(crate::list::rewrite::new_row(
+                        list_file.header(),
+                        &entry.email,
+                        &entry.name,
+                        &entry.fields,
+                    ))?;
+                }
                 added += 1;
             }
         }
