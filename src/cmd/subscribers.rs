@@ -174,14 +174,18 @@ fn platform(from: ImportFrom) -> Option<Platform> {
 }
 
 /// `subscribers reconfirm`: a confirmation link to each reader an import
-/// left pending, one after another; a failure stops with those mailed
-/// recorded (the next run mails the rest).
+/// left pending, one after another, as the relay's daily limit allows. A
+/// reader the relay refused is reported and asked again by the next run;
+/// five refusals in a row (the relay, not the readers) stop it.
 async fn reconfirm(
     project: &Project,
     list: &Path,
     log: &Path,
     dry_run: bool,
 ) -> Result<ExitStatus> {
+    use crate::send::invite::{Invited, Inviter};
+    /// Refusals in a row that say the relay is in trouble.
+    const STOP_AFTER: usize = 5;
     let waiting = import::awaiting(log, list)?;
     if dry_run || waiting.is_empty() {
         for reader in &waiting {
@@ -199,31 +203,51 @@ async fn reconfirm(
         );
         return Ok(ExitStatus::Success);
     }
-    let mut inviter = crate::send::invite::Inviter::new(project)?;
-    for (i, reader) in waiting.iter().enumerate() {
-        let address = lettre::Address::from_str(&reader.email).map_err(|e| {
-            anyhow!(
-                "`{}` is not an email address: {e}",
-                printable(&reader.email)
-            )
-        })?;
-        inviter
-            .invite(&address, &reader.name, "reconfirm")
-            .await
-            .map_err(|e| {
-                e.context(format!(
-                    "{} of {} mailed; {} not",
-                    i,
-                    waiting.len(),
-                    printable(&reader.email)
-                ))
-            })?;
-        outln!("mailed {}", printable(&reader.email));
+    let mut inviter = Inviter::new(project)?;
+    let (mut mailed, mut refused, mut in_a_row) = (0, 0, 0);
+    for reader in &waiting {
+        let (to, _) = address(&reader.email)?;
+        match inviter.invite(&to, &reader.name, "reconfirm").await {
+            Ok(Invited::Sent(_)) => {
+                mailed += 1;
+                in_a_row = 0;
+                outln!("mailed {}", printable(&reader.email));
+            }
+            Ok(Invited::OverLimit { relay, limit }) => {
+                outln!(
+                    "the relay {} has sent its daily limit of {limit} messages: run `missive subscribers reconfirm` again later, it mails only the readers not mailed yet",
+                    printable(&relay)
+                );
+                break;
+            }
+            Err(e) => {
+                refused += 1;
+                in_a_row += 1;
+                outln!(
+                    "not mailed {}: {}",
+                    printable(&reader.email),
+                    printable(&format!("{e:#}"))
+                );
+                if in_a_row == STOP_AFTER {
+                    outln!("stopped: {STOP_AFTER} refusals in a row");
+                    break;
+                }
+            }
+        }
     }
     outln!(
-        "{} confirmation link{} sent: each reader is on the list once they follow it",
+        "{mailed} of {} confirmation link{} sent{}: each reader is on the list once they follow theirs",
         waiting.len(),
-        plural(waiting.len())
+        plural(waiting.len()),
+        if refused > 0 {
+            format!(", {refused} refused")
+        } else {
+            String::new()
+        }
     );
-    Ok(ExitStatus::Success)
+    Ok(if mailed == waiting.len() {
+        ExitStatus::Success
+    } else {
+        ExitStatus::Incomplete
+    })
 }

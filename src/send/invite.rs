@@ -32,32 +32,52 @@ pub(crate) fn confirmation(
     letterhead.message(&reader, Transfer::SevenBit)
 }
 
-/// `missive subscribers add EMAIL` (without `--confirmed`): records a
-/// pending sign-up for the author and mails its confirmation link now,
-/// through the configured transport. Returns the server's reply.
+/// `missive subscribers add EMAIL` (without `--confirmed`): mails the
+/// reader a confirmation link now, through the configured transport, and
+/// records a pending sign-up for the author. Returns the server's reply.
 pub(crate) async fn invite(
     project: &Project,
     email: &lettre::Address,
     name: &str,
 ) -> Result<String> {
-    Inviter::new(project)?.invite(email, name, "author").await
+    match Inviter::new(project)?.invite(email, name, "author").await? {
+        Invited::Sent(reply) => Ok(reply),
+        Invited::OverLimit { relay, limit } => Err(anyhow!(
+            "not sent: the relay {relay} has sent its daily limit of {limit} messages"
+        )),
+    }
 }
 
 /// Mails confirmation links, one reader after another, through the
-/// configured transport: the author's invitation, and `subscribers
-/// reconfirm` for the readers an import left pending.
+/// project's first relay: the author's invitation, and `subscribers
+/// reconfirm` for the readers an import left pending. Each message counts
+/// against the relay's `daily_limit` as `serve`'s confirmations do (the
+/// `signup` journal), and the pending sign-up is recorded once the relay
+/// took it: a reader the relay refused is asked again by the next run.
 pub(crate) struct Inviter {
     letterhead: Letterhead,
     secret: Secret,
     confirm_url: String,
     log: events::Log,
-    transport: super::Transport,
+    relay: super::transport::Relay,
+    state_dir: std::path::PathBuf,
+    journal: super::journal::Journal,
+}
+
+/// What became of one invitation.
+#[derive(Debug)]
+pub(crate) enum Invited {
+    /// The relay took it: its reply.
+    Sent(String),
+    /// The relay has sent its `daily_limit` over the last day: nothing was
+    /// sent.
+    OverLimit { relay: String, limit: u64 },
 }
 
 impl Inviter {
     /// Everything a confirmation needs, checked before anyone is mailed:
     /// `[signup]`, the secret that seals the link, the templates, the
-    /// transport.
+    /// relay.
     pub(crate) fn new(project: &Project) -> Result<Inviter> {
         let settings = project.config.signup.as_ref().ok_or_else(|| {
             anyhow!(
@@ -87,25 +107,44 @@ impl Inviter {
         )?;
         let confirm_url = format!("{}/confirm", signup::base_url(project)?);
         let (_, log, _) = events::open_project(project, &project.list_path(None))?;
-        let transport = super::Transport::from_project(project)?;
-        transport.prepare()?;
+        let relay = super::transport::Relays::from_project(project)?
+            .primary()
+            .clone();
+        relay.transport.prepare()?;
+        let state_dir = project.state_dir();
+        let journal = super::journal::Journal::open(&super::journal::path_for(
+            &state_dir,
+            super::mailer::SIGNUP_JOURNAL,
+        ))?;
         Ok(Inviter {
             letterhead,
             secret,
             confirm_url,
             log,
-            transport,
+            relay,
+            state_dir,
+            journal,
         })
     }
 
-    /// Records a pending sign-up of `email` (by `source`) and mails its
-    /// confirmation link. Returns the server's reply.
+    /// Mails `email` a confirmation link (unless the relay's daily limit
+    /// is reached), journals it, and records their pending sign-up (by
+    /// `source`).
     pub(crate) async fn invite(
         &mut self,
         email: &lettre::Address,
         name: &str,
         source: &str,
-    ) -> Result<String> {
+    ) -> Result<Invited> {
+        if let Some(limit) = self.relay.daily_limit {
+            let used = super::quota::Usage::load(&self.state_dir)?.used(&self.relay.name);
+            if used >= limit {
+                return Ok(Invited::OverLimit {
+                    relay: self.relay.name.clone(),
+                    limit,
+                });
+            }
+        }
         let claim = SignupClaim {
             email: normalize(email.as_ref()),
             name: name.to_string(),
@@ -119,11 +158,22 @@ impl Inviter {
             email.clone(),
             &claim,
         )?;
-        self.log
-            .append_about(&claim.email, Event::Pending, source, "", "")?;
-        self.transport
+        let reply = self
+            .relay
+            .transport
             .deliver_one(&message)
             .await
-            .map_err(|e| anyhow!("not sent: {e}"))
+            .map_err(|e| anyhow!("not sent: {e}"))?;
+        let sent = super::journal::Outcome::new(
+            super::journal::State::Sent,
+            claim.email.clone(),
+            reply.clone(),
+        )
+        .via(&self.relay.name);
+        self.journal.record(&sent.into())?;
+        self.journal.sync()?;
+        self.log
+            .append_about(&claim.email, Event::Pending, source, "", "")?;
+        Ok(Invited::Sent(reply))
     }
 }

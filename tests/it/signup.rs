@@ -1220,3 +1220,84 @@ fn readers_an_import_left_pending_are_reconfirmed_once_through_the_signup_path()
         .to_string();
     assert!(line.contains(",confirmed,signup,name=Later"), "{line}");
 }
+
+/// `subscribers reconfirm` counts against the relay's daily limit as
+/// `serve`'s confirmations do, and records a reader only once the relay
+/// took their mail: a refused reader and those past the limit are asked by
+/// the next run, and nobody twice.
+#[test]
+fn reconfirm_keeps_to_the_daily_limit_and_asks_the_refused_again() {
+    let mut s = Signups::start_with("", "", &[], |p| {
+        let config = p.path().join("missive.toml");
+        let text = ConfigText::parse(&std::fs::read_to_string(&config).unwrap())
+            .set("smtp.daily_limit", "3")
+            .to_string();
+        std::fs::write(&config, text).unwrap();
+    });
+    s.relay_back_up(&["--reject-550", "p1@example.com"]);
+    let env = [("MISSIVE_UNSUBSCRIBE_SECRET", SECRET)];
+    let export = s.project.path().join("beehiiv.csv");
+    let mut rows = String::from("email,status,created_at\n");
+    for i in 0..5 {
+        rows.push_str(&format!(
+            "p{i}@example.com,validating,2026-12-01 00:00:00 UTC\n"
+        ));
+    }
+    std::fs::write(&export, rows).unwrap();
+    let o = s
+        .project
+        .run(&["subscribers", "import", export.to_str().unwrap()], &env);
+    assert_exit(&o, 0);
+    let reconfirm = |s: &Signups| {
+        let o = s.project.run(&["subscribers", "reconfirm"], &env);
+        (o.status.code(), stdout(&o))
+    };
+    let (code, out) = reconfirm(&s);
+    assert_eq!(code, Some(3), "{out}");
+    assert!(
+        out.contains("mailed p0@example.com\nnot mailed p1@example.com: not sent: "),
+        "{out}"
+    );
+    assert!(
+        out.contains("has sent its daily limit of 3 messages"),
+        "{out}"
+    );
+    assert!(!out.contains("p4@example.com"), "{out}");
+    s.wait_for_mail(3);
+    let recorded = |s: &Signups| -> Vec<usize> {
+        (0..5)
+            .map(|i| s.events(&format!("p{i}@example.com"), "pending"))
+            .collect()
+    };
+    // The import's pending event, and one more for each reader mailed.
+    assert_eq!(recorded(&s), vec![2, 1, 2, 2, 1], "{}", s.log());
+    // A day's limit later (here: a higher limit), the rest are asked.
+    let config = s.project.path().join("missive.toml");
+    let text = ConfigText::parse(&std::fs::read_to_string(&config).unwrap())
+        .set("smtp.daily_limit", "10")
+        .to_string();
+    std::fs::write(&config, text).unwrap();
+    let (code, out) = reconfirm(&s);
+    assert_eq!(code, Some(3), "p1 is refused again: {out}");
+    assert!(out.ends_with("1 of 2 confirmation links sent, 1 refused: each reader is on the list once they follow theirs\n"), "{out}");
+    s.wait_for_mail(4);
+    std::thread::sleep(Duration::from_millis(300));
+    let mut to: Vec<String> = s
+        .smtp
+        .messages()
+        .iter()
+        .map(|(env, _)| env["rcpt_tos"][0].as_str().unwrap().to_string())
+        .collect();
+    to.sort();
+    assert_eq!(
+        to,
+        [
+            "p0@example.com",
+            "p2@example.com",
+            "p3@example.com",
+            "p4@example.com"
+        ],
+        "each mailed once"
+    );
+    assert_eq!(recorded(&s), vec![2, 1, 2, 2, 2], "{}", s.log());
+}
