@@ -1237,12 +1237,9 @@ fn reconfirm_keeps_to_the_daily_limit_and_asks_the_refused_again() {
     s.relay_back_up(&["--reject-550", "p1@example.com"]);
     let env = [("MISSIVE_UNSUBSCRIBE_SECRET", SECRET)];
     let export = s.project.path().join("beehiiv.csv");
-    let mut rows = String::from("email,status,created_at\n");
-    for i in 0..5 {
-        rows.push_str(&format!(
-            "p{i}@example.com,validating,2026-12-01 00:00:00 UTC\n"
-        ));
-    }
+    let rows: String = std::iter::once("email,status,created_at\n".to_string())
+        .chain((0..5).map(|i| format!("p{i}@example.com,validating,2026-12-01 00:00:00 UTC\n")))
+        .collect();
     std::fs::write(&export, rows).unwrap();
     let o = s
         .project
