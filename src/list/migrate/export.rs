@@ -82,17 +82,14 @@ fn readers(log: &Path, list: &Path, all: bool) -> Result<Vec<Out>> {
     let suppressed = events::load(log)?;
     let mut seen = std::collections::HashSet::new();
     let mut out = Vec::new();
-    let exists = std::fs::metadata(list).is_ok_and(|m| m.len() > 0);
-    let rows: Box<dyn Iterator<Item = Row>> = if exists {
-        Box::new(Reader::open(list)?.suppress(suppressed))
+    // An empty or missing list is one not begun yet: the log's readers.
+    let reader = if std::fs::metadata(list).is_ok_and(|m| m.len() > 0) {
+        Reader::open(list)?
     } else {
-        Box::new(Reader::from_reader(list, Box::new(&b"email\n"[..]))?.suppress(suppressed))
+        Reader::from_reader(list, Box::new(&b"email\n"[..]))?
     };
-    let mut columns = Vec::new();
-    if exists {
-        columns = Reader::open(list)?.columns().to_vec();
-    }
-    for row in rows {
+    let columns = reader.columns().to_vec();
+    for row in reader.suppress(suppressed) {
         let (email, standing, subscriber) = match row {
             Row::Subscriber(s) => (s.key(), Standing::Subscribed, Some(s)),
             Row::Inactive { email, status, .. } if all => {
