@@ -220,32 +220,6 @@ impl AppendLog {
     }
 }
 
-/// Takes the exclusive lock on the private file `path` for as long as the
-/// returned file is open (the OS releases it if the process dies); `None`
-/// when another process holds it.
-pub(crate) fn try_exclusive(path: &Path) -> Result<Option<File>> {
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        create_private_dir(dir)?;
-    }
-    let mut options = OpenOptions::new();
-    options.read(true).write(true).create(true).truncate(false);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(PRIVATE_FILE);
-    }
-    let file = options
-        .open(path)
-        .with_context(|| format!("cannot open {}", path.display()))?;
-    match file.try_lock() {
-        Ok(()) => Ok(Some(file)),
-        Err(std::fs::TryLockError::WouldBlock) => Ok(None),
-        Err(std::fs::TryLockError::Error(e)) => {
-            Err(e).with_context(|| format!("cannot lock {}", path.display()))
-        }
-    }
-}
-
 /// Runs `f` holding the exclusive lock on `file` (released when it returns,
 /// or by the OS if the process dies).
 fn locked<T>(file: &File, path: &Path, f: impl FnOnce(&File) -> std::io::Result<T>) -> Result<T> {
@@ -322,8 +296,12 @@ pub(crate) fn lock(path: &Path) -> Result<File> {
     Ok(file)
 }
 
-/// The file a lock is held on: created (private) if missing, never cut.
+/// The file a lock is held on: created (private, in a private directory
+/// made for it) if missing, never cut.
 fn lock_file(path: &Path) -> Result<File> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        create_private_dir(dir)?;
+    }
     let mut options = File::options();
     options.create(true).truncate(false).write(true);
     #[cfg(unix)]

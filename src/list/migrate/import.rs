@@ -339,7 +339,7 @@ pub(crate) fn import(
     };
     // Two imports at once would each record what the other does.
     let lock = log.with_file_name("import.lock");
-    let Some(_held) = crate::fsutil::try_exclusive(&lock)? else {
+    let Some(_held) = crate::fsutil::try_lock(&lock)? else {
         anyhow::bail!(
             "another `subscribers import` is running in this project ({} is locked)",
             lock.display()
