@@ -405,31 +405,26 @@ pub(crate) fn each_record(path: &Path, mut each: impl FnMut(Record)) -> Result<(
     let complete = read(&mut file).with_context(|| format!("cannot read {}", path.display()))?;
     file.seek(std::io::SeekFrom::Start(0))
         .with_context(|| format!("cannot read {}", path.display()))?;
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .from_reader(std::io::BufReader::new(file.take(complete)));
-    for record in reader.deserialize::<Record>().filter_map(Result::ok) {
-        if !record.email.trim().is_empty() && record.email != "email" {
-            each(record);
-        }
-    }
+    events_in(std::io::BufReader::new(file.take(complete))).for_each(&mut each);
     Ok(())
 }
 
 /// The events of complete lines of the log.
 fn parse(bytes: &[u8]) -> Vec<Record> {
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .from_reader(bytes);
+    events_in(bytes).collect()
+}
+
+/// The events of the log's lines read from `input`, the header passed over.
+fn events_in(input: impl std::io::Read) -> impl Iterator<Item = Record> {
     // Every field reads (an unknown event is `Other`, an unreadable time
     // `None`), so only a line too damaged to be CSV is passed over.
-    reader
-        .deserialize::<Record>()
+    csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(input)
+        .into_deserialize::<Record>()
         .filter_map(Result::ok)
         .filter(|record| !record.email.trim().is_empty() && record.email != "email")
-        .collect()
 }
 
 /// The CSV records of the complete lines of `path` (none if it is missing).
