@@ -91,7 +91,7 @@ impl Event {
     }
 
     /// What the event does to the address's place on the list.
-    fn effect(&self) -> Effect {
+    pub(crate) fn effect(&self) -> Effect {
         match self {
             Event::Confirmed => Effect::Join,
             Event::Restored(_) => Effect::Restore,
@@ -226,7 +226,7 @@ pub(crate) fn legacy_path_for(list: &Path) -> PathBuf {
 
 /// What an event does to the address's place on the list.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Effect {
+pub(crate) enum Effect {
     /// Takes it off (an unknown event does too: nobody is mailed on a guess).
     Suppress,
     /// Puts it back.

@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use super::formats::{Entry, Platform, Read, Rows, Standing};
 use crate::list::address::{address_hash, normalize};
-use crate::list::events::{self, Event, Log, Record};
+use crate::list::events::{self, Effect, Event, Log, Record};
 use crate::list::reader::{Reader, Row, Status};
 
 /// What became of a reader of the export.
@@ -115,7 +115,7 @@ struct Known {
     /// When the latest move happened (Unix seconds; [`NO_TIME`] if the
     /// log does not say).
     moved_at: i64,
-    moved: Option<Moved>,
+    moved: Option<Effect>,
     consent: bool,
     pending: bool,
     list: Option<Status>,
@@ -138,17 +138,10 @@ impl Default for Known {
 
 impl Known {
     /// The log's latest word that moved the address, and when.
-    fn latest(self) -> Option<(Moved, Option<i64>)> {
+    fn latest(self) -> Option<(Effect, Option<i64>)> {
         self.moved
             .map(|m| (m, (self.moved_at != NO_TIME).then_some(self.moved_at)))
     }
-}
-
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Moved {
-    Off,
-    Joined,
-    Restored,
 }
 
 /// What the project holds, by address: the log and the list merged.
@@ -163,14 +156,9 @@ impl Project {
             let k = known
                 .entry(address_hash(&normalize(&record.email)))
                 .or_default();
-            let moved = match record.event {
-                Event::Confirmed => Some(Moved::Joined),
-                Event::Restored(_) => Some(Moved::Restored),
-                ref e if e.suppresses() => Some(Moved::Off),
-                _ => None,
-            };
-            if moved.is_some() {
-                k.moved = moved;
+            let effect = record.event.effect();
+            if effect != Effect::Neutral {
+                k.moved = Some(effect);
                 k.moved_at = record
                     .time
                     .map_or(NO_TIME, time::OffsetDateTime::unix_timestamp);
@@ -205,8 +193,8 @@ impl Project {
     fn off(&self, hash: u64) -> bool {
         let known = self.get(hash);
         match known.moved {
-            Some(Moved::Off) => true,
-            Some(Moved::Joined) => false,
+            Some(Effect::Suppress) => true,
+            Some(Effect::Join) => false,
             _ => known.list.is_some_and(|s| s != Status::Subscribed),
         }
     }
@@ -215,7 +203,7 @@ impl Project {
     fn on(&self, hash: u64) -> bool {
         let known = self.get(hash);
         !self.off(hash)
-            && (known.moved == Some(Moved::Joined) || known.list == Some(Status::Subscribed))
+            && (known.moved == Some(Effect::Join) || known.list == Some(Status::Subscribed))
     }
 }
 
@@ -265,8 +253,8 @@ fn decide(project: &Project, hash: u64, entry: &Entry) -> Decision {
         suppression => {
             let mark = known.list == Some(Status::Subscribed);
             match known.latest() {
-                Some((Moved::Off, _)) => decision(None, false, mark, Outcome::Unchanged),
-                Some((Moved::Joined | Moved::Restored, Some(back)))
+                Some((Effect::Suppress, _)) => decision(None, false, mark, Outcome::Unchanged),
+                Some((Effect::Join | Effect::Restore, Some(back)))
                     if entry.at.is_some_and(|at| at.unix_timestamp() < back) =>
                 {
                     decision(None, false, false, Outcome::Rejoined)
