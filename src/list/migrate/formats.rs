@@ -390,6 +390,22 @@ impl Rows {
         })
     }
 
+    /// When a reader of `standing` left (the `left` column) if they are
+    /// off the list and it says, otherwise when they joined (`joined`);
+    /// both cells must read.
+    fn when(
+        &self,
+        line: u64,
+        standing: Standing,
+        left: &[&str],
+        joined: &[&str],
+    ) -> Result<Option<OffsetDateTime>, RowError> {
+        match self.time(line, left)? {
+            Some(at) if standing.suppresses() => Ok(Some(at)),
+            _ => self.time(line, joined),
+        }
+    }
+
     /// A yes/no cell (`true`, `false`, `1`, `0`, `yes`, `no`; empty is no).
     fn flag(&self, line: u64, names: &[&str]) -> Result<bool, RowError> {
         match self.cell(names).to_ascii_lowercase().as_str() {
@@ -510,10 +526,8 @@ impl Rows {
                         (&["invalid"], Standing::Bounced),
                     ],
                 )?;
-                entry.at = match self.time(line, &["unsubscribed_at"])? {
-                    Some(at) if entry.standing.suppresses() => Some(at),
-                    _ => self.time(line, &["created_at"])?,
-                };
+                entry.at =
+                    self.when(line, entry.standing, &["unsubscribed_at"], &["created_at"])?;
                 tags = list_of(self.cell(&["tags"]));
             }
             Platform::Ghost => {
@@ -581,10 +595,12 @@ impl Rows {
                         (&["spammy", "complained"], Standing::Complained),
                     ],
                 )?;
-                entry.at = match self.time(line, &["unsubscription_date"])? {
-                    Some(at) if entry.standing.suppresses() => Some(at),
-                    _ => self.time(line, &["creation_date", "created_date", "created_at"])?,
-                };
+                entry.at = self.when(
+                    line,
+                    entry.standing,
+                    &["unsubscription_date"],
+                    &["creation_date", "created_date", "created_at"],
+                )?;
                 tags = list_of(self.cell(&["tags"]));
                 entry.fields = json_fields(self.cell(&["metadata"]))
                     .map_err(|e| self.error(line, &["metadata"], e))?;
@@ -603,10 +619,12 @@ impl Rows {
                         (&["complained"], Standing::Complained),
                     ],
                 )?;
-                entry.at = match self.time(line, &["canceled_at", "cancelled_at"])? {
-                    Some(at) if entry.standing.suppresses() => Some(at),
-                    _ => self.time(line, &["created_at"])?,
-                };
+                entry.at = self.when(
+                    line,
+                    entry.standing,
+                    &["canceled_at", "cancelled_at"],
+                    &["created_at"],
+                )?;
                 tags = list_of(self.cell(&["tags"]));
                 entry.fields = self.other_columns();
             }
