@@ -37,9 +37,17 @@ pub(crate) struct ListFile {
 /// The header row of a list that does not exist yet.
 const NEW_LIST: &[u8] = b"email,name,status\n";
 
+/// How the list is written, so that rewriting it keeps it.
+struct Shape {
+    /// It starts with a byte-order mark.
+    bom: bool,
+    /// Its header row ends with CRLF.
+    crlf: bool,
+}
+
 /// The list's rows after its header, as a stream (none if there is no list
-/// yet), and whether it starts with a byte-order mark.
-fn rows_of(path: &Path, exists: bool) -> Result<(csv::Reader<Box<dyn std::io::Read>>, bool)> {
+/// yet), and how it is written.
+fn rows_of(path: &Path, exists: bool) -> Result<(csv::Reader<Box<dyn std::io::Read>>, Shape)> {
     use std::io::BufRead as _;
     let mut input: Box<dyn std::io::BufRead> = if exists {
         Box::new(std::io::BufReader::with_capacity(
@@ -49,17 +57,25 @@ fn rows_of(path: &Path, exists: bool) -> Result<(csv::Reader<Box<dyn std::io::Re
     } else {
         Box::new(NEW_LIST)
     };
-    let bom = input
+    let start = input
         .fill_buf()
-        .with_context(|| format!("cannot read {}", path.display()))?
-        .starts_with("\u{feff}".as_bytes());
-    if bom {
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    let shape = Shape {
+        bom: start.starts_with("\u{feff}".as_bytes()),
+        // The first line's ending, where the first read holds it (a header
+        // row is short).
+        crlf: start
+            .iter()
+            .position(|b| *b == b'\n')
+            .is_some_and(|i| i > 0 && start[i - 1] == b'\r'),
+    };
+    if shape.bom {
         input.consume(3);
     }
     let reader = csv::ReaderBuilder::new()
         .flexible(true)
         .from_reader(Box::new(input) as Box<dyn std::io::Read>);
-    Ok((reader, bom))
+    Ok((reader, shape))
 }
 
 impl ListFile {
@@ -73,20 +89,11 @@ impl ListFile {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => false,
             Err(e) => return Err(e).with_context(|| format!("cannot read {}", list.display())),
         };
-        let (mut reader, bom) = rows_of(list, exists)?;
+        let (mut reader, shape) = rows_of(list, exists)?;
         let mut names = reader
             .headers()
             .with_context(|| format!("{}: cannot read the header row", list.display()))?
             .clone();
-        // The line ending of the header row is the file's.
-        let crlf = exists && {
-            let mut first = Vec::new();
-            use std::io::BufRead as _;
-            std::io::BufReader::new(std::fs::File::open(list)?)
-                .read_until(b'\n', &mut first)
-                .with_context(|| format!("cannot read {}", list.display()))?;
-            first.ends_with(b"\r\n")
-        };
         let email = column_index(&names, "email")
             .ok_or_else(|| anyhow::anyhow!("{}: no `email` column", list.display()))?;
         let status = if let Some(i) = column_index(&names, "status") {
@@ -103,13 +110,13 @@ impl ListFile {
         Ok(ListFile {
             path: list.to_path_buf(),
             exists,
-            bom,
+            bom: shape.bom,
             header: Header {
                 names,
                 email,
                 status,
             },
-            terminator: if crlf {
+            terminator: if shape.crlf {
                 csv::Terminator::CRLF
             } else {
                 csv::Terminator::Any(b'\n')
