@@ -57,9 +57,13 @@ struct Said {
     latest: Option<(Event, Option<OffsetDateTime>, String)>,
 }
 
-fn read_log(log: &Path) -> Result<HashMap<u64, Said>> {
+/// The log read once: what it says of each address, and the list as it
+/// has it (who is off it, who joined it).
+fn read_log(log: &Path) -> Result<(HashMap<u64, Said>, events::Suppressed)> {
     let mut said: HashMap<u64, Said> = HashMap::new();
+    let mut suppressed = events::Suppressed::default();
     events::each_record(log, |record| {
+        events::apply(&mut suppressed, &record);
         let email = normalize(&record.email);
         let s = said.entry(address_hash(&email)).or_default();
         s.email = email;
@@ -72,14 +76,13 @@ fn read_log(log: &Path) -> Result<HashMap<u64, Said>> {
             s.latest = Some((record.event, record.time, name));
         }
     })?;
-    Ok(said)
+    Ok((said, suppressed))
 }
 
 /// The readers of `list` and `log`: those who receive mail, then with
 /// `all` those off the list and the pending, each address once.
 fn readers(log: &Path, list: &Path, all: bool) -> Result<Vec<Out>> {
-    let said = read_log(log)?;
-    let suppressed = events::load(log)?;
+    let (said, suppressed) = read_log(log)?;
     let mut seen = std::collections::HashSet::new();
     let mut out = Vec::new();
     // An empty or missing list is one not begun yet: the log's readers.
