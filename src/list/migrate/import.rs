@@ -150,12 +150,14 @@ struct Project {
 }
 
 impl Project {
-    fn read(log: &Path, list: &Path) -> Result<Project> {
+    /// Reads the log and the list; `also` sees each event of the log with
+    /// its address's hash as it goes by (what a caller needs beside).
+    fn read(log: &Path, list: &Path, mut also: impl FnMut(u64, &Record)) -> Result<Project> {
         let mut known: HashMap<u64, Known> = HashMap::new();
         events::each_record(log, |record| {
-            let k = known
-                .entry(address_hash(&normalize(&record.email)))
-                .or_default();
+            let hash = address_hash(&normalize(&record.email));
+            also(hash, &record);
+            let k = known.entry(hash).or_default();
             let effect = record.event.effect();
             if effect != Effect::Neutral {
                 k.moved = Some(effect);
@@ -392,7 +394,7 @@ pub(crate) fn import(
             rows: count,
         });
     }
-    let project = Project::read(log, list)?;
+    let project = Project::read(log, list, |_, _| {})?;
     // New rows are written as they are decided, under the header the list
     // will have.
     let list_file = crate::list::rewrite::ListFile::open(list, &columns)?;
@@ -500,19 +502,17 @@ pub(crate) struct Awaiting {
 /// list, in address order.
 pub(crate) fn awaiting(log: &Path, list: &Path) -> Result<Vec<Awaiting>> {
     let mut latest: HashMap<u64, Option<Awaiting>> = HashMap::new();
-    events::each_record(log, |record| {
+    let project = Project::read(log, list, |hash, record| {
         if record.event != Event::Pending && !record.event.moves() {
             return;
         }
-        let email = normalize(&record.email);
         let waiting = (record.event == Event::Pending && record.source.starts_with("import:"))
             .then(|| Awaiting {
                 name: events::detail_value(&record.detail, "name").unwrap_or_default(),
-                email: email.clone(),
+                email: normalize(&record.email),
             });
-        latest.insert(address_hash(&email), waiting);
+        latest.insert(hash, waiting);
     })?;
-    let project = Project::read(log, list)?;
     let mut out: Vec<Awaiting> = latest
         .into_iter()
         .filter(|(hash, _)| !project.on(*hash) && !project.off(*hash))
