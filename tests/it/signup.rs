@@ -181,6 +181,16 @@ impl Signups {
         )
     }
 
+    /// What `send --dry-run` of the project's issue prints.
+    fn dry_run(&self) -> String {
+        let o = self.project.run(
+            &["send", self.project.issue(), "--dry-run"],
+            &[("MISSIVE_UNSUBSCRIBE_SECRET", SECRET)],
+        );
+        assert_exit(&o, 0);
+        stdout(&o)
+    }
+
     fn log(&self) -> String {
         std::fs::read_to_string(self.project.path().join(".missive/list-events.csv"))
             .unwrap_or_default()
@@ -430,26 +440,13 @@ fn the_author_adds_and_removes_readers_through_the_same_log() {
         .project
         .run(&["subscribers", "remove", "reader0001@example.org"], &env);
     assert_exit(&o, 0);
-    let o = s
-        .project
-        .run(&["send", s.project.issue(), "--dry-run"], &env);
-    assert_exit(&o, 0);
     // 3 on the list, one removed, one added on paper; the one asked is not
     // a reader until they confirm.
-    assert!(
-        stdout(&o).contains("to send now:        3\n"),
-        "{}",
-        stdout(&o)
-    );
+    let shown = s.dry_run();
+    assert!(shown.contains("to send now:        3\n"), "{shown}");
     assert_eq!(s.post("/confirm", &[("token", &token)]).0, 200);
-    let o = s
-        .project
-        .run(&["send", s.project.issue(), "--dry-run"], &env);
-    assert!(
-        stdout(&o).contains("to send now:        4\n"),
-        "{}",
-        stdout(&o)
-    );
+    let shown = s.dry_run();
+    assert!(shown.contains("to send now:        4\n"), "{shown}");
     let o = s
         .project
         .run(&["subscribers", "add", "not an address"], &env);
@@ -471,14 +468,8 @@ fn the_author_adds_and_removes_readers_through_the_same_log() {
             && line.contains("&ip=127.0.0.1&was=unsubscribed"),
         "{line}"
     );
-    let o = s
-        .project
-        .run(&["send", s.project.issue(), "--dry-run"], &env);
-    assert!(
-        stdout(&o).contains("to send now:        5\n"),
-        "{}",
-        stdout(&o)
-    );
+    let shown = s.dry_run();
+    assert!(shown.contains("to send now:        5\n"), "{shown}");
 }
 
 #[test]
@@ -1160,18 +1151,11 @@ fn readers_an_import_left_pending_are_reconfirmed_once_through_the_signup_path()
         "{}",
         stdout(&o)
     );
-    let count = |s: &Signups| {
-        let o = s
-            .project
-            .run(&["send", s.project.issue(), "--dry-run"], &env);
-        assert_exit(&o, 0);
-        stdout(&o)
-    };
     // The 3 of the list and Kit's 4 subscribed; the pending one is not mailed.
     assert!(
-        count(&s).contains("to send now:        7\n"),
+        s.dry_run().contains("to send now:        7\n"),
         "{}",
-        count(&s)
+        s.dry_run()
     );
     let o = s
         .project
@@ -1199,7 +1183,7 @@ fn readers_an_import_left_pending_are_reconfirmed_once_through_the_signup_path()
     std::thread::sleep(Duration::from_millis(300));
     assert_eq!(s.smtp.messages().len(), 1, "mailed once");
     assert!(
-        count(&s).contains("to send now:        7\n"),
+        s.dry_run().contains("to send now:        7\n"),
         "not yet confirmed"
     );
     // The link confirms them (once: a replay changes nothing).
@@ -1208,9 +1192,9 @@ fn readers_an_import_left_pending_are_reconfirmed_once_through_the_signup_path()
     s.post("/confirm", &[("token", &token)]);
     assert_eq!(s.events("later@example.com", "confirmed"), 1, "{}", s.log());
     assert!(
-        count(&s).contains("to send now:        8\n"),
+        s.dry_run().contains("to send now:        8\n"),
         "{}",
-        count(&s)
+        s.dry_run()
     );
     let line = s
         .log()
